@@ -1,0 +1,42 @@
+# Quick start: `make run` (install + start the app), `make test` (install + run every test).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast bench lint snapshots clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/ipynbsrv-tui
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check ipynbsrv_tui tests benchmarks
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Unit and Pilot tests only: no engine, no slapd, no image builds (about a minute).
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not docker and not ldap and not slow" -x -q $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	@for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check ipynbsrv_tui tests benchmarks
+
+snapshots: $(VENV)/.installed-test
+	$(BIN)/pytest tests/tui -k snapshot --snapshot-update
+
+clean:
+	rm -rf $(VENV) .pytest_cache snapshot_report.html

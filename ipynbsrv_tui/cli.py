@@ -1,0 +1,63 @@
+"""Entry point `ipynbsrv-tui` and its subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from . import __version__
+from .commands import command_groups
+from .config import effective_toml, load_config
+from .domain import IpynbsrvError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ipynbsrv-tui",
+        description="Multi-user Jupyter notebooks on Docker. Without a command, starts the terminal UI.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="configuration file (default: see README)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check-config", help="validate the configuration and print what is in effect")
+    check.set_defaults(handler=cmd_check_config)
+
+    for register in command_groups():
+        register(commands)
+    return parser
+
+
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    sys.stdout.write(effective_toml(config))
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from .tui.launch import launch
+
+    return launch(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = getattr(args, "handler", cmd_tui)
+    try:
+        return handler(args)
+    except IpynbsrvError as exc:
+        print(f"ipynbsrv-tui: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ipynbsrv-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Subcommand groups of the `ipynbsrv-tui` command line, one module each."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Register = Callable[[argparse._SubParsersAction], None]
+
+
+def command_groups() -> list[Register]:
+    """The `register(subparsers)` function of every subcommand module."""
+    return []

@@ -1,0 +1,370 @@
+"""config.toml → frozen dataclasses.
+
+Lookup order (DESIGN §10): `--config PATH`, `$IPYNBSRV_CONFIG`, `./config.toml`,
+`/etc/ipynbsrv/config.toml`; with no file the embedded defaults serve. Every error names
+the file, the line (where it can be found) and the key, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from . import validation
+from .domain import ConfigError, ValidationError
+
+SYSTEM_CONFIG = Path("/etc/ipynbsrv/config.toml")
+ENV_VAR = "IPYNBSRV_CONFIG"
+
+
+def user_data_dir() -> Path:
+    """Where per-user state lives when the config does not say (the embedded default)."""
+    return Path(os.environ.get("IPYNBSRV_DATA_DIR") or platformdirs.user_data_dir("ipynbsrv-tui"))
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """[database]"""
+
+    path: str = ""
+
+    @property
+    def resolved_path(self) -> Path:
+        return Path(self.path).expanduser() if self.path else user_data_dir() / "ipynbsrv.db"
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    """[docker]"""
+
+    url: str = ""
+    timeout: int = 120
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """[directory]"""
+
+    backend: str = "local"
+    uri: str = "ldap://127.0.0.1:389"
+    start_tls: bool = False
+    bind_dn: str = ""
+    bind_password_file: str = ""
+    bind_password: str = field(default="", repr=False)
+    user_base: str = "ou=people,dc=example,dc=org"
+    group_base: str = "ou=groups,dc=example,dc=org"
+    user_object_classes: tuple[str, ...] = ("inetOrgPerson", "posixAccount")
+    admin_group: str = "ipynbsrv-admins"
+    users_group: str = "ipynbsrv-users"
+    uid_range: tuple[int, int] = (2000, 59999)
+    gid_range: tuple[int, int] = (2000, 59999)
+    login_shell: str = "/bin/bash"
+    timeout: int = 5
+
+    def password(self) -> str:
+        """The bind password: inline for tests, otherwise read from bind_password_file."""
+        if self.bind_password:
+            return self.bind_password
+        if not self.bind_password_file:
+            return ""
+        try:
+            return Path(self.bind_password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"directory.bind_password_file: cannot read {self.bind_password_file}: {exc.strerror}. "
+                "Create it (mode 0600) with the bind password on one line."
+            ) from None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """[data]"""
+
+    root: str = "/srv/ipynbsrv/data"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root).expanduser()
+
+
+@dataclass(frozen=True)
+class NotebooksConfig:
+    """[notebooks]"""
+
+    bind_address: str = "127.0.0.1"
+    public_host: str = ""
+    port_range: tuple[int, int] = (49152, 49999)
+    memory: str = "2g"
+    cpus: float = 1.0
+    pids: int = 512
+    idle_timeout: int = 0
+    stop_timeout: int = 10
+
+    @property
+    def memory_bytes(self) -> int:
+        return validation.memory(self.memory)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """[build]"""
+
+    dockerfiles: str = "dockerfiles"
+    base_image: str = "debian:bookworm-slim"
+    wheelhouse: bool = True
+    image_prefix: str = "ipynbsrv"
+    suite: str = "bookworm"
+    mirror: str = ""
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """[broker]"""
+
+    socket: str = "/run/ipynbsrv/ipynbsrv.sock"
+    reconcile_interval: int = 60
+    max_message_bytes: int = 1048576
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole effective configuration; `source` is the file it came from (None = defaults)."""
+
+    admins: tuple[str, ...] = ()
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    docker: DockerConfig = field(default_factory=DockerConfig)
+    directory: DirectoryConfig = field(default_factory=DirectoryConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    notebooks: NotebooksConfig = field(default_factory=NotebooksConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    source: Path | None = None
+
+    def replace(self, **sections: Any) -> Config:
+        """A copy with whole sections or keys replaced: `cfg.replace(data={"root": "/x"})`."""
+        changes: dict[str, Any] = {}
+        for name, value in sections.items():
+            current = getattr(self, name)
+            if isinstance(value, dict) and dataclasses.is_dataclass(current):
+                changes[name] = dataclasses.replace(current, **value)
+            else:
+                changes[name] = value
+        return dataclasses.replace(self, **changes)
+
+
+SECTIONS: dict[str, type] = {
+    "database": DatabaseConfig,
+    "docker": DockerConfig,
+    "directory": DirectoryConfig,
+    "data": DataConfig,
+    "notebooks": NotebooksConfig,
+    "build": BuildConfig,
+    "broker": BrokerConfig,
+}
+
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValidationError(f"expected one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+    return value
+
+
+def _id_range(value: Any) -> tuple[int, int]:
+    if len(value) != 2 or not 1 <= value[0] <= value[1]:
+        raise ValidationError(f"expected [first, last] with 1 <= first <= last, got {list(value)!r}")
+    return (value[0], value[1])
+
+
+def _memory(value: str) -> str:
+    validation.memory(value)
+    return value
+
+
+_CHECKS = {
+    ("directory", "backend"): lambda v: _one_of(v, ("local", "ldap")),
+    ("directory", "uid_range"): _id_range,
+    ("directory", "gid_range"): _id_range,
+    ("notebooks", "port_range"): validation.port_range,
+    ("notebooks", "memory"): _memory,
+    ("notebooks", "cpus"): validation.cpus,
+    ("build", "base_image"): validation.image_reference,
+}
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The config file to use, per the lookup order; None means embedded defaults."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file (given with --config). Check the path.")
+        return path
+    env = os.environ.get(ENV_VAR)
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file (from ${ENV_VAR}). Check the path or unset it.")
+        return path
+    for candidate in (Path.cwd() / "config.toml", SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> Config:
+    """Find and load the configuration (see the module docstring)."""
+    path = find_config(explicit)
+    if path is None:
+        return Config()
+    return parse_config(path.read_text(encoding="utf-8"), path)
+
+
+def parse_config(text: str, path: Path | None = None) -> Config:
+    """Parse TOML text into a Config, validating every key."""
+    where = str(path) if path else "<config>"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _line_of_decode_error(exc, text)
+        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        raise ConfigError(f"{where}:{line}: invalid TOML: {reason}. Fix the syntax on that line.") from None
+
+    sections: dict[str, Any] = {}
+    admins: tuple[str, ...] = ()
+    for key, value in raw.items():
+        if key == "admins":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _key_error(where, text, None, "admins", "a list of usernames, e.g. [\"alice\"]", value)
+            admins = tuple(value)
+        elif key in SECTIONS:
+            if not isinstance(value, dict):
+                raise _key_error(where, text, None, key, f"a [{key}] table", value)
+            sections[key] = _section(where, text, key, SECTIONS[key], value)
+        else:
+            known = ", ".join(["admins", *SECTIONS])
+            raise ConfigError(f"{where}:{_line_of_key(text, None, key)}: unknown key {key!r}; known: {known}.")
+    return Config(admins=admins, source=path, **sections)
+
+
+def _section(where: str, text: str, name: str, cls: type, values: dict) -> Any:
+    defaults = cls()
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"{where}:{_line_of_key(text, name, key)}: unknown key {name}.{key}; "
+                f"known keys in [{name}]: {', '.join(k for k in known if k != 'bind_password')}."
+            )
+        default = getattr(defaults, key)
+        try:
+            value = _coerce(value, default)
+            check = _CHECKS.get((name, key))
+            if check is not None:
+                value = check(value)
+        except ValidationError as exc:
+            raise _key_error(where, text, name, key, str(exc), value) from None
+        except TypeError as exc:
+            raise _key_error(where, text, name, key, str(exc), value) from None
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """Check the TOML type against the default's type."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError("expected true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("expected a whole number")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError("expected a number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise TypeError("expected a string in quotes")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list):
+            raise TypeError("expected a list")
+        if default and isinstance(default[0], int):
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise TypeError("expected a list of whole numbers")
+        elif default and isinstance(default[0], str):
+            if not all(isinstance(v, str) for v in value):
+                raise TypeError("expected a list of strings")
+        return tuple(value)
+    return value
+
+
+def _key_error(where: str, text: str, section: str | None, key: str, expected: str, value: Any) -> ConfigError:
+    dotted = f"{section}.{key}" if section else key
+    return ConfigError(f"{where}:{_line_of_key(text, section, key)}: {dotted} = {value!r}: {expected.rstrip('.')}.")
+
+
+def _line_of_decode_error(exc: tomllib.TOMLDecodeError, text: str) -> int | str:
+    lineno = getattr(exc, "lineno", None)
+    if lineno:
+        return lineno
+    match = re.search(r"at line (\d+)", str(exc))
+    if match:
+        return int(match.group(1))
+    return max(1, len(text.rstrip("\n").splitlines())) if "end of document" in str(exc) else "?"
+
+
+def _line_of_key(text: str, section: str | None, key: str) -> int | str:
+    """The 1-based line where `key` is set inside `[section]` (None = top level)."""
+    current: str | None = None
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
+        if header:
+            current = header.group(1).strip()
+            if section is None and current == key:
+                return number
+            continue
+        if current == section and pattern.match(line):
+            return number
+        if section is None and current is None and pattern.match(line):
+            return number
+    return "?"
+
+
+SECRET_KEYS = {"bind_password"}
+
+
+def effective_toml(config: Config) -> str:
+    """The effective configuration as TOML, secrets masked (for `check-config`)."""
+    out = [f"# effective configuration from {config.source or 'embedded defaults'}"]
+    out.append(f"admins = {_toml_value(list(config.admins))}")
+    for name in SECTIONS:
+        out.append("")
+        out.append(f"[{name}]")
+        section = getattr(config, name)
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if f.name in SECRET_KEYS:
+                if not value:
+                    continue
+                value = "********"
+            out.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(out) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

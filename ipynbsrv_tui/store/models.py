@@ -1,0 +1,210 @@
+"""Peewee models: the truth about what was asked for (DESIGN §4).
+
+All models are bound to `database_proxy`; `store.db.open_database()` initialises it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database_proxy = DatabaseProxy()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    """Base of every table: bound to the shared database proxy."""
+
+    class Meta:
+        database = database_proxy
+
+
+class User(BaseModel):
+    """A person, mirrored from the directory (or kept here by LocalDirectory)."""
+
+    id = AutoField()
+    username = CharField(unique=True, max_length=32)
+    uid = IntegerField(unique=True)
+    gid = IntegerField()
+    display_name = CharField(default="")
+    email = CharField(default="")
+    home = CharField(default="")
+    is_admin = BooleanField(default=False)
+    source = CharField(default="local")  # "local" | "ldap"
+    active = BooleanField(default=True)
+    # Salted scrypt hash, only for the local directory; LDAP passwords are never stored here.
+    password_hash = CharField(null=True)
+    created = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(null=True)
+    synced = DateTimeField(null=True)
+
+
+class Group(BaseModel):
+    """A POSIX group: collaboration, share or admin."""
+
+    id = AutoField()
+    name = CharField(unique=True, max_length=64)
+    gid = IntegerField(unique=True)
+    kind = CharField(default="collaboration")  # collaboration | share | admin | primary
+    description = TextField(default="")
+    source = CharField(default="local")
+
+
+class GroupMember(BaseModel):
+    """Membership of a user in a group."""
+
+    group = ForeignKeyField(Group, backref="memberships", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("group", "user"), True),)
+
+
+class Image(BaseModel):
+    """A registered notebook image that containers may be created from."""
+
+    id = AutoField()
+    name = CharField(unique=True, max_length=64)
+    ref = CharField()
+    docker_id = CharField(default="")
+    description = TextField(default="")
+    command = TextField(default="")
+    notebook_port = IntegerField(default=8888)
+    public_ports = CharField(default="")  # comma-separated container ports, e.g. "22"
+    owner = ForeignKeyField(User, null=True, backref="images", on_delete="SET NULL")
+    is_public = BooleanField(default=False)
+    memory = CharField(default="")  # "" = config default
+    cpus = FloatField(null=True)
+    source_folder = CharField(default="")
+    retired = BooleanField(default=False)
+    created = DateTimeField(default=utcnow)
+
+
+class ImageAccess(BaseModel):
+    """A group that may create containers from a non-public image."""
+
+    image = ForeignKeyField(Image, backref="access", on_delete="CASCADE")
+    group = ForeignKeyField(Group, backref="image_access", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("image", "group"), True),)
+
+
+class Build(BaseModel):
+    """One image build and its log."""
+
+    id = AutoField()
+    image_ref = CharField()
+    context = CharField()
+    build_args = TextField(default="{}")  # JSON
+    started = DateTimeField(default=utcnow)
+    finished = DateTimeField(null=True)
+    status = CharField(default="running")  # running | succeeded | failed | cancelled
+    image_id = CharField(default="")
+    exit_code = IntegerField(null=True)
+    error = TextField(default="")
+    tolerated = IntegerField(default=0)
+    warnings = IntegerField(default=0)
+    lines = IntegerField(default=0)
+    log_path = CharField(default="")
+    actor = CharField(default="")
+
+
+class Container(BaseModel):
+    """A notebook container as asked for by its owner."""
+
+    id = AutoField()
+    name = CharField(max_length=64)
+    owner = ForeignKeyField(User, backref="containers", on_delete="CASCADE")
+    image = ForeignKeyField(Image, null=True, backref="containers", on_delete="RESTRICT")
+    image_ref = CharField(default="")  # the exact engine image (snapshots, clones)
+    docker_id = CharField(default="", index=True)
+    description = TextField(default="")
+    host_port = IntegerField(unique=True)
+    public_ports = TextField(default="{}")  # JSON {container_port: host_port}
+    token = CharField()
+    base_url = CharField()
+    state = CharField(default="created")
+    memory = CharField(default="")
+    cpus = FloatField(null=True)
+    created = DateTimeField(default=utcnow)
+    clone_of = ForeignKeyField("self", null=True, backref="clones", on_delete="SET NULL")
+    last_activity = DateTimeField(null=True)
+    state_changed = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("owner", "name"), True),)
+
+
+class Snapshot(BaseModel):
+    """A committed image of a container that it can be restored to."""
+
+    id = AutoField()
+    container = ForeignKeyField(Container, backref="snapshots", on_delete="CASCADE")
+    name = CharField(max_length=64)
+    image_ref = CharField()
+    description = TextField(default="")
+    created = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("container", "name"), True),)
+
+
+class Share(BaseModel):
+    """A shared folder under <data_root>/shares, accessed through its group."""
+
+    id = AutoField()
+    name = CharField(unique=True, max_length=64)
+    group = ForeignKeyField(Group, backref="shares", on_delete="CASCADE")
+    owner = ForeignKeyField(User, backref="shares", on_delete="CASCADE")
+    description = TextField(default="")
+    created = DateTimeField(default=utcnow)
+
+
+class AuditEvent(BaseModel):
+    """Who did what to what, and how it ended."""
+
+    id = AutoField()
+    at = DateTimeField(default=utcnow, index=True)
+    actor = CharField()
+    action = CharField()
+    target = CharField(default="")
+    outcome = CharField(default="ok")  # ok | refused | failed
+    detail = TextField(default="")
+
+
+class Setting(BaseModel):
+    """Small key/value state the app keeps (e.g. the last engine event time)."""
+
+    key = CharField(primary_key=True)
+    value = TextField(default="")
+
+
+ALL_MODELS = [
+    User,
+    Group,
+    GroupMember,
+    Image,
+    ImageAccess,
+    Build,
+    Container,
+    Snapshot,
+    Share,
+    AuditEvent,
+    Setting,
+]

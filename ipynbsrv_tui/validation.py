@@ -1,0 +1,161 @@
+"""Validation of values people type: names, usernames, image references, ports, sizes.
+
+Each function returns the normalised value or raises ValidationError with a message
+that says what is expected.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .domain import ValidationError
+
+USERNAME_MAX = 32
+_USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]*$")
+_CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_GROUP_NAME = _USERNAME
+
+# Docker reference grammar (distribution/reference), without digests' algorithm table.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
+_NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def username(value: str) -> str:
+    """A POSIX portable user name: lower case, starts with a letter or _, at most 32 characters."""
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("A username is required.")
+    if value.startswith("-"):
+        raise ValidationError(f"Username {value!r} must not start with a dash.")
+    if len(value) > USERNAME_MAX:
+        raise ValidationError(f"Username {value!r} is longer than {USERNAME_MAX} characters.")
+    if not _USERNAME.match(value):
+        raise ValidationError(
+            f"Username {value!r} is not valid: use lower-case letters, digits, '_', '.' or '-', "
+            "starting with a letter or '_'."
+        )
+    return value
+
+
+def group_name(value: str) -> str:
+    """A POSIX group name, same rules as a username."""
+    try:
+        return username(value)
+    except ValidationError as exc:
+        raise ValidationError(str(exc).replace("Username", "Group name").replace("username", "group name")) from None
+
+
+def container_name(value: str) -> str:
+    """A container name: letters, digits, '_', '.', '-'; starts with a letter or digit; ≤ 64 chars."""
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("A container name is required.")
+    if len(value) > 64:
+        raise ValidationError(f"Container name {value!r} is longer than 64 characters.")
+    if not _CONTAINER_NAME.match(value):
+        raise ValidationError(
+            f"Container name {value!r} is not valid: use letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+    return value
+
+
+def image_name(value: str) -> str:
+    """The registered name of an image (same rules as a container name)."""
+    try:
+        return container_name(value)
+    except ValidationError as exc:
+        raise ValidationError(str(exc).replace("Container name", "Image name").replace("container name", "image name")) from None
+
+
+def image_reference(value: str) -> str:
+    """A Docker image reference such as `ipynbsrv/ipython3-notebook:latest`."""
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("An image reference is required, e.g. ipynbsrv/ipython3-notebook:latest.")
+    if len(value) > 255 or not _REFERENCE.match(value):
+        raise ValidationError(
+            f"{value!r} is not a valid image reference: expected [registry/]name[:tag], lower-case "
+            "name components, e.g. ipynbsrv/ipython3-notebook:latest."
+        )
+    return value
+
+
+def split_reference(value: str) -> tuple[str, str]:
+    """`repo:tag` → (repo, tag); the tag defaults to `latest`."""
+    match = _REFERENCE.match(image_reference(value))
+    assert match is not None
+    return match.group("name"), match.group("tag") or "latest"
+
+
+def port(value: int | str, *, what: str = "Port") -> int:
+    """A TCP port number, 1–65535."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"{what} {value!r} is not a number: expected 1-65535.") from None
+    if not 1 <= number <= 65535:
+        raise ValidationError(f"{what} {number} is out of range: expected 1-65535.")
+    return number
+
+
+def port_list(value: str | list | tuple) -> tuple[int, ...]:
+    """A comma-separated list of ports, e.g. `22, 8080`; empty is allowed."""
+    items = value if isinstance(value, list | tuple) else [p for p in str(value).replace(" ", "").split(",") if p]
+    return tuple(port(p, what="Public port") for p in items)
+
+
+def port_range(value: list | tuple) -> tuple[int, int]:
+    """A `[first, last]` pair of ports with first ≤ last."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValidationError(f"{value!r} is not a port range: expected [first, last], e.g. [49152, 49999].")
+    first, last = port(value[0]), port(value[1])
+    if first > last:
+        raise ValidationError(f"Port range [{first}, {last}] is empty: the first port must not exceed the last.")
+    return first, last
+
+
+def memory(value: str | int) -> int:
+    """A memory size like `2g`, `512m`, `1.5G`, `1024k` or a byte count → bytes (at least 6 MiB)."""
+    if isinstance(value, int):
+        number = value
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValidationError(
+                f"Memory size {value!r} is not valid: expected a number with an optional unit "
+                "b, k, m, g or t, e.g. 512m or 2g."
+            )
+        number = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if number < 6 * 1024**2:
+        raise ValidationError(f"Memory size {value!r} is too small: Docker needs at least 6m.")
+    return number
+
+
+def format_bytes(number: int | float) -> str:
+    """Bytes as a short human size: 1.5G, 512M, 3.0K."""
+    value = float(number)
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(value) < 1024 or unit == "T":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}".replace(".0", "")
+        value /= 1024
+    return f"{value:.1f}T"
+
+
+def cpus(value: float | str) -> float:
+    """A CPU limit: a positive number of CPUs, e.g. 0.5 or 2."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"CPU limit {value!r} is not a number: expected e.g. 0.5 or 2.") from None
+    if not 0.01 <= number <= 1024:
+        raise ValidationError(f"CPU limit {number} is out of range: expected 0.01 to 1024.")
+    return number

@@ -1,0 +1,109 @@
+"""config.toml parsing, lookup order and error messages (DESIGN §10)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ipynbsrv_tui.config import Config, effective_toml, find_config, load_config, parse_config
+from ipynbsrv_tui.domain import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_root_config_toml_documents_exactly_the_defaults():
+    config = load_config(ROOT / "config.toml")
+    assert config.replace(source=None) == Config()
+
+
+def test_every_key_in_root_config_has_a_comment_above_or_beside_it():
+    lines = (ROOT / "config.toml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "=" in line and not line.lstrip().startswith("#"):
+            assert "#" in line or any(
+                lines[k].lstrip().startswith("#") for k in range(max(0, number - 3), number)
+            ), f"config.toml line {number + 1} has no comment: {line}"
+
+
+def test_no_file_means_embedded_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IPYNBSRV_CONFIG", raising=False)
+    monkeypatch.setattr("ipynbsrv_tui.config.SYSTEM_CONFIG", tmp_path / "absent.toml")
+    assert find_config() is None
+    assert load_config() == Config()
+
+
+def test_lookup_order(tmp_path, monkeypatch):
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text('admins = ["x"]\n')
+    env = tmp_path / "env.toml"
+    env.write_text('admins = ["e"]\n')
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "config.toml").write_text('admins = ["c"]\n')
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("IPYNBSRV_CONFIG", str(env))
+    assert load_config(explicit).admins == ("x",)
+    assert load_config().admins == ("e",)
+    monkeypatch.delenv("IPYNBSRV_CONFIG")
+    assert load_config().admins == ("c",)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("[notebooks]\nmemory = \"2x\"\n", 2, ["notebooks.memory", "512m"]),
+        ("[notebooks]\n\nport_range = [5, 1]\n", 3, ["notebooks.port_range", "first port"]),
+        ("[notebooks]\ncpus = \"fast\"\n", 2, ["notebooks.cpus", "number"]),
+        ("[directory]\nbackend = \"ad\"\n", 2, ["directory.backend", "'local', 'ldap'"]),
+        ("[build]\nbase_image = \"Not A Ref\"\n", 2, ["build.base_image", "image reference"]),
+        ("[docker]\ntimeout = true\n", 2, ["docker.timeout", "whole number"]),
+        ("[notebooks]\nmemroy = \"2g\"\n", 2, ["unknown key notebooks.memroy", "memory"]),
+        ("admins = []\n[bogus]\nx = 1\n", 2, ["unknown key 'bogus'"]),
+        ("[notebooks\nmemory = 1\n", 1, ["invalid TOML"]),
+        ("admins = [\"a\"\n", 1, ["invalid TOML"]),
+        ("admins = \"alice\"\n", 1, ["admins", "list of usernames"]),
+    ],
+)
+def test_broken_file_names_file_line_and_key(tmp_path, text, line, words):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}:"), message
+    for word in words:
+        assert word in message
+
+
+def test_missing_explicit_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_effective_toml_masks_secrets_and_round_trips():
+    config = Config().replace(directory={"bind_password": "hunter2", "backend": "ldap"})
+    text = effective_toml(config)
+    assert "hunter2" not in text and "********" in text
+    again = parse_config(text.replace('bind_password = "********"\n', ""))
+    assert again.directory.backend == "ldap"
+
+
+def test_check_config_command_reports_errors_without_traceback(tmp_path):
+    bad = tmp_path / "config.toml"
+    bad.write_text("[notebooks]\npids = \"many\"\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(bad), "check-config"],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:2: notebooks.pids" in result.stderr
+    good = subprocess.run(
+        [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(ROOT / "config.toml"), "check-config"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "[notebooks]" in good.stdout and "port_range = [49152, 49999]" in good.stdout
