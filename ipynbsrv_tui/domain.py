@@ -72,6 +72,10 @@ class InvalidCredentials(DirectoryError):
     """A bind or login failed because of a wrong name or password."""
 
 
+class StoreError(IpynbsrvError):
+    """The SQLite store cannot be opened, created or upgraded (or is newer than this program)."""
+
+
 # --------------------------------------------------------------------------- builds
 
 
@@ -273,3 +277,180 @@ class Actor:
     uid: int
     is_admin: bool
     groups: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- service views
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerView:
+    """A notebook container as the UI shows it. `token` and `url` are None for viewers who may not see them."""
+
+    id: int
+    name: str
+    owner: str
+    image: str
+    image_ref: str
+    state: ContainerState
+    host_port: int
+    description: str = ""
+    url: str | None = None
+    token: str | None = None
+    docker_id: str = ""
+    created: datetime | None = None
+    started_at: datetime | None = None
+    last_activity: datetime | None = None
+    clone_of: str | None = None
+    memory_limit: int = 0
+    cpus: float = 0.0
+    public_ports: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerChange:
+    """A live change of one container: `view` is None when it was deleted."""
+
+    container_id: int
+    action: str
+    view: ContainerView | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """How the owner reaches a notebook: URL with token, and the ssh tunnel command for a laptop."""
+
+    url: str
+    token: str
+    host_port: int
+    tunnel_command: str
+    local_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotView:
+    """A snapshot of a container."""
+
+    id: int
+    container_id: int
+    name: str
+    image_ref: str
+    description: str = ""
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageView:
+    """A registered image as the UI shows it."""
+
+    name: str
+    ref: str
+    description: str = ""
+    command: str = ""
+    notebook_port: int = 8888
+    public_ports: tuple[int, ...] = ()
+    owner: str | None = None
+    is_public: bool = False
+    access_groups: tuple[str, ...] = ()
+    memory: str = ""
+    cpus: float | None = None
+    retired: bool = False
+    docker_id: str = ""
+    containers: int = 0
+    last_build_status: str | None = None
+    source_folder: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDefaults:
+    """Registration defaults read from an engine image's ipynbsrv.* labels (DESIGN §6)."""
+
+    ref: str
+    name: str = ""
+    description: str = ""
+    command: str = ""
+    notebook_port: int = 8888
+    public_ports: tuple[int, ...] = ()
+    registrable: bool = True
+    docker_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildView:
+    """One build in the history."""
+
+    id: int
+    image_ref: str
+    context: str
+    status: BuildStatus
+    started: datetime | None = None
+    finished: datetime | None = None
+    image_id: str = ""
+    exit_code: int | None = None
+    error: str = ""
+    tolerated: int = 0
+    warnings: int = 0
+    lines: int = 0
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A directory user as the UI shows it (read from the store mirror)."""
+
+    username: str
+    uid: int
+    gid: int
+    display_name: str = ""
+    email: str = ""
+    is_admin: bool = False
+    active: bool = True
+    source: str = "local"
+    containers: int = 0
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group and its members."""
+
+    name: str
+    gid: int
+    kind: str = "collaboration"
+    members: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """What the header shows: engine and directory reachability, and whether the user list is stale."""
+
+    mode: str
+    host: str
+    engine_ok: bool
+    engine_detail: str
+    directory_ok: bool
+    directory_detail: str
+    directory_synced_at: datetime | None = None
+    directory_stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What a reconcile found and did."""
+
+    checked: int
+    repaired: tuple[str, ...] = ()
+    flagged: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteUserReport:
+    """What happened to a deleted user's containers, images and data."""
+
+    username: str
+    containers: str
+    data: str
+    archived: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()

@@ -51,7 +51,7 @@ class User(BaseModel):
     password_hash = CharField(null=True)
     created = DateTimeField(default=utcnow)
     last_seen = DateTimeField(null=True)
-    synced = DateTimeField(null=True)
+    synced = DateTimeField(null=True)  # since migration 0002: last confirmed by the directory sync
 
 
 class Group(BaseModel):
@@ -139,7 +139,7 @@ class Container(BaseModel):
     public_ports = TextField(default="{}")  # JSON {container_port: host_port}
     token = CharField()
     base_url = CharField()
-    state = CharField(default="created")
+    state = CharField(default="created", index=True)  # indexed since migration 0002
     memory = CharField(default="")
     cpus = FloatField(null=True)
     created = DateTimeField(default=utcnow)
@@ -181,7 +181,7 @@ class AuditEvent(BaseModel):
 
     id = AutoField()
     at = DateTimeField(default=utcnow, index=True)
-    actor = CharField()
+    actor = CharField(index=True)  # indexed since migration 0002
     action = CharField()
     target = CharField(default="")
     outcome = CharField(default="ok")  # ok | refused | failed

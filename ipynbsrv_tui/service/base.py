@@ -1,0 +1,68 @@
+"""What every use case shares: configuration, the engine, the directory, the audit log."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+
+from ..config import Config
+from ..directory.base import Directory
+from ..domain import Actor, EngineUnavailable, NotAuthorized
+from ..engine import Engine
+from ..store import audit as audit_log
+from .hostdata import HostData
+
+
+class ServiceBase:
+    """State shared by the use-case mixins; the engine is connected lazily and reconnected after a failure."""
+
+    def __init__(
+        self,
+        config: Config,
+        directory: Directory,
+        *,
+        engine_factory: Callable[[], Engine] | None = None,
+        mode: str = "embedded",
+    ) -> None:
+        self.config = config
+        self.directory = directory
+        self.mode = mode
+        self.host = socket.gethostname()
+        self.data = HostData(config.data.path)
+        self._engine_factory = engine_factory or (
+            lambda: Engine.connect(config.docker.url, timeout=config.docker.timeout)
+        )
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The connected engine (EngineUnavailable with a hint when it cannot be reached)."""
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = self._engine_factory()
+            return self._engine
+
+    def forget_engine(self) -> None:
+        """Drop the engine connection so the next call reconnects (after EngineUnavailable)."""
+        with self._engine_lock:
+            self._engine = None
+
+    def engine_or_none(self) -> Engine | None:
+        try:
+            return self.engine
+        except EngineUnavailable:
+            return None
+
+    def audit(self, actor: Actor | str, action: str, target: str = "", outcome: str = "ok", detail: str = "") -> None:
+        name = actor.username if isinstance(actor, Actor) else actor
+        audit_log.audit(name, action, target, outcome, detail)
+
+    def refuse(self, actor: Actor, action: str, target: str, message: str) -> NotAuthorized:
+        """Record a refusal and return the error to raise."""
+        self.audit(actor, action, target, "refused", message)
+        return NotAuthorized(message)
+
+    def public_host(self) -> str:
+        return self.config.notebooks.public_host or self.host

@@ -1,0 +1,443 @@
+"""Use cases on notebook containers: create, lifecycle, clone, snapshot, commit, logs, stats."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from .. import validation
+from ..domain import (
+    Actor,
+    AlreadyExists,
+    ConnectionInfo,
+    ContainerSpec,
+    ContainerState,
+    ContainerStats,
+    ContainerView,
+    EngineError,
+    ImageView,
+    Mount,
+    NotFound,
+    SnapshotView,
+    ValidationError,
+)
+from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
+from . import authz, ports
+from .base import ServiceBase
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+ACTION_STATES = {
+    "start": ContainerState.RUNNING,
+    "stop": ContainerState.EXITED,
+    "restart": ContainerState.RUNNING,
+    "suspend": ContainerState.PAUSED,
+    "resume": ContainerState.RUNNING,
+}
+
+
+def engine_name(owner: str, name: str) -> str:
+    """Containers are named `ipynbsrv-<owner>-<name>` on the engine (DESIGN §5)."""
+    return f"ipynbsrv-{owner}-{name}"
+
+
+def managed_labels(owner: str, container_id: int, image_name: str) -> dict[str, str]:
+    return {
+        "ipynbsrv.managed": "true",
+        "ipynbsrv.owner": owner,
+        "ipynbsrv.container": str(container_id),
+        "ipynbsrv.image": image_name,
+    }
+
+
+class ContainersMixin(ServiceBase):
+    """Notebook containers, for their owners and for admins."""
+
+    # ------------------------------------------------------------------ reading
+
+    def list_containers(self, actor: Actor, owner: str | None = None) -> list[ContainerView]:
+        """Admins see every container (or one owner's); others only their own."""
+        query = Container.select(Container, User, Image).join(User).switch(Container).join(Image, join_type="LEFT OUTER")
+        if not actor.is_admin:
+            query = query.where(User.username == actor.username)
+        elif owner:
+            query = query.where(User.username == owner)
+        clone_names = dict(Container.select(Container.id, Container.name).tuples())
+        return [self._view(row, actor, clone_names) for row in query.order_by(User.username, Container.name)]
+
+    def get_container(self, actor: Actor, container_id: int) -> ContainerView:
+        return self._view(self._visible(actor, container_id, "container.show"), actor)
+
+    def connection_info(self, actor: Actor, container_id: int) -> ConnectionInfo:
+        """The URL with its token and the `ssh -L` command that reaches it from a laptop."""
+        row = self._visible(actor, container_id, "container.connect")
+        local_url = f"http://127.0.0.1:{row.host_port}{row.base_url}?token={row.token}"
+        host = self.public_host()
+        return ConnectionInfo(
+            url=self._url(row),
+            token=row.token,
+            host_port=row.host_port,
+            tunnel_command=(
+                f"ssh -N -L {row.host_port}:{self._tunnel_target()}:{row.host_port} {row.owner.username}@{host}"
+            ),
+            local_url=local_url,
+        )
+
+    def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:
+        row = self._visible(actor, container_id, "container.logs")
+        if not row.docker_id:
+            return []
+        return self.engine.logs(row.docker_id, tail=tail)
+
+    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200):
+        """A closeable iterator of log lines that ends when closed or when the container stops."""
+        row = self._visible(actor, container_id, "container.logs")
+        return self.engine.follow_logs(row.docker_id, tail=tail)
+
+    def container_stats(self, actor: Actor, container_id: int) -> ContainerStats:
+        row = self._visible(actor, container_id, "container.stats")
+        return self.engine.stats(row.docker_id)
+
+    def list_snapshots(self, actor: Actor, container_id: int) -> list[SnapshotView]:
+        row = self._visible(actor, container_id, "snapshot.list")
+        return [_snapshot_view(s) for s in row.snapshots.order_by(Snapshot.created)]
+
+    # ------------------------------------------------------------------ creating
+
+    def create_container(
+        self,
+        actor: Actor,
+        name: str,
+        image: str,
+        description: str = "",
+        memory: str | None = None,
+        cpus: float | None = None,
+        owner: str | None = None,
+        start: bool = True,
+    ) -> ContainerView:
+        """Create (and by default start) a notebook container from a registered image."""
+        name = validation.container_name(name)
+        owner_name = owner or actor.username
+        if owner_name != actor.username and not actor.is_admin:
+            raise self.refuse(actor, "container.create", f"{owner_name}/{name}",
+                              "Only admins may create containers for other users.")
+        image_row = Image.get_or_none(Image.name == image)
+        if image_row is None:
+            raise NotFound(f"No registered image named {image!r}. Pick one from the image list.")
+        self._require_image_use(actor, image_row, f"{owner_name}/{name}")
+        owner_row = self._user_row(owner_name)
+        if memory:
+            validation.memory(memory)
+        if cpus is not None:
+            validation.cpus(cpus)
+        view = self._create_from(
+            actor, owner_row, name, image_row, image_row.ref, description,
+            memory or image_row.memory, cpus if cpus is not None else image_row.cpus,
+            clone_of=None, start=start,
+        )
+        return view
+
+    def _create_from(
+        self, actor: Actor, owner: User, name: str, image: Image, image_ref: str, description: str,
+        memory: str, cpus: float | None, *, clone_of: Container | None, start: bool,
+        host_port: int | None = None, token: str | None = None, public: dict[str, int] | None = None,
+    ) -> ContainerView:
+        if Container.select().where((Container.owner == owner) & (Container.name == name)).exists():
+            raise AlreadyExists(f"{owner.username} already has a container named {name!r}. Choose another name.")
+        public_wanted = [p for p in validation.port_list(image.public_ports)]
+        with database_proxy.atomic():
+            if host_port is None:
+                allocated = ports.allocate(
+                    self.config.notebooks.port_range, self.config.notebooks.bind_address, 1 + len(public_wanted)
+                )
+                host_port = allocated[0]
+                public = {str(p): allocated[i + 1] for i, p in enumerate(public_wanted)}
+            row = Container.create(
+                name=name, owner=owner, image=image, image_ref=image_ref, description=description,
+                host_port=host_port, public_ports=json.dumps(public or {}),
+                token=token or secrets.token_hex(24), base_url=f"/user/{owner.username}/{name}/",
+                state=ContainerState.CREATED.value, memory=memory or "", cpus=cpus, clone_of=clone_of,
+            )
+        try:
+            self.data.ensure_user(owner.username, owner.uid, owner.gid)
+            info = self.engine.create(self._spec(row, image))
+            row.docker_id = info.id
+            row.save()
+            if start:
+                self.engine.start(info.id)
+                self._set_state(row, ContainerState.RUNNING)
+        except Exception as exc:
+            self._undo_create(row)
+            self.audit(actor, "container.create", f"{owner.username}/{name}", "failed", str(exc))
+            raise
+        self.audit(actor, "container.create", f"{owner.username}/{name}", detail=f"image={image_ref} port={host_port}")
+        return self._view(row, actor)
+
+    def _undo_create(self, row: Container) -> None:
+        """Nothing is half-done: remove the engine object and the row of a failed create."""
+        if row.docker_id:
+            try:
+                self.engine.remove(row.docker_id, force=True)
+            except EngineError:
+                pass
+        row.delete_instance()
+
+    def _spec(self, row: Container, image: Image) -> ContainerSpec:
+        owner: User = row.owner
+        cfg = self.config.notebooks
+        env = {
+            "OWNER": owner.username,
+            "NB_UID": str(owner.uid),
+            "NB_GID": str(owner.gid),
+            "BASE_URL": row.base_url,
+            "JUPYTER_TOKEN": row.token,
+            "NOTEBOOK_PORT": str(image.notebook_port),
+            "PUBLIC_PORTS": image.public_ports.replace(" ", ""),
+        }
+        if self.directory.kind == "ldap":
+            env["LDAP_URI"] = self.config.directory.uri
+            env["LDAP_BASE"] = _parent_dn(self.config.directory.user_base)
+        root = self.data
+        mounts = (
+            Mount(str(root.home_of(owner.username)), f"/home/{owner.username}"),
+            Mount(str(root.shares), "/data/shares"),
+            Mount(str(root.public), "/data/public"),
+        )
+        memory = row.memory or image.memory or cfg.memory
+        cpus = row.cpus if row.cpus is not None else (image.cpus if image.cpus is not None else cfg.cpus)
+        public = {int(k): v for k, v in json.loads(row.public_ports or "{}").items()}
+        return ContainerSpec(
+            name=engine_name(owner.username, row.name),
+            image=row.image_ref or image.ref,
+            labels=managed_labels(owner.username, row.id, image.name),
+            environment=env,
+            mounts=mounts,
+            command=image.command or None,
+            notebook_port=image.notebook_port,
+            host_port=row.host_port,
+            bind_address=cfg.bind_address,
+            public_ports=public,
+            memory_bytes=validation.memory(memory),
+            nano_cpus=int(float(cpus) * 1e9),
+            pids_limit=cfg.pids,
+            hostname=row.name[:63],
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start_container(self, actor: Actor, container_id: int) -> ContainerView:
+        return self._lifecycle(actor, container_id, "start", lambda e, d: e.start(d))
+
+    def stop_container(self, actor: Actor, container_id: int) -> ContainerView:
+        timeout = self.config.notebooks.stop_timeout
+        return self._lifecycle(actor, container_id, "stop", lambda e, d: e.stop(d, timeout=timeout))
+
+    def restart_container(self, actor: Actor, container_id: int) -> ContainerView:
+        timeout = self.config.notebooks.stop_timeout
+        return self._lifecycle(actor, container_id, "restart", lambda e, d: e.restart(d, timeout=timeout))
+
+    def suspend_container(self, actor: Actor, container_id: int) -> ContainerView:
+        return self._lifecycle(actor, container_id, "suspend", lambda e, d: e.pause(d))
+
+    def resume_container(self, actor: Actor, container_id: int) -> ContainerView:
+        return self._lifecycle(actor, container_id, "resume", lambda e, d: e.unpause(d))
+
+    def _lifecycle(self, actor: Actor, container_id: int, action: str, call) -> ContainerView:
+        row = self._visible(actor, container_id, f"container.{action}")
+        target = f"{row.owner.username}/{row.name}"
+        if not row.docker_id:
+            raise NotFound(f"{target} has no engine container. Run reconcile (ctrl+r) to repair it.")
+        try:
+            call(self.engine, row.docker_id)
+        except Exception as exc:
+            self.audit(actor, f"container.{action}", target, "failed", str(exc))
+            raise
+        self._set_state(row, ACTION_STATES[action])
+        self.audit(actor, f"container.{action}", target)
+        return self._view(row, actor)
+
+    def delete_container(self, actor: Actor, container_id: int) -> None:
+        """Remove the engine container, its snapshot images and the store row."""
+        row = self._visible(actor, container_id, "container.delete")
+        target = f"{row.owner.username}/{row.name}"
+        if row.docker_id:
+            self.engine.remove(row.docker_id, force=True)
+        for snapshot in row.snapshots:
+            self._remove_image_quietly(snapshot.image_ref)
+        if row.image_ref and row.image and row.image_ref != row.image.ref:
+            still_used = Container.select().where(
+                (Container.image_ref == row.image_ref) & (Container.id != row.id)
+            ).exists()
+            if not still_used:
+                self._remove_image_quietly(row.image_ref)
+        with database_proxy.atomic():
+            Container.update(clone_of=None).where(Container.clone_of == row).execute()
+            row.delete_instance(recursive=False)
+        self.audit(actor, "container.delete", target)
+
+    def _remove_image_quietly(self, ref: str) -> None:
+        try:
+            self.engine.remove_image(ref, force=True)
+        except EngineError:
+            pass
+
+    # ------------------------------------------------------------------ copies
+
+    def clone_container(self, actor: Actor, container_id: int, new_name: str) -> ContainerView:
+        """A new container of the same owner from a commit of this one (its home is shared anyway)."""
+        new_name = validation.container_name(new_name)
+        source = self._visible(actor, container_id, "container.clone")
+        owner = source.owner
+        ref = f"ipynbsrv-clones/{owner.username}-{source.name}:{new_name.lower()}-{int(time.time())}"
+        self.engine.commit(source.docker_id, ref, labels={"ipynbsrv.clone-of": str(source.id)})
+        try:
+            return self._create_from(
+                actor, owner, new_name, source.image, ref, source.description, source.memory, source.cpus,
+                clone_of=source, start=source.state == ContainerState.RUNNING.value,
+            )
+        except Exception:
+            self._remove_image_quietly(ref)
+            raise
+
+    def snapshot_container(self, actor: Actor, container_id: int, name: str, description: str = "") -> SnapshotView:
+        name = validation.container_name(name)
+        row = self._visible(actor, container_id, "snapshot.create")
+        if row.snapshots.where(Snapshot.name == name).exists():
+            raise AlreadyExists(f"{row.name} already has a snapshot named {name!r}.")
+        ref = f"ipynbsrv-snapshots/{row.owner.username}-{row.name}:{name.lower()}"
+        self.engine.commit(row.docker_id, ref, labels={"ipynbsrv.snapshot-of": str(row.id)})
+        snapshot = Snapshot.create(container=row, name=name, image_ref=ref, description=description)
+        self.audit(actor, "snapshot.create", f"{row.owner.username}/{row.name}@{name}")
+        return _snapshot_view(snapshot)
+
+    def restore_snapshot(self, actor: Actor, container_id: int, snapshot_id: int) -> ContainerView:
+        """Replace the container with one made from the snapshot: same name, port, token and URL."""
+        row = self._visible(actor, container_id, "snapshot.restore")
+        snapshot = Snapshot.get_or_none((Snapshot.id == snapshot_id) & (Snapshot.container == row))
+        if snapshot is None:
+            raise NotFound(f"Snapshot {snapshot_id} does not belong to {row.name}.")
+        was_running = row.state in (ContainerState.RUNNING.value, ContainerState.PAUSED.value)
+        if not self.engine.image_exists(snapshot.image_ref):
+            raise NotFound(f"The image of snapshot {snapshot.name} ({snapshot.image_ref}) is gone from the engine.")
+        if row.docker_id:
+            self.engine.remove(row.docker_id, force=True)
+        row.image_ref = snapshot.image_ref
+        info = self.engine.create(self._spec(row, row.image))
+        row.docker_id = info.id
+        row.save()
+        self._set_state(row, ContainerState.CREATED)
+        if was_running:
+            self.engine.start(info.id)
+            self._set_state(row, ContainerState.RUNNING)
+        self.audit(actor, "snapshot.restore", f"{row.owner.username}/{row.name}@{snapshot.name}")
+        return self._view(row, actor)
+
+    def delete_snapshot(self, actor: Actor, container_id: int, snapshot_id: int) -> None:
+        row = self._visible(actor, container_id, "snapshot.delete")
+        snapshot = Snapshot.get_or_none((Snapshot.id == snapshot_id) & (Snapshot.container == row))
+        if snapshot is None:
+            raise NotFound(f"Snapshot {snapshot_id} does not belong to {row.name}.")
+        if row.image_ref != snapshot.image_ref:
+            self._remove_image_quietly(snapshot.image_ref)
+        snapshot.delete_instance()
+        self.audit(actor, "snapshot.delete", f"{row.owner.username}/{row.name}@{snapshot.name}")
+
+    def commit_container(
+        self, actor: Actor, container_id: int, image_name: str, description: str = "", is_public: bool = False
+    ) -> ImageView:
+        """Commit a container into a new registered image owned by the actor (public only for admins)."""
+        image_name = validation.image_name(image_name)
+        row = self._visible(actor, container_id, "container.commit")
+        if is_public and not actor.is_admin:
+            raise self.refuse(actor, "container.commit", image_name, "Only admins may make an image public.")
+        if Image.select().where(Image.name == image_name).exists():
+            raise AlreadyExists(f"An image named {image_name!r} is registered already. Choose another name.")
+        ref = f"ipynbsrv-user/{actor.username}-{image_name.lower()}:latest"
+        image_id = self.engine.commit(row.docker_id, ref, labels={"ipynbsrv.committed-from": str(row.id)})
+        source: Image = row.image
+        Image.create(
+            name=image_name, ref=ref, docker_id=image_id, description=description or f"Commit of {row.name}",
+            command=source.command if source else "", notebook_port=source.notebook_port if source else 8888,
+            public_ports=source.public_ports if source else "", owner=self._user_row(actor.username),
+            is_public=is_public, memory=source.memory if source else "", cpus=source.cpus if source else None,
+        )
+        self.audit(actor, "container.commit", f"{row.owner.username}/{row.name}", detail=f"image={image_name}")
+        return self.image_view(Image.get(Image.name == image_name))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _visible(self, actor: Actor, container_id: int, action: str) -> Container:
+        row = Container.get_or_none(Container.id == container_id)
+        if row is None:
+            raise NotFound(f"Container {container_id} does not exist (it may have been deleted).")
+        if not authz.can_act_on_container(actor, row.owner.username):
+            raise self.refuse(actor, action, f"container {container_id}", "That container belongs to another user.")
+        return row
+
+    def _require_image_use(self, actor: Actor, image: Image, target: str) -> None:
+        groups = [access.group.name for access in image.access]
+        owner = image.owner.username if image.owner_id else None
+        if image.retired:
+            raise ValidationError(f"Image {image.name!r} is retired: pick another image.")
+        if not authz.can_use_image(actor, owner=owner, is_public=image.is_public, retired=False, access_groups=groups):
+            raise self.refuse(actor, "container.create", target, f"You may not use image {image.name!r}.")
+
+    def _user_row(self, username: str) -> User:
+        row = User.get_or_none(User.username == username)
+        if row is None:
+            try:
+                found = self.directory.get_user(username)
+            except NotFound:
+                raise NotFound(f"User {username!r} is not in the directory. Create or sync the user first.") from None
+            row = User.create(
+                username=found.username, uid=found.uid, gid=found.gid, display_name=found.display_name,
+                email=found.email, home=found.home, source=self.directory.kind, active=found.active,
+            )
+        return row
+
+    def _set_state(self, row: Container, state: ContainerState) -> None:
+        row.state = state.value
+        row.state_changed = utcnow()
+        Container.update(state=row.state, state_changed=row.state_changed).where(Container.id == row.id).execute()
+
+    def _url(self, row: Container) -> str:
+        address = self.config.notebooks.bind_address
+        host = "127.0.0.1" if address in LOOPBACK else (self.public_host() if address in ("0.0.0.0", "::") else address)
+        return f"http://{host}:{row.host_port}{row.base_url}?token={row.token}"
+
+    def _tunnel_target(self) -> str:
+        address = self.config.notebooks.bind_address
+        return "127.0.0.1" if address in ("0.0.0.0", "::") else address
+
+    def _view(self, row: Container, actor: Actor, names: dict[int, str] | None = None) -> ContainerView:
+        owner = row.owner.username
+        allowed = authz.can_act_on_container(actor, owner)
+        image: Image | None = row.image
+        memory = row.memory or (image.memory if image else "") or self.config.notebooks.memory
+        cpus = row.cpus if row.cpus is not None else (image.cpus if image and image.cpus is not None else self.config.notebooks.cpus)
+        clone_of = None
+        if row.clone_of_id:
+            clone_of = names.get(row.clone_of_id) if names is not None else row.clone_of.name
+        return ContainerView(
+            id=row.id, name=row.name, owner=owner, image=image.name if image else "", image_ref=row.image_ref,
+            state=ContainerState.parse(row.state), host_port=row.host_port, description=row.description,
+            url=self._url(row) if allowed else None, token=row.token if allowed else None,
+            docker_id=row.docker_id, created=row.created,
+            started_at=row.state_changed if row.state == ContainerState.RUNNING.value else None,
+            last_activity=row.last_activity, clone_of=clone_of,
+            memory_limit=validation.memory(memory), cpus=float(cpus),
+            public_ports=json.loads(row.public_ports or "{}"),
+        )
+
+
+def _snapshot_view(snapshot: Snapshot) -> SnapshotView:
+    return SnapshotView(
+        id=snapshot.id, container_id=snapshot.container_id, name=snapshot.name, image_ref=snapshot.image_ref,
+        description=snapshot.description, created=snapshot.created,
+    )
+
+
+def _parent_dn(dn: str) -> str:
+    """`ou=people,dc=example,dc=org` → `dc=example,dc=org` (the search base for nslcd)."""
+    return dn.split(",", 1)[1] if "," in dn else dn

@@ -1,0 +1,145 @@
+"""Keeping the store in step with the engine: live events, reconcile, health."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+from ..domain import (
+    Actor,
+    ContainerChange,
+    ContainerState,
+    DirectoryError,
+    EngineError,
+    EngineEvent,
+    Health,
+    ReconcileReport,
+)
+from ..store.models import Container, Setting, database_proxy, utcnow
+from . import authz
+from .base import ServiceBase
+
+EVENT_STATES = {
+    "create": ContainerState.CREATED,
+    "start": ContainerState.RUNNING,
+    "restart": ContainerState.RUNNING,
+    "unpause": ContainerState.RUNNING,
+    "pause": ContainerState.PAUSED,
+    "die": ContainerState.EXITED,
+    "stop": ContainerState.EXITED,
+    "destroy": ContainerState.MISSING,
+}
+LAST_EVENT_KEY = "engine.last_event"
+
+
+class ContainerWatch:
+    """A closeable iterator of ContainerChange, fed by engine events; `close()` ends it from any thread."""
+
+    def __init__(self, service: LiveMixin, actor: Actor, since: float | None) -> None:
+        self._service = service
+        self._actor = actor
+        self._stream = service.engine.events(since=since)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __iter__(self) -> Iterator[ContainerChange]:
+        for event in self._stream:
+            container_id = self._service.apply_event(event)
+            if container_id is None:
+                continue
+            row = Container.get_or_none(Container.id == container_id)
+            if row is None:
+                if self._actor.is_admin or event.labels.get("ipynbsrv.owner") == self._actor.username:
+                    yield ContainerChange(container_id, event.action, None)
+            elif authz.can_act_on_container(self._actor, row.owner.username):
+                yield ContainerChange(container_id, event.action, self._service.get_container(self._actor, container_id))
+
+
+class LiveMixin(ServiceBase):
+    """Engine events into the store, reconcile of store and engine, and health for the header."""
+
+    def watch_containers(self, actor: Actor, since: float | None = None) -> ContainerWatch:
+        """Live container changes the actor may see; resumes from the last seen event when `since` is None."""
+        if since is None:
+            stored = Setting.get_or_none(Setting.key == LAST_EVENT_KEY)
+            since = float(stored.value) if stored else time.time()
+        return ContainerWatch(self, actor, since)
+
+    def apply_event(self, event: EngineEvent) -> int | None:
+        """Record what an engine event means for the store; the store id it touched, or None."""
+        Setting.insert(key=LAST_EVENT_KEY, value=str(event.time)).on_conflict_replace().execute()
+        state = EVENT_STATES.get(event.action)
+        container_id = event.store_id
+        if state is None or container_id is None:
+            return None
+        row = Container.get_or_none(Container.id == container_id)
+        if row is None:
+            return container_id
+        if row.docker_id and event.container_id and row.docker_id != event.container_id:
+            return None  # an older engine object, e.g. the one a snapshot restore replaced
+        Container.update(state=state.value, state_changed=utcnow()).where(Container.id == row.id).execute()
+        return container_id
+
+    def reconcile(self, actor: Actor) -> ReconcileReport:
+        """Compare store and engine by labels; repair states and ids, flag what needs a person."""
+        if not actor.is_admin:
+            raise self.refuse(actor, "reconcile", "", "Only admins may reconcile.")
+        started = time.perf_counter()
+        engine_objects = self.engine.list_managed()
+        by_store_id = {info.store_id: info for info in engine_objects if info.store_id is not None}
+        repaired: list[str] = []
+        flagged: list[str] = []
+        rows = list(Container.select(Container.id, Container.name, Container.docker_id, Container.state,
+                                     Container.owner).tuples())
+        known_ids = {row[0] for row in rows}
+        updates: list[tuple[int, str, str]] = []
+        for container_id, name, docker_id, state, _owner in rows:
+            info = by_store_id.get(container_id)
+            if info is None:
+                if state != ContainerState.MISSING.value:
+                    updates.append((container_id, docker_id, ContainerState.MISSING.value))
+                    flagged.append(f"{name} (#{container_id}): no engine container; restore a snapshot or delete it")
+                continue
+            new_state = info.state.value
+            if info.id != docker_id:
+                repaired.append(f"{name} (#{container_id}): engine id {docker_id[:12] or '-'} → {info.id[:12]}")
+            if new_state != state:
+                repaired.append(f"{name} (#{container_id}): state {state} → {new_state}")
+            if info.id != docker_id or new_state != state:
+                updates.append((container_id, info.id, new_state))
+        for info in engine_objects:
+            if info.store_id not in known_ids:
+                flagged.append(f"{info.name}: labelled container with no store row (owner {info.owner}); remove it or re-create its row")
+        with database_proxy.atomic():
+            now = utcnow()
+            for container_id, docker_id, state in updates:
+                Container.update(docker_id=docker_id, state=state, state_changed=now).where(
+                    Container.id == container_id
+                ).execute()
+        report = ReconcileReport(len(rows), tuple(repaired), tuple(flagged), time.perf_counter() - started)
+        self.audit(actor, "reconcile", detail=f"{len(repaired)} repaired, {len(flagged)} flagged")
+        return report
+
+    def health(self, actor: Actor) -> Health:
+        """Engine and directory reachability and the age of the user mirror, for the header."""
+        try:
+            version = self.engine.version()
+            engine_ok, engine_detail = True, f"Docker {version.get('version', '?')}"
+        except EngineError as exc:
+            self.forget_engine()
+            engine_ok, engine_detail = False, str(exc)
+        try:
+            self.directory.ping()
+            directory_ok, directory_detail = True, self.directory.kind
+        except DirectoryError as exc:
+            directory_ok, directory_detail = False, str(exc)
+        synced = Setting.get_or_none(Setting.key == "directory.synced_at")
+        sync_error = Setting.get_or_none(Setting.key == "directory.sync_error")
+        synced_at = datetime.fromisoformat(synced.value) if synced and synced.value else None
+        return Health(
+            mode=self.mode, host=self.host, engine_ok=engine_ok, engine_detail=engine_detail,
+            directory_ok=directory_ok, directory_detail=directory_detail, directory_synced_at=synced_at,
+            directory_stale=bool(sync_error and sync_error.value) or not directory_ok,
+        )

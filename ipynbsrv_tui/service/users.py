@@ -1,0 +1,306 @@
+"""Use cases on users and groups: the directory plus the host side (homes, archives)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pwd
+
+from peewee import fn
+
+from .. import validation
+from ..directory.sync import sync_users
+from ..domain import (
+    Actor,
+    DeleteUserReport,
+    DirectoryError,
+    EngineError,
+    GroupView,
+    NotFound,
+    UserView,
+    ValidationError,
+)
+from ..store.models import Container, Group, GroupMember, Image, User, database_proxy, utcnow
+from . import authz
+from .base import ServiceBase
+
+CHOICES = ("keep", "archive", "delete")
+
+
+class UsersMixin(ServiceBase):
+    """The user directory as admins manage it, and who the caller is."""
+
+    # ------------------------------------------------------------------ who is calling
+
+    def actor_for_username(self, username: str) -> Actor:
+        """The Actor for a directory user (or root); NotFound for an unknown name."""
+        if username == "root":
+            return Actor("root", 0, True, ())
+        row = User.get_or_none(User.username == username)
+        if row is None:
+            found = self.directory.get_user(username)
+            row = self._mirror_user(found.username)
+        if not row.active:
+            raise NotFound(f"User {username!r} is disabled. Ask an admin to enable the account.")
+        groups = tuple(
+            g.name for g in Group.select(Group.name).join(GroupMember).where(GroupMember.user == row)
+        )
+        is_admin = row.is_admin or username in self.config.admins or self.config.directory.admin_group in groups
+        User.update(last_seen=utcnow()).where(User.id == row.id).execute()
+        return Actor(row.username, row.uid, is_admin, groups)
+
+    def actor_for_uid(self, uid: int) -> Actor:
+        """The Actor behind a Unix uid (SO_PEERCRED or the embedded process)."""
+        if uid == 0:
+            return Actor("root", 0, True, ())
+        row = User.get_or_none(User.uid == uid)
+        if row is not None:
+            return self.actor_for_username(row.username)
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            raise NotFound(f"uid {uid} is not a known user. Ask an admin to create your account.") from None
+        if name in self.config.admins:
+            return Actor(name, uid, True, ())
+        return self.actor_for_username(name)
+
+    # ------------------------------------------------------------------ users
+
+    def list_users(self, actor: Actor, query: str = "") -> list[UserView]:
+        """Admins list every user (from the store mirror, so it works while LDAP is down); others themselves."""
+        rows = User.select().order_by(User.username)
+        if not authz.can_manage_users(actor):
+            rows = rows.where(User.username == actor.username)
+        if query:
+            like = f"%{query}%"
+            rows = rows.where(User.username ** like | User.display_name ** like | User.email ** like)
+        counts = dict(
+            Container.select(Container.owner, fn.COUNT(Container.id)).group_by(Container.owner).tuples()
+        )
+        return [_user_view(row, counts.get(row.id, 0), self.config) for row in rows]
+
+    def get_user(self, actor: Actor, username: str) -> UserView:
+        if actor.username != username and not authz.can_manage_users(actor):
+            raise self.refuse(actor, "user.show", username, "Only admins may look at other users.")
+        row = User.get_or_none(User.username == username)
+        if row is None:
+            raise NotFound(f"No user named {username!r}.")
+        return _user_view(row, Container.select().where(Container.owner == row).count(), self.config)
+
+    def create_user(
+        self, actor: Actor, username: str, password: str, display_name: str = "", email: str = "",
+        is_admin: bool = False,
+    ) -> UserView:
+        """Create the user in the directory, mirror it, and make their home and public folders."""
+        self._require_users_admin(actor, "user.create", username)
+        username = validation.username(username)
+        if not password or len(password) < 8:
+            raise ValidationError("A password of at least 8 characters is required.")
+        found = self.directory.create_user(username, password, display_name=display_name, email=email)
+        if is_admin:
+            self.directory.add_member(self.config.directory.admin_group, username)
+        row = self._mirror_user(username)
+        self.data.ensure_user(found.username, found.uid, found.gid)
+        self.audit(actor, "user.create", username, detail=f"uid={found.uid}")
+        return _user_view(row, 0, self.config)
+
+    def set_password(self, actor: Actor, username: str, password: str) -> None:
+        """Admins reset anyone's password; a user may change their own."""
+        if actor.username != username and not authz.can_manage_users(actor):
+            raise self.refuse(actor, "user.password", username, "Only admins may set other users' passwords.")
+        if not password or len(password) < 8:
+            raise ValidationError("A password of at least 8 characters is required.")
+        self.directory.set_password(username, password)
+        self.audit(actor, "user.password", username)
+
+    def set_admin(self, actor: Actor, username: str, is_admin: bool) -> UserView:
+        self._require_users_admin(actor, "user.admin", username)
+        group = self.config.directory.admin_group
+        self._ensure_directory_group(group)
+        if is_admin:
+            self.directory.add_member(group, username)
+        else:
+            self.directory.remove_member(group, username)
+        row = self._mirror_user(username)
+        self.audit(actor, "user.admin", username, detail=f"admin={is_admin}")
+        return _user_view(row, Container.select().where(Container.owner == row).count(), self.config)
+
+    def set_active(self, actor: Actor, username: str, active: bool) -> UserView:
+        """Disable (no login, no new containers; running ones are stopped) or enable a user."""
+        self._require_users_admin(actor, "user.active", username)
+        if username == actor.username and not active:
+            raise ValidationError("You cannot disable your own account.")
+        self.directory.set_active(username, active)
+        row = self._mirror_user(username)
+        if not active:
+            for container in Container.select().where((Container.owner == row) & (Container.state == "running")):
+                try:
+                    self.engine.stop(container.docker_id, timeout=self.config.notebooks.stop_timeout)
+                    Container.update(state="exited").where(Container.id == container.id).execute()
+                except EngineError:
+                    pass
+        self.audit(actor, "user.enable" if active else "user.disable", username)
+        return _user_view(row, Container.select().where(Container.owner == row).count(), self.config)
+
+    def delete_user(self, actor: Actor, username: str, containers: str = "delete", data: str = "archive") -> DeleteUserReport:
+        """Delete a user; `containers` (with their snapshots and the user's images) and `data` (home,
+        public folder) are each kept, archived under <data_root>/archive, or deleted. Nothing is orphaned:
+        kept things stay listed under the (disabled) user until an admin deletes them."""
+        self._require_users_admin(actor, "user.delete", username)
+        for what, choice in (("containers", containers), ("data", data)):
+            if choice not in CHOICES:
+                raise ValidationError(f"{what} must be one of {', '.join(CHOICES)}, not {choice!r}.")
+        if username == actor.username:
+            raise ValidationError("You cannot delete your own account.")
+        row = User.get_or_none(User.username == username)
+        if row is None:
+            raise NotFound(f"No user named {username!r}.")
+        archived: list[str] = []
+        removed: list[str] = []
+        kept: list[str] = []
+        owned = list(Container.select().where(Container.owner == row))
+        if containers == "keep":
+            for container in owned:
+                if container.state == "running" and container.docker_id:
+                    try:
+                        self.engine.stop(container.docker_id, timeout=self.config.notebooks.stop_timeout)
+                    except EngineError:
+                        pass
+                kept.append(f"container {container.name}")
+        else:
+            for container in owned:
+                if containers == "archive" and container.docker_id:
+                    archived.append(str(self._export_container(username, container)))
+                self.delete_container(actor, container.id)
+                removed.append(f"container {container.name}")
+            for image in Image.select().where(Image.owner == row):
+                if Container.select().where(Container.image == image).exists():
+                    Image.update(owner=None).where(Image.id == image.id).execute()
+                    kept.append(f"image {image.name} (still used; now a system image)")
+                    continue
+                try:
+                    self.engine.remove_image(image.ref, force=True)
+                except EngineError:
+                    pass
+                image.delete_instance(recursive=True)
+                removed.append(f"image {image.name}")
+        paths = [self.data.home_of(username), self.data.public_of(username)]
+        if data == "archive":
+            archived.append(str(self.data.archive_paths(f"{username}-data", paths)))
+            removed.extend(str(p) for p in self.data.remove_user_data(username))
+        elif data == "delete":
+            removed.extend(str(p) for p in self.data.remove_user_data(username))
+        else:
+            kept.extend(str(p) for p in paths if p.exists())
+        try:
+            self.directory.delete_user(username)
+        except NotFound:
+            pass
+        with database_proxy.atomic():
+            if containers == "keep":
+                User.update(active=False).where(User.id == row.id).execute()
+            else:
+                row.delete_instance(recursive=True)
+        report = DeleteUserReport(username, containers, data, tuple(archived), tuple(removed), tuple(kept))
+        self.audit(actor, "user.delete", username, detail=f"containers={containers} data={data}")
+        return report
+
+    def sync_users(self, actor: Actor):
+        """Mirror the directory's users and groups into the store."""
+        self._require_users_admin(actor, "user.sync")
+        report = sync_users(self.directory)
+        self.audit(actor, "user.sync", detail=str(report))
+        return report
+
+    # ------------------------------------------------------------------ groups
+
+    def list_groups(self, actor: Actor) -> list[GroupView]:
+        self._require_users_admin(actor, "group.list")
+        members: dict[int, list[str]] = {}
+        for group_id, username in GroupMember.select(GroupMember.group, User.username).join(User).tuples():
+            members.setdefault(group_id, []).append(username)
+        return [
+            GroupView(g.name, g.gid, g.kind, tuple(sorted(members.get(g.id, []))), g.description)
+            for g in Group.select().order_by(Group.name)
+        ]
+
+    def create_group(self, actor: Actor, name: str, description: str = "") -> GroupView:
+        self._require_users_admin(actor, "group.create", name)
+        name = validation.group_name(name)
+        found = self.directory.create_group(name, description=description)
+        sync_users(self.directory)
+        self.audit(actor, "group.create", name)
+        return GroupView(found.name, found.gid, "collaboration", found.members, description)
+
+    def add_member(self, actor: Actor, group: str, username: str) -> None:
+        self._require_users_admin(actor, "group.add", f"{group}+{username}")
+        self.directory.add_member(group, username)
+        self._mirror_user(username)
+        self.audit(actor, "group.add", group, detail=username)
+
+    def remove_member(self, actor: Actor, group: str, username: str) -> None:
+        self._require_users_admin(actor, "group.remove", f"{group}-{username}")
+        self.directory.remove_member(group, username)
+        self._mirror_user(username)
+        self.audit(actor, "group.remove", group, detail=username)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _require_users_admin(self, actor: Actor, action: str, target: str = "") -> None:
+        if not authz.can_manage_users(actor):
+            raise self.refuse(actor, action, target, "Only admins may manage users and groups.")
+
+    def _ensure_directory_group(self, name: str) -> None:
+        try:
+            self.directory.get_group(name)
+        except NotFound:
+            self.directory.create_group(name, description="ipynbsrv administrators")
+
+    def _mirror_user(self, username: str) -> User:
+        """Copy one user (and their memberships) from the directory into the store."""
+        found = self.directory.get_user(username)
+        groups = self.directory.groups_of(username)
+        is_admin = self.directory.is_admin(username)
+        with database_proxy.atomic():
+            row = User.get_or_none(User.username == username)
+            values = dict(
+                uid=found.uid, gid=found.gid, display_name=found.display_name, email=found.email, home=found.home,
+                active=found.active, is_admin=is_admin, source=self.directory.kind, synced=utcnow(),
+            )
+            if row is None:
+                row = User.create(username=username, **values)
+            else:
+                User.update(**values).where(User.id == row.id).execute()
+                row = User.get_by_id(row.id)
+            GroupMember.delete().where(GroupMember.user == row).execute()
+            for name in groups:
+                group = Group.get_or_none(Group.name == name)
+                if group is None:
+                    try:
+                        found_group = self.directory.get_group(name)
+                    except (NotFound, DirectoryError):
+                        continue
+                    group = Group.create(name=name, gid=found_group.gid, source=self.directory.kind,
+                                         kind="admin" if name == self.config.directory.admin_group else "collaboration")
+                GroupMember.get_or_create(group=group, user=row)
+        return row
+
+    def _export_container(self, username: str, container: Container):
+        """`docker export` of a container's filesystem into archive/ as .tar.gz."""
+        self.data.ensure_layout()
+        target = self.data.archive / f"{username}-{container.name}-{container.id}.tar.gz"
+        stream = self.engine.client.api.export(container.docker_id)
+        with gzip.open(target, "wb") as out:
+            for chunk in stream:
+                out.write(chunk)
+        os.chmod(target, 0o600)
+        return target
+
+
+def _user_view(row: User, containers: int, config) -> UserView:
+    return UserView(
+        username=row.username, uid=row.uid, gid=row.gid, display_name=row.display_name, email=row.email,
+        is_admin=row.is_admin or row.username in config.admins, active=row.active, source=row.source,
+        containers=containers, last_seen=row.last_seen,
+    )
+

@@ -1,0 +1,191 @@
+"""Open the SQLite store: pragmas, the model proxy and numbered migrations (DESIGN §4).
+
+Connections are per thread (peewee's default). Every transaction starts `BEGIN IMMEDIATE`, so a
+read-then-write transaction waits for the write lock up front (busy_timeout) instead of failing
+with "database is locked" when another process wrote in between.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import peewee
+from playhouse.migrations import Runner
+
+from ipynbsrv_tui.domain import StoreError
+from ipynbsrv_tui.store import models
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+HISTORY_TABLE = "schema_migration"
+MEMORY = ":memory:"
+
+# busy_timeout first, so that the pragmas after it wait for another process's lock.
+BUSY_SECONDS = 5
+PRAGMAS = (
+    ("busy_timeout", BUSY_SECONDS * 1000),
+    ("journal_mode", "wal"),
+    ("foreign_keys", 1),
+    ("synchronous", "normal"),
+)
+
+_current: peewee.SqliteDatabase | None = None
+
+
+def _version_of(name: str) -> int:
+    match = re.match(r"\d+", name)
+    return int(match.group()) if match else 0
+
+
+def _runner(db: peewee.SqliteDatabase) -> Runner:
+    return Runner(db, str(MIGRATIONS_DIR), table_name=HISTORY_TABLE)
+
+
+def latest_version() -> int:
+    """The schema version this program creates: the number of its newest migration."""
+    return max((_version_of(p.stem) for p in MIGRATIONS_DIR.glob("[0-9]*.py")), default=0)
+
+
+def schema_version(db: peewee.SqliteDatabase) -> int:
+    """The schema version recorded in `db` (0 for an empty database)."""
+    return max((_version_of(name) for name in _runner(db).applied()), default=0)
+
+
+def _check_known(db: peewee.SqliteDatabase, runner: Runner) -> None:
+    known = {m.name for m in runner.migrations()}
+    unknown = sorted(set(runner.applied()) - known, key=_version_of)
+    if not unknown:
+        return
+    where = db.database
+    latest = latest_version()
+    found = max(_version_of(name) for name in unknown)
+    if found > latest:
+        raise StoreError(
+            f"The database {where} has schema version {found}, but this ipynbsrv-tui knows versions "
+            f"up to {latest} only. Install the newer ipynbsrv-tui that wrote it, or set "
+            "[database] path to another file."
+        )
+    raise StoreError(
+        f"The database {where} records migrations this ipynbsrv-tui does not have: {', '.join(unknown)}. "
+        "It was written by a different build; use that build, or set [database] path to another file."
+    )
+
+
+def upgrade(db: peewee.SqliteDatabase, to_version: int | None = None) -> list[str]:
+    """Apply the pending migrations (up to `to_version`, default all); return their names.
+
+    All of them run in one `BEGIN IMMEDIATE` transaction, each in its own savepoint, so two
+    processes opening a new database at once migrate it once, and a failure changes nothing.
+    Foreign keys are off meanwhile (SQLite cannot switch them inside a transaction) and are
+    checked before the commit.
+    """
+    runner = _runner(db)
+    _check_known(db, runner)
+    pending = [m for m in runner.status() if m.path and not m.applied]
+    if to_version is not None:
+        pending = [m for m in pending if m.idx <= to_version]
+    if not pending:
+        return []
+    target = pending[-1].name
+    db.pragma("foreign_keys", 0)
+    try:
+        with db.atomic():
+            _check_known(db, runner)
+            try:
+                applied = runner.up(target=target)
+            except Exception as exc:
+                raise StoreError(
+                    f"Upgrading the database {db.database} to schema version {pending[-1].idx} failed: "
+                    f"{exc}. Nothing was changed; keep using the previous ipynbsrv-tui with it."
+                ) from exc
+            broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise StoreError(
+                    f"Upgrading the database {db.database} would leave {len(broken)} rows pointing at "
+                    f"missing rows (first in table {broken[0][0]!r}). Nothing was changed."
+                )
+    finally:
+        db.pragma("foreign_keys", 1)
+    return applied
+
+
+def _prepare_folder(path: Path) -> None:
+    folder = path.parent
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)
+    except FileExistsError:
+        if not folder.is_dir():  # else another process created it just now
+            raise StoreError(
+                f"Cannot create the folder {folder} for the database: a file is in the way."
+            ) from None
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the folder {folder} for the database: {exc.strerror or exc}. "
+            "Create it, or set [database] path in config.toml to a writable place."
+        ) from exc
+
+
+def _connect(db: peewee.SqliteDatabase) -> None:
+    """Connect, retrying while another process switches a new file to WAL.
+
+    That switch holds a lock that SQLite reports at once as "database is locked", without
+    waiting for busy_timeout; it lasts only a moment.
+    """
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.connect()
+            return
+        except peewee.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def open_database(path: str | Path, migrate: bool = True) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the SQLite database at `path` and bind the models to it.
+
+    Sets WAL, busy_timeout=5000, foreign_keys=1, synchronous=NORMAL; runs the pending
+    migrations when `migrate` is true. Raises StoreError when the file cannot be opened or
+    created, or when its schema is newer than this program knows.
+    """
+    global _current
+    location = str(path)
+    if location != MEMORY:
+        path = Path(path).expanduser()
+        location = str(path)
+        _prepare_folder(path)
+    db = peewee.SqliteDatabase(location, pragmas=list(PRAGMAS), timeout=BUSY_SECONDS, lock_type="IMMEDIATE")
+    try:
+        _connect(db)
+        if migrate:
+            upgrade(db)
+        else:
+            _check_known(db, _runner(db))
+    except peewee.DatabaseError as exc:
+        db.close()
+        raise StoreError(
+            f"Cannot open the database {location}: {exc}. Check that the file is an ipynbsrv-tui "
+            "database and that you may write to it and its folder, or set [database] path to another file."
+        ) from exc
+    except StoreError:
+        db.close()
+        raise
+    if _current is not None and _current is not db:
+        _current.close()
+    models.database_proxy.initialize(db)
+    _current = db
+    return db
+
+
+def close_database() -> None:
+    """Close the database opened by `open_database` (this thread's connection) and unbind the models."""
+    global _current
+    if _current is not None:
+        _current.close()
+        _current = None
+    models.database_proxy.initialize(None)

@@ -1,0 +1,231 @@
+"""The SQLite store: pragmas, migrations, schema version, foreign keys, errors (DESIGN §4)."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
+import peewee
+import pytest
+
+from ipynbsrv_tui.domain import StoreError
+from ipynbsrv_tui.store import close_database, latest_version, open_database, schema_version, upgrade
+from ipynbsrv_tui.store import db as store_db
+from ipynbsrv_tui.store.audit import audit
+from ipynbsrv_tui.store.models import ALL_MODELS, AuditEvent, Container, Image, Snapshot, User, database_proxy
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    yield tmp_path / "state" / "ipynbsrv.db"
+    close_database()
+
+
+@pytest.fixture
+def db(db_path):
+    return open_database(db_path)
+
+
+def _describe(db: peewee.SqliteDatabase) -> dict:
+    """Columns, indexes and foreign keys of every table but the migration history."""
+    schema = {}
+    for table in db.get_tables():
+        if table == store_db.HISTORY_TABLE:
+            continue
+        columns = {c.name: (c.data_type.upper(), c.null, c.primary_key) for c in db.get_columns(table)}
+        indexes = {(i.name, tuple(i.columns), i.unique) for i in db.get_indexes(table)}
+        fks = {row[2:7] for row in db.execute_sql(f'PRAGMA foreign_key_list("{table}")').fetchall()}
+        schema[table] = (columns, indexes, fks)
+    return schema
+
+
+def _make_user(name: str = "alice", uid: int = 2001) -> User:
+    return User.create(username=name, uid=uid, gid=uid)
+
+
+def _make_container(owner: User, image: Image | None, port: int = 20001, name: str = "nb") -> Container:
+    return Container.create(name=name, owner=owner, image=image, host_port=port, token="t", base_url="/x/")
+
+
+def test_fresh_database_has_latest_version_and_every_table(db):
+    assert schema_version(db) == latest_version() == 2
+    tables = set(db.get_tables())
+    assert {m._meta.table_name for m in ALL_MODELS} <= tables
+    assert store_db.HISTORY_TABLE in tables
+    assert [m.name for m in store_db._runner(db).status()] == [
+        "0001_initial",
+        "0002_user_synced_and_lookup_indexes",
+    ]
+
+
+def test_pragmas(db):
+    assert db.pragma("journal_mode") == "wal"
+    assert db.pragma("foreign_keys") == 1
+    assert db.pragma("busy_timeout") == 5000
+    assert db.pragma("synchronous") == 1  # NORMAL
+
+
+def test_new_parent_folder_is_private(db_path, db):
+    assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
+    assert db_path.exists()
+
+
+def test_models_agree_with_migrated_schema(db):
+    from_models = peewee.SqliteDatabase(":memory:")
+    with from_models.bind_ctx(ALL_MODELS):
+        from_models.create_tables(ALL_MODELS)
+    assert _describe(db) == _describe(from_models)
+
+
+def test_upgrade_from_version_1_keeps_rows(db_path):
+    db = open_database(db_path, migrate=False)
+    assert schema_version(db) == 0
+    assert upgrade(db, to_version=1) == ["0001_initial"]
+    assert schema_version(db) == 1
+    assert "synced" not in {c.name for c in db.get_columns("user")}
+    db.execute_sql(
+        "INSERT INTO user (username, uid, gid, display_name, email, home, is_admin, source, active, created)"
+        " VALUES ('bob', 2002, 2002, 'Bob', '', '/home/bob', 0, 'local', 1, '2024-01-01 00:00:00')"
+    )
+    db.execute_sql(
+        "INSERT INTO auditevent (at, actor, action, target, outcome, detail)"
+        " VALUES ('2024-01-01 00:00:00', 'bob', 'login', '', 'ok', '')"
+    )
+    close_database()
+
+    db = open_database(db_path)
+    assert schema_version(db) == 2
+    bob = User.get(User.username == "bob")
+    assert (bob.display_name, bob.synced) == ("Bob", None)
+    assert AuditEvent.get().actor == "bob"
+    assert "container_state" in {i.name for i in db.get_indexes("container")}
+    assert "auditevent_actor" in {i.name for i in db.get_indexes("auditevent")}
+    recorded = [m.name for m in store_db._runner(db).status() if m.applied]
+    assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes"]
+
+
+def test_migration_0002_can_be_reverted(db):
+    _make_user()
+    assert store_db._runner(db).down() == ["0002_user_synced_and_lookup_indexes"]
+    assert schema_version(db) == 1
+    assert "synced" not in {c.name for c in db.get_columns("user")}
+    assert db.execute_sql("SELECT username FROM user").fetchall() == [("alice",)]
+
+
+def test_reopening_applies_nothing(db_path, db):
+    close_database()
+    db = open_database(db_path)
+    assert upgrade(db) == []
+    assert schema_version(db) == 2
+
+
+def test_deleting_a_container_cascades_to_its_snapshots(db):
+    container = _make_container(_make_user(), None)
+    Snapshot.create(container=container, name="s1", image_ref="ipynbsrv/snap:1")
+    Snapshot.create(container=container, name="s2", image_ref="ipynbsrv/snap:2")
+    container.delete_instance()
+    assert Snapshot.select().count() == 0
+
+
+def test_an_image_used_by_a_container_cannot_be_deleted(db):
+    image = Image.create(name="py3", ref="ipynbsrv/py3:latest")
+    _make_container(_make_user(), image)
+    with pytest.raises(peewee.IntegrityError):
+        image.delete_instance()
+    assert Image.select().count() == 1
+
+
+def test_a_newer_schema_is_refused_clearly(db_path, db):
+    db.execute_sql(
+        f"INSERT INTO {store_db.HISTORY_TABLE} (name, applied) VALUES ('0099_future', '2030-01-01')"
+    )
+    close_database()
+    for migrate in (True, False):
+        with pytest.raises(StoreError) as caught:
+            open_database(db_path, migrate=migrate)
+        message = str(caught.value)
+        assert "schema version 99" in message and "up to 2" in message and str(db_path) in message
+
+
+def test_a_failed_migration_changes_nothing(db, tmp_path, monkeypatch):
+    _make_user()
+    migrations = tmp_path / "migrations"
+    shutil.copytree(store_db.MIGRATIONS_DIR, migrations)
+    (migrations / "0003_broken.py").write_text(
+        "def up(migrator, db):\n"
+        "    db.execute_sql('CREATE TABLE half_done (x INTEGER)')\n"
+        "    raise RuntimeError('disk on fire')\n"
+    )
+    monkeypatch.setattr(store_db, "MIGRATIONS_DIR", migrations)
+    with pytest.raises(StoreError, match="schema version 3 failed: disk on fire"):
+        upgrade(db)
+    assert "half_done" not in db.get_tables()
+    assert schema_version(db) == 2
+    assert [u.username for u in User.select()] == ["alice"]
+    assert db.pragma("foreign_keys") == 1
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are my notes, not SQLite" * 100)
+    with pytest.raises(StoreError, match=r"Cannot open the database .*notes\.db.*not a database"):
+        open_database(path)
+
+
+def test_a_path_under_a_file_gives_a_clear_error(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="Cannot create the folder .*blocker"):
+        open_database(blocker / "sub" / "ipynbsrv.db")
+
+
+def test_a_folder_in_place_of_the_file_gives_a_clear_error(tmp_path):
+    (tmp_path / "ipynbsrv.db").mkdir()
+    with pytest.raises(StoreError, match="Cannot open the database"):
+        open_database(tmp_path / "ipynbsrv.db")
+
+
+def test_audit_writes_an_event(db):
+    event = audit("alice", "container.start", target="alice/nb")
+    stored = AuditEvent.get_by_id(event.id)
+    assert (stored.actor, stored.action, stored.target, stored.outcome, stored.detail) == (
+        "alice",
+        "container.start",
+        "alice/nb",
+        "ok",
+        "",
+    )
+    assert stored.at is not None
+    refused = audit("bob", "image.delete", "py3", outcome="refused", detail="not the owner")
+    assert AuditEvent.get_by_id(refused.id).outcome == "refused"
+    with pytest.raises(ValueError, match="outcome"):
+        audit("bob", "x", outcome="maybe")
+
+
+def test_close_database_unbinds_the_models(db_path, db):
+    close_database()
+    with pytest.raises(AttributeError):
+        User.select().count()
+    assert database_proxy.obj is None
+
+
+def test_memory_database_works(db_path):  # db_path only for its close_database() at the end
+    db = open_database(":memory:")
+    assert schema_version(db) == 2
+    _make_user()
+    assert User.select().count() == 1
+
+
+def test_migrations_ship_as_a_package():
+    """setuptools' package discovery (pyproject include patterns) must pick up the migrations."""
+    pyproject = tomllib.loads((Path(store_db.__file__).parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert any(fnmatch("ipynbsrv_tui.store.migrations", pattern) for pattern in patterns)
+    assert (store_db.MIGRATIONS_DIR / "__init__.py").is_file()
+    assert sorted(p.name for p in store_db.MIGRATIONS_DIR.glob("[0-9]*.py"))[:2] == [
+        "0001_initial.py",
+        "0002_user_synced_and_lookup_indexes.py",
+    ]
