@@ -8,9 +8,11 @@ from collections.abc import Callable
 
 from ..config import Config
 from ..directory.base import Directory
-from ..domain import Actor, EngineUnavailable, NotAuthorized
+from ..directory.sync import sync_users
+from ..domain import Actor, EngineUnavailable, NotAuthorized, NotFound
 from ..engine import Engine
 from ..store import audit as audit_log
+from ..store.models import User
 from .hostdata import HostData
 
 
@@ -66,3 +68,20 @@ class ServiceBase:
 
     def public_host(self) -> str:
         return self.config.notebooks.public_host or self.host
+
+    def _mirror_user(self, username: str) -> User:
+        """The store row of a directory user, brought up to date.
+
+        The local directory keeps its users in the store already; an LDAP directory is mirrored
+        by the same sync as `users sync`, so memberships follow one rule.
+        """
+        if self.directory.kind != "local":
+            sync_users(self.directory)
+        row = User.get_or_none(User.username == username)
+        if row is None:
+            raise NotFound(f"User {username!r} is not in the directory.")
+        is_admin = self.directory.is_admin(username)
+        if row.is_admin != is_admin:
+            User.update(is_admin=is_admin).where(User.id == row.id).execute()
+            row.is_admin = is_admin
+        return row

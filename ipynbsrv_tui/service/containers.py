@@ -22,6 +22,8 @@ from ..domain import (
     SnapshotView,
     ValidationError,
 )
+from peewee import JOIN
+
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports
 from .base import ServiceBase
@@ -58,7 +60,7 @@ class ContainersMixin(ServiceBase):
 
     def list_containers(self, actor: Actor, owner: str | None = None) -> list[ContainerView]:
         """Admins see every container (or one owner's); others only their own."""
-        query = Container.select(Container, User, Image).join(User).switch(Container).join(Image, join_type="LEFT OUTER")
+        query = Container.select(Container, User, Image).join(User).switch(Container).join(Image, join_type=JOIN.LEFT_OUTER)
         if not actor.is_admin:
             query = query.where(User.username == actor.username)
         elif owner:
@@ -384,17 +386,10 @@ class ContainersMixin(ServiceBase):
             raise self.refuse(actor, "container.create", target, f"You may not use image {image.name!r}.")
 
     def _user_row(self, username: str) -> User:
-        row = User.get_or_none(User.username == username)
-        if row is None:
-            try:
-                found = self.directory.get_user(username)
-            except NotFound:
-                raise NotFound(f"User {username!r} is not in the directory. Create or sync the user first.") from None
-            row = User.create(
-                username=found.username, uid=found.uid, gid=found.gid, display_name=found.display_name,
-                email=found.email, home=found.home, source=self.directory.kind, active=found.active,
-            )
-        return row
+        try:
+            return self._mirror_user(username)
+        except NotFound:
+            raise NotFound(f"User {username!r} is not in the directory. Create or sync the user first.") from None
 
     def _set_state(self, row: Container, state: ContainerState) -> None:
         row.state = state.value

@@ -13,7 +13,6 @@ from ..directory.sync import sync_users
 from ..domain import (
     Actor,
     DeleteUserReport,
-    DirectoryError,
     EngineError,
     GroupView,
     NotFound,
@@ -209,7 +208,7 @@ class UsersMixin(ServiceBase):
         """Mirror the directory's users and groups into the store."""
         self._require_users_admin(actor, "user.sync")
         report = sync_users(self.directory)
-        self.audit(actor, "user.sync", detail=str(report))
+        self.audit(actor, "user.sync", detail=report.summary())
         return report
 
     # ------------------------------------------------------------------ groups
@@ -255,35 +254,6 @@ class UsersMixin(ServiceBase):
             self.directory.get_group(name)
         except NotFound:
             self.directory.create_group(name, description="ipynbsrv administrators")
-
-    def _mirror_user(self, username: str) -> User:
-        """Copy one user (and their memberships) from the directory into the store."""
-        found = self.directory.get_user(username)
-        groups = self.directory.groups_of(username)
-        is_admin = self.directory.is_admin(username)
-        with database_proxy.atomic():
-            row = User.get_or_none(User.username == username)
-            values = dict(
-                uid=found.uid, gid=found.gid, display_name=found.display_name, email=found.email, home=found.home,
-                active=found.active, is_admin=is_admin, source=self.directory.kind, synced=utcnow(),
-            )
-            if row is None:
-                row = User.create(username=username, **values)
-            else:
-                User.update(**values).where(User.id == row.id).execute()
-                row = User.get_by_id(row.id)
-            GroupMember.delete().where(GroupMember.user == row).execute()
-            for name in groups:
-                group = Group.get_or_none(Group.name == name)
-                if group is None:
-                    try:
-                        found_group = self.directory.get_group(name)
-                    except (NotFound, DirectoryError):
-                        continue
-                    group = Group.create(name=name, gid=found_group.gid, source=self.directory.kind,
-                                         kind="admin" if name == self.config.directory.admin_group else "collaboration")
-                GroupMember.get_or_create(group=group, user=row)
-        return row
 
     def _export_container(self, username: str, container: Container):
         """`docker export` of a container's filesystem into archive/ as .tar.gz."""

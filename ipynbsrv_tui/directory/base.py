@@ -1,0 +1,233 @@
+"""The one interface both user directories implement (DESIGN §7), and what they share.
+
+Callers (service layer, `users sync`) code against `Directory` only. Every method takes
+plain strings from people, validates them here, and raises the domain errors:
+ValidationError (bad name or password), NotFound, AlreadyExists, InvalidCredentials,
+NotAuthorized, Conflict, DirectoryUnavailable and DirectoryError.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+
+from .. import validation
+from ..config import Config
+from ..domain import (
+    DirectoryError,
+    DirectoryGroup,
+    DirectoryUser,
+    InvalidCredentials,
+    NotFound,
+    ValidationError,
+)
+from .passwords import check_password
+
+WRONG_CREDENTIALS = "Wrong username or password."
+NOLOGIN_SHELL = "/usr/sbin/nologin"
+DISPLAY_NAME_MAX = 128
+EMAIL_MAX = 254
+
+
+class Directory(abc.ABC):
+    """A user directory: users, POSIX groups, passwords and who is an admin.
+
+    `kind` is "ldap" or "local"; it is also the `source` of the store rows `sync_users`
+    mirrors from this directory.
+    """
+
+    kind: str = ""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.settings = config.directory
+
+    # ------------------------------------------------------------------ interface
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Check the directory answers; DirectoryUnavailable (with a hint) when it does not."""
+
+    @abc.abstractmethod
+    def list_users(self, query: str = "", page_size: int = 500) -> list[DirectoryUser]:
+        """Users whose username, display name or email contains `query` (all when empty)."""
+
+    @abc.abstractmethod
+    def get_user(self, username: str) -> DirectoryUser:
+        """One user with their groups; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def authenticate(self, username: str, password: str) -> DirectoryUser:
+        """Check a password; InvalidCredentials when wrong, empty or the account is disabled."""
+
+    @abc.abstractmethod
+    def create_user(
+        self, username: str, password: str, display_name: str = "", email: str = ""
+    ) -> DirectoryUser:
+        """A new account with the next free uid, in the users group; AlreadyExists when taken."""
+
+    @abc.abstractmethod
+    def set_password(self, username: str, password: str) -> None:
+        """Replace a user's password (stored salted and hashed)."""
+
+    @abc.abstractmethod
+    def set_active(self, username: str, active: bool) -> None:
+        """Disable (False) or enable (True) an account; disabled accounts cannot authenticate."""
+
+    @abc.abstractmethod
+    def delete_user(self, username: str) -> None:
+        """Remove an account and its membership in every group."""
+
+    @abc.abstractmethod
+    def list_groups(self) -> list[DirectoryGroup]:
+        """Every POSIX group with its members."""
+
+    @abc.abstractmethod
+    def get_group(self, name: str) -> DirectoryGroup:
+        """One group; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def create_group(self, name: str, gid: int | None = None, description: str = "") -> DirectoryGroup:
+        """A new POSIX group (next free gid from the range unless given); AlreadyExists when taken."""
+
+    @abc.abstractmethod
+    def delete_group(self, name: str) -> None:
+        """Remove a group; Conflict while it is some user's primary group."""
+
+    @abc.abstractmethod
+    def add_member(self, group: str, username: str) -> None:
+        """Make a user a member of a group (no error when they are one already)."""
+
+    @abc.abstractmethod
+    def remove_member(self, group: str, username: str) -> None:
+        """End a user's membership of a group (no error when they are not a member)."""
+
+    @abc.abstractmethod
+    def groups_of(self, username: str) -> tuple[str, ...]:
+        """Names of the user's groups: their primary group and every group listing them."""
+
+    # ------------------------------------------------------------------ shared behaviour
+
+    def is_admin(self, username: str) -> bool:
+        """Admins are uid 0, members of `directory.admin_group` and the names in `config.admins`."""
+        if username in self.config.admins:
+            return True
+        try:
+            user = self.get_user(username)
+        except (NotFound, ValidationError):
+            return False
+        return self.user_is_admin(user)
+
+    def user_is_admin(self, user: DirectoryUser) -> bool:
+        """`is_admin` for a user already looked up (its `groups` must be filled in)."""
+        return (
+            user.uid == 0 or user.username in self.config.admins or self.settings.admin_group in user.groups
+        )
+
+    def close(self) -> None:
+        """Release connections; a directory without any (the local one) has nothing to do."""
+        return None
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------- input checks
+
+
+def check_username(value: str) -> str:
+    """A valid POSIX portable username (ValidationError otherwise)."""
+    return validation.username(value)
+
+
+def check_group_name(value: str) -> str:
+    """A valid POSIX group name (ValidationError otherwise)."""
+    return validation.group_name(value)
+
+
+def login_name(value: str) -> str:
+    """The username for a login attempt; a malformed one is simply wrong credentials."""
+    try:
+        return validation.username(value)
+    except ValidationError:
+        raise InvalidCredentials(WRONG_CREDENTIALS) from None
+
+
+def login_password(value: str) -> str:
+    """The password of a login attempt: an empty one never reaches the server (anonymous bind)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidCredentials("A password is required.")
+    return value
+
+
+def new_password(value: str) -> str:
+    """A password to store; ValidationError says what is wrong with it."""
+    return check_password(value)
+
+
+def display_name(value: str, fallback: str) -> str:
+    """A one-line display name (the username when empty)."""
+    text = " ".join((value or "").split())
+    if len(text) > DISPLAY_NAME_MAX:
+        raise ValidationError(f"The display name is longer than {DISPLAY_NAME_MAX} characters.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValidationError("The display name must not contain control characters.")
+    return text or fallback
+
+
+def email(value: str) -> str:
+    """An email address of the form name@domain, or empty."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    name, at, domain = text.partition("@")
+    if (
+        not at
+        or not name
+        or "." not in domain
+        or len(text) > EMAIL_MAX
+        or any(ch.isspace() or ord(ch) < 32 or ch in "<>()," for ch in text)
+        or "@" in domain
+    ):
+        raise ValidationError(f"{text!r} is not an email address: expected name@domain.example.")
+    return text
+
+
+def group_id(value: int | None) -> int | None:
+    """An explicit gid for a new group: a whole number from 1 to 2**31-1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+        raise ValidationError(f"gid {value!r} is not valid: expected a whole number from 1 to 2147483647.")
+    return value
+
+
+def page_size(value: int) -> int:
+    """A page size for paged listings: 1 to 10000."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
+        raise ValidationError(f"page_size {value!r} is not valid: expected 1 to 10000.")
+    return value
+
+
+def next_free_id(used: Iterable[int], id_range: tuple[int, int], what: str) -> int:
+    """The id after the highest one used in `id_range`, or the lowest gap when that is past the end.
+
+    Preferring the id above the highest avoids handing a recently deleted account's uid (and
+    the files that may still carry it) to a new person while the range has room.
+    """
+    first, last = id_range
+    taken = {number for number in used if first <= number <= last}
+    if not taken:
+        return first
+    candidate = max(taken) + 1
+    if candidate <= last:
+        return candidate
+    for number in range(first, last + 1):
+        if number not in taken:
+            return number
+    raise DirectoryError(
+        f"No free {what} left in directory.{what}_range [{first}, {last}]: widen the range in config.toml."
+    )
