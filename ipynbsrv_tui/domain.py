@@ -454,3 +454,10 @@ class DeleteUserReport:
     archived: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- base images
+
+
+class BootstrapError(EngineError):
+    """A base image could not be made with debootstrap (not root, no debootstrap, no mirror, a failed run)."""

@@ -159,3 +159,34 @@ def cpus(value: float | str) -> float:
     if not 0.01 <= number <= 1024:
         raise ValidationError(f"CPU limit {number} is out of range: expected 0.01 to 1024.")
     return number
+
+
+_BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def build_args(value: str | dict) -> dict[str, str]:
+    """Build arguments as `KEY=VALUE` lines (blank lines and `#` comments skipped) → dict."""
+    if isinstance(value, dict):
+        items = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        items = []
+        for number, raw in enumerate(str(value).splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, sep, arg = line.partition("=")
+            if not sep:
+                raise ValidationError(f"Build argument line {number} ({line!r}) has no '=': write KEY=VALUE.")
+            items.append((key.strip(), arg.strip()))
+    for key, _arg in items:
+        if not _BUILD_ARG.match(key):
+            raise ValidationError(
+                f"Build argument name {key!r} is not valid: use letters, digits and '_', starting with a letter or '_'."
+            )
+    return dict(items)
+
+
+def group_names(value: str | list | tuple) -> tuple[str, ...]:
+    """A comma-separated list of group names, e.g. `physics, chemistry`; empty is allowed."""
+    items = value if isinstance(value, list | tuple) else [p.strip() for p in str(value).split(",") if p.strip()]
+    return tuple(dict.fromkeys(group_name(p) for p in items))

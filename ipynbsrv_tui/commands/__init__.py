@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from . import images
+
 Register = Callable[[argparse._SubParsersAction], None]
 
 
 def command_groups() -> list[Register]:
     """The `register(subparsers)` function of every subcommand module."""
-    return []
+    return [images.register]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 
 from ..config import Config
@@ -12,7 +13,7 @@ from ..directory.sync import sync_users
 from ..domain import Actor, EngineUnavailable, NotAuthorized, NotFound
 from ..engine import Engine
 from ..store import audit as audit_log
-from ..store.models import User
+from ..store.models import Setting, User
 from .hostdata import HostData
 
 
@@ -37,6 +38,7 @@ class ServiceBase:
         )
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
+        self._instance_id: str | None = None
 
     @property
     def engine(self) -> Engine:
@@ -65,6 +67,18 @@ class ServiceBase:
         """Record a refusal and return the error to raise."""
         self.audit(actor, action, target, "refused", message)
         return NotAuthorized(message)
+
+    @property
+    def instance_id(self) -> str:
+        """This installation's id, labelled on its containers so two stores never share engine objects."""
+        if self._instance_id is None:
+            row, _ = Setting.get_or_create(key="instance.id", defaults={"value": uuid.uuid4().hex[:12]})
+            self._instance_id = row.value
+        return self._instance_id
+
+    @property
+    def instance_labels(self) -> dict[str, str]:
+        return {"ipynbsrv.instance": self.instance_id}
 
     def public_host(self) -> str:
         return self.config.notebooks.public_host or self.host

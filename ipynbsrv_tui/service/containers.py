@@ -6,6 +6,8 @@ import json
 import secrets
 import time
 
+from peewee import JOIN
+
 from .. import validation
 from ..domain import (
     Actor,
@@ -22,8 +24,6 @@ from ..domain import (
     SnapshotView,
     ValidationError,
 )
-from peewee import JOIN
-
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports
 from .base import ServiceBase
@@ -44,9 +44,10 @@ def engine_name(owner: str, name: str) -> str:
     return f"ipynbsrv-{owner}-{name}"
 
 
-def managed_labels(owner: str, container_id: int, image_name: str) -> dict[str, str]:
+def managed_labels(instance: str, owner: str, container_id: int, image_name: str) -> dict[str, str]:
     return {
         "ipynbsrv.managed": "true",
+        "ipynbsrv.instance": instance,
         "ipynbsrv.owner": owner,
         "ipynbsrv.container": str(container_id),
         "ipynbsrv.image": image_name,
@@ -212,7 +213,7 @@ class ContainersMixin(ServiceBase):
         return ContainerSpec(
             name=engine_name(owner.username, row.name),
             image=row.image_ref or image.ref,
-            labels=managed_labels(owner.username, row.id, image.name),
+            labels=managed_labels(self.instance_id, owner.username, row.id, image.name),
             environment=env,
             mounts=mounts,
             command=image.command or None,

@@ -216,8 +216,8 @@ class ImagesMixin(ServiceBase):
             raise
 
         def finished(summary) -> None:
-            outcome = "ok" if summary.status == BuildStatus.SUCCEEDED else summary.status.value
-            self.audit(actor, "image.build", tag, outcome, summary.error or summary.image_id or "")
+            outcome = "ok" if summary.status == BuildStatus.SUCCEEDED else "failed"
+            self.audit(actor, "image.build", tag, outcome, summary.error or summary.image_id or summary.status.value)
 
         self.audit(actor, "image.build.start", tag, detail=str(context))
         return BuildHandle(row.id, stream, log_path, on_finish=finished)

@@ -39,7 +39,7 @@ class ContainerWatch:
     def __init__(self, service: LiveMixin, actor: Actor, since: float | None) -> None:
         self._service = service
         self._actor = actor
-        self._stream = service.engine.events(since=since)
+        self._stream = service.engine.events(since=since, labels=service.instance_labels)
 
     def close(self) -> None:
         self._stream.close()
@@ -72,7 +72,7 @@ class LiveMixin(ServiceBase):
         Setting.insert(key=LAST_EVENT_KEY, value=str(event.time)).on_conflict_replace().execute()
         state = EVENT_STATES.get(event.action)
         container_id = event.store_id
-        if state is None or container_id is None:
+        if state is None or container_id is None or event.labels.get("ipynbsrv.instance") != self.instance_id:
             return None
         row = Container.get_or_none(Container.id == container_id)
         if row is None:
@@ -87,7 +87,7 @@ class LiveMixin(ServiceBase):
         if not actor.is_admin:
             raise self.refuse(actor, "reconcile", "", "Only admins may reconcile.")
         started = time.perf_counter()
-        engine_objects = self.engine.list_managed()
+        engine_objects = self.engine.list_managed(labels=self.instance_labels)
         by_store_id = {info.store_id: info for info in engine_objects if info.store_id is not None}
         repaired: list[str] = []
         flagged: list[str] = []

@@ -97,6 +97,7 @@ class UsersMixin(ServiceBase):
             raise ValidationError("A password of at least 8 characters is required.")
         found = self.directory.create_user(username, password, display_name=display_name, email=email)
         if is_admin:
+            self._ensure_directory_group(self.config.directory.admin_group)
             self.directory.add_member(self.config.directory.admin_group, username)
         row = self._mirror_user(username)
         self.data.ensure_user(found.username, found.uid, found.gid)

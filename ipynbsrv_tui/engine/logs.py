@@ -1,0 +1,80 @@
+"""Container logs as plain text lines."""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from collections.abc import Iterable, Iterator
+
+import docker.errors
+import requests.exceptions
+import urllib3.exceptions
+
+from .text import LineAssembler, plain_line
+
+_STREAM_ERRORS = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
+
+
+def plain_lines(data: bytes) -> list[str]:
+    """A block of log output as plain lines (ANSI stripped, `\\r` folded, invalid UTF-8 replaced)."""
+    assembler = LineAssembler()
+    lines = assembler.feed(data.decode("utf-8", errors="replace")) + assembler.flush()
+    return [plain_line(line.text) for line in lines]
+
+
+class LogFollower:
+    """Iterable of a container's log lines (plain text) until the container ends or `close()` is called.
+
+    `close()` may be called from any thread; it ends the iteration promptly. One consumer only.
+    """
+
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+        self._closed = threading.Event()
+        self._iterator = self._lines()
+
+    def __iter__(self) -> LogFollower:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._iterator)
+
+    def __enter__(self) -> LogFollower:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Stop following (closes the connection to the engine)."""
+        self._closed.set()
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            try:
+                close()
+            except _STREAM_ERRORS:
+                return
+
+    def _lines(self) -> Iterator[str]:
+        assembler = LineAssembler()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        chunks = iter(self._stream)
+        while not self.closed:
+            try:
+                chunk = next(chunks)
+            except (StopIteration, *_STREAM_ERRORS):
+                break
+            for line in assembler.feed(decoder.decode(chunk)):
+                yield plain_line(line.text)
+        if not self.closed:
+            tail = assembler.feed(decoder.decode(b"", final=True)) + assembler.flush()
+            yield from (plain_line(line.text) for line in tail)

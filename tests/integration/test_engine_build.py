@@ -1,0 +1,149 @@
+"""Live, classified image builds on the real Docker Engine (issue 2, item 7)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from ipynbsrv_tui.domain import BuildEventKind as K
+from ipynbsrv_tui.domain import BuildStatus, ImageMissing, NotFound
+from ipynbsrv_tui.engine.classifier import TOLERATED
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def make_context(tmp_path):
+    """Write a Dockerfile into a fresh folder and return the folder."""
+
+    def make(dockerfile: str):
+        folder = tmp_path / uuid.uuid4().hex[:8]
+        folder.mkdir()
+        (folder / "Dockerfile").write_text(dockerfile)
+        return folder
+
+    return make
+
+
+@pytest.fixture
+def tags(engine):
+    """Unique image tags for a test; every one of them is removed afterwards."""
+    made: list[str] = []
+
+    def tag(name: str) -> str:
+        made.append(f"ipynbsrv-test/{name}:{uuid.uuid4().hex[:10]}")
+        return made[-1]
+
+    yield tag
+    for ref in made:
+        try:
+            engine.remove_image(ref, force=True)
+        except ImageMissing:
+            continue
+
+
+@pytest.mark.slow
+def test_debconf_noise_is_tolerated_counted_and_the_build_succeeds(engine, base_image, make_context, tags):
+    # apt-utils first, so that the second install runs dpkg-preconfigure: the whole dialog family
+    # then appears on stderr (engine-wrapped) and again on stdout from the maintainer scripts.
+    context = make_context(
+        f"FROM {base_image}\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends apt-utils "
+        "&& apt-get install -y --no-install-recommends ucf\n"
+    )
+    tag = tags("debconf")
+    stream = engine.build(context, tag, labels={"ipynbsrv.managed": "true", "ipynbsrv.image": "debconf-test"}, nocache=True)
+    events = list(stream)
+    summary = stream.summary
+
+    assert summary.status is BuildStatus.SUCCEEDED, summary.error
+    tolerated = [e.text for e in events if e.kind is K.TOLERATED]
+    assert "debconf: unable to initialize frontend: Dialog" in tolerated
+    assert "debconf: delaying package configuration, since apt-utils is not installed" in tolerated
+    assert any(t.startswith("dpkg-preconfigure: unable to re-open stdin") for t in tolerated)
+    assert summary.tolerated == len(tolerated) >= 8
+    assert not [e.text for e in events if e.kind in (K.STDERR, K.OUTPUT) and TOLERATED.match(e.text)]
+    assert K.ERROR not in {e.kind for e in events}
+
+    result = [e for e in events if e.kind is K.RESULT]
+    assert len(result) == 1 and result[0].image_id == summary.image_id
+    image = engine.image(tag)
+    assert image.id == summary.image_id
+    assert image.labels["ipynbsrv.image"] == "debconf-test"
+    print(f"classified debconf build: {summary.seconds:.1f} s, {summary.lines} lines, {summary.tolerated} tolerated")
+
+
+def test_run_step_exiting_3_fails_with_its_exit_code_and_nothing_is_tagged(engine, base_image, make_context, tags):
+    context = make_context(f"FROM {base_image}\nRUN echo about to fail >&2; exit 3\n")
+    tag = tags("exit3")
+    stream = engine.build(context, tag, network_mode="none")
+    events = list(stream)
+    summary = stream.summary
+
+    assert summary.status is BuildStatus.FAILED
+    assert summary.exit_code == 3
+    assert "echo about to fail >&2; exit 3" in summary.error and "returned a non-zero code: 3" in summary.error
+    error = events[-1]
+    assert (error.kind, error.exit_code, error.step, error.total_steps) == (K.ERROR, 3, 2, 2)
+    assert [e.text for e in events if e.kind is K.STDERR] == ["about to fail"]
+    assert summary.image_id is None
+    assert not engine.image_exists(tag)
+
+
+def test_from_a_missing_image_fails_saying_it_is_not_present(engine, make_context, tags):
+    absent = f"ipynbsrv-test/absent-{uuid.uuid4().hex[:8]}:1"
+    context = make_context(f"ARG BASE_IMAGE={absent}\nFROM ${{BASE_IMAGE}}\nRUN true\n")
+    tag = tags("nobase")
+    stream = engine.build(context, tag)
+    events = list(stream)
+
+    assert stream.summary.status is BuildStatus.FAILED
+    assert events[-1].kind is K.ERROR
+    assert f"Base image {absent} is not present on the Docker Engine" in stream.summary.error
+    assert not engine.image_exists(tag)
+
+
+def test_twenty_thousand_lines_stream_while_the_build_runs_complete_and_in_order(engine, base_image, make_context, tags):
+    context = make_context(f"FROM {base_image}\nRUN seq -f 'line %.0f' 1 20000 && sleep 2\n")
+    stream = engine.build(context, tags("lines"), network_mode="none", nocache=True)
+    arrivals: list[tuple[float, str]] = []
+    for event in stream:
+        if event.kind is K.OUTPUT and event.text.startswith("line "):
+            arrivals.append((time.monotonic(), event.text))
+    ended = time.monotonic()
+
+    assert stream.summary.status is BuildStatus.SUCCEEDED, stream.summary.error
+    assert [text for _, text in arrivals] == [f"line {i}" for i in range(1, 20001)]
+    # The RUN step sleeps 2 s after printing: the lines must have arrived before it finished.
+    assert ended - arrivals[0][0] > 1.5
+    assert ended - arrivals[-1][0] > 1.5
+
+
+def test_cancel_stops_the_build_and_removes_its_container(engine, base_image, make_context, tags):
+    context = make_context(f"FROM {base_image}\nRUN echo started && sleep 60\n")
+    tag = tags("cancel")
+    stream = engine.build(context, tag, network_mode="none", nocache=True)
+    started = time.monotonic()
+    running_in = None
+    for event in stream:
+        if "---> Running in " in event.text:
+            running_in = event.text.rsplit(" ", 1)[-1]
+        if event.text == "started":
+            threading.Thread(target=stream.cancel).start()
+
+    assert time.monotonic() - started < 20
+    assert stream.summary.status is BuildStatus.CANCELLED
+    assert not engine.image_exists(tag)
+    assert running_in is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            engine.inspect(running_in)
+        except NotFound:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the build container {running_in} was not removed after the cancel")

@@ -1,0 +1,96 @@
+"""BuildStream over recorded chunk sequences: summary, base-image explanation, cancel, broken streams."""
+
+from __future__ import annotations
+
+import threading
+
+import requests.exceptions
+
+from ipynbsrv_tui.domain import BuildEventKind as K
+from ipynbsrv_tui.domain import BuildStatus
+from ipynbsrv_tui.engine.builds import CANCELLED, BuildStream
+
+from .test_classifier import DEBCONF_BUILD, FAILING_BUILD
+
+REGISTRY_DOWN = 'Get "https://registry.invalid/v2/": dial tcp: lookup registry.invalid: no such host'
+
+
+def test_summary_of_a_successful_build():
+    stream = BuildStream(iter(DEBCONF_BUILD), "ipynbsrv-test/debconf:1")
+    events = list(stream)
+    summary = stream.summary
+    assert summary is not None
+    assert summary.status is BuildStatus.SUCCEEDED
+    assert summary.image_id == "sha256:08a599a7ae956c423a3f211a04b9ba253b0747a8e495fb0eeb40cb40153bda02"
+    assert (summary.tolerated, summary.warnings, summary.error, summary.exit_code) == (11, 0, None, None)
+    assert summary.lines == len([e for e in events if e.kind not in (K.RESULT, K.ERROR)])
+    assert summary.seconds >= 0
+
+
+def test_summary_of_a_failing_run_step():
+    stream = BuildStream(iter(FAILING_BUILD), "ipynbsrv-test/fail:1")
+    events = list(stream)
+    assert events[-1].kind is K.ERROR
+    summary = stream.summary
+    assert summary.status is BuildStatus.FAILED
+    assert (summary.exit_code, summary.image_id) == (3, None)
+    assert "returned a non-zero code: 3" in summary.error
+
+
+def test_missing_base_image_is_named_with_its_build_arg_resolved():
+    chunks = [
+        {"stream": "Step 1/3 : ARG BASE_IMAGE=debian:bookworm-slim"},
+        {"stream": "\n"},
+        {"stream": "Step 2/3 : FROM ${BASE_IMAGE} AS base"},
+        {"stream": "\n"},
+        {"errorDetail": {"message": REGISTRY_DOWN}, "error": REGISTRY_DOWN},
+    ]
+    stream = BuildStream(iter(chunks), "ipynbsrv-test/x:1", buildargs={"BASE_IMAGE": "ipynbsrv-test/absent:1"})
+    error = list(stream)[-1]
+    assert error.kind is K.ERROR
+    assert error.text.startswith("Base image ipynbsrv-test/absent:1 is not present on the Docker Engine")
+    assert REGISTRY_DOWN in error.text
+    assert stream.summary.error == error.text
+    assert stream.summary.status is BuildStatus.FAILED
+
+
+def test_missing_base_image_with_the_args_default():
+    chunks = [
+        {"stream": "Step 1/2 : ARG BASE_IMAGE=ipynbsrv-test/default:1\n"},
+        {"stream": "Step 2/2 : FROM --platform=linux/amd64 $BASE_IMAGE\n"},
+        {"error": REGISTRY_DOWN},
+    ]
+    stream = BuildStream(iter(chunks), "ipynbsrv-test/x:1")
+    assert "Base image ipynbsrv-test/default:1 is not present" in list(stream)[-1].text
+
+
+def test_cancel_from_another_thread_ends_the_iteration_as_cancelled():
+    release = threading.Event()
+
+    def endless():
+        yield {"stream": "Step 1/1 : RUN sleep 1000\n"}
+        while True:
+            release.wait(5)
+            yield {"stream": "tick\n"}
+
+    stream = BuildStream(endless(), "ipynbsrv-test/x:1")
+    first = next(stream)
+    assert first.kind is K.STEP
+    stream.cancel()
+    release.set()
+    rest = list(stream)
+    assert rest[-1].kind is K.ERROR and rest[-1].text == CANCELLED
+    assert stream.summary.status is BuildStatus.CANCELLED
+    assert stream.cancelled
+
+
+def test_a_broken_connection_is_a_failure_event_not_an_exception():
+    def broken():
+        yield {"stream": "Step 1/1 : RUN true\n"}
+        raise requests.exceptions.ConnectionError("connection reset")
+
+    stream = BuildStream(broken(), "ipynbsrv-test/x:1", url="unix:///tmp/engine.sock")
+    events = list(stream)
+    assert events[-1].kind is K.ERROR
+    assert "Cannot reach the Docker Engine at unix:///tmp/engine.sock" in events[-1].text
+    assert stream.summary.status is BuildStatus.FAILED

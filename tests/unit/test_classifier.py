@@ -1,0 +1,251 @@
+"""BuildLogClassifier on chunk sequences recorded from Engine 20.10 (`api.build(decode=True)`).
+
+Host names in the recordings are replaced by `mirror.invalid`; long lines are shortened.
+"""
+
+from __future__ import annotations
+
+from ipynbsrv_tui.domain import BuildEventKind as K
+from ipynbsrv_tui.engine.classifier import STREAM_ENDED, BuildLogClassifier
+
+READLINE = (
+    "debconf: (Can't locate Term/ReadLine.pm in @INC (you may need to install the Term::ReadLine module) "
+    "(@INC contains: /etc/perl /usr/share/perl5) at /usr/share/perl5/Debconf/FrontEnd/Readline.pm line 7, <> line 2.)"
+)
+
+# `RUN apt-get update && apt-get install -y --no-install-recommends apt-utils && apt-get install -y ... ucf`
+DEBCONF_BUILD = [
+    {"stream": "Step 1/2 : FROM debian:bookworm-slim"},
+    {"stream": "\n"},
+    {"stream": " ---> 2cbec9886ffe\n"},
+    {"stream": "Step 2/2 : RUN apt-get update && apt-get install -y --no-install-recommends apt-utils"},
+    {"stream": "\n"},
+    {"stream": " ---> Running in 5c96954a2225\n"},
+    {"stream": "Get:1 http://mirror.invalid/debian bookworm InRelease [151 kB]\n"},
+    {"stream": "Fetched 6258 kB in 1s (8351 kB/s)\nReading package lists..."},
+    {"stream": "\n"},
+    {"stream": "\x1b[91mdebconf: delaying package configuration, since apt-utils is not installed\n\x1b[0m"},
+    {
+        "stream": "Selecting previously unselected package apt-utils.\r\n(Reading database ... \r"
+        "(Reading database ... 5%\r(Reading database ... 10%\r(Reading database ... 95%\r(Reading database ... 100%\r"
+    },
+    {"stream": "(Reading database ... "},
+    {"stream": "6096 files and directories currently installed.)\r\n"},
+    {"stream": "Setting up apt-utils (2.6.1) ...\r\n"},
+    {
+        "stream": "\x1b[91mdebconf: unable to initialize frontend: Dialog\n"
+        "debconf: (TERM is not set, so the dialog frontend is not usable.)\n"
+        "debconf: falling back to frontend: Readline\n\x1b[0m"
+    },
+    {"stream": f"\x1b[91mdebconf: unable to initialize frontend: Readline\n{READLINE}\n"
+               "debconf: falling back to frontend: Teletype\n\x1b[0m"},
+    {"stream": "\x1b[91mdpkg-preconfigure: unable to re-open stdin: \n\x1b[0m"},
+    {"stream": "Setting up ucf (3.0043+nmu1+deb12u1) ...\r\n"},
+    {
+        "stream": "debconf: unable to initialize frontend: Dialog\r\n"
+        "debconf: (TERM is not set, so the dialog frontend is not usable.)\r\n"
+        "debconf: falling back to frontend: Readline\r\n"
+    },
+    {"stream": "Removing intermediate container 5c96954a2225\n"},
+    {"stream": " ---> 08a599a7ae95\n"},
+    {"aux": {"ID": "sha256:08a599a7ae956c423a3f211a04b9ba253b0747a8e495fb0eeb40cb40153bda02"}},
+    {"stream": "Successfully built 08a599a7ae95\n"},
+    {"stream": "Successfully tagged ipynbsrv-test/debconf:1\n"},
+]
+
+# `RUN echo about to fail >&2; echo [/bin/sh -c] out; exit 3`
+FAILING_BUILD = [
+    {"stream": "Step 1/2 : FROM debian:bookworm-slim"},
+    {"stream": "\n"},
+    {"stream": " ---> 2cbec9886ffe\n"},
+    {"stream": "Step 2/2 : RUN echo about to fail >&2; echo [/bin/sh -c] out; exit 3"},
+    {"stream": "\n"},
+    {"stream": " ---> Running in 862ed4388045\n"},
+    {"stream": "\x1b[91mabout to fail\n\x1b[0m"},
+    {"stream": "[/bin/sh -c] out\n"},
+    {"stream": "Removing intermediate container 862ed4388045\n"},
+    {
+        "errorDetail": {
+            "code": 3,
+            "message": "The command '/bin/sh -c echo about to fail >&2; echo [/bin/sh -c] out; exit 3' "
+            "returned a non-zero code: 3",
+        },
+        "error": "The command '/bin/sh -c echo about to fail >&2; echo [/bin/sh -c] out; exit 3' "
+        "returned a non-zero code: 3",
+    },
+]
+
+
+def run(chunks: list[dict]) -> tuple[BuildLogClassifier, list]:
+    classifier = BuildLogClassifier()
+    events = [event for chunk in chunks for event in classifier.feed(chunk)]
+    events += classifier.finish()
+    return classifier, events
+
+
+def texts(events, kind=None) -> list[str]:
+    return [e.text for e in events if kind is None or e.kind is kind]
+
+
+def test_lines_split_across_chunks_are_joined():
+    classifier, events = run(DEBCONF_BUILD)
+    steps = [e for e in events if e.kind is K.STEP]
+    assert [(e.text, e.step, e.total_steps) for e in steps] == [
+        ("Step 1/2 : FROM debian:bookworm-slim", 1, 2),
+        ("Step 2/2 : RUN apt-get update && apt-get install -y --no-install-recommends apt-utils", 2, 2),
+    ]
+    assert "Reading package lists..." in texts(events, K.OUTPUT)
+    assert all(e.text.strip() for e in events), "no empty events from the lone newline chunks"
+
+
+def test_carriage_return_progress_keeps_only_the_final_state():
+    _, events = run(DEBCONF_BUILD)
+    output = texts(events, K.OUTPUT)
+    assert "Selecting previously unselected package apt-utils." in output
+    assert "(Reading database ... 6096 files and directories currently installed.)" in output
+    assert not [line for line in output if "%" in line or "\r" in line]
+
+
+def test_partial_line_rewritten_with_carriage_return_is_compacted_while_it_grows():
+    classifier = BuildLogClassifier()
+    for percent in range(100_000):
+        assert classifier.feed({"stream": f"progress {percent}%\r"}) == []
+    assert len(classifier._lines._pending) < 40
+    events = classifier.feed({"stream": "done\n"})
+    assert texts(events) == ["done"]
+
+
+def test_ansi_is_stripped_also_when_an_escape_is_split_across_chunks():
+    _, events = run(
+        [
+            {"stream": "\x1b[1;32mgreen\x1b[0m and \x1b]0;title\x07plain\n"},
+            {"stream": "\x1b[3"},
+            {"stream": "1mred\x1b[0m\n"},
+            {"aux": {"ID": "sha256:1"}},
+        ]
+    )
+    assert texts(events, K.OUTPUT) == ["green and plain", "red"]
+
+
+def test_engine_stderr_wrapping_is_a_warning_and_stdout_colour_is_not():
+    classifier, events = run(FAILING_BUILD)
+    assert [(e.kind, e.text) for e in events if e.kind is K.STDERR] == [(K.STDERR, "about to fail")]
+    assert classifier.warnings == 1
+    # A program's own red on stdout is not the engine's stderr wrapping of a whole write.
+    classifier, events = run([{"stream": "\x1b[91mred\x1b[0m but stdout\n"}, {"aux": {"ID": "sha256:2"}}])
+    assert [(e.kind, e.text) for e in events][0] == (K.OUTPUT, "red but stdout")
+    assert classifier.warnings == 0
+
+
+def test_debconf_dialog_family_is_tolerated_on_stderr_and_stdout_and_counted():
+    classifier, events = run(DEBCONF_BUILD)
+    assert texts(events, K.TOLERATED) == [
+        "debconf: delaying package configuration, since apt-utils is not installed",
+        "debconf: unable to initialize frontend: Dialog",
+        "debconf: (TERM is not set, so the dialog frontend is not usable.)",
+        "debconf: falling back to frontend: Readline",
+        "debconf: unable to initialize frontend: Readline",
+        READLINE,
+        "debconf: falling back to frontend: Teletype",
+        "dpkg-preconfigure: unable to re-open stdin:",
+        "debconf: unable to initialize frontend: Dialog",
+        "debconf: (TERM is not set, so the dialog frontend is not usable.)",
+        "debconf: falling back to frontend: Readline",
+    ]
+    assert classifier.tolerated == 11
+    assert classifier.warnings == 0
+    assert classifier.succeeded
+
+
+def test_lines_that_merely_resemble_the_family_are_not_tolerated():
+    classifier, events = run(
+        [
+            {"stream": "\x1b[91mdebconf: error: something real broke\n\x1b[0m"},
+            {"stream": "debconf: unable to initialize frontend: Dialog and more words\n"},
+            {"aux": {"ID": "sha256:3"}},
+        ]
+    )
+    assert [e.kind for e in events[:2]] == [K.STDERR, K.OUTPUT]
+    assert classifier.tolerated == 0
+
+
+def test_markup_like_text_is_kept_verbatim():
+    _, events = run(
+        FAILING_BUILD[:8]
+        + [{"stream": "[bold red]not markup[/] [link=x]y[/link] \\[escaped]\n"}, {"aux": {"ID": "sha256:4"}}]
+    )
+    output = texts(events, K.OUTPUT)
+    assert "[/bin/sh -c] out" in output
+    assert "[bold red]not markup[/] [link=x]y[/link] \\[escaped]" in output
+    assert texts(events, K.STEP)[1] == "Step 2/2 : RUN echo about to fail >&2; echo [/bin/sh -c] out; exit 3"
+
+
+def test_error_chunk_fails_with_the_run_steps_exit_code_and_message():
+    classifier, events = run(FAILING_BUILD)
+    error = events[-1]
+    assert error.kind is K.ERROR
+    assert error.exit_code == 3
+    assert (error.step, error.total_steps) == (2, 2)
+    assert error.text.startswith("The command '/bin/sh -c echo about to fail >&2;")
+    assert not classifier.succeeded
+    assert (classifier.exit_code, classifier.image_id) == (3, None)
+    assert K.RESULT not in {e.kind for e in events}
+
+
+def test_exit_code_falls_back_to_the_message_text():
+    classifier, events = run([{"error": "The command '/bin/sh -c false' returned a non-zero code: 7"}])
+    assert (events[-1].kind, events[-1].exit_code) == (K.ERROR, 7)
+    assert classifier.exit_code == 7
+
+
+def test_error_without_exit_code_has_none():
+    classifier, events = run([{"errorDetail": {"message": "pull failed"}, "error": "pull failed"}])
+    assert (events[-1].kind, events[-1].text, events[-1].exit_code) == (K.ERROR, "pull failed", None)
+    assert classifier.error == "pull failed"
+
+
+def test_aux_id_is_the_result_and_success():
+    classifier, events = run(DEBCONF_BUILD)
+    results = [e for e in events if e.kind is K.RESULT]
+    assert [r.image_id for r in results] == ["sha256:08a599a7ae956c423a3f211a04b9ba253b0747a8e495fb0eeb40cb40153bda02"]
+    assert classifier.succeeded
+    assert K.ERROR not in {e.kind for e in events}
+    assert texts(events)[-1] == "Successfully tagged ipynbsrv-test/debconf:1"
+
+
+def test_stream_ending_without_aux_id_is_a_failure_even_if_the_text_says_success():
+    classifier, events = run(DEBCONF_BUILD[:-3] + [{"stream": "Successfully built 08a599a7ae95\n"}])
+    assert not classifier.succeeded
+    assert (events[-1].kind, events[-1].text) == (K.ERROR, STREAM_ENDED)
+
+
+def test_alarming_log_text_does_not_decide_failure():
+    classifier, events = run(
+        [
+            {"stream": "\x1b[91mE: Unable to locate package nothing\n\x1b[0m"},
+            {"stream": "ERROR: this is only text\n"},
+            {"aux": {"ID": "sha256:5"}},
+        ]
+    )
+    assert classifier.succeeded
+    assert classifier.warnings == 1
+
+
+def test_finish_emits_an_unfinished_last_line_once():
+    classifier = BuildLogClassifier()
+    assert classifier.feed({"aux": {"ID": "sha256:6"}})[0].kind is K.RESULT
+    assert classifier.feed({"stream": "no newline at the end"}) == []
+    assert texts(classifier.finish()) == ["no newline at the end"]
+    assert classifier.finish() == []
+    assert classifier.lines == 1
+
+
+def test_pull_status_chunks_without_progress_are_output():
+    _, events = run(
+        [
+            {"status": "Pulling from library/debian", "id": "bookworm"},
+            {"status": "Downloading", "progressDetail": {"current": 1, "total": 9}, "id": "abc"},
+            {"aux": {"ID": "sha256:7"}},
+        ]
+    )
+    assert texts(events, K.OUTPUT) == ["bookworm: Pulling from library/debian"]
