@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from . import __version__
 from .commands import command_groups
+from .commands.output import one_line_errors
 from .config import effective_toml, load_config
 from .domain import IpynbsrvError
 
@@ -15,10 +16,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = one_line_errors(argparse.ArgumentParser(
         prog="ipynbsrv-tui",
         description="Multi-user Jupyter notebooks on Docker. Without a command, starts the terminal UI.",
-    )
+    ))
     parser.add_argument("--config", metavar="PATH", help="configuration file (default: see README)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -29,8 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     for register in command_groups():
         register(commands)
     return parser
-
-
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

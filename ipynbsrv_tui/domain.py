@@ -461,3 +461,31 @@ class DeleteUserReport:
 
 class BootstrapError(EngineError):
     """A base image could not be made with debootstrap (not root, no debootstrap, no mirror, a failed run)."""
+
+
+class WheelhouseError(IpynbsrvError):
+    """The Python wheels of an image folder could not be prepared on the host (`pip download`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What one sync changed in the store: usernames added, updated and deactivated, and problems.
+
+    `errors` holds one message per user or group that could not be mirrored (the rest were).
+    """
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    deactivated: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    groups: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.deactivated)} deactivated, "
+            f"{self.groups} groups in {self.seconds:.2f} s"
+        )
+        if self.errors:
+            text += f"; {len(self.errors)} not mirrored: " + "; ".join(self.errors[:3])
+        return text

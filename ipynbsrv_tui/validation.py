@@ -190,3 +190,15 @@ def group_names(value: str | list | tuple) -> tuple[str, ...]:
     """A comma-separated list of group names, e.g. `physics, chemistry`; empty is allowed."""
     items = value if isinstance(value, list | tuple) else [p.strip() for p in str(value).split(",") if p.strip()]
     return tuple(dict.fromkeys(group_name(p) for p in items))
+
+
+PASSWORD_MIN = 8
+
+
+def password(value: str) -> str:
+    """A new password: at least 8 characters (the service's minimum), no NUL or line breaks."""
+    if not value or len(value) < PASSWORD_MIN:
+        raise ValidationError(f"A password of at least {PASSWORD_MIN} characters is required.")
+    if any(ch in value for ch in "\0\r\n"):
+        raise ValidationError("The password must not contain NUL characters or line breaks.")
+    return value

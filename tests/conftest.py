@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.docker_engine",
     "tests.fixtures.slapd",
     "tests.fixtures.notebook_service",
+    "tests.tui.fixtures_admin",
 ]

@@ -10,6 +10,7 @@ import sys
 
 from .. import validation
 from ..config import load_config
+from .build import add_build
 from .output import one_line_errors, print_json, print_table
 from .session import open_session
 
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     images = subparsers.add_parser("images", help="make and manage notebook images")
     subcommands = images.add_subparsers(dest="images_command", metavar="SUBCOMMAND", required=True)
     add_bootstrap_base(subcommands)
+    add_build(subcommands)
     add_list(subcommands)
     add_register(subcommands)
     add_retire(subcommands)

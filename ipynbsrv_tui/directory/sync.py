@@ -17,37 +17,13 @@ from datetime import UTC, datetime
 from peewee import IntegrityError
 
 from .. import validation
-from ..domain import DirectoryError, DirectoryGroup, DirectoryUser, ValidationError
+from ..domain import DirectoryError, DirectoryGroup, DirectoryUser, SyncReport, ValidationError
 from ..store.models import Group, GroupMember, Setting, User, database_proxy, utcnow
 from .base import Directory
 
 SYNCED_AT = "directory.synced_at"
 SYNC_ERROR = "directory.sync_error"
 DELETED = "deleted"  # LocalDirectory's tombstone rows; never listed, never touched by a sync
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What one sync changed in the store: usernames added, updated and deactivated, and problems.
-
-    `errors` holds one message per user or group that could not be mirrored (the rest were).
-    """
-
-    added: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()
-    deactivated: tuple[str, ...] = ()
-    errors: tuple[str, ...] = ()
-    groups: int = 0
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        text = (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.deactivated)} deactivated, "
-            f"{self.groups} groups in {self.seconds:.2f} s"
-        )
-        if self.errors:
-            text += f"; {len(self.errors)} not mirrored: " + "; ".join(self.errors[:3])
-        return text
 
 
 @dataclass(frozen=True)

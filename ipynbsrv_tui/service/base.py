@@ -6,15 +6,18 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..directory.base import Directory
 from ..directory.sync import sync_users
 from ..domain import Actor, EngineUnavailable, NotAuthorized, NotFound
-from ..engine import Engine
 from ..store import audit as audit_log
 from ..store.models import Setting, User
 from .hostdata import HostData
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 
 class ServiceBase:
@@ -33,12 +36,15 @@ class ServiceBase:
         self.mode = mode
         self.host = socket.gethostname()
         self.data = HostData(config.data.path)
-        self._engine_factory = engine_factory or (
-            lambda: Engine.connect(config.docker.url, timeout=config.docker.timeout)
-        )
-        self._engine: Engine | None = None
+        self._engine_factory = engine_factory or self._connect_engine
+        self._engine = None
         self._engine_lock = threading.Lock()
         self._instance_id: str | None = None
+
+    def _connect_engine(self) -> Engine:
+        from ..engine import Engine  # the Docker SDK loads on the first engine call, not at start-up
+
+        return Engine.connect(self.config.docker.url, timeout=self.config.docker.timeout)
 
     @property
     def engine(self) -> Engine:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
+from ..domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary, IpynbsrvError
+from ..engine.dockerfiles import BuildPlan, check_wheelhouse, prepare_wheelhouse
 from ..store.models import Build, utcnow
 
 FLUSH_EVERY = 200
@@ -60,6 +62,66 @@ class BuildHandle:
         ).where(Build.id == self.build_id).execute()
         if self._on_finish is not None:
             self._on_finish(summary)
+
+
+class PlannedBuild:
+    """The steps of a BuildPlan as one event stream: missing bases first, each with its wheelhouse.
+
+    Same protocol as the engine's BuildStream: iterate it, `cancel()` from any thread, `summary`
+    once it ended (the failing step's, or the requested image's).
+    """
+
+    def __init__(self, engine, plan: BuildPlan, labels: dict[str, str], wheelhouse: bool) -> None:
+        self._engine = engine
+        self._plan = plan
+        self._labels = labels
+        self._wheelhouse = wheelhouse
+        self._current = None
+        self._cancelled = threading.Event()
+        self.summary: BuildSummary | None = None
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._current is not None:
+            self._current.cancel()
+
+    def __iter__(self) -> Iterator[BuildEvent]:
+        started = time.monotonic()
+        steps = self._plan.steps
+        for number, step in enumerate(steps, start=1):
+            if self._cancelled.is_set():
+                self.summary = BuildSummary(BuildStatus.CANCELLED, None, None, "cancelled", 0, 0, 0,
+                                            time.monotonic() - started)
+                return
+            if len(steps) > 1 or step.reason != "requested":
+                yield BuildEvent(BuildEventKind.OUTPUT, f"== [{number}/{len(steps)}] {step.tag} from "
+                                 f"{step.folder.name}/ ({step.reason})")
+            notes: list[str] = []
+            try:
+                if step.folder.wheel_sets:
+                    if self._wheelhouse:
+                        prepare_wheelhouse(step.folder, progress=notes.append)
+                    else:
+                        check_wheelhouse(step.folder)
+            except IpynbsrvError as exc:
+                yield from (BuildEvent(BuildEventKind.OUTPUT, line) for line in notes)
+                yield BuildEvent(BuildEventKind.ERROR, str(exc))
+                self.summary = BuildSummary(BuildStatus.FAILED, None, None, str(exc), 0, 0, len(notes),
+                                            time.monotonic() - started)
+                return
+            yield from (BuildEvent(BuildEventKind.OUTPUT, line) for line in notes)
+            self._current = self._engine.build(
+                step.folder.path, step.tag, buildargs=step.buildargs, labels=step.labels | self._labels,
+                nocache=step.nocache,
+            )
+            if self._cancelled.is_set():
+                self._current.cancel()
+            yield from self._current
+            summary = self._current.summary
+            if summary is None or summary.status is not BuildStatus.SUCCEEDED:
+                self.summary = summary
+                return
+        self.summary = summary
 
 
 def encode_event(event: BuildEvent) -> str:

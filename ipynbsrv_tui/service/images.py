@@ -20,10 +20,11 @@ from ..domain import (
     NotFound,
     ValidationError,
 )
+from ..engine.dockerfiles import plan_build
 from ..store.models import Build, Container, Group, Image, ImageAccess, database_proxy
 from . import authz
 from .base import ServiceBase
-from .builds import BuildHandle, read_log
+from .builds import BuildHandle, PlannedBuild, read_log
 
 
 class ImagesMixin(ServiceBase):
@@ -197,29 +198,32 @@ class ImagesMixin(ServiceBase):
         self, actor: Actor, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None,
         nocache: bool = False,
     ) -> BuildHandle:
-        """Start a build of a dockerfiles/ folder (or a path); iterate the handle for its events."""
+        """Start a build of a dockerfiles/ folder (or a path); iterate the handle for its events.
+
+        Missing base images that come from image folders are built first, and each folder's
+        wheelhouse is prepared on the host (DESIGN §5), exactly as `ipynbsrv-tui images build` does.
+        """
         self._require_images_admin(actor, "image.build", folder)
         context = self._context(folder)
-        tag = validation.image_reference(tag or f"{self.config.build.image_prefix}/{context.name}:latest")
-        args = dict(build_args or {})
-        if "BASE_IMAGE" not in args and context.name == "base-ldap":
-            args["BASE_IMAGE"] = self.config.build.base_image
-        row = Build.create(image_ref=tag, context=str(context), build_args=json.dumps(args), actor=actor.username)
+        root = Path(self.config.build.dockerfiles)
+        if context.parent != root.resolve():
+            root = context.parent
+        engine = self.engine
+        plan = plan_build(context.name, self.config.build, engine.image_exists, tag=tag,
+                          buildargs=build_args or {}, nocache=nocache, root=root)
+        target = plan.target
+        row = Build.create(image_ref=target.tag, context=str(context), build_args=json.dumps(target.buildargs),
+                           actor=actor.username)
         log_path = self.config.database.resolved_path.parent / "builds" / f"{row.id}.log"
         Build.update(log_path=str(log_path)).where(Build.id == row.id).execute()
-        try:
-            stream = self.engine.build(context, tag, buildargs=args, nocache=nocache,
-                                       labels={"ipynbsrv.built-by": actor.username})
-        except Exception as exc:
-            Build.update(status=BuildStatus.FAILED.value, error=str(exc)).where(Build.id == row.id).execute()
-            self.audit(actor, "image.build", tag, "failed", str(exc))
-            raise
+        stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username}, self.config.build.wheelhouse)
 
         def finished(summary) -> None:
             outcome = "ok" if summary.status == BuildStatus.SUCCEEDED else "failed"
-            self.audit(actor, "image.build", tag, outcome, summary.error or summary.image_id or summary.status.value)
+            self.audit(actor, "image.build", target.tag, outcome,
+                       f"{summary.status.value}: {summary.error or summary.image_id or ''}")
 
-        self.audit(actor, "image.build.start", tag, detail=str(context))
+        self.audit(actor, "image.build.start", target.tag, detail=str(context))
         return BuildHandle(row.id, stream, log_path, on_finish=finished)
 
     def list_builds(self, actor: Actor, limit: int = 100) -> list[BuildView]:

@@ -93,8 +93,7 @@ class UsersMixin(ServiceBase):
         """Create the user in the directory, mirror it, and make their home and public folders."""
         self._require_users_admin(actor, "user.create", username)
         username = validation.username(username)
-        if not password or len(password) < 8:
-            raise ValidationError("A password of at least 8 characters is required.")
+        validation.password(password)
         found = self.directory.create_user(username, password, display_name=display_name, email=email)
         if is_admin:
             self._ensure_directory_group(self.config.directory.admin_group)
@@ -108,8 +107,7 @@ class UsersMixin(ServiceBase):
         """Admins reset anyone's password; a user may change their own."""
         if actor.username != username and not authz.can_manage_users(actor):
             raise self.refuse(actor, "user.password", username, "Only admins may set other users' passwords.")
-        if not password or len(password) < 8:
-            raise ValidationError("A password of at least 8 characters is required.")
+        validation.password(password)
         self.directory.set_password(username, password)
         self.audit(actor, "user.password", username)
 

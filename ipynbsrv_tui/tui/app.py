@@ -1,23 +1,213 @@
-"""The Textual application."""
+"""The Textual application: sections as modes, live container feed, health in the header."""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import importlib
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
 
 from ..config import Config
+from ..domain import Health
+from .book import ContainerBook
+from .commands import SectionCommands, action_name
+from .messages import ContainersChanged, ContainersLoaded, FeedProblem, HealthChecked, StatsSampled
+from .streams import ContainerFeed, StatsSampler, describe
+
+log = logging.getLogger(__name__)
+
+HEALTH_SECONDS = 10.0
+STATS_SECONDS = 3.0
+PLAIN_TERMS = {"linux", "vt100", "vt102", "vt220", "ansi", "xterm", "screen", "tmux", "cons25", "dumb"}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level section: a Textual mode whose base screen is `module.class_name`."""
+
+    mode: str
+    title: str
+    key: str
+    admin_only: bool
+    module: str
+    class_name: str
+
+    @property
+    def screen_class(self) -> type[Screen]:
+        module = importlib.import_module(self.module, __package__)
+        return getattr(module, self.class_name)
+
+    def available(self) -> bool:
+        """Whether the section's screen can be imported (all four ship with the package)."""
+        try:
+            self.screen_class  # noqa: B018 - importing is the check
+        except (ImportError, AttributeError) as exc:
+            log.warning("section %s unavailable: %s", self.mode, exc)
+            return False
+        return True
+
+
+SECTIONS = (
+    Section("containers", "Containers", "1", True, ".screens.containers", "ContainersScreen"),
+    Section("images", "Images", "2", True, ".screens.images", "ImagesScreen"),
+    Section("users", "Users", "3", True, ".screens.users", "UsersScreen"),
+    Section("notebooks", "My notebooks", "4", False, ".screens.notebooks", "NotebooksScreen"),
+)
+
+
+def choose_theme(environ: Mapping[str, str] = os.environ) -> str:
+    """ansi-dark (the terminal's own colours) when asked for, over SSH, or on a plain terminal."""
+    asked = environ.get("IPYNBSRV_THEME") or environ.get("TEXTUAL_THEME")
+    if asked:
+        return asked
+    term = environ.get("TERM", "")
+    if environ.get("SSH_CONNECTION") or environ.get("SSH_TTY") or term in PLAIN_TERMS:
+        return "ansi-dark"
+    return "textual-dark"
 
 
 class IpynbsrvApp(App):
-    """ipynbsrv-tui: admin console and self-service screen."""
+    """ipynbsrv-tui: the admin console and the self-service screen, over one session."""
 
     TITLE = "ipynbsrv-tui"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SectionCommands}
+    BINDINGS = [
+        Binding("1", "section('containers')", "Containers", show=False),
+        Binding("2", "section('images')", "Images", show=False),
+        Binding("3", "section('users')", "Users", show=False),
+        Binding("4", "section('notebooks')", "My notebooks", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", show=False),
+    ]
 
-    def __init__(self, config: Config) -> None:
-        super().__init__()
+    health: reactive[Health | None] = reactive(None)
+
+    def __init__(self, config: Config, session, *, hangup_guard: bool = False, theme: str | None = None,
+                 watch: bool = True, tune_gc: bool = False) -> None:
         self.config = config
+        self.session = session
+        is_admin = session.actor.is_admin
+        self.sections = [s for s in SECTIONS if (is_admin or not s.admin_only) and s.available()]
+        # Instance values read by App.__init__: only the sections this actor may use become modes.
+        self.MODES = {s.mode: s.screen_class for s in self.sections}
+        self.DEFAULT_MODE = "containers" if is_admin and "containers" in self.MODES else "notebooks"
+        super().__init__()
+        self.book = ContainerBook(self)
+        self.feed: ContainerFeed | None = None
+        self.sampler: StatsSampler | None = None
+        self._hangup_guard = hangup_guard
+        self._watch = watch
+        self._tune_gc = tune_gc
+        self._feed_problem = False
+        wanted = theme or choose_theme()
+        self.theme = wanted if wanted in self.available_themes else "textual-dark"
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"Configuration: {self.config.source or 'embedded defaults'}", markup=False)
-        yield Footer()
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_mount(self) -> None:
+        if self._hangup_guard:
+            from .hangup import install_hangup_guard
+
+            install_hangup_guard(self)
+        if self._watch:
+            self.feed = ContainerFeed(self.session, self.post_message)
+            self.feed.start()
+            self.sampler = StatsSampler(self.session, self.post_message, interval=STATS_SECONDS)
+            self.sampler.start()
+        self.check_health()
+        self.set_interval(HEALTH_SECONDS, self.check_health)
+        if self._tune_gc:
+            from .gcpolicy import settle_heap
+
+            self.call_after_refresh(settle_heap)
+
+    def on_unmount(self) -> None:
+        self.stop_streams()
+
+    def stop_streams(self) -> None:
+        """Stop the feed and sampler threads (idempotent; they are daemons anyway)."""
+        for stream in (self.feed, self.sampler):
+            if stream is not None:
+                stream.stop()
+
+    # ------------------------------------------------------------------ background answers
+
+    def on_containers_loaded(self, message: ContainersLoaded) -> None:
+        self.book.load(message.views)
+
+    def on_containers_changed(self, message: ContainersChanged) -> None:
+        self.book.apply(message.changes)
+
+    def on_stats_sampled(self, message: StatsSampled) -> None:
+        self.book.set_stats(message.samples)
+
+    def on_feed_problem(self, message: FeedProblem) -> None:
+        self.notify(message.text, severity="information" if message.recovered else "warning", markup=False)
+        self.check_health()
+
+    def on_health_checked(self, message: HealthChecked) -> None:
+        old, new = self.health, message.health
+        self.health = new
+        if old is not None and old.engine_ok and not new.engine_ok:
+            self.notify(f"The Docker Engine is unreachable: {new.engine_detail}", severity="error", markup=False)
+        if old is not None and old.directory_ok and not new.directory_ok:
+            self.notify(f"The directory is unreachable: {new.directory_detail}", severity="error", markup=False)
+
+    @work(thread=True, exclusive=True, group="health", exit_on_error=False)
+    def check_health(self) -> None:
+        try:
+            health = self.session.health()
+        except Exception as exc:  # the header shows what it can; the reason goes to a notification
+            self.call_from_thread(self.report_error, exc)
+            return
+        self.post_message(HealthChecked(health))
+
+    def report_error(self, exc: BaseException) -> None:
+        """Show an error from a worker as a notification (plain text, never markup)."""
+        if not isinstance(exc, Exception) or type(exc).__module__.split(".")[0] != "ipynbsrv_tui":
+            log.warning("unexpected error in a worker", exc_info=exc)
+        self.notify(describe(exc), title="Error", severity="error", timeout=10, markup=False)
+
+    # ------------------------------------------------------------------ sections
+
+    def section_for(self, mode: str) -> Section | None:
+        return next((s for s in self.sections if s.mode == mode), None)
+
+    def action_section(self, mode: str) -> None:
+        if self.section_for(mode) is None:
+            title = next((s.title for s in SECTIONS if s.mode == mode), mode)
+            self.notify(f"{title} is for admins only.", severity="warning", markup=False)
+            return
+        self.switch_mode(mode)
+
+    async def run_section_action(self, mode: str, action: str) -> None:
+        """Switch to a section and run one of its actions on the screen that has it."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        name = action_name(action)
+        for screen in reversed(self.screen_stack):
+            if hasattr(screen, f"action_{name}"):
+                await screen.run_action(action)
+                return
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        section = self.section_for(self.current_mode)
+        self.push_screen(HelpScreen(self.screen, section.title if section else "ipynbsrv-tui"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # No "Screenshot": it would write a file on the server, not on the user's machine.
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command

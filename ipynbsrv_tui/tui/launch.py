@@ -1,19 +1,48 @@
-"""Start the terminal UI: refuse without a terminal, then run the app."""
+"""Start the terminal UI: refuse without a terminal, pick client or embedded mode, run the app."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
+import time
 
 NO_TTY_HINT = (
     "ipynbsrv-tui needs an interactive terminal.\n"
     "Over SSH, ask for one: ssh -t HOST ipynbsrv-tui\n"
     "For scripting, use a subcommand instead, e.g. `ipynbsrv-tui containers list --json`."
 )
+EXIT_DEADLINE_SECONDS = 2.0
 
 
 def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def open_session(config):
+    """Client mode when the broker's socket answers, otherwise the service in this process."""
+    try:
+        from ..broker.client import connect_session
+    except ImportError:
+        connect_session = None
+    if connect_session is not None:
+        session = connect_session(config)
+        if session is not None:
+            return session
+    from ..service import embedded_session
+
+    return embedded_session(config)
+
+
+def _exit_deadline(code: int) -> None:
+    """After the UI is gone, make sure a blocked background call cannot keep the process alive."""
+
+    def finish() -> None:
+        time.sleep(EXIT_DEADLINE_SECONDS)
+        os._exit(code)
+
+    threading.Thread(target=finish, name="ipynbsrv-exit-deadline", daemon=True).start()
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -24,5 +53,16 @@ def launch(args: argparse.Namespace) -> int:
     from .app import IpynbsrvApp
 
     config = load_config(args.config)
-    IpynbsrvApp(config).run()
-    return 0
+    session = open_session(config)
+    app = IpynbsrvApp(config, session, hangup_guard=True, tune_gc=True)
+    try:
+        app.run()
+    finally:
+        app.stop_streams()
+        code = app.return_code or 0
+        _exit_deadline(code)
+        try:
+            session.close()
+        except Exception:  # closing a dead broker connection must not hide the real outcome
+            pass
+    return code

@@ -1,0 +1,89 @@
+#!/bin/sh
+# Install ipynbsrv-tui for every account on this host (DESIGN §9): a venv under /opt made from the
+# system Python, the broker's systemd unit, /etc/ipynbsrv/config.toml and the sshd snippet.
+#
+#   sudo deploy/install.sh            # from a checkout of the repository
+#   PIP_OPTIONS="--no-index --find-links /srv/wheels" sudo -E deploy/install.sh   # offline
+#
+# Re-running it upgrades the package and keeps an existing config.toml and sshd snippet.
+set -eu
+
+# Every path can be overridden from the environment (e.g. to try it out under a temp folder).
+PREFIX=${PREFIX:-/opt/ipynbsrv}
+PIP_OPTIONS=${PIP_OPTIONS:-}
+SYSTEM_PYTHON=/usr/bin/python3
+SOURCE=$(cd "$(dirname "$0")/.." && pwd)
+CONFIG_DIR=${CONFIG_DIR:-/etc/ipynbsrv}
+STATE_DIR=${STATE_DIR:-/var/lib/ipynbsrv}
+UNIT=${UNIT:-/etc/systemd/system/ipynbsrv-broker.service}
+SSHD_DROPIN=${SSHD_DROPIN:-/etc/ssh/sshd_config.d/ipynbsrv.conf}
+LINK=${LINK:-/usr/local/bin/ipynbsrv-tui}
+
+fail() { echo "install.sh: $*" >&2; exit 1; }
+step() { echo "==> $*"; }
+
+[ "$(id -u)" -eq 0 ] || fail "run me as root (sudo $0)"
+[ -x "$SYSTEM_PYTHON" ] || fail "$SYSTEM_PYTHON is missing: apt-get install python3 python3-venv"
+"$SYSTEM_PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "$SYSTEM_PYTHON is older than 3.11 (Debian 12 or newer is needed)"
+"$SYSTEM_PYTHON" -c 'import ensurepip, venv' 2>/dev/null \
+    || fail "the system Python cannot make venvs: apt-get install python3-venv"
+[ -f "$SOURCE/pyproject.toml" ] || fail "run me from a checkout: $SOURCE has no pyproject.toml"
+
+umask 022
+
+step "venv $PREFIX/venv (from $SYSTEM_PYTHON, readable by every account)"
+mkdir -p "$PREFIX"
+chmod 0755 "$PREFIX"
+[ -x "$PREFIX/venv/bin/python" ] || "$SYSTEM_PYTHON" -m venv "$PREFIX/venv"
+# shellcheck disable=SC2086  # PIP_OPTIONS holds several options on purpose
+"$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check $PIP_OPTIONS --upgrade "$SOURCE"
+ln -sf "$PREFIX/venv/bin/ipynbsrv-tui" "$LINK"
+
+step "image folders $PREFIX/dockerfiles"
+rm -rf "$PREFIX/dockerfiles"
+cp -R "$SOURCE/dockerfiles" "$PREFIX/dockerfiles"
+
+step "configuration $CONFIG_DIR/config.toml"
+install -d -m 0755 "$CONFIG_DIR"
+if [ -e "$CONFIG_DIR/config.toml" ]; then
+    echo "    kept the existing file"
+else
+    sed -e "s|^path = \"\"|path = \"$STATE_DIR/ipynbsrv.db\"|" \
+        -e "s|^dockerfiles = \"dockerfiles\"|dockerfiles = \"$PREFIX/dockerfiles\"|" \
+        "$SOURCE/config.toml" > "$CONFIG_DIR/config.toml"
+    chmod 0644 "$CONFIG_DIR/config.toml"
+fi
+"$PREFIX/venv/bin/ipynbsrv-tui" --config "$CONFIG_DIR/config.toml" check-config > /dev/null \
+    || fail "$CONFIG_DIR/config.toml does not validate (see above)"
+install -d -m 0700 "$STATE_DIR"
+
+step "systemd unit $UNIT"
+sed -e "s|/opt/ipynbsrv|$PREFIX|g" -e "s|/etc/ipynbsrv|$CONFIG_DIR|g" "$SOURCE/deploy/ipynbsrv-broker.service" > "$UNIT"
+chmod 0644 "$UNIT"
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+fi
+
+if [ -d "$(dirname "$SSHD_DROPIN")" ]; then
+    step "sshd snippet $SSHD_DROPIN"
+    if [ -e "$SSHD_DROPIN" ]; then
+        echo "    kept the existing file"
+    else
+        sed -e "s|/opt/ipynbsrv|$PREFIX|g" "$SOURCE/deploy/sshd_config.d/ipynbsrv.conf" > "$SSHD_DROPIN"
+        chmod 0644 "$SSHD_DROPIN"
+    fi
+fi
+
+step "check: an ordinary account can run it"
+runuser -u nobody -- "$PREFIX/venv/bin/ipynbsrv-tui" --version \
+    || fail "the nobody account cannot run $PREFIX/venv/bin/ipynbsrv-tui: check the modes under $PREFIX"
+
+cat <<NEXT
+
+Installed. Next:
+  1. Edit $CONFIG_DIR/config.toml ([data] root, [notebooks] port_range, public_host, idle_timeout).
+  2. systemctl enable --now ipynbsrv-broker && systemctl status ipynbsrv-broker
+  3. sshd -t && systemctl reload ssh
+See the README section "Running it for users" for images, accounts and the first login.
+NEXT

@@ -1,0 +1,390 @@
+"""Client mode: the service interface over the broker's Unix socket.
+
+Ordinary users run this, without access to Docker, the database or LDAP; it imports only the
+stdlib, `ipynbsrv_tui.domain` and `ipynbsrv_tui.broker.protocol`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import select
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from .protocol import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    SESSION_METHODS,
+    STREAM_METHODS,
+    BrokerBusy,
+    BrokerUnavailable,
+    ProtocolError,
+    decode,
+    dump_message,
+    encode,
+    error_from_payload,
+    error_payload,
+    read_message,
+)
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..domain import Actor
+
+RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker)."
+
+
+class _Connection:
+    """One socket to the broker and its buffered reader; used by one thread at a time."""
+
+    def __init__(self, path: str, limit: int, timeout: float | None) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            sock.close()
+            raise BrokerUnavailable(f"Cannot reach the ipynbsrv broker at {path}: {exc.strerror or exc}.") from None
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+        self.limit = limit
+        self.ids = itertools.count(1)
+        self.reused = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sock.sendall(dump_message(message, self.limit))
+
+    def receive(self) -> dict[str, Any] | None:
+        return read_message(self.rfile, self.limit)
+
+    def looks_alive(self) -> bool:
+        """False when the broker closed this idle connection (it is readable: EOF or stray bytes)."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def shutdown(self) -> None:
+        """Wake a thread blocked reading this connection (it then reads the end of the stream)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.shutdown()
+        try:
+            self.rfile.close()
+        finally:
+            self.sock.close()
+
+
+class _Retry(Exception):
+    """A reused connection turned out dead before the broker read the request."""
+
+
+class RemoteSession:
+    """The same calls as `service.Session`, carried out by the broker as the caller's uid.
+
+    Thread-safe: each call borrows a connection from a small pool (`pool_size` idle connections
+    are kept; 0 means one connection per call); each streaming call gets its own connection.
+    `actor` is who the broker says we are; `mode` is "client".
+    """
+
+    mode = "client"
+
+    def __init__(
+        self,
+        socket_path: str,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        pool_size: int = 4,
+        connect_timeout: float = 2.0,
+        busy_wait: float = 3.0,
+    ) -> None:
+        self.socket_path = socket_path
+        self.limit = max_message_bytes
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self.busy_wait = busy_wait
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self.actor: Actor = self._call("whoami", (), {}, answer_within=connect_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ calls
+
+    def __getattr__(self, name: str):
+        if name not in SESSION_METHODS or name in STREAM_METHODS:
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._call(name, args, kwargs)
+
+        call.__name__ = name
+        return call
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | SESSION_METHODS)
+
+    def _call(self, name: str, args: tuple, kwargs: dict[str, Any], answer_within: float | None = None) -> Any:
+        """One request and its answer; waits up to `busy_wait` seconds while the broker is full."""
+        deadline = time.monotonic() + self.busy_wait
+        pause = 0.02
+        while True:
+            conn = self._acquire(answer_within)
+            try:
+                try:
+                    outcome, value = self._roundtrip(conn, name, args, kwargs)
+                except _Retry:
+                    conn.close()
+                    conn = self._connect(answer_within)
+                    outcome, value = self._roundtrip(conn, name, args, kwargs)
+            except BaseException:
+                conn.close()
+                raise
+            if outcome == "error" and isinstance(value, BrokerBusy):
+                conn.close()
+                if time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.5)
+                    continue
+                raise value
+            conn.sock.settimeout(None)
+            self._release(conn)
+            if outcome == "error":
+                raise value
+            return value
+
+    def _roundtrip(self, conn: _Connection, name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[str, Any]:
+        msg_id = next(conn.ids)
+        request = {"id": msg_id, "call": name, "args": encode(list(args)), "kwargs": encode(dict(kwargs))}
+        try:
+            conn.send(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pending = _pending_error(conn)
+            if pending is not None:
+                return "error", pending
+            if conn.reused:
+                raise _Retry() from None
+            raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}") from None
+        except TimeoutError:
+            raise BrokerUnavailable(f"The broker at {self.socket_path} does not answer.") from None
+        parts: list[Any] = []
+        while True:
+            try:
+                reply = conn.receive()
+            except TimeoutError:
+                raise BrokerUnavailable(f"The broker at {self.socket_path} does not answer.") from None
+            except ConnectionResetError:
+                reply = None
+            if reply is None:
+                if conn.reused and not parts:
+                    raise _Retry()
+                raise BrokerUnavailable(f"The broker closed the connection during {name}. {RESTART_HINT}")
+            if reply.get("id") not in (msg_id, None):
+                raise ProtocolError(f"The broker answered request {reply.get('id')!r} instead of {msg_id}.")
+            if "part" in reply:
+                parts.extend(decode(reply["part"]))
+            elif "ok" in reply:
+                value = decode(reply["ok"])
+                if parts:
+                    value = parts + list(value)
+                return "ok", value
+            elif "error" in reply:
+                return "error", error_from_payload(reply["error"])
+            else:
+                raise ProtocolError("The broker sent a reply without a result or an error.")
+
+    # ------------------------------------------------------------------ streams
+
+    def watch_containers(self, since: float | None = None) -> RemoteStream:
+        """Live ContainerChanges the broker lets us see; `close()` ends the iteration."""
+        return self._stream(RemoteStream, "watch_containers", (), {"since": since})
+
+    def follow_logs(self, container_id: int, tail: int = 200) -> RemoteStream:
+        """Log lines of a container as they come; `close()` ends the iteration."""
+        return self._stream(RemoteStream, "follow_logs", (container_id,), {"tail": tail})
+
+    def build_image(self, *args: Any, **kwargs: Any) -> RemoteBuildHandle:
+        """Start a build (admins); iterate the handle for BuildEvents, `cancel()` stops the build."""
+        return self._stream(RemoteBuildHandle, "build_image", args, kwargs)
+
+    def _stream(self, cls: type[RemoteStream], name: str, args: tuple, kwargs: dict[str, Any]):
+        deadline = time.monotonic() + self.busy_wait
+        pause = 0.02
+        while True:
+            conn = self._connect()
+            try:
+                msg_id = next(conn.ids)
+                try:
+                    conn.send({"id": msg_id, "call": name, "args": encode(list(args)), "kwargs": encode(kwargs)})
+                except OSError:
+                    pending = _pending_error(conn)
+                    if pending is None:
+                        raise
+                    reply = {"error": error_payload(pending)}
+                else:
+                    reply = conn.receive()
+            except OSError:
+                conn.close()
+                raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}") from None
+            except BaseException:
+                conn.close()
+                raise
+            if reply is None:
+                conn.close()
+                raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}")
+            if "error" in reply:
+                conn.close()
+                error = error_from_payload(reply["error"])
+                if isinstance(error, BrokerBusy) and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.5)
+                    continue
+                raise error
+            if "stream" not in reply:
+                conn.close()
+                raise ProtocolError(f"The broker did not start a stream for {name}.")
+            return cls(conn, msg_id, decode(reply["stream"]) or {})
+
+    # ------------------------------------------------------------------ pool
+
+    def _connect(self, answer_within: float | None = None) -> _Connection:
+        """A new connection; its calls wait `answer_within` seconds for an answer (None: no limit)."""
+        if self._closed:
+            raise BrokerUnavailable("This broker session is closed.")
+        conn = _Connection(self.socket_path, self.limit, self.connect_timeout)
+        conn.sock.settimeout(answer_within)
+        return conn
+
+    def _acquire(self, answer_within: float | None = None) -> _Connection:
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return self._connect(answer_within)
+            if conn.looks_alive():
+                conn.reused = True
+                conn.sock.settimeout(answer_within)
+                return conn
+            conn.close()
+
+    def _release(self, conn: _Connection) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self.pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close the pooled connections; streams already open end when closed themselves."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def __enter__(self) -> RemoteSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class RemoteStream:
+    """The items of a streaming call, read from its own connection; `close()` from any thread ends it."""
+
+    def __init__(self, conn: _Connection, msg_id: int, attributes: dict[str, Any]) -> None:
+        self._conn = conn
+        self._id = msg_id
+        self._closed = False
+        self.attributes = attributes
+        self.summary: Any = None
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            while True:
+                try:
+                    message = self._conn.receive()
+                except OSError:
+                    message = None
+                if message is None:
+                    if self._closed:
+                        return
+                    raise BrokerUnavailable(f"The broker ended the stream unexpectedly. {RESTART_HINT}")
+                if "item" in message:
+                    yield decode(message["item"])
+                elif "end" in message:
+                    self.summary = decode((message["end"] or {}).get("summary"))
+                    return
+                elif "error" in message:
+                    raise error_from_payload(message["error"])
+        finally:
+            self._closed = True
+            self._conn.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._conn.shutdown()
+
+
+class RemoteBuildHandle(RemoteStream):
+    """A build running in the broker: iterate for BuildEvents; `summary` is set when it ends."""
+
+    def __init__(self, conn: _Connection, msg_id: int, attributes: dict[str, Any]) -> None:
+        super().__init__(conn, msg_id, attributes)
+        self.build_id: int | None = attributes.get("build_id")
+        self._send_lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Ask the broker to cancel the build; the iteration then ends with a cancelled summary."""
+        with self._send_lock:
+            try:
+                self._conn.send({"id": self._id, "call": "cancel"})
+            except OSError:
+                self.close()
+
+
+def _pending_error(conn: _Connection) -> BaseException | None:
+    """The error the broker sent before closing on us (e.g. BrokerBusy), if one is waiting to be read."""
+    try:
+        conn.sock.settimeout(0.5)
+        reply = conn.receive()
+    except (OSError, ProtocolError):
+        return None
+    if reply is not None and "error" in reply:
+        return error_from_payload(reply["error"])
+    return None
+
+
+def broker_socket_present(path: str) -> bool:
+    """True when `path` is a Unix socket (the broker may be listening)."""
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | None:
+    """A RemoteSession when the broker at `config.broker.socket` answers, else None (use embedded mode).
+
+    A broker that answers but refuses us (a uid it does not know) raises that refusal
+    (NotAuthorized with what to do): falling back to embedded mode would not help that user.
+    """
+    path = config.broker.socket
+    if not broker_socket_present(path):
+        return None
+    try:
+        return RemoteSession(path, max_message_bytes=config.broker.max_message_bytes, connect_timeout=timeout)
+    except BrokerUnavailable:
+        return None

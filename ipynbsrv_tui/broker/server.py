@@ -1,0 +1,528 @@
+"""`ipynbsrv-tui serve`: the broker that runs the service for callers identified by SO_PEERCRED.
+
+The broker is the only process holding the Docker socket, the database and the LDAP admin
+credentials (DESIGN §2). It listens on a Unix socket (0666 inside a 0755 folder), learns each
+caller's uid from the kernel, never from the caller, maps it to a directory user and runs every
+call through the same service with that actor (DESIGN §8 is enforced there).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import pwd
+import signal
+import socket
+import stat
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound
+from .background import BackgroundLoops, close_thread_database
+from .protocol import (
+    CONTROL_CALLS,
+    SESSION_METHODS,
+    STREAM_METHODS,
+    BrokerBusy,
+    MessageTooLarge,
+    ProtocolError,
+    dump_message,
+    encode,
+    error_payload,
+    read_message,
+    request_fields,
+)
+
+log = logging.getLogger("ipynbsrv.broker")
+
+MAX_CONNECTIONS = 128
+MAX_PER_UID = 16  # one account cannot take every connection (root is not limited)
+IDLE_SECONDS = 600.0  # an idle connection is closed after this long
+ACTOR_TTL = 30.0  # seconds a connection's resolved actor is trusted before it is looked up again
+DRAIN_SECONDS = 5.0  # on shutdown, how long calls in progress may take to finish
+_PEERCRED = struct.Struct("3i")
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of a Unix socket, from the kernel."""
+    return _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+
+
+def system_actor() -> Actor:
+    """The broker's own admin identity for its background work (it holds the Docker socket anyway)."""
+    uid = os.geteuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = f"uid{uid}"
+    return Actor(name, uid, True, ())
+
+
+class _Client:
+    """One accepted connection: its socket, its peer and what it is doing."""
+
+    def __init__(self, sock: socket.socket, pid: int, uid: int) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+        self.pid = pid
+        self.uid = uid
+        self.actor: Actor | None = None
+        self.actor_at = 0.0
+        self.busy = False
+        self.stream: Any = None
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def shutdown(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.shutdown()
+        try:
+            self.rfile.close()
+        finally:
+            self.sock.close()
+
+
+class BrokerServer:
+    """The Unix-socket server: a bounded thread per connection, plus the background loops.
+
+    `start()` binds and returns; `serve_forever()` also waits for SIGTERM / SIGINT (or `stop()`)
+    and then shuts down cleanly: stop accepting, end the streams, let calls in progress finish,
+    remove the socket.
+    """
+
+    def __init__(
+        self,
+        service: Any,
+        config: Config,
+        *,
+        socket_path: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        max_per_uid: int = MAX_PER_UID,
+        idle_seconds: float = IDLE_SECONDS,
+        background: bool = True,
+    ) -> None:
+        self.service = service
+        self.config = config
+        self.path = Path(socket_path or config.broker.socket)
+        self.limit = config.broker.max_message_bytes
+        self.max_connections = max_connections
+        self.max_per_uid = max_per_uid
+        self._per_uid: dict[int, int] = {}
+        self.idle_seconds = idle_seconds
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._clients: set[_Client] = set()
+        self._clients_lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._listener: socket.socket | None = None
+        self._inode: int | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._signatures: dict[str, inspect.Signature] = {}
+        self.background = BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Bind the socket (folder 0755, socket 0666), start accepting and the background loops."""
+        self._prepare_folder()
+        self._remove_stale_socket()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(self.path))
+            os.chmod(self.path, 0o666)
+            listener.listen(128)
+        except OSError as exc:
+            listener.close()
+            raise IpynbsrvError(
+                f"Cannot listen on {self.path}: {exc.strerror or exc}. Run the broker as root (or the "
+                "service account that owns the folder), or set [broker] socket to a writable path."
+            ) from None
+        listener.settimeout(0.5)
+        self._listener = listener
+        self._inode = os.stat(self.path).st_ino
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="broker-accept", daemon=True)
+        self._accept_thread.start()
+        if self.background is not None:
+            self.background.start()
+        log.info("listening on %s (max %d connections)", self.path, self.max_connections)
+
+    def serve_forever(self) -> None:
+        """Run until SIGTERM, SIGINT or `stop()`, then shut down cleanly."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda number, frame: self._stopping.set())
+        while not self._stopping.wait(1.0):
+            continue
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop accepting, end streams and idle connections, let busy calls finish, remove the socket."""
+        if self._stopped.is_set():
+            return
+        self._stopping.set()
+        log.info("shutting down")
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in progress
+            except OSError:
+                pass
+            self._listener.close()
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout=2.0)
+        self._remove_own_socket()
+        if self.background is not None:
+            self.background.stop()
+        with self._clients_lock:
+            clients = list(self._clients)
+        for client in clients:
+            if client.stream is not None:
+                _end_stream(client.stream)
+            if not client.busy or client.stream is not None:
+                client.shutdown()
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline:
+            with self._clients_lock:
+                if not any(c.busy for c in self._clients):
+                    break
+            time.sleep(0.05)
+        with self._clients_lock:
+            clients = list(self._clients)
+        for client in clients:
+            client.shutdown()
+        for thread in list(self._threads):
+            thread.join(timeout=2.0)
+        self._stopped.set()
+        log.info("stopped")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def _prepare_folder(self) -> None:
+        folder = self.path.parent
+        if folder.is_dir():
+            if not folder.stat().st_mode & stat.S_IXOTH:
+                log.warning("%s is not searchable by other users (mode %o): they cannot reach the socket",
+                            folder, stat.S_IMODE(folder.stat().st_mode))
+            return
+        try:
+            folder.mkdir(parents=True, mode=0o755)
+            os.chmod(folder, 0o755)
+        except OSError as exc:
+            raise IpynbsrvError(
+                f"Cannot create the socket folder {folder}: {exc.strerror or exc}. Create it (mode 0755) "
+                "or set [broker] socket in config.toml."
+            ) from None
+
+    def _remove_stale_socket(self) -> None:
+        if not os.path.lexists(self.path):
+            return
+        if not stat.S_ISSOCK(os.lstat(self.path).st_mode):
+            raise IpynbsrvError(f"{self.path} exists and is not a socket. Remove it or set [broker] socket elsewhere.")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(self.path))
+        except OSError:
+            os.unlink(self.path)  # left behind by a broker that died
+            return
+        finally:
+            probe.close()
+        raise IpynbsrvError(
+            f"Another broker is already listening on {self.path}. Stop it first "
+            "(systemctl stop ipynbsrv-broker) or set [broker] socket elsewhere."
+        )
+
+    def _remove_own_socket(self) -> None:
+        try:
+            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    # ------------------------------------------------------------------ connections
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not self._slots.acquire(blocking=False):
+                self._refuse_busy(sock)
+                continue
+            thread = threading.Thread(target=self._serve_client, args=(sock,), name="broker-client", daemon=True)
+            self._threads.add(thread)
+            thread.start()
+
+    def _refuse_busy(self, sock: socket.socket, error: BrokerBusy | None = None) -> None:
+        if error is None:
+            log.warning("refusing a connection: %d connections in use", self.max_connections)
+            error = BrokerBusy(
+                f"The broker is serving its maximum of {self.max_connections} connections. Try again in a moment."
+            )
+        try:
+            sock.settimeout(0.2)
+            sock.sendall(dump_message({"id": None, "error": error_payload(error)}, self.limit))
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def _serve_client(self, sock: socket.socket) -> None:
+        client: _Client | None = None
+        try:
+            pid, uid, _gid = peer_credentials(sock)
+            with self._clients_lock:
+                count = self._per_uid.get(uid, 0)
+                allowed = uid == 0 or count < self.max_per_uid
+                if allowed:
+                    self._per_uid[uid] = count + 1
+            if not allowed:
+                log.warning("refusing a connection of uid %s: %d connections open", uid, count)
+                self._refuse_busy(sock, BrokerBusy(
+                    f"Your account has {count} connections open to the broker, the most one account may "
+                    "have. Close other ipynbsrv-tui sessions, or try again in a moment."
+                ))
+                return
+            sock.settimeout(self.idle_seconds)
+            client = _Client(sock, pid, uid)
+            with self._clients_lock:
+                self._clients.add(client)
+            self._conversation(client)
+        except Exception:
+            log.exception("connection failed")
+        finally:
+            if client is not None:
+                with self._clients_lock:
+                    self._clients.discard(client)
+                    remaining = self._per_uid.get(client.uid, 1) - 1
+                    if remaining > 0:
+                        self._per_uid[client.uid] = remaining
+                    else:
+                        self._per_uid.pop(client.uid, None)
+                client.close()
+            else:
+                sock.close()
+            close_thread_database()
+            self._threads.discard(threading.current_thread())
+            self._slots.release()
+
+    def _conversation(self, client: _Client) -> None:
+        """Read requests and answer them until the peer leaves, errs badly, or the broker stops."""
+        while not self._stopping.is_set():
+            try:
+                message = read_message(client.rfile, self.limit)
+            except MessageTooLarge as exc:
+                self._reply_error(client, None, exc)
+                return
+            except ProtocolError as exc:
+                if not self._reply_error(client, None, exc):
+                    return
+                continue
+            except (TimeoutError, OSError):
+                return
+            if message is None or self._stopping.is_set():
+                return
+            client.busy = True
+            try:
+                keep = self._handle(client, message)
+            finally:
+                client.busy = False
+            if not keep:
+                return
+
+    def _handle(self, client: _Client, message: dict[str, Any]) -> bool:
+        """Answer one request; False when the connection must end (a refusal, a finished stream)."""
+        msg_id = message.get("id")
+        try:
+            msg_id, call, args, kwargs = request_fields(message)
+            if call == "ping":
+                return self._reply(client, {"id": msg_id, "ok": "pong"})
+            try:
+                actor = self._actor(client)
+            except IpynbsrvError as exc:
+                self._reply_error(client, msg_id, exc)
+                return False
+            if call == "whoami":
+                return self._reply(client, {"id": msg_id, "ok": encode(actor)})
+            if call in CONTROL_CALLS:
+                raise ProtocolError(f"{call!r} is only meaningful on a stream's connection.")
+            if call not in SESSION_METHODS:
+                raise ProtocolError(f"Unknown call {call!r}: the broker serves the session methods only.")
+            method = getattr(self.service, call)
+            self._check_arguments(call, method, actor, args, kwargs)
+            if call in STREAM_METHODS:
+                self._stream(client, msg_id, call, self._open_stream(call, method, actor, args, kwargs))
+                return False
+            result = method(actor, *args, **kwargs)
+            return self._send_result(client, msg_id, result)
+        except IpynbsrvError as exc:
+            return self._reply_error(client, msg_id, exc)
+        except Exception as exc:
+            return self._reply_error(client, msg_id, _unexpected(message.get("call"), client, exc))
+
+    def _open_stream(self, call: str, method: Any, actor: Actor, args: list, kwargs: dict) -> Any:
+        """The iterator to stream: live changes come from the shared hub when it is connected."""
+        hub = self.background.hub if self.background is not None else None
+        wants_replay = bool(args) or kwargs.get("since") is not None
+        if call == "watch_containers" and hub is not None and hub.live and not wants_replay:
+            log.debug("live changes for %s from the shared event stream", actor.username)
+            return hub.subscribe(actor)
+        return method(actor, *args, **kwargs)
+
+    def _actor(self, client: _Client) -> Actor:
+        now = time.monotonic()
+        if client.actor is not None and now - client.actor_at < ACTOR_TTL:
+            return client.actor
+        try:
+            actor = self.service.actor_for_uid(client.uid)
+        except (NotFound, NotAuthorized) as exc:
+            log.warning("refused uid %s (pid %s): %s", client.uid, client.pid, exc)
+            message = f"The ipynbsrv broker refuses uid {client.uid} ({_user_name(client.uid)}): {exc}"
+            if "ask an admin" not in message.lower():
+                message += " Ask an admin to create your ipynbsrv account."
+            raise NotAuthorized(message) from None
+        client.actor, client.actor_at = actor, now
+        return actor
+
+    def _check_arguments(self, call: str, method: Any, actor: Actor, args: list, kwargs: dict) -> None:
+        signature = self._signatures.get(call)
+        if signature is None:
+            signature = self._signatures[call] = inspect.signature(method)
+        try:
+            signature.bind(actor, *args, **kwargs)
+        except TypeError as exc:
+            raise ProtocolError(f"Wrong arguments for {call}: {exc}.") from None
+
+    # ------------------------------------------------------------------ replies
+
+    def _reply(self, client: _Client, message: dict[str, Any]) -> bool:
+        try:
+            client.write(dump_message(message, self.limit))
+        except OSError:
+            return False
+        return True
+
+    def _reply_error(self, client: _Client, msg_id: Any, exc: BaseException) -> bool:
+        return self._reply(client, {"id": msg_id, "error": error_payload(exc)})
+
+    def _send_result(self, client: _Client, msg_id: Any, result: Any) -> bool:
+        encoded = encode(result)
+        try:
+            return self._reply(client, {"id": msg_id, "ok": encoded})
+        except MessageTooLarge:
+            if not isinstance(encoded, list):
+                raise
+        budget = self.limit - 64
+        chunk: list[Any] = []
+        size = 0
+        for item in encoded:
+            length = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) + 1
+            if length > budget:
+                raise MessageTooLarge(f"One item of the answer is {length} bytes, over [broker] max_message_bytes.")
+            if size + length > budget:
+                if not self._reply(client, {"id": msg_id, "part": chunk}):
+                    return False
+                chunk, size = [], 0
+            chunk.append(item)
+            size += length
+        return self._reply(client, {"id": msg_id, "ok": chunk})
+
+    # ------------------------------------------------------------------ streams
+
+    def _stream(self, client: _Client, msg_id: Any, call: str, handle: Any) -> None:
+        """Send the items of a closeable iterator, then an end marker; the peer may cancel or leave."""
+        client.sock.settimeout(None)
+        client.stream = handle
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch_peer, args=(client, handle, done), name="broker-stream-peer", daemon=True
+        )
+        try:
+            attributes = {"build_id": handle.build_id} if hasattr(handle, "build_id") else {}
+            if not self._reply(client, {"id": msg_id, "stream": encode(attributes)}):
+                return
+            watcher.start()
+            if self._stopping.is_set():
+                return
+            for item in handle:
+                if not self._reply(client, {"id": msg_id, "item": self._item(item)}):
+                    return
+            summary = getattr(handle, "summary", None)
+            self._reply(client, {"id": msg_id, "end": {"summary": encode(summary)}})
+        except IpynbsrvError as exc:
+            self._reply_error(client, msg_id, exc)
+        except Exception as exc:
+            self._reply_error(client, msg_id, _unexpected(call, client, exc))
+        finally:
+            done.set()
+            client.stream = None
+            _end_stream(handle)
+            client.shutdown()
+            if watcher.is_alive():
+                watcher.join(timeout=1.0)
+
+    def _item(self, item: Any) -> Any:
+        if isinstance(item, str) and len(item) > self.limit // 8:
+            return item[: self.limit // 8] + " … (line cut: longer than the broker's message limit)"
+        return encode(item)
+
+    def _watch_peer(self, client: _Client, handle: Any, done: threading.Event) -> None:
+        """On a stream's connection: a `cancel` request cancels it; the peer leaving ends it."""
+        while not done.is_set():
+            try:
+                message = read_message(client.rfile, self.limit)
+            except (ProtocolError, OSError, ValueError):
+                message = None
+            if done.is_set():
+                return
+            if message is None:
+                _end_stream(handle)
+                return
+            if message.get("call") == "cancel":
+                _end_stream(handle)
+
+
+def _end_stream(handle: Any) -> None:
+    """Cancel a build or close a watch / log stream; harmless when it has ended already."""
+    stop = getattr(handle, "cancel", None) or getattr(handle, "close", None)
+    if stop is None:
+        return
+    try:
+        stop()
+    except Exception:
+        log.debug("ending a stream failed", exc_info=True)
+
+
+def _unexpected(call: Any, client: _Client, exc: Exception) -> IpynbsrvError:
+    """A bug in the service, logged with its traceback and reported to the caller without one."""
+    log.error("%s failed for uid %s", call, client.uid, exc_info=exc)
+    return IpynbsrvError(
+        f"The broker failed while running {call}: {type(exc).__name__}: {exc}. "
+        "An admin finds the details in the broker's log (journalctl -u ipynbsrv-broker)."
+    )
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "no account on this host"
+

@@ -1,0 +1,138 @@
+"""`ipynbsrv-tui containers …`: notebook containers from scripts, through the same service as the UI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import validation
+from ..domain import ContainerView, NotFound, ValidationError
+from .output import one_line_errors, print_json, print_table, when
+from .session import open_session
+
+CONTAINER_HELP = "the container: its number (#id), OWNER/NAME, or NAME among your own"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `containers` group and its subcommands."""
+    group = subparsers.add_parser("containers", help="list, create and manage notebook containers")
+    sub = group.add_subparsers(dest="containers_command", metavar="SUBCOMMAND", required=True)
+
+    listing = one_line_errors(sub.add_parser("list", help="list the containers you may see"))
+    listing.add_argument("--owner", help="only this user's containers (admins)")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler=cmd_list)
+
+    create = one_line_errors(sub.add_parser("create", help="create (and start) a container from a registered image"))
+    create.add_argument("name", help="container name, e.g. thesis")
+    create.add_argument("--image", required=True, help="registered image name (see `images list`)")
+    create.add_argument("--description", default="")
+    create.add_argument("--memory", help="memory limit, e.g. 512m or 2g (default: the image's)")
+    create.add_argument("--cpus", help="CPU limit, e.g. 0.5 (default: the image's)")
+    create.add_argument("--owner", help="create it for this user (admins)")
+    create.add_argument("--no-start", action="store_true", help="create it stopped")
+    create.add_argument("--json", action="store_true", help="print the new container as JSON")
+    create.set_defaults(handler=cmd_create)
+
+    for action, text in (("start", "start"), ("stop", "stop (SIGTERM, then SIGKILL)"), ("restart", "restart")):
+        parser = one_line_errors(sub.add_parser(action, help=f"{text} a container"))
+        parser.add_argument("container", help=CONTAINER_HELP)
+        parser.set_defaults(handler=cmd_lifecycle, action=action)
+
+    delete = one_line_errors(sub.add_parser("delete", help="delete a container (its engine object and its row)"))
+    delete.add_argument("container", help=CONTAINER_HELP)
+    delete.add_argument("--yes", action="store_true", help="really delete (required)")
+    delete.set_defaults(handler=cmd_delete)
+
+    logs = one_line_errors(sub.add_parser("logs", help="print a container's log"))
+    logs.add_argument("container", help=CONTAINER_HELP)
+    logs.add_argument("--tail", default="200", help="how many of the last lines (default 200)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until interrupted")
+    logs.set_defaults(handler=cmd_logs)
+
+
+def resolve(session, ref: str) -> ContainerView:
+    """A container by `#id` / id, `owner/name`, or a name among the caller's own."""
+    text = ref.strip().lstrip("#")
+    if text.isdigit():
+        return session.get_container(int(text))
+    owner, _, name = text.rpartition("/")
+    owner = owner or session.actor.username
+    for view in session.list_containers(owner=owner if session.actor.is_admin else None):
+        if view.owner == owner and view.name == name:
+            return view
+    raise NotFound(f"No container {owner}/{name}. List them with `ipynbsrv-tui containers list`.")
+
+
+def _row(view: ContainerView) -> tuple:
+    return (view.id, view.owner, view.name, view.image, view.state.value, view.host_port, when(view.created))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    views = session.list_containers(owner=args.owner)
+    if args.json:
+        print_json(views)
+    else:
+        print_table(("ID", "OWNER", "NAME", "IMAGE", "STATE", "PORT", "CREATED"), [_row(v) for v in views])
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    cpus = validation.cpus(args.cpus) if args.cpus is not None else None
+    view = session.create_container(
+        args.name, args.image, description=args.description, memory=args.memory, cpus=cpus, owner=args.owner,
+        start=not args.no_start,
+    )
+    if args.json:
+        print_json(view)
+    else:
+        print(f"Created {view.owner}/{view.name} (#{view.id}), {view.state.value}, port {view.host_port}.")
+        if view.url:
+            print(view.url)
+    return 0
+
+
+def cmd_lifecycle(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    view = resolve(session, args.container)
+    method = getattr(session, f"{args.action}_container")
+    updated = method(view.id)
+    print(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    view = resolve(session, args.container)
+    if not args.yes:
+        raise ValidationError(f"Deleting {view.owner}/{view.name} cannot be undone: add --yes to do it.")
+    session.delete_container(view.id)
+    print(f"Deleted {view.owner}/{view.name} (#{view.id}).")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    try:
+        tail = int(args.tail)
+    except ValueError:
+        raise ValidationError(f"--tail {args.tail!r} is not a number of lines, e.g. 200.") from None
+    if tail < 0:
+        raise ValidationError(f"--tail {tail} must be 0 or more.")
+    session = open_session(args)
+    view = resolve(session, args.container)
+    if not args.follow:
+        for line in session.container_logs(view.id, tail=tail):
+            sys.stdout.write(line.rstrip("\n") + "\n")
+        return 0
+    stream = session.follow_logs(view.id, tail=tail)
+    try:
+        for line in stream:
+            sys.stdout.write(line.rstrip("\n") + "\n")
+            sys.stdout.flush()
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return 0

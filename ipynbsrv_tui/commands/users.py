@@ -1,0 +1,101 @@
+"""`ipynbsrv-tui users …`: directory users from scripts, through the same service as the UI."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..domain import UserView, ValidationError
+from .output import one_line_errors, print_json, print_table, read_password, when
+from .session import open_session
+
+CHOICES = "keep, archive or delete"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `users` group and its subcommands."""
+    group = subparsers.add_parser("users", help="list, create, delete and sync directory users")
+    sub = group.add_subparsers(dest="users_command", metavar="SUBCOMMAND", required=True)
+
+    listing = one_line_errors(sub.add_parser("list", help="list the users (from the store's copy of the directory)"))
+    listing.add_argument("filter", nargs="?", default="", help="only users whose name, display name or email contains this")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler=cmd_list)
+
+    create = one_line_errors(sub.add_parser(
+        "create", help="create a user in the directory",
+        description="The password is read from --password-file, or asked twice when run in a terminal; "
+                    "it is never taken from the command line.",
+    ))
+    create.add_argument("username")
+    create.add_argument("--name", default="", help="display name")
+    create.add_argument("--email", default="")
+    create.add_argument("--admin", action="store_true", help="make the user an admin")
+    create.add_argument("--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)")
+    create.add_argument("--json", action="store_true", help="print the new user as JSON")
+    create.set_defaults(handler=cmd_create)
+
+    delete = one_line_errors(sub.add_parser("delete", help="delete a user, choosing what happens to their things"))
+    delete.add_argument("username")
+    delete.add_argument("--containers", default="archive",
+                        help=f"the user's containers, snapshots and images: {CHOICES} (default archive)")
+    delete.add_argument("--data", default="archive",
+                        help=f"the user's home and public folder: {CHOICES} (default archive)")
+    delete.add_argument("--yes", action="store_true", help="really delete (required)")
+    delete.add_argument("--json", action="store_true", help="print the report as JSON")
+    delete.set_defaults(handler=cmd_delete)
+
+    sync = one_line_errors(sub.add_parser("sync", help="copy the directory's users and groups into the store"))
+    sync.add_argument("--json", action="store_true", help="print the report as JSON")
+    sync.set_defaults(handler=cmd_sync)
+
+
+def _row(view: UserView) -> tuple:
+    return (
+        view.username, view.display_name, view.uid, "yes" if view.is_admin else "no",
+        "active" if view.active else "disabled", view.containers, when(view.last_seen),
+    )
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    views = open_session(args).list_users(args.filter)
+    if args.json:
+        print_json(views)
+    else:
+        print_table(("USERNAME", "NAME", "UID", "ADMIN", "STATUS", "CONTAINERS", "LAST SEEN"),
+                    [_row(v) for v in views])
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    password = read_password(args.password_file)
+    view = open_session(args).create_user(
+        args.username, password, display_name=args.name, email=args.email, is_admin=args.admin
+    )
+    if args.json:
+        print_json(view)
+    else:
+        print(f"Created user {view.username} (uid {view.uid}).")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise ValidationError(f"Deleting user {args.username} cannot be undone: add --yes to do it.")
+    report = open_session(args).delete_user(args.username, containers=args.containers, data=args.data)
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"Deleted user {report.username} (containers: {report.containers}, data: {report.data}).")
+    for title, items in (("archived", report.archived), ("removed", report.removed), ("kept", report.kept)):
+        for item in items:
+            print(f"  {title}: {item}")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    report = open_session(args).sync_users()
+    if args.json:
+        print_json(report)
+    else:
+        print(f"Synced: {report.summary() if hasattr(report, 'summary') else report}")
+    return 0

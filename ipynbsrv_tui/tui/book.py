@@ -1,0 +1,132 @@
+"""The UI thread's copy of the containers the actor may see, kept live by the container feed."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.dom import DOMNode
+from textual.signal import Signal
+
+from ..domain import ConnectionInfo, ContainerChange, ContainerState, ContainerStats, ContainerView
+
+HISTORY = 120
+ACTIVE_STATES = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
+
+
+class ContainerBook:
+    """Views by id plus the latest resource samples; screens subscribe to `changed` / `stats_changed`.
+
+    `changed` carries the set of ids that changed, or None after a full reload. Only the UI
+    thread touches the book.
+    """
+
+    def __init__(self, owner: DOMNode) -> None:
+        self.views: dict[int, ContainerView] = {}
+        self.stats: dict[int, ContainerStats] = {}
+        self.history: dict[int, deque[ContainerStats]] = {}
+        self.connections: dict[int, ConnectionInfo] = {}
+        self.loaded = False
+        self._search: dict[int, tuple[str, str, str, str]] = {}
+        self.changed: Signal[frozenset[int] | None] = Signal(owner, "containers-changed")
+        self.stats_changed: Signal[frozenset[int]] = Signal(owner, "stats-changed")
+
+    # ------------------------------------------------------------------ updates
+
+    def load(self, views: list[ContainerView]) -> None:
+        self.views = {view.id: view for view in views}
+        self._search = {view.id: _search_key(view) for view in views}
+        for gone in set(self.stats) - set(self.views):
+            self._forget(gone)
+        self.loaded = True
+        self.changed.publish(None)
+
+    def apply(self, changes: list[ContainerChange]) -> None:
+        ids = set()
+        for change in changes:
+            ids.add(change.container_id)
+            if change.view is None:
+                self.views.pop(change.container_id, None)
+                self._search.pop(change.container_id, None)
+                self._forget(change.container_id)
+            else:
+                self._put(change.view)
+        if ids:
+            self.changed.publish(frozenset(ids))
+
+    def put(self, view: ContainerView) -> None:
+        """A view fresh from an action's answer (the engine event will confirm it)."""
+        self._put(view)
+        self.changed.publish(frozenset({view.id}))
+
+    def remove(self, container_id: int) -> None:
+        self.apply([ContainerChange(container_id, "delete", None)])
+
+    def set_stats(self, samples: dict[int, ContainerStats]) -> None:
+        for container_id, stats in samples.items():
+            if container_id not in self.views:
+                continue
+            self.stats[container_id] = stats
+            self.history.setdefault(container_id, deque(maxlen=HISTORY)).append(stats)
+        if samples:
+            self.stats_changed.publish(frozenset(samples))
+
+    def _put(self, view: ContainerView) -> None:
+        self.views[view.id] = view
+        self._search[view.id] = _search_key(view)
+        if view.state not in ACTIVE_STATES:
+            self.stats.pop(view.id, None)
+
+    def _forget(self, container_id: int) -> None:
+        self.stats.pop(container_id, None)
+        self.history.pop(container_id, None)
+        self.connections.pop(container_id, None)
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, container_id: int | None) -> ContainerView | None:
+        return None if container_id is None else self.views.get(container_id)
+
+    def ordered(self, owner: str | None = None) -> list[int]:
+        """Ids sorted by owner and name (only `owner`'s when given)."""
+        views = self.views.values()
+        if owner is not None:
+            views = [v for v in views if v.owner == owner]
+        return [v.id for v in sorted(views, key=lambda v: (v.owner, v.name.lower(), v.id))]
+
+    def matches(self, container_id: int, terms: list[tuple[str | None, str]]) -> bool:
+        """Whether a container matches every filter term: (field or None for any, lower-case text)."""
+        owner, name, state, image = self._search[container_id]
+        for where, text in terms:
+            if where == "owner":
+                ok = text in owner
+            elif where == "name":
+                ok = text in name
+            elif where == "state":
+                ok = state.startswith(text)
+            elif where == "image":
+                ok = text in image
+            else:
+                ok = text in owner or text in name or state.startswith(text)
+            if not ok:
+                return False
+        return True
+
+
+FILTER_FIELDS = ("owner", "name", "state", "image")
+
+
+def parse_filter(text: str) -> list[tuple[str | None, str]]:
+    """`alice run` → any-field terms; `owner:alice state:running` → field terms."""
+    terms: list[tuple[str | None, str]] = []
+    for token in text.lower().split():
+        where, sep, value = token.partition(":")
+        if sep and where in FILTER_FIELDS:
+            if value:
+                terms.append((where, value))
+        else:
+            terms.append((None, token))
+    return terms
+
+
+def _search_key(view: ContainerView) -> tuple[str, str, str, str]:
+    return view.owner.lower(), view.name.lower(), view.state.value, view.image.lower()

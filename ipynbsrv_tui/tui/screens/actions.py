@@ -1,0 +1,266 @@
+"""Actions on one notebook container, shared by the Containers, My notebooks and details screens.
+
+Every session call runs in a thread worker; the answer updates the container book at once and
+the engine event confirms it a moment later. Destructive actions ask first (Cancel is the
+default); names are asked for in a form that validates as you type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ... import validation
+from ...domain import ContainerState, ContainerView
+from ..widgets.confirm import ConfirmScreen
+from ..widgets.form import Field, FormScreen
+from ..widgets.picker import PickerScreen
+
+RUNNING_STATES = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
+CLIPBOARD_NOTE = "sent to your terminal's clipboard (OSC 52; some terminals need it allowed)"
+
+
+class ContainerScreen(Screen):
+    """Base of the screens that act on the selected container (see `selected_id`)."""
+
+    BINDINGS = [
+        Binding("s", "toggle_start", "Start/stop"),
+        Binding("r", "restart", "Restart"),
+        Binding("p", "suspend", "Suspend", show=False),
+        Binding("u", "resume", "Resume", show=False),
+        Binding("d", "delete", "Delete"),
+        Binding("c", "clone", "Clone", show=False),
+        Binding("t", "snapshot", "Snapshot", show=False),
+        Binding("R", "restore", "Restore snapshot", show=False, key_display="R"),
+        Binding("m", "commit", "Commit to image", show=False),
+        Binding("y", "copy_url", "Copy URL", show=False),
+        Binding("Y", "copy_tunnel", "Copy ssh -L", show=False, key_display="Y"),
+    ]
+
+    def selected_id(self) -> int | None:
+        """The container the actions apply to (the highlighted row, or the details' container)."""
+        return None
+
+    def selected(self) -> ContainerView | None:
+        view = self.app.book.get(self.selected_id())
+        if view is None:
+            self.app.notify("Select a container first.", severity="warning", markup=False)
+        return view
+
+    # ------------------------------------------------------------------ running calls
+
+    @work(thread=True, exit_on_error=False, group="container-actions")
+    def call_session(self, doing: str, done: str, method: str, *args: Any, **kwargs: Any) -> None:
+        """Run `session.<method>(*args)` off the UI thread and report how it went."""
+        app = self.app
+        app.call_from_thread(app.notify, doing, timeout=3, markup=False)
+        try:
+            result = getattr(app.session, method)(*args, **kwargs)
+        except Exception as exc:  # every failure becomes a notification, never a crash
+            app.call_from_thread(app.report_error, exc)
+            return
+        app.call_from_thread(self._done, done, method, args, result)
+
+    def _done(self, done: str, method: str, args: tuple, result: Any) -> None:
+        if isinstance(result, ContainerView):
+            self.app.book.put(result)
+        elif method == "delete_container":
+            self.app.book.remove(args[0])
+        self.app.notify(done, markup=False)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def action_toggle_start(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        if view.state in RUNNING_STATES:
+            self.call_session(f"Stopping {_label(view)}…", f"Stopped {_label(view)}.", "stop_container", view.id)
+        else:
+            self.call_session(f"Starting {_label(view)}…", f"Started {_label(view)}.", "start_container", view.id)
+
+    def action_restart(self) -> None:
+        if view := self.selected():
+            self.call_session(f"Restarting {_label(view)}…", f"Restarted {_label(view)}.", "restart_container", view.id)
+
+    def action_suspend(self) -> None:
+        if view := self.selected():
+            if view.state != ContainerState.RUNNING:
+                self.app.notify(f"{_label(view)} is {view.state.value}; only a running container can be suspended.",
+                                severity="warning", markup=False)
+                return
+            self.call_session(f"Suspending {_label(view)}…", f"Suspended {_label(view)}.", "suspend_container", view.id)
+
+    def action_resume(self) -> None:
+        if view := self.selected():
+            if view.state != ContainerState.PAUSED:
+                self.app.notify(f"{_label(view)} is {view.state.value}, not suspended.", severity="warning",
+                                markup=False)
+                return
+            self.call_session(f"Resuming {_label(view)}…", f"Resumed {_label(view)}.", "resume_container", view.id)
+
+    def action_delete(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        question = (f"Delete notebook container {_label(view)}? The container and its snapshots are removed; "
+                    f"the home folder of {view.owner} stays.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_session(f"Deleting {_label(view)}…", f"Deleted {_label(view)}.", "delete_container", view.id)
+
+        self.app.push_screen(ConfirmScreen(question, "Delete"), answered)
+
+    # ------------------------------------------------------------------ copies
+
+    def action_clone(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        form = FormScreen(
+            f"Clone {_label(view)}",
+            [Field("name", "Name of the copy", value=f"{view.name}-copy", required=True,
+                   check=validation.container_name, hint="Letters, digits, '_', '.', '-'.")],
+            submit_label="Clone",
+        )
+
+        def answered(values: dict | None) -> None:
+            if values:
+                name = values["name"].strip()
+                self.call_session(f"Cloning {_label(view)} to {name}…", f"Cloned {_label(view)} to {name}.",
+                                  "clone_container", view.id, name)
+
+        self.app.push_screen(form, answered)
+
+    def action_snapshot(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        form = FormScreen(
+            f"Snapshot {_label(view)}",
+            [
+                Field("name", "Snapshot name", placeholder="e.g. before-upgrade", required=True,
+                      check=validation.container_name),
+                Field("description", "Description", placeholder="optional"),
+            ],
+            submit_label="Snapshot",
+        )
+
+        def answered(values: dict | None) -> None:
+            if values:
+                name = values["name"].strip()
+                self.call_session(f"Taking snapshot {name} of {_label(view)}…",
+                                  f"Snapshot {name} of {_label(view)} saved.", "snapshot_container", view.id,
+                                  name, values["description"].strip())
+
+        self.app.push_screen(form, answered)
+
+    def action_restore(self) -> None:
+        if view := self.selected():
+            self._pick_snapshot(view)
+
+    @work(thread=True, exit_on_error=False, group="container-actions")
+    def _pick_snapshot(self, view: ContainerView) -> None:
+        app = self.app
+        try:
+            snapshots = app.session.list_snapshots(view.id)
+        except Exception as exc:  # shown, never raised
+            app.call_from_thread(app.report_error, exc)
+            return
+        app.call_from_thread(self._choose_snapshot, view, snapshots)
+
+    def _choose_snapshot(self, view: ContainerView, snapshots: list) -> None:
+        if not snapshots:
+            self.app.notify(f"{_label(view)} has no snapshots yet: take one with t.", severity="warning",
+                            markup=False)
+            return
+        options = []
+        for snap in reversed(snapshots):
+            when = snap.created.strftime("%Y-%m-%d %H:%M") if snap.created else ""
+            extra = f" — {snap.description}" if snap.description else ""
+            options.append((f"{snap.name}  {when}{extra}", snap))
+
+        def chosen(snapshot) -> None:
+            if snapshot is None:
+                return
+            question = (f"Restore {_label(view)} to snapshot {snapshot.name}? The container is re-created from "
+                        "the snapshot (same URL and token); changes made since, outside the home folder, are lost.")
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.call_session(f"Restoring {_label(view)} to {snapshot.name}…",
+                                      f"Restored {_label(view)} to {snapshot.name}.", "restore_snapshot",
+                                      view.id, snapshot.id)
+
+            self.app.push_screen(ConfirmScreen(question, "Restore"), answered)
+
+        self.app.push_screen(PickerScreen(f"Restore {_label(view)} to which snapshot?", options), chosen)
+
+    def action_commit(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        is_admin = self.app.session.actor.is_admin
+        form = FormScreen(
+            f"Commit {_label(view)} to a new image",
+            [
+                Field("name", "Image name", required=True, check=validation.image_name,
+                      placeholder="e.g. my-analysis-env"),
+                Field("description", "Description", placeholder="optional"),
+                Field("public", "Public (everyone may use it)", kind="switch", value=False, disabled=not is_admin,
+                      hint="" if is_admin else "Only admins may publish images; yours stays private."),
+            ],
+            submit_label="Commit",
+        )
+
+        def answered(values: dict | None) -> None:
+            if values:
+                name = values["name"].strip()
+                self.call_session(f"Committing {_label(view)} to image {name}…",
+                                  f"Image {name} registered from {_label(view)}.", "commit_container", view.id,
+                                  name, values["description"].strip(), bool(values["public"]))
+
+        self.app.push_screen(form, answered)
+
+    # ------------------------------------------------------------------ connection
+
+    def action_copy_url(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        if not view.url:
+            self.app.notify("The URL of this container is not visible to you.", severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(view.url)
+        self.app.notify(f"URL of {_label(view)} {CLIPBOARD_NOTE}:\n{view.url}", markup=False)
+
+    def action_copy_tunnel(self) -> None:
+        if view := self.selected():
+            self._copy_tunnel(view)
+
+    @work(thread=True, exit_on_error=False, group="connection")
+    def _copy_tunnel(self, view: ContainerView) -> None:
+        app = self.app
+        info = app.book.connections.get(view.id)
+        if info is None:
+            try:
+                info = app.session.connection_info(view.id)
+            except Exception as exc:  # shown, never raised
+                app.call_from_thread(app.report_error, exc)
+                return
+
+        def copy() -> None:
+            app.book.connections[view.id] = info
+            app.copy_to_clipboard(info.tunnel_command)
+            app.notify(f"ssh -L command {CLIPBOARD_NOTE}:\n{info.tunnel_command}\nthen open {info.local_url}",
+                       markup=False)
+
+        app.call_from_thread(copy)
+
+
+def _label(view: ContainerView) -> str:
+    return f"{view.owner}/{view.name}"

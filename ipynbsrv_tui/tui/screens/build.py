@@ -1,0 +1,478 @@
+"""Building an image: pick a folder, edit tag and build args, watch the build live (DESIGN §5, §9)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from ... import validation
+from ...domain import BuildEvent, BuildStatus, BuildSummary, BuildView
+from ..widgets.buildlog import MAX_LINES, BuildLogView
+from ..widgets.confirm import ConfirmScreen
+from ..widgets.forms import Field, FormSwitch, Rule, first_invalid, reference_rule, text_input
+from ..widgets.statusbar import StatusBar
+from .calls import ServiceCalls, error_text
+
+FLUSH_SECONDS = 0.05
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What to build: a dockerfiles/ folder name or a path, the tag, build args, no-cache."""
+
+    folder: str
+    tag: str
+    build_args: dict[str, str] = field(default_factory=dict)
+    nocache: bool = False
+
+
+def default_tag(prefix: str, folder: str) -> str:
+    """`<image_prefix>/<folder name>:latest`, as the service names an untagged build."""
+    return f"{prefix}/{Path(folder.rstrip('/')).name or folder}:latest"
+
+
+# ---------------------------------------------------------------------- the build thread
+
+
+class BuildEvents(Message):
+    """A batch of a running build's events."""
+
+    def __init__(self, events: list[BuildEvent]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class BuildStarted(Message):
+    """The service accepted the build; `build_id` names it in the history."""
+
+    def __init__(self, build_id: int) -> None:
+        super().__init__()
+        self.build_id = build_id
+
+
+class BuildEnded(Message):
+    """The build's stream ended; `summary` says how, `error` is set when it broke off."""
+
+    def __init__(self, summary: BuildSummary | None, error: str | None = None) -> None:
+        super().__init__()
+        self.summary = summary
+        self.error = error
+
+
+# A batch the screen shows in well under a frame's budget (about 5 ms per 1,000 events).
+LARGEST_BATCH = 2000
+
+
+class BuildPump:
+    """Runs a build on two daemon threads: a reader iterates the BuildHandle into a queue, a sender
+    posts the events to `post` in batches (every FLUSH_SECONDS or MAX_BATCH events), then BuildEnded.
+
+    At most one batch is in flight: the sender waits for `delivered()` (called by the screen after it
+    showed a batch) before posting the next, collecting what arrives meanwhile into one larger batch.
+    A build that outruns the screen therefore never floods the event loop with messages.
+
+    `cancel()` may be called from the UI thread at any time, also before the build has started.
+    """
+
+    def __init__(self, start: Callable[[], object], post: Callable[[Message], object],
+                 flush_seconds: float = FLUSH_SECONDS, max_batch: int = MAX_BATCH) -> None:
+        self._start = start
+        self._post = post
+        self.flush_seconds = flush_seconds
+        self.max_batch = max_batch
+        self.handle = None
+        self._queue: queue.Queue = queue.Queue()
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._delivered = threading.Event()
+        self._delivered.set()
+        self.finished = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._read, name="ipynbsrv-build-reader", daemon=True).start()
+        threading.Thread(target=self._send, name="ipynbsrv-build-sender", daemon=True).start()
+
+    @property
+    def running(self) -> bool:
+        return not self.finished.is_set()
+
+    def cancel(self) -> None:
+        if self._cancelled.is_set():
+            return
+        self._cancelled.set()
+        with self._lock:
+            handle = self.handle
+        if handle is not None:
+            threading.Thread(target=handle.cancel, name="ipynbsrv-build-cancel", daemon=True).start()
+
+    def delivered(self) -> None:
+        """The screen has shown the last batch: the next one may be posted."""
+        self._delivered.set()
+
+    def _post_batch(self, events: list[BuildEvent]) -> None:
+        self._delivered.clear()
+        self._post(BuildEvents(events))
+
+    def _read(self) -> None:
+        try:
+            handle = self._start()
+        except Exception as exc:  # the build could not start: shown in the panel
+            self._queue.put(BuildEnded(None, error_text(exc)))
+            return
+        with self._lock:
+            self.handle = handle
+        self._post(BuildStarted(handle.build_id))
+        if self._cancelled.is_set():
+            handle.cancel()
+        try:
+            for event in handle:
+                self._queue.put(event)
+        except Exception as exc:  # a broken stream ends the build; the handle recorded it
+            self._queue.put(BuildEnded(handle.summary, error_text(exc)))
+            return
+        self._queue.put(BuildEnded(handle.summary))
+
+    def _send(self) -> None:
+        pending: list[BuildEvent] = []
+        first = 0.0
+        while True:
+            timeout = None if not pending else max(0.0, first + self.flush_seconds - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if isinstance(item, BuildEnded):
+                while pending:
+                    self._delivered.wait(timeout=5)
+                    self._post_batch(pending[:LARGEST_BATCH])
+                    pending = pending[LARGEST_BATCH:]
+                self._delivered.wait(timeout=5)
+                self.finished.set()
+                self._post(item)
+                return
+            if item is not None:
+                if not pending:
+                    first = time.monotonic()
+                pending.append(item)
+            due = item is None or len(pending) >= self.max_batch
+            if due and pending and self._delivered.is_set():
+                self._post_batch(pending[:LARGEST_BATCH])
+                pending = pending[LARGEST_BATCH:]
+                first = time.monotonic()
+            elif due and pending:
+                self._delivered.wait(timeout=self.flush_seconds)
+
+
+# ---------------------------------------------------------------------- picking a folder
+
+
+class FolderPickerScreen(ServiceCalls, ModalScreen[str | None]):
+    """Choose what to build: a folder under [build] dockerfiles, or a path typed in."""
+
+    DEFAULT_CSS = """
+    FolderPickerScreen { align: center middle; }
+    FolderPickerScreen > Vertical {
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    FolderPickerScreen #title { text-style: bold; }
+    FolderPickerScreen OptionList { height: auto; max-height: 12; margin: 1 0; }
+    FolderPickerScreen .help { color: $text-muted; }
+    FolderPickerScreen .error { color: $error; height: auto; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    AUTO_FOCUS = "#folders"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Build an image: pick a folder", id="title")
+            yield OptionList(id="folders")
+            yield Field("Or a path", text_input("", id="path", placeholder="a folder with a Dockerfile"))
+            yield Static("", classes="error", id="picker-error")
+            yield Static("Enter choose · Tab path · Esc cancel", classes="help")
+
+    def on_mount(self) -> None:
+        self.call(self.app.session.dockerfile_folders, then=self._loaded, failed=self._failed)
+
+    def _loaded(self, folders: list[str]) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        if folders:
+            options.add_options([Option(Text(name), id=name) for name in folders])
+            options.highlighted = 0
+        else:
+            root = self.app.config.build.dockerfiles
+            self._error(f"No image folders (with a Dockerfile) under {root}/: type a path.")
+            self.query_one("#path", Input).focus()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._error(error_text(exc))
+
+    def _error(self, text: str) -> None:
+        self.query_one("#picker-error", Static).update(Text(text))
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    @on(Input.Submitted, "#path")
+    def _typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        path = event.value.strip()
+        if not path:
+            self._error("Type the path of a folder that holds a Dockerfile, or pick one above.")
+            return
+        self.dismiss(path)
+
+
+# ---------------------------------------------------------------------- tag and build args
+
+
+class BuildFormScreen(ModalScreen[BuildRequest | None]):
+    """Edit the tag, the build args (KEY=VALUE lines) and no-cache before a build starts."""
+
+    DEFAULT_CSS = """
+    BuildFormScreen { align: center middle; }
+    BuildFormScreen > Vertical {
+        width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    BuildFormScreen #title { text-style: bold; }
+    BuildFormScreen Horizontal#buttons { height: auto; align-horizontal: right; }
+    BuildFormScreen Button { margin-left: 2; }
+    BuildFormScreen .help { color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("ctrl+s", "start", "Build"),
+    ]
+    AUTO_FOCUS = "#tag"
+
+    def __init__(self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.tag = tag
+        self.build_args = build_args or {}
+
+    def compose(self) -> ComposeResult:
+        tag = self.tag or default_tag(self.app.config.build.image_prefix, self.folder)
+        args = "\n".join(f"{k}={v}" for k, v in self.build_args.items())
+        with Vertical():
+            yield Static(Text(f"Build {self.folder}"), id="title")
+            yield Field("Tag", text_input(tag, id="tag", validators=[reference_rule()]))
+            area = TextArea(args, id="build-args", show_line_numbers=False, soft_wrap=False)
+            yield Field("Build args", area, rule=Rule(validation.build_args),
+                        hint="one KEY=VALUE per line, e.g. BASE_IMAGE=debian:bookworm-slim")
+            yield Field("No cache", FormSwitch(value=False, id="nocache"), hint="rebuild every step")
+            with Horizontal(id="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Build", id="start", variant="primary")
+            yield Static("Enter in Tag or Ctrl+S build · Esc cancel", classes="help")
+
+    @on(Input.Submitted, "#tag")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_start()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "start":
+            self.action_start()
+        else:
+            self.dismiss(None)
+
+    def action_start(self) -> None:
+        fields = list(self.query(Field))
+        bad = first_invalid(fields)
+        if bad is not None:
+            bad.widget.focus()
+            return
+        self.dismiss(
+            BuildRequest(
+                folder=self.folder,
+                tag=self.query_one("#tag", Input).value.strip(),
+                build_args=validation.build_args(self.query_one("#build-args", TextArea).text),
+                nocache=self.query_one("#nocache", FormSwitch).value,
+            )
+        )
+
+
+# ---------------------------------------------------------------------- the build panel
+
+
+def summary_of(view: BuildView) -> BuildSummary:
+    """A stored build's summary, for reopening its log."""
+    seconds = 0.0
+    if view.started and view.finished:
+        seconds = max(0.0, (view.finished - view.started).total_seconds())
+    return BuildSummary(view.status, view.image_id or None, view.exit_code, view.error or None,
+                        view.tolerated, view.warnings, view.lines, seconds)
+
+
+class BuildScreen(ServiceCalls, Screen[BuildSummary | None]):
+    """The build panel: streams a build's log live (or shows a finished build's stored log).
+
+    `c` cancels a running build after a confirmation; Escape goes back (asking to cancel first
+    while the build runs); `f` turns following the end of the log on and off.
+    """
+
+    DEFAULT_CSS = """
+    BuildScreen #build-title {
+        height: 1; padding: 0 1; background: $boost; text-style: bold; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("c", "cancel_build", "Cancel build"),
+        Binding("f", "toggle_follow", "Follow"),
+    ]
+
+    def __init__(self, request: BuildRequest | None = None, *, build: BuildView | None = None) -> None:
+        super().__init__()
+        if (request is None) == (build is None):
+            raise ValueError("BuildScreen needs either a request (a new build) or a build (to reopen)")
+        self.request = request
+        self.build = build
+        self.build_id: int | None = build.id if build else None
+        self.summary: BuildSummary | None = None
+        self.pump: BuildPump | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar("Images › Build")
+        yield Static(self._title(), id="build-title")
+        yield BuildLogView(MAX_LINES, id="build-log")
+        yield Footer()
+
+    @property
+    def log_view(self) -> BuildLogView:
+        return self.query_one(BuildLogView)
+
+    @property
+    def running(self) -> bool:
+        return self.pump is not None and self.pump.running
+
+    def _title(self) -> Text:
+        if self.request is not None:
+            text = Text(f"Build {self.request.tag}", no_wrap=True, overflow="ellipsis")
+            text.append(f"  from {self.request.folder}", style="not bold")
+        else:
+            assert self.build is not None
+            text = Text(f"Build #{self.build.id}  {self.build.image_ref}", no_wrap=True, overflow="ellipsis")
+            text.append(f"  from {self.build.context}", style="not bold")
+            return text
+        if self.build_id is not None:
+            text.append(f"  (build #{self.build_id})", style="not bold")
+        return text
+
+    def on_mount(self) -> None:
+        self.log_view.view.focus()
+        if self.request is not None:
+            self._start_build(self.request)
+        else:
+            self._reopen()
+
+    def _start_build(self, request: BuildRequest) -> None:
+        session = self.app.session
+        self.log_view.start()
+        self.pump = BuildPump(
+            lambda: session.build_image(request.folder, tag=request.tag, build_args=request.build_args,
+                                        nocache=request.nocache),
+            self.post_message,
+        )
+        self.pump.start()
+
+    def _reopen(self) -> None:
+        assert self.build is not None
+        build = self.build
+        self.call(self.app.session.build_log, build.id, limit=MAX_LINES, then=self._reopened,
+                  title="Cannot open the build log")
+
+    def _reopened(self, events: list[BuildEvent]) -> None:
+        assert self.build is not None
+        log = self.log_view
+        for start in range(0, len(events), MAX_BATCH * 10):
+            log.append_events(events[start : start + MAX_BATCH * 10])
+        self.summary = summary_of(self.build)
+        log.finish(self.summary)
+
+    # ------------------------------------------------------------------ live events
+
+    @on(BuildStarted)
+    def _started(self, message: BuildStarted) -> None:
+        self.build_id = message.build_id
+        self.query_one("#build-title", Static).update(self._title())
+
+    @on(BuildEvents)
+    def _events(self, message: BuildEvents) -> None:
+        self.log_view.append_events(message.events)
+        if self.pump is not None:
+            self.pump.delivered()
+
+    @on(BuildEnded)
+    def _ended(self, message: BuildEnded) -> None:
+        summary = message.summary
+        if summary is None:
+            summary = BuildSummary(BuildStatus.FAILED, None, None, message.error or "The build did not start.",
+                                   self.log_view.tolerated, self.log_view.warnings, self.log_view.view.total_lines,
+                                   0.0 if self.log_view.started is None else time.monotonic() - self.log_view.started)
+        self.summary = summary
+        self.log_view.finish(summary)
+        tag = self.request.tag if self.request else ""
+        if summary.status is BuildStatus.SUCCEEDED:
+            self.app.notify(f"Built {tag}.", title="Build succeeded", markup=False)
+        elif summary.status is BuildStatus.CANCELLED:
+            self.app.notify(f"The build of {tag} was cancelled.", title="Build cancelled", severity="warning",
+                            markup=False)
+        else:
+            self.app.notify(summary.error or message.error or "The build failed.", title=f"Build of {tag} failed",
+                            severity="error", markup=False, timeout=10)
+
+    # ------------------------------------------------------------------ keys
+
+    def action_toggle_follow(self) -> None:
+        self.log_view.follow = not self.log_view.follow
+
+    def action_cancel_build(self) -> None:
+        if not self.running:
+            self.app.notify("No build is running here.", severity="warning", markup=False)
+            return
+        self._ask_cancel(leave=False)
+
+    def action_back(self) -> None:
+        if self.running:
+            self._ask_cancel(leave=True)
+            return
+        self.dismiss(self.summary)
+
+    def _ask_cancel(self, leave: bool) -> None:
+        tag = self.request.tag if self.request else "this image"
+        question = f"The build of {tag} is still running. Cancel it?"
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.pump is not None:
+                self.pump.cancel()
+                if leave:
+                    self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Cancel build"), answered)
+
+    def on_unmount(self) -> None:
+        if self.pump is not None and self.pump.running:
+            self.pump.cancel()

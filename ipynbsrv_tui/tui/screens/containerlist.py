@@ -1,0 +1,299 @@
+"""A live, filterable list of notebook containers: the base of Containers and My notebooks.
+
+Rows come from the app's container book (fed by engine events); the table paints only what is
+on screen, and `/` filters in memory, so 10,000 containers stay responsive. CPU and memory are
+sampled only for the running containers currently visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Input, Static
+
+from ...domain import ContainerView
+from ..book import ACTIVE_STATES, parse_filter
+from ..widgets import format as fmt
+from ..widgets.notebook_form import NewNotebookForm
+from ..widgets.statusbar import StatusBar
+from ..widgets.table import Column, VirtualTable
+from .actions import ContainerScreen
+
+TICK_SECONDS = 30.0
+VISIBLE_CHECK_SECONDS = 1.0
+
+
+class ContainerListScreen(ContainerScreen):
+    """Every container the actor may see; subclasses narrow it (`owner_filter`), change the columns
+    (COLUMNS / `row_cells`) or add widgets under the table (`compose_below`)."""
+
+    SECTION: ClassVar[str] = "Containers"
+    COLUMNS: ClassVar[Sequence[Column]] = (
+        Column("owner", "Owner", 8, grow=1),
+        Column("name", "Name", 12, grow=2),
+        Column("image", "Image", 10, grow=1),
+        Column("state", "State", 7),
+        Column("port", "Port", 5, justify="right"),
+        Column("cpu", "CPU", 4, justify="right"),
+        Column("memory", "Memory", 9),
+        Column("uptime", "Up", 5),
+        Column("activity", "Active", 6),
+    )
+    STATS_CONSUMER: ClassVar[str] = "containers"
+    EMPTY_TEXT: ClassVar[str] = "No containers yet."
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("enter", "details", "Details"),
+        Binding("l", "logs", "Logs", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ordered: list[int] = []
+        self._order_keys: dict[int, tuple[str, str]] = {}
+        self._filter_text = ""
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.SECTION)
+        yield Input(placeholder="filter: words match owner, name or state; owner:… name:… state:… image:…",
+                    id="filter", compact=True)
+        yield VirtualTable(self.COLUMNS, self.row_cells, empty_text="Loading…", id="table")
+        yield from self.compose_below()
+        yield Static("", id="summary", markup=False)
+        yield Footer()
+
+    def compose_below(self) -> ComposeResult:
+        """Widgets between the table and the summary line (none by default)."""
+        yield from ()
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#table", VirtualTable)
+
+    def owner_filter(self) -> str | None:
+        """Only this owner's containers are listed (None = everything the actor may see)."""
+        return None
+
+    def row_cells(self, container_id: int) -> list[Text | str]:
+        """The cells of one row, in COLUMNS order (plain text only)."""
+        book = self.app.book
+        view = book.views.get(container_id)
+        if view is None:
+            return []
+        cpu, memory, uptime = running_cells(view, book.stats.get(container_id))
+        return [view.owner, view.name, view.image, fmt.state_text(view.state), str(view.host_port), cpu, memory,
+                uptime, fmt.since(view.last_activity)]
+
+    def on_mount(self) -> None:
+        book = self.app.book
+        book.changed.subscribe(self, self._containers_changed)
+        book.stats_changed.subscribe(self, self._stats_changed)
+        self.table.focus()
+        if book.loaded:
+            self._containers_changed(None)
+        self.set_interval(TICK_SECONDS, self._tick)
+        self.set_interval(VISIBLE_CHECK_SECONDS, self._want_stats)
+
+    def on_screen_resume(self) -> None:
+        self._want_stats()
+
+    def on_screen_suspend(self) -> None:
+        sampler = getattr(self.app, "sampler", None)
+        if sampler is not None:
+            sampler.want(self.STATS_CONSUMER, ())
+
+    # ------------------------------------------------------------------ data
+
+    def selected_id(self) -> int | None:
+        return self.table.cursor_key
+
+    def _rebuild_order(self) -> None:
+        book = self.app.book
+        self._ordered = book.ordered(owner=self.owner_filter())
+        self._order_keys = {cid: _order_key(book.views[cid]) for cid in self._ordered}
+
+    def apply_filter(self) -> None:
+        """Show the rows that match the filter (all when it is empty), in one batch."""
+        terms = parse_filter(self._filter_text)
+        book = self.app.book
+        rows = [cid for cid in self._ordered if book.matches(cid, terms)] if terms else self._ordered
+        table = self.table
+        if book.loaded:
+            table.empty_text = (f"No container matches {self._filter_text!r}." if terms else self.EMPTY_TEXT)
+        table.set_rows(rows)
+        self._update_summary()
+        self._want_stats()
+
+    def _containers_changed(self, ids: frozenset[int] | None) -> None:
+        book = self.app.book
+        owner = self.owner_filter()
+        if ids is None:
+            self._rebuild_order()
+            self.apply_filter()
+            self.selection_changed()
+            return
+        reorder = False
+        for cid in ids:
+            view = book.views.get(cid)
+            listed = cid in self._order_keys
+            wanted = view is not None and (owner is None or view.owner == owner)
+            if listed != wanted or (view is not None and listed and self._order_keys[cid] != _order_key(view)):
+                reorder = True
+                break
+        if reorder:
+            self._rebuild_order()
+            self.apply_filter()
+        elif self._filter_text:
+            terms = parse_filter(self._filter_text)
+            shown = set(self.table.keys)
+            if any((cid in shown) != book.matches(cid, terms) for cid in ids if cid in self._order_keys):
+                self.apply_filter()
+            else:
+                self._refresh_rows(ids)
+        else:
+            self._refresh_rows(ids)
+        if self.selected_id() in ids:
+            self.selection_changed()
+
+    def _refresh_rows(self, ids: frozenset[int]) -> None:
+        for cid in ids:
+            self.table.refresh_row(cid)
+        self._update_summary()
+
+    def _stats_changed(self, ids: frozenset[int]) -> None:
+        for cid in ids:
+            self.table.refresh_row(cid)
+        if self.selected_id() in ids:
+            self.selection_changed()
+
+    def selection_changed(self) -> None:
+        """The highlighted container or its data changed (subclasses show details)."""
+
+    @on(VirtualTable.RowHighlighted, "#table")
+    def _highlighted(self, event: VirtualTable.RowHighlighted) -> None:
+        self.selection_changed()
+
+    @on(VirtualTable.RowSelected, "#table")
+    def _selected(self, event: VirtualTable.RowSelected) -> None:
+        self.open_details(event.key, "info")
+
+    def _tick(self) -> None:
+        self.table.refresh_rows()
+
+    def _want_stats(self) -> None:
+        sampler = getattr(self.app, "sampler", None)
+        if sampler is None or not self.is_current:
+            return
+        book = self.app.book
+        ids = tuple(cid for cid in self.table.visible_keys()
+                    if (view := book.views.get(cid)) is not None and view.state in ACTIVE_STATES)
+        sampler.want(self.STATS_CONSUMER, ids)
+
+    def _update_summary(self) -> None:
+        book = self.app.book
+        total = len(self._ordered)
+        shown = self.table.row_count
+        running = sum(1 for cid in self._ordered if book.views[cid].state in ACTIVE_STATES)
+        noun = "container" if total == 1 else "containers"
+        parts = [f"{shown:,} of {total:,} {noun}" if self._filter_text else f"{total:,} {noun}",
+                 f"{running:,} running"]
+        if self._filter_text:
+            parts.append(f"filter: {self._filter_text}")
+        if not book.loaded:
+            parts = ["loading…"]
+        self.query_one("#summary", Static).update(Text(" · ".join(parts)), layout=False)
+
+    # ------------------------------------------------------------------ filter
+
+    def action_filter(self) -> None:
+        self.add_class("-filtering")
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        if self._filter_text or self.has_class("-filtering"):
+            field.value = ""
+            self._filter_text = ""
+            self.remove_class("-filtering")
+            self.apply_filter()
+            self.table.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._filter_text = event.value.strip()
+        self.apply_filter()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not self._filter_text:
+            self.remove_class("-filtering")
+        self.table.focus()
+
+    # ------------------------------------------------------------------ navigation
+
+    def action_details(self) -> None:
+        if (cid := self.selected_id()) is not None:
+            self.open_details(cid, "info")
+
+    def action_logs(self) -> None:
+        if (cid := self.selected_id()) is not None:
+            self.open_details(cid, "logs")
+
+    def open_details(self, container_id: int, tab: str) -> None:
+        from .details import ContainerDetailsScreen
+
+        self.app.push_screen(ContainerDetailsScreen(container_id, tab))
+
+    # ------------------------------------------------------------------ create
+
+    def new_notebook(self, with_owner: bool) -> None:
+        self._load_images(with_owner)
+
+    @work(thread=True, exit_on_error=False, group="new-notebook", exclusive=True)
+    def _load_images(self, with_owner: bool) -> None:
+        app = self.app
+        try:
+            images = app.session.usable_images()
+        except Exception as exc:  # shown, never raised
+            app.call_from_thread(app.report_error, exc)
+            return
+        app.call_from_thread(self._open_form, images, with_owner)
+
+    def _open_form(self, images, with_owner: bool) -> None:
+        if not images:
+            hint = ("Register one in Images (n) first." if self.app.session.actor.is_admin
+                    else "Ask an admin to register one or to share one with your group.")
+            self.app.notify(f"No image is available to you yet. {hint}", severity="warning", markup=False)
+            return
+        config = self.app.config.notebooks
+        form = NewNotebookForm(images, owner=self.app.session.actor.username if with_owner else None,
+                               default_memory=config.memory, default_cpus=config.cpus)
+
+        def answered(values: dict | None) -> None:
+            if values:
+                arguments = form.create_arguments(values)
+                label = f"{arguments.get('owner', self.app.session.actor.username)}/{arguments['name']}"
+                self.call_session(f"Creating {label}…", f"Created {label}; it is starting.", "create_container",
+                                  **arguments)
+
+        self.app.push_screen(form, answered)
+
+
+def _order_key(view: ContainerView) -> tuple[str, str]:
+    return view.owner, view.name.lower()
+
+
+def running_cells(view: ContainerView, stats) -> tuple[str, str, str]:
+    """CPU, memory and uptime cells of a row."""
+    active = view.state in ACTIVE_STATES
+    return (fmt.cpu(stats) if active else "", fmt.memory(stats, view.memory_limit) if active else "",
+            fmt.since(view.started_at) if active else "")

@@ -1,0 +1,214 @@
+"""Background threads for endless streams: container events, resource samples, log follows.
+
+Each runs in its own daemon `threading.Thread` (never in the small worker pool), talks to the
+UI only through `post` callbacks (thread-safe `post_message`) or a `LineBuffer` the UI drains
+on a timer, and stops when `stop()` is called from the UI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from ..domain import ContainerStats, IpynbsrvError
+from .messages import ContainersChanged, ContainersLoaded, FeedProblem, StatsSampled
+
+RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0)
+YIELD_EVERY = 256
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line message for a person: our errors as they are, anything else with its type."""
+    if isinstance(exc, IpynbsrvError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class ContainerFeed(threading.Thread):
+    """Lists the containers, then follows `session.watch_containers()`; reconnects after a loss."""
+
+    def __init__(self, session, post: Callable[[object], None]) -> None:
+        super().__init__(name="ipynbsrv-container-feed", daemon=True)
+        self.session = session
+        self.post = post
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._watch = None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            watch, self._watch = self._watch, None
+        if watch is not None:
+            try:
+                watch.close()
+            except Exception:  # closing a broken stream may fail; the thread ends either way
+                pass
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def run(self) -> None:
+        attempt = 0
+        problem = False
+        while not self._stopped.is_set():
+            try:
+                views = self.session.list_containers()
+                if self._stopped.is_set():
+                    return
+                self.post(ContainersLoaded(views))
+                watch = self.session.watch_containers()
+                with self._lock:
+                    if self._stopped.is_set():
+                        watch.close()
+                        return
+                    self._watch = watch
+                if problem:
+                    self.post(FeedProblem("Live updates are back.", recovered=True))
+                    problem = False
+                attempt = 0
+                for change in watch:
+                    if self._stopped.is_set():
+                        return
+                    self.post(ContainersChanged([change]))
+                if self._stopped.is_set():
+                    return
+                reason = "the engine's event stream ended"
+            except Exception as exc:  # the feed must survive any failure and retry
+                if self._stopped.is_set():
+                    return
+                reason = describe(exc)
+            if not problem:
+                self.post(FeedProblem(f"Live updates paused: {reason}. Retrying in the background."))
+                problem = True
+            delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+            attempt += 1
+            self._stopped.wait(delay)
+
+
+class StatsSampler(threading.Thread):
+    """Samples `container_stats` for the containers the screens want, every `interval` seconds."""
+
+    def __init__(self, session, post: Callable[[object], None], interval: float = 5.0, parallel: int = 4) -> None:
+        super().__init__(name="ipynbsrv-stats", daemon=True)
+        self.session = session
+        self.post = post
+        self.interval = interval
+        self.parallel = parallel
+        self._wanted: dict[str, tuple[int, ...]] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+
+    def want(self, consumer: str, container_ids: tuple[int, ...]) -> None:
+        """Which running containers `consumer` shows now (replaces its previous wish)."""
+        with self._lock:
+            changed = self._wanted.get(consumer) != container_ids
+            if container_ids:
+                self._wanted[consumer] = container_ids
+            else:
+                self._wanted.pop(consumer, None)
+        if changed and container_ids:
+            self._wake.set()
+
+    def wanted(self) -> list[int]:
+        with self._lock:
+            ids: set[int] = set()
+            for group in self._wanted.values():
+                ids.update(group)
+        return sorted(ids)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+
+    def _sample(self, container_id: int) -> tuple[int, ContainerStats | None]:
+        try:
+            return container_id, self.session.container_stats(container_id)
+        except Exception:  # a container that stopped meanwhile, or the engine went away
+            return container_id, None
+
+    def run(self) -> None:
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="ipynbsrv-stats") as pool:
+            while not self._stopped.is_set():
+                started = time.monotonic()
+                ids = self.wanted()
+                if ids:
+                    samples = {cid: stats for cid, stats in pool.map(self._sample, ids) if stats is not None}
+                    if samples and not self._stopped.is_set():
+                        self.post(StatsSampled(samples))
+                self._wake.clear()
+                self._wake.wait(max(0.5, self.interval - (time.monotonic() - started)))
+
+
+class LineBuffer:
+    """Lines handed from a reader thread to the UI, which drains them in batches on a timer.
+
+    deque.append / popleft are atomic, so the reader never waits for the UI.
+    """
+
+    def __init__(self) -> None:
+        self._lines: deque[str] = deque()
+        self.finished = False
+        self.error: str | None = None
+
+    def append(self, line: str) -> None:
+        self._lines.append(line)
+
+    def drain(self, limit: int = 5000) -> list[str]:
+        lines = self._lines
+        count = min(limit, len(lines))
+        return [lines.popleft() for _ in range(count)]
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+
+class LogFollower(threading.Thread):
+    """Reads `session.follow_logs(container_id)` into a LineBuffer until the stream ends or stop()."""
+
+    def __init__(self, session, container_id: int, buffer: LineBuffer, tail: int = 500) -> None:
+        super().__init__(name=f"ipynbsrv-logs-{container_id}", daemon=True)
+        self.session = session
+        self.container_id = container_id
+        self.buffer = buffer
+        self.tail = tail
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._stream = None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            stream, self._stream = self._stream, None
+        if stream is not None and hasattr(stream, "close"):
+            try:
+                stream.close()
+            except Exception:  # the stream may already be broken; the thread ends either way
+                pass
+
+    def run(self) -> None:
+        try:
+            stream = self.session.follow_logs(self.container_id, tail=self.tail)
+            with self._lock:
+                if self._stopped.is_set():
+                    if hasattr(stream, "close"):
+                        stream.close()
+                    return
+                self._stream = stream
+            append = self.buffer.append
+            for count, line in enumerate(stream, 1):
+                if self._stopped.is_set():
+                    break
+                append(line)
+                if count % YIELD_EVERY == 0:
+                    time.sleep(0)  # a fast stream hands the GIL to the UI thread now and then
+        except Exception as exc:  # shown in the log panel's status line
+            if not self._stopped.is_set():
+                self.buffer.error = describe(exc)
+        finally:
+            self.buffer.finished = True

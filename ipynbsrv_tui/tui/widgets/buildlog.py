@@ -1,0 +1,316 @@
+"""The live build log: classified BuildEvents, styled, in bounded memory, with a summary line."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.cache import LRUCache
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.reactive import var
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widgets import Static
+
+from ...domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
+
+MAX_LINES = 20_000
+_CONTROL = re.compile("[\u0000-\u0008\u000a-\u001f\u007f]")
+
+_COMPONENT = {
+    BuildEventKind.STEP: "buildlog--step",
+    BuildEventKind.STDERR: "buildlog--stderr",
+    BuildEventKind.TOLERATED: "buildlog--tolerated",
+    BuildEventKind.ERROR: "buildlog--error",
+    BuildEventKind.RESULT: "buildlog--result",
+}
+
+
+def display_text(event: BuildEvent) -> str:
+    """The line shown for an event: plain text, tabs expanded, control characters made visible."""
+    text = event.text
+    if event.kind is BuildEventKind.RESULT:
+        text = f"Image {event.image_id or event.text}"
+    return _CONTROL.sub("\ufffd", text.expandtabs())
+
+
+def format_duration(seconds: float) -> str:
+    """`4.2s`, `3m 05s`, `1h 02m`."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def short_id(image_id: str | None) -> str:
+    """`sha256:0123456789ab` from a full image id."""
+    if not image_id:
+        return ""
+    algorithm, _, digest = image_id.rpartition(":")
+    return f"{algorithm + ':' if algorithm else ''}{digest[:12]}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+class BuildLines(ScrollView, can_focus=True):
+    """A virtual, styled view of the last `max_lines` build lines; only visible lines are rendered."""
+
+    COMPONENT_CLASSES = set(_COMPONENT.values())
+    DEFAULT_CSS = """
+    BuildLines { background: $surface; color: $foreground; overflow: auto auto; height: 1fr; }
+    BuildLines:focus { background-tint: $foreground 5%; }
+    BuildLines > .buildlog--step { color: $accent; text-style: bold; }
+    BuildLines > .buildlog--stderr { color: $warning; }
+    BuildLines > .buildlog--tolerated { color: $text-muted; text-style: dim; }
+    BuildLines > .buildlog--error { color: $error; text-style: bold; }
+    BuildLines > .buildlog--result { color: $success; text-style: bold; }
+    """
+
+    auto_scroll: var[bool] = var(True)
+    """Follow new lines while the view is at the end."""
+
+    def __init__(self, max_lines: int = MAX_LINES, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.max_lines = max_lines
+        self._lines: deque[tuple[BuildEventKind, str]] = deque(maxlen=max_lines)
+        self._total = 0
+        self._width = 0
+        self._cache: LRUCache[int, Strip] = LRUCache(1024)
+
+    @property
+    def line_count(self) -> int:
+        """Lines kept (at most `max_lines`)."""
+        return len(self._lines)
+
+    @property
+    def total_lines(self) -> int:
+        """Lines ever appended, including those no longer kept."""
+        return self._total
+
+    @property
+    def lines(self) -> list[str]:
+        """The kept lines' text, oldest first."""
+        return [text for _kind, text in self._lines]
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def append(self, items: Sequence[tuple[BuildEventKind, str]]) -> None:
+        if not items:
+            return
+        follow = self.auto_scroll and self.is_vertical_scroll_end and not self.is_vertical_scrollbar_grabbed
+        before = len(self._lines)
+        width = self._width
+        for _kind, text in items:
+            length = len(text) if text.isascii() else cell_len(text)
+            if length > width:
+                width = length
+        self._lines.extend(items)
+        self._total += len(items)
+        self._width = width
+        dropped = before + len(items) - len(self._lines)
+        self.virtual_size = Size(self._width, len(self._lines))
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            if dropped:
+                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+            self.refresh()
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._total = 0
+        self._width = 0
+        self._cache.clear()
+        self.virtual_size = Size(0, 0)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        base = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        absolute = self._total - len(self._lines) + index
+        strip = self._cache.get(absolute)
+        if strip is None:
+            kind, text = self._lines[index]
+            component = _COMPONENT.get(kind)
+            style: Style = base + self.get_component_rich_style(component) if component else base
+            strip = Strip(Text(text, style=style, no_wrap=True, end="").render(self.app.console), cell_len(text))
+            self._cache[absolute] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, index)
+
+
+class BuildLogView(Vertical):
+    """Shows a build's events live: tolerated debconf lines dimmed and counted, stderr warnings
+    yellow, errors red, step lines emphasised; keeps the last `max_lines` lines; a summary line
+    gives the state, duration, image id and counts.
+
+    Feed it with `append_events(batch)` (batches, not single events), `start()` when a live build
+    begins and `finish(summary)` when it ends.
+    """
+
+    DEFAULT_CSS = """
+    BuildLogView { height: 1fr; }
+    BuildLogView > #build-summary {
+        height: auto; max-height: 4; padding: 0 1; background: $panel; color: $foreground;
+    }
+    """
+
+    def __init__(self, max_lines: int = MAX_LINES, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = BuildLines(max_lines, id="build-lines")
+        self.summary_line = Static("", id="build-summary")
+        self.reset_counters()
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+        yield self.summary_line
+
+    def reset_counters(self) -> None:
+        self.tolerated = 0
+        self.warnings = 0
+        self.errors = 0
+        self.step: int | None = None
+        self.total_steps: int | None = None
+        self.image_id: str | None = None
+        self.exit_code: int | None = None
+        self.error: str | None = None
+        self.summary: BuildSummary | None = None
+        self.started: float | None = None
+
+    # ------------------------------------------------------------------ feeding
+
+    def start(self) -> None:
+        """A live build begins: show the running state and tick the elapsed time."""
+        self.started = time.monotonic()
+        self.summary = None
+        self._refresh_summary()
+        if self._timer is None and self.is_mounted:
+            self._timer = self.set_interval(1.0, self._refresh_summary)
+
+    def append_events(self, events: Sequence[BuildEvent]) -> None:
+        """Add a batch of events (and update the counters); lines beyond `max_lines` drop off the top."""
+        if not events:
+            return
+        for event in events:
+            kind = event.kind
+            if kind is BuildEventKind.TOLERATED:
+                self.tolerated += 1
+            elif kind is BuildEventKind.STDERR:
+                self.warnings += 1
+            elif kind is BuildEventKind.ERROR:
+                self.errors += 1
+                if self.error is None:
+                    self.error = event.text
+                if event.exit_code is not None and self.exit_code is None:
+                    self.exit_code = event.exit_code
+            elif kind is BuildEventKind.RESULT:
+                self.image_id = event.image_id or event.text
+        last = events[-1]
+        if last.step is not None:
+            self.step, self.total_steps = last.step, last.total_steps
+        self.view.append([(event.kind, display_text(event)) for event in events])
+        self._refresh_summary()
+
+    def finish(self, summary: BuildSummary) -> None:
+        """The build ended: stop the clock and show how it ended."""
+        self.summary = summary
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._refresh_summary()
+
+    def clear(self) -> None:
+        self.view.clear()
+        self.reset_counters()
+        self._refresh_summary()
+
+    @property
+    def follow(self) -> bool:
+        return self.view.auto_scroll
+
+    @follow.setter
+    def follow(self, value: bool) -> None:
+        self.view.auto_scroll = value
+        if value:
+            self.view.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._refresh_summary()
+
+    # ------------------------------------------------------------------ summary
+
+    def summary_text(self) -> Text:
+        """The summary line as plain, styled text (no markup is parsed)."""
+        text = Text(no_wrap=False, overflow="fold")
+        summary = self.summary
+        if summary is None:
+            if self.started is None:
+                text.append("No build running.", style="dim")
+                return text
+            text.append("● Building", style="bold")
+            if self.step is not None:
+                text.append(f"  step {self.step}/{self.total_steps or '?'}")
+            text.append(f"  ·  {format_duration(time.monotonic() - self.started)}")
+            counts = self._counts(self.view.total_lines, self.tolerated, self.warnings)
+        else:
+            status = summary.status
+            if status is BuildStatus.SUCCEEDED:
+                text.append("✔ Succeeded", style="bold green")
+                text.append(f" in {format_duration(summary.seconds)}")
+                if summary.image_id:
+                    text.append(f"  ·  image {short_id(summary.image_id)}")
+            elif status is BuildStatus.RUNNING:
+                text.append("● Still running", style="bold")
+                text.append(" (the log so far)")
+            elif status is BuildStatus.CANCELLED:
+                text.append("■ Cancelled", style="bold yellow")
+                text.append(f" after {format_duration(summary.seconds)}")
+            else:
+                text.append("✘ Failed", style="bold red")
+                if summary.exit_code is not None:
+                    text.append(f" (exit code {summary.exit_code})", style="bold red")
+                text.append(f" after {format_duration(summary.seconds)}")
+            counts = self._counts(max(summary.lines, self.view.total_lines), summary.tolerated, summary.warnings)
+        text.append(f"  ·  {counts}")
+        if not self.follow:
+            text.append("  ·  follow off", style="italic")
+        kept, total = self.view.line_count, self.view.total_lines
+        if total > kept:
+            text.append(f"  ·  showing the last {kept:,} of {total:,} lines", style="dim")
+        if summary is not None and summary.status is BuildStatus.FAILED and summary.error:
+            text.append("\n")
+            text.append(summary.error, style="red")
+        return text
+
+    @staticmethod
+    def _counts(lines: int, tolerated: int, warnings: int) -> str:
+        return f"{_plural(lines, 'line')}  ·  {tolerated:,} tolerated  ·  {_plural(warnings, 'warning')}"
+
+    def _refresh_summary(self) -> None:
+        self.summary_line.update(self.summary_text())
+
+    def on_mount(self) -> None:
+        if self.started is not None and self.summary is None and self._timer is None:
+            self._timer = self.set_interval(1.0, self._refresh_summary)
+
+    def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None

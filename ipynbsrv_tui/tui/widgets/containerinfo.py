@@ -1,0 +1,86 @@
+"""What one notebook container is and how to reach it: URL with token, ssh tunnel, usage against limits."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ...domain import ConnectionInfo, ContainerState, ContainerStats, ContainerView
+from . import format as fmt
+
+
+class ContainerInfo(Static):
+    """A read-only panel; call `show(view, connection, stats)` whenever one of them changes."""
+
+    DEFAULT_CSS = """
+    ContainerInfo { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", id=id, classes=classes, markup=False)
+        self.view: ContainerView | None = None
+
+    def show(self, view: ContainerView | None, connection: ConnectionInfo | None = None,
+             stats: ContainerStats | None = None) -> None:
+        self.view = view
+        self.update(render_info(view, connection, stats))
+
+
+def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
+                stats: ContainerStats | None) -> Table | Text:
+    """The panel's content as a two-column grid of plain text."""
+    if view is None:
+        return Text("No container selected. Press n to create a notebook.", style="italic")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    title = Text(f"{view.owner}/{view.name}  ")
+    title.append_text(fmt.state_text(view.state))
+    if view.state == ContainerState.RUNNING:
+        title.append(f"  up {fmt.since(view.started_at)}")
+    grid.add_row("Container", title)
+    image = Text(view.image or "(unregistered)")
+    if view.image_ref:
+        image.append(f"  {view.image_ref}", style="dim")
+    grid.add_row("Image", image)
+    if view.description:
+        grid.add_row("About", Text(fmt.printable(view.description)))
+    if view.url:
+        grid.add_row("URL", Text(view.url))
+    if connection is not None:
+        grid.add_row("Tunnel", Text(connection.tunnel_command))
+        grid.add_row("then open", Text(connection.local_url))
+    elif view.url:
+        grid.add_row("Tunnel", Text("…", style="dim"))
+    grid.add_row("CPU", _cpu(view, stats))
+    grid.add_row("Memory", _memory(view, stats))
+    extra = [f"port {view.host_port}", f"last activity {fmt.ago(view.last_activity)}"]
+    if view.clone_of:
+        extra.append(f"clone of {view.clone_of}")
+    grid.add_row("", Text(" · ".join(extra), style="dim"))
+    if view.url:
+        grid.add_row("", Text("y copies the URL, Y the ssh command (terminal clipboard, OSC 52)", style="dim"))
+    return grid
+
+
+def _cpu(view: ContainerView, stats: ContainerStats | None) -> Text:
+    limit = view.cpus or 0
+    if stats is None:
+        return Text(f"- of {limit:g} CPU" if limit else "-", style="dim")
+    if limit:
+        bar = fmt.usage_bar(stats.cpu_percent / (limit * 100), width=16)
+        bar.append(f" of {limit:g} CPU")
+        return bar
+    return Text(f"{stats.cpu_percent:.0f}%")
+
+
+def _memory(view: ContainerView, stats: ContainerStats | None) -> Text:
+    limit = view.memory_limit or (stats.memory_limit if stats else 0)
+    if stats is None:
+        return Text(f"- of {fmt.size(limit)}" if limit else "-", style="dim")
+    if limit:
+        bar = fmt.usage_bar(stats.memory_bytes / limit, width=16)
+        bar.append(f"  {fmt.size(stats.memory_bytes)} of {fmt.size(limit)}")
+        return bar
+    return Text(fmt.size(stats.memory_bytes))

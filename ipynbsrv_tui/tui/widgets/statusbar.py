@@ -1,0 +1,72 @@
+"""The one-line header: section, host, mode, engine and directory health, and who is acting."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ...domain import Health
+
+
+class StatusBar(Widget):
+    """Shows the app's `health` and `session.actor`; repaints when the app's health changes."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        background: $panel;
+        color: $foreground;
+        padding: 0 1;
+    }
+    StatusBar:ansi { background: ansi_blue; color: ansi_bright_white; }
+    """
+
+    def __init__(self, section: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.section = section
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "health", self._health_changed, init=False)
+
+    def _health_changed(self, _health: Health | None) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        app = self.app
+        health: Health | None = getattr(app, "health", None)
+        session = getattr(app, "session", None)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(self.section, style="bold")
+        line.append(" │ ")
+        host = health.host if health else getattr(session, "host", "") or "…"
+        mode = getattr(session, "mode", "") or (health.mode if health else "")
+        line.append(host)
+        line.append(f" ({mode})" if mode else "")
+        line.append(" │ ")
+        line.append_text(_signal("engine", health.engine_ok if health else None))
+        line.append(" ")
+        line.append_text(_signal(_directory_label(health), health.directory_ok if health else None,
+                                 stale=bool(health and health.directory_stale)))
+        if session is not None:
+            actor = session.actor
+            line.append(" │ ")
+            line.append(actor.username, style="bold")
+            if actor.is_admin:
+                line.append(" (admin)")
+        return line
+
+
+def _directory_label(health: Health | None) -> str:
+    if health is None or not health.directory_ok:
+        return "directory"
+    return health.directory_detail or "directory"
+
+
+def _signal(label: str, ok: bool | None, stale: bool = False) -> Text:
+    if ok is None:
+        return Text(f"{label} …", style="dim")
+    if not ok:
+        return Text(f"{label} ✗", style="bold red")
+    if stale:
+        return Text(f"{label} ~", style="yellow")
+    return Text(f"{label} ✓", style="green")

@@ -1,0 +1,294 @@
+"""Helpers for the broker tests: a broker subprocess, OS test accounts, clients running as other uids.
+
+The project's venv lives under /root, which other uids cannot read, so a client running as a
+test account uses the system Python (/usr/bin/python3) and a world-readable copy of only the
+client side of the package (domain, broker.protocol, broker.client): that also proves that
+ordinary users need nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ipynbsrv_tui.broker.protocol import decode
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "ipynbsrv_tui"
+SYSTEM_PYTHON = "/usr/bin/python3"
+FAKE_NOTEBOOK = Path(__file__).with_name("fake_notebook")
+CLIENT_FILES = ("__init__.py", "domain.py", "broker/__init__.py", "broker/protocol.py", "broker/client.py")
+
+CLIENT_SCRIPT = r'''
+import json, os, sys
+uid, gid, socket_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+os.setgroups([])
+os.setgid(gid)
+os.setuid(uid)
+from ipynbsrv_tui.broker.client import RemoteSession
+from ipynbsrv_tui.broker.protocol import encode, error_payload
+from ipynbsrv_tui.domain import IpynbsrvError
+
+ops = json.load(sys.stdin)
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"docker", "peewee", "ldap3", "requests"})
+try:
+    session = RemoteSession(socket_path)
+except IpynbsrvError as exc:
+    print("RESULT " + json.dumps({"uid": os.getuid(), "connect_error": error_payload(exc), "heavy": heavy}))
+    sys.exit(0)
+results = []
+held = []
+for name, args, kwargs in ops:
+    try:
+        if name == "hold_connections":  # open sessions of one pooled connection each, and keep them
+            for _ in range(args[0]):
+                held.append(RemoteSession(socket_path, pool_size=1, busy_wait=0))
+            results.append({"ok": len(held)})
+            continue
+        if name == "watch_for":  # the live changes seen in args[0] seconds
+            import threading
+            watch = session.watch_containers()
+            seen = []
+            reader = threading.Thread(target=lambda: seen.extend(watch), daemon=True)
+            reader.start()
+            print("watching", flush=True)
+            reader.join(args[0])
+            watch.close()
+            reader.join(5)
+            results.append({"ok": encode(seen)})
+            continue
+        value = getattr(session, name)(*args, **kwargs)
+        if name in ("follow_logs", "watch_containers"):
+            stream = value
+            value = next(iter(stream)) if name == "follow_logs" else "stream started"
+            stream.close()
+        results.append({"ok": encode(value)})
+    except IpynbsrvError as exc:
+        results.append({"error": error_payload(exc)})
+session.close()
+print("RESULT " + json.dumps({"uid": os.getuid(), "actor": encode(session.actor), "results": results, "heavy": heavy}))
+'''
+
+
+def free_uid_range(size: int = 50) -> tuple[int, int]:
+    """A uid range no OS account uses (for the directory's uid_range and the test accounts)."""
+    taken = {entry.pw_uid for entry in pwd.getpwall()}
+    for _ in range(200):
+        first = random.randrange(61000, 64000)
+        if not taken & set(range(first, first + size)):
+            return first, first + size - 1
+    raise RuntimeError("no free uid range for test accounts")
+
+
+def free_port_range(size: int = 40) -> tuple[int, int]:
+    """A range of loopback ports that are free right now (the service still probes each one)."""
+    for _ in range(200):
+        first = random.randrange(46000, 48900)
+        if all(_port_free(port) for port in range(first, first + size)):
+            return first, first + size - 1
+    raise RuntimeError("no free port range")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def world_readable_dir(prefix: str) -> Path:
+    """A fresh folder under /tmp that every uid may traverse (pytest's tmp_path is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+def copy_client_package(target: Path) -> Path:
+    """Copy only the client side of ipynbsrv_tui under `target` (world-readable); returns its PYTHONPATH."""
+    root = target / "client-lib"
+    for relative in CLIENT_FILES:
+        destination = root / "ipynbsrv_tui" / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PACKAGE / relative, destination)
+    (root / "run_client.py").write_text(CLIENT_SCRIPT)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+@dataclass
+class Account:
+    """A directory user that is also an OS account with the same uid (removed at the end)."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+def add_os_account(name: str, uid: int) -> Account:
+    subprocess.run(
+        ["useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin", "--uid", str(uid), name],
+        check=True, capture_output=True,
+    )
+    return Account(name, uid, pwd.getpwnam(name).pw_gid)
+
+
+def remove_os_account(name: str) -> None:
+    subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@dataclass
+class ClientRun:
+    """What a client subprocess saw: its uid, the actor the broker named, one result per operation."""
+
+    uid: int
+    actor: object
+    results: list
+    heavy_modules: list
+    connect_error: dict | None = None
+
+    def ok(self, index: int):
+        outcome = self.results[index]
+        assert "ok" in outcome, f"operation {index} failed: {outcome}"
+        return decode(outcome["ok"])
+
+    def error(self, index: int) -> dict:
+        outcome = self.results[index]
+        assert "error" in outcome, f"operation {index} succeeded: {outcome}"
+        return outcome["error"]
+
+
+def start_client(lib: Path, account_uid: int, account_gid: int, socket_path: str, ops: list) -> subprocess.Popen:
+    """Start `ops` ([name, args, kwargs] each) through the broker as uid:gid, in a system-Python subprocess."""
+    process = subprocess.Popen(
+        [SYSTEM_PYTHON, str(lib / "run_client.py"), str(account_uid), str(account_gid), socket_path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
+        env={"PYTHONPATH": str(lib), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
+    process.stdin.write(json.dumps(ops))
+    process.stdin.close()
+    process.stdin = None  # so that communicate() does not flush it again
+    return process
+
+
+def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 30.0) -> None:
+    """Read the client's output until a line with `text` (e.g. "watching")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if text in line:
+            return
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"the client never printed {text!r}:\n{process.stderr.read()}")
+
+
+def finish_client(process: subprocess.Popen, account_uid: int) -> ClientRun:
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, f"client as uid {account_uid} failed:\n{stderr}"
+    line = next(line for line in stdout.splitlines() if line.startswith("RESULT "))
+    data = json.loads(line[len("RESULT "):])
+    return ClientRun(
+        uid=data["uid"], actor=decode(data.get("actor")), results=data.get("results", []),
+        heavy_modules=data["heavy"], connect_error=data.get("connect_error"),
+    )
+
+
+def run_client(lib: Path, account_uid: int, account_gid: int, socket_path: str, ops: list) -> ClientRun:
+    """Run `ops` through the broker as uid:gid and return what the client saw."""
+    return finish_client(start_client(lib, account_uid, account_gid, socket_path, ops), account_uid)
+
+
+def write_config(folder: Path, *, port_range: tuple[int, int], uid_range: tuple[int, int],
+                 idle_timeout: int = 0, reconcile_interval: int = 3600, max_message_bytes: int = 65536) -> Path:
+    """A config.toml for a test broker: local directory, real engine, everything under `folder`."""
+    state = folder / "state"
+    state.mkdir(mode=0o700, exist_ok=True)
+    (folder / "run").mkdir(mode=0o755, exist_ok=True)
+    (folder / "run").chmod(0o755)
+    text = f"""
+[database]
+path = "{state / 'ipynbsrv.db'}"
+[directory]
+backend = "local"
+uid_range = [{uid_range[0]}, {uid_range[1]}]
+users_group = "ipynbsrv-test-users"
+[data]
+root = "{folder / 'data'}"
+[notebooks]
+port_range = [{port_range[0]}, {port_range[1]}]
+idle_timeout = {idle_timeout}
+stop_timeout = 5
+[broker]
+socket = "{folder / 'run' / 'broker.sock'}"
+reconcile_interval = {reconcile_interval}
+max_message_bytes = {max_message_bytes}
+"""
+    path = folder / "config.toml"
+    path.write_text(text)
+    return path
+
+
+class BrokerProcess:
+    """`ipynbsrv-tui serve` as a root subprocess on a test config; `stop()` sends SIGTERM."""
+
+    def __init__(self, config_path: Path, socket_path: str, log_path: Path) -> None:
+        self.config_path = config_path
+        self.socket_path = socket_path
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20.0) -> BrokerProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(self.config_path), "serve", "--log-level", "debug"],
+            stdout=log, stderr=log, cwd=REPO, env=dict(os.environ),
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the broker exited with {self.process.returncode}:\n{self.log()}")
+            if _answers(self.socket_path):
+                return self
+            time.sleep(0.05)
+        raise AssertionError(f"the broker did not answer within {timeout} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"the broker ignored SIGTERM for {timeout} s:\n{self.log()}") from None
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+            probe.sendall(b'{"v":1,"id":1,"call":"ping"}\n')
+            return b"pong" in probe.recv(4096)
+        except OSError:
+            return False

@@ -1,0 +1,397 @@
+"""The broker end to end: real peer credentials, the DESIGN §8 matrix, bad messages, restarts, culling.
+
+The broker runs as a root subprocess (`ipynbsrv-tui serve`) on a temp config with the local
+directory and the real engine. Two test accounts exist both in the directory and on the OS with
+the same uid; their clients are system-Python subprocesses that drop to that uid before
+connecting, so the broker learns who they are from SO_PEERCRED only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import docker.errors
+import pytest
+
+from ipynbsrv_tui.broker.client import RemoteSession
+from ipynbsrv_tui.broker.protocol import BrokerUnavailable
+from ipynbsrv_tui.domain import BuildStatus, ContainerState
+
+from . import broker_support as support
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(scope="module")
+def fake_notebook_image(docker_client):
+    """A tiny image whose command answers `{BASE_URL}api/status` like Jupyter (perl from the Debian base)."""
+    if os.geteuid() != 0:
+        pytest.skip("the broker tests create OS accounts and switch uids: run them as root")
+    if not os.path.exists(support.SYSTEM_PYTHON):
+        pytest.skip(f"{support.SYSTEM_PYTHON} is needed to run clients as other uids")
+    tag = f"ipynbsrv-test/fake-notebook-{secrets.token_hex(4)}:latest"
+    docker_client.images.build(path=str(support.FAKE_NOTEBOOK), tag=tag, rm=True, forcerm=True,
+                               network_mode="none", labels={"ipynbsrv.test": "broker"})
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture(scope="module")
+def site(fake_notebook_image, docker_client):
+    """A temp folder with the config, the client library copy, and cleanup of everything made in it."""
+    folder = support.world_readable_dir("ipynbsrv-test-broker-")
+    suffix = secrets.token_hex(3)
+    state = {
+        "folder": folder,
+        "lib": support.copy_client_package(folder),
+        "uid_range": support.free_uid_range(),
+        "port_range": support.free_port_range(),
+        "accounts": [],
+        "names": {"alice": f"ipbt{suffix}a", "bob": f"ipbt{suffix}b"},
+        "image": fake_notebook_image,
+    }
+    yield state
+    for account in state["accounts"]:
+        support.remove_os_account(account.name)
+    for owner in state["names"].values():
+        for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.owner={owner}"}):
+            container.remove(force=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_broker(site, name: str, **config) -> support.BrokerProcess:
+    folder = site["folder"] / name
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    path = support.write_config(folder, port_range=site["port_range"], uid_range=site["uid_range"], **config)
+    return support.BrokerProcess(path, str(folder / "run" / "broker.sock"), folder / "broker.log").start()
+
+
+def _accounts(site, root: RemoteSession) -> dict[str, support.Account]:
+    """Create alice and bob in the directory (through the broker, as root), then as OS accounts."""
+    accounts = {}
+    for role, name in site["names"].items():
+        view = root.create_user(name, "correct horse battery", display_name=role.title())
+        account = support.add_os_account(name, view.uid)
+        site["accounts"].append(account)
+        accounts[role] = account
+    return accounts
+
+
+@pytest.fixture(scope="module")
+def matrix_broker(site):
+    broker = _start_broker(site, "matrix")
+    root = RemoteSession(broker.socket_path)
+    root.register_image("ipbt-public", site["image"], description="public test image", is_public=True)
+    root.register_image("ipbt-private", site["image"], description="admins only", is_public=False)
+    accounts = _accounts(site, root)
+    yield broker, root, accounts
+    for view in root.list_containers():
+        root.delete_container(view.id)
+    root.close()
+    assert broker.stop() == 0
+
+
+def as_user(site, broker, account, *ops):
+    return support.run_client(site["lib"], account.uid, account.gid, broker.socket_path, [list(op) for op in ops])
+
+
+# --------------------------------------------------------------------------- the authorization matrix
+
+
+def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
+    broker, root, accounts = matrix_broker
+    alice, bob = accounts["alice"], accounts["bob"]
+
+    created = as_user(site, broker, bob, ("create_container", ["nb"], {"image": "ipbt-public"}))
+    assert created.uid == bob.uid and created.actor.username == bob.name and not created.actor.is_admin
+    assert created.heavy_modules == [], "the client side must not import docker, peewee, ldap3 or requests"
+    bob_view = created.ok(0)
+    assert bob_view.owner == bob.name and bob_view.state == ContainerState.RUNNING and bob_view.token
+
+    run = as_user(
+        site, broker, alice,
+        ("create_container", ["nb"], {"image": "ipbt-public"}),          # 0 her own: yes
+        ("list_containers", [], {}),                                    # 1 only hers
+        ("get_container", [bob_view.id], {}),                           # 2 bob's: no
+        ("connection_info", [bob_view.id], {}),                         # 3 bob's token: no
+        ("stop_container", [bob_view.id], {}),                          # 4
+        ("delete_container", [bob_view.id], {}),                        # 5
+        ("container_logs", [bob_view.id], {}),                          # 6
+        ("follow_logs", [bob_view.id], {}),                             # 7
+        ("snapshot_container", [bob_view.id, "s1"], {}),                # 8
+        ("register_image", ["ipbt-mine", site["image"]], {}),           # 9 images: admins only
+        ("build_image", [str(support.FAKE_NOTEBOOK)], {}),              # 10
+        ("create_container", ["x"], {"image": "ipbt-private"}),         # 11 not shared with her
+        ("create_container", ["x"], {"image": "ipbt-public", "owner": bob.name}),  # 12 for bob
+        ("create_user", ["mallory", "long enough pw"], {}),             # 13 users: admins only
+        ("usable_images", [], {}),                                      # 14
+        ("list_users", [], {}),                                         # 15 herself only
+    )
+    assert run.uid == alice.uid and run.actor.username == alice.name
+    mine = run.ok(0)
+    assert mine.owner == alice.name and mine.token and mine.url
+    listed = run.ok(1)
+    assert [v.owner for v in listed] == [alice.name]
+    assert bob_view.id not in {v.id for v in listed}
+    for index in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13):
+        error = run.error(index)
+        assert error["type"] == "NotAuthorized", (index, error)
+        assert bob_view.token not in error["message"]
+    assert [image.name for image in run.ok(14)] == ["ipbt-public"]
+    assert [user.username for user in run.ok(15)] == [alice.name]
+
+    own = as_user(
+        site, broker, alice,
+        ("connection_info", [mine.id], {}),
+        ("stop_container", [mine.id], {}),
+        ("start_container", [mine.id], {}),
+        ("follow_logs", [mine.id], {}),
+    )
+    info = own.ok(0)
+    assert info.token == mine.token and f"{info.host_port}:" in info.tunnel_command
+    assert own.ok(1).state == ContainerState.EXITED
+    assert own.ok(2).state == ContainerState.RUNNING
+    assert "fake notebook listening" in own.ok(3)
+
+    # Bob's container went through all of that untouched; the admin sees and may do everything.
+    everything = {v.id: v for v in root.list_containers()}
+    assert {mine.id, bob_view.id} <= set(everything)
+    assert everything[bob_view.id].state == ContainerState.RUNNING
+    assert root.connection_info(bob_view.id).token == bob_view.token
+    assert root.stop_container(bob_view.id).state == ContainerState.EXITED
+    root.delete_container(bob_view.id)
+    assert bob_view.id not in {v.id for v in root.list_containers()}
+    assert root.create_container("by-admin", "ipbt-private", owner=alice.name, start=False).owner == alice.name
+
+
+def test_live_changes_reach_only_their_owner(site, matrix_broker):
+    broker, root, accounts = matrix_broker
+    alice, bob = accounts["alice"], accounts["bob"]
+    views = {v.owner: v for v in root.list_containers()}
+    mine = views.get(alice.name) or root.create_container("live", "ipbt-public", owner=alice.name)
+    theirs = root.create_container("live", "ipbt-public", owner=bob.name)
+    watcher = support.start_client(site["lib"], alice.uid, alice.gid, broker.socket_path,
+                                   [["watch_for", [6], {}]])
+    try:
+        support.wait_for_line(watcher, "watching")
+        time.sleep(0.5)
+        root.stop_container(theirs.id)
+        root.restart_container(mine.id)
+        root.start_container(theirs.id)
+    finally:
+        run = support.finish_client(watcher, alice.uid)
+    changes = run.ok(0)
+    assert changes, "alice sees the changes of her own container live"
+    assert {c.container_id for c in changes} == {mine.id}
+    assert all(c.view is None or (c.view.owner == alice.name and c.view.token == mine.token) for c in changes)
+    assert f"live changes for {alice.name} from the shared event stream" in broker.log()
+    root.delete_container(theirs.id)
+
+
+def test_unknown_uid_is_refused_with_a_clear_message(site, matrix_broker):
+    broker, root, _ = matrix_broker
+    nobody = 65534
+    run = support.run_client(site["lib"], nobody, nobody, broker.socket_path, [["list_containers", [], {}]])
+    assert run.connect_error is not None
+    assert run.connect_error["type"] == "NotAuthorized"
+    assert f"uid {nobody}" in run.connect_error["message"] and "admin" in run.connect_error["message"]
+    assert root.health().engine_ok  # and the broker keeps serving
+
+
+def test_one_account_cannot_take_every_connection(site, matrix_broker):
+    broker, root, accounts = matrix_broker
+    run = as_user(site, broker, accounts["bob"], ("hold_connections", [20], {}))
+    error = run.error(0)
+    assert error["type"] == "BrokerBusy" and "connections open" in error["message"]
+    assert root.list_users()  # others are still served
+
+
+# --------------------------------------------------------------------------- bad messages
+
+
+def _raw(path: str, payload: bytes) -> list[dict]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_malformed_oversized_and_wrong_version_messages_are_rejected(site, matrix_broker):
+    broker, root, accounts = matrix_broker
+    path = broker.socket_path
+
+    replies = _raw(path, b'this is not json\n[1, 2]\n{"v": 99, "id": 1, "call": "list_containers"}\n'
+                         b'{"v": 1, "id": 2, "call": "no_such_call"}\n'
+                         b'{"v": 1, "id": 3, "call": "list_containers", "kwargs": {"actor": "bob"}}\n'
+                         b'{"v": 1, "id": 4, "call": "get_container", "args": [1, 2, 3]}\n'
+                         b'{"v": 1, "id": 5, "call": "ping"}\n')
+    assert [r.get("error", {}).get("type") for r in replies] == ["ProtocolError"] * 6 + [None]
+    assert "JSON" in replies[0]["error"]["message"]
+    assert "version 99" in replies[2]["error"]["message"]
+    assert "no_such_call" in replies[3]["error"]["message"]
+    assert replies[6] == {"v": 1, "id": 5, "ok": "pong"}
+
+    huge = b'{"v": 1, "id": 9, "call": "ping", "pad": "' + b"x" * 70_000 + b'"}\n'
+    replies = _raw(path, huge + b'{"v": 1, "id": 10, "call": "ping"}\n')
+    assert len(replies) == 1 and replies[0]["error"]["type"] == "MessageTooLarge"
+
+    # The broker still serves the next clients, root and an ordinary user alike.
+    assert root.list_users()
+    run = as_user(site, broker, accounts["alice"], ("list_containers", [], {}))
+    assert all(v.owner == accounts["alice"].name for v in run.ok(0))
+
+
+def test_long_answers_arrive_in_parts_and_streams_can_be_cancelled(site, matrix_broker, docker_client):
+    broker, root, _ = matrix_broker
+    users = root.list_users()
+    assert len(users) >= 2
+    # 65,536-byte messages: a build log of many events must come back in parts.
+    context = site["folder"] / "slow-build"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM debian:bookworm-slim\nRUN for i in $(seq 1 3000); do echo line $i of a long build log; done\n"
+        "RUN sleep 60\n"
+    )
+    tag = f"ipynbsrv-test/slow-{secrets.token_hex(3)}:latest"
+    handle = root.build_image(str(context), tag=tag, nocache=True)
+    assert isinstance(handle.build_id, int)
+    seen = []
+    started = time.monotonic()
+    for event in handle:
+        seen.append(event)
+        if "sleep 60" in event.text:
+            handle.cancel()
+    layers = [m.group(1) for e in seen if (m := re.match(r"^\s*---> ([0-9a-f]{12})$", e.text))]
+    try:
+        assert time.monotonic() - started < 45
+        assert handle.summary is not None and handle.summary.status == BuildStatus.CANCELLED
+        log = root.build_log(handle.build_id)
+        assert len(log) >= 3000
+        assert not docker_client.images.list(name=tag.split(":")[0])
+    finally:
+        _remove_untagged(docker_client, layers)
+
+
+def _remove_untagged(docker_client, image_ids) -> None:
+    """Remove the build-cache layers a cancelled build left (never a tagged image such as its base)."""
+    for image_id in reversed(image_ids):
+        try:
+            if not docker_client.images.get(image_id).tags:
+                docker_client.images.remove(image_id)
+        except docker.errors.APIError:
+            continue
+
+
+# --------------------------------------------------------------------------- restart
+
+
+def test_broker_restart_loses_nothing(site, docker_client):
+    broker = _start_broker(site, "restart")
+    root = RemoteSession(broker.socket_path)
+    try:
+        root.register_image("ipbt-restart", site["image"], is_public=True)
+        owner = root.create_user(f"{site['names']['alice']}r", "correct horse battery")
+        before = root.create_container("keep", "ipbt-restart", owner=owner.username)
+        info_before = root.connection_info(before.id)
+        watch = root.watch_containers()
+        ended = threading.Event()
+        outcome: list = []
+
+        def drain():
+            try:
+                outcome.extend(watch)
+            except BrokerUnavailable as exc:
+                outcome.append(exc)
+            ended.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        time.sleep(0.3)
+
+        stopped_at = time.monotonic()
+        assert broker.stop() == 0
+        assert time.monotonic() - stopped_at < 10
+        assert not os.path.exists(broker.socket_path), "the socket is removed on SIGTERM"
+        assert ended.wait(5), "open streams end when the broker stops"
+        assert docker_client.containers.get(before.docker_id).status == "running"
+
+        broker.start()
+        after = root.get_container(before.id)  # the same session reconnects by itself
+        assert (after.name, after.owner, after.host_port, after.token, after.url) == (
+            before.name, before.owner, before.host_port, before.token, before.url)
+        assert after.state == ContainerState.RUNNING
+        assert root.connection_info(before.id) == info_before
+        assert [i.name for i in root.list_images()] == ["ipbt-restart"]
+        assert owner.username in [u.username for u in root.list_users()]
+        root.delete_container(before.id)
+    finally:
+        root.close()
+        broker.stop()
+
+
+# --------------------------------------------------------------------------- idle culling
+
+
+def test_idle_culling_stops_the_idle_notebook_and_spares_the_active_one(site):
+    broker = _start_broker(site, "culling", idle_timeout=3)
+    root = RemoteSession(broker.socket_path)
+    keep_busy = threading.Event()
+    try:
+        root.register_image("ipbt-cull", site["image"], is_public=True)
+        owner = root.create_user(f"{site['names']['bob']}c", "correct horse battery").username
+        idle = root.create_container("idle", "ipbt-cull", owner=owner)
+        active = root.create_container("active", "ipbt-cull", owner=owner)
+        kernels = active.url.replace("?token=", "api/kernels?token=")
+
+        def touch():
+            while not keep_busy.wait(0.5):
+                try:
+                    NO_PROXY.open(kernels, timeout=2).read()
+                except OSError:
+                    continue
+
+        threading.Thread(target=touch, daemon=True).start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if root.get_container(idle.id).state == ContainerState.EXITED:
+                break
+            time.sleep(0.5)
+        assert root.get_container(idle.id).state == ContainerState.EXITED, broker.log()[-3000:]
+        time.sleep(2)
+        still = root.get_container(active.id)
+        assert still.state == ContainerState.RUNNING
+        assert still.last_activity is not None, "the last activity Jupyter reports is recorded"
+        assert "stopped" in broker.log() and "idle for" in broker.log()
+    finally:
+        keep_busy.set()
+        for view in root.list_containers():
+            root.delete_container(view.id)
+        root.close()
+        broker.stop()
+
+
+def test_serve_refuses_a_second_broker_on_the_same_socket(matrix_broker):
+    broker, root, _ = matrix_broker
+    result = subprocess.run(
+        [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(broker.config_path), "serve"],
+        capture_output=True, text=True, timeout=60, cwd=support.REPO,
+    )
+    assert result.returncode == 2
+    assert "Another broker is already listening" in result.stderr and "Traceback" not in result.stderr
+    assert root.health().engine_ok

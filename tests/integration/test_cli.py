@@ -1,0 +1,174 @@
+"""The scripting commands (`images`, `containers`, `users`) as a person runs them: a subprocess
+over a temp config, the real engine and the local directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.notebook_service import free_port_range
+
+
+@pytest.fixture
+def cli_config(tmp_path) -> Path:
+    first, last = free_port_range()
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[database]
+path = "{tmp_path / 'state' / 'ipynbsrv.db'}"
+[data]
+root = "{tmp_path / 'data'}"
+[notebooks]
+port_range = [{first}, {last}]
+stop_timeout = 2
+[build]
+dockerfiles = "{tmp_path / 'dockerfiles'}"
+[broker]
+socket = "{tmp_path / 'no-broker.sock'}"
+"""
+    )
+    return path
+
+
+@pytest.fixture
+def cli(cli_config):
+    """`cli("users", "list")` runs `python -m ipynbsrv_tui.cli --config … users list`."""
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(cli_config), *args],
+            input=stdin if stdin is not None else "", capture_output=True, text=True, timeout=120,
+        )
+
+    return run
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess, *words: str) -> str:
+    """A bad input: exit 2, one line on stderr that names the problem, no traceback."""
+    assert result.returncode == 2, f"exit {result.returncode}: {result.stdout}{result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def password_file(tmp_path) -> Path:
+    path = tmp_path / "password"
+    path.write_text("secret-pass-1\n")
+    path.chmod(0o600)
+    return path
+
+
+# --------------------------------------------------------------------------- images
+
+
+@pytest.mark.docker
+def test_images_list_register_retire(cli, tiny_image):
+    assert json.loads(ok(cli("images", "list", "--json"))) == []
+    assert "Registered tiny" in ok(cli("images", "register", "tiny", tiny_image, "--memory", "512m"))
+
+    [image] = json.loads(ok(cli("images", "list", "--json")))
+    assert (image["name"], image["ref"], image["memory"], image["is_public"]) == ("tiny", tiny_image, "512m", True)
+    assert image["description"] == "tiny test image [/bin/sh -c]"  # from the ipynbsrv.description label
+    table = ok(cli("images", "list")).splitlines()
+    assert table[0].split()[:2] == ["NAME", "REF"] and table[1].split()[:2] == ["tiny", tiny_image]
+
+    assert "is retired" in ok(cli("images", "retire", "tiny"))
+    assert json.loads(ok(cli("images", "list", "--active", "--json"))) == []
+    assert json.loads(ok(cli("images", "list", "--json")))[0]["retired"] is True
+    assert "back in use" in ok(cli("images", "retire", "tiny", "--undo"))
+
+    refused(cli("images", "register", "bad", "Not A Ref"), "'Not A Ref' is not a valid image reference")
+    refused(cli("images", "register", "other", tiny_image, "--notebook-port", "70000"), "70000 is out of range")
+    refused(cli("images", "register", "other", tiny_image, "--memory", "2x"), "'2x' is not valid")
+    refused(cli("images", "register", "tiny", tiny_image), "registered already")
+    refused(cli("images", "retire", "nosuch"), "No registered image named 'nosuch'")
+    refused(cli("images", "register"), "required", "--help")
+
+
+# --------------------------------------------------------------------------- users
+
+
+def test_users_list_create_delete_sync(cli, password_file):
+    assert "Created user alice" in ok(cli("users", "create", "alice", "--name", "Alice [b]L[/b]",
+                                          "--password-file", str(password_file)))
+    bob = json.loads(ok(cli("users", "create", "bob", "--admin", "--password-file", "-", "--json",
+                            stdin="bob-secret-9\n")))
+    assert (bob["username"], bob["is_admin"]) == ("bob", True)
+
+    users = json.loads(ok(cli("users", "list", "--json")))
+    assert [u["username"] for u in users] == ["alice", "bob"]
+    assert users[0]["display_name"] == "Alice [b]L[/b]"
+    assert "Alice [b]L[/b]" in ok(cli("users", "list"))
+    assert [u["username"] for u in json.loads(ok(cli("users", "list", "ali", "--json")))] == ["alice"]
+
+    refused(cli("users", "create", "carol"), "--password-file")  # no terminal to ask on
+    refused(cli("users", "create", "Bad Name", "--password-file", str(password_file)), "is not valid")
+    refused(cli("users", "create", "carol", "--password-file", "-", stdin="short\n"), "at least 8 characters")
+    refused(cli("users", "delete", "alice"), "--yes")
+    refused(cli("users", "delete", "alice", "--yes", "--containers", "wipe"), "containers must be one of")
+    refused(cli("users", "delete", "nosuch", "--yes"), "No user named 'nosuch'")
+
+    report = ok(cli("users", "delete", "alice", "--yes", "--data", "delete"))
+    assert report.startswith("Deleted user alice (containers: archive, data: delete).")
+    assert "removed:" in report
+    assert [u["username"] for u in json.loads(ok(cli("users", "list", "--json")))] == ["bob"]
+
+    assert ok(cli("users", "sync")).startswith("Synced:")
+    sync = json.loads(ok(cli("users", "sync", "--json")))
+    assert sync["errors"] == [] and "bob" not in sync["added"]
+
+
+# --------------------------------------------------------------------------- containers
+
+
+@pytest.fixture
+def owner(docker_client):
+    """A unique user name; every engine container named after it is removed afterwards."""
+    name = f"cli{uuid.uuid4().hex[:8]}"
+    yield name
+    for container in docker_client.containers.list(all=True, filters={"name": f"ipynbsrv-{name}-"}):
+        container.remove(force=True)
+
+
+@pytest.mark.docker
+def test_containers_create_lifecycle_logs_delete(cli, tiny_image, password_file, owner):
+    ok(cli("images", "register", "tiny", tiny_image))
+    ok(cli("users", "create", owner, "--password-file", str(password_file)))
+
+    created = json.loads(ok(cli("containers", "create", "nb", "--image", "tiny", "--owner", owner, "--json")))
+    assert (created["owner"], created["name"], created["state"]) == (owner, "nb", "running")
+    cid = created["id"]
+    listed = json.loads(ok(cli("containers", "list", "--json")))
+    assert [(c["id"], c["state"]) for c in listed] == [(cid, "running")]
+    assert f"{owner}/nb" not in ok(cli("containers", "list", "--owner", "nobody"))
+    assert "nb" in ok(cli("containers", "list"))
+
+    assert "is exited" in ok(cli("containers", "stop", f"{owner}/nb"))
+    assert "is running" in ok(cli("containers", "start", f"#{cid}"))
+    assert "is running" in ok(cli("containers", "restart", str(cid)))
+    assert f"started as {owner}" in ok(cli("containers", "logs", f"{owner}/nb", "--tail", "20"))
+
+    refused(cli("containers", "create", "nb2", "--image", "nosuch", "--owner", owner), "No registered image")
+    refused(cli("containers", "create", "bad name", "--image", "tiny", "--owner", owner), "is not valid")
+    refused(cli("containers", "logs", f"{owner}/nb", "--tail", "many"), "--tail")
+    refused(cli("containers", "stop", f"{owner}/missing"), f"No container {owner}/missing")
+    refused(cli("containers", "delete", f"{owner}/nb"), "--yes")
+    refused(cli("containers", "start"), "required")
+
+    assert f"Deleted {owner}/nb" in ok(cli("containers", "delete", f"{owner}/nb", "--yes"))
+    assert json.loads(ok(cli("containers", "list", "--json"))) == []

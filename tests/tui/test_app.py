@@ -1,0 +1,252 @@
+"""The app shell: sections, header, help, palette, themes, error handling, hang-up, launch."""
+
+from __future__ import annotations
+
+import os
+import pty
+
+import pytest
+from textual.command import CommandPalette
+
+from ipynbsrv_tui.domain import Actor, ContainerChange, ContainerState, NotAuthorized
+from ipynbsrv_tui.tui.app import SECTIONS, choose_theme
+from ipynbsrv_tui.tui.commands import class_bindings, section_commands
+from ipynbsrv_tui.tui.hangup import HANGUP_EXIT_CODE, HangupGuard, terminal_gone
+from ipynbsrv_tui.tui.screens.containers import ContainersScreen
+from ipynbsrv_tui.tui.screens.help import HelpScreen
+from ipynbsrv_tui.tui.screens.notebooks import NotebooksScreen
+from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
+
+from .conftest import FixedSession, fixed_view, make_app, screen_text, wait_until
+
+ALICE = Actor("alice", 2001, False, ("ipynbsrv-users",))
+
+
+async def test_admin_starts_in_containers_with_all_sections():
+    app = make_app(FixedSession())
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, ContainersScreen)
+        assert [s.mode for s in app.sections] == ["containers", "images", "users", "notebooks"]
+        await pilot.press("4")
+        assert isinstance(app.screen, NotebooksScreen)
+        await pilot.press("1")
+        assert isinstance(app.screen, ContainersScreen)
+
+
+async def test_user_gets_only_my_notebooks():
+    app = make_app(FixedSession(actor=ALICE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, NotebooksScreen)
+        assert [s.mode for s in app.sections] == ["notebooks"]
+        await pilot.press("1")
+        assert isinstance(app.screen, NotebooksScreen)
+        assert any("admins only" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: app.book.loaded)
+        await pilot.pause()
+        rows = app.screen.query_one("#table").keys
+        assert rows == [2, 1]  # alice's scratch and thesis, sorted by name
+
+
+async def test_header_shows_host_mode_health_and_actor():
+    app = make_app(FixedSession())
+    async with app.run_test(size=(120, 24)) as pilot:
+        await wait_until(pilot, lambda: app.health is not None)
+        await pilot.pause()
+        header = screen_text(app).splitlines()[0]
+        for part in ("Containers", "testhost", "embedded", "engine ✓", "local ✓", "root (admin)"):
+            assert part in header
+
+
+async def test_help_lists_section_and_global_keys():
+    app = make_app(FixedSession())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = {(key, description) for key, description, _ in app.screen.rows}
+        for expected in [("/", "Filter"), ("s", "Start/stop"), ("d", "Delete"), ("^r", "Reconcile"),
+                         ("R", "Restore snapshot"), ("?", "Help"), ("^q", "Quit"), ("4", "My notebooks")]:
+            assert expected in keys
+        await pilot.press("escape")
+        assert isinstance(app.screen, ContainersScreen)
+
+
+async def test_palette_reaches_every_action_of_every_section():
+    session = FixedSession()
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        titles = {command.title for command in section_commands(app, app.screen)}
+        for section in app.sections:
+            assert f"Go to {section.title}" in titles
+            for binding in class_bindings(section.screen_class):
+                if binding.description and not binding.system:
+                    assert f"{section.title}: {binding.description}" in titles
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"Go to My notebooks", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, NotebooksScreen))
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Containers: Delete")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete confirmation")
+        assert app.current_mode == "containers"
+        await pilot.press("escape")
+        assert session.calls == []
+
+
+async def test_sections_of_the_other_helper_are_real_modes():
+    names = {section.mode: section.screen_class.__name__ for section in SECTIONS}
+    assert names == {"containers": "ContainersScreen", "images": "ImagesScreen", "users": "UsersScreen",
+                     "notebooks": "NotebooksScreen"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "theme"),
+    [
+        ({"TERM": "xterm-256color"}, "textual-dark"),
+        ({"TERM": "xterm-256color", "SSH_CONNECTION": "10.0.0.1 5000 10.0.0.2 22"}, "ansi-dark"),
+        ({"TERM": "linux"}, "ansi-dark"),
+        ({"TERM": "xterm-256color", "IPYNBSRV_THEME": "nord"}, "nord"),
+        ({"TERM": "xterm-256color", "TEXTUAL_THEME": "gruvbox"}, "gruvbox"),
+    ],
+)
+def test_theme_choice(environ, theme):
+    assert choose_theme(environ) == theme
+
+
+async def test_ansi_dark_theme_is_selectable():
+    app = make_app(FixedSession(), theme="ansi-dark")
+    async with app.run_test(size=(80, 24)):
+        assert app.theme == "ansi-dark"
+        assert "ansi-dark" in app.available_themes
+
+
+async def test_untrusted_text_is_never_markup():
+    session = FixedSession()
+    app = make_app(session)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_until(pilot, lambda: app.book.loaded)
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[bold]lab[/bold]" in text
+        assert "[/bin/sh -c]" in text
+        session.push(ContainerChange(7, "create", fixed_view(7, "dave", "[/link] [b]x", ContainerState.CREATED)))
+        await wait_until(pilot, lambda: 7 in app.book.views)
+        await pilot.pause()
+        assert "[/link] [b]x" in screen_text(app)
+        app.report_error(NotAuthorized("[/bin/sh -c] is [b]not[/b] yours"))
+        await pilot.pause()
+        assert app._notifications and "[/bin/sh -c] is [b]not[/b] yours" in list(app._notifications)[-1].message
+
+
+async def test_a_failing_call_becomes_a_notification_not_a_crash():
+    class Refusing(FixedSession):
+        def stop_container(self, container_id):
+            raise NotAuthorized("That container belongs to another user [/bin/sh -c].")
+
+    app = make_app(Refusing())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.book.loaded)
+        await pilot.pause()
+        app.screen.query_one("#table").move_to(1)  # alice/thesis, running
+        await pilot.press("s")
+        await wait_until(pilot, lambda: any("another user" in n.message for n in app._notifications))
+        assert app.is_running
+        assert app.book.views[1].state == ContainerState.RUNNING
+
+
+def test_terminal_gone_detects_a_closed_pty():
+    master, slave = pty.openpty()
+    try:
+        assert terminal_gone((slave,), os.getppid()) is None
+        os.close(master)
+        assert "hung up" in terminal_gone((slave,), os.getppid())
+    finally:
+        os.close(slave)
+
+
+async def test_hangup_guard_exits_the_app_and_arms_the_hard_exit():
+    exits: list[int] = []
+    app = make_app(FixedSession())
+    async with app.run_test(size=(80, 24)) as pilot:
+        master, slave = pty.openpty()
+        try:
+            guard = HangupGuard(app, fds=(slave,), grace=0.2, poll=0.05, hard_exit=exits.append).install(sighup=False)
+            os.close(master)
+            await wait_until(pilot, lambda: guard.reason is not None, timeout=5, what="the watchdog")
+            assert "hung up" in guard.reason
+            await wait_until(pilot, lambda: exits == [HANGUP_EXIT_CODE], timeout=5, what="the hard exit")
+        finally:
+            os.close(slave)
+    assert app.return_code == HANGUP_EXIT_CODE
+
+
+def test_launch_refuses_without_a_terminal(capsys, monkeypatch):
+    import argparse
+
+    from ipynbsrv_tui.tui.launch import launch
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert launch(argparse.Namespace(config=None)) == 2
+    assert "ssh -t" in capsys.readouterr().err
+
+
+def test_launch_falls_back_to_embedded_when_the_broker_is_absent(tmp_config, monkeypatch):
+    from ipynbsrv_tui.tui import launch
+
+    config = tmp_config.replace(broker={"socket": str(tmp_config.database.resolved_path.parent / "no.sock")})
+    session = launch.open_session(config)
+    assert session.mode == "embedded"
+    assert session.actor.is_admin  # root, unknown to the fresh directory
+
+
+async def test_new_notebook_without_images_explains_what_to_do():
+    class NoImages(FixedSession):
+        def usable_images(self):
+            return []
+
+    app = make_app(NoImages(actor=ALICE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_until(pilot, lambda: any("No image is available" in note for note in app.notes))
+        assert isinstance(app.screen, NotebooksScreen)
+
+
+@pytest.mark.docker
+async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_image):
+    """When the broker's socket answers, the same screens run over it (header says client)."""
+    from ipynbsrv_tui.config import load_config
+    from ipynbsrv_tui.tui.launch import open_session
+    from tests.fixtures.notebook_service import free_port_range
+    from tests.integration import broker_support as support
+
+    config_path = support.write_config(tmp_path, port_range=free_port_range(), uid_range=(62000, 62999))
+    broker = support.BrokerProcess(config_path, str(tmp_path / "run" / "broker.sock"), tmp_path / "broker.log")
+    broker.start()
+    session = None
+    try:
+        session = open_session(load_config(str(config_path)))
+        assert session.mode == "client" and session.actor.is_admin
+        session.create_user("alice", "alice-password")
+        session.register_image("chatty", chatty_image, is_public=True)
+        view = session.create_container("remote", "chatty", owner="alice")
+        app = make_app(session, config=load_config(str(config_path)))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.health is not None and view.id in app.book.views)
+            await pilot.pause()
+            assert "(client)" in screen_text(app).splitlines()[0]
+            app.screen.query_one("#table").move_to(view.id)
+            await pilot.press("s")
+            await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.EXITED, what="stop")
+            docker_client.api.start(view.docker_id)
+            await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.RUNNING,
+                             what="the start event through the broker")
+        session.delete_container(view.id)
+    finally:
+        if session is not None:
+            session.close()
+        broker.stop()
+        for container in docker_client.containers.list(all=True, filters={"label": "ipynbsrv.owner=alice"}):
+            if container.name == "ipynbsrv-alice-remote":
+                container.remove(force=True)

@@ -1,0 +1,229 @@
+"""The broker server and RemoteSession together, over a real Unix socket, with a fake service.
+
+The fake stands in for the service layer only (no Docker, no database); the identity still comes
+from SO_PEERCRED, here the test process's own uid.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from ipynbsrv_tui.broker.client import RemoteSession, connect_session
+from ipynbsrv_tui.broker.protocol import BrokerBusy, BrokerUnavailable
+from ipynbsrv_tui.broker.server import BrokerServer
+from ipynbsrv_tui.config import Config
+from ipynbsrv_tui.domain import (
+    Actor,
+    BuildEvent,
+    BuildEventKind,
+    BuildStatus,
+    BuildSummary,
+    NotAuthorized,
+    NotFound,
+)
+
+
+class FakeStream:
+    """A closeable, cancellable iterator like the service's streams."""
+
+    def __init__(self, items, block: bool = False, build_id: int | None = None) -> None:
+        self.items = list(items)
+        self.block = block
+        self.ended = threading.Event()
+        self.summary = None
+        if build_id is not None:
+            self.build_id = build_id
+
+    def __iter__(self):
+        yield from self.items
+        if self.block:
+            self.ended.wait(30)
+        self.summary = BuildSummary(BuildStatus.CANCELLED if self.block else BuildStatus.SUCCEEDED,
+                                    None, None, None, 0, 0, len(self.items), 0.0)
+
+    def cancel(self) -> None:
+        self.ended.set()
+
+    close = cancel
+
+
+class FakeService:
+    """Answers a few session methods; `known_uids` decides who the broker lets in."""
+
+    def __init__(self, known_uids) -> None:
+        self.known_uids = known_uids
+        self.streams: list[FakeStream] = []
+
+    def actor_for_uid(self, uid: int) -> Actor:
+        if uid not in self.known_uids:
+            raise NotFound(f"uid {uid} is not a known user.")
+        return Actor("tester", uid, False, ("users",))
+
+    def list_users(self, actor: Actor, query: str = "") -> list[str]:
+        return [f"{actor.username}:{query}"]
+
+    def list_containers(self, actor: Actor, owner: str | None = None) -> list[str]:
+        return [f"container-{i:05d}-" + "x" * 40 for i in range(3000)]
+
+    def get_container(self, actor: Actor, container_id: int) -> str:
+        if container_id != 1:
+            raise NotAuthorized("That container belongs to another user.")
+        return "mine"
+
+    def health(self, actor: Actor) -> dict:
+        raise RuntimeError("a bug in the service")
+
+    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200) -> FakeStream:
+        stream = FakeStream([f"line {i}" for i in range(tail)], block=True)
+        self.streams.append(stream)
+        return stream
+
+    def build_image(self, actor: Actor, folder: str, tag: str | None = None, build_args=None, nocache=False):
+        stream = FakeStream([BuildEvent(BuildEventKind.STEP, "Step 1/1 : FROM x", 1, 1)], block=True, build_id=42)
+        self.streams.append(stream)
+        return stream
+
+
+@pytest.fixture
+def broker(tmp_path):
+    config = Config().replace(broker={"socket": str(tmp_path / "run" / "broker.sock"), "max_message_bytes": 16384})
+    service = FakeService({os.getuid()})
+    server = BrokerServer(service, config, background=False, max_connections=8)
+    server.start()
+    yield server, service, config
+    server.stop()
+
+
+def test_calls_run_as_the_peer_uid(broker):
+    server, _, config = broker
+    session = connect_session(config)
+    assert session is not None and session.mode == "client"
+    assert session.actor == Actor("tester", os.getuid(), False, ("users",))
+    assert session.list_users("q") == ["tester:q"]
+    assert session.get_container(1) == "mine"
+    with pytest.raises(NotAuthorized, match="another user"):
+        session.get_container(2)
+    session.close()
+
+
+def test_an_unknown_uid_is_refused(broker):
+    server, service, config = broker
+    service.known_uids = set()
+    with pytest.raises(NotAuthorized, match=f"refuses uid {os.getuid()}"):
+        connect_session(config)
+
+
+def test_no_socket_means_embedded_mode(tmp_path):
+    config = Config().replace(broker={"socket": str(tmp_path / "absent.sock")})
+    assert connect_session(config) is None
+    stale = tmp_path / "stale.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(stale))
+    listener.close()  # a socket file nobody listens on
+    assert connect_session(Config().replace(broker={"socket": str(stale)})) is None
+
+
+def test_long_lists_come_in_parts_under_the_limit(broker):
+    _, _, config = broker
+    with RemoteSession(config.broker.socket, max_message_bytes=16384) as session:
+        rows = session.list_containers()
+    assert len(rows) == 3000 and rows[0].startswith("container-00000") and rows[-1].startswith("container-02999")
+
+
+def test_a_service_bug_is_reported_without_a_traceback_and_the_broker_keeps_serving(broker):
+    _, _, config = broker
+    with RemoteSession(config.broker.socket) as session:
+        with pytest.raises(Exception) as caught:
+            session.health()
+        assert "RuntimeError: a bug in the service" in str(caught.value)
+        assert "Traceback" not in str(caught.value)
+        assert session.get_container(1) == "mine"
+
+
+def test_many_threads_share_one_session_and_wait_while_the_broker_is_full(broker):
+    _, _, config = broker
+    session = RemoteSession(config.broker.socket, pool_size=4)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(30):
+                assert session.list_users(f"{n}-{i}") == [f"tester:{n}-{i}"]
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    session.close()
+    assert errors == []
+
+
+def test_streams_end_when_the_client_closes_or_cancels(broker):
+    _, service, config = broker
+    session = RemoteSession(config.broker.socket)
+    logs = session.follow_logs(1, tail=3)
+    lines = []
+    for line in logs:
+        lines.append(line)
+        if len(lines) == 3:
+            logs.close()
+    assert lines == ["line 0", "line 1", "line 2"]
+    assert service.streams[-1].ended.wait(5), "closing the client ends the stream in the broker"
+
+    build = session.build_image("folder")
+    assert build.build_id == 42
+    events = []
+    for event in build:
+        events.append(event)
+        build.cancel()
+    assert [e.kind for e in events] == [BuildEventKind.STEP]
+    assert build.summary.status == BuildStatus.CANCELLED
+    session.close()
+
+
+def test_a_session_survives_a_broker_restart(broker, tmp_path):
+    server, service, config = broker
+    session = RemoteSession(config.broker.socket)
+    assert session.get_container(1) == "mine"
+    server.stop()
+    assert not os.path.exists(config.broker.socket)
+    with pytest.raises(BrokerUnavailable):
+        session.get_container(1)
+    again = BrokerServer(service, config, background=False)
+    again.start()
+    try:
+        assert session.get_container(1) == "mine"
+    finally:
+        session.close()
+        again.stop()
+
+
+def test_connections_beyond_the_limit_are_told_to_wait(broker):
+    server, _, config = broker
+    held = [RemoteSession(config.broker.socket, pool_size=1) for _ in range(server.max_connections)]
+    try:
+        time.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(BrokerBusy, match="maximum of 8 connections"):
+            RemoteSession(config.broker.socket, busy_wait=0.3)
+        assert time.monotonic() - started < 2
+    finally:
+        for session in held:
+            session.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            RemoteSession(config.broker.socket).close()
+            break
+        except BrokerUnavailable:
+            time.sleep(0.05)
+    else:
+        pytest.fail("the broker did not free its connection slots")
