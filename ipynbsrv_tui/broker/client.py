@@ -16,9 +16,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..domain import SESSION_METHODS
 from .protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
-    SESSION_METHODS,
     STREAM_METHODS,
     BrokerBusy,
     BrokerUnavailable,

@@ -40,21 +40,6 @@ from ..domain import IpynbsrvError
 VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
 
-# The calls a Session exposes; kept equal to service.core.SESSION_METHODS (a unit test checks it),
-# because clients may not import the service layer.
-SESSION_METHODS: frozenset[str] = frozenset(
-    {
-        "list_containers", "get_container", "connection_info", "container_logs", "follow_logs",
-        "container_stats", "list_snapshots", "create_container", "start_container", "stop_container",
-        "restart_container", "suspend_container", "resume_container", "delete_container", "clone_container",
-        "snapshot_container", "restore_snapshot", "delete_snapshot", "commit_container",
-        "list_images", "usable_images", "engine_images", "image_defaults", "register_image", "update_image",
-        "retire_image", "delete_image", "dockerfile_folders", "build_image", "list_builds", "build_log",
-        "list_users", "get_user", "create_user", "set_password", "set_admin", "set_active", "delete_user",
-        "sync_users", "list_groups", "create_group", "add_member", "remove_member",
-        "watch_containers", "reconcile", "health",
-    }
-)
 # Calls whose result is a closeable iterator: the broker streams their items.
 STREAM_METHODS: frozenset[str] = frozenset({"watch_containers", "follow_logs", "build_image"})
 # Calls the broker answers itself, without the service.

@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound
+from ..domain import SESSION_METHODS, Actor, IpynbsrvError, NotAuthorized, NotFound
 from .background import BackgroundLoops, close_thread_database
 from .protocol import (
     CONTROL_CALLS,
-    SESSION_METHODS,
     STREAM_METHODS,
     BrokerBusy,
     MessageTooLarge,

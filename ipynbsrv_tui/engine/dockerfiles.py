@@ -191,24 +191,29 @@ class ImageFolder:
 
     def defaults(self, ref: str) -> ImageDefaults:
         """Registration defaults from the final stage's ipynbsrv.* labels (as the image will carry)."""
-        labels = self.labels
-        try:
-            port = validation.port(labels.get("ipynbsrv.notebook-port", "8888"), what="ipynbsrv.notebook-port")
-        except ValidationError:
-            port = 8888
-        try:
-            public = validation.port_list(labels.get("ipynbsrv.public-ports", ""))
-        except ValidationError:
-            public = ()
-        return ImageDefaults(
-            ref=ref,
-            name=self.name,
-            description=labels.get("ipynbsrv.description", ""),
-            command=labels.get("ipynbsrv.command", ""),
-            notebook_port=port,
-            public_ports=public,
-            registrable=self.registrable,
-        )
+        return defaults_from_labels(ref, self.name, self.labels)
+
+
+def defaults_from_labels(ref: str, name: str, labels: Mapping[str, str], docker_id: str = "") -> ImageDefaults:
+    """Registration defaults (DESIGN §6) from ipynbsrv.* labels; unreadable values fall back to the defaults."""
+    try:
+        port = validation.port(labels.get("ipynbsrv.notebook-port", "8888"), what="ipynbsrv.notebook-port")
+    except ValidationError:
+        port = 8888
+    try:
+        public = validation.port_list(labels.get("ipynbsrv.public-ports", ""))
+    except ValidationError:
+        public = ()
+    return ImageDefaults(
+        ref=ref,
+        name=name,
+        description=labels.get("ipynbsrv.description", ""),
+        command=labels.get("ipynbsrv.command", ""),
+        notebook_port=port,
+        public_ports=public,
+        registrable=labels.get("ipynbsrv.registrable", "true").strip().lower() != "false",
+        docker_id=docker_id,
+    )
 
 
 def load_folder(root: str | Path, name: str) -> ImageFolder:

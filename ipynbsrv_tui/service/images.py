@@ -20,7 +20,7 @@ from ..domain import (
     NotFound,
     ValidationError,
 )
-from ..engine.dockerfiles import plan_build
+from ..engine.dockerfiles import defaults_from_labels, plan_build
 from ..store.models import Build, Container, Group, Image, ImageAccess, database_proxy
 from . import authz
 from .base import ServiceBase
@@ -79,21 +79,8 @@ class ImagesMixin(ServiceBase):
         self._require_images_admin(actor, "image.defaults")
         ref = validation.image_reference(ref)
         info = self.engine.image(ref)
-        labels = info.labels or {}
-        repo = validation.split_reference(ref)[0].rsplit("/", 1)[-1]
-        try:
-            port = validation.port(labels.get("ipynbsrv.notebook-port", "8888"))
-        except ValidationError:
-            port = 8888
-        try:
-            public = validation.port_list(labels.get("ipynbsrv.public-ports", ""))
-        except ValidationError:
-            public = ()
-        return ImageDefaults(
-            ref=ref, name=repo, description=labels.get("ipynbsrv.description", ""),
-            command=labels.get("ipynbsrv.command", ""), notebook_port=port, public_ports=public,
-            registrable=labels.get("ipynbsrv.registrable", "true").lower() != "false", docker_id=info.id,
-        )
+        name = validation.split_reference(ref)[0].rsplit("/", 1)[-1]
+        return defaults_from_labels(ref, name, info.labels or {}, docker_id=info.id)
 
     # ------------------------------------------------------------------ registering
 

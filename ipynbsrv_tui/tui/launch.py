@@ -20,21 +20,6 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def open_session(config):
-    """Client mode when the broker's socket answers, otherwise the service in this process."""
-    try:
-        from ..broker.client import connect_session
-    except ImportError:
-        connect_session = None
-    if connect_session is not None:
-        session = connect_session(config)
-        if session is not None:
-            return session
-    from ..service import embedded_session
-
-    return embedded_session(config)
-
-
 def _exit_deadline(code: int) -> None:
     """After the UI is gone, make sure a blocked background call cannot keep the process alive."""
 
@@ -50,6 +35,7 @@ def launch(args: argparse.Namespace) -> int:
         print(NO_TTY_HINT, file=sys.stderr)
         return 2
     from ..config import load_config
+    from ..connect import open_session
     from .app import IpynbsrvApp
 
     config = load_config(args.config)

@@ -193,10 +193,10 @@ def test_launch_refuses_without_a_terminal(capsys, monkeypatch):
 
 
 def test_launch_falls_back_to_embedded_when_the_broker_is_absent(tmp_config, monkeypatch):
-    from ipynbsrv_tui.tui import launch
+    from ipynbsrv_tui.connect import open_session
 
     config = tmp_config.replace(broker={"socket": str(tmp_config.database.resolved_path.parent / "no.sock")})
-    session = launch.open_session(config)
+    session = open_session(config)
     assert session.mode == "embedded"
     assert session.actor.is_admin  # root, unknown to the fresh directory
 
@@ -217,7 +217,7 @@ async def test_new_notebook_without_images_explains_what_to_do():
 async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_image):
     """When the broker's socket answers, the same screens run over it (header says client)."""
     from ipynbsrv_tui.config import load_config
-    from ipynbsrv_tui.tui.launch import open_session
+    from ipynbsrv_tui.connect import open_session
     from tests.fixtures.notebook_service import free_port_range
     from tests.integration import broker_support as support
 
