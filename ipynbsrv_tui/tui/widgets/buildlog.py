@@ -88,7 +88,7 @@ class BuildLines(ScrollView, can_focus=True):
         self._lines: deque[tuple[BuildEventKind, str]] = deque(maxlen=max_lines)
         self._total = 0
         self._width = 0
-        self._cache: LRUCache[int, Strip] = LRUCache(1024)
+        self._cache: LRUCache[int, Strip] = LRUCache(128)
 
     @property
     def line_count(self) -> int:
