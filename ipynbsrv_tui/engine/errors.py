@@ -26,7 +26,7 @@ from ..domain import (
 )
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_NO_SUCH_IMAGE = re.compile(r"no such image: (\S+)", re.IGNORECASE)
+_NO_SUCH_IMAGE = re.compile(r"no such image: (\S+?):?(?=\s|$)", re.IGNORECASE)
 _PORT = re.compile(r":(\d+)(?: failed)?: (?:port is already allocated|bind: address already in use)")
 
 

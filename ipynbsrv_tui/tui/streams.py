@@ -83,7 +83,7 @@ class ContainerFeed(threading.Thread):
                     return
                 reason = describe(exc)
             if not problem:
-                self.post(FeedProblem(f"Live updates paused: {reason}. Retrying in the background."))
+                self.post(FeedProblem(f"Live updates paused: {reason.rstrip('.')}. Retrying in the background."))
                 problem = True
             delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
             attempt += 1
