@@ -35,13 +35,21 @@ is_number() {
     esac
 }
 
+is_user_id() {
+    # a uid/gid a person may have: plain decimal 1..4294967294 (0 is root; 00 and 4294967295 = -1 mean it too)
+    case "$1" in
+        '' | 0* | *[!0-9]*) return 1 ;;
+    esac
+    [ "${#1}" -le 10 ] && [ "$1" -le 4294967294 ]
+}
+
 # ---------------------------------------------------------------- checks
 
 [ "$(id -u)" = 0 ] || die "the entrypoint must start as root to prepare the container (it then runs the command as \$OWNER); do not start it with --user"
 
 OWNER="${OWNER:-}"
 [ -n "$OWNER" ] || die "OWNER is not set. Start the container with -e OWNER=<username>: the notebook runs as that user and only that user may log in."
-printf '%s\n' "$OWNER" | grep -Eq '^[A-Za-z_][A-Za-z0-9_.-]{0,31}$' \
+[ "$(printf '%s' "$OWNER" | wc -l)" = 0 ] && printf '%s\n' "$OWNER" | grep -Eq '^[A-Za-z_][A-Za-z0-9_.-]{0,31}$' \
     || die "OWNER='$OWNER' is not a valid user name (letters, digits, _ . -, at most 32, not starting with a digit, . or -)."
 [ "$OWNER" != root ] || die "OWNER=root is refused: the command never runs as root."
 local_uid=$(awk -F: -v u="$OWNER" '$1 == u { print $3 }' /etc/passwd)
@@ -51,8 +59,8 @@ fi
 for var in NB_UID NB_GID; do
     eval "value=\${$var:-}"
     if [ -n "$value" ]; then
-        is_number "$value" || die "$var='$value' is not a number."
         [ "$value" != 0 ] || die "$var=0 is refused: the command never runs as root."
+        is_user_id "$value" || die "$var='$value' is not a plain number from 1 to 4294967294."
     fi
 done
 
@@ -160,6 +168,8 @@ entry=$(getent passwd "$OWNER") || die "user $OWNER cannot be resolved"
 uid=$(echo "$entry" | cut -d: -f3)
 gid=$(echo "$entry" | cut -d: -f4)
 [ "$uid" != 0 ] || die "user $OWNER resolves to uid 0; refusing to run the command as root."
+is_user_id "$uid" || die "user $OWNER resolves to uid $uid; refusing to run the command with it."
+is_user_id "$gid" || die "user $OWNER resolves to group id $gid; refusing to run the command with it (0 is root's group)."
 if [ -n "${NB_UID:-}" ] && [ "$NB_UID" != "$uid" ]; then
     say "NB_UID=$NB_UID differs from $OWNER's uid $uid in the directory; using $uid"
 fi

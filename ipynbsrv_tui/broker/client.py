@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..domain import SESSION_METHODS
+from ..domain import SESSION_METHODS, NotAuthorized
 from .protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     STREAM_METHODS,
@@ -375,6 +375,17 @@ def broker_socket_present(path: str) -> bool:
         return False
 
 
+def check_socket_owner(path: str) -> None:
+    """Refuse a socket that neither root nor we made: in a folder others can write, another user
+    could create it first and pose as the broker (and read what we send)."""
+    owner = os.stat(path).st_uid
+    if owner not in (0, os.getuid()):
+        raise NotAuthorized(
+            f"The broker socket {path} belongs to uid {owner}, not to root: refusing to talk to it. "
+            "Ask an admin to check [broker] socket (keep it in a root-owned folder such as /run/ipynbsrv)."
+        )
+
+
 def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | None:
     """A RemoteSession when the broker at `config.broker.socket` answers, else None (use embedded mode).
 
@@ -384,6 +395,7 @@ def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | 
     path = config.broker.socket
     if not broker_socket_present(path):
         return None
+    check_socket_owner(path)
     try:
         return RemoteSession(path, max_message_bytes=config.broker.max_message_bytes, connect_timeout=timeout)
     except BrokerUnavailable:

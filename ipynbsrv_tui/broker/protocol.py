@@ -236,7 +236,7 @@ def parse_message(line: bytes) -> dict[str, Any]:
     """A message from one line; ProtocolError for bad JSON, a non-object or another version."""
     try:
         message = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"Not a JSON message: {exc}. Send one JSON object per line.") from None
     if not isinstance(message, dict):
         raise ProtocolError("A message must be a JSON object, e.g. {\"v\": 1, \"id\": 1, \"call\": \"ping\"}.")
@@ -281,4 +281,7 @@ def request_fields(message: dict[str, Any]) -> tuple[Any, str, list[Any], dict[s
         raise ProtocolError("A request's kwargs must be argument names.")
     if "actor" in kwargs:
         raise ProtocolError("The actor is not an argument: the broker takes it from the connection.")
-    return msg_id, call, decode(args, strict=True), {k: decode(v, strict=True) for k, v in kwargs.items()}
+    try:
+        return msg_id, call, decode(args, strict=True), {k: decode(v, strict=True) for k, v in kwargs.items()}
+    except RecursionError:
+        raise ProtocolError("A request's arguments are nested too deeply.") from None

@@ -368,7 +368,7 @@ class BrokerServer:
             method = getattr(self.service, call)
             self._check_arguments(call, method, actor, args, kwargs)
             if call in STREAM_METHODS:
-                self._stream(client, msg_id, call, self._open_stream(call, method, actor, args, kwargs))
+                self._stream(client, msg_id, call, self._open_stream(call, method, actor, args, kwargs), actor)
                 return False
             result = method(actor, *args, **kwargs)
             return self._send_result(client, msg_id, result)
@@ -446,8 +446,12 @@ class BrokerServer:
 
     # ------------------------------------------------------------------ streams
 
-    def _stream(self, client: _Client, msg_id: Any, call: str, handle: Any) -> None:
-        """Send the items of a closeable iterator, then an end marker; the peer may cancel or leave."""
+    def _stream(self, client: _Client, msg_id: Any, call: str, handle: Any, actor: Actor) -> None:
+        """Send the items of a closeable iterator, then an end marker; the peer may cancel or leave.
+
+        The caller is looked up again as the stream goes on (every ACTOR_TTL seconds): when they
+        were disabled or their admin rights changed, the stream ends with NotAuthorized.
+        """
         client.sock.settimeout(None)
         client.stream = handle
         done = threading.Event()
@@ -462,6 +466,7 @@ class BrokerServer:
             if self._stopping.is_set():
                 return
             for item in handle:
+                self._check_rights(client, actor)
                 if not self._reply(client, {"id": msg_id, "item": self._item(item)}):
                     return
             summary = getattr(handle, "summary", None)
@@ -477,6 +482,17 @@ class BrokerServer:
             client.shutdown()
             if watcher.is_alive():
                 watcher.join(timeout=1.0)
+
+    def _check_rights(self, client: _Client, actor: Actor) -> None:
+        """NotAuthorized when the caller is refused now, or is not the user with the admin rights the stream began with."""
+        try:
+            current = self._actor(client)
+        except NotAuthorized:
+            raise
+        except IpynbsrvError:
+            return  # the store or directory is briefly unreachable: only a refusal ends the stream
+        if (current.username, current.is_admin) != (actor.username, actor.is_admin):
+            raise NotAuthorized("Your rights changed while this stream was open, so it was ended. Open it again.")
 
     def _item(self, item: Any) -> Any:
         if isinstance(item, str) and len(item) > self.limit // 8:

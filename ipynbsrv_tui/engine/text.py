@@ -13,6 +13,8 @@ from typing import NamedTuple
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])")
 # Control characters left after the escapes are gone (tab is kept).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A line longer than this is cut into pieces: output without newlines must not grow without bound.
+MAX_LINE = 65_536
 
 
 def strip_ansi(text: str) -> str:
@@ -68,6 +70,9 @@ class LineAssembler:
             self._marked = self._marked or marked
             if "\r" in tail:
                 self._pending = _compact(self._pending)
+            while len(self._pending) > MAX_LINE:
+                lines.append(Line(self._pending[:MAX_LINE], self._marked))
+                self._pending = self._pending[MAX_LINE:]
         return lines
 
     def flush(self) -> list[Line]:

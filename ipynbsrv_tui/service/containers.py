@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 
@@ -29,6 +30,7 @@ from . import authz, ports
 from .base import ServiceBase
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_LOG_LINES = 10_000  # the most lines one container_logs call reads into memory
 
 ACTION_STATES = {
     "start": ContainerState.RUNNING,
@@ -42,6 +44,11 @@ ACTION_STATES = {
 def engine_name(owner: str, name: str) -> str:
     """Containers are named `ipynbsrv-<owner>-<name>` on the engine (DESIGN §5)."""
     return f"ipynbsrv-{owner}-{name}"
+
+
+def ref_part(text: str) -> str:
+    """`text` as one lower-case Docker repository component: its letters and digits joined by '-'."""
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "x"
 
 
 def managed_labels(instance: str, owner: str, container_id: int, image_name: str) -> dict[str, str]:
@@ -84,19 +91,22 @@ class ContainersMixin(ServiceBase):
         )
 
     def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:
+        """The last `tail` lines, at most MAX_LOG_LINES (they are read into memory; follow_logs streams)."""
         row = self._visible(actor, container_id, "container.logs")
         if not row.docker_id:
             return []
+        if not isinstance(tail, int) or not 0 <= tail <= MAX_LOG_LINES:
+            tail = MAX_LOG_LINES
         return self.engine.logs(row.docker_id, tail=tail)
 
     def follow_logs(self, actor: Actor, container_id: int, tail: int = 200):
         """A closeable iterator of log lines that ends when closed or when the container stops."""
         row = self._visible(actor, container_id, "container.logs")
-        return self.engine.follow_logs(row.docker_id, tail=tail)
+        return self.engine.follow_logs(_engine_id(row), tail=tail)
 
     def container_stats(self, actor: Actor, container_id: int) -> ContainerStats:
         row = self._visible(actor, container_id, "container.stats")
-        return self.engine.stats(row.docker_id)
+        return self.engine.stats(_engine_id(row))
 
     def list_snapshots(self, actor: Actor, container_id: int) -> list[SnapshotView]:
         row = self._visible(actor, container_id, "snapshot.list")
@@ -288,8 +298,10 @@ class ContainersMixin(ServiceBase):
         new_name = validation.container_name(new_name)
         source = self._visible(actor, container_id, "container.clone")
         owner = source.owner
-        ref = f"ipynbsrv-clones/{owner.username}-{source.name}:{new_name.lower()}-{int(time.time())}"
-        self.engine.commit(source.docker_id, ref, labels={"ipynbsrv.clone-of": str(source.id)})
+        if Container.select().where((Container.owner == owner) & (Container.name == new_name)).exists():
+            raise AlreadyExists(f"{owner.username} already has a container named {new_name!r}. Choose another name.")
+        ref = f"ipynbsrv-clones/{ref_part(owner.username)}-{ref_part(source.name)}-{source.id}:{new_name}-{int(time.time())}"
+        self.engine.commit(_engine_id(source), ref, labels={"ipynbsrv.clone-of": str(source.id)})
         try:
             return self._create_from(
                 actor, owner, new_name, source.image, ref, source.description, source.memory, source.cpus,
@@ -304,8 +316,8 @@ class ContainersMixin(ServiceBase):
         row = self._visible(actor, container_id, "snapshot.create")
         if row.snapshots.where(Snapshot.name == name).exists():
             raise AlreadyExists(f"{row.name} already has a snapshot named {name!r}.")
-        ref = f"ipynbsrv-snapshots/{row.owner.username}-{row.name}:{name.lower()}"
-        self.engine.commit(row.docker_id, ref, labels={"ipynbsrv.snapshot-of": str(row.id)})
+        ref = f"ipynbsrv-snapshots/{ref_part(row.owner.username)}-{ref_part(row.name)}-{row.id}:{name}"
+        self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.snapshot-of": str(row.id)})
         snapshot = Snapshot.create(container=row, name=name, image_ref=ref, description=description)
         self.audit(actor, "snapshot.create", f"{row.owner.username}/{row.name}@{name}")
         return _snapshot_view(snapshot)
@@ -352,8 +364,8 @@ class ContainersMixin(ServiceBase):
             raise self.refuse(actor, "container.commit", image_name, "Only admins may make an image public.")
         if Image.select().where(Image.name == image_name).exists():
             raise AlreadyExists(f"An image named {image_name!r} is registered already. Choose another name.")
-        ref = f"ipynbsrv-user/{actor.username}-{image_name.lower()}:latest"
-        image_id = self.engine.commit(row.docker_id, ref, labels={"ipynbsrv.committed-from": str(row.id)})
+        ref = f"ipynbsrv-user/{ref_part(actor.username)}:{image_name}"  # registered image names are unique
+        image_id = self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.committed-from": str(row.id)})
         source: Image = row.image
         Image.create(
             name=image_name, ref=ref, docker_id=image_id, description=description or f"Commit of {row.name}",
@@ -450,6 +462,13 @@ VIEW_COLUMNS = (
 def _with_owner_and_image(query):
     """Join owner and image so that views need no further queries."""
     return query.join(User).switch(Container).join(Image, join_type=JOIN.LEFT_OUTER)
+
+
+def _engine_id(row: Container) -> str:
+    """The container's engine id; NotFound when the store has none (the engine is not asked)."""
+    if not row.docker_id:
+        raise NotFound(f"{row.owner.username}/{row.name} has no engine container. Run reconcile (ctrl+r) to repair it.")
+    return row.docker_id
 
 
 def _snapshot_view(snapshot: Snapshot) -> SnapshotView:

@@ -36,9 +36,10 @@ LAST_EVENT_KEY = "engine.last_event"
 class ContainerWatch:
     """A closeable iterator of ContainerChange, fed by engine events; `close()` ends it from any thread."""
 
-    def __init__(self, service: LiveMixin, actor: Actor, since: float | None) -> None:
+    def __init__(self, service: LiveMixin, actor: Actor, since: float | None, record: bool = True) -> None:
         self._service = service
         self._actor = actor
+        self._record = record
         self._stream = service.engine.events(since=since, labels=service.instance_labels)
 
     def close(self) -> None:
@@ -46,7 +47,7 @@ class ContainerWatch:
 
     def __iter__(self) -> Iterator[ContainerChange]:
         for event in self._stream:
-            container_id = self._service.apply_event(event)
+            container_id = self._service.apply_event(event, record=self._record)
             if container_id is None:
                 continue
             row = Container.get_or_none(Container.id == container_id)
@@ -61,15 +62,24 @@ class LiveMixin(ServiceBase):
     """Engine events into the store, reconcile of store and engine, and health for the header."""
 
     def watch_containers(self, actor: Actor, since: float | None = None) -> ContainerWatch:
-        """Live container changes the actor may see; resumes from the last seen event when `since` is None."""
+        """Live container changes the actor may see; resumes from the last seen event when `since` is None.
+
+        Only the resumed stream, or an admin's, records the events in the store: a replay from an
+        older `since` would set every container back to the states it had then.
+        """
+        record = since is None or actor.is_admin
         if since is None:
             stored = Setting.get_or_none(Setting.key == LAST_EVENT_KEY)
             since = float(stored.value) if stored else time.time()
-        return ContainerWatch(self, actor, since)
+        return ContainerWatch(self, actor, since, record)
 
-    def apply_event(self, event: EngineEvent) -> int | None:
-        """Record what an engine event means for the store; the store id it touched, or None."""
-        Setting.insert(key=LAST_EVENT_KEY, value=str(event.time)).on_conflict_replace().execute()
+    def apply_event(self, event: EngineEvent, record: bool = True) -> int | None:
+        """Record what an engine event means for the store; the store id it touched, or None.
+
+        With `record` false nothing is written: only the store id is worked out.
+        """
+        if record:
+            Setting.insert(key=LAST_EVENT_KEY, value=str(event.time)).on_conflict_replace().execute()
         state = EVENT_STATES.get(event.action)
         container_id = event.store_id
         if state is None or container_id is None or event.labels.get("ipynbsrv.instance") != self.instance_id:
@@ -79,7 +89,8 @@ class LiveMixin(ServiceBase):
             return container_id
         if row.docker_id and event.container_id and row.docker_id != event.container_id:
             return None  # an older engine object, e.g. the one a snapshot restore replaced
-        Container.update(state=state.value, state_changed=utcnow()).where(Container.id == row.id).execute()
+        if record:
+            Container.update(state=state.value, state_changed=utcnow()).where(Container.id == row.id).execute()
         return container_id
 
     def reconcile(self, actor: Actor) -> ReconcileReport:

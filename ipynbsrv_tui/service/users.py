@@ -15,6 +15,7 @@ from ..domain import (
     DeleteUserReport,
     EngineError,
     GroupView,
+    NotAuthorized,
     NotFound,
     UserView,
     ValidationError,
@@ -52,13 +53,20 @@ class UsersMixin(ServiceBase):
         """The Actor behind a Unix uid (SO_PEERCRED or the embedded process)."""
         if uid == 0:
             return Actor("root", 0, True, ())
-        row = User.get_or_none(User.uid == uid)
-        if row is not None:
-            return self.actor_for_username(row.username)
         try:
             name = pwd.getpwuid(uid).pw_name
         except KeyError:
-            raise NotFound(f"uid {uid} is not a known user. Ask an admin to create your account.") from None
+            name = None
+        row = User.get_or_none(User.uid == uid)
+        if row is not None:
+            if row.username == "root" or (name is not None and name != row.username):
+                raise NotAuthorized(
+                    f"uid {uid} is {name or 'no account'} on this host but directory user {row.username!r} "
+                    "in ipynbsrv. Ask an admin to give the directory user the uid of the same host account."
+                )
+            return self.actor_for_username(row.username)
+        if name is None:
+            raise NotFound(f"uid {uid} is not a known user. Ask an admin to create your account.")
         if name in self.config.admins:
             return Actor(name, uid, True, ())
         return self.actor_for_username(name)

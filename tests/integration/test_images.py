@@ -282,6 +282,44 @@ def test_without_owner_the_container_refuses_to_start_and_says_why(docker_client
     assert "OWNER is not set" in logs
 
 
+@pytest.mark.parametrize("environment", [
+    {"OWNER": "root", "NB_UID": "3001"},
+    {"OWNER": "carol", "NB_UID": "00"},
+    {"OWNER": "carol", "NB_UID": "4294967295"},
+    {"OWNER": "carol", "NB_UID": "3001", "NB_GID": "0"},
+    {"OWNER": "carol", "NB_UID": "3001", "NB_GID": "00"},
+    {"OWNER": "carol", "NB_UID": "3001", "NB_GID": "4294967295"},
+    {"OWNER": "carol;id", "NB_UID": "3001"},
+], ids=["owner-root", "uid-00", "uid-minus-1", "gid-0", "gid-00", "gid-minus-1", "owner-odd"])
+def test_root_ids_in_any_spelling_are_refused_before_the_command_runs(docker_client, base_ldap_image, environment):
+    container = docker_client.containers.run(
+        base_ldap_image, ["id"], name=f"ipynbsrv-test-img-ids-{os.getpid()}-{secrets.token_hex(3)}", detach=True,
+        network_mode="none", environment=environment, labels={"ipynbsrv-test": "images"},
+    )
+    try:
+        result = container.wait(timeout=60)
+        logs = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    assert result["StatusCode"] == 64, logs
+    assert "uid=" not in logs, logs
+
+
+def test_an_owner_name_with_a_line_break_is_refused_before_any_file_is_written(docker_client, base_ldap_image):
+    container = docker_client.containers.run(
+        base_ldap_image, ["id"], name=f"ipynbsrv-test-img-nl-{os.getpid()}-{secrets.token_hex(3)}", detach=True,
+        network_mode="none", environment={"OWNER": "carol\nroot", "NB_UID": "3001"},
+        labels={"ipynbsrv-test": "images"},
+    )
+    try:
+        result = container.wait(timeout=60)
+        logs = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    assert result["StatusCode"] == 64 and "is not a valid user name" in logs, logs
+    assert "wrote a local account" not in logs, logs
+
+
 def test_without_ldap_the_owner_gets_a_local_account_from_nb_uid(docker_client, base_ldap_image):
     environment = {"OWNER": "carol", "NB_UID": "3001", "NB_GID": "3002"}
     with running(docker_client, base_ldap_image, "local", environment) as container:

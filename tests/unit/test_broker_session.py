@@ -7,12 +7,14 @@ from SO_PEERCRED, here the test process's own uid.
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import threading
 import time
 
 import pytest
 
+from ipynbsrv_tui.broker import server as broker_server
 from ipynbsrv_tui.broker.client import RemoteSession, connect_session
 from ipynbsrv_tui.broker.protocol import BrokerBusy, BrokerUnavailable
 from ipynbsrv_tui.broker.server import BrokerServer
@@ -52,17 +54,41 @@ class FakeStream:
     close = cancel
 
 
+class QueueStream:
+    """A closeable iterator whose items the test puts in one by one."""
+
+    def __init__(self) -> None:
+        self.items: queue.Queue = queue.Queue()
+        self.ended = threading.Event()
+
+    def __iter__(self):
+        while not self.ended.is_set():
+            try:
+                yield self.items.get(timeout=0.05)
+            except queue.Empty:
+                continue
+
+    def close(self) -> None:
+        self.ended.set()
+
+
 class FakeService:
     """Answers a few session methods; `known_uids` decides who the broker lets in."""
 
     def __init__(self, known_uids) -> None:
         self.known_uids = known_uids
-        self.streams: list[FakeStream] = []
+        self.admin = False
+        self.streams: list = []
 
     def actor_for_uid(self, uid: int) -> Actor:
         if uid not in self.known_uids:
             raise NotFound(f"uid {uid} is not a known user.")
-        return Actor("tester", uid, False, ("users",))
+        return Actor("tester", uid, self.admin, ("users",))
+
+    def watch_containers(self, actor: Actor, since: float | None = None) -> QueueStream:
+        stream = QueueStream()
+        self.streams.append(stream)
+        return stream
 
     def list_users(self, actor: Actor, query: str = "") -> list[str]:
         return [f"{actor.username}:{query}"]
@@ -189,6 +215,24 @@ def test_streams_end_when_the_client_closes_or_cancels(broker):
     session.close()
 
 
+def test_a_stream_ends_when_the_callers_rights_change(broker, monkeypatch):
+    _, service, config = broker
+    monkeypatch.setattr(broker_server, "ACTOR_TTL", 0.0)
+    service.admin = True
+    session = RemoteSession(config.broker.socket)
+    watch = session.watch_containers()
+    items = iter(watch)
+    stream = service.streams[-1]
+    stream.items.put("seen as an admin")
+    assert next(items) == "seen as an admin"
+    service.admin = False  # demoted while the stream is open
+    stream.items.put("for admins only")
+    with pytest.raises(NotAuthorized, match="rights changed"):
+        next(items)
+    assert stream.ended.wait(5), "the broker ends the service's stream"
+    session.close()
+
+
 def test_a_session_survives_a_broker_restart(broker, tmp_path):
     server, service, config = broker
     session = RemoteSession(config.broker.socket)
@@ -227,3 +271,25 @@ def test_connections_beyond_the_limit_are_told_to_wait(broker):
             time.sleep(0.05)
     else:
         pytest.fail("the broker did not free its connection slots")
+
+
+def test_a_socket_made_by_another_user_is_refused(tmp_path, tmp_config):
+    """Someone who creates the socket first in a shared folder must not pose as the broker."""
+    import os
+    import socket as socketlib
+
+    from ipynbsrv_tui.broker.client import connect_session
+    from ipynbsrv_tui.domain import NotAuthorized
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand the socket to another uid")
+    path = tmp_path / "posing.sock"
+    server = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    try:
+        os.chown(path, 65534, 65534)
+        with pytest.raises(NotAuthorized, match="belongs to uid 65534"):
+            connect_session(tmp_config.replace(broker={"socket": str(path)}))
+    finally:
+        server.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from ipynbsrv_tui.engine.logs import LogFollower, plain_lines
-from ipynbsrv_tui.engine.text import LineAssembler, fold_carriage_returns, plain_line, strip_ansi
+from ipynbsrv_tui.engine.text import MAX_LINE, LineAssembler, fold_carriage_returns, plain_line, strip_ansi
 
 
 def test_strip_ansi_removes_csi_osc_and_two_byte_escapes_only():
@@ -29,6 +29,16 @@ def test_line_assembler_marks_lines_with_marked_fragments():
     assert assembler.feed("or\n") == [("error", True)]
     assert assembler.feed("\n", marked=True) == [("", False)]
     assert assembler.flush() == []
+
+
+def test_an_endless_line_without_newline_is_cut_so_memory_stays_bounded():
+    assembler = LineAssembler()
+    lines = []
+    for _ in range(50):
+        lines += assembler.feed("x" * 100_000)
+    lines += assembler.flush()
+    assert max(len(line.text) for line in lines) <= MAX_LINE
+    assert sum(len(line.text) for line in lines) == 5_000_000
 
 
 def test_plain_lines_of_a_log_block():

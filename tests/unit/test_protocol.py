@@ -157,6 +157,16 @@ def test_requests_cannot_smuggle_an_actor_or_odd_arguments():
             request_fields(bad)
 
 
+def test_deeply_nested_values_are_refused_as_bad_messages():
+    with pytest.raises(ProtocolError):
+        read_message(io.BytesIO(b"[" * 100_000 + b"\n"))
+    nested: list = []
+    for _ in range(900):  # still parses as JSON, but too deep to decode
+        nested = [nested]
+    with pytest.raises(ProtocolError):
+        request_fields({"v": 1, "id": 1, "call": "get_container", "args": [nested]})
+
+
 def test_the_session_method_list_matches_the_service():
     from ipynbsrv_tui.service.core import SESSION_METHODS, NotebookService
 

@@ -1,0 +1,228 @@
+"""Security properties of the service that need no Docker Engine: the engine is a recording fake.
+
+What is checked: engine image references never collide between users or containers (and are valid
+for names the service accepts), the caller's uid maps to one directory user only when the host
+agrees, and calls on a container without an engine object end in a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pwd
+
+import pytest
+
+from ipynbsrv_tui import validation
+from ipynbsrv_tui.config import Config
+from ipynbsrv_tui.domain import (
+    Actor,
+    AlreadyExists,
+    ContainerInfo,
+    ContainerState,
+    EngineError,
+    EngineEvent,
+    ImageInfo,
+    NotAuthorized,
+    NotFound,
+)
+from ipynbsrv_tui.store import close_database
+from ipynbsrv_tui.store.models import Container, Setting
+
+ROOT = Actor("root", 0, True, ())
+
+
+class ReplayedEvents(list):
+    """An engine event stream that replays a fixed history and can be closed."""
+
+    def close(self) -> None:
+        self.clear()
+
+
+class RecordingEngine:
+    """Just enough of `engine.Engine` for the container use cases; image refs are checked like Docker does."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, str] = {}  # ref -> the container it was committed from
+        self.containers: dict[str, str] = {}  # id -> name
+        self.log_tails: list = []
+        self.history: list[EngineEvent] = []  # what `events(since=…)` replays
+
+    def image(self, ref: str) -> ImageInfo:
+        return ImageInfo(id="sha256:" + hashlib.sha256(ref.encode()).hexdigest(), tags=(ref,), labels={}, size=1)
+
+    def image_exists(self, ref: str) -> bool:
+        return ref in self.images
+
+    def create(self, spec) -> ContainerInfo:
+        validation.image_reference(spec.image)
+        if spec.name in self.containers.values():
+            raise EngineError(f"The name {spec.name} is in use.")
+        container_id = hashlib.sha256(f"{spec.name}{len(self.containers)}".encode()).hexdigest()
+        self.containers[container_id] = spec.name
+        return ContainerInfo(container_id, spec.name, spec.image, ContainerState.CREATED, dict(spec.labels), {})
+
+    def _known(self, container_id: str) -> None:
+        if container_id not in self.containers:
+            raise AssertionError(f"the engine was called with container id {container_id!r}")
+
+    def start(self, container_id: str) -> None:
+        self._known(container_id)
+
+    def remove(self, container_id: str, force: bool = True) -> None:
+        self.containers.pop(container_id, None)
+
+    def commit(self, container_id: str, ref: str, labels=None, pause: bool = True) -> str:
+        self._known(container_id)
+        validation.split_reference(ref)
+        self.images[ref] = container_id
+        return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+
+    def remove_image(self, ref: str, force: bool = False) -> None:
+        self.images.pop(ref, None)
+
+    def logs(self, container_id: str, tail=200, timestamps: bool = False) -> list[str]:
+        self._known(container_id)
+        self.log_tails.append(tail)
+        return []
+
+    def follow_logs(self, container_id: str, tail: int = 100):
+        self._known(container_id)
+        return iter(())
+
+    def stats(self, container_id: str):
+        self._known(container_id)
+        raise AssertionError("not needed")
+
+    def events(self, since=None, labels=None):
+        return ReplayedEvents(self.history)
+
+
+@pytest.fixture
+def engine() -> RecordingEngine:
+    return RecordingEngine()
+
+
+def _service(tmp_path, engine, **directory):
+    from ipynbsrv_tui.service import build_service
+
+    config = Config().replace(
+        database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
+        data={"root": str(tmp_path / "data")},
+        notebooks={"port_range": (45100, 45160)},
+        directory=directory,
+    )
+    return build_service(config, engine_factory=lambda: engine)
+
+
+@pytest.fixture
+def service(tmp_path, engine):
+    yield _service(tmp_path, engine)
+    close_database()
+
+
+@pytest.fixture
+def users(service):
+    """bob and bob-x: one name is the other's plus a dash, the classic way to make `a-b` ambiguous."""
+    service.register_image(ROOT, "tiny", "ipynbsrv-test/tiny:latest", is_public=True)
+    for name in ("bob", "bob-x"):
+        service.create_user(ROOT, name, f"{name}-password")
+    return {name: service.actor_for_username(name) for name in ("bob", "bob-x")}
+
+
+def test_snapshots_of_different_users_never_share_an_image_reference(service, engine, users):
+    victim = service.create_container(users["bob"], "x-nb", "tiny")
+    mine = service.snapshot_container(users["bob"], victim.id, "s1")
+    engine.containers.pop(victim.docker_id)  # removed behind our back: reconcile asks to restore a snapshot
+    attacker = service.create_container(users["bob-x"], "nb", "tiny")  # ipynbsrv-bob-x-nb is free again
+    theirs = service.snapshot_container(users["bob-x"], attacker.id, "s1")
+    assert mine.image_ref != theirs.image_ref
+    assert engine.images[mine.image_ref] == victim.docker_id  # not overwritten by the other user's commit
+    service.delete_container(users["bob-x"], attacker.id)
+    assert mine.image_ref in engine.images  # deleting theirs does not delete mine
+
+
+def test_snapshot_names_differing_in_case_are_kept_apart(service, engine, users):
+    view = service.create_container(users["bob"], "nb", "tiny")
+    upper = service.snapshot_container(users["bob"], view.id, "Before")
+    lower = service.snapshot_container(users["bob"], view.id, "before")
+    assert upper.image_ref != lower.image_ref
+    assert {upper.image_ref, lower.image_ref} <= set(engine.images)
+
+
+@pytest.mark.parametrize("name", ["MyThesis", "nb-", "a..b", "x__y"])
+def test_snapshots_and_clones_work_for_every_name_the_service_accepts(service, engine, users, name):
+    view = service.create_container(users["bob"], name, "tiny")
+    snapshot = service.snapshot_container(users["bob"], view.id, "Snap.1")
+    validation.image_reference(snapshot.image_ref)
+    clone = service.clone_container(users["bob"], view.id, f"{name}2")
+    validation.image_reference(clone.image_ref)
+
+
+def test_committed_images_of_different_users_never_share_a_reference(service, engine, users):
+    victim = service.create_container(users["bob"], "nb", "tiny")
+    attacker = service.create_container(users["bob-x"], "nb", "tiny")
+    mine = service.commit_container(users["bob"], victim.id, "x-foo")
+    theirs = service.commit_container(users["bob-x"], attacker.id, "foo")
+    assert mine.ref != theirs.ref
+    assert engine.images[mine.ref] == victim.docker_id
+
+
+def test_a_clone_under_a_taken_name_commits_nothing_and_keeps_the_first_clone(service, engine, users):
+    source = service.create_container(users["bob"], "nb", "tiny")
+    first = service.clone_container(users["bob"], source.id, "copy")
+    with pytest.raises(AlreadyExists):
+        service.clone_container(users["bob"], source.id, "copy")
+    assert engine.images[first.image_ref] == source.docker_id
+
+
+def test_calls_on_a_container_without_an_engine_object_fail_clearly(service, engine, users):
+    view = service.create_container(users["bob"], "nb", "tiny")
+    Container.update(docker_id="").where(Container.id == view.id).execute()
+    actor = users["bob"]
+    for call in (
+        lambda: service.follow_logs(actor, view.id),
+        lambda: service.container_stats(actor, view.id),
+        lambda: service.snapshot_container(actor, view.id, "s1"),
+        lambda: service.clone_container(actor, view.id, "copy"),
+        lambda: service.commit_container(actor, view.id, "mine"),
+    ):
+        with pytest.raises(NotFound, match="no engine container"):
+            call()
+
+
+def test_log_requests_are_bounded(service, engine, users):
+    view = service.create_container(users["bob"], "nb", "tiny")
+    service.container_logs(users["bob"], view.id, tail=None)
+    service.container_logs(users["bob"], view.id, tail=10**9)
+    service.container_logs(users["bob"], view.id, tail=-1)
+    service.container_logs(users["bob"], view.id, tail="all")
+    assert all(isinstance(tail, int) and 0 <= tail <= 10_000 for tail in engine.log_tails), engine.log_tails
+
+
+def test_a_directory_user_named_root_is_not_the_superuser(service):
+    user = service.create_user(ROOT, "root", "root-password")
+    with pytest.raises(NotAuthorized, match="root"):
+        service.actor_for_uid(user.uid)
+
+
+def test_a_uid_that_the_host_gives_another_name_is_refused(tmp_path, engine):
+    host = next(entry for entry in pwd.getpwall() if entry.pw_uid > 0)
+    service = _service(tmp_path, engine, uid_range=(host.pw_uid, host.pw_uid))
+    try:
+        service.create_user(ROOT, "mallory-dir", "mallory-password")
+        with pytest.raises(NotAuthorized, match=host.pw_name):
+            service.actor_for_uid(host.pw_uid)
+    finally:
+        close_database()
+
+
+def test_replaying_old_events_does_not_let_a_user_rewrite_the_recorded_states(service, engine, users):
+    view = service.create_container(users["bob"], "nb", "tiny")
+    labels = {"ipynbsrv.container": str(view.id), "ipynbsrv.instance": service.instance_id}
+    engine.history.append(EngineEvent("die", view.docker_id, "ipynbsrv-bob-nb", labels, 1000.0))
+    mark = Setting.get_or_none(Setting.key == "engine.last_event")
+    watch = service.watch_containers(users["bob-x"], since=0)
+    assert list(watch) == []  # bob's container is not theirs to see
+    assert service.get_container(ROOT, view.id).state is ContainerState.RUNNING
+    after = Setting.get_or_none(Setting.key == "engine.last_event")
+    assert (after.value if after else None) == (mark.value if mark else None)
