@@ -69,25 +69,31 @@ class ContainersMixin(ServiceBase):
     def list_containers(self, actor: Actor, owner: str | None = None) -> list[ContainerView]:
         """Admins see every container (or one owner's); others only their own."""
         if not actor.is_admin:
-            return self._views(actor, User.username == actor.username)
-        return self._views(actor, User.username == owner if owner else None)
+            return self._views(actor, owner=actor.username)
+        return self._views(actor, owner=owner)
 
     def get_container(self, actor: Actor, container_id: int) -> ContainerView:
-        return self._view(self._visible(actor, container_id, "container.show"), actor)
+        return self._visible_view(actor, container_id, "container.show")
+
+    def _visible_view(self, actor: Actor, container_id: int, action: str) -> ContainerView:
+        views = self._views(actor, container_id=container_id)
+        if not views:
+            raise NotFound(f"Container {container_id} does not exist (it may have been deleted).")
+        if not authz.can_act_on_container(actor, views[0].owner):
+            raise self.refuse(actor, action, f"container {container_id}", "That container belongs to another user.")
+        return views[0]
 
     def connection_info(self, actor: Actor, container_id: int) -> ConnectionInfo:
         """The URL with its token and the `ssh -L` command that reaches it from a laptop."""
-        row = self._visible(actor, container_id, "container.connect")
-        local_url = f"http://127.0.0.1:{row.host_port}{row.base_url}?token={row.token}"
-        host = self.public_host()
+        view = self._visible_view(actor, container_id, "container.connect")
+        port = view.host_port
+        url = view.url or ""
         return ConnectionInfo(
-            url=f"http://{self._url_host()}:{row.host_port}{row.base_url}?token={row.token}",
-            token=row.token,
-            host_port=row.host_port,
-            tunnel_command=(
-                f"ssh -N -L {row.host_port}:{self._tunnel_target()}:{row.host_port} {row.owner.username}@{host}"
-            ),
-            local_url=local_url,
+            url=url,
+            token=view.token or "",
+            host_port=port,
+            tunnel_command=f"ssh -N -L {port}:{self._tunnel_target()}:{port} {view.owner}@{self.public_host()}",
+            local_url=url.replace(f"http://{self._url_host()}:", "http://127.0.0.1:", 1),
         )
 
     def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:
@@ -379,7 +385,10 @@ class ContainersMixin(ServiceBase):
     # ------------------------------------------------------------------ helpers
 
     def _visible(self, actor: Actor, container_id: int, action: str) -> Container:
-        row = _with_owner_and_image(Container.select(Container, User, Image)).where(Container.id == container_id).first()
+        # Only the owner's columns every caller needs: fewer columns make a noticeably cheaper query
+        # on the broker's hot path; the image loads on demand for the few actions that use it.
+        row = (Container.select(Container, User.id, User.username, User.uid, User.gid).join(User)
+               .where(Container.id == container_id).first())
         if row is None:
             raise NotFound(f"Container {container_id} does not exist (it may have been deleted).")
         if not authz.can_act_on_container(actor, row.owner.username):
@@ -417,12 +426,12 @@ class ContainersMixin(ServiceBase):
         return "127.0.0.1" if address in ("0.0.0.0", "::") else address
 
     def _view(self, row: Container, actor: Actor) -> ContainerView:
-        return self._views(actor, Container.id == row.id)[0]
+        return self._views(actor, container_id=row.id)[0]
 
-    def _views(self, actor: Actor, where=None) -> list[ContainerView]:
-        """Views built from plain rows in one query (model objects cost ~50 µs each, too much for 10,000)."""
-        query = _with_owner_and_image(Container.select(*VIEW_COLUMNS)).order_by(User.username, Container.name)
-        rows = list((query.where(where) if where is not None else query).dicts())
+    def _views(self, actor: Actor, owner: str | None = None, container_id: int | None = None) -> list[ContainerView]:
+        """Views of every container, one owner's, or one container, from plain rows (model objects
+        cost ~50 µs each, too much for 10,000)."""
+        rows = _view_rows(owner, container_id)
         sources = {row["clone_of"] for row in rows if row["clone_of"]}
         names = dict(Container.select(Container.id, Container.name).where(Container.id.in_(sources)).tuples()) if sources else {}
         defaults = self.config.notebooks
@@ -453,10 +462,40 @@ class ContainersMixin(ServiceBase):
 VIEW_COLUMNS = (
     Container.id, Container.name, Container.image_ref, Container.state, Container.host_port, Container.description,
     Container.token, Container.base_url, Container.docker_id, Container.created, Container.state_changed,
-    Container.last_activity, Container.clone_of, Container.memory, Container.cpus, Container.public_ports,
+    Container.last_activity, Container.clone_of.alias("clone_of"), Container.memory, Container.cpus,
+    Container.public_ports,
     User.username.alias("owner"), Image.name.alias("image_name"), Image.memory.alias("image_memory"),
     Image.cpus.alias("image_cpus"),
 )
+
+
+# The view query's SQL, built once per shape: building it is most of a small call's cost
+# (0.3 ms of peewee per query), which the broker pays for every user's list.
+_VIEW_SQL: dict[str, str] = {}
+_DATETIME_COLUMNS = ("created", "state_changed", "last_activity")
+
+
+def _view_rows(owner: str | None, container_id: int | None) -> list[dict]:
+    shape, params = ("id", [container_id]) if container_id is not None else (
+        ("owner", [owner]) if owner else ("all", []))
+    sql = _VIEW_SQL.get(shape)
+    if sql is None:
+        query = _with_owner_and_image(Container.select(*VIEW_COLUMNS)).order_by(User.username, Container.name)
+        if shape == "id":
+            query = query.where(Container.id == 0)
+        elif shape == "owner":
+            query = query.where(User.username == "")
+        sql, template = query.sql()
+        assert len(template) == len(params), "the view query takes exactly its one filter value"
+        _VIEW_SQL[shape] = sql
+    cursor = database_proxy.execute_sql(sql, params)
+    names = [column[0] for column in cursor.description]
+    rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    parse = Container.created.python_value
+    for row in rows:
+        for key in _DATETIME_COLUMNS:
+            row[key] = parse(row[key])
+    return rows
 
 
 def _with_owner_and_image(query):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import pwd
+from datetime import timedelta
 
 from peewee import fn
 
@@ -25,6 +26,7 @@ from . import authz
 from .base import ServiceBase
 
 CHOICES = ("keep", "archive", "delete")
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class UsersMixin(ServiceBase):
@@ -46,7 +48,9 @@ class UsersMixin(ServiceBase):
             g.name for g in Group.select(Group.name).join(GroupMember).where(GroupMember.user == row)
         )
         is_admin = row.is_admin or username in self.config.admins or self.config.directory.admin_group in groups
-        User.update(last_seen=utcnow()).where(User.id == row.id).execute()
+        now = utcnow()
+        if row.last_seen is None or now - row.last_seen > LAST_SEEN_RESOLUTION:
+            User.update(last_seen=now).where(User.id == row.id).execute()  # a write: not on every call
         return Actor(row.username, row.uid, is_admin, groups)
 
     def actor_for_uid(self, uid: int) -> Actor:
