@@ -28,7 +28,6 @@ import random
 import select
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ipynbsrv_tui.broker.client import RemoteSession  # noqa: E402
+from tests.integration.broker_support import free_port_range  # noqa: E402
 
 BUDGET_P99_MS = 100.0
 BUDGET_RSS_MIB = 60.0
@@ -61,23 +61,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def free_port_range(size: int) -> tuple[int, int]:
-    for _ in range(500):
-        first = random.randrange(40000, 48000)
-        if all(_port_free(p) for p in range(first, first + size)):
-            return first, first + size - 1
-    raise SystemExit("bench_broker: no free range of loopback ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def free_uid_range(size: int) -> tuple[int, int]:

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import random
 import secrets
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -30,6 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.integration.broker_support import free_port_range  # noqa: E402
+
 DEFAULT_IMAGE = "ipynbsrv/ipython3-notebook:latest"
 BUDGET_RATIO = 1.1
 BUDGET_STOP_S = 0.5
@@ -38,23 +38,6 @@ READY_TIMEOUT = 120.0
 
 def figure(name: str, measured: str, budget: str = "-") -> None:
     print(f"{name}, {measured}, {budget}", flush=True)
-
-
-def free_port_range(size: int) -> tuple[int, int]:
-    for _ in range(500):
-        first = random.randrange(40000, 48000)
-        if all(_port_free(p) for p in range(first, first + size)):
-            return first, first + size - 1
-    raise SystemExit("bench_spawn: no free range of loopback ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def wait_until_answers(port: int, path: str, token: str, started: float) -> float:
