@@ -23,6 +23,7 @@ from .protocol import (
     BrokerBusy,
     BrokerUnavailable,
     ProtocolError,
+    SocketChannel,
     decode,
     dump_message,
     encode,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker)."
 
 
-class _Connection:
+class _Connection(SocketChannel):
     """One socket to the broker and its buffered reader; used by one thread at a time."""
 
     def __init__(self, path: str, limit: int, timeout: float | None) -> None:
@@ -49,8 +50,7 @@ class _Connection:
         except OSError as exc:
             sock.close()
             raise BrokerUnavailable(f"Cannot reach the ipynbsrv broker at {path}: {exc.strerror or exc}.") from None
-        self.sock = sock
-        self.rfile = sock.makefile("rb")
+        super().__init__(sock)
         self.limit = limit
         self.ids = itertools.count(1)
         self.reused = False
@@ -68,20 +68,6 @@ class _Connection:
         except (OSError, ValueError):
             return False
         return not readable
-
-    def shutdown(self) -> None:
-        """Wake a thread blocked reading this connection (it then reads the end of the stream)."""
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.shutdown()
-        try:
-            self.rfile.close()
-        finally:
-            self.sock.close()
 
 
 class _Retry(Exception):

@@ -31,6 +31,7 @@ import dataclasses
 import enum
 import json
 import keyword
+import socket
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -285,3 +286,25 @@ def request_fields(message: dict[str, Any]) -> tuple[Any, str, list[Any], dict[s
         return msg_id, call, decode(args, strict=True), {k: decode(v, strict=True) for k, v in kwargs.items()}
     except RecursionError:
         raise ProtocolError("A request's arguments are nested too deeply.") from None
+
+
+class SocketChannel:
+    """A connected Unix socket and its buffered reader: the broker's and the client's connections."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+
+    def shutdown(self) -> None:
+        """Wake a thread blocked reading this connection (it then reads the end of the stream)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.shutdown()
+        try:
+            self.rfile.close()
+        finally:
+            self.sock.close()

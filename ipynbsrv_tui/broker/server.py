@@ -31,6 +31,7 @@ from .protocol import (
     BrokerBusy,
     MessageTooLarge,
     ProtocolError,
+    SocketChannel,
     dump_message,
     encode,
     error_payload,
@@ -63,12 +64,11 @@ def system_actor() -> Actor:
     return Actor(name, uid, True, ())
 
 
-class _Client:
+class _Client(SocketChannel):
     """One accepted connection: its socket, its peer and what it is doing."""
 
     def __init__(self, sock: socket.socket, pid: int, uid: int) -> None:
-        self.sock = sock
-        self.rfile = sock.makefile("rb")
+        super().__init__(sock)
         self.pid = pid
         self.uid = uid
         self.actor: Actor | None = None
@@ -78,19 +78,6 @@ class _Client:
 
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
-
-    def shutdown(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.shutdown()
-        try:
-            self.rfile.close()
-        finally:
-            self.sock.close()
 
 
 class BrokerServer:

@@ -14,6 +14,7 @@ import urllib3.exceptions
 from ..domain import EngineEvent, IpynbsrvError
 from .convert import engine_event
 from .errors import translate
+from .streams import ClosableStream
 
 MANAGED_FILTERS = {"type": "container", "label": "ipynbsrv.managed=true"}
 _STREAM_ERRORS = (
@@ -25,7 +26,7 @@ _STREAM_ERRORS = (
 )
 
 
-class EventStream:
+class EventStream(ClosableStream):
     """Iterable of EngineEvents for managed containers until `close()` is called.
 
     When the connection to the engine drops, it reconnects (retrying with a growing delay
@@ -52,26 +53,10 @@ class EventStream:
         self._last_nano: int | None = None
         self._replaying_until: int | None = None
         self._delivered_at_last: set[tuple[str, str]] = set()
-        self._closed = threading.Event()
+        super().__init__()
         self._lock = threading.Lock()
         self._response: Any = None
         self._iterator = self._events()
-
-    def __iter__(self) -> EventStream:
-        return self
-
-    def __next__(self) -> EngineEvent:
-        return next(self._iterator)
-
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
 
     def close(self) -> None:
         """End the iteration (closes the current connection, wakes a pending retry)."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import codecs
-import threading
 from collections.abc import Iterable, Iterator
 
 import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
+from .streams import ClosableStream
 from .text import LineAssembler, plain_line
 
 _STREAM_ERRORS = (
@@ -27,7 +27,7 @@ def plain_lines(data: bytes) -> list[str]:
     return [plain_line(line.text) for line in lines]
 
 
-class LogFollower:
+class LogFollower(ClosableStream):
     """Iterable of a container's log lines (plain text) until the container ends or `close()` is called.
 
     `close()` may be called from any thread; it ends the iteration promptly. One consumer only.
@@ -35,24 +35,8 @@ class LogFollower:
 
     def __init__(self, stream: Iterable[bytes]) -> None:
         self._stream = stream
-        self._closed = threading.Event()
+        super().__init__()
         self._iterator = self._lines()
-
-    def __iter__(self) -> LogFollower:
-        return self
-
-    def __next__(self) -> str:
-        return next(self._iterator)
-
-    def __enter__(self) -> LogFollower:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
 
     def close(self) -> None:
         """Stop following (closes the connection to the engine)."""
