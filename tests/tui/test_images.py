@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -244,8 +246,14 @@ async def test_cancel_a_running_build_after_confirming(engine_session, service_c
         await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen), what="back to the images")
     builds = engine_session.list_builds()
     assert builds[0].status is BuildStatus.CANCELLED
-    sleeping = [c for c in docker_client.containers.list() if "sleep 120" in " ".join(c.attrs["Config"]["Cmd"] or [])]
-    assert sleeping == [], "cancelling must stop the build's RUN container"
+
+    def sleeping() -> list:
+        return [c for c in docker_client.containers.list() if "sleep 120" in " ".join(c.attrs["Config"]["Cmd"] or [])]
+
+    deadline = time.monotonic() + 20  # the engine notices the closed build connection, then stops the step
+    while sleeping() and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    assert sleeping() == [], "cancelling must stop the build's RUN container"
 
 
 async def test_build_form_checks_tag_and_build_args(local_session, service_config):
