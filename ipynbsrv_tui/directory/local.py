@@ -20,6 +20,7 @@ from ..store.models import Container, Group, GroupMember, Image, Share, User, da
 from . import base
 from .base import WRONG_CREDENTIALS, Directory
 from .passwords import hash_password, verify_password
+from .sync import user_from_store
 
 SOURCE = "local"
 DELETED = "deleted"
@@ -89,24 +90,8 @@ class LocalDirectory(Directory):
         by_gid = dict(Group.select(Group.gid, Group.name).where(Group.source == SOURCE).tuples())
         return by_user, by_gid
 
-    @staticmethod
-    def _to_user(row: User, by_user: dict[int, list[str]], by_gid: dict[int, str]) -> DirectoryUser:
-        names = set(by_user.get(row.id, ()))
-        if row.gid in by_gid:
-            names.add(by_gid[row.gid])
-        return DirectoryUser(
-            username=row.username,
-            uid=row.uid,
-            gid=row.gid,
-            display_name=row.display_name or row.username,
-            email=row.email,
-            home=row.home,
-            active=row.active,
-            groups=tuple(sorted(names)),
-        )
-
     def _user(self, row: User) -> DirectoryUser:
-        return self._to_user(row, *self._memberships())
+        return user_from_store(row, *self._memberships())
 
     @staticmethod
     def _to_group(row: Group) -> DirectoryGroup:
@@ -152,7 +137,7 @@ class LocalDirectory(Directory):
                 | (fn.instr(fn.lower(User.email), query) > 0)
             )
         by_user, by_gid = self._memberships()
-        return [self._to_user(row, by_user, by_gid) for row in select.order_by(User.username)]
+        return [user_from_store(row, by_user, by_gid) for row in select.order_by(User.username)]
 
     def get_user(self, username: str) -> DirectoryUser:
         return self._user(self._user_row(username))

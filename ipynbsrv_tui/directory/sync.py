@@ -105,21 +105,7 @@ def cached_users(query: str = "") -> list[DirectoryUser]:
             needle in (text or "").lower() for text in (row.username, row.display_name, row.email)
         ):
             continue
-        names = set(members.get(row.id, ()))
-        if row.gid in by_gid:
-            names.add(by_gid[row.gid])
-        result.append(
-            DirectoryUser(
-                username=row.username,
-                uid=row.uid,
-                gid=row.gid,
-                display_name=row.display_name or row.username,
-                email=row.email,
-                home=row.home,
-                active=row.active,
-                groups=tuple(sorted(names)),
-            )
-        )
+        result.append(user_from_store(row, members, by_gid))
     return result
 
 
@@ -249,3 +235,20 @@ def _set_members(group: Group, wanted: set[int]) -> None:
         ).execute()
     for user_id in sorted(wanted - have):
         GroupMember.create(group=group, user=user_id)
+
+
+def user_from_store(row: User, by_user: dict[int, list[str]], by_gid: dict[int, str]) -> DirectoryUser:
+    """A store row as a DirectoryUser: its explicit groups plus its primary group (by gid)."""
+    names = set(by_user.get(row.id, ()))
+    if row.gid in by_gid:
+        names.add(by_gid[row.gid])
+    return DirectoryUser(
+        username=row.username,
+        uid=row.uid,
+        gid=row.gid,
+        display_name=row.display_name or row.username,
+        email=row.email,
+        home=row.home,
+        active=row.active,
+        groups=tuple(sorted(names)),
+    )
