@@ -30,7 +30,11 @@ PLAIN_TERMS = {"linux", "vt100", "vt102", "vt220", "ansi", "xterm", "screen", "t
 
 @dataclass(frozen=True)
 class Section:
-    """A top-level section: a Textual mode whose base screen is `module.class_name`."""
+    """A top-level section: a Textual mode whose base screen is `module.class_name`.
+
+    `key` switches to it from anywhere; `short` is its title in the tab line when the full
+    titles do not fit the terminal's width (80 columns with every section listed).
+    """
 
     mode: str
     title: str
@@ -38,6 +42,11 @@ class Section:
     admin_only: bool
     module: str
     class_name: str
+    short: str = ""
+
+    @property
+    def short_title(self) -> str:
+        return self.short or self.title
 
     @property
     def screen_class(self) -> type[Screen]:
@@ -54,11 +63,12 @@ class Section:
         return True
 
 
+# One line per section: its key binding, tab, palette entry and help follow from it.
 SECTIONS = (
-    Section("containers", "Containers", "1", True, ".screens.containers", "ContainersScreen"),
-    Section("images", "Images", "2", True, ".screens.images", "ImagesScreen"),
+    Section("containers", "Containers", "1", True, ".screens.containers", "ContainersScreen", "Ctrs"),
+    Section("images", "Images", "2", True, ".screens.images", "ImagesScreen", "Img"),
     Section("users", "Users", "3", True, ".screens.users", "UsersScreen"),
-    Section("notebooks", "My notebooks", "4", False, ".screens.notebooks", "NotebooksScreen"),
+    Section("notebooks", "My notebooks", "4", False, ".screens.notebooks", "NotebooksScreen", "Mine"),
 )
 
 
@@ -80,10 +90,7 @@ class IpynbsrvApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {SectionCommands}
     BINDINGS = [
-        Binding("1", "section('containers')", "Containers", show=False),
-        Binding("2", "section('images')", "Images", show=False),
-        Binding("3", "section('users')", "Users", show=False),
-        Binding("4", "section('notebooks')", "My notebooks", show=False),
+        *(Binding(s.key, f"section('{s.mode}')", s.title, show=False) for s in SECTIONS),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", show=False),
     ]

@@ -9,13 +9,15 @@ import pytest
 from textual.command import CommandPalette
 
 from ipynbsrv_tui.domain import Actor, ContainerChange, ContainerState, NotAuthorized
-from ipynbsrv_tui.tui.app import SECTIONS, choose_theme
+from ipynbsrv_tui.tui.app import SECTIONS, Section, choose_theme
 from ipynbsrv_tui.tui.commands import class_bindings, section_commands
 from ipynbsrv_tui.tui.hangup import HANGUP_EXIT_CODE, HangupGuard, terminal_gone
 from ipynbsrv_tui.tui.screens.containers import ContainersScreen
 from ipynbsrv_tui.tui.screens.help import HelpScreen
 from ipynbsrv_tui.tui.screens.notebooks import NotebooksScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
+from ipynbsrv_tui.tui.widgets.statusbar import StatusBar
+from ipynbsrv_tui.tui.widgets.tabs import mode_at, tab_line
 
 from .conftest import FixedSession, fixed_view, make_app, screen_text, wait_until
 
@@ -52,9 +54,53 @@ async def test_header_shows_host_mode_health_and_actor():
     async with app.run_test(size=(120, 24)) as pilot:
         await wait_until(pilot, lambda: app.health is not None)
         await pilot.pause()
-        header = screen_text(app).splitlines()[0]
+        header = screen_text(app).splitlines()[1]
         for part in ("Containers", "testhost", "embedded", "engine ✓", "local ✓", "root (admin)"):
             assert part in header
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_tab_line_shows_every_section_and_its_key(size):
+    app = make_app(FixedSession())
+    async with app.run_test(size=size) as pilot:
+        for section in (app.sections[0], app.sections[3]):  # FixedSession serves the container sections
+            await pilot.press(section.key)
+            tabs = screen_text(app).splitlines()[0]
+            for other in app.sections:
+                assert f" {other.key} " in tabs
+            assert f" {section.key} {section.title} " in tabs
+            rendered = app.screen.query_one(StatusBar).render()
+            at = rendered.plain.index(f" {section.key} {section.title} ")
+            styles = {str(span.style) for span in rendered.spans if span.start <= at + 1 < span.end}
+            assert styles == {"bold reverse"}  # the current section stands out
+
+
+async def test_tab_line_fits_80_columns_with_eight_sections():
+    many = [Section(f"s{i}", title, str(i), False, "", "", short)
+            for i, (title, short) in enumerate([("Containers", "Ctrs"), ("Images", "Img"), ("Users", ""),
+                                                 ("My notebooks", "Mine"), ("Groups", ""), ("Shares", ""),
+                                                 ("Notifications", "Notif"), ("Nodes", "")], 1)]
+    for current in ("s1", "s4", "s7"):
+        line = tab_line(many, current, 78)
+        assert line.cell_len <= 78
+        assert all(f" {s.key} " in line.plain for s in many)
+        assert next(s.title for s in many if s.mode == current) in line.plain
+    assert [mode_at(many, "s1", 78, x) for x in (0, 14)] == ["s1", "s2"]
+
+
+async def test_clicking_a_tab_switches_section():
+    app = make_app(FixedSession())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.click(StatusBar, offset=(37, 0))  # " 4 My notebooks " after padding and tabs 1-3
+        await pilot.pause()
+        assert app.current_mode == "notebooks"
+
+
+async def test_help_key_is_not_cut_at_80_columns():
+    app = make_app(FixedSession())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert screen_text(app).splitlines()[-1].rstrip().endswith("? Help")
 
 
 async def test_help_lists_section_and_global_keys():

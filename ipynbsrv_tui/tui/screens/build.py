@@ -16,13 +16,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, OptionList, Static, TextArea
+from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ... import validation
 from ...domain import BuildEvent, BuildStatus, BuildSummary, BuildView
 from ..widgets.buildlog import MAX_LINES, BuildLogView
 from ..widgets.confirm import ConfirmScreen
+from ..widgets.footer import KeysFooter
 from ..widgets.forms import Field, FormSwitch, Rule, first_invalid, reference_rule, text_input
 from ..widgets.statusbar import StatusBar
 from .calls import ServiceCalls, error_text
@@ -358,7 +359,7 @@ class BuildScreen(ServiceCalls, Screen[BuildSummary | None]):
         yield StatusBar("Images › Build")
         yield Static(self._title(), id="build-title")
         yield BuildLogView(MAX_LINES, id="build-log")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def log_view(self) -> BuildLogView:

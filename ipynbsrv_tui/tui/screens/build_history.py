@@ -7,10 +7,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ...domain import BuildStatus, BuildView
 from ..widgets.buildlog import format_duration
+from ..widgets.footer import KeysFooter
 from ..widgets.format import ago
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
@@ -61,7 +61,7 @@ class BuildHistoryScreen(ServiceCalls, Screen):
         yield StatusBar("Images › Builds")
         yield VirtualTable(COLUMNS, self._row, empty_text="No builds yet: press b on the Images screen.",
                            id="builds")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(VirtualTable).focus()

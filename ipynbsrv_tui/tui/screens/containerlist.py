@@ -14,11 +14,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...domain import ContainerView
 from ..book import ACTIVE_STATES, parse_filter
 from ..widgets import format as fmt
+from ..widgets.footer import KeysFooter
 from ..widgets.notebook_form import NewNotebookForm
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
@@ -69,7 +70,7 @@ class ContainerListScreen(ContainerScreen):
         yield VirtualTable(self.COLUMNS, self.row_cells, empty_text="Loading…", id="table")
         yield from self.compose_below()
         yield Static("", id="summary", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def compose_below(self) -> ComposeResult:
         """Widgets between the table and the summary line (none by default)."""

@@ -6,12 +6,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from ...domain import ContainerState
 from ..book import ACTIVE_STATES
 from ..streams import LineBuffer, LogFollower
 from ..widgets.containerinfo import ContainerInfo
+from ..widgets.footer import KeysFooter
 from ..widgets.logview import LogPanel
 from ..widgets.stats import StatsPanel
 from ..widgets.statusbar import StatusBar
@@ -58,7 +59,7 @@ class ContainerDetailsScreen(ContainerScreen):
                 yield LogPanel(id="log-panel")
             with TabPane("Stats", id="stats"), VerticalScroll():
                 yield StatsPanel(id="stats-panel")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         book = self.app.book

@@ -7,11 +7,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...domain import ImageView
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.filterbar import FilterBar, matches
+from ..widgets.footer import KeysFooter
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 from .build import BuildFormScreen, BuildRequest, BuildScreen, FolderPickerScreen
@@ -106,7 +107,7 @@ class ImagesScreen(ServiceCalls, Screen):
             empty_text="No images registered yet: n registers one from the engine, b builds one.",
         )
         yield Static(image_details(None), id="image-details")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def table(self) -> VirtualTable:

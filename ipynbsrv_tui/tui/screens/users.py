@@ -7,11 +7,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...domain import DeleteUserReport, Health, UserView
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.filterbar import FilterBar, matches
+from ..widgets.footer import KeysFooter
 from ..widgets.format import ago
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
@@ -86,7 +87,7 @@ class UsersScreen(ServiceCalls, Screen):
         yield VirtualTable(COLUMNS, self._row, id="users",
                            empty_text="No users yet: n creates one, y syncs them from the directory.")
         yield Static("", id="user-details")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def table(self) -> VirtualTable:

@@ -1,19 +1,22 @@
-"""The one-line header: section, host, mode, engine and directory health, and who is acting."""
+"""The header: the section tab line, then section, host, mode, engine and directory health, and who is acting."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.widget import Widget
 
 from ...domain import Health
+from .tabs import mode_at, tab_line
 
 
 class StatusBar(Widget):
-    """Shows the app's `health` and `session.actor`; repaints when the app's health changes."""
+    """Two lines: the sections with their keys (a click switches), then the app's `health` and
+    `session.actor`; repaints when the app's health changes."""
 
     DEFAULT_CSS = """
     StatusBar {
-        height: 1;
+        height: 2;
         background: $panel;
         color: $foreground;
         padding: 0 1;
@@ -31,7 +34,23 @@ class StatusBar(Widget):
     def _health_changed(self, _health: Health | None) -> None:
         self.refresh()
 
+    def _sections(self) -> list:
+        return list(getattr(self.app, "sections", ()))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y != 0:
+            return
+        mode = mode_at(self._sections(), self.app.current_mode, self.size.width, offset.x)
+        if mode is not None and mode != self.app.current_mode:
+            self.app.action_section(mode)  # type: ignore[attr-defined]
+
     def render(self) -> Text:
+        tabs = tab_line(self._sections(), self.app.current_mode, self.size.width)
+        return Text("\n", no_wrap=True, overflow="ellipsis").join([tabs, self.status_line()])
+
+    def status_line(self) -> Text:
+        """The second line: section, host and mode, health signals, actor."""
         app = self.app
         health: Health | None = getattr(app, "health", None)
         session = getattr(app, "session", None)
