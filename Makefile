@@ -27,7 +27,7 @@ test: $(VENV)/.installed-test
 
 # Unit and Pilot tests only: no engine, no slapd, no image builds (about a minute).
 test-fast: $(VENV)/.installed-test
-	$(BIN)/pytest -m "not docker and not ldap and not slow" -x -q $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not docker and not ldap and not slow and not web" -x -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

@@ -35,7 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     sys.stdout.write(effective_toml(config))
-    return 0
+    code = 0
+    if config.web.enabled:
+        from .web.checks import check_web
+
+        for level, message in check_web(config):
+            print(f"ipynbsrv-tui: {level}: {message}", file=sys.stderr)
+            code = 2 if level == "error" else code
+    return code
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -134,6 +134,18 @@ class BrokerConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """[web]: nginx in front of the notebooks, run by the broker (DESIGN §16)."""
+
+    enabled: bool = False
+    listen: str = "0.0.0.0:443"
+    tls_cert: str = ""
+    tls_key: str = ""
+    public_url: str = ""
+    session_hours: int = 12
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole effective configuration; `source` is the file it came from (None = defaults)."""
 
@@ -145,6 +157,7 @@ class Config:
     notebooks: NotebooksConfig = field(default_factory=NotebooksConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
     broker: BrokerConfig = field(default_factory=BrokerConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None
 
     def replace(self, **sections: Any) -> Config:
@@ -167,6 +180,7 @@ SECTIONS: dict[str, type] = {
     "notebooks": NotebooksConfig,
     "build": BuildConfig,
     "broker": BrokerConfig,
+    "web": WebConfig,
 }
 
 def _one_of(value: str, allowed: tuple[str, ...]) -> str:
@@ -194,6 +208,9 @@ _CHECKS = {
     ("notebooks", "memory"): _memory,
     ("notebooks", "cpus"): validation.cpus,
     ("build", "base_image"): validation.image_reference,
+    ("web", "listen"): validation.listen_address,
+    ("web", "public_url"): validation.public_url,
+    ("web", "session_hours"): lambda v: validation.in_range(v, 1, 720, "hours"),
 }
 
 

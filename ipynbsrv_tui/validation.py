@@ -202,3 +202,40 @@ def password(value: str) -> str:
     if any(ch in value for ch in "\0\r\n"):
         raise ValidationError("The password must not contain NUL characters or line breaks.")
     return value
+
+
+def in_range(value: int, low: int, high: int, unit: str) -> int:
+    """A whole number between low and high (inclusive)."""
+    if not low <= value <= high:
+        raise ValidationError(f"expected {low} to {high} {unit}, got {value}")
+    return value
+
+
+def listen_address(value: str) -> str:
+    """`host:port`, `[v6]:port` or a bare port (all addresses), as nginx's `listen` takes it."""
+    host, port_text = split_listen(value)
+    if host and not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
+        raise ValidationError(f"expected host:port such as 127.0.0.1:8443 or [::1]:8443, got {value!r}")
+    port(port_text, what="The listen port")
+    return value
+
+
+def split_listen(value: str) -> tuple[str, str]:
+    """(host, port) of a listen address; host "" means every address."""
+    value = value.strip()
+    if value.isdigit():
+        return "", value
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host:
+        raise ValidationError(f"expected host:port such as 0.0.0.0:443, got {value!r}")
+    return host, port_text
+
+
+def public_url(value: str) -> str:
+    """"" or an https:// (or http://) URL without a path, query or fragment, e.g. https://nb.example.org."""
+    if value == "":
+        return value
+    match = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?/?", value)
+    if not match:
+        raise ValidationError(f"expected a URL such as https://notebooks.example.org (no path), got {value!r}")
+    return value.rstrip("/")

@@ -118,6 +118,7 @@ class BrokerServer:
         self._accept_thread: threading.Thread | None = None
         self._signatures: dict[str, inspect.Signature] = {}
         self.background = BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
+        self.web: Any = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -144,6 +145,21 @@ class BrokerServer:
         if self.background is not None:
             self.background.start()
         log.info("listening on %s (max %d connections)", self.path, self.max_connections)
+        if self.config.web.enabled:
+            self._start_web()
+
+    def _start_web(self) -> None:
+        """Web access (DESIGN §16): nginx and the login, next to the socket; a broker that cannot serve it stops."""
+        from ..web.gateway import WebGateway
+
+        hub = self.background.hub if self.background is not None else None
+        self.web = WebGateway(self.service, self.config, system_actor(), hub)
+        try:
+            self.web.start()
+        except Exception:
+            self.web = None
+            self.stop()
+            raise
 
     def serve_forever(self) -> None:
         """Run until SIGTERM, SIGINT or `stop()`, then shut down cleanly."""
@@ -169,6 +185,8 @@ class BrokerServer:
         if self._accept_thread is not None:
             self._accept_thread.join(timeout=2.0)
         self._remove_own_socket()
+        if self.web is not None:
+            self.web.stop()
         if self.background is not None:
             self.background.stop()
         with self._clients_lock:

@@ -1,0 +1,329 @@
+"""The broker's web endpoints, served over a Unix socket that only nginx reaches.
+
+- `GET /_ipynbsrv/auth`: nginx's `auth_request` for every proxied request. 200 admits (the
+  notebook's owner, or an admin), 401 sends the browser to the login page (its address in the
+  `X-Ipynbsrv-Login` header), 403 is turned into the same 404 as a notebook that does not exist.
+- `GET|POST /_ipynbsrv/login`, `POST /_ipynbsrv/logout`, `GET /` (the user's notebooks) and the
+  pages nginx falls back to: not found, not running, starting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import socket
+import socketserver
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler
+from typing import Protocol
+from urllib.parse import parse_qs, quote, urlsplit
+
+from ..domain import Actor, IpynbsrvError
+from . import pages
+from .nginx_conf import SESSION_COOKIE
+from .sessions import LoginThrottle, SessionStore
+
+log = logging.getLogger("ipynbsrv.web")
+
+CSRF_COOKIE = "ipynbsrv_csrf"
+MAX_FORM_BYTES = 8192
+_NOTEBOOK_PATH = re.compile(r"^/user/([^/?#]+)/([^/?#]+)(?:/|$)")
+_PEERCRED = struct.Struct("3i")
+_SECURITY_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+)
+
+
+class WebBackend(Protocol):
+    """What the web endpoints ask of the broker's service."""
+
+    def authenticate(self, username: str, password: str, address: str) -> Actor: ...
+    def current_actor(self, username: str) -> Actor: ...
+    def may_open(self, actor: Actor, owner: str) -> bool: ...
+    def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]: ...
+    def notebook_state(self, actor: Actor, owner: str, name: str) -> str | None: ...
+
+
+@dataclass
+class AuthContext:
+    """Shared by every request handler: the backend, the sessions and the throttle."""
+
+    backend: WebBackend
+    sessions: SessionStore
+    throttle: LoginThrottle
+    allowed_uids: frozenset[int]
+
+
+def notebook_of(uri: str) -> tuple[str, str] | None:
+    """(owner, name) of a `/user/<owner>/<name>/…` address."""
+    match = _NOTEBOOK_PATH.match(urlsplit(uri).path)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after login: a path on this site only (never `//host` or a scheme)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 2000:
+        return "/"
+    if any(ord(ch) < 0x20 for ch in value):
+        return "/"
+    return value
+
+
+class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """HTTP/1.1 over a Unix socket, one thread per nginx connection; peers other than nginx are refused."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, path: str, context: AuthContext) -> None:
+        self.context = context
+        super().__init__(path, AuthHandler)
+
+    def verify_request(self, request, client_address) -> bool:
+        _pid, uid, _gid = _PEERCRED.unpack(request.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        if uid in self.context.allowed_uids:
+            return True
+        log.warning("web: refused a connection to the login socket from uid %d (only nginx may connect)", uid)
+        return False
+
+
+class AuthHandler(BaseHTTPRequestHandler):
+    """One request from nginx."""
+
+    protocol_version = "HTTP/1.1"
+    server: AuthServer
+    server_version = "ipynbsrv"
+    sys_version = ""
+
+    # ------------------------------------------------------------------ plumbing
+
+    def address_string(self) -> str:
+        return self.headers.get("X-Forwarded-For", "nginx") if hasattr(self, "headers") else "nginx"
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("web: " + format, *args)
+
+    @property
+    def ctx(self) -> AuthContext:
+        return self.server.context
+
+    def _cookie(self, name: str) -> str | None:
+        raw = self.headers.get("Cookie")
+        if not raw:
+            return None
+        jar = SimpleCookie()
+        try:
+            jar.load(raw)
+        except CookieError:
+            return None
+        morsel = jar.get(name)
+        return morsel.value if morsel else None
+
+    def _send(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None,
+              content_type: str = "text/html; charset=utf-8") -> None:
+        self.send_response(status)
+        for name, value in headers or []:
+            self.send_header(name, value)
+        if body:
+            self.send_header("Content-Type", content_type)
+            for name, value in _SECURITY_HEADERS:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _redirect(self, location: str, cookies: list[str] = ()) -> None:
+        self._send(HTTPStatus.SEE_OTHER, headers=[("Location", location), *(("Set-Cookie", c) for c in cookies)])
+
+    def _session_cookie(self, value: str, max_age: int) -> str:
+        return f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
+
+    def _current(self) -> tuple[object, Actor] | None:
+        """(session, actor) of a logged-in, still allowed user; a refused user's sessions end here."""
+        session = self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
+        if session is None:
+            return None
+        try:
+            actor = self.ctx.backend.current_actor(session.username)
+        except IpynbsrvError as exc:
+            ended = self.ctx.sessions.end_user(session.username)
+            log.info("web: ended %d session(s) of %s: %s", ended, session.username, exc)
+            return None
+        return session, actor
+
+    # ------------------------------------------------------------------ routing
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        try:
+            if path == "/_ipynbsrv/auth":
+                self._auth()
+            elif path == "/_ipynbsrv/login":
+                self._login_form()
+            elif path == "/":
+                self._home()
+            elif path == "/_ipynbsrv/missing":
+                self._missing()
+            elif path == "/_ipynbsrv/starting":
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.STARTING, [("Retry-After", "2")])
+            else:
+                self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
+        except Exception:
+            log.exception("web: %s %s failed", self.command, path)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, pages.page("Error", "<h1>Something went wrong</h1>"))
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        try:
+            form = self._form()
+            if form is None:
+                return
+            if path == "/_ipynbsrv/login":
+                self._login(form)
+            elif path == "/_ipynbsrv/logout":
+                self._logout(form)
+            else:
+                self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
+        except Exception:
+            log.exception("web: %s %s failed", self.command, path)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, pages.page("Error", "<h1>Something went wrong</h1>"))
+
+    def _form(self) -> dict[str, str] | None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_FORM_BYTES:
+            self.close_connection = True
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, pages.page("Too large", "<h1>Request too large</h1>"))
+            return None
+        raw = self.rfile.read(length).decode("utf-8", errors="replace")
+        return {key: values[0] for key, values in parse_qs(raw, max_num_fields=10).items()}
+
+    # ------------------------------------------------------------------ auth_request
+
+    def _auth(self) -> None:
+        uri = self.headers.get("X-Original-URI", "/")
+        current = self._current()
+        if current is None:
+            login = f"/_ipynbsrv/login?next={quote(safe_next(uri), safe='/')}"
+            self._send(HTTPStatus.UNAUTHORIZED, headers=[("X-Ipynbsrv-Login", login)])
+            return
+        _session, actor = current
+        target = notebook_of(uri)
+        if target is not None and self.ctx.backend.may_open(actor, target[0]):
+            self._send(HTTPStatus.OK, headers=[("X-Ipynbsrv-User", actor.username)])
+        else:
+            self._send(HTTPStatus.FORBIDDEN)
+
+    def _missing(self) -> None:
+        uri = self.headers.get("X-Original-URI", "/")
+        target = notebook_of(uri)
+        current = self._current()
+        if target is not None and current is not None:
+            state = self.ctx.backend.notebook_state(current[1], *target)
+            if state is not None:
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.not_running_page(*target))
+                return
+        self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
+
+    # ------------------------------------------------------------------ pages
+
+    def _home(self) -> None:
+        current = self._current()
+        if current is None:
+            self._redirect("/_ipynbsrv/login")
+            return
+        session, actor = current
+        body = pages.home_page(actor.username, self.ctx.backend.notebooks(actor),
+                               self.ctx.sessions.csrf_token("logout", session.sid))
+        self._send(HTTPStatus.OK, body)
+
+    def _login_form(self, status: int = HTTPStatus.OK, error: str = "", username: str = "",
+                    next_url: str | None = None) -> None:
+        if next_url is None:
+            next_url = safe_next(parse_qs(urlsplit(self.path).query).get("next", ["/"])[0])
+        binding = self._cookie(CSRF_COOKIE)
+        cookies = []
+        if not binding or len(binding) > 64:
+            binding = secrets.token_urlsafe(24)
+            cookies.append(f"{CSRF_COOKIE}={binding}; Path=/_ipynbsrv/; HttpOnly; Secure; SameSite=Strict")
+        body = pages.login_page(self.ctx.sessions.csrf_token("login", binding), next_url, error, username)
+        self._send(status, body, [("Set-Cookie", c) for c in cookies])
+
+    def _same_origin(self) -> bool:
+        """A browser's Origin (when it sends one) must be this site."""
+        origin = self.headers.get("Origin")
+        if not origin or origin == "null":
+            return origin is None
+        return urlsplit(origin).netloc == self.headers.get("X-Forwarded-Host", "")
+
+    def _login(self, form: dict[str, str]) -> None:
+        next_url = safe_next(form.get("next"))
+        username = form.get("username", "").strip()[:64]
+        if not self._same_origin() or not self.ctx.sessions.check_csrf("login", self._cookie(CSRF_COOKIE), form.get("csrf")):
+            log.warning("web: login form for %r refused: missing or wrong CSRF token", username)
+            self._login_form(HTTPStatus.FORBIDDEN, "The login form expired. Please try again.", username, next_url)
+            return
+        address = self.headers.get("X-Forwarded-For", "?")
+        wait = self.ctx.throttle.blocked(f"user:{username}", f"addr:{address}")
+        if wait > 0:
+            log.warning("web: login for %r from %s throttled", username, address)
+            self._login_form(HTTPStatus.TOO_MANY_REQUESTS,
+                             f"Too many failed logins. Wait {int(wait) + 1} seconds and try again.", username, next_url)
+            return
+        try:
+            actor = self.ctx.backend.authenticate(username, form.get("password", ""), address)
+        except IpynbsrvError:
+            self.ctx.throttle.failed(f"user:{username}", f"addr:{address}")
+            time.sleep(0.2)
+            self._login_form(HTTPStatus.UNAUTHORIZED, "Wrong user name or password.", username, next_url)
+            return
+        self.ctx.throttle.succeeded(f"user:{username}")
+        _session, cookie = self.ctx.sessions.create(actor.username)
+        log.info("web: %s logged in from %s", actor.username, address)
+        self._redirect(next_url, [self._session_cookie(cookie, int(self.ctx.sessions.lifetime))])
+
+    def _logout(self, form: dict[str, str]) -> None:
+        session = self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
+        if session is not None:
+            if not self._same_origin() or not self.ctx.sessions.check_csrf("logout", session.sid, form.get("csrf")):
+                self._send(HTTPStatus.FORBIDDEN, pages.page("Refused", "<h1>Log out from the notebooks page</h1>"
+                                                            '<p><a href="/">Your notebooks</a></p>'))
+                return
+            self.ctx.sessions.end(session.sid)
+            log.info("web: %s logged out", session.username)
+        self._redirect("/_ipynbsrv/login", [self._session_cookie("", 0)])
+
+
+def serve_in_thread(server: AuthServer) -> Callable[[], None]:
+    """Start serving in a daemon thread; returns the function that stops it."""
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="web-auth", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=2.0)
+        try:
+            os.unlink(server.server_address)
+        except OSError:
+            pass
+
+    return stop

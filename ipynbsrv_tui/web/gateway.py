@@ -1,0 +1,255 @@
+"""Web access as the broker runs it: nginx, the login endpoints, and routes kept in step.
+
+The routes follow the notebooks: the broker's change hub (engine events: create, start, stop,
+delete, a new port) wakes the route thread, which also looks every few seconds in case an
+event was missed. When the rendered configuration changes, nginx reloads. Notebooks stay
+reachable over `ssh -L` on their loopback ports whatever happens here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..config import Config
+from ..domain import Actor, ContainerState, IpynbsrvError, NotAuthorized
+from ..service import authz
+from .auth_app import AuthContext, AuthServer, serve_in_thread
+from .certs import check_pair, make_self_signed
+from .nginx_conf import NginxSettings, Route, render
+from .sessions import LoginThrottle, SessionStore
+from .supervisor import NginxSupervisor
+from .urls import base_url
+
+log = logging.getLogger("ipynbsrv.web")
+
+POLL_SECONDS = 5.0
+WORKER_USERS = ("www-data", "nobody")
+
+
+def find_nginx() -> str | None:
+    """The nginx binary: on PATH, or Debian's /usr/sbin/nginx (sbin is not on every user's PATH)."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin:/usr/local/sbin")
+
+
+def runtime_folder(config: Config) -> Path:
+    """The broker's runtime folder for web access: next to its socket."""
+    return Path(config.broker.socket).parent / "web"
+
+
+def route_host(config: Config) -> str:
+    address = config.notebooks.bind_address
+    if address in ("", "0.0.0.0", "::", "localhost"):
+        return "127.0.0.1"
+    return f"[{address}]" if ":" in address else address
+
+
+class WebGateway:
+    """nginx + the login endpoints + the route thread, for one broker. `start()` / `stop()`."""
+
+    def __init__(self, service: Any, config: Config, actor: Actor, hub: Any = None,
+                 poll_seconds: float = POLL_SECONDS, routes: Callable[[], list[Route]] | None = None) -> None:
+        self.service = service
+        self.config = config
+        self.actor = actor
+        self.hub = hub
+        self.poll_seconds = poll_seconds
+        self._routes_source = routes or self._notebook_routes
+        self.folder = runtime_folder(config)
+        self.conf = self.folder / "nginx.conf"
+        self.auth_socket = self.folder / "auth.sock"
+        self.sessions = SessionStore(secrets.token_bytes(32), config.web.session_hours * 3600.0)
+        self.throttle = LoginThrottle()
+        self.routes: list[Route] = []
+        self.supervisor: NginxSupervisor | None = None
+        self._stop_auth = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._subscription: Any = None
+        self._threads: list[threading.Thread] = []
+        self._render_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        binary = find_nginx()
+        if binary is None:
+            raise IpynbsrvError("[web] enabled = true but nginx is not installed. Install it (apt-get install "
+                                "nginx-light) or set [web] enabled = false.")
+        worker = self._worker_user()
+        self._prepare_folder(worker)
+        cert, key = self._certificate()
+        allowed = {os.geteuid()} | ({worker.pw_uid} if worker else set())
+        server = AuthServer(str(self.auth_socket), AuthContext(self, self.sessions, self.throttle, frozenset(allowed)))
+        if worker is not None:
+            os.chown(self.auth_socket, 0, worker.pw_gid)
+        os.chmod(self.auth_socket, 0o660)
+        self._stop_auth = serve_in_thread(server)
+        self.settings = NginxSettings(self.folder, self.config.web.listen, cert, key, self.auth_socket,
+                                      worker.pw_name if worker else None)
+        self.routes = self._current_routes()
+        self._write(render(self.settings, self.routes))
+        self.supervisor = NginxSupervisor(binary, self.conf, self.folder)
+        problem = self.supervisor.check()
+        if problem:
+            self._stop_auth()
+            raise IpynbsrvError(f"nginx refuses the generated configuration {self.conf}: {problem}")
+        self.supervisor.start()
+        log.info("web: serving %s on %s with %d route(s)", "https", self.config.web.listen, len(self.routes))
+        if self.hub is not None:
+            self._subscription = self.hub.subscribe(self.actor)
+            self._spawn("web-changes", self._changes_loop)
+        self._spawn("web-routes", self._routes_loop)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._subscription is not None:
+            self._subscription.close()
+        for thread in self._threads:
+            thread.join(timeout=3.0)
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            log.info("web: nginx stopped")
+        if self._stop_auth is not None:
+            self._stop_auth()
+
+    def _spawn(self, name: str, target) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _worker_user(self) -> pwd.struct_passwd | None:
+        if os.geteuid() != 0:
+            return None
+        for name in WORKER_USERS:
+            try:
+                return pwd.getpwnam(name)
+            except KeyError:
+                continue
+        return None
+
+    def _prepare_folder(self, worker: pwd.struct_passwd | None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o711)  # nginx's workers reach the socket inside; nobody may list it
+        temp = self.folder / "tmp"
+        temp.mkdir(exist_ok=True)
+        os.chmod(temp, 0o700)
+        if worker is not None:
+            os.chown(temp, worker.pw_uid, worker.pw_gid)
+        for stale in (self.auth_socket,):
+            if stale.exists() or stale.is_socket():
+                stale.unlink()
+
+    def _certificate(self) -> tuple[Path, Path]:
+        web = self.config.web
+        if web.tls_cert or web.tls_key:
+            if not (web.tls_cert and web.tls_key):
+                raise IpynbsrvError("[web] needs both tls_cert and tls_key (or neither, for a self-signed pair).")
+            check_pair(web.tls_cert, web.tls_key)
+            return Path(web.tls_cert), Path(web.tls_key)
+        host = urlsplit(base_url(self.config)).hostname or "localhost"
+        cert, key = make_self_signed(self.folder, host)
+        log.warning("web: no [web] tls_cert: serving a self-signed certificate (%s); browsers will warn. "
+                    "Set tls_cert and tls_key to a real certificate.", cert)
+        return cert, key
+
+    # ------------------------------------------------------------------ routes
+
+    def _current_routes(self) -> list[Route]:
+        return sorted(self._routes_source())
+
+    def _notebook_routes(self) -> list[Route]:
+        """A route for each running notebook (as the broker's admin actor sees them, tokens included)."""
+        host = route_host(self.config)
+        views = self.service.list_containers(self.actor)
+        return sorted(
+            Route(v.owner, v.name, host, v.host_port, v.token or "")
+            for v in views if v.state == ContainerState.RUNNING and v.host_port and v.token
+        )
+
+    def _write(self, text: str) -> None:
+        temporary = self.conf.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the tokens
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, self.conf)
+
+    def refresh_routes(self) -> bool:
+        """Rewrite the configuration and reload nginx when the running notebooks changed."""
+        with self._render_lock:
+            routes = self._current_routes()
+            if routes == self.routes:
+                return False
+            self._write(render(self.settings, routes))
+            added = len(set(routes) - set(self.routes))
+            removed = len(set(self.routes) - set(routes))
+            self.routes = routes
+            if self.supervisor is not None:
+                self.supervisor.reload()
+            log.info("web: routes changed (+%d -%d, %d now); nginx reloaded", added, removed, len(routes))
+            return True
+
+    def _changes_loop(self) -> None:
+        try:
+            for _change in self._subscription:
+                self._wake.set()
+        except IpynbsrvError as exc:
+            log.debug("web: change stream ended: %s", exc)
+
+    def _routes_loop(self) -> None:
+        from ..broker.background import close_thread_database
+
+        try:
+            while not self._stopping.is_set():
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                if self._stopping.is_set():
+                    return
+                try:
+                    self.refresh_routes()
+                except IpynbsrvError as exc:
+                    log.warning("web: could not refresh the routes: %s", exc)
+                except Exception:
+                    log.exception("web: refreshing the routes failed")
+        finally:
+            close_thread_database()
+
+    # ------------------------------------------------------------------ WebBackend
+
+    def authenticate(self, username: str, password: str, address: str) -> Actor:
+        """The directory checks the password (LDAP bind, or the local scrypt hash); then the account must be active."""
+        try:
+            user = self.service.directory.authenticate(username, password)
+            actor = self.service.actor_for_username(user.username)
+        except IpynbsrvError as exc:
+            self.service.audit(username or "?", "web.login", address, "refused", str(exc)[:200])
+            log.warning("web: failed login for %r from %s", username, address)
+            raise NotAuthorized("Wrong user name or password.") from None
+        self.service.audit(actor, "web.login", address)
+        return actor
+
+    def current_actor(self, username: str) -> Actor:
+        return self.service.actor_for_username(username)
+
+    def may_open(self, actor: Actor, owner: str) -> bool:
+        return authz.can_act_on_container(actor, owner)
+
+    def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]:
+        return [(v.owner, v.name, v.state.value) for v in self.service.list_containers(actor, owner=actor.username)]
+
+    def notebook_state(self, actor: Actor, owner: str, name: str) -> str | None:
+        if not self.may_open(actor, owner):
+            return None
+        for view in self.service.list_containers(actor, owner=owner):
+            if view.name == name:
+                return view.state.value
+        return None

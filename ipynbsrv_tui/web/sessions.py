@@ -1,0 +1,130 @@
+"""Web sessions: signed expiring cookies, CSRF tokens, and the login throttle.
+
+A cookie is `<session id>.<expiry>.<HMAC-SHA256 of both>` under a secret only the broker holds.
+The session ids live in the broker's memory too, so logout ends a session for good (a copied
+cookie stops working) and a broker restart signs everyone out. Whether the user is still
+allowed in (not disabled, not deleted) is looked up on every request by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass
+class Session:
+    """One browser's login."""
+
+    sid: str
+    username: str
+    expires: float
+
+
+class SessionStore:
+    """The live sessions, and the cookies that name them."""
+
+    def __init__(self, secret: bytes, lifetime: float) -> None:
+        self._secret = secret
+        self.lifetime = lifetime
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
+
+    def create(self, username: str) -> tuple[Session, str]:
+        """A new session for `username` and its cookie value."""
+        session = Session(secrets.token_urlsafe(24), username, time.time() + self.lifetime)
+        with self._lock:
+            now = time.time()
+            for sid in [sid for sid, s in self._sessions.items() if s.expires < now]:
+                del self._sessions[sid]
+            self._sessions[session.sid] = session
+        body = f"{session.sid}.{int(session.expires)}"
+        return session, f"{body}.{self._sign(body)}"
+
+    def lookup(self, cookie: str | None) -> Session | None:
+        """The live session a cookie names, or None (unsigned, altered, expired or ended)."""
+        if not cookie or len(cookie) > 200:
+            return None
+        body, _, signature = cookie.rpartition(".")
+        if not body or not hmac.compare_digest(signature, self._sign(body)):
+            return None
+        sid, _, expires = body.partition(".")
+        if not expires.isdigit() or int(expires) < time.time():
+            return None
+        with self._lock:
+            session = self._sessions.get(sid)
+        if session is None or session.expires < time.time():
+            return None
+        return session
+
+    def end(self, sid: str) -> None:
+        with self._lock:
+            self._sessions.pop(sid, None)
+
+    def end_user(self, username: str) -> int:
+        """End every session of a user (disabled or deleted); how many there were."""
+        with self._lock:
+            ended = [sid for sid, s in self._sessions.items() if s.username == username]
+            for sid in ended:
+                del self._sessions[sid]
+        return len(ended)
+
+    def csrf_token(self, purpose: str, binding: str) -> str:
+        """The form token for `purpose`, bound to a value of the browser's own cookie."""
+        return self._sign(f"csrf:{purpose}:{binding}")
+
+    def check_csrf(self, purpose: str, binding: str | None, token: str | None) -> bool:
+        if not binding or not token:
+            return False
+        return hmac.compare_digest(token, self.csrf_token(purpose, binding))
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per user name (and per address) within `window` seconds.
+
+    nginx limits the rate of login requests per address as well; this one also stops an
+    attacker who spreads guesses for one account over many addresses.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] < now - self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, *keys: str) -> float:
+        """Seconds to wait before the next attempt may be checked (0 = go ahead)."""
+        now = time.monotonic()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.limit:
+                    wait = max(wait, times[0] + self.window - now)
+        return wait
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 10_000:
+                self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window}
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)

@@ -1,0 +1,331 @@
+"""Web access through the real nginx (DESIGN §16), with loopback stand-ins for the notebooks.
+
+The gateway runs as the broker runs it: nginx as its child, the login on its Unix socket, the
+local directory checking passwords. The notebook stand-ins record what nginx forwards, so the
+tests see the token header nginx adds and the session cookie it strips. The real notebook in a
+real browser is tests/e2e/test_web_browser.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import socket
+import ssl
+import time
+
+import pytest
+
+from ipynbsrv_tui.broker.server import system_actor
+from ipynbsrv_tui.config import Config
+from ipynbsrv_tui.domain import Actor
+from ipynbsrv_tui.web.gateway import WebGateway
+from ipynbsrv_tui.web.nginx_conf import Route
+from tests.integration.web_support import (
+    Upstream,
+    WebClient,
+    free_port,
+    remove_tree,
+    require_nginx,
+    runtime_root,
+)
+
+pytestmark = pytest.mark.web
+
+ROOT = Actor("root", 0, True, ())
+TOKENS = {"alice": "a" * 48, "bob": "b" * 48}
+
+
+class Web:
+    """The running gateway, its stand-in notebooks and the routes it serves."""
+
+    def __init__(self, gateway: WebGateway, port: int, upstreams: dict[str, Upstream], routes: list[Route], service) -> None:
+        self.gateway, self.port, self.upstreams, self.routes, self.service = gateway, port, upstreams, routes, service
+
+    def client(self, source: str = "127.0.0.1") -> WebClient:
+        return WebClient(self.port, source)
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nginx did not listen on 127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="module")
+def web():
+    require_nginx()
+    from ipynbsrv_tui.service import build_service
+
+    folder = runtime_root()
+    port = free_port()
+    config = Config().replace(
+        database={"path": str(folder / "ipynbsrv.db")},
+        data={"root": str(folder / "data")},
+        broker={"socket": str(folder / "run" / "ipynbsrv.sock")},
+        web={"enabled": True, "listen": f"127.0.0.1:{port}"},
+    )
+    service = build_service(config, mode="client-server")
+    service.create_user(ROOT, "alice", "alice-password")
+    service.create_user(ROOT, "bob", "bob-password")
+    service.create_user(ROOT, "carol", "carol-password", is_admin=True)
+    service.create_user(ROOT, "dave", "dave-password")
+    upstreams = {owner: Upstream() for owner in TOKENS}
+    routes = [Route(owner, "one", "127.0.0.1", upstreams[owner].port, TOKENS[owner]) for owner in TOKENS]
+    gateway = WebGateway(service, config, system_actor(), poll_seconds=0.2, routes=lambda: list(routes))
+    gateway.start()
+    try:
+        wait_for_port(port)
+        yield Web(gateway, port, upstreams, routes, service)
+    finally:
+        gateway.stop()
+        for upstream in upstreams.values():
+            upstream.close()
+        remove_tree(folder)
+
+
+def logged_in(web: Web, username: str) -> WebClient:
+    client = web.client()
+    answer = client.login(username, f"{username}-password")
+    assert answer.status == 303, answer.text
+    return client
+
+
+def test_a_visitor_without_a_session_is_sent_to_the_login_page_with_the_way_back(web):
+    answer = web.client().request("GET", "/user/alice/one/tree?x=1")
+    assert answer.status == 302
+    assert answer.headers["Location"].endswith("/_ipynbsrv/login?next=/user/alice/one/tree%3Fx%3D1")
+    assert not web.upstreams["alice"].requests or all(
+        "tree?x=1" not in r["path"] for r in web.upstreams["alice"].requests)
+
+
+def test_login_sets_a_signed_httponly_secure_lax_cookie_and_goes_back(web):
+    client = web.client()
+    answer = client.login("alice", "alice-password", "/user/alice/one/")
+    assert answer.status == 303 and answer.headers["Location"] == "/user/alice/one/"
+    cookie = next(c for c in answer.cookies() if c.startswith("ipynbsrv_session="))
+    for attribute in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=43200"):
+        assert attribute in cookie
+    value = cookie.split(";")[0].split("=", 1)[1]
+    tampered = WebClient(web.port, jar={"ipynbsrv_session": value[:-1] + ("0" if value[-1] != "0" else "1")})
+    assert tampered.request("GET", "/user/alice/one/").status == 302
+
+
+def test_a_wrong_password_is_refused_and_no_cookie_is_set(web):
+    client = web.client()
+    answer = client.login("dave", "not-the-password")
+    assert answer.status == 401
+    assert "Wrong user name or password" in answer.text
+    assert "ipynbsrv_session" not in client.jar
+    assert client.request("GET", "/user/dave/one/").status == 302
+
+
+def test_a_login_without_the_forms_csrf_token_is_refused(web):
+    client = web.client()
+    client.request("GET", "/_ipynbsrv/login")
+    answer = client.request("POST", "/_ipynbsrv/login", b"username=alice&password=alice-password&csrf=forged",
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status == 403
+    assert "ipynbsrv_session" not in client.jar
+    cross_site = web.client()
+    form = cross_site.request("GET", "/_ipynbsrv/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    answer = cross_site.request("POST", "/_ipynbsrv/login", f"username=alice&password=alice-password&csrf={csrf}".encode(),
+                                {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"})
+    assert answer.status == 403
+
+
+def test_nginx_adds_the_token_strips_the_session_cookie_and_the_browser_never_sees_the_token(web):
+    client = logged_in(web, "alice")
+    client.jar["other"] = "kept"
+    answer = client.request("GET", "/user/alice/one/api/status", headers={"Authorization": "token forged"})
+    assert answer.status == 200 and answer.text == "hello from /user/alice/one/api/status"
+    forwarded = web.upstreams["alice"].requests[-1]["headers"]
+    assert forwarded["Authorization"] == f"token {TOKENS['alice']}"
+    assert "ipynbsrv_session" not in forwarded.get("Cookie", "")
+    assert "other=kept" in forwarded.get("Cookie", "")
+    assert TOKENS["alice"] not in answer.text and TOKENS["alice"] not in str(answer.headers)
+
+
+def test_another_users_notebook_answers_the_same_404_as_a_missing_one(web):
+    client = logged_in(web, "bob")
+    other = client.request("GET", "/user/alice/one/")
+    missing = client.request("GET", "/user/alice/nothing-here/")
+    nobody = client.request("GET", "/user/nobody/one/")
+    assert other.status == missing.status == nobody.status == 404
+    assert other.body == missing.body == nobody.body
+    assert not any(r["headers"].get("Cookie", "").count("bob") for r in web.upstreams["alice"].requests)
+    assert client.request("GET", "/user/bob/one/").status == 200
+
+
+def test_an_admin_opens_any_users_notebook(web):
+    client = logged_in(web, "carol")
+    assert client.request("GET", "/user/alice/one/").status == 200
+
+
+def test_streamed_output_is_not_buffered(web):
+    client = logged_in(web, "alice")
+    conn = client.connection()
+    conn.request("GET", "/user/alice/one/stream", headers={"Cookie": f"ipynbsrv_session={client.jar['ipynbsrv_session']}"})
+    started = time.monotonic()
+    answer = conn.getresponse()
+    first = answer.read1(64)
+    first_after = time.monotonic() - started
+    rest = answer.read()
+    conn.close()
+    assert first.startswith(b"first")
+    assert first_after < 1.0, f"the first chunk took {first_after:.2f} s: nginx buffered it"
+    assert b"second" in first + rest
+
+
+def test_an_upload_of_100_mb_goes_through(web):
+    client = logged_in(web, "bob")
+    size = 100 * 1024 * 1024
+    before = web.upstreams["bob"].uploaded
+    conn = client.connection()
+    conn.putrequest("PUT", "/user/bob/one/api/contents/big.bin")
+    conn.putheader("Cookie", f"ipynbsrv_session={client.jar['ipynbsrv_session']}")
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    block = b"x" * (1 << 20)
+    for _ in range(100):
+        conn.send(block)
+    answer = conn.getresponse()
+    answer.read()
+    conn.close()
+    assert answer.status == 201
+    assert web.upstreams["bob"].uploaded - before == size
+
+
+def test_websockets_are_forwarded_with_the_upgrade(web):
+    client = logged_in(web, "alice")
+    raw = socket.create_connection(("127.0.0.1", web.port))
+    tls = ssl._create_unverified_context().wrap_socket(raw, server_hostname="127.0.0.1")
+    tls.sendall((
+        "GET /user/alice/one/api/kernels/k/channels HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{web.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Cookie: ipynbsrv_session={client.jar['ipynbsrv_session']}\r\n\r\n"
+    ).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += tls.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    tls.sendall(b"ping")
+    tls.settimeout(5)
+    echoed = head.split(b"\r\n\r\n", 1)[1]
+    while len(echoed) < 4:
+        echoed += tls.recv(16)
+    tls.close()
+    assert echoed == b"gnip"
+    assert web.upstreams["alice"].requests[-1]["headers"]["Authorization"] == f"token {TOKENS['alice']}"
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(web):
+    client = logged_in(web, "alice")
+    copied = dict(client.jar)
+    home = client.request("GET", "/")
+    assert home.status == 200 and "/user/alice/one/" not in home.text  # no notebook rows in the store
+    csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)
+    forged = client.request("POST", "/_ipynbsrv/logout", b"csrf=forged", {"Content-Type": "application/x-www-form-urlencoded"})
+    assert forged.status == 403
+    answer = client.request("POST", "/_ipynbsrv/logout", f"csrf={csrf}".encode(),
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status == 303
+    assert "ipynbsrv_session" not in client.jar
+    assert WebClient(web.port, jar=copied).request("GET", "/user/alice/one/").status == 302
+
+
+def test_disabling_a_user_ends_their_sessions_at_once(web):
+    client = logged_in(web, "dave")
+    assert client.request("GET", "/").status == 200
+    web.service.set_active(ROOT, "dave", False)
+    try:
+        assert client.request("GET", "/").status in (302, 303)
+        assert client.request("GET", "/user/dave/one/").status == 302
+        assert client.login("dave", "dave-password").status == 401
+    finally:
+        web.service.set_active(ROOT, "dave", True)
+    assert client.request("GET", "/user/dave/one/").status == 302  # the old session stays ended
+
+
+def test_login_attempts_are_rate_limited_per_address_and_per_account(web):
+    hammer = web.client(source="127.0.0.7")
+    statuses = [hammer.login("nobody-here", "guess").status for _ in range(14)]
+    assert 429 in statuses, statuses
+    account = web.client(source="127.0.0.8")
+    for _ in range(5):
+        assert account.login("bob", "wrong").status == 401
+    throttled = account.login("bob", "bob-password")
+    assert throttled.status == 429 and "Wait" in throttled.text
+
+
+def test_route_changes_reload_nginx(web):
+    client = logged_in(web, "alice")
+    assert client.request("GET", "/user/alice/two/").status == 404  # no route, and no such notebook in the store
+    web.routes.append(Route("alice", "two", "127.0.0.1", web.upstreams["alice"].port, TOKENS["alice"]))
+    try:
+        deadline = time.monotonic() + 5
+        while client.request("GET", "/user/alice/two/").status != 200:
+            assert time.monotonic() < deadline, "the new route never answered"
+            time.sleep(0.1)
+    finally:
+        web.routes.pop()
+    deadline = time.monotonic() + 5
+    while client.request("GET", "/user/alice/two/").status == 200:
+        assert time.monotonic() < deadline, "the removed route kept answering"
+        time.sleep(0.1)
+    assert oct(os.stat(web.gateway.conf).st_mode & 0o777) == "0o600"
+
+
+def test_when_nginx_is_killed_it_is_back_and_the_broker_says_so(web, caplog):
+    caplog.set_level(logging.INFO, logger="ipynbsrv.web")
+    client = logged_in(web, "alice")
+    old = web.gateway.supervisor.pid
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if client.request("GET", "/user/alice/one/api/status").status == 200 and web.gateway.supervisor.pid != old:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "nginx did not come back"
+        time.sleep(0.1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"nginx (pid {old}) killed by signal 9" in m for m in messages), messages
+    assert any("nginx is back" in m for m in messages), messages
+
+
+def test_the_broker_runs_nginx_as_its_child_and_stops_it_with_itself(tmp_path):
+    require_nginx()
+    from ipynbsrv_tui.broker.server import BrokerServer
+    from ipynbsrv_tui.service import build_service
+
+    folder = runtime_root()
+    port = free_port()
+    config = Config().replace(
+        database={"path": str(folder / "ipynbsrv.db")}, data={"root": str(folder / "data")},
+        broker={"socket": str(folder / "run" / "ipynbsrv.sock")}, web={"enabled": True, "listen": f"127.0.0.1:{port}"},
+    )
+    broker = BrokerServer(build_service(config, mode="client-server"), config, background=False)
+    broker.start()
+    try:
+        wait_for_port(port)
+        pid = broker.web.supervisor.pid
+        assert os.getpgid(pid) == pid  # its own group: the workers go with it
+        assert WebClient(port).request("GET", "/user/x/y/").status == 302
+    finally:
+        broker.stop()
+        remove_tree(folder)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # nothing holds the port any more
