@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .broker.client import RemoteSession
     from .config import Config
-    from .service import Session
+    from .interface import ServiceSession
 
 
-def open_session(config: Config) -> Session | RemoteSession:
+def open_session(config: Config) -> ServiceSession:
     """Client mode when the broker's socket answers, otherwise the service in this process.
 
-    Both have the same methods. The service (Docker SDK, ldap3, peewee) is imported only for
+    Both implement `interface.ServiceSession`. The service (Docker SDK, ldap3, peewee) is imported only for
     embedded mode, so a client-mode start and `--help` stay fast.
     """
     from .broker.client import connect_session

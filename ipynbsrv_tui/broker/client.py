@@ -1,7 +1,9 @@
 """Client mode: the service interface over the broker's Unix socket.
 
 Ordinary users run this, without access to Docker, the database or LDAP; it imports only the
-stdlib, `ipynbsrv_tui.domain` and `ipynbsrv_tui.broker.protocol`.
+stdlib, `ipynbsrv_tui.domain`, `ipynbsrv_tui.interface` and `ipynbsrv_tui.broker.protocol`.
+The calls of `RemoteSession` are made from the interface's declarations (streaming ones are
+written out below), so a call declared there is served here without another edit.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ..domain import SESSION_METHODS, NotAuthorized
+from ..domain import BuildEvent, ContainerChange, NotAuthorized
+from ..interface import CALLS, STREAM_CALLS, Call, ServiceSession
 from .protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
-    STREAM_METHODS,
     BrokerBusy,
     BrokerUnavailable,
     ProtocolError,
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..domain import Actor
 
+T = TypeVar("T")
+_S = TypeVar("_S", bound="RemoteStream[Any]")
 RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker)."
 
 
@@ -74,8 +78,8 @@ class _Retry(Exception):
     """A reused connection turned out dead before the broker read the request."""
 
 
-class RemoteSession:
-    """The same calls as `service.Session`, carried out by the broker as the caller's uid.
+class RemoteSession(ServiceSession):
+    """The service interface carried out by the broker as the caller's uid.
 
     Thread-safe: each call borrows a connection from a small pool (`pool_size` idle connections
     are kept; 0 means one connection per call); each streaming call gets its own connection.
@@ -102,25 +106,16 @@ class RemoteSession:
         self._lock = threading.Lock()
         self._closed = False
         try:
-            self.actor: Actor = self._call("whoami", (), {}, answer_within=connect_timeout)
+            self._actor: Actor = self._call("whoami", (), {}, answer_within=connect_timeout)
         except BaseException:
             self.close()
             raise
 
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
     # ------------------------------------------------------------------ calls
-
-    def __getattr__(self, name: str):
-        if name not in SESSION_METHODS or name in STREAM_METHODS:
-            raise AttributeError(name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._call(name, args, kwargs)
-
-        call.__name__ = name
-        return call
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | SESSION_METHODS)
 
     def _call(self, name: str, args: tuple, kwargs: dict[str, Any], answer_within: float | None = None) -> Any:
         """One request and its answer; waits up to `busy_wait` seconds while the broker is full."""
@@ -193,19 +188,22 @@ class RemoteSession:
 
     # ------------------------------------------------------------------ streams
 
-    def watch_containers(self, since: float | None = None) -> RemoteStream:
+    def watch_containers(self, since: float | None = None) -> RemoteStream[ContainerChange]:
         """Live ContainerChanges the broker lets us see; `close()` ends the iteration."""
         return self._stream(RemoteStream, "watch_containers", (), {"since": since})
 
-    def follow_logs(self, container_id: int, tail: int = 200) -> RemoteStream:
+    def follow_logs(self, container_id: int, tail: int = 200) -> RemoteStream[str]:
         """Log lines of a container as they come; `close()` ends the iteration."""
         return self._stream(RemoteStream, "follow_logs", (container_id,), {"tail": tail})
 
-    def build_image(self, *args: Any, **kwargs: Any) -> RemoteBuildHandle:
+    def build_image(
+        self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None, nocache: bool = False
+    ) -> RemoteBuildHandle:
         """Start a build (admins); iterate the handle for BuildEvents, `cancel()` stops the build."""
-        return self._stream(RemoteBuildHandle, "build_image", args, kwargs)
+        kwargs = {"tag": tag, "build_args": build_args, "nocache": nocache}
+        return self._stream(RemoteBuildHandle, "build_image", (folder,), kwargs)
 
-    def _stream(self, cls: type[RemoteStream], name: str, args: tuple, kwargs: dict[str, Any]):
+    def _stream(self, cls: type[_S], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _S:
         deadline = time.monotonic() + self.busy_wait
         pause = 0.02
         while True:
@@ -287,7 +285,7 @@ class RemoteSession:
         self.close()
 
 
-class RemoteStream:
+class RemoteStream(Generic[T]):
     """The items of a streaming call, read from its own connection; `close()` from any thread ends it."""
 
     def __init__(self, conn: _Connection, msg_id: int, attributes: dict[str, Any]) -> None:
@@ -297,7 +295,7 @@ class RemoteStream:
         self.attributes = attributes
         self.summary: Any = None
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[T]:
         try:
             while True:
                 try:
@@ -324,7 +322,7 @@ class RemoteStream:
         self._conn.shutdown()
 
 
-class RemoteBuildHandle(RemoteStream):
+class RemoteBuildHandle(RemoteStream[BuildEvent]):
     """A build running in the broker: iterate for BuildEvents; `summary` is set when it ends."""
 
     def __init__(self, conn: _Connection, msg_id: int, attributes: dict[str, Any]) -> None:
@@ -339,6 +337,27 @@ class RemoteBuildHandle(RemoteStream):
                 self._conn.send({"id": self._id, "call": "cancel"})
             except OSError:
                 self.close()
+
+
+def _remote_call(call: Call) -> Callable[..., Any]:
+    """A RemoteSession method for a declared call: the arguments go to the broker as given."""
+    name = call.name
+
+    def method(self: RemoteSession, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, args, kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"RemoteSession.{name}"
+    method.__doc__ = call.declaration.__doc__
+    method.__wrapped__ = call.declaration  # type: ignore[attr-defined]  # inspect.signature shows the declared one
+    return method
+
+
+for _declared in CALLS.values():
+    if not _declared.stream:
+        setattr(RemoteSession, _declared.name, _remote_call(_declared))
+if STREAM_CALLS - vars(RemoteSession).keys():  # a streaming call needs its RemoteStream written out above
+    raise TypeError(f"RemoteSession lacks the streaming calls {sorted(STREAM_CALLS - vars(RemoteSession).keys())}")
 
 
 def _pending_error(conn: _Connection) -> BaseException | None:
@@ -383,6 +402,9 @@ def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | 
         return None
     check_socket_owner(path)
     try:
-        return RemoteSession(path, max_message_bytes=config.broker.max_message_bytes, connect_timeout=timeout)
+        # The calls mypy sees as abstract are set on the class from the interface (see `_remote_call`).
+        return RemoteSession(  # type: ignore[abstract]
+            path, max_message_bytes=config.broker.max_message_bytes, connect_timeout=timeout
+        )
     except BrokerUnavailable:
         return None

@@ -41,8 +41,6 @@ from ..domain import IpynbsrvError
 VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
 
-# Calls whose result is a closeable iterator: the broker streams their items.
-STREAM_METHODS: frozenset[str] = frozenset({"watch_containers", "follow_logs", "build_image"})
 # Calls the broker answers itself, without the service.
 CONTROL_CALLS: frozenset[str] = frozenset({"whoami", "ping", "cancel"})
 

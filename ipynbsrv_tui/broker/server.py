@@ -8,7 +8,6 @@ call through the same service with that actor (DESIGN §8 is enforced there).
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -23,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..domain import SESSION_METHODS, Actor, IpynbsrvError, NotAuthorized, NotFound
+from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound
+from ..interface import CALLS
+from ..service.session import Session
+from .arguments import compile_checks
 from .background import BackgroundLoops, close_thread_database
 from .protocol import (
     CONTROL_CALLS,
-    STREAM_METHODS,
     BrokerBusy,
     MessageTooLarge,
     ProtocolError,
@@ -116,7 +117,7 @@ class BrokerServer:
         self._listener: socket.socket | None = None
         self._inode: int | None = None
         self._accept_thread: threading.Thread | None = None
-        self._signatures: dict[str, inspect.Signature] = {}
+        self._checks = compile_checks()
         self.background = BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
         self.web: Any = None
 
@@ -368,15 +369,15 @@ class BrokerServer:
                 return self._reply(client, {"id": msg_id, "ok": encode(actor)})
             if call in CONTROL_CALLS:
                 raise ProtocolError(f"{call!r} is only meaningful on a stream's connection.")
-            if call not in SESSION_METHODS:
-                raise ProtocolError(f"Unknown call {call!r}: the broker serves the session methods only.")
-            method = getattr(self.service, call)
-            self._check_arguments(call, method, actor, args, kwargs)
-            if call in STREAM_METHODS:
+            declared = CALLS.get(call)
+            if declared is None:
+                raise ProtocolError(f"Unknown call {call!r}: the broker serves the service interface's calls only.")
+            self._checks[call](args, kwargs)
+            method = getattr(Session(self.service, actor), call)
+            if declared.stream:
                 self._stream(client, msg_id, call, self._open_stream(call, method, actor, args, kwargs), actor)
                 return False
-            result = method(actor, *args, **kwargs)
-            return self._send_result(client, msg_id, result)
+            return self._send_result(client, msg_id, method(*args, **kwargs))
         except IpynbsrvError as exc:
             return self._reply_error(client, msg_id, exc)
         except Exception as exc:
@@ -389,7 +390,7 @@ class BrokerServer:
         if call == "watch_containers" and hub is not None and hub.live and not wants_replay:
             log.debug("live changes for %s from the shared event stream", actor.username)
             return hub.subscribe(actor)
-        return method(actor, *args, **kwargs)
+        return method(*args, **kwargs)
 
     def _actor(self, client: _Client) -> Actor:
         now = time.monotonic()
@@ -405,15 +406,6 @@ class BrokerServer:
             raise NotAuthorized(message) from None
         client.actor, client.actor_at = actor, now
         return actor
-
-    def _check_arguments(self, call: str, method: Any, actor: Actor, args: list, kwargs: dict) -> None:
-        signature = self._signatures.get(call)
-        if signature is None:
-            signature = self._signatures[call] = inspect.signature(method)
-        try:
-            signature.bind(actor, *args, **kwargs)
-        except TypeError as exc:
-            raise ProtocolError(f"Wrong arguments for {call}: {exc}.") from None
 
     # ------------------------------------------------------------------ replies
 

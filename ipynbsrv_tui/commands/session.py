@@ -6,8 +6,9 @@ import argparse
 
 from ..config import load_config
 from ..connect import open_session as open_config_session
+from ..interface import ServiceSession
 
 
-def open_session(args: argparse.Namespace):
+def open_session(args: argparse.Namespace) -> ServiceSession:
     """The session for `args.config` (client mode when the broker answers, else embedded)."""
     return open_config_session(load_config(args.config))

@@ -7,10 +7,10 @@ import pwd
 
 from ..config import Config
 from ..domain import Actor, NotFound
-from .core import SESSION_METHODS, NotebookService
+from .core import NotebookService
 from .session import Session
 
-__all__ = ["SESSION_METHODS", "NotebookService", "Session", "build_service", "embedded_session"]
+__all__ = ["NotebookService", "Session", "build_service", "embedded_session"]
 
 
 def build_service(config: Config, mode: str = "embedded", engine_factory=None) -> NotebookService:

@@ -25,6 +25,7 @@ from ..domain import (
     SnapshotView,
     ValidationError,
 )
+from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports
 from .base import ServiceBase
@@ -105,7 +106,7 @@ class ContainersMixin(ServiceBase):
             tail = MAX_LOG_LINES
         return self.engine.logs(row.docker_id, tail=tail)
 
-    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200):
+    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200) -> Stream[str]:
         """A closeable iterator of log lines that ends when closed or when the container stops."""
         row = self._visible(actor, container_id, "container.logs")
         return self.engine.follow_logs(_engine_id(row), tail=tail)

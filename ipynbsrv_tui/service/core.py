@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ..domain import SESSION_METHODS
 from .containers import ContainersMixin
 from .images import ImagesMixin
 from .live import LiveMixin
 from .users import UsersMixin
 
-__all__ = ["SESSION_METHODS", "NotebookService"]
+__all__ = ["NotebookService"]
 
 
 class NotebookService(ContainersMixin, ImagesMixin, UsersMixin, LiveMixin):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from peewee import fn
 
@@ -11,6 +12,7 @@ from .. import validation
 from ..domain import (
     Actor,
     AlreadyExists,
+    BuildEvent,
     BuildStatus,
     BuildView,
     Conflict,
@@ -118,7 +120,7 @@ class ImagesMixin(ServiceBase):
         self.audit(actor, "image.register", row.name, detail=row.ref)
         return self.image_view(row)
 
-    def update_image(self, actor: Actor, name: str, **changes) -> ImageView:
+    def update_image(self, actor: Actor, name: str, **changes: Any) -> ImageView:
         """Edit a registered image: description, command, ports, public flag, access groups, limits."""
         self._require_images_admin(actor, "image.update", name)
         row = self._image_row(name)
@@ -217,7 +219,7 @@ class ImagesMixin(ServiceBase):
         self._require_images_admin(actor, "image.builds")
         return [_build_view(b) for b in Build.select().order_by(Build.id.desc()).limit(limit)]
 
-    def build_log(self, actor: Actor, build_id: int, limit: int | None = None):
+    def build_log(self, actor: Actor, build_id: int, limit: int | None = None) -> list[BuildEvent]:
         """The stored events of a build, to reopen its log."""
         self._require_images_admin(actor, "image.build-log")
         row = Build.get_or_none(Build.id == build_id)

@@ -1,25 +1,212 @@
-"""A Session: the service bound to one actor, the interface the UI talks to in both modes."""
+"""The embedded Session: the service bound to one actor, implementing the service interface.
+
+Each method forwards to the use case of the same name on NotebookService with the session's
+actor first; mypy checks both ends (the signature against `interface.ServiceCalls`, the call
+against the service), and a test checks that every declared call is here.
+"""
 
 from __future__ import annotations
 
-import functools
+from typing import TYPE_CHECKING, Any
 
-from ..domain import Actor
-from .core import SESSION_METHODS, NotebookService
+from ..interface import ServiceSession
+
+if TYPE_CHECKING:
+    from ..domain import (
+        Actor,
+        BuildEvent,
+        BuildView,
+        ConnectionInfo,
+        ContainerChange,
+        ContainerStats,
+        ContainerView,
+        DeleteUserReport,
+        GroupView,
+        Health,
+        ImageDefaults,
+        ImageInfo,
+        ImageView,
+        ReconcileReport,
+        SnapshotView,
+        SyncReport,
+        UserView,
+    )
+    from ..interface import BuildStream, Stream
+    from .core import NotebookService
 
 
-class Session:
-    """`session.list_containers()` is `service.list_containers(actor)`; only SESSION_METHODS are reachable."""
+class Session(ServiceSession):
+    """`session.list_containers()` is `service.list_containers(actor)`: the interface the UI talks
+    to in embedded mode (the broker serves each caller through one, too)."""
 
     def __init__(self, service: NotebookService, actor: Actor) -> None:
         self.service = service
-        self.actor = actor
-        self.mode = service.mode
+        self._actor = actor
 
-    def __getattr__(self, name: str):
-        if name not in SESSION_METHODS:
-            raise AttributeError(name)
-        return functools.partial(getattr(self.service, name), self.actor)
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    @property
+    def mode(self) -> str:
+        return str(getattr(self.service, "mode", "embedded"))
 
     def close(self) -> None:
         """Nothing to release in embedded mode (the remote session closes its socket)."""
+
+    def list_containers(self, owner: str | None = None) -> list[ContainerView]:
+        return self.service.list_containers(self.actor, owner)
+
+    def get_container(self, container_id: int) -> ContainerView:
+        return self.service.get_container(self.actor, container_id)
+
+    def connection_info(self, container_id: int) -> ConnectionInfo:
+        return self.service.connection_info(self.actor, container_id)
+
+    def container_logs(self, container_id: int, tail: int = 500) -> list[str]:
+        return self.service.container_logs(self.actor, container_id, tail)
+
+    def follow_logs(self, container_id: int, tail: int = 200) -> Stream[str]:
+        return self.service.follow_logs(self.actor, container_id, tail)
+
+    def container_stats(self, container_id: int) -> ContainerStats:
+        return self.service.container_stats(self.actor, container_id)
+
+    def list_snapshots(self, container_id: int) -> list[SnapshotView]:
+        return self.service.list_snapshots(self.actor, container_id)
+
+    def create_container(
+        self, name: str, image: str, description: str = "", memory: str | None = None, cpus: float | None = None,
+        owner: str | None = None, start: bool = True,
+    ) -> ContainerView:
+        return self.service.create_container(self.actor, name, image, description, memory, cpus, owner, start)
+
+    def start_container(self, container_id: int) -> ContainerView:
+        return self.service.start_container(self.actor, container_id)
+
+    def stop_container(self, container_id: int) -> ContainerView:
+        return self.service.stop_container(self.actor, container_id)
+
+    def restart_container(self, container_id: int) -> ContainerView:
+        return self.service.restart_container(self.actor, container_id)
+
+    def suspend_container(self, container_id: int) -> ContainerView:
+        return self.service.suspend_container(self.actor, container_id)
+
+    def resume_container(self, container_id: int) -> ContainerView:
+        return self.service.resume_container(self.actor, container_id)
+
+    def delete_container(self, container_id: int) -> None:
+        return self.service.delete_container(self.actor, container_id)
+
+    def clone_container(self, container_id: int, new_name: str) -> ContainerView:
+        return self.service.clone_container(self.actor, container_id, new_name)
+
+    def snapshot_container(self, container_id: int, name: str, description: str = "") -> SnapshotView:
+        return self.service.snapshot_container(self.actor, container_id, name, description)
+
+    def restore_snapshot(self, container_id: int, snapshot_id: int) -> ContainerView:
+        return self.service.restore_snapshot(self.actor, container_id, snapshot_id)
+
+    def delete_snapshot(self, container_id: int, snapshot_id: int) -> None:
+        return self.service.delete_snapshot(self.actor, container_id, snapshot_id)
+
+    def commit_container(
+        self, container_id: int, image_name: str, description: str = "", is_public: bool = False
+    ) -> ImageView:
+        return self.service.commit_container(self.actor, container_id, image_name, description, is_public)
+
+    def list_images(self, include_retired: bool = True) -> list[ImageView]:
+        return self.service.list_images(self.actor, include_retired)
+
+    def usable_images(self) -> list[ImageView]:
+        return self.service.usable_images(self.actor)
+
+    def engine_images(self) -> list[ImageInfo]:
+        return self.service.engine_images(self.actor)
+
+    def image_defaults(self, ref: str) -> ImageDefaults:
+        return self.service.image_defaults(self.actor, ref)
+
+    def register_image(
+        self, name: str, ref: str, description: str = "", command: str = "", notebook_port: int = 8888,
+        public_ports: str | tuple[int, ...] = (), is_public: bool = True,
+        access_groups: tuple[str, ...] | list[str] = (), memory: str = "", cpus: float | None = None,
+        source_folder: str = "",
+    ) -> ImageView:
+        return self.service.register_image(
+            self.actor, name, ref, description, command, notebook_port, public_ports, is_public, access_groups,
+            memory, cpus, source_folder,
+        )
+
+    def update_image(self, name: str, **changes: Any) -> ImageView:
+        return self.service.update_image(self.actor, name, **changes)
+
+    def retire_image(self, name: str, retired: bool = True) -> ImageView:
+        return self.service.retire_image(self.actor, name, retired)
+
+    def delete_image(self, name: str) -> None:
+        return self.service.delete_image(self.actor, name)
+
+    def dockerfile_folders(self) -> list[str]:
+        return self.service.dockerfile_folders(self.actor)
+
+    def build_image(
+        self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None, nocache: bool = False
+    ) -> BuildStream:
+        return self.service.build_image(self.actor, folder, tag, build_args, nocache)
+
+    def list_builds(self, limit: int = 100) -> list[BuildView]:
+        return self.service.list_builds(self.actor, limit)
+
+    def build_log(self, build_id: int, limit: int | None = None) -> list[BuildEvent]:
+        return self.service.build_log(self.actor, build_id, limit)
+
+    def list_users(self, query: str = "") -> list[UserView]:
+        return self.service.list_users(self.actor, query)
+
+    def get_user(self, username: str) -> UserView:
+        return self.service.get_user(self.actor, username)
+
+    def create_user(
+        self, username: str, password: str, display_name: str = "", email: str = "", is_admin: bool = False
+    ) -> UserView:
+        return self.service.create_user(self.actor, username, password, display_name, email, is_admin)
+
+    def set_password(self, username: str, password: str) -> None:
+        return self.service.set_password(self.actor, username, password)
+
+    def set_admin(self, username: str, is_admin: bool) -> UserView:
+        return self.service.set_admin(self.actor, username, is_admin)
+
+    def set_active(self, username: str, active: bool) -> UserView:
+        return self.service.set_active(self.actor, username, active)
+
+    def delete_user(
+        self, username: str, containers: str = "delete", data: str = "archive"
+    ) -> DeleteUserReport:
+        return self.service.delete_user(self.actor, username, containers, data)
+
+    def sync_users(self) -> SyncReport:
+        return self.service.sync_users(self.actor)
+
+    def list_groups(self) -> list[GroupView]:
+        return self.service.list_groups(self.actor)
+
+    def create_group(self, name: str, description: str = "") -> GroupView:
+        return self.service.create_group(self.actor, name, description)
+
+    def add_member(self, group: str, username: str) -> None:
+        return self.service.add_member(self.actor, group, username)
+
+    def remove_member(self, group: str, username: str) -> None:
+        return self.service.remove_member(self.actor, group, username)
+
+    def watch_containers(self, since: float | None = None) -> Stream[ContainerChange]:
+        return self.service.watch_containers(self.actor, since)
+
+    def reconcile(self) -> ReconcileReport:
+        return self.service.reconcile(self.actor)
+
+    def health(self) -> Health:
+        return self.service.health(self.actor)

@@ -18,6 +18,7 @@ from ..domain import (
     GroupView,
     NotAuthorized,
     NotFound,
+    SyncReport,
     UserView,
     ValidationError,
 )
@@ -215,7 +216,7 @@ class UsersMixin(ServiceBase):
         self.audit(actor, "user.delete", username, detail=f"containers={containers} data={data}")
         return report
 
-    def sync_users(self, actor: Actor):
+    def sync_users(self, actor: Actor) -> SyncReport:
         """Mirror the directory's users and groups into the store."""
         self._require_users_admin(actor, "user.sync")
         report = sync_users(self.directory)

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "ipynbsrv_tui"
 SYSTEM_PYTHON = "/usr/bin/python3"
 FAKE_NOTEBOOK = Path(__file__).with_name("fake_notebook")
-CLIENT_FILES = ("__init__.py", "domain.py", "broker/__init__.py", "broker/protocol.py", "broker/client.py")
+CLIENT_FILES = ("__init__.py", "domain.py", "interface.py", "broker/__init__.py", "broker/protocol.py", "broker/client.py")
 
 CLIENT_SCRIPT = r'''
 import json, os, sys

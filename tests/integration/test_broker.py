@@ -262,6 +262,28 @@ def test_malformed_oversized_and_wrong_version_messages_are_rejected(site, matri
     assert all(v.owner == accounts["alice"].name for v in run.ok(0))
 
 
+def test_a_wrongly_typed_call_gets_a_validation_error_and_the_broker_keeps_serving(site, matrix_broker):
+    broker, root, accounts = matrix_broker
+    replies = _raw(broker.socket_path,
+                   b'{"v": 1, "id": 1, "call": "get_container", "args": [[1, 2]]}\n'
+                   b'{"v": 1, "id": 2, "call": "delete_container", "args": ["1; DROP TABLE container"]}\n'
+                   b'{"v": 1, "id": 3, "call": "list_users", "kwargs": {"query": {"$tu": [1]}}}\n'
+                   b'{"v": 1, "id": 4, "call": "ping"}\n')
+    assert [r.get("error", {}).get("type") for r in replies] == ["ValidationError"] * 3 + [None]
+    assert "get_container: container_id must be int, not list" in replies[0]["error"]["message"]
+    assert "ProgrammingError" not in json.dumps(replies)
+    assert replies[3]["ok"] == "pong"
+    # Through the client library too, and the next calls are served.
+    from ipynbsrv_tui.domain import ValidationError
+
+    with pytest.raises(ValidationError, match="container_id must be int"):
+        root.get_container([1])
+    assert root.list_users()
+    run = as_user(site, broker, accounts["alice"], ("get_container", [[1]], {}), ("list_containers", [], {}))
+    assert run.error(0)["type"] == "ValidationError"
+    assert all(v.owner == accounts["alice"].name for v in run.ok(1))
+
+
 def test_long_answers_arrive_in_parts_and_streams_can_be_cancelled(site, matrix_broker, docker_client):
     broker, root, _ = matrix_broker
     users = root.list_users()

@@ -27,6 +27,7 @@ from ipynbsrv_tui.domain import (
     BuildSummary,
     NotAuthorized,
     NotFound,
+    ValidationError,
 )
 
 
@@ -169,6 +170,19 @@ def test_a_service_bug_is_reported_without_a_traceback_and_the_broker_keeps_serv
         assert "RuntimeError: a bug in the service" in str(caught.value)
         assert "Traceback" not in str(caught.value)
         assert session.get_container(1) == "mine"
+
+
+def test_a_wrongly_typed_argument_is_refused_before_the_service_and_the_broker_keeps_serving(broker):
+    _, service, config = broker
+    calls = []
+    service.get_container = lambda actor, container_id: calls.append(container_id) or "mine"
+    with RemoteSession(config.broker.socket) as session:
+        with pytest.raises(ValidationError, match="container_id must be int, not list"):
+            session.get_container([1, 2])
+        with pytest.raises(ValidationError, match="tail must be int, not str"):
+            session.follow_logs(1, tail="all")
+        assert calls == []
+        assert session.get_container(1) == "mine" and calls == [1]
 
 
 def test_many_threads_share_one_session_and_wait_while_the_broker_is_full(broker):

@@ -167,19 +167,17 @@ def test_deeply_nested_values_are_refused_as_bad_messages():
         request_fields({"v": 1, "id": 1, "call": "get_container", "args": [nested]})
 
 
-def test_the_session_method_list_matches_the_service():
-    from ipynbsrv_tui.service.core import SESSION_METHODS, NotebookService
+def test_the_broker_control_calls_are_not_service_calls():
+    from ipynbsrv_tui.interface import CALLS
 
-    assert all(callable(getattr(NotebookService, name, None)) for name in SESSION_METHODS)
-    assert protocol.STREAM_METHODS <= SESSION_METHODS
-    assert not protocol.CONTROL_CALLS & SESSION_METHODS
+    assert not protocol.CONTROL_CALLS & CALLS.keys()
 
 
 def test_the_client_side_imports_no_docker_database_or_ldap_library():
     code = (
         "import sys, ipynbsrv_tui.broker.client\n"
-        "heavy = {'docker', 'peewee', 'ldap3', 'requests'}\n"
-        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+        "heavy = {'docker', 'peewee', 'ldap3', 'requests', 'ipynbsrv_tui.service'}\n"
+        "print(sorted(heavy & ({m.split('.')[0] for m in sys.modules} | set(sys.modules))))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
