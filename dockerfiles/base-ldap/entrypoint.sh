@@ -211,8 +211,6 @@ case "${SSHD:-}" in
     *) die "SSHD='$SSHD' must be 1 or 0 (or unset: then sshd runs when PUBLIC_PORTS contains 22)." ;;
 esac
 if [ "$want_sshd" = 1 ]; then
-    install -d -m 0755 /run/sshd
-    ssh-keygen -A >/dev/null
     sshd_port=${SSHD_PORT:-22}
     is_number "$sshd_port" || die "SSHD_PORT='$sshd_port' is not a port number."
     sshd_options="-p $sshd_port"
@@ -221,12 +219,20 @@ if [ "$want_sshd" = 1 ]; then
             || die "SSHD_LISTEN_ADDRESS='$SSHD_LISTEN_ADDRESS' is not an address."
         sshd_options="$sshd_options -o ListenAddress=$SSHD_LISTEN_ADDRESS"
     fi
+    install -d -m 0755 /run/sshd
+    # Alongside the command, not before it: making host keys on a first start takes seconds, and
+    # the notebook must not wait for them (DESIGN §5 readiness). Double fork: sshd is re-parented
+    # to tini, and its log (-e) goes to the container's log. A refused configuration is logged and
+    # leaves the notebook running without ssh.
     # shellcheck disable=SC2086 # the options are validated words
-    /usr/sbin/sshd -t $sshd_options || die "sshd refused its configuration (see above)."
-    # Double fork: sshd is re-parented to tini, and its log (-e) goes to the container's log.
-    # shellcheck disable=SC2086
-    (/usr/sbin/sshd -D -e $sshd_options &)
-    say "sshd started on port $sshd_port (password login for $OWNER only)"
+    ( (
+        ssh-keygen -A >/dev/null
+        if /usr/sbin/sshd -t $sshd_options; then
+            say "sshd starting on port $sshd_port (password login for $OWNER only)"
+            exec /usr/sbin/sshd -D -e $sshd_options
+        fi
+        say "sshd refused its configuration (see above); the container runs without ssh."
+    ) &)
 fi
 
 # ---------------------------------------------------------------- the command, as the owner
