@@ -105,6 +105,8 @@ class NotebooksConfig:
     cpus: float = 1.0
     pids: int = 512
     idle_timeout: int = 0
+    idle_action: str = "stop"
+    suspended_stop_after: int = 0
     stop_timeout: int = 10
 
     @property
@@ -195,6 +197,12 @@ def _id_range(value: Any) -> tuple[int, int]:
     return (value[0], value[1])
 
 
+def _seconds(value: int) -> int:
+    if not 0 <= value <= 31_536_000:
+        raise ValidationError(f"expected seconds from 0 (off) to 31536000 (a year), got {value}")
+    return value
+
+
 def _memory(value: str) -> str:
     validation.memory(value)
     return value
@@ -207,6 +215,9 @@ _CHECKS = {
     ("notebooks", "port_range"): validation.port_range,
     ("notebooks", "memory"): _memory,
     ("notebooks", "cpus"): validation.cpus,
+    ("notebooks", "idle_timeout"): lambda v: _seconds(v),
+    ("notebooks", "idle_action"): lambda v: _one_of(v, ("stop", "suspend")),
+    ("notebooks", "suspended_stop_after"): lambda v: _seconds(v),
     ("build", "base_image"): validation.image_reference,
     ("web", "listen"): validation.listen_address,
     ("web", "public_url"): validation.public_url,

@@ -131,9 +131,11 @@ class BuildSummary:
 
 
 class ContainerState(enum.StrEnum):
-    """Docker's container states, plus `missing` for a store row with no engine object."""
+    """Docker's container states, plus `missing` for a store row with no engine object, and
+    `starting` for one the engine runs whose notebook does not answer yet (DESIGN §5)."""
 
     CREATED = "created"
+    STARTING = "starting"
     RUNNING = "running"
     PAUSED = "paused"
     RESTARTING = "restarting"
@@ -304,6 +306,29 @@ class ContainerView:
     memory_limit: int = 0
     cpus: float = 0.0
     public_ports: dict[str, int] = field(default_factory=dict)
+    ready: bool = False  # the notebook answers `BASE_URL/api/status`: its URL and tunnel work now
+
+    @property
+    def up(self) -> bool:
+        """The engine runs it (the notebook may still be starting)."""
+        return self.state in (ContainerState.STARTING, ContainerState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class CullReport:
+    """One round of idle culling: who was suspended or stopped, and why (`owner/name: reason`)."""
+
+    checked: int = 0
+    suspended: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendedMemory:
+    """The memory held by suspended (paused) notebooks: how many, and the bytes they use."""
+
+    count: int = 0
+    bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

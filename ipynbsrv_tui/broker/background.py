@@ -1,4 +1,5 @@
-"""The broker's own work while it runs: engine events into the store, periodic reconcile, idle culling."""
+"""The broker's own work while it runs: engine events into the store, periodic reconcile, and the
+timers of readiness and idle culling (their use cases live in service/)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,31 @@ from typing import Any
 from ..config import Config
 from ..domain import Actor, IpynbsrvError
 from ..store.models import database_proxy
-from .culling import IdleCuller
 from .fanout import ChangeHub
 
 log = logging.getLogger("ipynbsrv.broker")
 
 MAX_BACKOFF = 30.0
+READINESS_SECONDS = 1.0
+
+
+def culling_interval(idle_timeout: int, suspended_stop_after: int) -> float:
+    """How often idle culling runs: a third of the shortest threshold, between 1 s and 60 s."""
+    thresholds = [t for t in (idle_timeout, suspended_stop_after) if t > 0]
+    return max(1.0, min(60.0, min(thresholds) / 3)) if thresholds else 0.0
 
 
 class BackgroundLoops:
-    """Three daemon threads that end when `stop_event` is set (and `stop()` is called).
+    """Daemon threads that end when `stop_event` is set (and `stop()` is called).
 
     - events: `service.watch_containers` as the broker's admin actor, which records every engine
       event in the store and publishes the changes to the clients' live views (`hub`);
       reconnects with a growing pause and resumes from the last seen event.
     - reconcile: `service.reconcile` at start and every `[broker] reconcile_interval` seconds.
-    - culling: when `[notebooks] idle_timeout` > 0, stops notebooks idle for longer (see IdleCuller).
+    - readiness: every second, `service.probe_starting` asks the notebooks still `starting`
+      whether they answer (starts made by this broker are also watched by their own thread).
+    - culling: when `[notebooks] idle_timeout` or `suspended_stop_after` > 0, `service.cull_idle`
+      on a timer (a third of the shorter threshold).
     """
 
     def __init__(self, service: Any, config: Config, actor: Actor, stop_event: threading.Event) -> None:
@@ -32,17 +42,17 @@ class BackgroundLoops:
         self.config = config
         self.actor = actor
         self.stop_event = stop_event
-        self.culler = IdleCuller(service, config, actor) if config.notebooks.idle_timeout > 0 else None
+        self.culling_seconds = culling_interval(config.notebooks.idle_timeout, config.notebooks.suspended_stop_after)
         self.hub = ChangeHub()
         self._watch: Any = None
         self._watch_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        targets = [("broker-events", self._events_loop)]
+        targets = [("broker-events", self._events_loop), ("broker-readiness", self._readiness_loop)]
         if self.config.broker.reconcile_interval > 0:
             targets.append(("broker-reconcile", self._reconcile_loop))
-        if self.culler is not None:
+        if self.culling_seconds > 0:
             targets.append(("broker-culling", self._culling_loop))
         for name, target in targets:
             thread = threading.Thread(target=self._guarded, args=(target,), name=name, daemon=True)
@@ -60,8 +70,6 @@ class BackgroundLoops:
                 log.debug("closing the event watch failed", exc_info=True)
         for thread in self._threads:
             thread.join(timeout=3.0)
-        if self.culler is not None:
-            self.culler.close()
         self.hub.close_all()
 
     def _guarded(self, target) -> None:
@@ -120,14 +128,26 @@ class BackgroundLoops:
                 return
 
     def _culling_loop(self) -> None:
-        assert self.culler is not None
-        while not self.stop_event.wait(self.culler.poll_seconds):
+        while not self.stop_event.wait(self.culling_seconds):
             try:
-                self.culler.poll_once()
+                report = self.service.cull_idle(self.actor)
+                for line in report.suspended:
+                    log.info("suspended %s", line)
+                for line in report.stopped:
+                    log.info("stopped %s", line)
             except IpynbsrvError as exc:
                 log.warning("idle culling: %s", exc)
             except Exception:
                 log.exception("idle culling failed")
+
+    def _readiness_loop(self) -> None:
+        while not self.stop_event.wait(READINESS_SECONDS):
+            try:
+                self.service.probe_starting(self.actor)
+            except IpynbsrvError as exc:
+                log.warning("readiness: %s", exc)
+            except Exception:
+                log.exception("readiness probing failed")
 
 
 def _close_quietly(watch: Any) -> None:

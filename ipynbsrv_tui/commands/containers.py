@@ -34,10 +34,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--json", action="store_true", help="print the new container as JSON")
     create.set_defaults(handler=cmd_create)
 
-    for action, text in (("start", "start"), ("stop", "stop (SIGTERM, then SIGKILL)"), ("restart", "restart")):
+    for action, text in (("start", "start"), ("stop", "stop (SIGTERM, then SIGKILL)"), ("restart", "restart"),
+                         ("suspend", "suspend (pause, keeping its memory and kernels)")):
         parser = one_line_errors(sub.add_parser(action, help=f"{text} a container"))
         parser.add_argument("container", help=CONTAINER_HELP)
         parser.set_defaults(handler=cmd_lifecycle, action=action)
+
+    resume = one_line_errors(sub.add_parser(
+        "resume", help="resume a suspended container; without one, all your suspended notebooks"))
+    resume.add_argument("container", nargs="?", help=CONTAINER_HELP)
+    resume.set_defaults(handler=cmd_resume)
+
+    stop_suspended = one_line_errors(sub.add_parser(
+        "stop-suspended", help="stop every suspended notebook, freeing their memory (admins)"))
+    stop_suspended.add_argument("--yes", action="store_true", help="really stop them (required)")
+    stop_suspended.set_defaults(handler=cmd_stop_suspended)
 
     delete = one_line_errors(sub.add_parser("delete", help="delete a container (its engine object and its row)"))
     delete.add_argument("container", help=CONTAINER_HELP)
@@ -70,6 +81,7 @@ def _row(view: ContainerView) -> tuple:
 
 def cmd_list(args: argparse.Namespace) -> int:
     session = open_session(args)
+    session.probe_starting()  # a notebook started by a process that has ended reads `running` once it answers
     views = session.list_containers(owner=args.owner)
     if args.json:
         print_json(views)
@@ -101,6 +113,38 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
     updated = method(view.id)
     print(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
     return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    if args.container:
+        view = resolve(session, args.container)
+        updated = session.resume_container(view.id)
+        print(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
+        return 0
+    resumed = session.resume_suspended()
+    if not resumed:
+        print("You have no suspended notebooks.")
+    for view in resumed:
+        print(f"{view.owner}/{view.name} (#{view.id}) is {view.state.value}.")
+    return 0
+
+
+def cmd_stop_suspended(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    if not args.yes:
+        memory = session.suspended_memory()
+        raise ValidationError(
+            f"This stops {memory.count} suspended notebooks ({_mib(memory.bytes)}); their kernels and unsaved "
+            "work are lost. Add --yes to do it."
+        )
+    stopped = session.stop_suspended()
+    print(f"Stopped {len(stopped)} suspended notebooks" + (f": {', '.join(stopped)}." if stopped else "."))
+    return 0
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.0f} MiB"
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

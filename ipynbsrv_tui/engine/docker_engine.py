@@ -214,6 +214,12 @@ class Engine:
             raw = self.client.api.stats(container_id, stream=False)
         return container_stats(raw)
 
+    def memory_usage(self, container_id: str) -> int:
+        """Bytes of memory the container uses now (one quick sample, without the CPU pair)."""
+        with self._call("read the memory use of container", container_id):
+            raw = self.client.api.stats(container_id, stream=False, one_shot=True)
+        return container_stats(raw).memory_bytes
+
     def events(self, since: float | None = None, labels: dict[str, str] | None = None) -> EventStream:
         """Events of managed containers (also carrying `labels`) from `since` (epoch seconds; None = from now on)."""
         filters = dict(MANAGED_FILTERS)

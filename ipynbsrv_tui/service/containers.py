@@ -28,7 +28,7 @@ from ..domain import (
 from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports
-from .base import ServiceBase
+from .readiness import ReadinessMixin
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_LOG_LINES = 10_000  # the most lines one container_logs call reads into memory
@@ -62,7 +62,7 @@ def managed_labels(instance: str, owner: str, container_id: int, image_name: str
     }
 
 
-class ContainersMixin(ServiceBase):
+class ContainersMixin(ReadinessMixin):
     """Notebook containers, for their owners and for admins."""
 
     # ------------------------------------------------------------------ reading
@@ -182,12 +182,14 @@ class ContainersMixin(ServiceBase):
             row.save()
             if start:
                 self.engine.start(info.id)
-                self._set_state(row, ContainerState.RUNNING)
+                self._set_state(row, ContainerState.RUNNING, started=True)
         except Exception as exc:
             self._undo_create(row)
             self.audit(actor, "container.create", f"{owner.username}/{name}", "failed", str(exc))
             raise
         self.audit(actor, "container.create", f"{owner.username}/{name}", detail=f"image={image_ref} port={host_port}")
+        if start:
+            self.watch_readiness(row.id)
         return self._view(row, actor)
 
     def _undo_create(self, row: Container) -> None:
@@ -269,8 +271,11 @@ class ContainersMixin(ServiceBase):
         except Exception as exc:
             self.audit(actor, f"container.{action}", target, "failed", str(exc))
             raise
-        self._set_state(row, ACTION_STATES[action])
+        started = action in ("start", "restart")
+        self._set_state(row, ACTION_STATES[action], started=started)
         self.audit(actor, f"container.{action}", target)
+        if started:
+            self.watch_readiness(row.id)
         return self._view(row, actor)
 
     def delete_container(self, actor: Actor, container_id: int) -> None:
@@ -347,7 +352,8 @@ class ContainersMixin(ServiceBase):
         self._set_state(row, ContainerState.CREATED)
         if was_running:
             self.engine.start(info.id)
-            self._set_state(row, ContainerState.RUNNING)
+            self._set_state(row, ContainerState.RUNNING, started=True)
+            self.watch_readiness(row.id)
         self.audit(actor, "snapshot.restore", f"{row.owner.username}/{row.name}@{snapshot.name}")
         return self._view(row, actor)
 
@@ -410,10 +416,17 @@ class ContainersMixin(ServiceBase):
         except NotFound:
             raise NotFound(f"User {username!r} is not in the directory. Create or sync the user first.") from None
 
-    def _set_state(self, row: Container, state: ContainerState) -> None:
+    def _set_state(self, row: Container, state: ContainerState, started: bool = False) -> None:
+        """Record a new state; `started` (a start or restart) also clears the last activity, so the
+        notebook reads `starting` until it answers (DESIGN §5)."""
         row.state = state.value
         row.state_changed = utcnow()
-        Container.update(state=row.state, state_changed=row.state_changed).where(Container.id == row.id).execute()
+        changes = {Container.state: row.state, Container.state_changed: row.state_changed}
+        if started:
+            row.last_activity = None
+            changes[Container.last_activity] = None
+        Container.update(changes).where(Container.id == row.id).execute()
+
 
     def _url_host(self) -> str:
         """The host in notebook URLs: loopback (reached through `ssh -L`), this host, or the bind address."""
@@ -447,15 +460,19 @@ class ContainersMixin(ServiceBase):
             cpus = row["cpus"] if row["cpus"] is not None else (
                 row["image_cpus"] if row["image_cpus"] is not None else defaults.cpus)
             running = row["state"] == ContainerState.RUNNING.value
+            state = ContainerState.parse(row["state"])
+            if running and row["last_activity"] is None:
+                state = ContainerState.STARTING
             views.append(ContainerView(
                 id=row["id"], name=row["name"], owner=row["owner"], image=row["image_name"] or "",
-                image_ref=row["image_ref"], state=ContainerState.parse(row["state"]), host_port=row["host_port"],
+                image_ref=row["image_ref"], state=state, host_port=row["host_port"],
                 description=row["description"],
                 url=f"http://{host}:{row['host_port']}{row['base_url']}?token={row['token']}" if allowed else None,
                 token=row["token"] if allowed else None, docker_id=row["docker_id"], created=row["created"],
                 started_at=row["state_changed"] if running else None, last_activity=row["last_activity"],
                 clone_of=names.get(row["clone_of"]), memory_limit=sizes[memory], cpus=float(cpus),
                 public_ports=json.loads(row["public_ports"]) if row["public_ports"] not in ("", "{}") else {},
+                ready=state == ContainerState.RUNNING,
             ))
         return views
 

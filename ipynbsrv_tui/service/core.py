@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .containers import ContainersMixin
+from .idle import IdleMixin
 from .images import ImagesMixin
 from .live import LiveMixin
 from .users import UsersMixin
@@ -10,6 +10,6 @@ from .users import UsersMixin
 __all__ = ["NotebookService"]
 
 
-class NotebookService(ContainersMixin, ImagesMixin, UsersMixin, LiveMixin):
+class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin):
     """The only place that combines store, engine and directory. Every public call checks
     authorization for its actor and writes the audit log."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,7 +20,7 @@ from ..domain import (
 )
 from ..store.models import Container, Setting, database_proxy, utcnow
 from . import authz
-from .base import ServiceBase
+from .readiness import ReadinessMixin
 
 EVENT_STATES = {
     "create": ContainerState.CREATED,
@@ -34,31 +36,76 @@ LAST_EVENT_KEY = "engine.last_event"
 
 
 class ContainerWatch:
-    """A closeable iterator of ContainerChange, fed by engine events; `close()` ends it from any thread."""
+    """A closeable iterator of ContainerChange, fed by engine events and by the readiness of
+    notebooks (action "ready": the notebook answers now); `close()` ends it from any thread.
+
+    The engine's stream is read by a pump thread; both sources meet in one queue, read (and
+    applied to the store) by the iterating thread.
+    """
 
     def __init__(self, service: LiveMixin, actor: Actor, since: float | None, record: bool = True) -> None:
         self._service = service
         self._actor = actor
         self._record = record
         self._stream = service.engine.events(since=since, labels=service.instance_labels)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = threading.Event()
+        service.notices.subscribe(self._queue)
+        self._pump = threading.Thread(target=self._read_engine, daemon=True, name="container-watch-events")
+        self._pump.start()
 
     def close(self) -> None:
+        self._closed.set()
+        self._service.notices.unsubscribe(self._queue)
         self._stream.close()
+        self._queue.put(("end", None))
+
+    def _read_engine(self) -> None:
+        try:
+            for event in self._stream:
+                self._queue.put(("event", event))
+        except BaseException as exc:  # handed to the iterating thread, which raises it
+            self._queue.put(("error", exc))
+        self._queue.put(("end", None))
 
     def __iter__(self) -> Iterator[ContainerChange]:
-        for event in self._stream:
-            container_id = self._service.apply_event(event, record=self._record)
-            if container_id is None:
-                continue
-            row = Container.get_or_none(Container.id == container_id)
-            if row is None:
-                if self._actor.is_admin or event.labels.get("ipynbsrv.owner") == self._actor.username:
-                    yield ContainerChange(container_id, event.action, None)
-            elif authz.can_act_on_container(self._actor, row.owner.username):
-                yield ContainerChange(container_id, event.action, self._service.get_container(self._actor, container_id))
+        try:
+            while not self._closed.is_set():
+                kind, item = self._queue.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                if kind == "ready":
+                    change = self._ready(item)
+                else:
+                    change = self._changed(item)
+                if change is not None:
+                    yield change
+        finally:
+            self._service.notices.unsubscribe(self._queue)
+
+    def _ready(self, container_id: int) -> ContainerChange | None:
+        row = Container.get_or_none(Container.id == container_id)
+        if row is None or not authz.can_act_on_container(self._actor, row.owner.username):
+            return None
+        return ContainerChange(container_id, "ready", self._service.get_container(self._actor, container_id))
+
+    def _changed(self, event: EngineEvent) -> ContainerChange | None:
+        container_id = self._service.apply_event(event, record=self._record)
+        if container_id is None:
+            return None
+        row = Container.get_or_none(Container.id == container_id)
+        if row is None:
+            if self._actor.is_admin or event.labels.get("ipynbsrv.owner") == self._actor.username:
+                return ContainerChange(container_id, event.action, None)
+            return None
+        if authz.can_act_on_container(self._actor, row.owner.username):
+            return ContainerChange(container_id, event.action, self._service.get_container(self._actor, container_id))
+        return None
 
 
-class LiveMixin(ServiceBase):
+class LiveMixin(ReadinessMixin):
     """Engine events into the store, reconcile of store and engine, and health for the header."""
 
     def watch_containers(self, actor: Actor, since: float | None = None) -> ContainerWatch:
@@ -90,7 +137,11 @@ class LiveMixin(ServiceBase):
         if row.docker_id and event.container_id and row.docker_id != event.container_id:
             return None  # an older engine object, e.g. the one a snapshot restore replaced
         if record:
-            Container.update(state=state.value, state_changed=utcnow()).where(Container.id == row.id).execute()
+            changes = {Container.state: state.value, Container.state_changed: utcnow()}
+            if state == ContainerState.RUNNING and row.state not in (ContainerState.RUNNING.value,
+                                                                     ContainerState.PAUSED.value):
+                changes[Container.last_activity] = None  # started behind our back: `starting` until it answers
+            Container.update(changes).where(Container.id == row.id).execute()
         return container_id
 
     def reconcile(self, actor: Actor) -> ReconcileReport:
@@ -105,12 +156,12 @@ class LiveMixin(ServiceBase):
         rows = list(Container.select(Container.id, Container.name, Container.docker_id, Container.state,
                                      Container.owner).tuples())
         known_ids = {row[0] for row in rows}
-        updates: list[tuple[int, str, str]] = []
+        updates: list[tuple[int, str, str, bool]] = []
         for container_id, name, docker_id, state, _owner in rows:
             info = by_store_id.get(container_id)
             if info is None:
                 if state != ContainerState.MISSING.value:
-                    updates.append((container_id, docker_id, ContainerState.MISSING.value))
+                    updates.append((container_id, docker_id, ContainerState.MISSING.value, True))
                     flagged.append(f"{name} (#{container_id}): no engine container; restore a snapshot or delete it")
                 continue
             new_state = info.state.value
@@ -119,16 +170,17 @@ class LiveMixin(ServiceBase):
             if new_state != state:
                 repaired.append(f"{name} (#{container_id}): state {state} → {new_state}")
             if info.id != docker_id or new_state != state:
-                updates.append((container_id, info.id, new_state))
+                updates.append((container_id, info.id, new_state, new_state != state))
         for info in engine_objects:
             if info.store_id not in known_ids:
                 flagged.append(f"{info.name}: labelled container with no store row (owner {info.owner}); remove it or re-create its row")
         with database_proxy.atomic():
             now = utcnow()
-            for container_id, docker_id, state in updates:
-                Container.update(docker_id=docker_id, state=state, state_changed=now).where(
-                    Container.id == container_id
-                ).execute()
+            for container_id, docker_id, state, moved in updates:
+                changes = {Container.docker_id: docker_id, Container.state: state, Container.state_changed: now}
+                if moved and state == ContainerState.RUNNING.value:
+                    changes[Container.last_activity] = None  # `starting` until it answers
+                Container.update(changes).where(Container.id == container_id).execute()
         report = ReconcileReport(len(rows), tuple(repaired), tuple(flagged), time.perf_counter() - started)
         self.audit(actor, "reconcile", detail=f"{len(repaired)} repaired, {len(flagged)} flagged")
         return report

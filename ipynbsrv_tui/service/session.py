@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ImageView,
         ReconcileReport,
         SnapshotView,
+        SuspendedMemory,
         SyncReport,
         UserView,
     )
@@ -95,6 +96,18 @@ class Session(ServiceSession):
 
     def resume_container(self, container_id: int) -> ContainerView:
         return self.service.resume_container(self.actor, container_id)
+
+    def resume_suspended(self) -> list[ContainerView]:
+        return self.service.resume_suspended(self.actor)
+
+    def suspended_memory(self) -> SuspendedMemory:
+        return self.service.suspended_memory(self.actor)
+
+    def stop_suspended(self) -> list[str]:
+        return self.service.stop_suspended(self.actor)
+
+    def probe_starting(self) -> list[int]:
+        return self.service.probe_starting(self.actor)
 
     def delete_container(self, container_id: int) -> None:
         return self.service.delete_container(self.actor, container_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from ..domain import Health
 from .book import ContainerBook
 from .commands import SectionCommands, action_name
 from .messages import ContainersChanged, ContainersLoaded, FeedProblem, HealthChecked, StatsSampled
+from .returning import ReturnOnLogin
 from .streams import ContainerFeed, StatsSampler, describe
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ class IpynbsrvApp(App):
     health: reactive[Health | None] = reactive(None)
 
     def __init__(self, config: Config, session, *, hangup_guard: bool = False, theme: str | None = None,
-                 watch: bool = True, tune_gc: bool = False) -> None:
+                 watch: bool = True, tune_gc: bool = False, returning: ReturnOnLogin | None = None) -> None:
         self.config = config
         self.session = session
         is_admin = session.actor.is_admin
@@ -114,6 +116,7 @@ class IpynbsrvApp(App):
         self._watch = watch
         self._tune_gc = tune_gc
         self._feed_problem = False
+        self._returning = returning
         wanted = theme or choose_theme()
         self.theme = wanted if wanted in self.available_themes else "textual-dark"
 
@@ -131,10 +134,25 @@ class IpynbsrvApp(App):
             self.sampler.start()
         self.check_health()
         self.set_interval(HEALTH_SECONDS, self.check_health)
+        if self._returning is not None:
+            self._returning.on_done(self._returned)
         if self._tune_gc:
             from .gcpolicy import settle_heap
 
             self.call_after_refresh(settle_heap)
+
+    def _returned(self, done: ReturnOnLogin) -> None:
+        if self._thread_id == threading.get_ident():
+            self.show_return(done)
+        else:
+            self.call_from_thread(self.show_return, done)
+
+    def show_return(self, done: ReturnOnLogin) -> None:
+        """Tell the returning user which suspended notebooks their login resumed."""
+        text = done.summary()
+        if text is not None:
+            self.notify(text, title="Resumed", severity="error" if done.error else "information",
+                        timeout=8, markup=False)
 
     def on_unmount(self) -> None:
         self.stop_streams()

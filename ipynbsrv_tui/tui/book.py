@@ -10,7 +10,7 @@ from textual.signal import Signal
 from ..domain import ConnectionInfo, ContainerChange, ContainerState, ContainerStats, ContainerView
 
 HISTORY = 120
-ACTIVE_STATES = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
+ACTIVE_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
 
 
 class ContainerBook:

@@ -36,11 +36,14 @@ def launch(args: argparse.Namespace) -> int:
         return 2
     from ..config import load_config
     from ..connect import open_session
-    from .app import IpynbsrvApp
+    from .returning import ReturnOnLogin
 
     config = load_config(args.config)
     session = open_session(config)
-    app = IpynbsrvApp(config, session, hangup_guard=True, tune_gc=True)
+    returning = ReturnOnLogin(session).start()  # before textual loads: the notebook is back sooner
+    from .app import IpynbsrvApp
+
+    app = IpynbsrvApp(config, session, hangup_guard=True, tune_gc=True, returning=returning)
     try:
         app.run()
     finally:

@@ -118,7 +118,7 @@ def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     assert created.uid == bob.uid and created.actor.username == bob.name and not created.actor.is_admin
     assert created.heavy_modules == [], "the client side must not import docker, peewee, ldap3 or requests"
     bob_view = created.ok(0)
-    assert bob_view.owner == bob.name and bob_view.state == ContainerState.RUNNING and bob_view.token
+    assert bob_view.owner == bob.name and bob_view.up and bob_view.token
 
     run = as_user(
         site, broker, alice,
@@ -162,13 +162,13 @@ def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     info = own.ok(0)
     assert info.token == mine.token and f"{info.host_port}:" in info.tunnel_command
     assert own.ok(1).state == ContainerState.EXITED
-    assert own.ok(2).state == ContainerState.RUNNING
+    assert own.ok(2).up
     assert "fake notebook listening" in own.ok(3)
 
     # Bob's container went through all of that untouched; the admin sees and may do everything.
     everything = {v.id: v for v in root.list_containers()}
     assert {mine.id, bob_view.id} <= set(everything)
-    assert everything[bob_view.id].state == ContainerState.RUNNING
+    assert everything[bob_view.id].up
     assert root.connection_info(bob_view.id).token == bob_view.token
     assert root.stop_container(bob_view.id).state == ContainerState.EXITED
     root.delete_container(bob_view.id)
@@ -361,7 +361,7 @@ def test_broker_restart_loses_nothing(site, docker_client):
         after = root.get_container(before.id)  # the same session reconnects by itself
         assert (after.name, after.owner, after.host_port, after.token, after.url) == (
             before.name, before.owner, before.host_port, before.token, before.url)
-        assert after.state == ContainerState.RUNNING
+        assert after.up
         assert root.connection_info(before.id) == info_before
         assert [i.name for i in root.list_images()] == ["ipbt-restart"]
         assert owner.username in [u.username for u in root.list_users()]

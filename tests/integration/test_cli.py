@@ -151,16 +151,24 @@ def test_containers_create_lifecycle_logs_delete(cli, tiny_image, password_file,
     ok(cli("users", "create", owner, "--password-file", str(password_file)))
 
     created = json.loads(ok(cli("containers", "create", "nb", "--image", "tiny", "--owner", owner, "--json")))
-    assert (created["owner"], created["name"], created["state"]) == (owner, "nb", "running")
+    # The tiny image serves no Jupyter: it stays `starting`, and JSON says its URL is not ready.
+    assert (created["owner"], created["name"], created["state"], created["ready"]) == (owner, "nb", "starting", False)
     cid = created["id"]
     listed = json.loads(ok(cli("containers", "list", "--json")))
-    assert [(c["id"], c["state"]) for c in listed] == [(cid, "running")]
+    assert [(c["id"], c["state"]) for c in listed] == [(cid, "starting")]
     assert f"{owner}/nb" not in ok(cli("containers", "list", "--owner", "nobody"))
     assert "nb" in ok(cli("containers", "list"))
 
     assert "is exited" in ok(cli("containers", "stop", f"{owner}/nb"))
-    assert "is running" in ok(cli("containers", "start", f"#{cid}"))
-    assert "is running" in ok(cli("containers", "restart", str(cid)))
+    assert "is starting" in ok(cli("containers", "start", f"#{cid}"))
+    assert "is starting" in ok(cli("containers", "restart", str(cid)))
+    assert "is paused" in ok(cli("containers", "suspend", f"{owner}/nb"))
+    refused(cli("containers", "stop-suspended"), "stops 1 suspended notebooks")
+    assert "You have no suspended notebooks." in ok(cli("containers", "resume"))  # root's own: none
+    assert "is starting" in ok(cli("containers", "resume", f"{owner}/nb"))
+    assert "is paused" in ok(cli("containers", "suspend", f"{owner}/nb"))
+    assert f"Stopped 1 suspended notebooks: {owner}/nb." in ok(cli("containers", "stop-suspended", "--yes"))
+    assert "is starting" in ok(cli("containers", "start", f"#{cid}"))
     assert f"started as {owner}" in ok(cli("containers", "logs", f"{owner}/nb", "--tail", "20"))
 
     refused(cli("containers", "create", "nb2", "--image", "nosuch", "--owner", owner), "No registered image")

@@ -28,6 +28,7 @@ from ipynbsrv_tui.domain import (
     Health,
     ImageView,
     SnapshotView,
+    SuspendedMemory,
 )
 
 FIXED_NOW = datetime(2026, 1, 15, 12, 0, 0)
@@ -202,6 +203,24 @@ class FixedSession:
 
     def stop_container(self, container_id: int) -> ContainerView:
         return self._set_state("stop_container", container_id, ContainerState.EXITED)
+
+    def resume_container(self, container_id: int) -> ContainerView:
+        return self._set_state("resume_container", container_id, ContainerState.RUNNING)
+
+    def _paused(self) -> list[ContainerView]:
+        return [v for v in self.list_containers() if v.state == ContainerState.PAUSED]
+
+    def resume_suspended(self) -> list[ContainerView]:
+        return [self.resume_container(v.id) for v in self._paused() if v.owner == self.actor.username]
+
+    def suspended_memory(self) -> SuspendedMemory:
+        paused = self._paused()
+        return SuspendedMemory(len(paused), sum(FIXED_STATS.get(v.id, ContainerStats(0, 0, 0, 0)).memory_bytes
+                                                for v in paused))
+
+    def stop_suspended(self) -> list[str]:
+        return [f"{v.owner}/{v.name}" for v in self._paused()
+                if self._set_state("stop_container", v.id, ContainerState.EXITED)]
 
     def delete_container(self, container_id: int) -> None:
         self.calls.append(("delete_container", container_id))

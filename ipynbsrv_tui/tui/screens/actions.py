@@ -19,7 +19,7 @@ from ..widgets.confirm import ConfirmScreen
 from ..widgets.form import Field, FormScreen
 from ..widgets.picker import PickerScreen
 
-RUNNING_STATES = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
+RUNNING_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
 CLIPBOARD_NOTE = "sent to your terminal's clipboard (OSC 52; some terminals need it allowed)"
 
 
@@ -88,19 +88,35 @@ class ContainerScreen(Screen):
 
     def action_suspend(self) -> None:
         if view := self.selected():
-            if view.state != ContainerState.RUNNING:
+            if not view.up:
                 self.app.notify(f"{_label(view)} is {view.state.value}; only a running container can be suspended.",
                                 severity="warning", markup=False)
                 return
             self.call_session(f"Suspending {_label(view)}…", f"Suspended {_label(view)}.", "suspend_container", view.id)
 
     def action_resume(self) -> None:
-        if view := self.selected():
-            if view.state != ContainerState.PAUSED:
-                self.app.notify(f"{_label(view)} is {view.state.value}, not suspended.", severity="warning",
-                                markup=False)
-                return
+        """Resume the selected suspended notebook; otherwise all of your own suspended notebooks."""
+        view = self.app.book.get(self.selected_id())
+        if view is not None and view.state == ContainerState.PAUSED:
             self.call_session(f"Resuming {_label(view)}…", f"Resumed {_label(view)}.", "resume_container", view.id)
+        else:
+            self.resume_own()
+
+    @work(thread=True, exit_on_error=False, group="container-actions")
+    def resume_own(self) -> None:
+        app = self.app
+        try:
+            resumed = app.session.resume_suspended()
+        except Exception as exc:  # every failure becomes a notification, never a crash
+            app.call_from_thread(app.report_error, exc)
+            return
+        app.call_from_thread(self._resumed_own, resumed)
+
+    def _resumed_own(self, resumed: list[ContainerView]) -> None:
+        for view in resumed:
+            self.app.book.put(view)
+        names = ", ".join(view.name for view in resumed)
+        self.app.notify(f"Resumed {names}." if resumed else "You have no suspended notebooks.", markup=False)
 
     def action_delete(self) -> None:
         view = self.selected()
@@ -236,7 +252,8 @@ class ContainerScreen(Screen):
             self.app.notify("The URL of this container is not visible to you.", severity="warning", markup=False)
             return
         self.app.copy_to_clipboard(view.url)
-        self.app.notify(f"URL of {_label(view)} {CLIPBOARD_NOTE}:\n{view.url}", markup=False)
+        note = "" if view.state != ContainerState.STARTING else f"\n{_label(view)} is {view.state.value}: the URL works once the notebook answers."
+        self.app.notify(f"URL of {_label(view)} {CLIPBOARD_NOTE}:\n{view.url}{note}", markup=False)
 
     def action_copy_tunnel(self) -> None:
         if view := self.selected():

@@ -38,7 +38,7 @@ class ContainerListScreen(ContainerScreen):
         Column("owner", "Owner", 8, grow=1),
         Column("name", "Name", 12, grow=2),
         Column("image", "Image", 10, grow=1),
-        Column("state", "State", 7),
+        Column("state", "State", 8),
         Column("port", "Port", 5, justify="right"),
         Column("cpu", "CPU", 4, justify="right"),
         Column("memory", "Memory", 9),
@@ -207,11 +207,16 @@ class ContainerListScreen(ContainerScreen):
         noun = "container" if total == 1 else "containers"
         parts = [f"{shown:,} of {total:,} {noun}" if self._filter_text else f"{total:,} {noun}",
                  f"{running:,} running"]
+        parts.extend(self.summary_extra())
         if self._filter_text:
             parts.append(f"filter: {self._filter_text}")
         if not book.loaded:
             parts = ["loading…"]
         self.query_one("#summary", Static).update(Text(" · ".join(parts)), layout=False)
+
+    def summary_extra(self) -> list[str]:
+        """More parts of the summary line (none by default)."""
+        return []
 
     # ------------------------------------------------------------------ filter
 

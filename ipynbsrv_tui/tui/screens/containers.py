@@ -5,8 +5,13 @@ from __future__ import annotations
 from textual import work
 from textual.binding import Binding
 
+from ...domain import ContainerState, SuspendedMemory
+from ...validation import format_bytes
+from ..widgets.confirm import ConfirmScreen
 from ..widgets.report import ReportScreen
 from .containerlist import ContainerListScreen
+
+SUSPENDED_MEMORY_SECONDS = 15.0
 
 
 class ContainersScreen(ContainerListScreen):
@@ -18,7 +23,60 @@ class ContainersScreen(ContainerListScreen):
     BINDINGS = [
         Binding("n", "new", "New"),
         Binding("ctrl+r", "reconcile", "Reconcile"),
+        Binding("S", "stop_suspended", "Stop suspended", show=False, key_display="S"),
     ]
+
+    suspended: SuspendedMemory | None = None
+    _paused: frozenset[int] = frozenset()
+
+    # ------------------------------------------------------------------ memory held by suspended notebooks
+
+    def on_mount(self) -> None:  # runs after ContainerListScreen.on_mount (Textual calls each class's handler)
+        self.app.book.changed.subscribe(self, self._maybe_measure)
+        self.measure_suspended()
+        self.set_interval(SUSPENDED_MEMORY_SECONDS, self.measure_suspended)
+
+    def _maybe_measure(self, ids: frozenset[int] | None) -> None:
+        paused = frozenset(cid for cid, view in self.app.book.views.items() if view.state == ContainerState.PAUSED)
+        if paused != self._paused:
+            self._paused = paused
+            self.measure_suspended()
+
+    @work(thread=True, exit_on_error=False, group="suspended-memory", exclusive=True)
+    def measure_suspended(self) -> None:
+        app = self.app
+        try:
+            figure = app.session.suspended_memory()
+        except Exception as exc:  # the summary keeps its last figure; the reason is logged by the app
+            app.call_from_thread(app.report_error, exc)
+            return
+        app.call_from_thread(self._measured, figure)
+
+    def _measured(self, figure: SuspendedMemory) -> None:
+        self.suspended = figure
+        self._update_summary()
+
+    def summary_extra(self) -> list[str]:
+        figure = self.suspended
+        if figure is None or not figure.count:
+            return []
+        return [f"{figure.count:,} suspended hold {format_bytes(figure.bytes)} (S stops them)"]
+
+    def action_stop_suspended(self) -> None:
+        paused = [view for view in self.app.book.views.values() if view.state == ContainerState.PAUSED]
+        if not paused:
+            self.app.notify("No notebook is suspended.", markup=False)
+            return
+        held = f", holding {format_bytes(self.suspended.bytes)}" if self.suspended and self.suspended.count else ""
+        question = (f"Stop all {len(paused)} suspended notebooks{held}? Their kernels and anything not saved "
+                    "are lost; their owners start them again as usual.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_session("Stopping the suspended notebooks…", "Stopped the suspended notebooks.",
+                                  "stop_suspended")
+
+        self.app.push_screen(ConfirmScreen(question, "Stop them"), answered)
 
     def action_new(self) -> None:
         self.new_notebook(with_owner=True)

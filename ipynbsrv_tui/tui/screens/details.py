@@ -8,7 +8,6 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import TabbedContent, TabPane
 
-from ...domain import ContainerState
 from ..book import ACTIVE_STATES
 from ..streams import LineBuffer, LogFollower
 from ..widgets.containerinfo import ContainerInfo
@@ -127,7 +126,7 @@ class ContainerDetailsScreen(ContainerScreen):
             return
         self._refresh_all()
         self._want_stats()
-        if view.state == ContainerState.RUNNING and self._buffer is not None and self._buffer.finished:
+        if view.up and self._buffer is not None and self._buffer.finished:
             self.query_one(LogPanel).append(["— container started: following again —"])
             self._start_logs(restart=True)
 

@@ -22,7 +22,7 @@ class NotebooksScreen(ContainerListScreen):
     COLUMNS = (
         Column("name", "Name", 12, grow=2),
         Column("image", "Image", 10, grow=1),
-        Column("state", "State", 7),
+        Column("state", "State", 8),
         Column("port", "Port", 5, justify="right"),
         Column("cpu", "CPU", 4, justify="right"),
         Column("memory", "Memory", 11),

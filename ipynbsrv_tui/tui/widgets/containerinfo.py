@@ -37,7 +37,7 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
     grid.add_column(overflow="fold")
     title = Text(f"{view.owner}/{view.name}  ")
     title.append_text(fmt.state_text(view.state))
-    if view.state == ContainerState.RUNNING:
+    if view.up:
         title.append(f"  up {fmt.since(view.started_at)}")
     grid.add_row("Container", title)
     image = Text(view.image or "(unregistered)")
@@ -46,20 +46,22 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
     grid.add_row("Image", image)
     if view.description:
         grid.add_row("About", Text(fmt.printable(view.description)))
-    if view.url:
-        grid.add_row("URL", Text(view.url))
-    if connection is not None:
-        grid.add_row("Tunnel", Text(connection.tunnel_command))
-        grid.add_row("then open", Text(connection.local_url))
+    if view.url and view.state == ContainerState.STARTING:
+        grid.add_row("URL", Text("offered when the notebook answers (it is starting)", style="dim"))
     elif view.url:
-        grid.add_row("Tunnel", Text("…", style="dim"))
+        grid.add_row("URL", Text(view.url))
+        if connection is not None:
+            grid.add_row("Tunnel", Text(connection.tunnel_command))
+            grid.add_row("then open", Text(connection.local_url))
+        else:
+            grid.add_row("Tunnel", Text("…", style="dim"))
     grid.add_row("CPU", _cpu(view, stats))
     grid.add_row("Memory", _memory(view, stats))
     extra = [f"port {view.host_port}", f"last activity {fmt.ago(view.last_activity)}"]
     if view.clone_of:
         extra.append(f"clone of {view.clone_of}")
     grid.add_row("", Text(" · ".join(extra), style="dim"))
-    if view.url:
+    if view.url and view.state != ContainerState.STARTING:
         grid.add_row("", Text("y copies the URL, Y the ssh command (terminal clipboard, OSC 52)", style="dim"))
     return grid
 

@@ -11,6 +11,7 @@ from ...domain import ContainerState, ContainerStats
 from ...validation import format_bytes
 
 STATE_STYLES = {
+    ContainerState.STARTING: "cyan",
     ContainerState.RUNNING: "green",
     ContainerState.PAUSED: "yellow",
     ContainerState.RESTARTING: "yellow",

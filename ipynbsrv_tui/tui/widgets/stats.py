@@ -47,6 +47,6 @@ class StatsPanel(Vertical):
         self.query_one("#memory-label", Static).update(memory_label)
         self.query_one("#cpu-spark", Sparkline).data = [s.cpu_percent for s in history] or [0.0]
         self.query_one("#memory-spark", Sparkline).data = [float(s.memory_bytes) for s in history] or [0.0]
-        running = view is not None and view.state.value in ("running", "paused")
+        running = view is not None and view.state.value in ("starting", "running", "paused")
         hint = f"{len(history)} samples, newest on the right" if running else "Sampled while the container runs."
         self.query_one("#stats-hint", Static).update(Text(hint))
