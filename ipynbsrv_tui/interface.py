@@ -26,7 +26,6 @@ from .domain import (
     ContainerStats,
     ContainerView,
     DeleteUserReport,
-    SuspendedMemory,
     GroupView,
     Health,
     ImageDefaults,
@@ -34,6 +33,7 @@ from .domain import (
     ImageView,
     ReconcileReport,
     SnapshotView,
+    SuspendedMemory,
     SyncReport,
     UserView,
 )
