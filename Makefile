@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench lint snapshots clean
+.PHONY: run test test-fast typecheck bench lint snapshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/ipynbsrv-tui
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test typecheck
 	$(BIN)/ruff check ipynbsrv_tui tests benchmarks
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -31,6 +31,10 @@ test-fast: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# mypy, configured in pyproject.toml: strict on domain, interface, service, broker, engine, directory.
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check ipynbsrv_tui tests benchmarks

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,7 @@ class Config:
         changes: dict[str, Any] = {}
         for name, value in sections.items():
             current = getattr(self, name)
-            if isinstance(value, dict) and dataclasses.is_dataclass(current):
+            if isinstance(value, dict) and dataclasses.is_dataclass(current) and not isinstance(current, type):
                 changes[name] = dataclasses.replace(current, **value)
             else:
                 changes[name] = value
@@ -208,7 +209,7 @@ def _memory(value: str) -> str:
     return value
 
 
-_CHECKS = {
+_CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("directory", "backend"): lambda v: _one_of(v, ("local", "ldap")),
     ("directory", "uid_range"): _id_range,
     ("directory", "gid_range"): _id_range,

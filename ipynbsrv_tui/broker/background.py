@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
@@ -72,7 +73,7 @@ class BackgroundLoops:
             thread.join(timeout=3.0)
         self.hub.close_all()
 
-    def _guarded(self, target) -> None:
+    def _guarded(self, target: Callable[[], object]) -> None:
         try:
             target()
         finally:

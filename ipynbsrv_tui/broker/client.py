@@ -117,7 +117,7 @@ class RemoteSession(ServiceSession):
 
     # ------------------------------------------------------------------ calls
 
-    def _call(self, name: str, args: tuple, kwargs: dict[str, Any], answer_within: float | None = None) -> Any:
+    def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], answer_within: float | None = None) -> Any:
         """One request and its answer; waits up to `busy_wait` seconds while the broker is full."""
         deadline = time.monotonic() + self.busy_wait
         pause = 0.02
@@ -146,7 +146,7 @@ class RemoteSession(ServiceSession):
                 raise value
             return value
 
-    def _roundtrip(self, conn: _Connection, name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[str, Any]:
+    def _roundtrip(self, conn: _Connection, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
         msg_id = next(conn.ids)
         request = {"id": msg_id, "call": name, "args": encode(list(args)), "kwargs": encode(dict(kwargs))}
         try:
@@ -216,7 +216,7 @@ class RemoteSession(ServiceSession):
                     pending = _pending_error(conn)
                     if pending is None:
                         raise
-                    reply = {"error": error_payload(pending)}
+                    reply: dict[str, Any] | None = {"error": error_payload(pending)}
                 else:
                     reply = conn.receive()
             except OSError:

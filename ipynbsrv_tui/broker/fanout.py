@@ -28,7 +28,7 @@ class ChangeSubscription:
     def __init__(self, hub: ChangeHub, actor: Actor) -> None:
         self.actor = actor
         self._hub = hub
-        self._queue: queue.Queue = queue.Queue(QUEUE_LIMIT)
+        self._queue: queue.Queue[ContainerChange | object] = queue.Queue(QUEUE_LIMIT)
         self._closed = threading.Event()
         self._error: str | None = None
 
@@ -57,7 +57,7 @@ class ChangeSubscription:
         """The queued changes, then the end once closed (at once, with an error, when it fell behind)."""
         while not (self._closed.is_set() and (self._error or self._queue.empty())):
             item = self._queue.get()
-            if item is _END:
+            if not isinstance(item, ContainerChange):  # _END
                 break
             yield item
         if self._error:
@@ -99,6 +99,7 @@ class ChangeHub:
 
     def publish(self, change: ContainerChange) -> None:
         with self._lock:
+            owner: str | None
             if change.view is not None:
                 self._owners[change.container_id] = change.view.owner
                 owner = change.view.owner

@@ -383,7 +383,9 @@ class BrokerServer:
         except Exception as exc:
             return self._reply_error(client, msg_id, _unexpected(message.get("call"), client, exc))
 
-    def _open_stream(self, call: str, method: Any, actor: Actor, args: list, kwargs: dict) -> Any:
+    def _open_stream(
+        self, call: str, method: Any, actor: Actor, args: list[Any], kwargs: dict[str, Any]
+    ) -> Any:
         """The iterator to stream: live changes come from the shared hub when it is connected."""
         hub = self.background.hub if self.background is not None else None
         wants_replay = bool(args) or kwargs.get("since") is not None
@@ -397,7 +399,7 @@ class BrokerServer:
         if client.actor is not None and now - client.actor_at < ACTOR_TTL:
             return client.actor
         try:
-            actor = self.service.actor_for_uid(client.uid)
+            actor: Actor = self.service.actor_for_uid(client.uid)
         except (NotFound, NotAuthorized) as exc:
             log.warning("refused uid %s (pid %s): %s", client.uid, client.pid, exc)
             message = f"The ipynbsrv broker refuses uid {client.uid} ({_user_name(client.uid)}): {exc}"

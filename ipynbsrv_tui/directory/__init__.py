@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 from ..config import Config
+from ..domain import SyncReport
 from .base import Directory
-from .sync import SyncReport, SyncStatus, cached_users, sync_status, sync_users
+from .sync import SyncStatus, cached_users, sync_status, sync_users
 
 __all__ = [
     "Directory",

@@ -219,7 +219,7 @@ class LdapDirectory(Directory):
             connect_timeout=self.settings.timeout,
         )
 
-    def _open(self, user: str | None, password: str | None) -> tuple[Connection, dict]:
+    def _open(self, user: str | None, password: str | None) -> tuple[Connection, dict[str, Any]]:
         """A new connection, TLS started when configured, and the bind result."""
         connection = Connection(
             self._make_server(),
@@ -314,11 +314,11 @@ class LdapDirectory(Directory):
 
     # ------------------------------------------------------------------ results and searches
 
-    def _check(self, result: dict, action: str, ok: Iterable[int] = (SUCCESS,)) -> int:
+    def _check(self, result: dict[str, Any], action: str, ok: Iterable[int] = (SUCCESS,)) -> int:
         """Turn an LDAP result into a domain error (or return its code when acceptable)."""
         code = result.get("result")
         if code in tuple(ok):
-            return code
+            return int(code)
         detail = result.get("description") or f"result {code}"
         if result.get("message"):
             detail += f": {result['message']}"
@@ -340,11 +340,11 @@ class LdapDirectory(Directory):
 
     def _search(
         self, base_dn: str, search_filter: str, attributes: list[str], key: str, page_size: int = 500
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Every entry matching the filter under `base_dn`, fetched in pages."""
 
-        def run(connection: Connection) -> list[dict]:
-            entries: list[dict] = []
+        def run(connection: Connection) -> list[dict[str, Any]]:
+            entries: list[dict[str, Any]] = []
             cookie = None
             while True:
                 _, result, response, _ = connection.search(
@@ -368,11 +368,11 @@ class LdapDirectory(Directory):
 
         return self._call(run)
 
-    def _modify(self, dn: str, changes: dict, action: str, ok: Iterable[int] = (SUCCESS,)) -> int:
+    def _modify(self, dn: str, changes: dict[str, Any], action: str, ok: Iterable[int] = (SUCCESS,)) -> int:
         _, result, _, _ = self._call(lambda connection: connection.modify(dn, changes))
         return self._check(result, action, ok)
 
-    def _find_user(self, username: str) -> dict | None:
+    def _find_user(self, username: str) -> dict[str, Any] | None:
         entries = self._search(
             self.settings.user_base, user_filter(username=username), USER_ATTRIBUTES, "user_base", page_size=2
         )
@@ -383,14 +383,14 @@ class LdapDirectory(Directory):
             )
         return entries[0] if entries else None
 
-    def _user_entry(self, username: str) -> dict:
+    def _user_entry(self, username: str) -> dict[str, Any]:
         username = base.check_username(username)
         entry = self._find_user(username)
         if entry is None:
             raise NotFound(f"No user {username!r} in the directory.")
         return entry
 
-    def _find_group(self, name: str) -> dict | None:
+    def _find_group(self, name: str) -> dict[str, Any] | None:
         entries = self._search(
             self.settings.group_base, group_filter(name), GROUP_ATTRIBUTES, "group_base", 2
         )
@@ -401,7 +401,7 @@ class LdapDirectory(Directory):
             )
         return entries[0] if entries else None
 
-    def _group_entry(self, name: str) -> dict:
+    def _group_entry(self, name: str) -> dict[str, Any]:
         if not name:
             raise ValidationError("A group name is required.")
         entry = self._find_group(name)
@@ -409,7 +409,7 @@ class LdapDirectory(Directory):
             raise NotFound(f"No group {name!r} in the directory.")
         return entry
 
-    def _group_entries(self) -> list[dict]:
+    def _group_entries(self) -> list[dict[str, Any]]:
         return self._search(self.settings.group_base, group_filter(), GROUP_ATTRIBUTES, "group_base")
 
     def _used_numbers(self, base_dn: str, object_class: str, attribute: str, key: str) -> list[int]:
@@ -418,7 +418,7 @@ class LdapDirectory(Directory):
         return [number for number in numbers if number is not None]
 
     @staticmethod
-    def _group_from(entry: dict) -> DirectoryGroup:
+    def _group_from(entry: dict[str, Any]) -> DirectoryGroup:
         attributes = entry["attributes"]
         members = tuple(sorted({str(value) for value in _values(attributes, "memberUid")}))
         return DirectoryGroup(
@@ -429,7 +429,7 @@ class LdapDirectory(Directory):
         )
 
     @staticmethod
-    def _user_from(entry: dict, groups: Iterable[DirectoryGroup]) -> DirectoryUser:
+    def _user_from(entry: dict[str, Any], groups: Iterable[DirectoryGroup]) -> DirectoryUser:
         attributes = entry["attributes"]
         username = _text(attributes, "uid")
         gid = _number(attributes, "gidNumber") or 0
@@ -452,7 +452,7 @@ class LdapDirectory(Directory):
         entries = self._search(self.settings.group_base, search_filter, GROUP_ATTRIBUTES, "group_base")
         return [self._group_from(entry) for entry in entries]
 
-    def _to_user(self, entry: dict) -> DirectoryUser:
+    def _to_user(self, entry: dict[str, Any]) -> DirectoryUser:
         attributes = entry["attributes"]
         groups = self._groups_for(_text(attributes, "uid"), _number(attributes, "gidNumber") or 0)
         return self._user_from(entry, groups)
@@ -462,11 +462,12 @@ class LdapDirectory(Directory):
     def ping(self) -> None:
         """Connect, bind and check that `directory.user_base` exists."""
 
-        def run(connection: Connection) -> dict:
+        def run(connection: Connection) -> dict[str, Any]:
             _, result, _, _ = connection.search(
                 self.settings.user_base, "(objectClass=*)", BASE, attributes=["1.1"]
             )
-            return result
+            checked: dict[str, Any] = result
+            return checked
 
         result = self._call(run)
         if result.get("result") == NO_SUCH_OBJECT:
@@ -562,7 +563,7 @@ class LdapDirectory(Directory):
             raise
         return self.get_user(username)
 
-    def _ensure_users_group(self) -> dict:
+    def _ensure_users_group(self) -> dict[str, Any]:
         """The entry of `directory.users_group`, created (posixGroup) when missing."""
         name = self.settings.users_group
         entry = self._find_group(name)
@@ -575,7 +576,7 @@ class LdapDirectory(Directory):
     def set_password(self, username: str, password: str) -> None:
         password = base.new_password(password)
         entry = self._user_entry(username)
-        changes: dict[str, list] = {"userPassword": [(MODIFY_REPLACE, [ldap_password_hash(password)])]}
+        changes: dict[str, list[Any]] = {"userPassword": [(MODIFY_REPLACE, [ldap_password_hash(password)])]}
         if "shadowaccount" in {str(c).lower() for c in _values(entry["attributes"], "objectClass")}:
             changes["shadowLastChange"] = [(MODIFY_REPLACE, [days_since_epoch()])]
         self._modify(entry["dn"], changes, f"set the password of {username}")
@@ -585,7 +586,7 @@ class LdapDirectory(Directory):
         entry = self._user_entry(username)
         attributes = entry["attributes"]
         classes = {str(c).lower() for c in _values(attributes, "objectClass")}
-        changes: dict[str, list] = {}
+        changes: dict[str, list[Any]] = {}
         if active:
             if _values(attributes, "shadowExpire"):
                 changes["shadowExpire"] = [(MODIFY_DELETE, [])]

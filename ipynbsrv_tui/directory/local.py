@@ -57,7 +57,8 @@ class LocalDirectory(Directory):
 
     @staticmethod
     def _find_row(username: str) -> User | None:
-        return User.get_or_none((User.username == username) & (User.source == SOURCE))
+        row: User | None = User.get_or_none((User.username == username) & (User.source == SOURCE))
+        return row
 
     def _user_row(self, username: str) -> User:
         username = base.check_username(username)
@@ -70,7 +71,7 @@ class LocalDirectory(Directory):
     def _group_row(name: str) -> Group:
         if not name:
             raise ValidationError("A group name is required.")
-        row = Group.get_or_none((Group.name == name) & (Group.source == SOURCE))
+        row: Group | None = Group.get_or_none((Group.name == name) & (Group.source == SOURCE))
         if row is None:
             raise NotFound(f"No group {name!r} in the directory.")
         return row
@@ -192,7 +193,7 @@ class LocalDirectory(Directory):
 
     def _ensure_users_group(self) -> Group:
         name = self.settings.users_group
-        row = Group.get_or_none(Group.name == name)
+        row: Group | None = Group.get_or_none(Group.name == name)
         if row is None:
             self.create_group(name, description="Users of ipynbsrv (primary group of new accounts)")
             row = Group.get(Group.name == name)

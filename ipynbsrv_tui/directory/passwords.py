@@ -71,7 +71,7 @@ def ldap_password_hash(password: str) -> str:
     from ldap3 import HASHED_SALTED_SHA  # imported here: the local directory never needs ldap3
     from ldap3.utils.hashed import hashed
 
-    value = hashed(HASHED_SALTED_SHA, password)  # ldap3 writes the scheme as "{ssha}"
+    value: str = hashed(HASHED_SALTED_SHA, password)  # ldap3 writes the scheme as "{ssha}"
     return "{SSHA}" + value[len("{ssha}") :]
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from typing import Any
 
 import docker.errors
 import requests.exceptions
@@ -39,7 +40,7 @@ class BuildStream:
 
     def __init__(
         self,
-        chunks: Iterator[dict],
+        chunks: Iterator[dict[str, Any]],
         tag: str,
         buildargs: dict[str, str] | None = None,
         url: str = "",
@@ -148,7 +149,7 @@ class BuildStream:
         return BuildEvent(event.kind, text, step=event.step, total_steps=event.total_steps)
 
 
-def _cancellable(chunks: Iterator[dict]) -> CancellableStream | _Closable:
+def _cancellable(chunks: Iterator[dict[str, Any]]) -> CancellableStream[dict[str, Any]] | _Closable:
     """Wrap docker-py's build generator so another thread can close its HTTP response.
 
     `APIClient.build()` returns the generator `_stream_helper(response, decode)` without the
@@ -164,14 +165,14 @@ def _cancellable(chunks: Iterator[dict]) -> CancellableStream | _Closable:
 class _Closable:
     """An iterator of chunks without an HTTP response behind it (a recording, a test double)."""
 
-    def __init__(self, chunks: Iterator[dict]) -> None:
+    def __init__(self, chunks: Iterator[dict[str, Any]]) -> None:
         self._chunks = iter(chunks)
         self._closed = False
 
     def __iter__(self) -> _Closable:
         return self
 
-    def __next__(self) -> dict:
+    def __next__(self) -> dict[str, Any]:
         if self._closed:
             raise StopIteration
         return next(self._chunks)

@@ -7,6 +7,7 @@ stream that ends without an `aux.ID`, is a failure. Log text never decides it.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..domain import BuildEvent, BuildEventKind
 from .text import Line, LineAssembler, plain_line
@@ -56,7 +57,7 @@ class BuildLogClassifier:
     def succeeded(self) -> bool:
         return self.image_id is not None and self.error is None
 
-    def feed(self, chunk: dict) -> list[BuildEvent]:
+    def feed(self, chunk: dict[str, Any]) -> list[BuildEvent]:
         """Classify one decoded chunk; returns the events it completes (possibly none)."""
         events: list[BuildEvent] = []
         stream = chunk.get("stream")
@@ -123,8 +124,9 @@ class BuildLogClassifier:
             return BuildEvent(BuildEventKind.STDERR, text, step=self.step, total_steps=self.total_steps)
         return BuildEvent(BuildEventKind.OUTPUT, text, step=self.step, total_steps=self.total_steps)
 
-    def _error(self, chunk: dict) -> BuildEvent:
-        detail = chunk.get("errorDetail") if isinstance(chunk.get("errorDetail"), dict) else {}
+    def _error(self, chunk: dict[str, Any]) -> BuildEvent:
+        raw = chunk.get("errorDetail")
+        detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
         message = plain_line(str(detail.get("message") or chunk.get("error") or "The build failed."))
         code = detail.get("code")
         if not isinstance(code, int) or isinstance(code, bool) or code == 0:

@@ -29,7 +29,7 @@ def parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(f"{found.group(1)}.{fraction}{'+00:00' if zone == 'Z' else zone}")
 
 
-def _host_ports(bindings: dict | None) -> dict[str, int]:
+def _host_ports(bindings: dict[str, Any] | None) -> dict[str, int]:
     ports: dict[str, int] = {}
     for container_port, hosts in (bindings or {}).items():
         for host in hosts or ():
@@ -40,7 +40,7 @@ def _host_ports(bindings: dict | None) -> dict[str, int]:
     return ports
 
 
-def container_info(attrs: dict) -> ContainerInfo:
+def container_info(attrs: dict[str, Any]) -> ContainerInfo:
     """ContainerInfo from `inspect` output. Ports are the published ones, else the requested bindings."""
     config = attrs.get("Config") or {}
     state = attrs.get("State") or {}
@@ -62,7 +62,7 @@ def container_info(attrs: dict) -> ContainerInfo:
     )
 
 
-def container_row(row: dict) -> ContainerInfo:
+def container_row(row: dict[str, Any]) -> ContainerInfo:
     """ContainerInfo from one row of the container list (one request for all; ports only while published)."""
     ports: dict[str, int] = {}
     for port in row.get("Ports") or ():
@@ -80,7 +80,7 @@ def container_row(row: dict) -> ContainerInfo:
     )
 
 
-def image_info(attrs: dict) -> ImageInfo:
+def image_info(attrs: dict[str, Any]) -> ImageInfo:
     """ImageInfo from `inspect` output or from a row of the image list."""
     labels = attrs.get("Labels")
     if labels is None:
@@ -95,7 +95,7 @@ def image_info(attrs: dict) -> ImageInfo:
     )
 
 
-def engine_event(raw: dict) -> EngineEvent | None:
+def engine_event(raw: dict[str, Any]) -> EngineEvent | None:
     """EngineEvent from a decoded `/events` item (None for anything that is not about a container)."""
     if raw.get("Type", "container") != "container":
         return None
@@ -112,7 +112,7 @@ def engine_event(raw: dict) -> EngineEvent | None:
     )
 
 
-def container_stats(raw: dict) -> ContainerStats:
+def container_stats(raw: dict[str, Any]) -> ContainerStats:
     """ContainerStats from one `stats(stream=False)` sample; CPU % from the pre/cur cpu_stats pair."""
     cpu = raw.get("cpu_stats") or {}
     pre = raw.get("precpu_stats") or {}

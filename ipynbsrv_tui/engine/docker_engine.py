@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -61,7 +63,7 @@ class Engine:
         except _CONNECT_ERRORS as exc:
             raise unavailable(self.url, exc) from exc
 
-    def version(self) -> dict:
+    def version(self) -> dict[str, Any]:
         """The engine's version and API version: {"version": "20.10.24", "api": "1.41"}."""
         with self._call("report its version"):
             raw = self.client.version()
@@ -71,7 +73,7 @@ class Engine:
 
     def build(
         self,
-        context: str | os.PathLike,
+        context: str | os.PathLike[str],
         tag: str,
         buildargs: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
@@ -191,9 +193,9 @@ class Engine:
         in one request. Ports are filled in only for running containers; `inspect` also gives a stopped one's.
         """
         wanted = dict(labels or {}) | ({"ipynbsrv.owner": owner} if owner else {})
-        labels = [MANAGED_LABEL] + [f"{key}={value}" for key, value in wanted.items()]
+        selectors = [MANAGED_LABEL] + [f"{key}={value}" for key, value in wanted.items()]
         with self._call("list containers"):
-            rows = self.client.api.containers(all=True, filters={"label": labels})
+            rows = self.client.api.containers(all=True, filters={"label": selectors})
         return [container_row(row) for row in rows]
 
     def logs(self, container_id: str, tail: int | None = 200, timestamps: bool = False) -> list[str]:
@@ -222,7 +224,7 @@ class Engine:
 
     def events(self, since: float | None = None, labels: dict[str, str] | None = None) -> EventStream:
         """Events of managed containers (also carrying `labels`) from `since` (epoch seconds; None = from now on)."""
-        filters = dict(MANAGED_FILTERS)
+        filters: dict[str, str | list[str]] = dict(MANAGED_FILTERS)
         if labels:
             filters["label"] = [MANAGED_FILTERS["label"]] + [f"{key}={value}" for key, value in labels.items()]
         return EventStream(self.client.api, since=since, filters=filters, url=self.url)
@@ -238,5 +240,5 @@ class Engine:
 
     # ------------------------------------------------------------------ internals
 
-    def _call(self, action: str, subject: str = ""):
+    def _call(self, action: str, subject: str = "") -> AbstractContextManager[None]:
         return engine_call(action, subject, self.url)

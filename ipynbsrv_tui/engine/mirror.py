@@ -50,7 +50,7 @@ def _one_line(text: str) -> list[tuple[str, list[str]]]:
 
 
 def _deb822(text: str) -> list[tuple[str, list[str]]]:
-    entries = []
+    entries: list[tuple[str, list[str]]] = []
     for stanza in re.split(r"\n\s*\n", text):
         fields: dict[str, str] = {}
         key = ""

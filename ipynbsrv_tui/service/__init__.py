@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..domain import Actor, NotFound
 from .core import NotebookService
 from .session import Session
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+
 __all__ = ["NotebookService", "Session", "build_service", "embedded_session"]
 
 
-def build_service(config: Config, mode: str = "embedded", engine_factory=None) -> NotebookService:
+def build_service(
+    config: Config, mode: str = "embedded", engine_factory: Callable[[], Engine] | None = None
+) -> NotebookService:
     """Open the database and the directory and return the service (the engine connects lazily)."""
     from ..directory import open_directory
     from ..store.db import open_database

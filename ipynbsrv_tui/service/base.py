@@ -37,7 +37,7 @@ class ServiceBase:
         self.host = socket.gethostname()
         self.data = HostData(config.data.path)
         self._engine_factory = engine_factory or self._connect_engine
-        self._engine = None
+        self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
         self._instance_id: str | None = None
 
@@ -97,7 +97,7 @@ class ServiceBase:
         """
         if self.directory.kind != "local":
             sync_users(self.directory)
-        row = User.get_or_none(User.username == username)
+        row: User | None = User.get_or_none(User.username == username)
         if row is None:
             raise NotFound(f"User {username!r} is not in the directory.")
         is_admin = self.directory.is_admin(username)

@@ -5,14 +5,29 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary, IpynbsrvError
 from ..engine.dockerfiles import BuildPlan, check_wheelhouse, prepare_wheelhouse
 from ..store.models import Build, utcnow
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..engine.builds import BuildStream
+
 FLUSH_EVERY = 200
+
+
+class _Steps(Protocol):
+    """What a BuildHandle runs: the events of a build, `cancel()`, and `summary` once it ended."""
+
+    summary: BuildSummary | None
+
+    def __iter__(self) -> Iterator[BuildEvent]: ...
+
+    def cancel(self) -> None: ...
 
 
 class BuildHandle:
@@ -22,7 +37,10 @@ class BuildHandle:
     when the stream ends, so a finished build can be reopened.
     """
 
-    def __init__(self, build_id: int, stream, log_path: Path, on_finish=None) -> None:
+    def __init__(
+        self, build_id: int, stream: _Steps, log_path: Path,
+        on_finish: Callable[[BuildSummary], None] | None = None,
+    ) -> None:
         self.build_id = build_id
         self.log_path = log_path
         self.summary: BuildSummary | None = None
@@ -71,12 +89,12 @@ class PlannedBuild:
     once it ended (the failing step's, or the requested image's).
     """
 
-    def __init__(self, engine, plan: BuildPlan, labels: dict[str, str], wheelhouse: bool) -> None:
+    def __init__(self, engine: Engine, plan: BuildPlan, labels: dict[str, str], wheelhouse: bool) -> None:
         self._engine = engine
         self._plan = plan
         self._labels = labels
         self._wheelhouse = wheelhouse
-        self._current = None
+        self._current: BuildStream | None = None
         self._cancelled = threading.Event()
         self.summary: BuildSummary | None = None
 
@@ -114,10 +132,11 @@ class PlannedBuild:
                 step.folder.path, step.tag, buildargs=step.buildargs, labels=step.labels | self._labels,
                 nocache=step.nocache,
             )
+            current = self._current
             if self._cancelled.is_set():
-                self._current.cancel()
-            yield from self._current
-            summary = self._current.summary
+                current.cancel()
+            yield from current
+            summary = current.summary
             if summary is None or summary.status is not BuildStatus.SUCCEEDED:
                 self.summary = summary
                 return
@@ -125,7 +144,7 @@ class PlannedBuild:
 
 
 def encode_event(event: BuildEvent) -> str:
-    record = {"k": event.kind.value, "t": event.text}
+    record: dict[str, Any] = {"k": event.kind.value, "t": event.text}
     for key, value in (("s", event.step), ("n", event.total_steps), ("x", event.exit_code), ("i", event.image_id)):
         if value is not None:
             record[key] = value

@@ -6,6 +6,8 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from peewee import JOIN
 
@@ -29,6 +31,9 @@ from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports
 from .readiness import ReadinessMixin
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_LOG_LINES = 10_000  # the most lines one container_logs call reads into memory
@@ -64,6 +69,10 @@ def managed_labels(instance: str, owner: str, container_id: int, image_name: str
 
 class ContainersMixin(ReadinessMixin):
     """Notebook containers, for their owners and for admins."""
+
+    if TYPE_CHECKING:  # from ImagesMixin
+
+        def image_view(self, row: Image) -> ImageView: ...
 
     # ------------------------------------------------------------------ reading
 
@@ -261,7 +270,9 @@ class ContainersMixin(ReadinessMixin):
     def resume_container(self, actor: Actor, container_id: int) -> ContainerView:
         return self._lifecycle(actor, container_id, "resume", lambda e, d: e.unpause(d))
 
-    def _lifecycle(self, actor: Actor, container_id: int, action: str, call) -> ContainerView:
+    def _lifecycle(
+        self, actor: Actor, container_id: int, action: str, call: Callable[[Engine, str], object]
+    ) -> ContainerView:
         row = self._visible(actor, container_id, f"container.{action}")
         target = f"{row.owner.username}/{row.name}"
         if not row.docker_id:
@@ -387,15 +398,16 @@ class ContainersMixin(ReadinessMixin):
             is_public=is_public, memory=source.memory if source else "", cpus=source.cpus if source else None,
         )
         self.audit(actor, "container.commit", f"{row.owner.username}/{row.name}", detail=f"image={image_name}")
-        return self.image_view(Image.get(Image.name == image_name))
+        committed: Image = Image.get(Image.name == image_name)
+        return self.image_view(committed)
 
     # ------------------------------------------------------------------ helpers
 
     def _visible(self, actor: Actor, container_id: int, action: str) -> Container:
         # Only the owner's columns every caller needs: fewer columns make a noticeably cheaper query
         # on the broker's hot path; the image loads on demand for the few actions that use it.
-        row = (Container.select(Container, User.id, User.username, User.uid, User.gid).join(User)
-               .where(Container.id == container_id).first())
+        row: Container | None = (Container.select(Container, User.id, User.username, User.uid, User.gid)
+                                 .join(User).where(Container.id == container_id).first())
         if row is None:
             raise NotFound(f"Container {container_id} does not exist (it may have been deleted).")
         if not authz.can_act_on_container(actor, row.owner.username):
@@ -493,7 +505,7 @@ _VIEW_SQL: dict[str, str] = {}
 _DATETIME_COLUMNS = ("created", "state_changed", "last_activity")
 
 
-def _view_rows(owner: str | None, container_id: int | None) -> list[dict]:
+def _view_rows(owner: str | None, container_id: int | None) -> list[dict[str, Any]]:
     shape, params = ("id", [container_id]) if container_id is not None else (
         ("owner", [owner]) if owner else ("all", []))
     sql = _VIEW_SQL.get(shape)
@@ -516,7 +528,7 @@ def _view_rows(owner: str | None, container_id: int | None) -> list[dict]:
     return rows
 
 
-def _with_owner_and_image(query):
+def _with_owner_and_image(query: Any) -> Any:
     """Join owner and image so that views need no further queries."""
     return query.join(User).switch(Container).join(Image, join_type=JOIN.LEFT_OUTER)
 
@@ -525,7 +537,7 @@ def _engine_id(row: Container) -> str:
     """The container's engine id; NotFound when the store has none (the engine is not asked)."""
     if not row.docker_id:
         raise NotFound(f"{row.owner.username}/{row.name} has no engine container. Run reconcile (ctrl+r) to repair it.")
-    return row.docker_id
+    return str(row.docker_id)
 
 
 def _snapshot_view(snapshot: Snapshot) -> SnapshotView:

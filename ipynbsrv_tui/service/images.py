@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..domain import (
     AlreadyExists,
     BuildEvent,
     BuildStatus,
+    BuildSummary,
     BuildView,
     Conflict,
     ImageDefaults,
@@ -207,7 +209,7 @@ class ImagesMixin(ServiceBase):
         Build.update(log_path=str(log_path)).where(Build.id == row.id).execute()
         stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username}, self.config.build.wheelhouse)
 
-        def finished(summary) -> None:
+        def finished(summary: BuildSummary) -> None:
             outcome = "ok" if summary.status == BuildStatus.SUCCEEDED else "failed"
             self.audit(actor, "image.build", target.tag, outcome,
                        f"{summary.status.value}: {summary.error or summary.image_id or ''}")
@@ -234,12 +236,15 @@ class ImagesMixin(ServiceBase):
             raise self.refuse(actor, action, target, "Only admins may build, register, edit or retire images.")
 
     def _image_row(self, name: str) -> Image:
-        row = Image.get_or_none(Image.name == name)
+        row: Image | None = Image.get_or_none(Image.name == name)
         if row is None:
             raise NotFound(f"No registered image named {name!r}.")
         return row
 
-    def _image_fields(self, name, ref, notebook_port, public_ports, memory, cpus) -> dict:
+    def _image_fields(
+        self, name: str, ref: str, notebook_port: int | str, public_ports: str | tuple[int, ...],
+        memory: str, cpus: float | str | None,
+    ) -> dict[str, Any]:
         ports = validation.port_list(public_ports)
         return {
             "name": validation.image_name(name),
@@ -250,7 +255,7 @@ class ImagesMixin(ServiceBase):
             "cpus": validation.cpus(cpus) if cpus not in (None, "") else None,
         }
 
-    def _groups(self, names) -> list[Group]:
+    def _groups(self, names: Iterable[str]) -> list[Group]:
         groups = []
         for name in names:
             group = Group.get_or_none(Group.name == name)

@@ -7,11 +7,13 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..domain import (
     Actor,
     ContainerChange,
     ContainerState,
+    ContainerView,
     DirectoryError,
     EngineError,
     EngineEvent,
@@ -107,6 +109,10 @@ class ContainerWatch:
 
 class LiveMixin(ReadinessMixin):
     """Engine events into the store, reconcile of store and engine, and health for the header."""
+
+    if TYPE_CHECKING:  # from ContainersMixin
+
+        def get_container(self, actor: Actor, container_id: int) -> ContainerView: ...
 
     def watch_containers(self, actor: Actor, since: float | None = None) -> ContainerWatch:
         """Live container changes the actor may see; resumes from the last seen event when `since` is None.

@@ -6,6 +6,8 @@ import gzip
 import os
 import pwd
 from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from peewee import fn
 
@@ -26,12 +28,19 @@ from ..store.models import Container, Group, GroupMember, Image, User, database_
 from . import authz
 from .base import ServiceBase
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 CHOICES = ("keep", "archive", "delete")
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class UsersMixin(ServiceBase):
     """The user directory as admins manage it, and who the caller is."""
+
+    if TYPE_CHECKING:  # from ContainersMixin
+
+        def delete_container(self, actor: Actor, container_id: int) -> None: ...
 
     # ------------------------------------------------------------------ who is calling
 
@@ -267,7 +276,7 @@ class UsersMixin(ServiceBase):
         except NotFound:
             self.directory.create_group(name, description="ipynbsrv administrators")
 
-    def _export_container(self, username: str, container: Container):
+    def _export_container(self, username: str, container: Container) -> Path:
         """`docker export` of a container's filesystem into archive/ as .tar.gz."""
         self.data.ensure_layout()
         target = self.data.archive / f"{username}-{container.name}-{container.id}.tar.gz"
@@ -279,7 +288,7 @@ class UsersMixin(ServiceBase):
         return target
 
 
-def _user_view(row: User, containers: int, config) -> UserView:
+def _user_view(row: User, containers: int, config: Config) -> UserView:
     return UserView(
         username=row.username, uid=row.uid, gid=row.gid, display_name=row.display_name, email=row.email,
         is_admin=row.is_admin or row.username in config.admins, active=row.active, source=row.source,

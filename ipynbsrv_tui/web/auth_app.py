@@ -17,7 +17,7 @@ import socket
 import socketserver
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from ..domain import Actor, IpynbsrvError
 from . import pages
 from .nginx_conf import SESSION_COOKIE
-from .sessions import LoginThrottle, SessionStore
+from .sessions import LoginThrottle, Session, SessionStore
 
 log = logging.getLogger("ipynbsrv.web")
 
@@ -144,13 +144,13 @@ class AuthHandler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def _redirect(self, location: str, cookies: list[str] = ()) -> None:
+    def _redirect(self, location: str, cookies: Sequence[str] = ()) -> None:
         self._send(HTTPStatus.SEE_OTHER, headers=[("Location", location), *(("Set-Cookie", c) for c in cookies)])
 
     def _session_cookie(self, value: str, max_age: int) -> str:
         return f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
 
-    def _current(self) -> tuple[object, Actor] | None:
+    def _current(self) -> tuple[Session, Actor] | None:
         """(session, actor) of a logged-in, still allowed user; a refused user's sessions end here."""
         session = self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
         if session is None:
@@ -322,7 +322,7 @@ def serve_in_thread(server: AuthServer) -> Callable[[], None]:
         server.server_close()
         thread.join(timeout=2.0)
         try:
-            os.unlink(server.server_address)
+            os.unlink(str(server.server_address))
         except OSError:
             pass
 

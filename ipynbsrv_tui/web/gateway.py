@@ -70,7 +70,7 @@ class WebGateway:
         self.throttle = LoginThrottle()
         self.routes: list[Route] = []
         self.supervisor: NginxSupervisor | None = None
-        self._stop_auth = None
+        self._stop_auth: Callable[[], None] | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._subscription: Any = None

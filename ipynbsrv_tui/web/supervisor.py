@@ -117,12 +117,14 @@ class NginxSupervisor:
                     delay = min(delay * 2, MAX_BACKOFF)
                     continue
             self.restarts += 1
-            new_pid = self._process.pid
+            process = self._process
+            assert process is not None  # _spawn() set it
+            new_pid = process.pid
             log.warning("web: nginx is back (pid %d, restart %d)", new_pid, self.restarts)
             if self.on_restart is not None:
                 self.on_restart(new_pid)
             # A quick death again means a lasting problem: wait longer each time.
-            if self._process.poll() is not None or time.monotonic() - started < 1.0:
+            if process.poll() is not None or time.monotonic() - started < 1.0:
                 delay = min(delay * 2, MAX_BACKOFF)
             else:
                 delay = 0.2
