@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..domain import Actor, ContainerState, ContainerView, CullReport, IpynbsrvError, SuspendedMemory
 from ..store.models import Container
@@ -87,7 +88,7 @@ class IdleMixin(ContainersMixin):
                 stopped.append(f"{target}: {reason}")
         return CullReport(len(running), tuple(suspended), tuple(stopped))
 
-    def _record_activity(self, row: dict, last: datetime) -> None:
+    def _record_activity(self, row: dict[str, Any], last: datetime) -> None:
         stored = as_stored(last)
         if row["last_activity"] == stored:
             return
@@ -127,7 +128,7 @@ class IdleMixin(ContainersMixin):
             return SuspendedMemory()
         engine = self.engine
 
-        def usage(row: dict) -> int:
+        def usage(row: dict[str, Any]) -> int:
             try:
                 return engine.memory_usage(row["docker_id"])
             except IpynbsrvError:

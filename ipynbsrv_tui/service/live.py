@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..domain import (
     Actor,
@@ -50,7 +50,7 @@ class ContainerWatch:
         self._actor = actor
         self._record = record
         self._stream = service.engine.events(since=since, labels=service.instance_labels)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._closed = threading.Event()
         service.notices.subscribe(self._queue)
         self._pump = threading.Thread(target=self._read_engine, daemon=True, name="container-watch-events")
@@ -143,7 +143,7 @@ class LiveMixin(ReadinessMixin):
         if row.docker_id and event.container_id and row.docker_id != event.container_id:
             return None  # an older engine object, e.g. the one a snapshot restore replaced
         if record:
-            changes = {Container.state: state.value, Container.state_changed: utcnow()}
+            changes: dict[Any, Any] = {Container.state: state.value, Container.state_changed: utcnow()}
             if state == ContainerState.RUNNING and row.state not in (ContainerState.RUNNING.value,
                                                                      ContainerState.PAUSED.value):
                 changes[Container.last_activity] = None  # started behind our back: `starting` until it answers

@@ -14,6 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from ..domain import Actor, ContainerState
 from ..store.models import Container, User, database_proxy
@@ -37,14 +38,14 @@ class ReadinessNotices:
     """In-process fan-out of "container N answers now" to the open container watches."""
 
     def __init__(self) -> None:
-        self._queues: set[queue.SimpleQueue] = set()
+        self._queues: set[queue.SimpleQueue[tuple[str, Any]]] = set()
         self._lock = threading.Lock()
 
-    def subscribe(self, target: queue.SimpleQueue) -> None:
+    def subscribe(self, target: queue.SimpleQueue[tuple[str, Any]]) -> None:
         with self._lock:
             self._queues.add(target)
 
-    def unsubscribe(self, target: queue.SimpleQueue) -> None:
+    def unsubscribe(self, target: queue.SimpleQueue[tuple[str, Any]]) -> None:
         with self._lock:
             self._queues.discard(target)
 
@@ -129,7 +130,7 @@ class ReadinessMixin(ServiceBase):
     # ------------------------------------------------------------------ helpers
 
     def _notebook_rows(self, state: ContainerState, actor: Actor | None, *, container_id: int | None = None,
-                       starting_only: bool = False, own_only: bool = False) -> list[dict]:
+                       starting_only: bool = False, own_only: bool = False) -> list[dict[str, Any]]:
         """Plain rows of the notebooks in `state` that `actor` may see (None: all)."""
         query = (Container.select(Container.id, Container.name, Container.host_port, Container.base_url,
                                   Container.token, Container.docker_id, Container.last_activity,
@@ -150,6 +151,6 @@ class ReadinessMixin(ServiceBase):
         address = self.config.notebooks.bind_address
         return "127.0.0.1" if address in ("", "0.0.0.0", "::") else address
 
-    def _ask(self, row: dict, *, kernels: bool, timeout: float) -> jupyter.JupyterActivity | None:
+    def _ask(self, row: dict[str, Any], *, kernels: bool, timeout: float) -> jupyter.JupyterActivity | None:
         return jupyter.ask(self._probe_host(), row["host_port"], row["base_url"], row["token"],
                            kernels=kernels, timeout=timeout)

@@ -106,8 +106,8 @@ class IpynbsrvApp(App):
         is_admin = session.actor.is_admin
         self.sections = [s for s in SECTIONS if (is_admin or not s.admin_only) and s.available()]
         # Instance values read by App.__init__: only the sections this actor may use become modes.
-        self.MODES = {s.mode: s.screen_class for s in self.sections}
-        self.DEFAULT_MODE = "containers" if is_admin and "containers" in self.MODES else "notebooks"
+        self.MODES = {s.mode: s.screen_class for s in self.sections}  # type: ignore[misc]
+        self.DEFAULT_MODE = "containers" if is_admin and "containers" in self.MODES else "notebooks"  # type: ignore[misc]
         super().__init__()
         self.book = ContainerBook(self)
         self.feed: ContainerFeed | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 from textual.dom import DOMNode
 from textual.signal import Signal
@@ -88,7 +89,7 @@ class ContainerBook:
 
     def ordered(self, owner: str | None = None) -> list[int]:
         """Ids sorted by owner and name (only `owner`'s when given)."""
-        views = self.views.values()
+        views: Iterable[ContainerView] = self.views.values()
         if owner is not None:
             views = [v for v in views if v.owner == owner]
         return [v.id for v in sorted(views, key=lambda v: (v.owner, v.name.lower(), v.id))]

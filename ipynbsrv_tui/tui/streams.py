@@ -12,9 +12,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from ..domain import ContainerStats, IpynbsrvError
+from ..domain import ContainerChange, ContainerStats, IpynbsrvError
 from .messages import ContainersChanged, ContainersLoaded, FeedProblem, StatsSampled
+
+if TYPE_CHECKING:
+    from textual.message import Message
+
+    from ..interface import ServiceSession, Stream
 
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0)
 YIELD_EVERY = 256
@@ -30,13 +36,13 @@ def describe(exc: BaseException) -> str:
 class ContainerFeed(threading.Thread):
     """Lists the containers, then follows `session.watch_containers()`; reconnects after a loss."""
 
-    def __init__(self, session, post: Callable[[object], None]) -> None:
+    def __init__(self, session: ServiceSession, post: Callable[[Message], object]) -> None:
         super().__init__(name="ipynbsrv-container-feed", daemon=True)
         self.session = session
         self.post = post
         self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self._watch = None
+        self._watch: Stream[ContainerChange] | None = None
 
     def stop(self) -> None:
         self._stopped.set()
@@ -93,7 +99,9 @@ class ContainerFeed(threading.Thread):
 class StatsSampler(threading.Thread):
     """Samples `container_stats` for the containers the screens want, every `interval` seconds."""
 
-    def __init__(self, session, post: Callable[[object], None], interval: float = 5.0, parallel: int = 4) -> None:
+    def __init__(
+        self, session: ServiceSession, post: Callable[[Message], object], interval: float = 5.0, parallel: int = 4
+    ) -> None:
         super().__init__(name="ipynbsrv-stats", daemon=True)
         self.session = session
         self.post = post

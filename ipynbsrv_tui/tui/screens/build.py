@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from ... import validation
 from ...domain import BuildEvent, BuildStatus, BuildSummary, BuildView
+from ...interface import BuildStream
 from ..widgets.buildlog import MAX_LINES, BuildLogView
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.footer import KeysFooter
@@ -61,7 +62,7 @@ class BuildEvents(Message):
 class BuildStarted(Message):
     """The service accepted the build; `build_id` names it in the history."""
 
-    def __init__(self, build_id: int) -> None:
+    def __init__(self, build_id: int | None) -> None:
         super().__init__()
         self.build_id = build_id
 
@@ -90,13 +91,13 @@ class BuildPump:
     `cancel()` may be called from the UI thread at any time, also before the build has started.
     """
 
-    def __init__(self, start: Callable[[], object], post: Callable[[Message], object],
+    def __init__(self, start: Callable[[], BuildStream], post: Callable[[Message], object],
                  flush_seconds: float = FLUSH_SECONDS, max_batch: int = MAX_BATCH) -> None:
         self._start = start
         self._post = post
         self.flush_seconds = flush_seconds
         self.max_batch = max_batch
-        self.handle = None
+        self.handle: BuildStream | None = None
         self._queue: queue.Queue = queue.Queue()
         self._cancelled = threading.Event()
         self._lock = threading.Lock()

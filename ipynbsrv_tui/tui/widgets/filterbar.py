@@ -44,7 +44,7 @@ class FilterBar(Input):
         self.remove_class("-open")
         self.post_message(self.Done())
 
-    def action_submit(self) -> None:
+    async def action_submit(self) -> None:
         if not self.value:
             self.remove_class("-open")
         self.post_message(self.Done())

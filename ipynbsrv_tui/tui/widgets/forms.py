@@ -143,7 +143,7 @@ class Field(Vertical):
         if isinstance(self.widget, Input):
             result = self.widget.validate(self.widget.value)
             ok = result is None or result.is_valid
-            self.set_error("" if ok else result.failure_descriptions[0])
+            self.set_error("" if ok or result is None else result.failure_descriptions[0])
             return ok
         if isinstance(self.widget, TextArea) and self.rule is not None:
             result = self.rule.validate(self.widget.text)

@@ -214,11 +214,11 @@ class LogView(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         strip = self._cache.get(index)
         if strip is None:
-            strip = self._render(index, base)
+            strip = self._render_line(index, base)
             self._cache[index] = strip
         return strip.crop_extend(int(scroll_x), int(scroll_x) + width, base)
 
-    def _render(self, index: int, base: Style) -> Strip:
+    def _render_line(self, index: int, base: Style) -> Strip:
         line = self._lines[index]
         text = Text(line, style=base, no_wrap=True, end="")
         term = self.search_term

@@ -8,9 +8,9 @@ screen. Used by the container lists; any screen with a long list can use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -27,7 +27,7 @@ from textual.strip import Strip
 from .format import printable
 
 Cell = str | Text
-RowKey = Hashable
+RowKey = Any  # an int id or a str name: Hashable would refuse the callbacks typed for either
 
 
 @dataclass(frozen=True)
@@ -322,7 +322,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _header_strip(self, base: Style) -> Strip:
         style = base + self.get_component_rich_style("virtual-table--header")
-        cells = [Text(c.label) for c in self.columns]
+        cells: list[Cell] = [Text(c.label) for c in self.columns]
         return self._render_cells(cells, style)
 
     def _row_strip(self, index: int, base: Style) -> Strip:
