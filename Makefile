@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast typecheck bench lint snapshots clean
+.PHONY: run test test-fast typecheck imports bench lint snapshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/ipynbsrv-tui
 
-test: $(VENV)/.installed-test typecheck
+test: $(VENV)/.installed-test typecheck imports
 	$(BIN)/ruff check ipynbsrv_tui tests benchmarks
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -35,6 +35,10 @@ bench: $(VENV)/.installed-test
 # mypy, configured in pyproject.toml: strict on domain, interface, service, broker, engine, directory.
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
+
+# The import contract of DESIGN §3, declared in pyproject.toml ([tool.importlinter]).
+imports: $(VENV)/.installed-test
+	$(BIN)/lint-imports
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check ipynbsrv_tui tests benchmarks

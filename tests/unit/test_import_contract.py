@@ -1,46 +1,34 @@
-"""DESIGN §3: nothing below tui/ imports textual; layers import one way."""
+"""DESIGN §3: the import contract declared in pyproject.toml ([tool.importlinter]) holds.
+
+`lint-imports` checks it (layers one way, textual only under tui/, a light client); this test
+runs it so that the suite fails too, and pins the contracts so none is dropped silently.
+"""
 
 from __future__ import annotations
 
-import ast
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "ipynbsrv_tui"
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def test_the_declared_contracts_are_the_layers_textual_and_the_light_client():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert config["root_package"] == "ipynbsrv_tui"
+    contracts = {c["id"]: c for c in config["contracts"]}
+    assert contracts.keys() == {"layers", "textual", "client"}
+    layers = contracts["layers"]["layers"]
+    order = [next(i for i, layer in enumerate(layers) if f"ipynbsrv_tui.{name}" in layer.split())
+             for name in ("tui", "service", "store", "domain")]
+    assert order == sorted(order)  # tui above service above store above domain
+    assert contracts["textual"]["forbidden_modules"] == ["textual"]
+    assert "ipynbsrv_tui.tui" not in contracts["textual"]["source_modules"]
 
 
-def test_textual_only_under_tui():
-    offenders = [
-        str(path.relative_to(PACKAGE))
-        for path in PACKAGE.rglob("*.py")
-        if "tui" not in path.relative_to(PACKAGE).parts[:1]
-        and any(name == "textual" or name.startswith("textual.") for name in _imports(path))
-    ]
-    assert offenders == [], f"textual imported outside ipynbsrv_tui/tui/: {offenders}"
-
-
-def test_lower_layers_do_not_import_upper_layers():
-    forbidden = {
-        "store": ("service", "broker", "tui", "engine", "directory"),
-        "engine": ("service", "broker", "tui", "store", "directory"),
-        "directory": ("service", "broker", "tui", "engine"),
-        "service": ("broker", "tui"),
-    }
-    offenders = []
-    for layer, upper in forbidden.items():
-        for path in (PACKAGE / layer).rglob("*.py"):
-            source = path.read_text()
-            for name in upper:
-                if f"from ..{name}" in source or f"from ipynbsrv_tui.{name}" in source:
-                    offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
-    assert offenders == []
+def test_the_code_keeps_the_import_contract():
+    result = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
