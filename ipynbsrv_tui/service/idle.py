@@ -50,6 +50,7 @@ class IdleMixin(ContainersMixin):
                 answers = list(pool.map(lambda r: self._ask(r, kernels=True, timeout=jupyter.HTTP_TIMEOUT), running))
         suspended: list[str] = []
         stopped: list[str] = []
+        just_suspended: set[int] = set()
         for row, answer in zip(running, answers, strict=True):
             if answer is None:
                 continue
@@ -64,6 +65,7 @@ class IdleMixin(ContainersMixin):
                 if cfg.idle_action == "suspend":
                     self.suspend_container(actor, row["id"])
                     suspended.append(f"{target}: {reason}")
+                    just_suspended.add(row["id"])
                 else:
                     self.stop_container(actor, row["id"])
                     stopped.append(f"{target}: {reason}")
@@ -74,6 +76,8 @@ class IdleMixin(ContainersMixin):
         if cfg.suspended_stop_after > 0:
             limit = timedelta(seconds=cfg.suspended_stop_after)
             for row in self._notebook_rows(ContainerState.PAUSED, None):
+                if row["id"] in just_suspended:
+                    continue
                 since = _aware(row["state_changed"]) or now
                 if now - since <= limit:
                     continue
