@@ -1,0 +1,130 @@
+"""A returning user (DESIGN §12): login → their suspended notebook answers HTTP; budget ≤ 0.3 s.
+Beside it, the same user's stopped notebook started the normal way (JupyterHub's culler stops
+and respawns), and the ratio.
+
+A real broker (`ipynbsrv-tui serve`, as root) on a temp config, the image
+`ipynbsrv/ipython3-notebook:latest` (or --image), and a directory user who is also an OS account
+with the same uid. "Login" is a client process of that user starting in client mode through the
+broker and making the call `ipynbsrv-tui` makes at start-up (`resume_suspended`, sent before the
+screen library loads); "started the normal way" is the same client process calling
+`start_container`. Each figure runs from spawning the client process until
+`BASE_URL/api/status` answers 200. The two alternate (which goes first alternates too); medians
+of --runs (≥ 5). Needs root (it makes an OS account); skips with a message otherwise. Prints
+`figure, measured, budget` lines; exits 1 when the budget is missed.
+
+    .venv/bin/python benchmarks/bench_return.py [--image REF] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_spawn import DEFAULT_IMAGE, figure, wait_until_answers  # noqa: E402
+from tests.integration import broker_support as support  # noqa: E402
+
+BUDGET_S = 0.3
+
+
+def _base(url: str) -> str:
+    return "/" + url.split("/", 3)[3].split("?", 1)[0]
+
+
+def _answered(view) -> None:
+    wait_until_answers(view.host_port, f"{_base(view.url)}api/status", view.token, time.perf_counter())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", default=DEFAULT_IMAGE)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if args.runs < 5:
+        parser.error("--runs must be at least 5")
+    if os.geteuid() != 0 or not os.path.exists(support.SYSTEM_PYTHON):
+        print(f"bench_return: skipped: run it as root with {support.SYSTEM_PYTHON} (it makes an OS account "
+              "and runs the client as that user)")
+        return 0
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        client.images.get(args.image)
+    except Exception as exc:  # no engine or no image: nothing to measure
+        print(f"bench_return: skipped: needs the Docker Engine at DOCKER_HOST and the image {args.image} "
+              f"({type(exc).__name__}: {exc}). Build it with `ipynbsrv-tui images build ipython3-notebook`.")
+        return 0
+
+    from ipynbsrv_tui.broker.client import RemoteSession
+
+    folder = support.world_readable_dir("ipynbsrv-bench-return-")
+    lib = support.copy_client_package(folder)
+    config = support.write_config(folder, port_range=support.free_port_range(), uid_range=support.free_uid_range())
+    socket_path = str(folder / "run" / "broker.sock")
+    broker = support.BrokerProcess(config, socket_path, folder / "broker.log").start()
+    root = RemoteSession(socket_path)
+    account = None
+    failed = False
+    try:
+        defaults = root.image_defaults(args.image)
+        root.register_image("return-bench", args.image, command=defaults.command,
+                            notebook_port=defaults.notebook_port, is_public=True)
+        user = root.create_user(f"ret{secrets.token_hex(3)}", "bench password 1")
+        account = support.add_os_account(user.username, user.uid)
+        back = root.create_container("back", "return-bench", owner=user.username)
+        cold = root.create_container("cold", "return-bench", owner=user.username)
+        _answered(back)
+        _answered(cold)
+        root.stop_container(cold.id)
+
+        def measure(view, op: list, leave) -> float:
+            started = time.perf_counter()
+            process = support.start_client(lib, account.uid, account.gid, socket_path, [op])
+            elapsed = wait_until_answers(view.host_port, f"{_base(view.url)}api/status", view.token, started)
+            run = support.finish_client(process, account.uid)
+            run.ok(0)
+            leave(view.id)
+            return elapsed
+
+        resumed: list[float] = []
+        started: list[float] = []
+        for run in range(args.runs):
+            for turn in ("resume", "start") if run % 2 == 0 else ("start", "resume"):
+                if turn == "resume":
+                    root.suspend_container(back.id)
+                    resumed.append(measure(back, ["resume_suspended", [], {}], lambda _id: None))
+                else:
+                    started.append(measure(cold, ["start_container", [cold.id], {}], root.stop_container))
+            print(f"# run {run + 1}: suspended → answers {resumed[-1]:.3f} s, "
+                  f"stopped → started → answers {started[-1]:.3f} s", flush=True)
+        back_median, cold_median = statistics.median(resumed), statistics.median(started)
+        figure("login → own suspended notebook answers HTTP (median)", f"{back_median:.3f} s", f"<= {BUDGET_S} s")
+        figure("login → own stopped notebook started, answers HTTP (median)", f"{cold_median:.3f} s")
+        figure("ratio stopped / suspended", f"{cold_median / back_median:.1f}")
+        failed = back_median > BUDGET_S
+    finally:
+        for view in root.list_containers():
+            root.delete_container(view.id)
+        if account is not None:
+            root.delete_user(account.name, containers="delete", data="delete")
+            support.remove_os_account(account.name)
+        root.close()
+        broker.stop()
+        client.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    if failed:
+        print("bench_return: OVER BUDGET", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
