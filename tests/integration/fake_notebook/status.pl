@@ -40,6 +40,8 @@ while (1) {
     } elsif ($path eq "${base}api/status") {
         ($status, $body) = ("200 OK", sprintf('{"started": "%s", "last_activity": "%s", "connections": 0, "kernels": 0}',
                                               iso($started), iso($last)));
+    } elsif (defined $query && $query =~ /(?:^|&)no_track_activity=/) {
+        ($status, $body) = ("200 OK", '[]');  # like Jupyter: asking with no_track_activity is not use
     } else {
         $last = time;
         ($status, $body) = ("200 OK", '{"activity": "recorded"}');
