@@ -20,7 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ipynbsrv-tui",
         description="Multi-user Jupyter notebooks on Docker. Without a command, starts the terminal UI.",
     ))
-    parser.add_argument("--config", metavar="PATH", help="configuration file (default: see README)")
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help="the configuration file (TOML); default: $IPYNBSRV_CONFIG, else /etc/ipynbsrv/config.toml, "
+             "else the embedded defaults",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

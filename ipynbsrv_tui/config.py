@@ -1,7 +1,8 @@
 """config.toml → frozen dataclasses.
 
-Lookup order (DESIGN §10): `--config PATH`, `$IPYNBSRV_CONFIG`, `./config.toml`,
-`/etc/ipynbsrv/config.toml`; with no file the embedded defaults serve. Every error names
+Lookup order (DESIGN §10): `--config PATH`, `$IPYNBSRV_CONFIG`, `/etc/ipynbsrv/config.toml`;
+with no file the embedded defaults serve. Not `./config.toml`: an admin standing in a checkout
+must not silently get another database. Every error names
 the file, the line (where it can be found) and the key, and says what was expected.
 """
 
@@ -229,20 +230,24 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
     """The config file to use, per the lookup order; None means embedded defaults."""
     if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such file (given with --config). Check the path.")
-        return path
+        return _given_file(Path(explicit), "given with --config", "Check the path")
     env = os.environ.get(ENV_VAR)
     if env:
-        path = Path(env)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such file (from ${ENV_VAR}). Check the path or unset it.")
-        return path
-    for candidate in (Path.cwd() / "config.toml", SYSTEM_CONFIG):
-        if candidate.is_file():
-            return candidate
-    return None
+        return _given_file(Path(env), f"from ${ENV_VAR}", "Check the path or unset it")
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+
+
+def _given_file(path: Path, origin: str, advice: str) -> Path:
+    """`path` when it is a readable file; otherwise one line saying what is expected instead."""
+    if path.is_dir():
+        hint = f" (e.g. {path / 'config.toml'})" if (path / "config.toml").is_file() else ""
+        raise ConfigError(
+            f"{path}: is a folder ({origin}); a TOML file is expected{hint}. "
+            "Give the file itself, e.g. --config /etc/ipynbsrv/config.toml."
+        )
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file ({origin}). {advice}: a TOML file is expected.")
+    return path
 
 
 def load_config(explicit: str | os.PathLike | None = None) -> Config:

@@ -45,6 +45,7 @@ class BackgroundLoops:
         self.stop_event = stop_event
         self.culling_seconds = culling_interval(config.notebooks.idle_timeout, config.notebooks.suspended_stop_after)
         self.hub = ChangeHub()
+        service.add_change_listener(self.hub.publish)
         self._watch: Any = None
         self._watch_lock = threading.Lock()
         self._threads: list[threading.Thread] = []

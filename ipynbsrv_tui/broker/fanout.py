@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
 from ..domain import Actor, ContainerChange, ContainerView
@@ -19,6 +20,7 @@ from .protocol import BrokerUnavailable
 log = logging.getLogger("ipynbsrv.broker")
 
 QUEUE_LIMIT = 1000
+REMOVED_SECONDS = 5.0  # a late event's view of a container removed this recently is stale
 _END = object()
 
 
@@ -70,6 +72,7 @@ class ChangeHub:
     def __init__(self) -> None:
         self._subscribers: set[ChangeSubscription] = set()
         self._owners: dict[int, str] = {}
+        self._removed: dict[int, float] = {}
         self._lock = threading.Lock()
         self._live = threading.Event()
 
@@ -98,13 +101,20 @@ class ChangeHub:
             self._subscribers.discard(subscription)
 
     def publish(self, change: ContainerChange) -> None:
+        """Send `change` to who may see it (from the events loop, or the service after a removal)."""
         with self._lock:
             owner: str | None
+            now = time.monotonic()
             if change.view is not None:
+                removed_at = self._removed.get(change.container_id)
+                if removed_at is not None and now - removed_at < REMOVED_SECONDS and change.action != "create":
+                    return  # e.g. the destroy event's "missing" view, read just before the row went
                 self._owners[change.container_id] = change.view.owner
                 owner = change.view.owner
             else:
                 owner = self._owners.pop(change.container_id, None)
+                self._removed = {cid: at for cid, at in self._removed.items() if now - at < REMOVED_SECONDS}
+                self._removed[change.container_id] = now
             subscribers = list(self._subscribers)
         for subscription in subscribers:
             actor = subscription.actor

@@ -11,6 +11,9 @@ import sys
 from ..config import load_config
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# Every line carries its time (also outside journald, e.g. under another supervisor).
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
+LOG_DATES = "%Y-%m-%dT%H:%M:%S"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..broker.server import BrokerServer
     from ..service import build_service
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format=LOG_FORMAT, datefmt=LOG_DATES)
     config = load_config(args.config)
     if args.socket:
         config = config.replace(broker={"socket": args.socket})

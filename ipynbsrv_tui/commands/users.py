@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import load_config
 from ..domain import UserView, ValidationError
+from . import hostaccount
 from .output import one_line_errors, print_json, print_table, read_password, when
 from .session import open_session
 
@@ -23,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     create = one_line_errors(sub.add_parser(
         "create", help="create a user in the directory",
-        description="The password is read from --password-file, or asked twice when run in a terminal; "
-                    "it is never taken from the command line.",
+        description="The password is read from --password-file (- = the first line of stdin, e.g. in a "
+                    "script), or asked twice when run in a terminal; it is never taken from the command line. "
+                    "--host-account also makes the matching login account on this host (as root).",
     ))
     create.add_argument("username")
     create.add_argument("--name", default="", help="display name")
@@ -32,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--admin", action="store_true", help="make the user an admin")
     create.add_argument("--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)")
     create.add_argument("--json", action="store_true", help="print the new user as JSON")
+    create.add_argument(
+        "--host-account", action="store_true",
+        help="also create the login account on this host: same name and uid, in the host group "
+             "[directory] users_group (made when missing), same password; refused when the name or uid is taken",
+    )
     create.set_defaults(handler=cmd_create)
 
     delete = one_line_errors(sub.add_parser("delete", help="delete a user, choosing what happens to their things"))
@@ -67,14 +75,27 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    if args.host_account:
+        hostaccount.check_can_create(args.username)
     password = read_password(args.password_file)
-    view = open_session(args).create_user(
+    session = open_session(args)
+    view = session.create_user(
         args.username, password, display_name=args.name, email=args.email, is_admin=args.admin
     )
+    made = ""
+    if args.host_account:
+        try:
+            made = hostaccount.create(view.username, view.uid, load_config(args.config).directory.users_group,
+                                      password, display_name=args.name)
+        except ValidationError as exc:  # nothing half-done: the directory user goes again
+            session.delete_user(view.username, containers="delete", data="delete")
+            raise ValidationError(f"{exc} The directory user {view.username} was removed again.") from None
     if args.json:
         print_json(view)
     else:
         print(f"Created user {view.username} (uid {view.uid}).")
+        if made:
+            print(f"Created the {made}.")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import uuid
@@ -11,13 +12,16 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..directory.base import Directory
 from ..directory.sync import sync_users
-from ..domain import Actor, EngineUnavailable, NotAuthorized, NotFound
+from ..domain import Actor, ContainerChange, EngineUnavailable, NotAuthorized, NotFound
 from ..store import audit as audit_log
 from ..store.models import Setting, User
 from .hostdata import HostData
 
 if TYPE_CHECKING:
     from ..engine import Engine
+
+# Refusals also go to the log (the broker's stderr, i.e. its journal), one line each.
+refusals = logging.getLogger("ipynbsrv.audit")
 
 
 class ServiceBase:
@@ -40,6 +44,7 @@ class ServiceBase:
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
         self._instance_id: str | None = None
+        self._change_listeners: list[Callable[[ContainerChange], None]] = []
 
     def _connect_engine(self) -> Engine:
         from ..engine import Engine  # the Docker SDK loads on the first engine call, not at start-up
@@ -65,13 +70,23 @@ class ServiceBase:
         except EngineUnavailable:
             return None
 
+    def add_change_listener(self, listener: Callable[[ContainerChange], None]) -> None:
+        """Call `listener` with the changes the engine's events cannot tell (a store row removed)."""
+        self._change_listeners.append(listener)
+
+    def announce(self, change: ContainerChange) -> None:
+        for listener in self._change_listeners:
+            listener(change)
+
     def audit(self, actor: Actor | str, action: str, target: str = "", outcome: str = "ok", detail: str = "") -> None:
         name = actor.username if isinstance(actor, Actor) else actor
         audit_log.audit(name, action, target, outcome, detail)
 
     def refuse(self, actor: Actor, action: str, target: str, message: str) -> NotAuthorized:
-        """Record a refusal and return the error to raise."""
+        """Record a refusal (audit log and the `ipynbsrv.audit` logger: who, what, which object) and
+        return the error to raise."""
         self.audit(actor, action, target, "refused", message)
+        refusals.warning("refused %s (uid %s): %s %s: %s", actor.username, actor.uid, action, target or "-", message)
         return NotAuthorized(message)
 
     @property

@@ -16,6 +16,7 @@ from ..domain import (
     Actor,
     AlreadyExists,
     ConnectionInfo,
+    ContainerChange,
     ContainerSpec,
     ContainerState,
     ContainerStats,
@@ -307,6 +308,9 @@ class ContainersMixin(ReadinessMixin):
             Container.update(clone_of=None).where(Container.clone_of == row).execute()
             row.delete_instance(recursive=False)
         self.audit(actor, "container.delete", target)
+        # The engine's destroy event came while the row still existed (it read as "missing"):
+        # say that it is gone, so that the owner's open screen drops it at once.
+        self.announce(ContainerChange(container_id, "delete", None))
 
     def _remove_image_quietly(self, ref: str) -> None:
         try:

@@ -35,6 +35,7 @@ EVENT_STATES = {
     "destroy": ContainerState.MISSING,
 }
 LAST_EVENT_KEY = "engine.last_event"
+HEALTH_TTL = 0.5
 
 
 class ContainerWatch:
@@ -192,7 +193,19 @@ class LiveMixin(ReadinessMixin):
         return report
 
     def health(self, actor: Actor) -> Health:
-        """Engine and directory reachability and the age of the user mirror, for the header."""
+        """Engine and directory reachability and the age of the user mirror, for the header.
+
+        Every open UI asks once a second; the answer is shared for HEALTH_TTL seconds so that many
+        clients of one broker cost one engine and one directory check.
+        """
+        cached = getattr(self, "_health_cache", None)
+        if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL:
+            return cached[1]
+        health = self._check_health()
+        self._health_cache = (time.monotonic(), health)
+        return health
+
+    def _check_health(self) -> Health:
         try:
             version = self.engine.version()
             engine_ok, engine_detail = True, f"Docker {version.get('version', '?')}"

@@ -15,17 +15,25 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from ..broker.protocol import BrokerUnavailable
 from ..config import Config
 from ..domain import Health
 from .book import ContainerBook
 from .commands import SectionCommands, action_name
-from .messages import ContainersChanged, ContainersLoaded, FeedProblem, HealthChecked, StatsSampled
+from .messages import (
+    ContainersChanged,
+    ContainersLoaded,
+    FeedProblem,
+    HealthChecked,
+    ServiceLost,
+    StatsSampled,
+)
 from .returning import ReturnOnLogin
 from .streams import ContainerFeed, StatsSampler, describe
 
 log = logging.getLogger(__name__)
 
-HEALTH_SECONDS = 10.0
+HEALTH_SECONDS = 1.0  # DESIGN §12: a lost engine or broker shows in the header within 2 s
 STATS_SECONDS = 3.0
 PLAIN_TERMS = {"linux", "vt100", "vt102", "vt220", "ansi", "xterm", "screen", "tmux", "cons25", "dumb"}
 
@@ -98,6 +106,8 @@ class IpynbsrvApp(App):
     ]
 
     health: reactive[Health | None] = reactive(None)
+    # Why the broker does not answer (client mode), or None while it does; the header shows it.
+    service_lost: reactive[str | None] = reactive(None)
 
     def __init__(self, config: Config, session, *, hangup_guard: bool = False, theme: str | None = None,
                  watch: bool = True, tune_gc: bool = False, returning: ReturnOnLogin | None = None) -> None:
@@ -180,16 +190,31 @@ class IpynbsrvApp(App):
 
     def on_health_checked(self, message: HealthChecked) -> None:
         old, new = self.health, message.health
+        if self.service_lost is not None:
+            self.service_lost = None
+            self.notify("The notebook service answers again.", severity="information", markup=False)
+            if self.feed is not None:
+                self.feed.retry_now()
         self.health = new
         if old is not None and old.engine_ok and not new.engine_ok:
             self.notify(f"The Docker Engine is unreachable: {new.engine_detail}", severity="error", markup=False)
         if old is not None and old.directory_ok and not new.directory_ok:
             self.notify(f"The directory is unreachable: {new.directory_detail}", severity="error", markup=False)
 
+    def on_service_lost(self, message: ServiceLost) -> None:
+        if self.service_lost is None:
+            self.notify(f"{message.reason.rstrip('.')}. Retrying every second.", title="Service lost",
+                        severity="error", timeout=10, markup=False)
+        self.service_lost = message.reason
+        self.book.set_stale(True)
+
     @work(thread=True, exclusive=True, group="health", exit_on_error=False)
     def check_health(self) -> None:
         try:
             health = self.session.health()
+        except BrokerUnavailable as exc:  # client mode: the header says the service is lost
+            self.post_message(ServiceLost(describe(exc)))
+            return
         except Exception as exc:  # the header shows what it can; the reason goes to a notification
             self.call_from_thread(self.report_error, exc)
             return

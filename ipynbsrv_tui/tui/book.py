@@ -27,13 +27,24 @@ class ContainerBook:
         self.history: dict[int, deque[ContainerStats]] = {}
         self.connections: dict[int, ConnectionInfo] = {}
         self.loaded = False
+        self.stale = False  # the service is unreachable: states and uptimes are what they were
         self._search: dict[int, tuple[str, str, str, str]] = {}
         self.changed: Signal[frozenset[int] | None] = Signal(owner, "containers-changed")
         self.stats_changed: Signal[frozenset[int]] = Signal(owner, "stats-changed")
 
     # ------------------------------------------------------------------ updates
 
+    def set_stale(self, stale: bool) -> None:
+        """Mark the views as no longer live (the service is lost) or live again; repaints every row."""
+        if stale == self.stale:
+            return
+        self.stale = stale
+        if stale:
+            self.stats.clear()
+        self.changed.publish(None)
+
     def load(self, views: list[ContainerView]) -> None:
+        self.stale = False
         self.views = {view.id: view for view in views}
         self._search = {view.id: _search_key(view) for view in views}
         for gone in set(self.stats) - set(self.views):

@@ -13,7 +13,15 @@ NO_TTY_HINT = (
     "Over SSH, ask for one: ssh -t HOST ipynbsrv-tui\n"
     "For scripting, use a subcommand instead, e.g. `ipynbsrv-tui containers list --json`."
 )
-EXIT_DEADLINE_SECONDS = 2.0
+# Under sshd's ForceCommand (SSH_ORIGINAL_COMMAND is set) a command given to ssh is ignored:
+# only a terminal helps.
+FORCED_NO_TTY_HINT = (
+    "ipynbsrv-tui needs an interactive terminal, and this login runs only ipynbsrv-tui.\n"
+    "Log in with one: ssh -t HOST"
+)
+NOT_RUNNING = "ipynbsrv-tui: the notebook service is not running; it is retried every few seconds (ctrl+c leaves)."
+RETRY_SECONDS = 3.0
+EXIT_DEADLINE_SECONDS = 0.5
 
 
 def has_terminal() -> bool:
@@ -30,16 +38,36 @@ def _exit_deadline(code: int) -> None:
     threading.Thread(target=finish, name="ipynbsrv-exit-deadline", daemon=True).start()
 
 
+def no_tty_hint() -> str:
+    return FORCED_NO_TTY_HINT if "SSH_ORIGINAL_COMMAND" in os.environ else NO_TTY_HINT
+
+
+def wait_for_service(config, reason: str):
+    """The broker's session, once it answers: retried every RETRY_SECONDS (ctrl+c or a hang-up leaves)."""
+    from ..broker.client import connect_session
+
+    print(NOT_RUNNING, file=sys.stderr, flush=True)
+    print(f"  ({reason})", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(RETRY_SECONDS)
+        session = connect_session(config)
+        if session is not None:
+            return session
+
+
 def launch(args: argparse.Namespace) -> int:
     if not has_terminal():
-        print(NO_TTY_HINT, file=sys.stderr)
+        print(no_tty_hint(), file=sys.stderr)
         return 2
     from ..config import load_config
-    from ..connect import open_session
+    from ..connect import ServiceNotRunning, open_session
     from .returning import ReturnOnLogin
 
     config = load_config(args.config)
-    session = open_session(config)
+    try:
+        session = open_session(config)
+    except ServiceNotRunning as exc:
+        session = wait_for_service(config, str(exc))
     returning = ReturnOnLogin(session).start()  # before textual loads: the notebook is back sooner
     from .app import IpynbsrvApp
 

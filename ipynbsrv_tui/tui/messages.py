@@ -46,3 +46,11 @@ class FeedProblem(Message):
         super().__init__()
         self.text = text
         self.recovered = recovered
+
+
+class ServiceLost(Message):
+    """The broker stopped answering (client mode): `reason` says why; health checks keep retrying."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

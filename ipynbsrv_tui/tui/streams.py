@@ -43,9 +43,15 @@ class ContainerFeed(threading.Thread):
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._watch: Stream[ContainerChange] | None = None
+        self._wake = threading.Event()
+
+    def retry_now(self) -> None:
+        """Cut the pause before the next reconnect short (the service answers again)."""
+        self._wake.set()
 
     def stop(self) -> None:
         self._stopped.set()
+        self._wake.set()
         with self._lock:
             watch, self._watch = self._watch, None
         if watch is not None:
@@ -93,7 +99,8 @@ class ContainerFeed(threading.Thread):
                 problem = True
             delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
             attempt += 1
-            self._stopped.wait(delay)
+            self._wake.wait(delay)
+            self._wake.clear()
 
 
 class StatsSampler(threading.Thread):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,24 @@ def test_lookup_order(tmp_path, monkeypatch):
     assert load_config(explicit).admins == ("x",)
     assert load_config().admins == ("e",)
     monkeypatch.delenv("IPYNBSRV_CONFIG")
-    assert load_config().admins == ("c",)
+    system = tmp_path / "etc.toml"
+    system.write_text('admins = ["s"]\n')
+    monkeypatch.setattr("ipynbsrv_tui.config.SYSTEM_CONFIG", system)
+    assert load_config().admins == ("s",), "./config.toml must never be read (DESIGN §10)"
+    system.unlink()
+    assert load_config() == Config(), "with no file the embedded defaults serve, not ./config.toml"
+
+
+def test_checkout_config_is_not_picked_up_by_check_config(tmp_path):
+    """An admin standing in the checkout gets /etc's file or the defaults, never ./config.toml."""
+    (tmp_path / "config.toml").write_text('admins = ["from-cwd"]\n')
+    env = {k: v for k, v in os.environ.items() if k != "IPYNBSRV_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ipynbsrv_tui.cli", "check-config"],
+        capture_output=True, text=True, check=True, cwd=tmp_path, env=env,
+    )
+    assert "from-cwd" not in result.stdout
+    assert str(tmp_path) not in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -82,6 +100,18 @@ def test_broken_file_names_file_line_and_key(tmp_path, text, line, words):
 def test_missing_explicit_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_folder_given_as_config_says_a_file_is_expected(tmp_path, monkeypatch):
+    (tmp_path / "config.toml").write_text("")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    message = str(info.value)
+    assert "is a folder" in message and "TOML file is expected" in message
+    assert str(tmp_path / "config.toml") in message
+    monkeypatch.setenv("IPYNBSRV_CONFIG", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"is a folder \(from \$IPYNBSRV_CONFIG\)"):
+        load_config()
 
 
 def test_effective_toml_masks_secrets_and_round_trips():

@@ -90,7 +90,7 @@ class ContainerListScreen(ContainerScreen):
         view = book.views.get(container_id)
         if view is None:
             return []
-        cpu, memory, uptime = running_cells(view, book.stats.get(container_id))
+        cpu, memory, uptime = running_cells(view, book.stats.get(container_id), book.stale)
         return [view.owner, view.name, view.image, fmt.state_text(view.state), str(view.host_port), cpu, memory,
                 uptime, fmt.since(view.last_activity)]
 
@@ -298,8 +298,10 @@ def _order_key(view: ContainerView) -> tuple[str, str]:
     return view.owner, view.name.lower()
 
 
-def running_cells(view: ContainerView, stats) -> tuple[str, str, str]:
-    """CPU, memory and uptime cells of a row."""
+def running_cells(view: ContainerView, stats, stale: bool = False) -> tuple[str, str, str]:
+    """CPU, memory and uptime cells of a row ("?" while the service is lost: nothing is known)."""
     active = view.state in ACTIVE_STATES
+    if stale:
+        return ("?", "?", "?") if active else ("", "", "")
     return (fmt.cpu(stats) if active else "", fmt.memory(stats, view.memory_limit) if active else "",
             fmt.since(view.started_at) if active else "")

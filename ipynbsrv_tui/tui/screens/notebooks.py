@@ -42,7 +42,7 @@ class NotebooksScreen(ContainerListScreen):
         view = book.views.get(container_id)
         if view is None:
             return []
-        cpu, memory, uptime = running_cells(view, book.stats.get(container_id))
+        cpu, memory, uptime = running_cells(view, book.stats.get(container_id), book.stale)
         return [view.name, view.image, fmt.state_text(view.state), str(view.host_port), cpu, memory, uptime]
 
     def action_new(self) -> None:

@@ -30,6 +30,8 @@ class StatusBar(Widget):
 
     def on_mount(self) -> None:
         self.watch(self.app, "health", self._health_changed, init=False)
+        if hasattr(self.app, "service_lost"):
+            self.watch(self.app, "service_lost", self._health_changed, init=False)
 
     def _health_changed(self, _health: Health | None) -> None:
         self.refresh()
@@ -62,10 +64,14 @@ class StatusBar(Widget):
         line.append(host)
         line.append(f" ({mode})" if mode else "")
         line.append(" │ ")
-        line.append_text(_signal("engine", health.engine_ok if health else None))
-        line.append(" ")
-        line.append_text(_signal(_directory_label(health), health.directory_ok if health else None,
-                                 stale=bool(health and health.directory_stale)))
+        if getattr(app, "service_lost", None) is not None:
+            # Nothing about the engine or directory is known while the broker is away.
+            line.append_text(Text("broker ✗ retrying", style="bold red"))
+        else:
+            line.append_text(_signal("engine", health.engine_ok if health else None))
+            line.append(" ")
+            line.append_text(_signal(_directory_label(health), health.directory_ok if health else None,
+                                     stale=bool(health and health.directory_stale)))
         if session is not None:
             actor = session.actor
             line.append(" │ ")
