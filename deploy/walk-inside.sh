@@ -51,7 +51,8 @@ grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+ INFO ipynbsrv.broker: listening o
     || fail "the broker's log lines carry no timestamp: $(head -3 /var/log/ipynbsrv-broker.log)"
 
 step "§5 images: build ipython3-notebook (base-ldap first), register it"
-ipynbsrv-tui images build ipython3-notebook > /tmp/build.log 2>&1 || { tail -20 /tmp/build.log; fail "image build"; }
+no_cache=(); [ "${WALK_NO_CACHE:-0}" = 1 ] && no_cache=(--no-cache)
+ipynbsrv-tui images build ipython3-notebook "${no_cache[@]}" > /tmp/build.log 2>&1 || { tail -20 /tmp/build.log; fail "image build"; }
 tail -1 /tmp/build.log | sed 's/^/    /'
 ipynbsrv-tui images register python3 "$WALK_PREFIX/ipython3-notebook:latest" | sed 's/^/    /'
 

@@ -42,6 +42,10 @@ cleanup() {
         echo "---- broker log (the walk failed)"
         docker exec "$container" sh -c 'cat /var/log/ipynbsrv-broker.log 2>/dev/null | tail -40' || true
     fi
+    if [ "${WALK_KEEP:-0}" = 1 ] && [ "$status" -ne 0 ]; then
+        echo "walk.sh: WALK_KEEP=1: left $container and $work for a look" >&2
+        exit "$status"
+    fi
     docker rm -f "$container" >/dev/null 2>&1 || true
     for image in $(docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$tag/" || true); do
         docker ps -aq --filter "ancestor=$image" | xargs -r docker rm -f >/dev/null 2>&1 || true
@@ -77,8 +81,10 @@ EOF
 
 step "the checkout, as \`git clone\` gives it, and its wheelhouse (on this machine)"
 git clone -q "$SOURCE" "$work/repo"
-"$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$work/wheels" "$work/repo" 2>&1 | grep -v '^ *$' || true
-"$PYTHON" -m pip download -q --disable-pip-version-check -d "$work/wheels" setuptools wheel
+"$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$work/wheels" "$work/repo" 2>&1 \
+    | grep -v -e '^ *$' -e '^WARNING: Location' || true
+"$PYTHON" -m pip download -q --disable-pip-version-check -d "$work/wheels" setuptools wheel 2>&1 \
+    | grep -v -e '^ *$' -e '^WARNING: Location' || true
 "$PYTHON" - "$work/repo/dockerfiles" <<'EOF'
 import sys
 from ipynbsrv_tui.engine.dockerfiles import load_folder, prepare_wheelhouse
@@ -93,7 +99,7 @@ step "a fresh $BASE_IMAGE root: $container (ssh on 127.0.0.1:$ssh_port, notebook
 docker run -d --name "$container" --hostname "$tag" --network host \
     -v "$ENGINE_SOCKET:/var/run/docker.sock" -v "$work:$work" \
     -e WALK="$work" -e WALK_PREFIX="$tag" -e WALK_SSH_PORT="$ssh_port" -e WALK_PORTS="$first $last" \
-    -e WALK_STARTED="$started" \
+    -e WALK_STARTED="$started" -e WALK_NO_CACHE="${WALK_NO_CACHE:-0}" \
     "$BASE_IMAGE" sleep infinity >/dev/null
 
 docker exec "$container" bash "$work/walk-inside.sh"

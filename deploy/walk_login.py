@@ -90,7 +90,10 @@ def one_round(user: str, password: str, port: str, own: str, other: str) -> floa
     os.kill(client, signal.SIGKILL)
     while set(user_processes(user)) & ui:
         if time.monotonic() - killed > 10:
-            raise AssertionError(f"{user}'s ipynbsrv-tui still runs 10 s after the ssh client was killed")
+            table = subprocess.run(["ps", "-eo", "pid,ppid,user,stat,args"], capture_output=True, text=True).stdout
+            raise AssertionError(
+                f"{user}'s ipynbsrv-tui still runs 10 s after the ssh client {client} was killed:\n{table}"
+            )
         time.sleep(0.01)
     gone = time.monotonic() - killed
     try:

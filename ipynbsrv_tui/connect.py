@@ -36,8 +36,9 @@ def docker_socket_usable(config: Config) -> bool:
 
 
 def may_embed(config: Config) -> bool:
-    """Embedded mode is for who may use the engine, and for a bare checkout (`make run`, no config file)."""
-    return config.source is None or docker_socket_usable(config)
+    """Embedded mode is for root, for who may use the engine, and for a bare checkout (`make run`,
+    no config file); an ordinary account of an installation never gets it."""
+    return config.source is None or os.geteuid() == 0 or docker_socket_usable(config)
 
 
 def open_session(config: Config) -> ServiceSession:

@@ -86,7 +86,8 @@ class ServiceBase:
         """Record a refusal (audit log and the `ipynbsrv.audit` logger: who, what, which object) and
         return the error to raise."""
         self.audit(actor, action, target, "refused", message)
-        refusals.warning("refused %s (uid %s): %s %s: %s", actor.username, actor.uid, action, target or "-", message)
+        what = f"{action} {target}" if target else action
+        refusals.warning("refused %s (uid %s): %s: %s", actor.username, actor.uid, what, message)
         return NotAuthorized(message)
 
     @property

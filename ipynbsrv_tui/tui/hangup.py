@@ -1,4 +1,4 @@
-"""Leave when the terminal goes away (DESIGN §9): exit within 2 s, never spin.
+"""Leave when the terminal goes away (DESIGN §9): exit within 1 s, never spin.
 
 A plain Textual app whose SSH connection drops keeps running: its input thread sees EOF on
 stdin, `select` keeps reporting it readable, and the thread loops at 100% CPU. The guard ends
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 HANGUP_EXIT_CODE = 129  # 128 + SIGHUP, as a shell reports it
-GRACE_SECONDS = 1.0
+GRACE_SECONDS = 0.5  # DESIGN §9: gone within 1 s of the hang-up, even if the shutdown blocks
 POLL_SECONDS = 0.25
 _BROKEN = select.POLLHUP | select.POLLERR | select.POLLNVAL
 

@@ -1,0 +1,206 @@
+"""Operations with real processes: the broker's socket folder and log, and the header's liveness.
+
+DESIGN §12: a lost engine or broker shows in the header within 2 s; another person's change
+reaches an open screen within 1 s. The broker is a real `ipynbsrv-tui serve` subprocess; the
+engine is lost by killing a real forwarding process the config points at (the shared engine
+itself is never stopped).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ipynbsrv_tui.broker.client import RemoteSession
+from ipynbsrv_tui.config import load_config
+from ipynbsrv_tui.domain import ContainerState
+
+from . import broker_support as support
+from .test_broker import _accounts, as_user
+
+# The broker tests' `site` (temp folder, client library, cleanup) and `fake_notebook_image`.
+pytest_plugins = ["tests.integration.test_broker"]
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3} (DEBUG|INFO|WARNING|ERROR) ")
+FORWARDER = r'''
+import os, socket, sys, threading
+listen, target = sys.argv[1], sys.argv[2]
+server = socket.socket(socket.AF_UNIX)
+server.bind(listen)
+server.listen(64)
+print("ready", flush=True)
+def pump(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+while True:
+    client, _ = server.accept()
+    upstream = socket.socket(socket.AF_UNIX)
+    upstream.connect(target)
+    threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+'''
+
+
+def _broker(site, name: str, socket_path: Path | None = None) -> support.BrokerProcess:
+    """A broker with its own store, and its own uid range (its directory allocates from the start)."""
+    folder = site["folder"] / name
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    config = support.write_config(folder, port_range=site["port_range"], uid_range=support.free_uid_range())
+    if socket_path is not None:
+        config.write_text(config.read_text().replace(str(folder / "run" / "broker.sock"), str(socket_path)))
+    return support.BrokerProcess(config, str(socket_path or folder / "run" / "broker.sock"), folder / "broker.log")
+
+
+def _header(app) -> str:
+    from ipynbsrv_tui.tui.widgets.statusbar import StatusBar
+
+    return str(app.screen.query_one(StatusBar).render())
+
+
+async def _until(pilot, condition, timeout: float) -> float:
+    """Seconds until `condition()` holds (pumping the app); fails after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        await pilot.pause(0.02)
+    return time.monotonic() - started
+
+
+def test_broker_makes_its_socket_folder_and_logs_refusals_with_timestamps(site):
+    socket_path = site["folder"] / "logs" / "made" / "by-broker" / "broker.sock"
+    broker = _broker(site, "logs", socket_path).start()
+    try:
+        folder = socket_path.parent
+        info = folder.stat()
+        assert stat.S_IMODE(info.st_mode) == 0o755 and info.st_uid == 0, "the broker makes its folder 0755 root"
+        root = RemoteSession(broker.socket_path)
+        view = root.create_user(f"{site['names']['bob']}l", "correct horse battery")
+        account = support.add_os_account(view.username, view.uid)
+        site["accounts"].append(account)
+        run = support.run_client(site["lib"], account.uid, account.gid, broker.socket_path,
+                                 [["reconcile", [], {}], ["delete_user", ["root"], {}]])
+        assert run.error(0)["type"] == "NotAuthorized" and run.error(1)["type"] == "NotAuthorized"
+        root.close()
+    finally:
+        assert broker.stop() == 0
+    lines = [line for line in broker.log().splitlines() if line.strip()]
+    assert lines and all(TIMESTAMP.match(line) for line in lines), [x for x in lines if not TIMESTAMP.match(x)][:3]
+    refusals = [line for line in lines if "ipynbsrv.audit: refused" in line]
+    assert any(f"refused {view.username} (uid {view.uid}): reconcile" in line for line in refusals), refusals
+    assert any(f"refused {view.username} (uid {view.uid}): user.delete root" in line for line in refusals), refusals
+
+
+async def test_header_says_the_broker_is_lost_within_2s_and_up_stops_pretending(site):
+    from ipynbsrv_tui.tui.app import IpynbsrvApp
+
+    broker = _broker(site, "lost").start()
+    root = RemoteSession(broker.socket_path)
+    root.register_image("ipbt-live", site["image"], description="liveness", is_public=True)
+    owner = root.create_user(f"{site['names']['alice']}v", "correct horse battery").username
+    nb = root.create_container("live", "ipbt-live", owner=owner)
+    assert nb.state == ContainerState.RUNNING
+    config = load_config(broker.config_path)
+    app = IpynbsrvApp(config, root)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _until(pilot, lambda: "engine ✓" in _header(app) and nb.id in app.book.views, 10)
+            screen = app.screen
+            assert screen.row_cells(nb.id)[7] not in ("", "?")
+            broker.process.send_signal(signal.SIGKILL)  # gone without a goodbye
+            lost = await _until(pilot, lambda: "broker ✗" in _header(app), 2.0)
+            assert "engine ✓" not in _header(app)
+            assert screen.row_cells(nb.id)[7] == "?", "Up must not keep ticking while nothing is known"
+            broker.process.wait()
+            broker.start()
+            back = await _until(pilot, lambda: "engine ✓" in _header(app) and not app.book.stale, 15)
+            print(f"\nbroker killed -> header says so, {lost:.2f} s, 2.0 s; broker back -> header live, {back:.2f} s")
+    finally:
+        for view in root.list_containers():
+            root.delete_container(view.id)
+        root.close()
+        broker.stop()
+
+
+async def test_header_says_the_engine_is_lost_within_2s(site, tmp_path):
+    from ipynbsrv_tui.service import embedded_session
+    from ipynbsrv_tui.tui.app import IpynbsrvApp
+
+    target = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    proxy = site["folder"] / f"engine-{os.getpid()}.sock"
+    forwarder = subprocess.Popen([sys.executable, "-c", FORWARDER, str(proxy), target],
+                                 stdout=subprocess.PIPE, text=True)
+    try:
+        assert forwarder.stdout.readline().strip() == "ready"
+        folder = site["folder"] / "engine-lost"
+        folder.mkdir(mode=0o755)
+        path = support.write_config(folder, port_range=site["port_range"], uid_range=site["uid_range"])
+        path.write_text(path.read_text() + f'\n[docker]\nurl = "unix://{proxy}"\n')
+        session = embedded_session(load_config(path))
+        app = IpynbsrvApp(load_config(path), session)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _until(pilot, lambda: "engine ✓" in _header(app), 10)
+            forwarder.kill()
+            forwarder.wait()
+            proxy.unlink()
+            lost = await _until(pilot, lambda: "engine ✗" in _header(app), 2.0)
+            print(f"\nengine lost -> header says so, {lost:.2f} s, 2.0 s")
+        session.close()
+    finally:
+        forwarder.kill()
+        forwarder.wait()
+
+
+def test_an_admins_delete_reaches_the_owners_live_view_within_1s(site):
+    broker = _broker(site, "delete").start()
+    root = RemoteSession(broker.socket_path)
+    try:
+        root.register_image("ipbt-del", site["image"], description="delete", is_public=True)
+        accounts = _accounts({**site, "names": {"bob": f"{site['names']['bob']}d"}}, root)
+        bob = accounts["bob"]
+        created = as_user(site, broker, bob, ("create_container", ["gone"], {"image": "ipbt-del"}))
+        container_id = created.ok(0).id
+        watcher = support.start_client(site["lib"], bob.uid, bob.gid, broker.socket_path, [["watch_for", [4], {}]])
+        support.wait_for_line(watcher, "watching")
+        admin_watch = root.watch_containers()
+        seen: list[tuple[float, object]] = []
+        reader = threading.Thread(target=lambda: seen.extend((time.monotonic(), c) for c in admin_watch), daemon=True)
+        reader.start()
+        time.sleep(0.3)
+        asked = time.monotonic()
+        root.delete_container(container_id)
+        deleted = time.monotonic()  # the admin's screen says "deleted" now; the owner's must follow
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not any(c.container_id == container_id and c.view is None for _, c in seen):
+            time.sleep(0.01)
+        admin_watch.close()
+        removal = next(at for at, c in seen if c.container_id == container_id and c.view is None)
+        print(f"\nadmin's delete done -> removal on a live view, {max(0.0, removal - deleted):.2f} s, 1.0 s "
+              f"(from the request: {removal - asked:.2f} s)")
+        assert removal - deleted <= 1.0
+        owner_seen = [c for c in support.finish_client(watcher, bob.uid).ok(0) if c.container_id == container_id]
+        assert owner_seen and owner_seen[-1].view is None, f"the owner's view ends with {owner_seen[-1:]}"
+    finally:
+        root.close()
+        broker.stop()
