@@ -5,7 +5,8 @@
 #
 # The walk runs in a throw-away container made from debian:bookworm-slim on the engine at
 # DOCKER_HOST, so this machine's /etc, /opt and /usr/local are never touched. The container has
-# no systemd: the broker runs the README's "without systemd" way. It gets
+# no systemd: the broker runs the README's "without systemd" way (`--init` reaps orphans as a
+# host's init would). It gets
 #   --network host        its sshd (on a free loopback port) and the notebooks' loopback ports meet;
 #   the engine's socket   bind-mounted at /var/run/docker.sock, as on a real host;
 #   the data root         bind-mounted at the same path as here, because the notebook containers'
@@ -96,7 +97,7 @@ cp "$SOURCE/deploy/walk-inside.sh" "$SOURCE/deploy/walk_login.py" "$work/"
 read -r first last < <(free_range)
 ssh_port=$(free_port)
 step "a fresh $BASE_IMAGE root: $container (ssh on 127.0.0.1:$ssh_port, notebooks on $first-$last)"
-docker run -d --name "$container" --hostname "$tag" --network host \
+docker run -d --init --name "$container" --hostname "$tag" --network host \
     -v "$ENGINE_SOCKET:/var/run/docker.sock" -v "$work:$work" \
     -e WALK="$work" -e WALK_PREFIX="$tag" -e WALK_SSH_PORT="$ssh_port" -e WALK_PORTS="$first $last" \
     -e WALK_STARTED="$started" -e WALK_NO_CACHE="${WALK_NO_CACHE:-0}" \

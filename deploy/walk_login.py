@@ -29,8 +29,14 @@ BUDGET = 1.0
 
 
 def user_processes(user: str) -> list[int]:
-    result = subprocess.run(["pgrep", "-u", user, "-f", "ipynbsrv-tui"], capture_output=True, text=True)
-    return [int(pid) for pid in result.stdout.split()]
+    """The user's live ipynbsrv-tui processes (an exited one waiting to be reaped does not count)."""
+    result = subprocess.run(["ps", "-u", user, "-o", "pid=,stat=,args="], capture_output=True, text=True)
+    pids = []
+    for line in result.stdout.splitlines():
+        pid, stat, args = line.split(None, 2)
+        if "ipynbsrv-tui" in args and not stat.startswith("Z"):
+            pids.append(int(pid))
+    return pids
 
 
 def login(user: str, password: str, port: str) -> tuple[int, int]:
