@@ -84,6 +84,7 @@ cat <<NEXT
 Installed. Next:
   1. Edit $CONFIG_DIR/config.toml ([data] root, [notebooks] port_range, public_host, idle_timeout).
   2. systemctl enable --now ipynbsrv-broker && systemctl status ipynbsrv-broker
+     (no systemd: README "Without systemd")
   3. sshd -t && systemctl reload ssh
 See the README section "Running it for users" for images, accounts and the first login.
 NEXT

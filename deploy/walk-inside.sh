@@ -134,9 +134,11 @@ out=$(runuser -u alice -- ipynbsrv-tui containers list 2>&1 || true)
 grep -q "notebook service is not running" <<<"$out" || fail "alice without a broker: $out"
 echo "    $out"
 
+python3 "$WALK/walk_login.py" retry alice "$PASSWORD_ALICE" "$WALK_SSH_PORT" alicenb \
+    /opt/ipynbsrv/venv/bin/ipynbsrv-tui --config /etc/ipynbsrv/config.toml serve
+[ -S /run/ipynbsrv/ipynbsrv.sock ] || fail "the broker did not come back"
+
 step "clean up: the notebooks"
-nohup /opt/ipynbsrv/venv/bin/ipynbsrv-tui --config /etc/ipynbsrv/config.toml serve >>/var/log/ipynbsrv-broker.log 2>&1 &
-for _ in $(seq 100); do [ -S /run/ipynbsrv/ipynbsrv.sock ] && break; sleep 0.1; done
 ipynbsrv-tui containers delete "$alice_id" --yes >/dev/null
 ipynbsrv-tui containers delete "$bob_id" --yes >/dev/null
 pkill -TERM -f 'ipynbsrv-tui --config /etc/ipynbsrv/config.toml serve' || true

@@ -1,12 +1,15 @@
 """A user's first login over a real `ssh -tt` (README §8), driven through a pseudo-terminal.
 
     python3 walk_login.py USER PASSWORD SSH_PORT OWN_NOTEBOOK OTHERS_NOTEBOOK [ROUNDS]
+    python3 walk_login.py retry USER PASSWORD SSH_PORT OWN_NOTEBOOK BROKER_COMMAND...
 
 Logs in with sshpass + `ssh -tt` to 127.0.0.1:SSH_PORT, where the sshd snippet's ForceCommand
 starts ipynbsrv-tui. Checks that the UI comes up in client mode showing OWN_NOTEBOOK and not
 OTHERS_NOTEBOOK, then kills the ssh client (SIGKILL, as a dropped laptop would) and measures how
 long the user's ipynbsrv-tui lives on (DESIGN §9 and §12: within 1 s). Repeats ROUNDS times
 (default 3) and prints each figure; exits 1 when a check fails or a figure is over budget.
+The `retry` form logs in while the broker is down, expects "the notebook service is not running;
+it is retried every few seconds", starts the broker and expects the UI to come up by itself.
 Needs only the standard library (it runs with the host's python3).
 """
 
@@ -111,7 +114,27 @@ def one_round(user: str, password: str, port: str, own: str, other: str) -> floa
     return gone
 
 
+def wait_for_service(user: str, password: str, port: str, own: str, broker: list[str]) -> float:
+    """Log in while the broker is down: told so, and the UI comes up by itself once it is started."""
+    pid, fd = login(user, password, port)
+    read_until(fd, ["notebook service is not running", "retried every few seconds"], timeout=30)
+    with open("/var/log/ipynbsrv-broker.log", "ab") as log:
+        subprocess.Popen(broker, stdout=log, stderr=log, start_new_session=True)
+    started = time.monotonic()
+    read_until(fd, ["My notebooks", own, "client"], timeout=30)
+    waited = time.monotonic() - started
+    os.kill(ssh_client_of(pid), signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return waited
+
+
 def main() -> int:
+    if sys.argv[1] == "retry":  # retry USER PASSWORD PORT OWN_NOTEBOOK BROKER_COMMAND...
+        user, password, port, own = sys.argv[2:6]
+        waited = wait_for_service(user, password, port, own, sys.argv[6:])
+        print(f"    login with the broker down: told so; UI up {waited:.1f} s after the broker was started")
+        return 0
     user, password, port, own, other = sys.argv[1:6]
     rounds = int(sys.argv[6]) if len(sys.argv) > 6 else 3
     figures = [one_round(user, password, port, own, other) for _ in range(rounds)]
