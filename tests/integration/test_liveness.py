@@ -120,12 +120,13 @@ async def test_header_says_the_broker_is_lost_within_2s_and_up_stops_pretending(
     root.register_image("ipbt-live", site["image"], description="liveness", is_public=True)
     owner = root.create_user(f"{site['names']['alice']}v", "correct horse battery").username
     nb = root.create_container("live", "ipbt-live", owner=owner)
-    assert nb.state == ContainerState.RUNNING
+    assert nb.state in (ContainerState.STARTING, ContainerState.RUNNING)
     config = load_config(broker.config_path)
     app = IpynbsrvApp(config, root)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            await _until(pilot, lambda: "engine ✓" in _header(app) and nb.id in app.book.views, 10)
+            await _until(pilot, lambda: "engine ✓" in _header(app) and nb.id in app.book.views
+                         and app.book.views[nb.id].state == ContainerState.RUNNING, 20)
             screen = app.screen
             assert screen.row_cells(nb.id)[7] not in ("", "?")
             broker.process.send_signal(signal.SIGKILL)  # gone without a goodbye
