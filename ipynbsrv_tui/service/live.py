@@ -198,7 +198,7 @@ class LiveMixin(ReadinessMixin):
         Every open UI asks once a second; the answer is shared for HEALTH_TTL seconds so that many
         clients of one broker cost one engine and one directory check.
         """
-        cached = getattr(self, "_health_cache", None)
+        cached: tuple[float, Health] | None = getattr(self, "_health_cache", None)
         if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL:
             return cached[1]
         health = self._check_health()
