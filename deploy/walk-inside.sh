@@ -100,9 +100,13 @@ out=$(sshpass -p "$PASSWORD_ALICE" ssh "${SSH[@]}" alice@127.0.0.1 ipynbsrv-tui 
 grep -q "ssh -t HOST" <<<"$out" || fail "without -t the hint does not say ssh -t: $out"
 echo "    without -t: $(tail -1 <<<"$out")"
 tunnel=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sshpass -p "$PASSWORD_ALICE" ssh "${SSH[@]}" -f -N -L "$tunnel:127.0.0.1:$alice_port" alice@127.0.0.1
-sleep 1
+sshpass -p "$PASSWORD_ALICE" ssh "${SSH[@]}" -N -L "$tunnel:127.0.0.1:$alice_port" alice@127.0.0.1 &
+tunnel_pid=$!
+for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$tunnel$(status_path "$alice_url")" 2>/dev/null && break; sleep 0.2
+done
 curl -fsS -o /dev/null "http://127.0.0.1:$tunnel$(status_path "$alice_url")" || fail "the ssh -L tunnel does not reach the notebook"
+kill "$tunnel_pid"
 echo "    ssh -N -L $tunnel:127.0.0.1:$alice_port alice@host reaches it"
 # Other forwards are refused by the snippet (PermitOpen 127.0.0.1:*).
 if sshpass -p "$PASSWORD_ALICE" ssh "${SSH[@]}" -o ExitOnForwardFailure=yes -W 10.255.255.1:22 alice@127.0.0.1 </dev/null 2>/dev/null; then
