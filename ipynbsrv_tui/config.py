@@ -395,10 +395,11 @@ def effective_toml(config: Config) -> str:
 
 
 def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+    """One value in TOML: scalars written by tomli-w (which escapes what TOML requires), arrays
+    kept on one line as config.toml writes them."""
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    import tomli_w  # only check-config writes TOML
+
+    scalar = value if isinstance(value, bool | int | float) else str(value)
+    return tomli_w.dumps({"v": scalar})[len("v = "):].rstrip("\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,21 @@ def test_effective_toml_masks_secrets_and_round_trips():
     assert "hunter2" not in text and "********" in text
     again = parse_config(text.replace('bind_password = "********"\n', ""))
     assert again.directory.backend == "ldap"
+
+
+def test_effective_toml_stays_valid_toml_for_newlines_quotes_and_control_characters():
+    tricky = 'line one\nline "two"\tC:\\path\x7f\u00e9'
+    config = Config().replace(docker={"url": tricky}, build={"base_image": "debian:bookworm-slim\r\n"})
+    parsed = tomllib.loads(effective_toml(config))
+    assert parsed["docker"]["url"] == tricky
+    assert parsed["build"]["base_image"] == "debian:bookworm-slim\r\n"
+
+
+def test_effective_toml_keeps_its_layout():
+    text = effective_toml(Config())
+    assert text.startswith("# effective configuration from embedded defaults\nadmins = []\n\n[database]\n")
+    assert "\nuid_range = [2000, 59999]\n" in text and "\nstart_tls = false\n" in text
+    assert "\ncpus = 1.0\n" in text and '\nbackend = "local"\n' in text
 
 
 def test_check_config_command_reports_errors_without_traceback(tmp_path):

@@ -1,4 +1,4 @@
-"""dockerfiles.py: Dockerfile reading, build plans and the wheelhouse (no engine, no network),
+"""engine/dockerfiles/: Dockerfile reading, build plans and the wheelhouse (no engine, no network),
 and the `images build` log printer."""
 
 from __future__ import annotations
@@ -208,6 +208,30 @@ def test_a_failed_download_says_what_pip_said(wheel_folder, tmp_path):
     failing = write(tmp_path / "failpip.py", "print('ERROR: no route to the index'); raise SystemExit(1)\n")
     with pytest.raises(WheelhouseError, match="no route to the index"):
         prepare_wheelhouse(folder, progress=lambda line: None, pip=[sys.executable, str(failing)])
+
+
+@pytest.mark.parametrize(
+    ("requirements", "files", "complete"),
+    [
+        (["demo==1.0"], ["demo-1.0-py3-none-any.whl"], True),
+        # names and versions compare as pip does: normalised names, PEP 440 versions
+        (["Jupyter_Server==2.0", "PyZMQ==26.0"],
+         ["jupyter_server-2.0.0-py3-none-any.whl", "pyzmq-26.0.tar.gz"], True),
+        (["zope.interface==6.1", "old-style==0.3"], ["zope.interface-6.1.zip", "old_style-0.3.tar.bz2"], True),
+        (["demo==1.0"], ["demo-1.1-py3-none-any.whl"], False),
+        (["demo>=1.0"], ["demo-1.0-py3-none-any.whl"], False),  # not pinned: pip decides
+        (["demo==1.*"], ["demo-1.0-py3-none-any.whl"], False),
+        (["demo==1.0; python_version < '3'"], ["demo-1.0-py3-none-any.whl"], False),
+        (["demo==1.0"], ["not-an-archive.whl", "README"], False),
+    ],
+)
+def test_a_pinned_set_with_every_file_present_needs_no_pip(tmp_path, requirements, files, complete):
+    from ipynbsrv_tui.engine.dockerfiles.wheelhouse import _complete
+
+    wheel_set = read_wheel_set(write(tmp_path / "wheels.txt", "\n".join(requirements) + "\n"))
+    stamp = write(tmp_path / STAMP, "fingerprint")
+    assert _complete(wheel_set, set(files), stamp, "fingerprint") is complete
+    assert _complete(wheel_set, set(files), stamp, "other options") is False
 
 
 def test_check_wheelhouse_explains_an_empty_wheel_folder(wheel_folder):
