@@ -187,39 +187,21 @@ SECTIONS: dict[str, type] = {
     "web": WebConfig,
 }
 
-def _one_of(value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValidationError(f"expected one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
-    return value
-
-
-def _id_range(value: Any) -> tuple[int, int]:
-    if len(value) != 2 or not 1 <= value[0] <= value[1]:
-        raise ValidationError(f"expected [first, last] with 1 <= first <= last, got {list(value)!r}")
-    return (value[0], value[1])
-
-
-def _seconds(value: int) -> int:
-    if not 0 <= value <= 31_536_000:
-        raise ValidationError(f"expected seconds from 0 (off) to 31536000 (a year), got {value}")
-    return value
-
-
 def _memory(value: str) -> str:
     validation.memory(value)
     return value
 
 
 _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
-    ("directory", "backend"): lambda v: _one_of(v, ("local", "ldap")),
-    ("directory", "uid_range"): _id_range,
-    ("directory", "gid_range"): _id_range,
+    ("directory", "backend"): lambda v: validation.one_of(v, ("local", "ldap")),
+    ("directory", "uid_range"): validation.id_range,
+    ("directory", "gid_range"): validation.id_range,
     ("notebooks", "port_range"): validation.port_range,
     ("notebooks", "memory"): _memory,
     ("notebooks", "cpus"): validation.cpus,
-    ("notebooks", "idle_timeout"): lambda v: _seconds(v),
-    ("notebooks", "idle_action"): lambda v: _one_of(v, ("stop", "suspend")),
-    ("notebooks", "suspended_stop_after"): lambda v: _seconds(v),
+    ("notebooks", "idle_timeout"): validation.seconds,
+    ("notebooks", "idle_action"): lambda v: validation.one_of(v, ("stop", "suspend")),
+    ("notebooks", "suspended_stop_after"): validation.seconds,
     ("build", "base_image"): validation.image_reference,
     ("web", "listen"): validation.listen_address,
     ("web", "public_url"): validation.public_url,

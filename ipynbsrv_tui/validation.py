@@ -1,4 +1,5 @@
-"""Validation of values people type: names, usernames, image references, ports, sizes.
+"""Validation of values people type or write in config.toml: names, usernames, image references,
+ports, sizes, config keys, directory entries. Every validator of the project lives here.
 
 Each function returns the normalised value or raises ValidationError with a message
 that says what is expected.
@@ -7,6 +8,7 @@ that says what is expected.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .domain import ValidationError
 
@@ -239,3 +241,89 @@ def public_url(value: str) -> str:
     if not match:
         raise ValidationError(f"expected a URL such as https://notebooks.example.org (no path), got {value!r}")
     return value.rstrip("/")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def one_of(value: str, allowed: tuple[str, ...]) -> str:
+    """One of the `allowed` words (a config key such as [directory] backend)."""
+    if value not in allowed:
+        raise ValidationError(f"expected one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+    return value
+
+
+def id_range(value: Any) -> tuple[int, int]:
+    """A [first, last] range of uids or gids, 1 <= first <= last."""
+    if len(value) != 2 or not 1 <= value[0] <= value[1]:
+        raise ValidationError(f"expected [first, last] with 1 <= first <= last, got {list(value)!r}")
+    return (value[0], value[1])
+
+
+def seconds(value: int) -> int:
+    """A duration in seconds from 0 (off) to a year."""
+    if not 0 <= value <= 31_536_000:
+        raise ValidationError(f"expected seconds from 0 (off) to 31536000 (a year), got {value}")
+    return value
+
+
+# --------------------------------------------------------------------------- directory entries
+
+DISPLAY_NAME_MAX = 128
+EMAIL_MAX = 254
+PASSWORD_MAX = 1024
+
+
+def directory_password(password: str) -> str:
+    """A password the directory stores: not empty, at most 1024 characters, no NUL or line breaks."""
+    if not isinstance(password, str) or not password:
+        raise ValidationError("A password is required.")
+    if len(password) > PASSWORD_MAX:
+        raise ValidationError(f"The password is longer than {PASSWORD_MAX} characters.")
+    if any(ch in password for ch in "\0\r\n"):
+        raise ValidationError("The password must not contain NUL characters or line breaks.")
+    return password
+
+
+def display_name(value: str, fallback: str) -> str:
+    """A one-line display name (the username when empty)."""
+    text = " ".join((value or "").split())
+    if len(text) > DISPLAY_NAME_MAX:
+        raise ValidationError(f"The display name is longer than {DISPLAY_NAME_MAX} characters.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValidationError("The display name must not contain control characters.")
+    return text or fallback
+
+
+def email(value: str) -> str:
+    """An email address of the form name@domain, or empty."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    name, at, domain = text.partition("@")
+    if (
+        not at
+        or not name
+        or "." not in domain
+        or len(text) > EMAIL_MAX
+        or any(ch.isspace() or ord(ch) < 32 or ch in "<>()," for ch in text)
+        or "@" in domain
+    ):
+        raise ValidationError(f"{text!r} is not an email address: expected name@domain.example.")
+    return text
+
+
+def group_id(value: int | None) -> int | None:
+    """An explicit gid for a new group: a whole number from 1 to 2**31-1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+        raise ValidationError(f"gid {value!r} is not valid: expected a whole number from 1 to 2147483647.")
+    return value
+
+
+def page_size(value: int) -> int:
+    """A page size for paged listings: 1 to 10000."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
+        raise ValidationError(f"page_size {value!r} is not valid: expected 1 to 10000.")
+    return value

@@ -21,12 +21,9 @@ from ..domain import (
     NotFound,
     ValidationError,
 )
-from .passwords import check_password
 
 WRONG_CREDENTIALS = "Wrong username or password."
 NOLOGIN_SHELL = "/usr/sbin/nologin"
-DISPLAY_NAME_MAX = 128
-EMAIL_MAX = 254
 
 
 class Directory(abc.ABC):
@@ -160,55 +157,6 @@ def login_password(value: str) -> str:
     """The password of a login attempt: an empty one never reaches the server (anonymous bind)."""
     if not isinstance(value, str) or not value:
         raise InvalidCredentials("A password is required.")
-    return value
-
-
-def new_password(value: str) -> str:
-    """A password to store; ValidationError says what is wrong with it."""
-    return check_password(value)
-
-
-def display_name(value: str, fallback: str) -> str:
-    """A one-line display name (the username when empty)."""
-    text = " ".join((value or "").split())
-    if len(text) > DISPLAY_NAME_MAX:
-        raise ValidationError(f"The display name is longer than {DISPLAY_NAME_MAX} characters.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise ValidationError("The display name must not contain control characters.")
-    return text or fallback
-
-
-def email(value: str) -> str:
-    """An email address of the form name@domain, or empty."""
-    text = (value or "").strip()
-    if not text:
-        return ""
-    name, at, domain = text.partition("@")
-    if (
-        not at
-        or not name
-        or "." not in domain
-        or len(text) > EMAIL_MAX
-        or any(ch.isspace() or ord(ch) < 32 or ch in "<>()," for ch in text)
-        or "@" in domain
-    ):
-        raise ValidationError(f"{text!r} is not an email address: expected name@domain.example.")
-    return text
-
-
-def group_id(value: int | None) -> int | None:
-    """An explicit gid for a new group: a whole number from 1 to 2**31-1."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
-        raise ValidationError(f"gid {value!r} is not valid: expected a whole number from 1 to 2147483647.")
-    return value
-
-
-def page_size(value: int) -> int:
-    """A page size for paged listings: 1 to 10000."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
-        raise ValidationError(f"page_size {value!r} is not valid: expected 1 to 10000.")
     return value
 
 

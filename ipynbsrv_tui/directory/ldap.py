@@ -41,6 +41,7 @@ from ldap3.core.exceptions import (
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
+from .. import validation
 from ..config import Config
 from ..domain import (
     AlreadyExists,
@@ -486,7 +487,7 @@ class LdapDirectory(Directory):
             user_filter(query),
             USER_ATTRIBUTES,
             "user_base",
-            base.page_size(page_size),
+            validation.page_size(page_size),
         )
         groups = [self._group_from(entry) for entry in self._group_entries()]
         users = [self._user_from(entry, groups) for entry in entries]
@@ -519,9 +520,9 @@ class LdapDirectory(Directory):
         self, username: str, password: str, display_name: str = "", email: str = ""
     ) -> DirectoryUser:
         username = base.check_username(username)
-        password = base.new_password(password)
-        name = base.display_name(display_name, username)
-        mail = base.email(email)
+        password = validation.directory_password(password)
+        name = validation.display_name(display_name, username)
+        mail = validation.email(email)
         with self._allocating:
             if self._find_user(username) is not None:
                 raise AlreadyExists(f"User {username} exists already in the directory.")
@@ -574,7 +575,7 @@ class LdapDirectory(Directory):
         return entry
 
     def set_password(self, username: str, password: str) -> None:
-        password = base.new_password(password)
+        password = validation.directory_password(password)
         entry = self._user_entry(username)
         changes: dict[str, list[Any]] = {"userPassword": [(MODIFY_REPLACE, [ldap_password_hash(password)])]}
         if "shadowaccount" in {str(c).lower() for c in _values(entry["attributes"], "objectClass")}:
@@ -636,8 +637,8 @@ class LdapDirectory(Directory):
 
     def create_group(self, name: str, gid: int | None = None, description: str = "") -> DirectoryGroup:
         name = base.check_group_name(name)
-        gid = base.group_id(gid)
-        description = base.display_name(description, "")
+        gid = validation.group_id(gid)
+        description = validation.display_name(description, "")
         with self._allocating:
             if self._find_group(name) is not None:
                 raise AlreadyExists(f"Group {name} exists already in the directory.")

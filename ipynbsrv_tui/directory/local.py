@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from peewee import JOIN, DatabaseError, fn
 
+from .. import validation
 from ..config import Config
 from ..domain import (
     AlreadyExists,
@@ -126,7 +127,7 @@ class LocalDirectory(Directory):
 
         `page_size` is checked for the same bounds as LDAP's; the store is read in one query.
         """
-        base.page_size(page_size)
+        validation.page_size(page_size)
         query = (query or "").strip().lower()
         if len(query) > QUERY_MAX:
             raise ValidationError(f"The search text is longer than {QUERY_MAX} characters.")
@@ -166,9 +167,9 @@ class LocalDirectory(Directory):
         self, username: str, password: str, display_name: str = "", email: str = ""
     ) -> DirectoryUser:
         username = base.check_username(username)
-        secret = hash_password(base.new_password(password))
-        name = base.display_name(display_name, username)
-        mail = base.email(email)
+        secret = hash_password(validation.directory_password(password))
+        name = validation.display_name(display_name, username)
+        mail = validation.email(email)
         with database_proxy.atomic():
             existing = User.get_or_none(User.username == username)
             if existing is not None:
@@ -205,7 +206,7 @@ class LocalDirectory(Directory):
         return row
 
     def set_password(self, username: str, password: str) -> None:
-        secret = hash_password(base.new_password(password))
+        secret = hash_password(validation.directory_password(password))
         row = self._user_row(username)
         User.update(password_hash=secret).where(User.id == row.id).execute()
 
@@ -257,8 +258,8 @@ class LocalDirectory(Directory):
 
     def create_group(self, name: str, gid: int | None = None, description: str = "") -> DirectoryGroup:
         name = base.check_group_name(name)
-        gid = base.group_id(gid)
-        description = base.display_name(description, "")
+        gid = validation.group_id(gid)
+        description = validation.display_name(description, "")
         with database_proxy.atomic():
             if Group.select().where(Group.name == name).exists():
                 raise AlreadyExists(f"Group {name} exists already in the directory.")

@@ -16,10 +16,6 @@ import hashlib
 import hmac
 import os
 
-from ..domain import ValidationError
-
-PASSWORD_MAX = 1024
-
 # scrypt cost: n=2**14, r=8, p=1 uses 16 MiB and about 50 ms per hash.
 _SCRYPT_N = 2**14
 _SCRYPT_R = 8
@@ -27,17 +23,6 @@ _SCRYPT_P = 1
 _SCRYPT_LEN = 32
 _SALT_BYTES = 16
 _PREFIX = "scrypt"
-
-
-def check_password(password: str) -> str:
-    """A usable new password: not empty, at most 1024 characters, no NUL or line breaks."""
-    if not isinstance(password, str) or not password:
-        raise ValidationError("A password is required.")
-    if len(password) > PASSWORD_MAX:
-        raise ValidationError(f"The password is longer than {PASSWORD_MAX} characters.")
-    if any(ch in password for ch in "\0\r\n"):
-        raise ValidationError("The password must not contain NUL characters or line breaks.")
-    return password
 
 
 def hash_password(password: str) -> str:

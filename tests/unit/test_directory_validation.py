@@ -14,6 +14,7 @@ import ssl
 import pytest
 from ldap3.utils.dn import escape_rdn
 
+from ipynbsrv_tui import validation
 from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.directory import base as directory_base
 from ipynbsrv_tui.directory import open_directory, sync_users
@@ -27,7 +28,6 @@ from ipynbsrv_tui.directory.ldap import (
 )
 from ipynbsrv_tui.directory.local import LocalDirectory
 from ipynbsrv_tui.directory.passwords import (
-    check_password,
     hash_password,
     ldap_password_hash,
     verify_password,
@@ -145,20 +145,20 @@ def test_next_free_id():
 @pytest.mark.parametrize("value", ["", "a" * 1025, "with\nbreak", "nul\0"])
 def test_check_password_rejects(value):
     with pytest.raises(ValidationError):
-        check_password(value)
+        validation.directory_password(value)
 
 
 @pytest.mark.parametrize("value", ["nobody", "a@b", "a b@c.d", "a@b.c\nBcc: x@y.z", "<a@b.c>"])
 def test_email_rejects(value):
     with pytest.raises(ValidationError):
-        directory_base.email(value)
+        validation.email(value)
 
 
 def test_display_name_is_one_line():
-    assert directory_base.display_name("  Ada \t Lovelace ", "ada") == "Ada Lovelace"
-    assert directory_base.display_name("", "ada") == "ada"
+    assert validation.display_name("  Ada \t Lovelace ", "ada") == "Ada Lovelace"
+    assert validation.display_name("", "ada") == "ada"
     with pytest.raises(ValidationError):
-        directory_base.display_name("x\x1b[31m", "ada")
+        validation.display_name("x\x1b[31m", "ada")
 
 
 @pytest.mark.parametrize("value", ["", "-x", "x" * 33, "a)(b", "*"])
