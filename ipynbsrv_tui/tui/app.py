@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -18,6 +17,7 @@ from textual.screen import Screen
 from ..broker.protocol import BrokerUnavailable
 from ..config import Config
 from ..domain import Health
+from .background import Background, error_text
 from .book import ContainerBook
 from .commands import SectionCommands, action_name
 from .messages import (
@@ -29,7 +29,7 @@ from .messages import (
     StatsSampled,
 )
 from .returning import ReturnOnLogin
-from .streams import ContainerFeed, StatsSampler, describe
+from .streams import ContainerFeed, StatsSampler
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def choose_theme(environ: Mapping[str, str] = os.environ) -> str:
     return "textual-dark"
 
 
-class IpynbsrvApp(App):
+class IpynbsrvApp(Background, App):
     """ipynbsrv-tui: the admin console and the self-service screen, over one session."""
 
     TITLE = "ipynbsrv-tui"
@@ -208,23 +208,15 @@ class IpynbsrvApp(App):
         self.service_lost = message.reason
         self.book.set_stale(True)
 
-    @work(thread=True, exclusive=True, group="health", exit_on_error=False)
     def check_health(self) -> None:
-        try:
-            health = self.session.health()
-        except BrokerUnavailable as exc:  # client mode: the header says the service is lost
-            self.post_message(ServiceLost(describe(exc)))
-            return
-        except Exception as exc:  # the header shows what it can; the reason goes to a notification
-            self.call_from_thread(self.report_error, exc)
-            return
-        self.post_message(HealthChecked(health))
+        self.run_call(self.session.health, then=lambda health: self.post_message(HealthChecked(health)),
+                      failed=self._health_failed, group="health", exclusive=True)
 
-    def report_error(self, exc: BaseException) -> None:
-        """Show an error from a worker as a notification (plain text, never markup)."""
-        if not isinstance(exc, Exception) or type(exc).__module__.split(".")[0] != "ipynbsrv_tui":
-            log.warning("unexpected error in a worker", exc_info=exc)
-        self.notify(describe(exc), title="Error", severity="error", timeout=10, markup=False)
+    def _health_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, BrokerUnavailable):  # client mode: the header says the service is lost
+            self.post_message(ServiceLost(error_text(exc, brief=True)))
+        else:  # the header shows what it can; the reason goes to a notification
+            self.show_error(exc)
 
     # ------------------------------------------------------------------ sections
 

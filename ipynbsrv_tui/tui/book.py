@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from textual.dom import DOMNode
 from textual.signal import Signal
@@ -22,6 +22,8 @@ class ContainerBook:
     """
 
     def __init__(self, owner: DOMNode) -> None:
+        self._owner = owner
+        self._fetching: dict[int, list[Callable[[ConnectionInfo], object]]] = {}
         self.views: dict[int, ContainerView] = {}
         self.stats: dict[int, ContainerStats] = {}
         self.history: dict[int, deque[ContainerStats]] = {}
@@ -81,6 +83,41 @@ class ContainerBook:
             self.history.setdefault(container_id, deque(maxlen=HISTORY)).append(stats)
         if samples:
             self.stats_changed.publish(frozenset(samples))
+
+    def fetch_connection(self, container_id: int, then: Callable[[ConnectionInfo], object] | None = None,
+                         quiet: bool = False) -> None:
+        """The one fetcher of connection info (URL, ssh tunnel): from the book when known, else asked
+        for in a background call (`owner.run_call`); `then(info)` runs once it is known and the
+        screens showing the container repaint through `changed`. `quiet` skips the error note."""
+        info = self.connections.get(container_id)
+        if info is not None:
+            if then is not None:
+                then(info)
+            return
+        waiting = self._fetching.get(container_id)
+        if waiting is not None:
+            if then is not None:
+                waiting.append(then)
+            return
+        self._fetching[container_id] = [then] if then is not None else []
+        session = self._owner.session  # type: ignore[attr-defined]
+        self._owner.run_call(  # type: ignore[attr-defined]
+            session.connection_info, container_id, then=lambda info: self._connected(container_id, info),
+            failed=lambda exc: self._not_connected(container_id, exc, quiet), group=f"connection-{container_id}")
+
+    def _connected(self, container_id: int, info: ConnectionInfo) -> None:
+        waiting = self._fetching.pop(container_id, [])
+        if container_id not in self.views:
+            return
+        self.connections[container_id] = info
+        self.changed.publish(frozenset({container_id}))
+        for then in waiting:
+            then(info)
+
+    def _not_connected(self, container_id: int, exc: BaseException, quiet: bool) -> None:
+        self._fetching.pop(container_id, None)
+        if not quiet:
+            self._owner.show_error(exc, "No connection details")  # type: ignore[attr-defined]
 
     def _put(self, view: ContainerView) -> None:
         self.views[view.id] = view

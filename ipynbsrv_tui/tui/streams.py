@@ -14,7 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from ..domain import ContainerChange, ContainerStats, IpynbsrvError
+from ..domain import ContainerChange, ContainerStats
+from .background import error_text
 from .messages import ContainersChanged, ContainersLoaded, FeedProblem, StatsSampled
 
 if TYPE_CHECKING:
@@ -24,13 +25,6 @@ if TYPE_CHECKING:
 
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0)
 YIELD_EVERY = 256
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line message for a person: our errors as they are, anything else with its type."""
-    if isinstance(exc, IpynbsrvError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class ContainerFeed(threading.Thread):
@@ -93,7 +87,7 @@ class ContainerFeed(threading.Thread):
             except Exception as exc:  # the feed must survive any failure and retry
                 if self._stopped.is_set():
                     return
-                reason = describe(exc)
+                reason = error_text(exc, brief=True)
             if not problem:
                 self.post(FeedProblem(f"Live updates paused: {reason.rstrip('.')}. Retrying in the background."))
                 problem = True
@@ -224,6 +218,6 @@ class LogFollower(threading.Thread):
                     time.sleep(0)  # a fast stream hands the GIL to the UI thread now and then
         except Exception as exc:  # shown in the log panel's status line
             if not self._stopped.is_set():
-                self.buffer.error = describe(exc)
+                self.buffer.error = error_text(exc, brief=True)
         finally:
             self.buffer.finished = True

@@ -181,7 +181,7 @@ async def test_untrusted_text_is_never_markup():
         await wait_until(pilot, lambda: 7 in app.book.views)
         await pilot.pause()
         assert "[/link] [b]x" in screen_text(app)
-        app.report_error(NotAuthorized("[/bin/sh -c] is [b]not[/b] yours"))
+        app.show_error(NotAuthorized("[/bin/sh -c] is [b]not[/b] yours"))
         await pilot.pause()
         assert app._notifications and "[/bin/sh -c] is [b]not[/b] yours" in list(app._notifications)[-1].message
 

@@ -7,14 +7,16 @@ default); names are asked for in a form that validates as you type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from textual import work
 from textual.binding import Binding
 from textual.screen import Screen
 
 from ... import validation
-from ...domain import ContainerState, ContainerView
+from ...domain import ConnectionInfo, ContainerState, ContainerView
+from ..background import Background
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.form import Field, FormScreen
 from ..widgets.picker import PickerScreen
@@ -23,7 +25,7 @@ RUNNING_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerStat
 CLIPBOARD_NOTE = "sent to your terminal's clipboard (OSC 52; some terminals need it allowed)"
 
 
-class ContainerScreen(Screen):
+class ContainerScreen(Background, Screen):
     """Base of the screens that act on the selected container (see `selected_id`)."""
 
     BINDINGS = [
@@ -52,23 +54,18 @@ class ContainerScreen(Screen):
 
     # ------------------------------------------------------------------ running calls
 
-    @work(thread=True, exit_on_error=False, group="container-actions")
-    def call_session(self, doing: str, done: str, method: str, *args: Any, **kwargs: Any) -> None:
-        """Run `session.<method>(*args)` off the UI thread and report how it went."""
-        app = self.app
-        app.call_from_thread(app.notify, doing, timeout=3, markup=False)
-        try:
-            result = getattr(app.session, method)(*args, **kwargs)
-        except Exception as exc:  # every failure becomes a notification, never a crash
-            app.call_from_thread(app.report_error, exc)
-            return
-        app.call_from_thread(self._done, done, method, args, result)
+    def call_session(self, doing: str, done: str, fn: Callable[..., Any], *args: Any, removes: int | None = None,
+                     **kwargs: Any) -> None:
+        """Run a session action off the UI thread, saying `doing` now and `done` when it answered;
+        a ContainerView answer goes into the book, `removes` leaves it."""
+        self.run_call(fn, *args, then=partial(self._done, done, removes), notify_start=doing,
+                      group="container-actions", **kwargs)
 
-    def _done(self, done: str, method: str, args: tuple, result: Any) -> None:
+    def _done(self, done: str, removes: int | None, result: Any) -> None:
         if isinstance(result, ContainerView):
             self.app.book.put(result)
-        elif method == "delete_container":
-            self.app.book.remove(args[0])
+        elif removes is not None:
+            self.app.book.remove(removes)
         self.app.notify(done, markup=False)
 
     # ------------------------------------------------------------------ lifecycle
@@ -78,13 +75,13 @@ class ContainerScreen(Screen):
         if view is None:
             return
         if view.state in RUNNING_STATES:
-            self.call_session(f"Stopping {_label(view)}…", f"Stopped {_label(view)}.", "stop_container", view.id)
+            self.call_session(f"Stopping {_label(view)}…", f"Stopped {_label(view)}.", self.app.session.stop_container, view.id)
         else:
-            self.call_session(f"Starting {_label(view)}…", f"Started {_label(view)}.", "start_container", view.id)
+            self.call_session(f"Starting {_label(view)}…", f"Started {_label(view)}.", self.app.session.start_container, view.id)
 
     def action_restart(self) -> None:
         if view := self.selected():
-            self.call_session(f"Restarting {_label(view)}…", f"Restarted {_label(view)}.", "restart_container", view.id)
+            self.call_session(f"Restarting {_label(view)}…", f"Restarted {_label(view)}.", self.app.session.restart_container, view.id)
 
     def action_suspend(self) -> None:
         if view := self.selected():
@@ -92,25 +89,19 @@ class ContainerScreen(Screen):
                 self.app.notify(f"{_label(view)} is {view.state.value}; only a running container can be suspended.",
                                 severity="warning", markup=False)
                 return
-            self.call_session(f"Suspending {_label(view)}…", f"Suspended {_label(view)}.", "suspend_container", view.id)
+            self.call_session(f"Suspending {_label(view)}…", f"Suspended {_label(view)}.", self.app.session.suspend_container, view.id)
 
     def action_resume(self) -> None:
         """Resume the selected suspended notebook; otherwise all of your own suspended notebooks."""
         view = self.app.book.get(self.selected_id())
         if view is not None and view.state == ContainerState.PAUSED:
-            self.call_session(f"Resuming {_label(view)}…", f"Resumed {_label(view)}.", "resume_container", view.id)
+            self.call_session(f"Resuming {_label(view)}…", f"Resumed {_label(view)}.",
+                              self.app.session.resume_container, view.id)
         else:
             self.resume_own()
 
-    @work(thread=True, exit_on_error=False, group="container-actions")
     def resume_own(self) -> None:
-        app = self.app
-        try:
-            resumed = app.session.resume_suspended()
-        except Exception as exc:  # every failure becomes a notification, never a crash
-            app.call_from_thread(app.report_error, exc)
-            return
-        app.call_from_thread(self._resumed_own, resumed)
+        self.run_call(self.app.session.resume_suspended, then=self._resumed_own, group="container-actions")
 
     def _resumed_own(self, resumed: list[ContainerView]) -> None:
         for view in resumed:
@@ -127,7 +118,7 @@ class ContainerScreen(Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.call_session(f"Deleting {_label(view)}…", f"Deleted {_label(view)}.", "delete_container", view.id)
+                self.call_session(f"Deleting {_label(view)}…", f"Deleted {_label(view)}.", self.app.session.delete_container, view.id, removes=view.id)
 
         self.app.push_screen(ConfirmScreen(question, "Delete"), answered)
 
@@ -148,7 +139,7 @@ class ContainerScreen(Screen):
             if values:
                 name = values["name"].strip()
                 self.call_session(f"Cloning {_label(view)} to {name}…", f"Cloned {_label(view)} to {name}.",
-                                  "clone_container", view.id, name)
+                                  self.app.session.clone_container, view.id, name)
 
         self.app.push_screen(form, answered)
 
@@ -170,7 +161,7 @@ class ContainerScreen(Screen):
             if values:
                 name = values["name"].strip()
                 self.call_session(f"Taking snapshot {name} of {_label(view)}…",
-                                  f"Snapshot {name} of {_label(view)} saved.", "snapshot_container", view.id,
+                                  f"Snapshot {name} of {_label(view)} saved.", self.app.session.snapshot_container, view.id,
                                   name, values["description"].strip())
 
         self.app.push_screen(form, answered)
@@ -179,15 +170,9 @@ class ContainerScreen(Screen):
         if view := self.selected():
             self._pick_snapshot(view)
 
-    @work(thread=True, exit_on_error=False, group="container-actions")
     def _pick_snapshot(self, view: ContainerView) -> None:
-        app = self.app
-        try:
-            snapshots = app.session.list_snapshots(view.id)
-        except Exception as exc:  # shown, never raised
-            app.call_from_thread(app.report_error, exc)
-            return
-        app.call_from_thread(self._choose_snapshot, view, snapshots)
+        self.run_call(self.app.session.list_snapshots, view.id, then=partial(self._choose_snapshot, view),
+                      group="container-actions")
 
     def _choose_snapshot(self, view: ContainerView, snapshots: list) -> None:
         if not snapshots:
@@ -209,7 +194,7 @@ class ContainerScreen(Screen):
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.call_session(f"Restoring {_label(view)} to {snapshot.name}…",
-                                      f"Restored {_label(view)} to {snapshot.name}.", "restore_snapshot",
+                                      f"Restored {_label(view)} to {snapshot.name}.", self.app.session.restore_snapshot,
                                       view.id, snapshot.id)
 
             self.app.push_screen(ConfirmScreen(question, "Restore"), answered)
@@ -237,7 +222,7 @@ class ContainerScreen(Screen):
             if values:
                 name = values["name"].strip()
                 self.call_session(f"Committing {_label(view)} to image {name}…",
-                                  f"Image {name} registered from {_label(view)}.", "commit_container", view.id,
+                                  f"Image {name} registered from {_label(view)}.", self.app.session.commit_container, view.id,
                                   name, values["description"].strip(), bool(values["public"]))
 
         self.app.push_screen(form, answered)
@@ -259,24 +244,13 @@ class ContainerScreen(Screen):
         if view := self.selected():
             self._copy_tunnel(view)
 
-    @work(thread=True, exit_on_error=False, group="connection")
     def _copy_tunnel(self, view: ContainerView) -> None:
-        app = self.app
-        info = app.book.connections.get(view.id)
-        if info is None:
-            try:
-                info = app.session.connection_info(view.id)
-            except Exception as exc:  # shown, never raised
-                app.call_from_thread(app.report_error, exc)
-                return
+        def copy(info: ConnectionInfo) -> None:
+            self.app.copy_to_clipboard(info.tunnel_command)
+            self.app.notify(f"ssh -L command {CLIPBOARD_NOTE}:\n{info.tunnel_command}\nthen open {info.local_url}",
+                            markup=False)
 
-        def copy() -> None:
-            app.book.connections[view.id] = info
-            app.copy_to_clipboard(info.tunnel_command)
-            app.notify(f"ssh -L command {CLIPBOARD_NOTE}:\n{info.tunnel_command}\nthen open {info.local_url}",
-                       markup=False)
-
-        app.call_from_thread(copy)
+        self.app.book.fetch_connection(view.id, then=copy)
 
 
 def _label(view: ContainerView) -> str:

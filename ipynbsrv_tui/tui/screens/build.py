@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,23 +11,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ... import validation
 from ...domain import BuildEvent, BuildStatus, BuildSummary, BuildView
-from ...interface import BuildStream
+from ..background import Background, error_text
+from ..buildpump import MAX_BATCH, BuildEnded, BuildEvents, BuildPump, BuildStarted
 from ..widgets.buildlog import MAX_LINES, BuildLogView
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.footer import KeysFooter
 from ..widgets.forms import Field, FormSwitch, Rule, first_invalid, reference_rule, text_input
 from ..widgets.statusbar import StatusBar
-from .calls import ServiceCalls, error_text
-
-FLUSH_SECONDS = 0.05
-MAX_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -48,142 +41,10 @@ def default_tag(prefix: str, folder: str) -> str:
     return f"{prefix}/{Path(folder.rstrip('/')).name or folder}:latest"
 
 
-# ---------------------------------------------------------------------- the build thread
-
-
-class BuildEvents(Message):
-    """A batch of a running build's events."""
-
-    def __init__(self, events: list[BuildEvent]) -> None:
-        super().__init__()
-        self.events = events
-
-
-class BuildStarted(Message):
-    """The service accepted the build; `build_id` names it in the history."""
-
-    def __init__(self, build_id: int | None) -> None:
-        super().__init__()
-        self.build_id = build_id
-
-
-class BuildEnded(Message):
-    """The build's stream ended; `summary` says how, `error` is set when it broke off."""
-
-    def __init__(self, summary: BuildSummary | None, error: str | None = None) -> None:
-        super().__init__()
-        self.summary = summary
-        self.error = error
-
-
-# A batch the screen shows in well under a frame's budget (about 5 ms per 1,000 events).
-LARGEST_BATCH = 2000
-
-
-class BuildPump:
-    """Runs a build on two daemon threads: a reader iterates the BuildHandle into a queue, a sender
-    posts the events to `post` in batches (every FLUSH_SECONDS or MAX_BATCH events), then BuildEnded.
-
-    At most one batch is in flight: the sender waits for `delivered()` (called by the screen after it
-    showed a batch) before posting the next, collecting what arrives meanwhile into one larger batch.
-    A build that outruns the screen therefore never floods the event loop with messages.
-
-    `cancel()` may be called from the UI thread at any time, also before the build has started.
-    """
-
-    def __init__(self, start: Callable[[], BuildStream], post: Callable[[Message], object],
-                 flush_seconds: float = FLUSH_SECONDS, max_batch: int = MAX_BATCH) -> None:
-        self._start = start
-        self._post = post
-        self.flush_seconds = flush_seconds
-        self.max_batch = max_batch
-        self.handle: BuildStream | None = None
-        self._queue: queue.Queue = queue.Queue()
-        self._cancelled = threading.Event()
-        self._lock = threading.Lock()
-        self._delivered = threading.Event()
-        self._delivered.set()
-        self.finished = threading.Event()
-
-    def start(self) -> None:
-        threading.Thread(target=self._read, name="ipynbsrv-build-reader", daemon=True).start()
-        threading.Thread(target=self._send, name="ipynbsrv-build-sender", daemon=True).start()
-
-    @property
-    def running(self) -> bool:
-        return not self.finished.is_set()
-
-    def cancel(self) -> None:
-        if self._cancelled.is_set():
-            return
-        self._cancelled.set()
-        with self._lock:
-            handle = self.handle
-        if handle is not None:
-            threading.Thread(target=handle.cancel, name="ipynbsrv-build-cancel", daemon=True).start()
-
-    def delivered(self) -> None:
-        """The screen has shown the last batch: the next one may be posted."""
-        self._delivered.set()
-
-    def _post_batch(self, events: list[BuildEvent]) -> None:
-        self._delivered.clear()
-        self._post(BuildEvents(events))
-
-    def _read(self) -> None:
-        try:
-            handle = self._start()
-        except Exception as exc:  # the build could not start: shown in the panel
-            self._queue.put(BuildEnded(None, error_text(exc)))
-            return
-        with self._lock:
-            self.handle = handle
-        self._post(BuildStarted(handle.build_id))
-        if self._cancelled.is_set():
-            handle.cancel()
-        try:
-            for event in handle:
-                self._queue.put(event)
-        except Exception as exc:  # a broken stream ends the build; the handle recorded it
-            self._queue.put(BuildEnded(handle.summary, error_text(exc)))
-            return
-        self._queue.put(BuildEnded(handle.summary))
-
-    def _send(self) -> None:
-        pending: list[BuildEvent] = []
-        first = 0.0
-        while True:
-            timeout = None if not pending else max(0.0, first + self.flush_seconds - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            if isinstance(item, BuildEnded):
-                while pending:
-                    self._delivered.wait(timeout=5)
-                    self._post_batch(pending[:LARGEST_BATCH])
-                    pending = pending[LARGEST_BATCH:]
-                self._delivered.wait(timeout=5)
-                self.finished.set()
-                self._post(item)
-                return
-            if item is not None:
-                if not pending:
-                    first = time.monotonic()
-                pending.append(item)
-            due = item is None or len(pending) >= self.max_batch
-            if due and pending and self._delivered.is_set():
-                self._post_batch(pending[:LARGEST_BATCH])
-                pending = pending[LARGEST_BATCH:]
-                first = time.monotonic()
-            elif due and pending:
-                self._delivered.wait(timeout=self.flush_seconds)
-
-
 # ---------------------------------------------------------------------- picking a folder
 
 
-class FolderPickerScreen(ServiceCalls, ModalScreen[str | None]):
+class FolderPickerScreen(Background, ModalScreen[str | None]):
     """Choose what to build: a folder under [build] dockerfiles, or a path typed in."""
 
     DEFAULT_CSS = """
@@ -209,7 +70,7 @@ class FolderPickerScreen(ServiceCalls, ModalScreen[str | None]):
             yield Static("Enter choose · Tab path · Esc cancel", classes="help")
 
     def on_mount(self) -> None:
-        self.call(self.app.session.dockerfile_folders, then=self._loaded, failed=self._failed)
+        self.run_call(self.app.session.dockerfile_folders, then=self._loaded, failed=self._failed)
 
     def _loaded(self, folders: list[str]) -> None:
         options = self.query_one(OptionList)
@@ -328,7 +189,7 @@ def summary_of(view: BuildView) -> BuildSummary:
                         view.tolerated, view.warnings, view.lines, seconds)
 
 
-class BuildScreen(ServiceCalls, Screen[BuildSummary | None]):
+class BuildScreen(Background, Screen[BuildSummary | None]):
     """The build panel: streams a build's log live (or shows a finished build's stored log).
 
     `c` cancels a running build after a confirmation; Escape goes back (asking to cancel first
@@ -403,7 +264,7 @@ class BuildScreen(ServiceCalls, Screen[BuildSummary | None]):
     def _reopen(self) -> None:
         assert self.build is not None
         build = self.build
-        self.call(self.app.session.build_log, build.id, limit=MAX_LINES, then=self._reopened,
+        self.run_call(self.app.session.build_log, build.id, limit=MAX_LINES, then=self._reopened,
                   title="Cannot open the build log")
 
     def _reopened(self, events: list[BuildEvent]) -> None:

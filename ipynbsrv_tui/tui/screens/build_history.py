@@ -9,13 +9,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ...domain import BuildStatus, BuildView
+from ..background import Background
 from ..widgets.buildlog import format_duration
 from ..widgets.footer import KeysFooter
 from ..widgets.format import ago
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 from .build import BuildScreen
-from .calls import ServiceCalls
 
 STATUS_STYLES = {
     BuildStatus.SUCCEEDED: "green",
@@ -44,7 +44,7 @@ def status_text(status: BuildStatus | str | None) -> Text:
     return Text(status.value, style=STATUS_STYLES.get(status, ""))
 
 
-class BuildHistoryScreen(ServiceCalls, Screen):
+class BuildHistoryScreen(Background, Screen):
     """Every build, newest first: image, status, start, duration, tolerated lines, warnings, exit code."""
 
     BINDINGS = [
@@ -70,7 +70,7 @@ class BuildHistoryScreen(ServiceCalls, Screen):
         self.action_reload()
 
     def action_reload(self) -> None:
-        self.call(self.app.session.list_builds, then=self.show_builds, exclusive=True,
+        self.run_call(self.app.session.list_builds, then=self.show_builds, group="load", exclusive=True,
                   title="Cannot list the builds")
 
     def show_builds(self, builds: list[BuildView]) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
@@ -262,17 +262,8 @@ class ContainerListScreen(ContainerScreen):
     # ------------------------------------------------------------------ create
 
     def new_notebook(self, with_owner: bool) -> None:
-        self._load_images(with_owner)
-
-    @work(thread=True, exit_on_error=False, group="new-notebook", exclusive=True)
-    def _load_images(self, with_owner: bool) -> None:
-        app = self.app
-        try:
-            images = app.session.usable_images()
-        except Exception as exc:  # shown, never raised
-            app.call_from_thread(app.report_error, exc)
-            return
-        app.call_from_thread(self._open_form, images, with_owner)
+        self.run_call(self.app.session.usable_images, then=lambda images: self._open_form(images, with_owner),
+                      group="new-notebook", exclusive=True)
 
     def _open_form(self, images, with_owner: bool) -> None:
         if not images:
@@ -288,7 +279,7 @@ class ContainerListScreen(ContainerScreen):
             if values:
                 arguments = form.create_arguments(values)
                 label = f"{arguments.get('owner', self.app.session.actor.username)}/{arguments['name']}"
-                self.call_session(f"Creating {label}…", f"Created {label}; it is starting.", "create_container",
+                self.call_session(f"Creating {label}…", f"Created {label}; it is starting.", self.app.session.create_container,
                                   **arguments)
 
         self.app.push_screen(form, answered)

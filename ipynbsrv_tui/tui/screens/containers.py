@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from textual import work
 from textual.binding import Binding
 
 from ...domain import ContainerState, SuspendedMemory
@@ -42,15 +41,10 @@ class ContainersScreen(ContainerListScreen):
             self._paused = paused
             self.measure_suspended()
 
-    @work(thread=True, exit_on_error=False, group="suspended-memory", exclusive=True)
     def measure_suspended(self) -> None:
-        app = self.app
-        try:
-            figure = app.session.suspended_memory()
-        except Exception as exc:  # the summary keeps its last figure; the reason is logged by the app
-            app.call_from_thread(app.report_error, exc)
-            return
-        app.call_from_thread(self._measured, figure)
+        # On failure the summary keeps its last figure and the error is shown.
+        self.run_call(self.app.session.suspended_memory, then=self._measured, group="suspended-memory",
+                      exclusive=True)
 
     def _measured(self, figure: SuspendedMemory) -> None:
         self.suspended = figure
@@ -74,7 +68,7 @@ class ContainersScreen(ContainerListScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.call_session("Stopping the suspended notebooks…", "Stopped the suspended notebooks.",
-                                  "stop_suspended")
+                                  self.app.session.stop_suspended)
 
         self.app.push_screen(ConfirmScreen(question, "Stop them"), answered)
 
@@ -85,16 +79,11 @@ class ContainersScreen(ContainerListScreen):
         self.app.notify("Reconciling store and engine…", timeout=3, markup=False)
         self._reconcile()
 
-    @work(thread=True, exit_on_error=False, group="reconcile", exclusive=True)
     def _reconcile(self) -> None:
-        app = self.app
-        try:
-            report = app.session.reconcile()
-            views = app.session.list_containers()
-        except Exception as exc:  # shown, never raised
-            app.call_from_thread(app.report_error, exc)
-            return
-        app.call_from_thread(self._reconciled, report, views)
+        session = self.app.session
+        self.run_call(lambda: (session.reconcile(), session.list_containers()),
+                      then=lambda answer: self._reconciled(*answer), group="reconcile", exclusive=True,
+                      title="Reconcile failed")
 
     def _reconciled(self, report, views) -> None:
         self.app.book.load(views)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -71,8 +71,8 @@ class ContainerDetailsScreen(ContainerScreen):
             self._start_logs()
         self._focus_tab(self.initial_tab)
         view = book.get(self.container_id)
-        if view is not None and view.url and self.container_id not in book.connections:
-            self._fetch_connection()
+        if view is not None and view.url:
+            book.fetch_connection(self.container_id)
 
     def on_unmount(self) -> None:
         self._stop_logs()
@@ -141,21 +141,6 @@ class ContainerDetailsScreen(ContainerScreen):
         view = self.app.book.get(self.container_id)
         active = view is not None and view.state in ACTIVE_STATES
         sampler.want(f"details-{self.container_id}", (self.container_id,) if active else ())
-
-    @work(thread=True, exit_on_error=False, group="connection-info", exclusive=True)
-    def _fetch_connection(self) -> None:
-        app = self.app
-        try:
-            info = app.session.connection_info(self.container_id)
-        except Exception as exc:  # shown, never raised
-            app.call_from_thread(app.report_error, exc)
-            return
-
-        def ready() -> None:
-            app.book.connections[self.container_id] = info
-            self._refresh_all()
-
-        app.call_from_thread(ready)
 
     # ------------------------------------------------------------------ logs
 

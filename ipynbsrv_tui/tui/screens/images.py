@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from ...domain import ImageView
+from ..background import Background
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.filterbar import FilterBar, matches
 from ..widgets.footer import KeysFooter
@@ -17,7 +18,6 @@ from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 from .build import BuildFormScreen, BuildRequest, BuildScreen, FolderPickerScreen
 from .build_history import BuildHistoryScreen, status_text
-from .calls import ServiceCalls
 from .register import RegisterImageScreen
 
 COLUMNS = (
@@ -75,7 +75,7 @@ def image_details(view: ImageView | None) -> Text:
     return text
 
 
-class ImagesScreen(ServiceCalls, Screen):
+class ImagesScreen(Background, Screen):
     """Registered images (admins): name, ref, notebook port, public, owner, containers using it and
     the last build's status. `n` register, `e`/Enter edit, `t` retire or unretire, `d` delete,
     `b` build, `h` build history, `/` filter."""
@@ -122,7 +122,7 @@ class ImagesScreen(ServiceCalls, Screen):
     # ------------------------------------------------------------------ data
 
     def action_reload(self) -> None:
-        self.call(self.app.session.list_images, then=self.show_images, exclusive=True,
+        self.run_call(self.app.session.list_images, then=self.show_images, group="load", exclusive=True,
                   title="Cannot list the images")
 
     def show_images(self, views: list[ImageView]) -> None:
@@ -206,7 +206,7 @@ class ImagesScreen(ServiceCalls, Screen):
             self.app.notify(f"Image {updated.name} is {state}.", markup=False)
             self.action_reload()
 
-        self.call(self.app.session.retire_image, view.name, retire, then=done,
+        self.run_call(self.app.session.retire_image, view.name, retire, then=done,
                   title="Image not retired" if retire else "Image not unretired")
 
     def action_delete(self) -> None:
@@ -220,7 +220,7 @@ class ImagesScreen(ServiceCalls, Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.call(self.app.session.delete_image, view.name, then=lambda _none: self._deleted(view),
+                self.run_call(self.app.session.delete_image, view.name, then=lambda _none: self._deleted(view),
                           title=f"Image {view.name} not deleted")
 
         self.app.push_screen(ConfirmScreen(question), answered)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -54,19 +53,5 @@ class NotebooksScreen(ContainerListScreen):
         view = book.get(cid)
         self.query_one("#info", ContainerInfo).show(view, book.connections.get(cid) if cid else None,
                                                     book.stats.get(cid) if cid else None)
-        if view is not None and view.url and cid not in book.connections:
-            self._fetch_connection(cid)
-
-    @work(thread=True, exit_on_error=False, group="connection-info", exclusive=True)
-    def _fetch_connection(self, container_id: int) -> None:
-        app = self.app
-        try:
-            info = app.session.connection_info(container_id)
-        except Exception:  # the panel keeps showing the URL; the tunnel line stays pending
-            return
-        app.call_from_thread(self._connection_ready, container_id, info)
-
-    def _connection_ready(self, container_id: int, info) -> None:
-        self.app.book.connections[container_id] = info
-        if self.selected_id() == container_id:
-            self.selection_changed()
+        if view is not None and view.url and cid is not None:
+            book.fetch_connection(cid, quiet=True)  # the panel shows the URL; the tunnel line waits

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 
 from ... import validation
 from ...domain import ImageDefaults, ImageInfo, ImageView
+from ..background import Background, error_text
 from ..widgets.forms import (
     Field,
     FormSwitch,
@@ -26,7 +27,6 @@ from ..widgets.forms import (
     reference_rule,
     text_input,
 )
-from .calls import ServiceCalls, error_text
 
 # The fields a ref's ipynbsrv.* labels pre-fill (input id -> ImageDefaults attribute).
 PREFILLED = {
@@ -52,7 +52,7 @@ def _text(value) -> str:
     return str(value)
 
 
-class RegisterImageScreen(ServiceCalls, ModalScreen[ImageView | None]):
+class RegisterImageScreen(Background, ModalScreen[ImageView | None]):
     """The registration form: name, ref (completed from the engine's images), description,
     command template, notebook port, public ports, public flag, access groups and limits.
 
@@ -129,8 +129,8 @@ class RegisterImageScreen(ServiceCalls, ModalScreen[ImageView | None]):
             yield Static(HELP, id="form-help")
 
     def on_mount(self) -> None:
-        self.call(self.app.session.engine_images, then=self._engine_images_loaded, failed=self._engine_images_failed)
-        self.call(self.app.session.list_groups, then=self._groups_loaded, failed=lambda _exc: None)
+        self.run_call(self.app.session.engine_images, then=self._engine_images_loaded, failed=self._engine_images_failed)
+        self.run_call(self.app.session.list_groups, then=self._groups_loaded, failed=lambda _exc: None)
 
     def field(self, input_id: str) -> Field:
         widget = self.query_one(f"#{input_id}")
@@ -181,7 +181,7 @@ class RegisterImageScreen(ServiceCalls, ModalScreen[ImageView | None]):
             self._show_ref_matches(event.value)
             if event.value in self.refs and event.value != self._defaults_for:
                 self._defaults_for = event.value
-                self.call(self.app.session.image_defaults, event.value, then=self.apply_defaults,
+                self.run_call(self.app.session.image_defaults, event.value, then=self.apply_defaults,
                           failed=lambda exc: self.field("ref").set_hint(error_text(exc)))
 
     def apply_defaults(self, defaults: ImageDefaults) -> None:
@@ -243,10 +243,10 @@ class RegisterImageScreen(ServiceCalls, ModalScreen[ImageView | None]):
         self._status("Saving…", info=True)
         session = self.app.session
         if self.image is None:
-            self.call(session.register_image, then=self._saved, failed=self._save_failed, **values)
+            self.run_call(session.register_image, then=self._saved, failed=self._save_failed, **values)
         else:
             name = values.pop("name")
-            self.call(session.update_image, name, then=self._saved, failed=self._save_failed, **values)
+            self.run_call(session.update_image, name, then=self._saved, failed=self._save_failed, **values)
 
     def _invalid_count(self) -> int:
         return sum(1 for field in self.query(Field) if field.failed)

@@ -12,9 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from ...domain import DeleteUserReport, UserView, ValidationError
+from ..background import Background, error_text
 from ..widgets.forms import Field, FormSwitch, Rule, first_invalid, password_rule, text_input, username_rule
 from ..widgets.report import ReportScreen
-from .calls import ServiceCalls, error_text
 
 FORM_CSS = """
 {name} {{ align: center middle; }}
@@ -36,7 +36,7 @@ CHOICES = (
 )
 
 
-class _Form(ServiceCalls):
+class _Form(Background):
     """What the user forms share: a status line, saving once at a time, Enter saves."""
 
     _saving = False
@@ -103,7 +103,7 @@ class CreateUserScreen(_Form, ModalScreen[UserView | None]):
         def value(input_id: str) -> str:
             return self.query_one(f"#{input_id}", Input).value
 
-        self.call(
+        self.run_call(
             self.app.session.create_user, value("username").strip(), value("password"),
             display_name=value("display-name").strip(), email=value("email").strip(),
             is_admin=self.query_one("#admin", FormSwitch).value,
@@ -136,7 +136,7 @@ class ResetPasswordScreen(_Form, ModalScreen[bool]):
             return
         self._saving = True
         self.status("Saving…", info=True)
-        self.call(self.app.session.set_password, self.username, self.query_one("#password", Input).value,
+        self.run_call(self.app.session.set_password, self.username, self.query_one("#password", Input).value,
                   then=lambda _none: self.dismiss(True), failed=self.failed)
 
 

@@ -10,13 +10,13 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from ...domain import DeleteUserReport, Health, UserView
+from ..background import Background
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.filterbar import FilterBar, matches
 from ..widgets.footer import KeysFooter
 from ..widgets.format import ago
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
-from .calls import ServiceCalls
 from .user_forms import CreateUserScreen, DeleteUserScreen, ResetPasswordScreen, delete_report
 
 COLUMNS = (
@@ -52,7 +52,7 @@ def stale_text(health: Health) -> Text:
     return text
 
 
-class UsersScreen(ServiceCalls, Screen):
+class UsersScreen(Background, Screen):
     """Directory users (admins): username, name, uid, admin, status, containers, last seen.
 
     `n` create, `p` reset password, `a` toggle admin, `t` disable or enable, `d` delete (choosing
@@ -103,8 +103,8 @@ class UsersScreen(ServiceCalls, Screen):
 
     def action_reload(self) -> None:
         session = self.app.session
-        self.call(session.list_users, then=self.show_users, exclusive=True, title="Cannot list the users")
-        self.call(session.health, then=self.show_health, failed=lambda _exc: None)
+        self.run_call(session.list_users, then=self.show_users, group="load", exclusive=True, title="Cannot list the users")
+        self.run_call(session.health, then=self.show_health, failed=lambda _exc: None)
 
     def show_users(self, views: list[UserView]) -> None:
         self.users = {view.username: view for view in views}
@@ -196,7 +196,7 @@ class UsersScreen(ServiceCalls, Screen):
             self.app.notify(f"{updated.username} is {state}.", markup=False)
             self.action_reload()
 
-        self.call(self.app.session.set_admin, view.username, not view.is_admin, then=done,
+        self.run_call(self.app.session.set_admin, view.username, not view.is_admin, then=done,
                   title="Admin flag not changed")
 
     def action_toggle_active(self) -> None:
@@ -211,7 +211,7 @@ class UsersScreen(ServiceCalls, Screen):
 
         def run(yes: bool | None = True) -> None:
             if yes:
-                self.call(self.app.session.set_active, view.username, not view.active, then=done,
+                self.run_call(self.app.session.set_active, view.username, not view.active, then=done,
                           title="User not disabled" if view.active else "User not enabled")
 
         if view.active:
@@ -231,7 +231,7 @@ class UsersScreen(ServiceCalls, Screen):
                 return
             containers, data = choice
             self.app.notify(f"Deleting {view.username}…", markup=False)
-            self.call(self.app.session.delete_user, view.username, containers=containers, data=data,
+            self.run_call(self.app.session.delete_user, view.username, containers=containers, data=data,
                       then=self._deleted, title=f"User {view.username} not deleted")
 
         self.app.push_screen(DeleteUserScreen(view), chosen)
@@ -247,4 +247,4 @@ class UsersScreen(ServiceCalls, Screen):
             self.action_reload()
 
         self.app.notify("Syncing users from the directory…", markup=False)
-        self.call(self.app.session.sync_users, then=done, title="Sync failed")
+        self.run_call(self.app.session.sync_users, then=done, title="Sync failed")
