@@ -281,7 +281,7 @@ async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_im
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_until(pilot, lambda: app.health is not None and view.id in app.book.views)
             await pilot.pause()
-            assert "(client)" in screen_text(app).splitlines()[0]
+            assert "(client)" in screen_text(app).splitlines()[1]
             app.screen.query_one("#table").move_to(view.id)
             await pilot.press("s")
             await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.EXITED, what="stop")

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
 from collections.abc import Sequence
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.cache import LRUCache
 from textual.containers import Vertical
-from textual.geometry import Size
-from textual.reactive import var
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Static
 
 from ...domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
+from .virtuallog import VirtualLog
 
 MAX_LINES = 20_000
 _CONTROL = re.compile("[\u0000-\u0008\u000a-\u001f\u007f]")
@@ -65,96 +62,46 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-class BuildLines(ScrollView, can_focus=True):
-    """A virtual, styled view of the last `max_lines` build lines; only visible lines are rendered."""
+class BuildLines(VirtualLog[tuple[BuildEventKind, str]]):
+    """The build's lines, styled by kind: step bold, tolerated dim, warnings yellow, errors red."""
 
-    COMPONENT_CLASSES = set(_COMPONENT.values())
+    COMPONENT_CLASSES = VirtualLog.COMPONENT_CLASSES | set(_COMPONENT.values())
     DEFAULT_CSS = """
-    BuildLines { background: $surface; color: $foreground; overflow: auto auto; height: 1fr; }
-    BuildLines:focus { background-tint: $foreground 5%; }
-    BuildLines > .buildlog--step { color: $accent; text-style: bold; }
+    BuildLines > .buildlog--step { color: $foreground; text-style: bold; }
     BuildLines > .buildlog--stderr { color: $warning; }
     BuildLines > .buildlog--tolerated { color: $text-muted; text-style: dim; }
     BuildLines > .buildlog--error { color: $error; text-style: bold; }
     BuildLines > .buildlog--result { color: $success; text-style: bold; }
     """
 
-    auto_scroll: var[bool] = var(True)
-    """Follow new lines while the view is at the end."""
-
     def __init__(self, max_lines: int = MAX_LINES, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.max_lines = max_lines
-        self._lines: deque[tuple[BuildEventKind, str]] = deque(maxlen=max_lines)
-        self._total = 0
-        self._width = 0
-        self._cache: LRUCache[int, Strip] = LRUCache(128)
-
-    @property
-    def line_count(self) -> int:
-        """Lines kept (at most `max_lines`)."""
-        return len(self._lines)
-
-    @property
-    def total_lines(self) -> int:
-        """Lines ever appended, including those no longer kept."""
-        return self._total
+        super().__init__(max_lines, id=id)
+        self._styles: dict[BuildEventKind, Style] = {}
 
     @property
     def lines(self) -> list[str]:
         """The kept lines' text, oldest first."""
-        return [text for _kind, text in self._lines]
+        return [text for _kind, text in self._items]
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._cache.clear()
+        self._styles.clear()
 
-    def append(self, items: Sequence[tuple[BuildEventKind, str]]) -> None:
-        if not items:
-            return
-        follow = self.auto_scroll and self.is_vertical_scroll_end and not self.is_vertical_scrollbar_grabbed
-        before = len(self._lines)
-        width = self._width
-        for _kind, text in items:
-            length = len(text) if text.isascii() else cell_len(text)
-            if length > width:
-                width = length
-        self._lines.extend(items)
-        self._total += len(items)
-        self._width = width
-        dropped = before + len(items) - len(self._lines)
-        self.virtual_size = Size(self._width, len(self._lines))
-        if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
-            if dropped:
-                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
-            self.refresh()
+    def item_text(self, item: tuple[BuildEventKind, str]) -> str:
+        return item[1]
 
-    def clear(self) -> None:
-        self._lines.clear()
-        self._total = 0
-        self._width = 0
-        self._cache.clear()
-        self.virtual_size = Size(0, 0)
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        base = self.rich_style
-        if index >= len(self._lines):
-            return Strip.blank(width, base)
-        absolute = self._total - len(self._lines) + index
-        strip = self._cache.get(absolute)
-        if strip is None:
-            kind, text = self._lines[index]
+    def line_style(self, kind: BuildEventKind, base: Style) -> Style:
+        """The style a line of `kind` is painted with (the base style for plain output)."""
+        style = self._styles.get(kind)
+        if style is None:
             component = _COMPONENT.get(kind)
-            style: Style = base + self.get_component_rich_style(component) if component else base
-            strip = Strip(Text(text, style=style, no_wrap=True, end="").render(self.app.console), cell_len(text))
-            self._cache[absolute] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, index)
+            style = base + self.get_component_rich_style(component) if component else base
+            self._styles[kind] = style
+        return style
+
+    def render_item(self, item: tuple[BuildEventKind, str], number: int, base: Style) -> Strip:
+        kind, text = item
+        return Strip([Segment(text, self.line_style(kind, base))], cell_len(text))
 
 
 class BuildLogView(Vertical):
@@ -245,14 +192,11 @@ class BuildLogView(Vertical):
 
     @property
     def follow(self) -> bool:
-        return self.view.auto_scroll
+        return self.view.follow
 
     @follow.setter
     def follow(self, value: bool) -> None:
-        self.view.auto_scroll = value
-        if value:
-            self.view.scroll_end(animate=False, immediate=True, x_axis=False)
-        self._refresh_summary()
+        self.view.follow = value
 
     # ------------------------------------------------------------------ summary
 
@@ -289,8 +233,6 @@ class BuildLogView(Vertical):
                 text.append(f" after {format_duration(summary.seconds)}")
             counts = self._counts(max(summary.lines, self.view.total_lines), summary.tolerated, summary.warnings)
         text.append(f"  ·  {counts}")
-        if not self.follow:
-            text.append("  ·  follow off", style="italic")
         kept, total = self.view.line_count, self.view.total_lines
         if total > kept:
             text.append(f"  ·  showing the last {kept:,} of {total:,} lines", style="dim")

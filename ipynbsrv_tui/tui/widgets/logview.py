@@ -1,7 +1,8 @@
 """A bounded, searchable log view for live container logs.
 
-`LogView` paints only visible lines from a bounded list of plain strings (no markup, control
-characters shown as �), follows the end while `follow` is on, and highlights a search term.
+`LogView` (a `VirtualLog`) paints only visible lines from a bounded list of plain strings (no
+markup, control characters shown as �), follows the end while `follow` is on, and highlights a
+search term.
 `LogPanel` adds a status line, a search box (`/`), match jumping (`n` / `N`) and the follow
 toggle (`f`).
 """
@@ -11,136 +12,80 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.containers import Vertical
-from textual.geometry import Size
-from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from .format import printable
+from .virtuallog import VirtualLog
 
 DEFAULT_MAX_LINES = 20_000
-MAX_WIDTH = 4_000
 
 
-class LogView(ScrollView, can_focus=True):
-    """Plain-text log lines, bounded to `max_lines`, rendered lazily; `follow` keeps the end in view."""
+class LogView(VirtualLog[str]):
+    """Plain-text log lines (control characters shown as �) with a highlighted search term."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"log-view--match", "log-view--current-match"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = VirtualLog.COMPONENT_CLASSES | {"log-view--match",
+                                                                             "log-view--current-match"}
     DEFAULT_CSS = """
     LogView {
-        background: $surface;
-        color: $foreground;
-        height: 1fr;
         & > .log-view--match { background: $warning 40%; }
         & > .log-view--current-match { background: $accent; color: $foreground; text-style: bold; }
-        &:focus { background-tint: $foreground 5%; }
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "scroll_lines(-1)", "Up", show=False),
-        Binding("down", "scroll_lines(1)", "Down", show=False),
-        Binding("pageup", "scroll_page(-1)", "Page up", show=False),
-        Binding("pagedown", "scroll_page(1)", "Page down", show=False),
-        Binding("home", "top", "Top", show=False),
-        Binding("end", "bottom", "End", show=False),
-    ]
-
-    follow: reactive[bool] = reactive(True)
-
-    class StateChanged(Message):
-        """Follow, line count or search position changed (for the status line)."""
 
     def __init__(self, max_lines: int = DEFAULT_MAX_LINES, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.max_lines = max_lines
-        self._lines: list[str] = []
-        self._dropped = 0
-        self._width = 0
-        self._cache: LRUCache[int, Strip] = LRUCache(256)
+        super().__init__(max_lines, id=id, classes=classes)
         self.search_term = ""
-        self._current_match: int | None = None
-
-    # ------------------------------------------------------------------ content
+        self._current_match: int | None = None  # absolute line number
 
     @property
     def lines(self) -> list[str]:
-        return self._lines
-
-    @property
-    def line_count(self) -> int:
-        return len(self._lines)
-
-    @property
-    def dropped(self) -> int:
-        """Lines dropped from the top to stay within max_lines."""
-        return self._dropped
+        return list(self._items)
 
     @property
     def current_match(self) -> int | None:
-        return self._current_match
+        """The index (among the kept lines) of the line found last, or None."""
+        if self._current_match is None or self._current_match < self.first_number:
+            return None
+        return self._current_match - self.first_number
 
     def append(self, lines: Iterable[str]) -> None:
         """Add a batch of lines (one repaint per batch, however large)."""
-        new = [printable(line) for line in lines]
-        if not new:
-            return
-        self._lines.extend(new)
-        self._width = min(MAX_WIDTH, max(self._width, max(len(line) for line in new)))
-        excess = len(self._lines) - self.max_lines
-        if excess > 0:
-            # Trim in chunks so that a steady stream does not shift the whole list on every batch.
-            excess = max(excess, self.max_lines // 10)
-            del self._lines[:excess]
-            self._dropped += excess
-            self._cache.clear()
-            if self._current_match is not None:
-                self._current_match = self._current_match - excess if self._current_match >= excess else None
-        self.virtual_size = Size(self._width, len(self._lines))
-        if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        self.refresh()
-        self.post_message(self.StateChanged())
+        super().append(printable(line) for line in lines)
 
     def clear(self) -> None:
-        self._lines.clear()
-        self._cache.clear()
-        self._width = 0
-        self._dropped = 0
         self._current_match = None
-        self.virtual_size = Size(0, 0)
-        self.refresh()
-        self.post_message(self.StateChanged())
+        super().clear()
 
     # ------------------------------------------------------------------ search
 
     def search(self, term: str) -> int | None:
         """Highlight `term` (case-insensitive) and jump to its last match; the line index or None."""
         self.search_term = term
-        self._cache.clear()
         self._current_match = None
-        self.refresh()
+        self.forget_strips()
         if not term:
             self.post_message(self.StateChanged())
             return None
-        return self.find(forward=False, start=len(self._lines))
+        return self.find(forward=False, start=self.line_count)
 
     def find(self, forward: bool = True, start: int | None = None) -> int | None:
         """Jump to the next (or previous) line containing the search term; following stops."""
         term = self.search_term.lower()
-        if not term or not self._lines:
+        count = self.line_count
+        if not term or not count:
             return None
-        count = len(self._lines)
         if start is None:
-            start = self._current_match if self._current_match is not None else (count if not forward else -1)
+            current = self.current_match
+            start = current if current is not None else (count if not forward else -1)
         step = 1 if forward else -1
         index = start + step
         for _ in range(count):
@@ -148,7 +93,7 @@ class LogView(ScrollView, can_focus=True):
                 index = 0
             elif index < 0:
                 index = count - 1
-            if term in self._lines[index].lower():
+            if term in self._items[index].lower():
                 self._jump(index)
                 return index
             index += step
@@ -157,74 +102,27 @@ class LogView(ScrollView, can_focus=True):
 
     def match_count(self) -> int:
         term = self.search_term.lower()
-        return sum(1 for line in self._lines if term in line.lower()) if term else 0
+        return sum(1 for line in self._items if term in line.lower()) if term else 0
 
     def _jump(self, index: int) -> None:
         previous = self._current_match
-        self._current_match = index
+        self._current_match = self.first_number + index
         self.follow = False
-        for line in (previous, index):
-            if line is not None:
-                self._cache.discard(line)
+        self.forget_strips(*(n for n in (previous, self._current_match) if n is not None))
         height = self.scrollable_content_region.height
         self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)
-        self.refresh()
         self.post_message(self.StateChanged())
-
-    # ------------------------------------------------------------------ scrolling
-
-    def watch_follow(self, follow: bool) -> None:
-        if follow and self.is_mounted:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        self.post_message(self.StateChanged())
-
-    def action_scroll_lines(self, delta: int) -> None:
-        if delta < 0:
-            self.follow = False
-        self.scroll_to(y=self.scroll_offset.y + delta, animate=False, immediate=True)
-
-    def action_scroll_page(self, direction: int) -> None:
-        if direction < 0:
-            self.follow = False
-        height = self.scrollable_content_region.height
-        self.scroll_to(y=self.scroll_offset.y + direction * height, animate=False, immediate=True)
-
-    def action_top(self) -> None:
-        self.follow = False
-        self.scroll_home(animate=False, immediate=True)
-
-    def action_bottom(self) -> None:
-        self.follow = True
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        self.follow = False
 
     # ------------------------------------------------------------------ painting
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._cache.clear()
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
-        index = int(scroll_y) + y
-        base = self.rich_style
-        if index >= len(self._lines):
-            return Strip.blank(width, base)
-        strip = self._cache.get(index)
-        if strip is None:
-            strip = self._render_line(index, base)
-            self._cache[index] = strip
-        return strip.crop_extend(int(scroll_x), int(scroll_x) + width, base)
-
-    def _render_line(self, index: int, base: Style) -> Strip:
-        line = self._lines[index]
-        text = Text(line, style=base, no_wrap=True, end="")
+    def render_item(self, item: str, number: int, base: Style) -> Strip:
         term = self.search_term
-        if term:
-            component = "log-view--current-match" if index == self._current_match else "log-view--match"
-            text.highlight_words([term], style=self.get_component_rich_style(component), case_sensitive=False)
+        if not term:
+            return Strip([Segment(item, base)], cell_len(item))
+        text = Text(item, no_wrap=True, end="")
+        text.stylize(base)
+        component = "log-view--current-match" if number == self._current_match else "log-view--match"
+        text.highlight_words([term], style=self.get_component_rich_style(component), case_sensitive=False)
         return Strip(text.render(self.app.console), text.cell_len)
 
 
@@ -274,7 +172,7 @@ class LogPanel(Vertical):
 
     def _update_status(self) -> None:
         view = self.view
-        parts = ["following (f)" if view.follow else "paused (f to follow)", f"{view.line_count} lines"]
+        parts = ["following (f pauses)" if view.follow else "paused (End or f follows)", f"{view.line_count} lines"]
         if view.dropped:
             parts.append(f"{view.dropped} older dropped")
         if view.search_term:

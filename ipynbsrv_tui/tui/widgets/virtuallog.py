@@ -1,0 +1,257 @@
+"""The one virtual log view base, under the build log and the container log (DESIGN §9).
+
+`VirtualLog` keeps the last `max_lines` items in a deque and paints only the visible ones, one
+Strip per line (cached for a few screens, by absolute line number). It follows the end by
+default; scrolling up (keys, wheel, scrollbar) pauses following and shows a marker on the last
+row ("paused · N new lines · End or f follows"); `End`, `f` (in the panels) or scrolling back
+down to the end resumes. Subclasses say how an item looks (`render_item`) and what its text is.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import ClassVar, Generic, TypeVar
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollDown, ScrollTo, ScrollUp
+from textual.strip import Strip
+
+Item = TypeVar("Item")
+MAX_WIDTH = 4_000
+CACHED_STRIPS = 128
+
+
+class VirtualLog(ScrollView, Generic[Item], can_focus=True):
+    """A bounded, lazily painted, following log of `Item`s (see the module docstring)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"virtual-log--paused"}
+    DEFAULT_CSS = """
+    VirtualLog {
+        background: $surface;
+        color: $foreground;
+        height: 1fr;
+        & > .virtual-log--paused { background: $warning; color: $background; text-style: bold; }
+        &:focus { background-tint: $foreground 5%; }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "scroll_lines(-1)", "Up", show=False),
+        Binding("down", "scroll_lines(1)", "Down", show=False),
+        Binding("pageup", "scroll_page(-1)", "Page up", show=False),
+        Binding("pagedown", "scroll_page(1)", "Page down", show=False),
+        Binding("home", "top", "Top", show=False),
+        Binding("end", "bottom", "End", show=False),
+    ]
+
+    follow: reactive[bool] = reactive(True, init=False)
+    """Keep the newest line in view; False while the reader looks at older lines."""
+
+    class StateChanged(Message):
+        """Following, the line count or a search position changed (for a status line)."""
+
+    def __init__(self, max_lines: int, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.max_lines = max_lines
+        self._items: deque[Item] = deque(maxlen=max_lines)
+        self._total = 0
+        self._width = 0
+        self._unseen = 0
+        self._cache: LRUCache[int, Strip] = LRUCache(CACHED_STRIPS)
+
+    # ------------------------------------------------------------------ for subclasses
+
+    def item_text(self, item: Item) -> str:
+        """The plain text of an item (for widths and searching)."""
+        return str(item)
+
+    def render_item(self, item: Item, number: int, base: Style) -> Strip:
+        """The whole line of one item; `number` is its absolute line number (see `first_number`)."""
+        text = self.item_text(item)
+        return Strip([Segment(text, base)], cell_len(text))
+
+    # ------------------------------------------------------------------ content
+
+    @property
+    def line_count(self) -> int:
+        """Lines kept (at most `max_lines`)."""
+        return len(self._items)
+
+    @property
+    def total_lines(self) -> int:
+        """Lines ever appended, including those no longer kept."""
+        return self._total
+
+    @property
+    def dropped(self) -> int:
+        """Lines dropped from the top to stay within max_lines."""
+        return self._total - len(self._items)
+
+    @property
+    def first_number(self) -> int:
+        """The absolute number of the oldest kept line."""
+        return self._total - len(self._items)
+
+    @property
+    def unseen(self) -> int:
+        """Lines appended since following paused."""
+        return self._unseen
+
+    def append(self, items: Iterable[Item]) -> None:
+        """Add a batch of items (one repaint per batch, however large)."""
+        new = list(items)
+        if not new:
+            return
+        width = self._width
+        for item in new:
+            text = self.item_text(item)
+            length = len(text) if text.isascii() else cell_len(text)
+            if length > width:
+                width = length
+        self._width = min(MAX_WIDTH, width)
+        before = len(self._items)
+        self._items.extend(new)
+        self._total += len(new)
+        dropped = before + len(new) - len(self._items)
+        self._set_virtual_size()
+        if self.follow:
+            self._to_end()
+        else:
+            self._unseen += len(new)
+            if dropped:  # keep the lines being read in place while older ones drop off the top
+                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+        self.refresh()
+        self.post_message(self.StateChanged())
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._total = 0
+        self._width = 0
+        self._unseen = 0
+        self._cache.clear()
+        self._set_virtual_size()
+        self.refresh()
+        self.post_message(self.StateChanged())
+
+    def item(self, index: int) -> Item:
+        """The kept item at `index` (0 = oldest kept)."""
+        return self._items[index]
+
+    def forget_strips(self, *numbers: int) -> None:
+        """Repaint these absolute lines (all when none are given), e.g. after a search changed."""
+        if numbers:
+            for number in numbers:
+                self._cache.discard(number)
+        else:
+            self._cache.clear()
+        self.refresh()
+
+    # ------------------------------------------------------------------ following
+
+    def _set_virtual_size(self) -> None:
+        # While paused the last row shows the marker, so the content is one row taller.
+        self.virtual_size = Size(self._width, len(self._items) + (0 if self.follow else 1))
+
+    def _to_end(self) -> None:
+        self.scroll_to(y=max(0, self.virtual_size.height - self.scrollable_content_region.height),
+                       animate=False, immediate=True)
+
+    def watch_follow(self, follow: bool) -> None:
+        self._set_virtual_size()
+        if follow:
+            self._unseen = 0
+            self._to_end()
+        self.refresh()
+        self.post_message(self.StateChanged())
+
+    def on_resize(self, _event: events.Resize) -> None:
+        if self.follow:
+            self._to_end()
+
+    def on_show(self, _event: events.Show) -> None:
+        if self.follow:
+            self.call_after_refresh(self._to_end)
+
+    def _pause(self) -> None:
+        if self.follow:
+            self.follow = False
+
+    def _resume_at_end(self) -> None:
+        if not self.follow and self.scroll_y >= self.max_scroll_y:
+            self.follow = True
+
+    def action_scroll_lines(self, delta: int) -> None:
+        if delta < 0:
+            self._pause()
+        self.scroll_to(y=self.scroll_y + delta, animate=False, immediate=True)
+        if delta > 0:
+            self._resume_at_end()
+
+    def action_scroll_page(self, direction: int) -> None:
+        if direction < 0:
+            self._pause()
+        height = self.scrollable_content_region.height
+        self.scroll_to(y=self.scroll_y + direction * height, animate=False, immediate=True)
+        if direction > 0:
+            self._resume_at_end()
+
+    def action_top(self) -> None:
+        self._pause()
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def action_bottom(self) -> None:
+        self.follow = True
+        self._to_end()
+
+    def on_mouse_scroll_up(self, _event: events.MouseScrollUp) -> None:
+        self._pause()
+
+    def on_mouse_scroll_down(self, _event: events.MouseScrollDown) -> None:
+        self.call_after_refresh(self._resume_at_end)
+
+    def on_scroll_up(self, _message: ScrollUp) -> None:
+        self._pause()
+
+    def on_scroll_down(self, _message: ScrollDown) -> None:
+        self.call_after_refresh(self._resume_at_end)
+
+    def on_scroll_to(self, message: ScrollTo) -> None:
+        if message.y is not None and message.y < self.max_scroll_y:
+            self._pause()
+
+    # ------------------------------------------------------------------ painting
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def marker(self, width: int) -> Strip:
+        """The last row while paused: says so, how many lines came since, and how to resume."""
+        text = f" ⏸ paused · {self._unseen:,} new line{'' if self._unseen == 1 else 's'} · End or f follows "
+        style = self.get_component_rich_style("virtual-log--paused")
+        return Strip([Segment(text, style)], cell_len(text)).crop_extend(0, width, style)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if not self.follow and y == self.scrollable_content_region.height - 1:
+            return self.marker(width)
+        index = scroll_y + y
+        if index >= len(self._items):
+            return Strip.blank(width, base)
+        number = self._total - len(self._items) + index
+        strip = self._cache.get(number)
+        if strip is None:
+            strip = self.render_item(self._items[index], number, base)
+            self._cache[number] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, index)
