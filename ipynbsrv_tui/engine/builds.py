@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker.errors
@@ -21,6 +21,7 @@ from .errors import translate
 CANCELLED = "The build was cancelled."
 _ARG = re.compile(r"^ARG\s+(\w+)(?:=(.*))?$", re.IGNORECASE)
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+_LAYER = re.compile(r"^\s*--->\s+([0-9a-f]{12,64})\s*$")
 _STREAM_ERRORS = (
     docker.errors.DockerException,
     requests.exceptions.RequestException,
@@ -45,8 +46,11 @@ class BuildStream:
         buildargs: dict[str, str] | None = None,
         url: str = "",
         started: float | None = None,
+        on_cancelled: Callable[[str], object] | None = None,
     ) -> None:
         self.tag = tag
+        self.last_layer: str | None = None
+        self._on_cancelled = on_cancelled
         self.summary: BuildSummary | None = None
         self._chunks = _cancellable(chunks)
         self._classifier = BuildLogClassifier()
@@ -101,6 +105,8 @@ class BuildStream:
         if self.cancelled and not self._classifier.succeeded:
             self._emit(self._classifier.fail(CANCELLED))
             status = BuildStatus.CANCELLED
+            if self._on_cancelled is not None and self.last_layer is not None:
+                self._on_cancelled(self.last_layer)  # the interrupted build's untagged last layer
         else:
             self._emit(self._classifier.finish())
             status = BuildStatus.SUCCEEDED if self._classifier.succeeded else BuildStatus.FAILED
@@ -121,6 +127,8 @@ class BuildStream:
         for event in events:
             if event.kind is BuildEventKind.STEP:
                 self._remember_arg(event.text.partition(" : ")[2])
+            elif event.kind is BuildEventKind.OUTPUT and (layer := _LAYER.match(event.text)):
+                self.last_layer = layer.group(1)
             elif event.kind is BuildEventKind.ERROR:
                 if from_engine:
                     event = self._explain(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -28,6 +29,9 @@ _CONNECT_ERRORS = (
     urllib3.exceptions.HTTPError,
     OSError,
 )
+
+
+DANGLING_WAIT = 20.0
 
 
 class Engine:
@@ -101,7 +105,33 @@ class Engine:
                 forcerm=True,
                 pull=False,
             )
-        return BuildStream(chunks, tag, buildargs=buildargs, url=self.url, started=started)
+        return BuildStream(chunks, tag, buildargs=buildargs, url=self.url, started=started,
+                           on_cancelled=self._remove_dangling_later)
+
+    def _remove_dangling_later(self, layer: str) -> None:
+        """After a cancelled build, remove its last committed layer once the engine has stopped the
+        interrupted step's container, unless it is tagged or other images build on it (cache)."""
+        threading.Thread(target=self.remove_dangling, args=(layer,), name="ipynbsrv-build-cleanup",
+                         daemon=True).start()
+
+    def remove_dangling(self, layer: str, wait: float = DANGLING_WAIT) -> bool:
+        """Remove the untagged image `layer`; retries while a container still uses it. Whether it went."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                if self.client.api.inspect_image(layer).get("RepoTags"):
+                    return False
+                self.client.api.remove_image(layer, noprune=False)
+                return True
+            except docker.errors.NotFound:
+                return True
+            except docker.errors.APIError as exc:
+                # 409: a container (the interrupted step's, being stopped) or a child image uses it.
+                if exc.status_code != 409 or "child images" in str(exc) or time.monotonic() > deadline:
+                    return False
+            except _CONNECT_ERRORS:
+                return False
+            time.sleep(0.5)
 
     # ------------------------------------------------------------------ images
 

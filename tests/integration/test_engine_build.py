@@ -147,3 +147,19 @@ def test_cancel_stops_the_build_and_removes_its_container(engine, base_image, ma
         time.sleep(0.5)
     else:
         pytest.fail(f"the build container {running_in} was not removed after the cancel")
+
+
+def test_cancel_removes_the_dangling_layer_of_the_interrupted_build(engine, base_image, make_context, tags):
+    context = make_context(f"FROM {base_image}\nRUN echo layer > /layer\nRUN echo started && sleep 60\n")
+    stream = engine.build(context, tags("cancel-layer"), network_mode="none", nocache=True)
+    for event in stream:
+        if event.text == "started":
+            threading.Thread(target=stream.cancel).start()
+    assert stream.summary.status is BuildStatus.CANCELLED
+    layer = stream.last_layer
+    assert layer is not None  # the committed `RUN echo layer` step, untagged: it would dangle
+    deadline = time.monotonic() + 25
+    while engine.image_exists(layer):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the cancelled build's layer {layer} is still on the engine")
+        time.sleep(0.5)
