@@ -5,8 +5,10 @@ live, classified build log (the BuildEvent stream the TUI shows) on the terminal
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import time
 from typing import TextIO
 
 from .. import validation
@@ -42,6 +44,7 @@ def add_build(subcommands: argparse._SubParsersAction) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build through the session (authorization, build history, audit), printing the live events."""
+    started = time.monotonic()
     buildargs = validation.build_args("\n".join(args.build_args))
     session = open_session(args)
     printer = BuildPrinter(sys.stdout)
@@ -54,6 +57,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise
     summary = handle.summary
     tag = args.tag or f"{args.folder.rstrip('/').rsplit('/', 1)[-1]}"
+    if summary is not None:  # the whole command's time: planning, bases, wheel downloads, the build
+        summary = dataclasses.replace(summary, seconds=time.monotonic() - started)
     printer.summary(tag, summary)
     if summary is None or summary.status is not BuildStatus.SUCCEEDED:
         print(f"ipynbsrv-tui: {failure_line(tag, summary)}", file=sys.stderr, flush=True)

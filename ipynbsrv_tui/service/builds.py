@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -96,7 +97,19 @@ class PlannedBuild:
         self._wheelhouse = wheelhouse
         self._current: BuildStream | None = None
         self._cancelled = threading.Event()
-        self.summary: BuildSummary | None = None
+        self._started = time.monotonic()
+        self._summary: BuildSummary | None = None
+
+    @property
+    def summary(self) -> BuildSummary | None:
+        """How it ended; `seconds` covers the whole plan (bases and wheel downloads included), as
+        the build history does."""
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: BuildSummary | None) -> None:
+        seconds = round(time.monotonic() - self._started, 3)
+        self._summary = None if value is None else dataclasses.replace(value, seconds=seconds)
 
     def cancel(self) -> None:
         self._cancelled.set()

@@ -94,3 +94,36 @@ def test_a_broken_connection_is_a_failure_event_not_an_exception():
     assert events[-1].kind is K.ERROR
     assert "Cannot reach the Docker Engine at unix:///tmp/engine.sock" in events[-1].text
     assert stream.summary.status is BuildStatus.FAILED
+
+
+def test_a_planned_build_reports_the_whole_plans_time_not_only_the_last_images():
+    """The live bar and the CLI give the time build history gives: bases and wheels included."""
+    import time as clock
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from ipynbsrv_tui.domain import BuildStatus, BuildSummary
+    from ipynbsrv_tui.service.builds import PlannedBuild
+
+    class QuickStream:
+        def __init__(self) -> None:
+            self.summary = None
+
+        def __iter__(self):
+            clock.sleep(0.2)  # the engine's own build of this step
+            self.summary = BuildSummary(BuildStatus.SUCCEEDED, "sha256:" + "b" * 64, None, None, 0, 0, 1, 0.01)
+            return iter(())
+
+        def cancel(self) -> None: ...
+
+    class Engine:
+        def build(self, *args, **kwargs):
+            return QuickStream()
+
+    folder = SimpleNamespace(name="f", path=Path("/nowhere"), wheel_sets=())
+    steps = [SimpleNamespace(folder=folder, tag=f"t{i}:latest", buildargs={}, labels={}, nocache=False,
+                             reason="missing base" if i == 0 else "requested") for i in range(2)]
+    planned = PlannedBuild(Engine(), SimpleNamespace(steps=steps, target=steps[-1]), {}, wheelhouse=False)
+    list(planned)
+    assert planned.summary.status is BuildStatus.SUCCEEDED
+    assert planned.summary.seconds >= 0.4  # both steps, not the last stream's 0.01 s

@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
@@ -21,6 +21,7 @@ from ..background import Background, error_text
 from ..buildpump import MAX_BATCH, BuildEnded, BuildEvents, BuildPump, BuildStarted
 from ..widgets.buildlog import MAX_LINES, BuildLogView
 from ..widgets.confirm import ConfirmScreen
+from ..widgets.dialog import Dialog
 from ..widgets.footer import KeysFooter
 from ..widgets.forms import Field, FormSwitch, Rule, first_invalid, reference_rule, text_input
 from ..widgets.statusbar import StatusBar
@@ -44,7 +45,7 @@ def default_tag(prefix: str, folder: str) -> str:
 # ---------------------------------------------------------------------- picking a folder
 
 
-class FolderPickerScreen(Background, ModalScreen[str | None]):
+class FolderPickerScreen(Background, Dialog[str | None]):
     """Choose what to build: a folder under [build] dockerfiles, or a path typed in."""
 
     DEFAULT_CSS = """
@@ -107,7 +108,7 @@ class FolderPickerScreen(Background, ModalScreen[str | None]):
 # ---------------------------------------------------------------------- tag and build args
 
 
-class BuildFormScreen(ModalScreen[BuildRequest | None]):
+class BuildFormScreen(Dialog[BuildRequest | None]):
     """Edit the tag, the build args (KEY=VALUE lines) and no-cache before a build starts."""
 
     DEFAULT_CSS = """
@@ -192,8 +193,9 @@ def summary_of(view: BuildView) -> BuildSummary:
 class BuildScreen(Background, Screen[BuildSummary | None]):
     """The build panel: streams a build's log live (or shows a finished build's stored log).
 
-    `c` cancels a running build after a confirmation; Escape goes back (asking to cancel first
-    while the build runs); `f` turns following the end of the log on and off.
+    `c` stops a running build after a confirmation (the key leaves the footer when the build ends);
+    Escape goes back (asking first while the build runs); `f` pauses or resumes following the end
+    of the log (End resumes too). A question about a build that has since ended closes itself.
     """
 
     DEFAULT_CSS = """
@@ -203,8 +205,8 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
     """
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("c", "cancel_build", "Cancel build"),
-        Binding("f", "toggle_follow", "Follow"),
+        Binding("c", "cancel_build", "Stop build"),
+        Binding("f", "toggle_follow", "Follow/pause"),
     ]
 
     def __init__(self, request: BuildRequest | None = None, *, build: BuildView | None = None) -> None:
@@ -216,6 +218,7 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
         self.build_id: int | None = build.id if build else None
         self.summary: BuildSummary | None = None
         self.pump: BuildPump | None = None
+        self._question: ConfirmScreen | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar("Images › Build")
@@ -254,6 +257,7 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
     def _start_build(self, request: BuildRequest) -> None:
         session = self.app.session
         self.log_view.start()
+        self.refresh_bindings()
         self.pump = BuildPump(
             lambda: session.build_image(request.folder, tag=request.tag, build_args=request.build_args,
                                         nocache=request.nocache),
@@ -297,6 +301,10 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
                                    0.0 if self.log_view.started is None else time.monotonic() - self.log_view.started)
         self.summary = summary
         self.log_view.finish(summary)
+        self.refresh_bindings()
+        question, self._question = self._question, None
+        if question is not None and question.is_attached:
+            question.dismiss(None)  # it asked about a build that is no longer running
         tag = self.request.tag if self.request else ""
         if summary.status is BuildStatus.SUCCEEDED:
             self.app.notify(f"Built {tag}.", title="Build succeeded", markup=False)
@@ -312,11 +320,14 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
     def action_toggle_follow(self) -> None:
         self.log_view.follow = not self.log_view.follow
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_build":
+            return self.running  # hidden from the footer once the build has ended
+        return True
+
     def action_cancel_build(self) -> None:
-        if not self.running:
-            self.app.notify("No build is running here.", severity="warning", markup=False)
-            return
-        self._ask_cancel(leave=False)
+        if self.running:
+            self._ask_cancel(leave=False)
 
     def action_back(self) -> None:
         if self.running:
@@ -326,15 +337,17 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
 
     def _ask_cancel(self, leave: bool) -> None:
         tag = self.request.tag if self.request else "this image"
-        question = f"The build of {tag} is still running. Cancel it?"
+        question = f"The build of {tag} is still running. Stop it?"
 
-        def answered(yes: bool | None) -> None:
-            if yes and self.pump is not None:
+        def answered(stop: bool | None) -> None:
+            self._question = None
+            if stop and self.pump is not None:
                 self.pump.cancel()
                 if leave:
                     self.dismiss(None)
 
-        self.app.push_screen(ConfirmScreen(question, confirm_label="Cancel build"), answered)
+        self._question = ConfirmScreen(question, confirm_label="Stop build", cancel_label="Keep building")
+        self.app.push_screen(self._question, answered)
 
     def on_unmount(self) -> None:
         if self.pump is not None and self.pump.running:

@@ -7,8 +7,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
+
+from ..widgets.dialog import Dialog
 
 # Scrolling and cursor keys of the widgets themselves: summarised in NAVIGATION_HELP instead.
 NAVIGATION_ACTIONS = ("scroll_", "page_", "cursor_", "copy_text", "first", "last", "top", "bottom")
@@ -23,7 +25,7 @@ NAVIGATION_HELP = (
 )
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Lists every key active on the screen it was opened from, then the app-wide keys."""
 
     DEFAULT_CSS = """

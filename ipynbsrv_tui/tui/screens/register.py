@@ -7,13 +7,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
 from ... import validation
 from ...domain import ImageDefaults, ImageInfo, ImageView
 from ..background import Background, error_text
+from ..widgets.dialog import Dialog
 from ..widgets.forms import (
     Field,
     FormSwitch,
@@ -52,7 +52,7 @@ def _text(value) -> str:
     return str(value)
 
 
-class RegisterImageScreen(Background, ModalScreen[ImageView | None]):
+class RegisterImageScreen(Background, Dialog[ImageView | None]):
     """The registration form: name, ref (completed from the engine's images), description,
     command template, notebook port, public ports, public flag, access groups and limits.
 

@@ -8,11 +8,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from ...domain import DeleteUserReport, UserView, ValidationError
 from ..background import Background, error_text
+from ..widgets.dialog import Dialog
 from ..widgets.forms import Field, FormSwitch, Rule, first_invalid, password_rule, text_input, username_rule
 from ..widgets.report import ReportScreen
 
@@ -64,7 +64,7 @@ class _Form(Background):
         self.action_save()  # type: ignore[attr-defined]
 
 
-def _same_as(other_id: str, screen: ModalScreen) -> Rule:
+def _same_as(other_id: str, screen: Dialog) -> Rule:
     def check(value: str) -> None:
         if value != screen.query_one(f"#{other_id}", Input).value:
             raise ValidationError("The two passwords differ: type the same password twice.")
@@ -72,7 +72,7 @@ def _same_as(other_id: str, screen: ModalScreen) -> Rule:
     return Rule(check)
 
 
-class CreateUserScreen(_Form, ModalScreen[UserView | None]):
+class CreateUserScreen(_Form, Dialog[UserView | None]):
     """New directory user: username, display name, email, password twice, admin flag."""
 
     DEFAULT_CSS = FORM_CSS.format(name="CreateUserScreen")
@@ -111,7 +111,7 @@ class CreateUserScreen(_Form, ModalScreen[UserView | None]):
         )
 
 
-class ResetPasswordScreen(_Form, ModalScreen[bool]):
+class ResetPasswordScreen(_Form, Dialog[bool]):
     """Set a user's password (typed twice)."""
 
     DEFAULT_CSS = FORM_CSS.format(name="ResetPasswordScreen")
@@ -140,7 +140,7 @@ class ResetPasswordScreen(_Form, ModalScreen[bool]):
                   then=lambda _none: self.dismiss(True), failed=self.failed)
 
 
-class DeleteUserScreen(ModalScreen[tuple[str, str] | None]):
+class DeleteUserScreen(Dialog[tuple[str, str] | None]):
     """Asks what to do with a user's containers and data (keep / archive / delete each) before
     deleting them; Cancel has the focus. Dismisses with (containers, data) or None."""
 

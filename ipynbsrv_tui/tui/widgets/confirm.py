@@ -1,4 +1,4 @@
-"""A yes/no confirmation whose default is Cancel (DESIGN §9)."""
+"""A yes/no confirmation whose default is the safe answer, buttons named by what they do (DESIGN §9)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from .dialog import Dialog
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Asks before a destructive action; Cancel has the focus, Escape cancels."""
+
+class ConfirmScreen(Dialog[bool]):
+    """Asks before a destructive action; the safe button (`cancel_label`, e.g. "Keep building") has
+    the focus, Escape answers it; left/right move between the buttons (an app-wide key)."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -26,16 +28,17 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("y", "confirm", "Yes", show=False)]
     AUTO_FOCUS = "#cancel"
 
-    def __init__(self, question: str, confirm_label: str = "Delete") -> None:
+    def __init__(self, question: str, confirm_label: str = "Delete", cancel_label: str = "Cancel") -> None:
         super().__init__()
         self.question = question
         self.confirm_label = confirm_label
+        self.cancel_label = cancel_label
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.question), classes="question")
             with Horizontal():
-                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button(Text(self.cancel_label), id="cancel", variant="primary")
                 yield Button(Text(self.confirm_label), id="confirm", variant="error")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -17,10 +17,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from ...domain import IpynbsrvError
+from .dialog import Dialog
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Field:
     extra: dict = field(default_factory=dict)
 
 
-class FormScreen(ModalScreen[dict | None]):
+class FormScreen(Dialog[dict | None]):
     """A modal form; subclasses may override `validate_all` for checks across fields."""
 
     DEFAULT_CSS = """

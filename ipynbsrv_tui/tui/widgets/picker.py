@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from .dialog import Dialog
 
-class PickerScreen(ModalScreen[Any]):
+
+class PickerScreen(Dialog[Any]):
     """Dismisses with the value of the chosen option, or None on Escape."""
 
     DEFAULT_CSS = """

@@ -8,11 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .dialog import Dialog
 
-class ReportScreen(ModalScreen[None]):
+
+class ReportScreen(Dialog[None]):
     """Titled sections of plain-text lines; Escape or Enter closes it."""
 
     DEFAULT_CSS = """

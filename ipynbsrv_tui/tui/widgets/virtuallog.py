@@ -236,7 +236,7 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
 
     def marker(self, width: int) -> Strip:
         """The last row while paused: says so, how many lines came since, and how to resume."""
-        text = f" ⏸ paused · {self._unseen:,} new line{'' if self._unseen == 1 else 's'} · End or f follows "
+        text = f" ‖ paused · {self._unseen:,} new line{'' if self._unseen == 1 else 's'} · End or f follows "
         style = self.get_component_rich_style("virtual-log--paused")
         return Strip([Segment(text, style)], cell_len(text)).crop_extend(0, width, style)
 

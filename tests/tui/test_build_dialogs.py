@@ -1,0 +1,89 @@
+"""The build panel's stop question: buttons named by what they do, arrows between them, the question
+closing itself when the build ends meanwhile, the stop key leaving the footer then."""
+
+from __future__ import annotations
+
+import threading
+
+from textual.widgets import Button
+
+from ipynbsrv_tui.domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
+from ipynbsrv_tui.tui.screens.build import BuildRequest, BuildScreen
+from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
+
+from .conftest import FixedSession, make_app, screen_text, wait_until
+
+
+class GatedBuild:
+    """A build that prints one step, then waits for `gate` (or a cancel) before it succeeds."""
+
+    build_id = 9
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.cancelled = False
+        self.summary: BuildSummary | None = None
+
+    def __iter__(self):
+        yield BuildEvent(BuildEventKind.STEP, "Step 1/1 : RUN sleep", step=1, total_steps=1)
+        self.gate.wait(30)
+        status = BuildStatus.CANCELLED if self.cancelled else BuildStatus.SUCCEEDED
+        self.summary = BuildSummary(status, None if self.cancelled else "sha256:" + "c" * 64, None, None,
+                                    0, 0, 1, 1.0)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.gate.set()
+
+
+class BuildingSession(FixedSession):
+    def __init__(self) -> None:
+        super().__init__()
+        self.build = GatedBuild()
+
+    def build_image(self, folder, tag=None, build_args=None, nocache=False):
+        return self.build
+
+
+async def test_stop_question_names_its_buttons_moves_with_arrows_and_closes_when_the_build_ends():
+    session = BuildingSession()
+    app = make_app(session, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = BuildScreen(BuildRequest("slow", "t/slow:1"))
+        await app.push_screen(panel)
+        await wait_until(pilot, lambda: panel.log_view.view.line_count == 1, what="the first step")
+        await pilot.pause()
+        assert "c Stop build" in screen_text(app)
+
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = app.screen
+        labels = [str(button.label) for button in question.query(Button)]
+        assert labels == ["Keep building", "Stop build"]
+        assert question.focused.id == "cancel"
+        await pilot.press("right")
+        assert question.focused.id == "confirm"
+        await pilot.press("left")
+        assert question.focused.id == "cancel"
+
+        session.build.gate.set()  # the build ends while the question is open
+        await wait_until(pilot, lambda: app.screen is panel, what="the question to close itself")
+        assert panel.summary is not None and panel.summary.status is BuildStatus.SUCCEEDED
+        await pilot.pause()
+        assert "Stop build" not in screen_text(app)
+        await pilot.press("c")
+        assert app.screen is panel  # nothing to stop any more
+
+
+async def test_stop_build_button_stops_it():
+    session = BuildingSession()
+    app = make_app(session, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = BuildScreen(BuildRequest("slow", "t/slow:1"))
+        await app.push_screen(panel)
+        await wait_until(pilot, lambda: panel.log_view.view.line_count == 1, what="the first step")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("right", "enter")
+        await wait_until(pilot, lambda: panel.summary is not None, what="the build to stop")
+        assert session.build.cancelled and panel.summary.status is BuildStatus.CANCELLED
