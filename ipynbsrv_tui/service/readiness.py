@@ -14,6 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any, cast
 from typing import Any
 
 from ..domain import Actor, ContainerState
@@ -142,7 +143,7 @@ class ReadinessMixin(ServiceBase):
             query = query.where(Container.last_activity.is_null())
         if actor is not None and (own_only or not actor.is_admin):
             query = query.where(User.username == actor.username)
-        rows = list(query.dicts())
+        rows = cast("list[dict[str, Any]]", list(query.dicts()))
         if actor is not None:
             rows = [r for r in rows if authz.can_act_on_container(actor, r["owner"])]
         return rows
