@@ -37,16 +37,6 @@ def parse_activity(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def base_path(url: str | None) -> str:
-    """The path part of a notebook URL, ending in `/`: `http://h:1/user/a/nb/?token=x` → `/user/a/nb/`."""
-    if not url:
-        return "/"
-    rest = url.split("://", 1)[-1]
-    path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-    path = path.split("?", 1)[0]
-    return path if path.endswith("/") else path + "/"
-
-
 def ask(host: str, port: int, base: str, token: str, *, kernels: bool = True,
         timeout: float = HTTP_TIMEOUT) -> JupyterActivity | None:
     """The notebook's activity, or None when it does not answer `api/status` with 200 (yet)."""

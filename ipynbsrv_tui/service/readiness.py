@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, cast
-from typing import Any
 
 from ..domain import Actor, ContainerState
 from ..store.models import Container, User, database_proxy

@@ -159,6 +159,8 @@ class IpynbsrvApp(Background, App):
 
     def show_return(self, done: ReturnOnLogin) -> None:
         """Tell the returning user which suspended notebooks their login resumed."""
+        for view in done.resumed:
+            self.book.put(view)
         text = done.summary()
         if text is not None:
             self.notify(text, title="Resumed", severity="error" if done.error else "information",

@@ -421,3 +421,48 @@ def test_serve_refuses_a_second_broker_on_the_same_socket(matrix_broker):
     assert result.returncode == 2
     assert "Another broker is already listening" in result.stderr and "Traceback" not in result.stderr
     assert root.health().engine_ok
+
+
+# --------------------------------------------------------------------------- readiness and return
+
+
+def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(site, matrix_broker, docker_client):
+    broker, root, accounts = matrix_broker
+    bob, alice = accounts["bob"], accounts["alice"]
+    watch = root.watch_containers()
+    changes: list = []
+
+    def drain():
+        try:
+            changes.extend(watch)
+        except BrokerUnavailable:
+            return
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        view = root.create_container("back", "ipbt-public", owner=bob.name)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(c.action == "ready" and c.container_id == view.id
+                                                      for c in changes):
+            time.sleep(0.05)
+        ready = [c for c in changes if c.action == "ready" and c.container_id == view.id]
+        assert ready and ready[0].view.state == ContainerState.RUNNING and ready[0].view.ready, changes
+        assert root.get_container(view.id).state == ContainerState.RUNNING
+
+        root.suspend_container(view.id)
+        assert root.suspended_memory().count >= 1
+        others = as_user(site, broker, alice, ("resume_suspended", [], {}), ("suspended_memory", [], {}),
+                         ("stop_suspended", [], {}))
+        assert others.ok(0) == []  # alice's login resumes nothing of bob's
+        assert others.error(1)["type"] == "NotAuthorized" and others.error(2)["type"] == "NotAuthorized"
+        assert root.get_container(view.id).state == ContainerState.PAUSED
+
+        own = as_user(site, broker, bob, ("resume_suspended", [], {}))
+        assert [(v.id, v.state) for v in own.ok(0)] == [(view.id, ContainerState.RUNNING)]
+        assert docker_client.api.inspect_container(view.docker_id)["State"]["Status"] == "running"
+    finally:
+        watch.close()
+        for mine in root.list_containers(owner=bob.name):
+            if mine.name == "back":
+                root.delete_container(mine.id)
+

@@ -1,0 +1,73 @@
+"""Readiness and return on screen (DESIGN §5, §10): `starting` hides the URL until the notebook
+answers, the login resumes one's suspended notebooks and says so, `u` resumes on demand, and
+admins see the memory suspended notebooks hold and can stop them all after a confirmation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ipynbsrv_tui.domain import Actor, ContainerChange, ContainerState
+from ipynbsrv_tui.tui.returning import ReturnOnLogin
+from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
+
+from .conftest import FixedSession, fixed_view, fixed_views, make_app, screen_text, wait_until
+
+BOB = Actor("bob", 2002, False, ("ipynbsrv-users",))
+
+
+async def test_login_resumes_own_suspended_notebooks_and_says_so():
+    session = FixedSession(actor=BOB)
+    returning = ReturnOnLogin(session).start()
+    assert returning.wait(5)
+    app = make_app(session, returning=returning)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: any(n.startswith("Welcome back") for n in app.notes), what="the notice")
+        assert "Welcome back: resumed [bold]lab[/bold] (suspended while you were away)." in app.notes
+        assert ("resume_container", 3) in session.calls
+        await wait_until(pilot, lambda: app.book.loaded)
+        assert app.book.views[3].state == ContainerState.RUNNING
+
+
+async def test_nothing_suspended_means_no_notice_and_u_says_so():
+    views = [v for v in fixed_views() if v.owner == "bob" and v.state != ContainerState.PAUSED]
+    session = FixedSession(actor=BOB, views=views)
+    app = make_app(session, returning=ReturnOnLogin(session).start())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.book.loaded)
+        await pilot.pause(0.2)
+        assert not any(n.startswith("Welcome back") for n in app.notes)
+        await pilot.press("u")  # the selection is running: `u` resumes all of bob's suspended ones
+        await wait_until(pilot, lambda: "You have no suspended notebooks." in app.notes)
+
+
+async def test_a_starting_notebook_offers_its_url_only_once_it_answers():
+    starting = replace(fixed_view(7, "bob", "fresh", ContainerState.RUNNING), state=ContainerState.STARTING)
+    session = FixedSession(actor=BOB, views=[starting])
+    app = make_app(session)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await wait_until(pilot, lambda: app.book.loaded and "fresh" in screen_text(app))
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "starting" in text and "offered when the notebook answers" in text
+        assert "token=" not in text and "ssh -N -L" not in text
+        session.push(ContainerChange(7, "ready", replace(starting, state=ContainerState.RUNNING, ready=True)))
+        await wait_until(pilot, lambda: "token=" in screen_text(app), what="the URL once it answers")
+        assert "offered when the notebook answers" not in screen_text(app)
+
+
+async def test_admin_sees_suspended_memory_and_stops_them_after_a_confirmation():
+    session = FixedSession()
+    app = make_app(session)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: "1 suspended hold 80M (S stops them)" in screen_text(app),
+                         what="the suspended memory in the summary")
+        await pilot.press("S")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Stop all 1 suspended notebooks, holding 80M?" in app.screen.question
+        await pilot.press("escape")  # Cancel: nothing stopped
+        await pilot.pause(0.2)
+        assert ("stop_container", 3) not in session.calls
+        await pilot.press("S")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: ("stop_container", 3) in session.calls, what="stop_suspended")
