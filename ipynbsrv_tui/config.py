@@ -69,6 +69,7 @@ class DirectoryConfig:
     gid_range: tuple[int, int] = (2000, 59999)
     login_shell: str = "/bin/bash"
     timeout: int = 5
+    sync_interval: int = 300
 
     def password(self) -> str:
         """The bind password: inline for tests, otherwise read from bind_password_file."""
@@ -110,10 +111,24 @@ class NotebooksConfig:
     idle_action: str = "stop"
     suspended_stop_after: int = 0
     stop_timeout: int = 10
+    max_memory: str = "8g"
+    max_cpus: float = 4.0
 
     @property
     def memory_bytes(self) -> int:
         return validation.memory(self.memory)
+
+    @property
+    def max_memory_bytes(self) -> int:
+        return validation.memory(self.max_memory)
+
+
+@dataclass(frozen=True)
+class QuotasConfig:
+    """[quotas]: what one non-admin user may have at once (admins are not limited)."""
+
+    containers_per_user: int = 10
+    running_per_user: int = 3
 
 
 @dataclass(frozen=True)
@@ -162,6 +177,7 @@ class Config:
     build: BuildConfig = field(default_factory=BuildConfig)
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    quotas: QuotasConfig = field(default_factory=QuotasConfig)
     source: Path | None = None
 
     def replace(self, **sections: Any) -> Config:
@@ -185,6 +201,7 @@ SECTIONS: dict[str, type] = {
     "build": BuildConfig,
     "broker": BrokerConfig,
     "web": WebConfig,
+    "quotas": QuotasConfig,
 }
 
 def _memory(value: str) -> str:
@@ -192,6 +209,12 @@ def _memory(value: str) -> str:
     return value
 
 
+def _within(low: int, high: int, unit: str = "") -> Callable[[int], int]:
+    """A check that a whole number lies in [low, high]."""
+    return lambda value: validation.in_range(value, low, high, unit)
+
+
+# Every numeric key has a range (DESIGN §10): a value outside it is a config error.
 _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("directory", "backend"): lambda v: validation.one_of(v, ("local", "ldap")),
     ("directory", "uid_range"): validation.id_range,
@@ -202,6 +225,17 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("notebooks", "idle_timeout"): validation.seconds,
     ("notebooks", "idle_action"): lambda v: validation.one_of(v, ("stop", "suspend")),
     ("notebooks", "suspended_stop_after"): validation.seconds,
+    ("notebooks", "max_memory"): _memory,
+    ("notebooks", "max_cpus"): validation.cpus,
+    ("notebooks", "pids"): _within(16, 4_194_304, "processes"),
+    ("notebooks", "stop_timeout"): _within(0, 3600, "seconds"),
+    ("docker", "timeout"): _within(1, 3600, "seconds"),
+    ("directory", "timeout"): _within(1, 600, "seconds"),
+    ("directory", "sync_interval"): _within(0, 86_400, "seconds (0 = only at `users sync`)"),
+    ("broker", "reconcile_interval"): _within(0, 86_400, "seconds (0 = only on request)"),
+    ("broker", "max_message_bytes"): _within(65_536, 1 << 30, "bytes"),
+    ("quotas", "containers_per_user"): _within(0, 100_000, "containers"),
+    ("quotas", "running_per_user"): _within(0, 100_000, "containers"),
     ("build", "base_image"): validation.image_reference,
     ("web", "listen"): validation.listen_address,
     ("web", "public_url"): validation.public_url,
@@ -237,7 +271,19 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
     path = find_config(explicit)
     if path is None:
         return Config()
-    return parse_config(path.read_text(encoding="utf-8"), path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}. Check the path and its permissions.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}). "
+            "Save the file as UTF-8."
+        ) from None
+    return parse_config(text, path)
 
 
 def parse_config(text: str, path: Path | None = None) -> Config:

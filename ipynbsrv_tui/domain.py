@@ -76,6 +76,10 @@ class StoreError(IpynbsrvError):
     """The SQLite store cannot be opened, created or upgraded (or is newer than this program)."""
 
 
+class StoreBusy(StoreError):
+    """Another process held the database's write lock longer than busy_timeout; nothing was written."""
+
+
 # --------------------------------------------------------------------------- builds
 
 
@@ -383,6 +387,9 @@ class ImageView:
     containers: int = 0
     last_build_status: str | None = None
     source_folder: str = ""
+    # The most memory / CPUs the viewer may give a container of this image ("" / None = any: admins).
+    max_memory: str = ""
+    max_cpus: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

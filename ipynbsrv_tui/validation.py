@@ -8,6 +8,7 @@ that says what is expected.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from .domain import ValidationError
@@ -25,6 +26,14 @@ _NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _REFERENCE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
+
+# Length limits of free text, checked before anything is made (DESIGN §8), so that one user's
+# data can never make another user's list exceed the broker's message limit.
+DESCRIPTION_MAX = 1000
+COMMAND_MAX = 4096
+MESSAGE_MAX = 2000
+# The largest size the engine represents (a signed 64-bit byte count).
+MEMORY_MAX = (1 << 63) - 1
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -127,19 +136,53 @@ def port_range(value: list | tuple) -> tuple[int, int]:
 
 def memory(value: str | int) -> int:
     """A memory size like `2g`, `512m`, `1.5G`, `1024k` or a byte count → bytes (at least 6 MiB)."""
+    if isinstance(value, bool):
+        raise ValidationError(f"Memory size {value!r} is not valid: expected e.g. 512m or 2g.")
     if isinstance(value, int):
         number = value
+    elif not isinstance(value, str):
+        raise ValidationError(f"Memory size must be text such as 2g, not {type(value).__name__}.")
     else:
-        match = _SIZE.match(str(value))
+        match = _SIZE.match(value) if len(value) <= 64 else None
         if not match:
             raise ValidationError(
                 f"Memory size {value!r} is not valid: expected a number with an optional unit "
                 "b, k, m, g or t, e.g. 512m or 2g."
             )
-        number = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+        number = int(Decimal(match.group(1)) * _UNITS[match.group(2).lower()])
     if number < 6 * 1024**2:
         raise ValidationError(f"Memory size {value!r} is too small: Docker needs at least 6m.")
+    if number > MEMORY_MAX:
+        raise ValidationError(f"Memory size {value!r} is larger than the engine can represent (8 EiB).")
     return number
+
+
+def text(value: object, what: str, limit: int, *, single_line: bool = False) -> str:
+    """Free text of at most `limit` characters (one line when `single_line`); NUL is never accepted."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be text, not {type(value).__name__}.")
+    if len(value) > limit:
+        raise ValidationError(f"{what} is {len(value)} characters long; the most is {limit}. Shorten it.")
+    if "\0" in value or (single_line and any(ch in value for ch in "\r\n")):
+        raise ValidationError(f"{what} must not contain {'line breaks or ' if single_line else ''}NUL characters.")
+    return value
+
+
+def description(value: object) -> str:
+    """A description: at most DESCRIPTION_MAX characters."""
+    return text(value, "The description", DESCRIPTION_MAX)
+
+
+def command(value: object) -> str:
+    """An image's command template: one line of at most COMMAND_MAX characters."""
+    return text(value, "The command", COMMAND_MAX, single_line=True)
+
+
+def message(value: object) -> str:
+    """A notification's message."""
+    return text(value, "The message", MESSAGE_MAX)
 
 
 def format_bytes(number: int | float) -> str:
@@ -154,6 +197,8 @@ def format_bytes(number: int | float) -> str:
 
 def cpus(value: float | str) -> float:
     """A CPU limit: a positive number of CPUs, e.g. 0.5 or 2."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError(f"CPU limit must be a number such as 0.5 or 2, not {type(value).__name__}.")
     try:
         number = float(str(value).strip())
     except ValueError:

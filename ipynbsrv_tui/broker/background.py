@@ -36,6 +36,7 @@ class BackgroundLoops:
       whether they answer (starts made by this broker are also watched by their own thread).
     - culling: when `[notebooks] idle_timeout` or `suspended_stop_after` > 0, `service.cull_idle`
       on a timer (a third of the shorter threshold).
+    - sync: with an LDAP directory, mirrors it into the store every `[directory] sync_interval` seconds.
     """
 
     def __init__(self, service: Any, config: Config, actor: Actor, stop_event: threading.Event) -> None:
@@ -56,6 +57,8 @@ class BackgroundLoops:
             targets.append(("broker-reconcile", self._reconcile_loop))
         if self.culling_seconds > 0:
             targets.append(("broker-culling", self._culling_loop))
+        if self.config.directory.backend != "local" and self.config.directory.sync_interval > 0:
+            targets.append(("broker-sync", self._sync_loop))
         for name, target in targets:
             thread = threading.Thread(target=self._guarded, args=(target,), name=name, daemon=True)
             thread.start()
@@ -127,6 +130,19 @@ class BackgroundLoops:
             except Exception:
                 log.exception("reconcile failed")
             if self.stop_event.wait(interval):
+                return
+
+    def _sync_loop(self) -> None:
+        """Changes made in LDAP by other tools reach the store within `[directory] sync_interval` (DESIGN §7)."""
+        interval = self.config.directory.sync_interval
+        while not self.stop_event.is_set():
+            try:
+                self.service.sync_if_due(interval)
+            except IpynbsrvError as exc:
+                log.warning("directory sync: %s", exc)
+            except Exception:
+                log.exception("directory sync failed")
+            if self.stop_event.wait(min(interval, 60)):
                 return
 
     def _culling_loop(self) -> None:

@@ -31,6 +31,7 @@ from .protocol import (
     encode,
     error_from_payload,
     error_payload,
+    peer_credentials,
     read_message,
 )
 
@@ -40,6 +41,20 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _S = TypeVar("_S", bound="RemoteStream[Any]")
+BROKER_UID_VARIABLE = "IPYNBSRV_BROKER_UID"
+
+
+def trusted_broker_uids() -> frozenset[int]:
+    """Who may serve as the broker, checked on every connection by the kernel's SO_PEERCRED: root,
+    ourselves (our own broker cannot harm us), and the broker's service account when one is named
+    in $IPYNBSRV_BROKER_UID."""
+    uids = {0, os.getuid()}
+    named = os.environ.get(BROKER_UID_VARIABLE, "").strip()
+    if named.isdigit():
+        uids.add(int(named))
+    return frozenset(uids)
+
+
 RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker)."
 
 
@@ -51,9 +66,16 @@ class _Connection(SocketChannel):
         sock.settimeout(timeout)
         try:
             sock.connect(path)
+            _, server_uid, _ = peer_credentials(sock)
         except OSError as exc:
             sock.close()
             raise BrokerUnavailable(f"Cannot reach the ipynbsrv broker at {path}: {exc.strerror or exc}.") from None
+        if server_uid not in trusted_broker_uids():
+            sock.close()
+            raise NotAuthorized(
+                f"The process listening on {path} runs as uid {server_uid}, not as root or the broker's account: "
+                "refusing to talk to it (another user may have put it there). Ask an admin to check [broker] socket."
+            )
         super().__init__(sock)
         self.limit = limit
         self.ids = itertools.count(1)

@@ -15,7 +15,6 @@ import pwd
 import signal
 import socket
 import stat
-import struct
 import threading
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from .protocol import (
     dump_message,
     encode,
     error_payload,
+    peer_credentials,
     read_message,
     request_fields,
 )
@@ -47,14 +47,6 @@ MAX_PER_UID = 16  # one account cannot take every connection (root is not limite
 IDLE_SECONDS = 600.0  # an idle connection is closed after this long
 ACTOR_TTL = 30.0  # seconds a connection's resolved actor is trusted before it is looked up again
 DRAIN_SECONDS = 5.0  # on shutdown, how long calls in progress may take to finish
-_PEERCRED = struct.Struct("3i")
-
-
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
-    """(pid, uid, gid) of the process at the other end of a Unix socket, from the kernel."""
-    return _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
-
-
 def system_actor() -> Actor:
     """The broker's own admin identity for its background work (it holds the Docker socket anyway)."""
     uid = os.geteuid()

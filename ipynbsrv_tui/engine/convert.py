@@ -135,7 +135,7 @@ def create_arguments(spec: ContainerSpec) -> dict[str, Any]:
     """Keyword arguments for `client.containers.create` that apply `spec` faithfully."""
     ports: dict[str, Any] = {f"{spec.notebook_port}/tcp": (spec.bind_address, spec.host_port)}
     for container_port, host_port in spec.public_ports.items():
-        ports[f"{container_port}/tcp"] = host_port
+        ports[f"{container_port}/tcp"] = (spec.bind_address, host_port)  # never all interfaces (DESIGN §5)
     arguments: dict[str, Any] = {
         "image": spec.image,
         "name": spec.name,

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..directory.base import Directory
-from ..directory.sync import sync_users
-from ..domain import Actor, ContainerChange, EngineUnavailable, NotAuthorized, NotFound
+from ..directory.sync import sync_status, sync_users
+from ..domain import Actor, ContainerChange, DirectoryError, EngineUnavailable, NotAuthorized, NotFound
 from ..store import audit as audit_log
-from ..store.models import Setting, User
+from ..store.models import Image, Setting, User
 from .hostdata import HostData
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 # Refusals also go to the log (the broker's stderr, i.e. its journal), one line each.
 refusals = logging.getLogger("ipynbsrv.audit")
+_sync_lock = threading.Lock()
 
 
 class ServiceBase:
@@ -45,6 +48,7 @@ class ServiceBase:
         self._engine_lock = threading.Lock()
         self._instance_id: str | None = None
         self._change_listeners: list[Callable[[ContainerChange], None]] = []
+        self._last_sync_try: float | None = None
 
     def _connect_engine(self) -> Engine:
         from ..engine import Engine  # the Docker SDK loads on the first engine call, not at start-up
@@ -90,6 +94,20 @@ class ServiceBase:
         refusals.warning("refused %s (uid %s): %s: %s", actor.username, actor.uid, what, message)
         return NotAuthorized(message)
 
+    def limit_ceilings(self, image: Image, viewer: Actor | None) -> tuple[str, float | None]:
+        """(max memory, max CPUs) a viewer may choose for a container of `image`: the image's own
+        limits, else the configured ceilings; for admins (and no viewer) any: ("", None) (DESIGN §8)."""
+        if viewer is None or viewer.is_admin:
+            return "", None
+        cfg = self.config.notebooks
+        return image.memory or cfg.max_memory, image.cpus if image.cpus is not None else cfg.max_cpus
+
+    def hide(self, actor: Actor, action: str, target: str, not_found: str) -> NotFound:
+        """Record a refusal about another user's object and return the error to raise: the same
+        NotFound, word for word, as for an object that does not exist (DESIGN §8)."""
+        self.audit(actor, action, target, "refused", "belongs to another user")
+        return NotFound(not_found)
+
     @property
     def instance_id(self) -> str:
         """This installation's id, labelled on its containers so two stores never share engine objects."""
@@ -104,6 +122,24 @@ class ServiceBase:
 
     def public_host(self) -> str:
         return self.config.notebooks.public_host or self.host
+
+    def sync_if_due(self, max_age: float) -> None:
+        """Mirror an LDAP directory when the store never was, or was last more than `max_age` seconds
+        ago (DESIGN §7: an empty store syncs on first use). Failures keep the last copy."""
+        if self.directory.kind == "local":
+            return
+        status = sync_status()
+        now = datetime.now(UTC)
+        if status.synced_at is not None and (now - status.synced_at).total_seconds() < max_age:
+            return
+        with _sync_lock:
+            if self._last_sync_try is not None and time.monotonic() - self._last_sync_try < min(max_age, 5.0):
+                return  # another thread just tried (an unreachable directory is not asked for every call)
+            self._last_sync_try = time.monotonic()
+            try:
+                sync_users(self.directory)
+            except DirectoryError:
+                pass  # recorded in directory.sync_error for the header
 
     def _mirror_user(self, username: str) -> User:
         """The store row of a directory user, brought up to date.

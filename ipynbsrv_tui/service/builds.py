@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,12 +14,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary, IpynbsrvError
 from ..engine.dockerfiles import BuildPlan, check_wheelhouse, prepare_wheelhouse
 from ..store.models import Build, utcnow
+from . import workers
 
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..engine.builds import BuildStream
 
 FLUSH_EVERY = 200
+# The classic builder names each step's container in its output: " ---> Running in 3f2a…".
+_STEP_CONTAINER = re.compile(r"Running in ([0-9a-f]{12,64})\b")
 
 
 class _Steps(Protocol):
@@ -48,6 +52,8 @@ class BuildHandle:
         self._stream = stream
         self._on_finish = on_finish
         self._cancelled = threading.Event()
+        self._step_containers: list[str] = []
+        workers.begin("build", build_id)
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -59,6 +65,7 @@ class BuildHandle:
         with self.log_path.open("a", encoding="utf-8") as log:
             try:
                 for event in self._stream:
+                    self._track(event)
                     pending.append(encode_event(event))
                     if len(pending) >= FLUSH_EVERY:
                         log.write("".join(pending))
@@ -68,7 +75,16 @@ class BuildHandle:
                 log.write("".join(pending))
                 self._finish()
 
+    def _track(self, event: BuildEvent) -> None:
+        """Record each step container, so that reconcile can remove it if this process dies mid-build."""
+        found = _STEP_CONTAINER.search(event.text) if "Running in" in event.text else None
+        if found:
+            self._step_containers.append(found.group(1))
+            Build.update(containers=",".join(self._step_containers[-50:])).where(
+                Build.id == self.build_id).execute()
+
     def _finish(self) -> None:
+        workers.end("build", self.build_id)
         summary = self._stream.summary
         if summary is None:
             status = BuildStatus.CANCELLED if self._cancelled.is_set() else BuildStatus.FAILED

@@ -26,11 +26,12 @@ from ..domain import (
     Mount,
     NotFound,
     SnapshotView,
+    StoreError,
     ValidationError,
 )
 from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
-from . import authz, ports
+from . import authz, ports, workers
 from .readiness import ReadinessMixin
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_LOG_LINES = 10_000  # the most lines one container_logs call reads into memory
+
+RUNNING_STATES = ("running", "paused", "starting")  # what counts against [quotas] running_per_user
 
 ACTION_STATES = {
     "start": ContainerState.RUNNING,
@@ -48,9 +51,10 @@ ACTION_STATES = {
 }
 
 
-def engine_name(owner: str, name: str) -> str:
-    """Containers are named `ipynbsrv-<owner>-<name>` on the engine (DESIGN §5)."""
-    return f"ipynbsrv-{owner}-{name}"
+def engine_name(owner_uid: int, name: str) -> str:
+    """Containers are named `ipynbsrv-<owner's uid>-<name>` on the engine: a uid has no '-', so two
+    owners' names never meet (DESIGN §5)."""
+    return f"ipynbsrv-{owner_uid}-{name}"
 
 
 def ref_part(text: str) -> str:
@@ -58,14 +62,19 @@ def ref_part(text: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "x"
 
 
-def managed_labels(instance: str, owner: str, container_id: int, image_name: str) -> dict[str, str]:
-    return {
+def managed_labels(instance: str, owner: str, container_id: int, image_name: str, key: str = "") -> dict[str, str]:
+    """The labels of a notebook container: reconcile adopts it for a row only when all of
+    instance, owner, container id and key match (DESIGN §5)."""
+    labels = {
         "ipynbsrv.managed": "true",
         "ipynbsrv.instance": instance,
         "ipynbsrv.owner": owner,
         "ipynbsrv.container": str(container_id),
         "ipynbsrv.image": image_name,
     }
+    if key:
+        labels["ipynbsrv.key"] = key
+    return labels
 
 
 class ContainersMixin(ReadinessMixin):
@@ -73,7 +82,7 @@ class ContainersMixin(ReadinessMixin):
 
     if TYPE_CHECKING:  # from ImagesMixin
 
-        def image_view(self, row: Image) -> ImageView: ...
+        def image_view(self, row: Image, viewer: Actor | None = None) -> ImageView: ...
 
     # ------------------------------------------------------------------ reading
 
@@ -89,9 +98,9 @@ class ContainersMixin(ReadinessMixin):
     def _visible_view(self, actor: Actor, container_id: int, action: str) -> ContainerView:
         views = self._views(actor, container_id=container_id)
         if not views:
-            raise NotFound(f"Container {container_id} does not exist (it may have been deleted).")
+            raise NotFound(_no_container(container_id))
         if not authz.can_act_on_container(actor, views[0].owner):
-            raise self.refuse(actor, action, f"container {container_id}", "That container belongs to another user.")
+            raise self.hide(actor, action, f"container {container_id}", _no_container(container_id))
         return views[0]
 
     def connection_info(self, actor: Actor, container_id: int) -> ConnectionInfo:
@@ -152,11 +161,9 @@ class ContainersMixin(ReadinessMixin):
         if image_row is None:
             raise NotFound(f"No registered image named {image!r}. Pick one from the image list.")
         self._require_image_use(actor, image_row, f"{owner_name}/{name}")
+        description = validation.description(description)
+        self._check_limits(actor, image_row, memory, cpus)
         owner_row = self._user_row(owner_name)
-        if memory:
-            validation.memory(memory)
-        if cpus is not None:
-            validation.cpus(cpus)
         view = self._create_from(
             actor, owner_row, name, image_row, image_row.ref, description,
             memory or image_row.memory, cpus if cpus is not None else image_row.cpus,
@@ -172,44 +179,99 @@ class ContainersMixin(ReadinessMixin):
         if Container.select().where((Container.owner == owner) & (Container.name == name)).exists():
             raise AlreadyExists(f"{owner.username} already has a container named {name!r}. Choose another name.")
         public_wanted = [p for p in validation.port_list(image.public_ports)]
+        if start:
+            self._check_running_quota(actor, owner.id, None)
+        refusal = ""
         with database_proxy.atomic():
-            if host_port is None:
-                allocated = ports.allocate(
-                    self.config.notebooks.port_range, self.config.notebooks.bind_address, 1 + len(public_wanted)
+            refusal = self._over_container_quota(actor, owner)
+            if not refusal:
+                if host_port is None:
+                    allocated = ports.allocate(
+                        self.config.notebooks.port_range, self.config.notebooks.bind_address, 1 + len(public_wanted)
+                    )
+                    host_port = allocated[0]
+                    public = {str(p): allocated[i + 1] for i, p in enumerate(public_wanted)}
+                row = Container.create(
+                    name=name, owner=owner, image=image, image_ref=image_ref, description=description,
+                    host_port=host_port, public_ports=json.dumps(public or {}),
+                    token=token or secrets.token_hex(24), base_url=f"/user/{owner.username}/{name}/",
+                    state=ContainerState.CREATED.value, memory=memory or "", cpus=cpus, clone_of=clone_of,
+                    key=secrets.token_hex(8), worker=workers.marker(),
                 )
-                host_port = allocated[0]
-                public = {str(p): allocated[i + 1] for i, p in enumerate(public_wanted)}
-            row = Container.create(
-                name=name, owner=owner, image=image, image_ref=image_ref, description=description,
-                host_port=host_port, public_ports=json.dumps(public or {}),
-                token=token or secrets.token_hex(24), base_url=f"/user/{owner.username}/{name}/",
-                state=ContainerState.CREATED.value, memory=memory or "", cpus=cpus, clone_of=clone_of,
-            )
-        try:
-            self.data.ensure_user(owner.username, owner.uid, owner.gid)
-            info = self.engine.create(self._spec(row, image))
-            row.docker_id = info.id
-            row.save()
-            if start:
-                self.engine.start(info.id)
-                self._set_state(row, ContainerState.RUNNING, started=True)
-        except Exception as exc:
-            self._undo_create(row)
-            self.audit(actor, "container.create", f"{owner.username}/{name}", "failed", str(exc))
-            raise
+        if refusal:
+            raise self.refuse(actor, "container.create", f"{owner.username}/{name}", refusal)
+        with workers.working("container", row.id):
+            try:
+                self.data.ensure_user(owner.username, owner.uid, owner.gid)
+                info = self.engine.create(self._spec(row, image))
+                row.docker_id = info.id
+                recorded = Container.update(docker_id=info.id, worker="").where(
+                    (Container.id == row.id) & (Container.key == row.key)).execute()
+                if not recorded:
+                    raise NotFound(f"{owner.username}/{name} was rolled back by reconcile while the engine "
+                                   "created it. Create it again.")
+                if start:
+                    self.engine.start(info.id)
+                    self._set_state(row, ContainerState.RUNNING, started=True)
+            except Exception as exc:
+                self._undo_create(row)
+                self.audit(actor, "container.create", f"{owner.username}/{name}", "failed", str(exc))
+                raise
         self.audit(actor, "container.create", f"{owner.username}/{name}", detail=f"image={image_ref} port={host_port}")
         if start:
             self.watch_readiness(row.id)
         return self._view(row, actor)
 
+    def _check_limits(self, actor: Actor, image: Image, memory: str | None, cpus: float | None) -> None:
+        """Valid sizes, and for non-admins within the image's own limits, then the configured ceilings."""
+        max_memory, max_cpus = self.limit_ceilings(image, actor)
+        if memory:
+            wanted = validation.memory(memory)
+            if max_memory and wanted > validation.memory(max_memory):
+                raise self.refuse(actor, "container.create", image.name,
+                                  f"Memory {memory} is over the most you may choose for image {image.name}, "
+                                  f"{max_memory}: choose 6m to {max_memory}.")
+        if cpus is not None:
+            wanted_cpus = validation.cpus(cpus)
+            if max_cpus is not None and wanted_cpus > max_cpus:
+                raise self.refuse(actor, "container.create", image.name,
+                                  f"{wanted_cpus:g} CPUs is over the most you may choose for image {image.name}, "
+                                  f"{max_cpus:g}: choose 0.01 to {max_cpus:g}.")
+
+    def _over_container_quota(self, actor: Actor, owner: User) -> str:
+        """Why the owner may not have another container ("" = they may). Asked inside the create's
+        transaction, so two creates at once cannot both pass."""
+        limit = self.config.quotas.containers_per_user
+        if actor.is_admin or Container.select().where(Container.owner == owner).count() < limit:
+            return ""
+        return (f"You have {limit} containers, the most one user may have ([quotas] containers_per_user). "
+                "Delete one first, or ask an admin.")
+
+    def _check_running_quota(self, actor: Actor, owner_id: int, container_id: int | None) -> None:
+        if actor.is_admin:
+            return
+        limit = self.config.quotas.running_per_user
+        running = Container.select().where(
+            (Container.owner == owner_id) & Container.state.in_(RUNNING_STATES)
+            & (Container.id != (container_id or 0))).count()
+        if running >= limit:
+            raise self.refuse(actor, "container.start", str(container_id or ""),
+                              f"You have {running} running containers, the most one user may have ([quotas] "
+                              "running_per_user). Stop one first, or ask an admin.")
+
     def _undo_create(self, row: Container) -> None:
-        """Nothing is half-done: remove the engine object and the row of a failed create."""
+        """Nothing is half-done: remove the engine object and the row of a failed create. When the
+        store cannot be written now (busy, full), the row keeps this process's marker and reconcile
+        rolls it back."""
         if row.docker_id:
             try:
                 self.engine.remove(row.docker_id, force=True)
             except EngineError:
                 pass
-        row.delete_instance()
+        try:
+            Container.delete().where((Container.id == row.id) & (Container.key == row.key)).execute()
+        except StoreError:
+            pass
 
     def _spec(self, row: Container, image: Image) -> ContainerSpec:
         owner: User = row.owner
@@ -236,9 +298,9 @@ class ContainersMixin(ReadinessMixin):
         cpus = row.cpus if row.cpus is not None else (image.cpus if image.cpus is not None else cfg.cpus)
         public = {int(k): v for k, v in json.loads(row.public_ports or "{}").items()}
         return ContainerSpec(
-            name=engine_name(owner.username, row.name),
+            name=engine_name(owner.uid, row.name),
             image=row.image_ref or image.ref,
-            labels=managed_labels(self.instance_id, owner.username, row.id, image.name),
+            labels=managed_labels(self.instance_id, owner.username, row.id, image.name, row.key),
             environment=env,
             mounts=mounts,
             command=image.command or None,
@@ -278,6 +340,8 @@ class ContainersMixin(ReadinessMixin):
         target = f"{row.owner.username}/{row.name}"
         if not row.docker_id:
             raise NotFound(f"{target} has no engine container. Run reconcile (ctrl+r) to repair it.")
+        if action in ("start", "restart", "resume") and row.state not in RUNNING_STATES:
+            self._check_running_quota(actor, row.owner.id, row.id)
         try:
             call(self.engine, row.docker_id)
         except Exception as exc:
@@ -340,6 +404,7 @@ class ContainersMixin(ReadinessMixin):
 
     def snapshot_container(self, actor: Actor, container_id: int, name: str, description: str = "") -> SnapshotView:
         name = validation.container_name(name)
+        description = validation.description(description)
         row = self._visible(actor, container_id, "snapshot.create")
         if row.snapshots.where(Snapshot.name == name).exists():
             raise AlreadyExists(f"{row.name} already has a snapshot named {name!r}.")
@@ -387,6 +452,7 @@ class ContainersMixin(ReadinessMixin):
     ) -> ImageView:
         """Commit a container into a new registered image owned by the actor (public only for admins)."""
         image_name = validation.image_name(image_name)
+        description = validation.description(description)
         row = self._visible(actor, container_id, "container.commit")
         if is_public and not actor.is_admin:
             raise self.refuse(actor, "container.commit", image_name, "Only admins may make an image public.")
@@ -403,7 +469,7 @@ class ContainersMixin(ReadinessMixin):
         )
         self.audit(actor, "container.commit", f"{row.owner.username}/{row.name}", detail=f"image={image_name}")
         committed: Image = Image.get(Image.name == image_name)
-        return self.image_view(committed)
+        return self.image_view(committed, actor)
 
     # ------------------------------------------------------------------ helpers
 
@@ -413,9 +479,9 @@ class ContainersMixin(ReadinessMixin):
         row: Container | None = (Container.select(Container, User.id, User.username, User.uid, User.gid)
                                  .join(User).where(Container.id == container_id).first())
         if row is None:
-            raise NotFound(f"Container {container_id} does not exist (it may have been deleted).")
+            raise NotFound(_no_container(container_id))
         if not authz.can_act_on_container(actor, row.owner.username):
-            raise self.refuse(actor, action, f"container {container_id}", "That container belongs to another user.")
+            raise self.hide(actor, action, f"container {container_id}", _no_container(container_id))
         return row
 
     def _require_image_use(self, actor: Actor, image: Image, target: str) -> None:
@@ -482,7 +548,7 @@ class ContainersMixin(ReadinessMixin):
             views.append(ContainerView(
                 id=row["id"], name=row["name"], owner=row["owner"], image=row["image_name"] or "",
                 image_ref=row["image_ref"], state=state, host_port=row["host_port"],
-                description=row["description"],
+                description=row["description"][:validation.DESCRIPTION_MAX],  # rows made before the limit
                 url=f"http://{host}:{row['host_port']}{row['base_url']}?token={row['token']}" if allowed else None,
                 token=row["token"] if allowed else None, docker_id=row["docker_id"], created=row["created"],
                 started_at=row["state_changed"] if running else None, last_activity=row["last_activity"],
@@ -535,6 +601,11 @@ def _view_rows(owner: str | None, container_id: int | None) -> list[dict[str, An
 def _with_owner_and_image(query: Any) -> Any:
     """Join owner and image so that views need no further queries."""
     return query.join(User).switch(Container).join(Image, join_type=JOIN.LEFT_OUTER)
+
+
+def _no_container(container_id: object) -> str:
+    """The one answer for a container that does not exist or that the caller may not see."""
+    return f"Container {container_id} does not exist (it may have been deleted)."
 
 
 def _engine_id(row: Container) -> str:

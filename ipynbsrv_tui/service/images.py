@@ -25,8 +25,8 @@ from ..domain import (
     ValidationError,
 )
 from ..engine.dockerfiles import defaults_from_labels, plan_build
-from ..store.models import Build, Container, Group, Image, ImageAccess, database_proxy
-from . import authz
+from ..store.models import Build, Container, Group, Image, ImageAccess, User, database_proxy
+from . import authz, workers
 from .base import ServiceBase
 from .builds import BuildHandle, PlannedBuild, read_log
 
@@ -41,7 +41,7 @@ class ImagesMixin(ServiceBase):
         rows = Image.select().order_by(Image.name)
         if not include_retired:
             rows = rows.where(Image.retired == False)  # noqa: E712
-        views = [self.image_view(row) for row in rows]
+        views = [self.image_view(row, actor) for row in rows]
         if actor.is_admin:
             return views
         return [
@@ -58,11 +58,16 @@ class ImagesMixin(ServiceBase):
                                    access_groups=v.access_groups)
         ]
 
-    def image_view(self, row: Image) -> ImageView:
+    def image_view(self, row: Image, viewer: Actor | None = None) -> ImageView:
+        """The image as `viewer` sees it: a non-admin's container count is of their own containers only."""
+        used = Container.image == row
+        if viewer is not None and not viewer.is_admin:
+            used &= Container.owner == User.select(User.id).where(User.username == viewer.username)
         counts = dict(
-            Container.select(Container.image, fn.COUNT(Container.id)).where(Container.image == row)
+            Container.select(Container.image, fn.COUNT(Container.id)).where(used)
             .group_by(Container.image).tuples()
         )
+        max_memory, max_cpus = self.limit_ceilings(row, viewer)
         last = Build.select(Build.status).where(Build.image_ref == row.ref).order_by(Build.id.desc()).first()
         return ImageView(
             name=row.name, ref=row.ref, description=row.description, command=row.command,
@@ -71,6 +76,7 @@ class ImagesMixin(ServiceBase):
             access_groups=tuple(a.group.name for a in row.access), memory=row.memory, cpus=row.cpus,
             retired=row.retired, docker_id=row.docker_id, containers=counts.get(row.id, 0),
             last_build_status=last.status if last else None, source_folder=row.source_folder,
+            max_memory=max_memory, max_cpus=max_cpus,
         )
 
     def engine_images(self, actor: Actor) -> list[ImageInfo]:
@@ -106,6 +112,7 @@ class ImagesMixin(ServiceBase):
         """Register an engine image so containers can be created from it (admins)."""
         self._require_images_admin(actor, "image.register", name)
         fields = self._image_fields(name, ref, notebook_port, public_ports, memory, cpus)
+        description, command = validation.description(description), validation.command(command)
         if Image.select().where(Image.name == fields["name"]).exists():
             raise AlreadyExists(f"An image named {fields['name']!r} is registered already. Edit it instead.")
         info = self.engine.image(fields["ref"])
@@ -138,6 +145,10 @@ class ImagesMixin(ServiceBase):
             "memory": changes.get("memory", row.memory), "cpus": changes.get("cpus", row.cpus),
         }
         fields = self._image_fields(**merged)
+        if "description" in changes:
+            changes["description"] = validation.description(changes["description"])
+        if "command" in changes:
+            changes["command"] = validation.command(changes["command"])
         with database_proxy.atomic():
             for key, value in fields.items():
                 setattr(row, key, value)
@@ -204,7 +215,7 @@ class ImagesMixin(ServiceBase):
                           buildargs=build_args or {}, nocache=nocache, root=root)
         target = plan.target
         row = Build.create(image_ref=target.tag, context=str(context), build_args=json.dumps(target.buildargs),
-                           actor=actor.username)
+                           actor=actor.username, worker=workers.marker())
         log_path = self.config.database.resolved_path.parent / "builds" / f"{row.id}.log"
         Build.update(log_path=str(log_path)).where(Build.id == row.id).execute()
         stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username}, self.config.build.wheelhouse)

@@ -6,22 +6,24 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from ..domain import (
     Actor,
     ContainerChange,
+    ContainerInfo,
     ContainerState,
     ContainerView,
     DirectoryError,
     EngineError,
     EngineEvent,
     Health,
+    NotFound,
     ReconcileReport,
 )
-from ..store.models import Container, Setting, database_proxy, utcnow
-from . import authz
+from ..store.models import Build, Container, Setting, User, database_proxy, utcnow
+from . import authz, workers
 from .readiness import ReadinessMixin
 
 EVENT_STATES = {
@@ -141,6 +143,8 @@ class LiveMixin(ReadinessMixin):
         row = Container.get_or_none(Container.id == container_id)
         if row is None:
             return container_id
+        if row.key and event.labels.get("ipynbsrv.key") != row.key:
+            return None  # another row's engine object (a stale or foreign one carrying this id)
         if row.docker_id and event.container_id and row.docker_id != event.container_id:
             return None  # an older engine object, e.g. the one a snapshot restore replaced
         if record:
@@ -152,45 +156,106 @@ class LiveMixin(ReadinessMixin):
         return container_id
 
     def reconcile(self, actor: Actor) -> ReconcileReport:
-        """Compare store and engine by labels; repair states and ids, flag what needs a person."""
+        """Compare store and engine by labels; repair states and ids, flag what needs a person.
+
+        An engine object is adopted for a row only when instance, owner, row id and key all match
+        (a row made before keys existed: its own engine id). Everything else carrying our labels
+        is reported as foreign and never acted on. A create that a dead process left half-done is
+        finished (its engine object adopted) or rolled back (the row removed); leftover build-step
+        containers of builds that ended or whose process died are removed.
+        """
         if not actor.is_admin:
             raise self.refuse(actor, "reconcile", "", "Only admins may reconcile.")
         started = time.perf_counter()
         engine_objects = self.engine.list_managed(labels=self.instance_labels)
-        by_store_id = {info.store_id: info for info in engine_objects if info.store_id is not None}
+        by_store_id: dict[int, list[ContainerInfo]] = {}
+        for info in engine_objects:
+            if info.store_id is not None:
+                by_store_id.setdefault(info.store_id, []).append(info)
         repaired: list[str] = []
         flagged: list[str] = []
-        rows = list(Container.select(Container.id, Container.name, Container.docker_id, Container.state,
-                                     Container.owner).tuples())
-        known_ids = {row[0] for row in rows}
+        query = Container.select(Container.id, Container.name, Container.docker_id, Container.state,
+                                 User.username, Container.key, Container.worker).join(User).tuples()
+        rows = cast(list[tuple[int, str, str, str, str, str, str]], list(query))
+        adopted: set[str] = set()
         updates: list[tuple[int, str, str, bool]] = []
-        for container_id, name, docker_id, state, _owner in rows:
-            info = by_store_id.get(container_id)
-            if info is None:
+        rollbacks: list[tuple[int, str]] = []
+        for container_id, name, docker_id, state, owner, key, worker in rows:
+            label = f"{owner}/{name} (#{container_id})"
+            found = _adoptable(by_store_id.get(container_id, []), owner, key, docker_id)
+            if found is not None:
+                adopted.add(found.id)
+            if worker and workers.in_progress("container", container_id, worker):
+                continue  # being created right now by a live process
+            if worker and found is None:
+                rollbacks.append((container_id, key))
+                repaired.append(f"{label}: an interrupted create left no engine container; rolled back")
+                continue
+            if found is None:
                 if state != ContainerState.MISSING.value:
                     updates.append((container_id, docker_id, ContainerState.MISSING.value, True))
-                    flagged.append(f"{name} (#{container_id}): no engine container; restore a snapshot or delete it")
+                    flagged.append(f"{label}: no engine container; restore a snapshot or delete it")
                 continue
-            new_state = info.state.value
-            if info.id != docker_id:
-                repaired.append(f"{name} (#{container_id}): engine id {docker_id[:12] or '-'} → {info.id[:12]}")
+            new_state = found.state.value
+            if worker:
+                repaired.append(f"{label}: finished an interrupted create (engine id {found.id[:12]})")
+            elif found.id != docker_id:
+                repaired.append(f"{label}: engine id {docker_id[:12] or '-'} → {found.id[:12]}")
             if new_state != state:
-                repaired.append(f"{name} (#{container_id}): state {state} → {new_state}")
-            if info.id != docker_id or new_state != state:
-                updates.append((container_id, info.id, new_state, new_state != state))
+                repaired.append(f"{label}: state {state} → {new_state}")
+            if found.id != docker_id or new_state != state or worker:
+                updates.append((container_id, found.id, new_state, new_state != state))
         for info in engine_objects:
-            if info.store_id not in known_ids:
-                flagged.append(f"{info.name}: labelled container with no store row (owner {info.owner}); remove it or re-create its row")
+            if info.id not in adopted:
+                flagged.append(f"{info.name}: foreign container with our labels (owner {info.owner}, row "
+                               f"{info.store_id}); it matches no row and was not touched")
         with database_proxy.atomic():
             now = utcnow()
             for container_id, docker_id, state, moved in updates:
-                changes = {Container.docker_id: docker_id, Container.state: state, Container.state_changed: now}
+                changes = {Container.docker_id: docker_id, Container.state: state, Container.state_changed: now,
+                           Container.worker: ""}
                 if moved and state == ContainerState.RUNNING.value:
                     changes[Container.last_activity] = None  # `starting` until it answers
                 Container.update(changes).where(Container.id == container_id).execute()
+            for container_id, key in rollbacks:
+                Container.delete().where((Container.id == container_id) & (Container.key == key)).execute()
+        repaired.extend(self._remove_build_leftovers())
         report = ReconcileReport(len(rows), tuple(repaired), tuple(flagged), time.perf_counter() - started)
         self.audit(actor, "reconcile", detail=f"{len(repaired)} repaired, {len(flagged)} flagged")
         return report
+
+    def _is_step_container_of(self, build: Build, container_id: str) -> bool:
+        """The container still exists, is not one of our notebooks, and was made while the build ran."""
+        try:
+            info = self.engine.inspect(container_id)
+        except (NotFound, EngineError):
+            return False
+        if "ipynbsrv.managed" in info.labels or info.created is None:
+            return False
+        made = info.created.replace(tzinfo=None)
+        return build.started - timedelta(seconds=2) <= made <= (build.finished or utcnow()) + timedelta(seconds=2)
+
+    def _remove_build_leftovers(self) -> list[str]:
+        """Remove the step containers of builds that ended or whose process died; mark the dead ones failed."""
+        done: list[str] = []
+        for build in Build.select().where((Build.containers != "") | (Build.status == "running")):
+            if build.status == "running" and workers.in_progress("build", build.id, build.worker):
+                continue
+            for container_id in filter(None, build.containers.split(",")):
+                if not self._is_step_container_of(build, container_id):
+                    continue
+                try:
+                    self.engine.remove(container_id, force=True)
+                except EngineError:
+                    continue
+                done.append(f"build #{build.id}: removed its leftover step container {container_id[:12]}")
+            changes: dict[str, object] = {"containers": ""}
+            if build.status == "running":
+                changes.update(status="failed", finished=utcnow(), worker="",
+                               error="the build was interrupted (its process ended)")
+                done.append(f"build #{build.id} ({build.image_ref}): interrupted; marked failed")
+            Build.update(**changes).where(Build.id == build.id).execute()
+        return done
 
     def health(self, actor: Actor) -> Health:
         """Engine and directory reachability and the age of the user mirror, for the header.
@@ -225,3 +290,14 @@ class LiveMixin(ReadinessMixin):
             directory_ok=directory_ok, directory_detail=directory_detail, directory_synced_at=synced_at,
             directory_stale=bool(sync_error and sync_error.value) or not directory_ok,
         )
+
+
+def _adoptable(candidates: list[ContainerInfo], owner: str, key: str, docker_id: str) -> ContainerInfo | None:
+    """The engine object that is this row's: same owner and key (legacy rows: same engine id). Of
+    several such objects (a copy of its labels) only the one the row recorded is; else none."""
+    matches = [info for info in candidates if info.owner == owner and (
+        (key and info.labels.get("ipynbsrv.key") == key) or (not key and docker_id and info.id == docker_id))]
+    recorded = [info for info in matches if info.id == docker_id]
+    if recorded:
+        return recorded[0]
+    return matches[0] if len(matches) == 1 else None

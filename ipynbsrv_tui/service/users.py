@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 CHOICES = ("keep", "archive", "delete")
+UNKNOWN_UID_SYNC_SECONDS = 30.0  # an unknown caller makes an LDAP store sync at most this often
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
@@ -64,7 +65,11 @@ class UsersMixin(ServiceBase):
         return Actor(row.username, row.uid, is_admin, groups)
 
     def actor_for_uid(self, uid: int) -> Actor:
-        """The Actor behind a Unix uid (SO_PEERCRED or the embedded process)."""
+        """The Actor behind a Unix uid (SO_PEERCRED or the embedded process).
+
+        Identity is the uid alone (DESIGN §7): the caller is the directory user with this uid. A
+        host account whose name matches a directory user of another uid is refused, with the reason.
+        """
         if uid == 0:
             return Actor("root", 0, True, ())
         try:
@@ -72,6 +77,9 @@ class UsersMixin(ServiceBase):
         except KeyError:
             name = None
         row = User.get_or_none(User.uid == uid)
+        if row is None:
+            self.sync_if_due(UNKNOWN_UID_SYNC_SECONDS)  # a user added in LDAP a moment ago
+            row = User.get_or_none(User.uid == uid)
         if row is not None:
             if row.username == "root" or (name is not None and name != row.username):
                 raise NotAuthorized(
@@ -81,14 +89,21 @@ class UsersMixin(ServiceBase):
             return self.actor_for_username(row.username)
         if name is None:
             raise NotFound(f"uid {uid} is not a known user. Ask an admin to create your account.")
+        namesake = User.get_or_none(User.username == name)
+        if namesake is not None:
+            raise NotAuthorized(
+                f"host account {name!r} has uid {uid}, but directory user {name!r} has uid {namesake.uid}: "
+                "ipynbsrv knows people by uid, not by name. Ask an admin to give the two the same uid."
+            )
         if name in self.config.admins:
             return Actor(name, uid, True, ())
-        return self.actor_for_username(name)
+        raise NotFound(f"uid {uid} ({name}) is not a directory user. Ask an admin to create your account.")
 
     # ------------------------------------------------------------------ users
 
     def list_users(self, actor: Actor, query: str = "") -> list[UserView]:
         """Admins list every user (from the store mirror, so it works while LDAP is down); others themselves."""
+        self.sync_if_due(self.config.directory.sync_interval)
         rows = User.select().order_by(User.username)
         if not authz.can_manage_users(actor):
             rows = rows.where(User.username == actor.username)
@@ -102,7 +117,7 @@ class UsersMixin(ServiceBase):
 
     def get_user(self, actor: Actor, username: str) -> UserView:
         if actor.username != username and not authz.can_manage_users(actor):
-            raise self.refuse(actor, "user.show", username, "Only admins may look at other users.")
+            raise self.hide(actor, "user.show", username, f"No user named {username!r}.")
         row = User.get_or_none(User.username == username)
         if row is None:
             raise NotFound(f"No user named {username!r}.")
@@ -116,6 +131,8 @@ class UsersMixin(ServiceBase):
         self._require_users_admin(actor, "user.create", username)
         username = validation.username(username)
         validation.password(password)
+        validation.display_name(display_name, username)
+        validation.email(email)
         found = self.directory.create_user(username, password, display_name=display_name, email=email)
         if is_admin:
             self._ensure_directory_group(self.config.directory.admin_group)
@@ -247,6 +264,7 @@ class UsersMixin(ServiceBase):
     def create_group(self, actor: Actor, name: str, description: str = "") -> GroupView:
         self._require_users_admin(actor, "group.create", name)
         name = validation.group_name(name)
+        description = validation.description(description)
         found = self.directory.create_group(name, description=description)
         sync_users(self.directory)
         self.audit(actor, "group.create", name)

@@ -14,7 +14,7 @@ from pathlib import Path
 import peewee
 from playhouse.migrations import Runner
 
-from ipynbsrv_tui.domain import StoreError
+from ipynbsrv_tui.domain import StoreBusy, StoreError
 from ipynbsrv_tui.store import models
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -31,6 +31,49 @@ PRAGMAS = (
 )
 
 _current: peewee.SqliteDatabase | None = None
+
+
+class StoreDatabase(peewee.SqliteDatabase):
+    """SqliteDatabase whose run-time failures are domain errors with one clear line, never tracebacks.
+
+    A write lock held by another process past busy_timeout is StoreBusy; a full disk or another
+    operational failure is StoreError. Either way the statement changed nothing.
+    """
+
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        try:
+            return super().execute_sql(sql, params, *args, **kwargs)
+        except peewee.OperationalError as exc:
+            raise store_failure(exc, self.database) from None
+
+    def begin(self, *args, **kwargs):
+        try:
+            return super().begin(*args, **kwargs)
+        except peewee.OperationalError as exc:
+            raise store_failure(exc, self.database) from None
+
+    def commit(self):
+        try:
+            return super().commit()
+        except peewee.OperationalError as exc:
+            raise store_failure(exc, self.database) from None
+
+
+def store_failure(exc: Exception, where: str) -> StoreError:
+    """The domain error for a failed SQLite statement."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreBusy(
+            f"The database is busy: another process has held its write lock for over {BUSY_SECONDS} s, so "
+            "nothing was changed. Try again in a moment; if it persists, find the process holding "
+            f"{where} (fuser {where}) and end it."
+        )
+    if "disk is full" in text or "disk I/O" in text:
+        return StoreError(
+            f"The database {where} cannot be written: {text}. Nothing was changed. Free space on its file "
+            "system, then try again."
+        )
+    return StoreError(f"The database {where} failed: {text}. Nothing was changed; try again.")
 
 
 def _version_of(name: str) -> int:
@@ -140,8 +183,8 @@ def _connect(db: peewee.SqliteDatabase) -> None:
         try:
             db.connect()
             return
-        except peewee.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+        except (peewee.OperationalError, StoreBusy) as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
 
@@ -159,7 +202,7 @@ def open_database(path: str | Path, migrate: bool = True) -> peewee.SqliteDataba
         path = Path(path).expanduser()
         location = str(path)
         _prepare_folder(path)
-    db = peewee.SqliteDatabase(location, pragmas=list(PRAGMAS), timeout=BUSY_SECONDS, lock_type="IMMEDIATE")
+    db = StoreDatabase(location, pragmas=list(PRAGMAS), timeout=BUSY_SECONDS, lock_type="IMMEDIATE")
     try:
         _connect(db)
         if migrate:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from peewee import (
-    AutoField,
     BooleanField,
     CharField,
     DatabaseProxy,
@@ -19,6 +18,7 @@ from peewee import (
     Model,
     TextField,
 )
+from playhouse.sqlite_ext import AutoIncrementField
 
 database_proxy = DatabaseProxy()
 
@@ -37,7 +37,7 @@ class BaseModel(Model):
 class User(BaseModel):
     """A person, mirrored from the directory (or kept here by LocalDirectory)."""
 
-    id = AutoField()
+    id = AutoIncrementField()  # ids are never reused (migration 0003)
     username = CharField(unique=True, max_length=32)
     uid = IntegerField(unique=True)
     gid = IntegerField()
@@ -57,7 +57,7 @@ class User(BaseModel):
 class Group(BaseModel):
     """A POSIX group: collaboration, share or admin."""
 
-    id = AutoField()
+    id = AutoIncrementField()
     name = CharField(unique=True, max_length=64)
     gid = IntegerField(unique=True)
     kind = CharField(default="collaboration")  # collaboration | share | admin | primary
@@ -78,7 +78,7 @@ class GroupMember(BaseModel):
 class Image(BaseModel):
     """A registered notebook image that containers may be created from."""
 
-    id = AutoField()
+    id = AutoIncrementField()
     name = CharField(unique=True, max_length=64)
     ref = CharField()
     docker_id = CharField(default="")
@@ -108,7 +108,7 @@ class ImageAccess(BaseModel):
 class Build(BaseModel):
     """One image build and its log."""
 
-    id = AutoField()
+    id = AutoIncrementField()
     image_ref = CharField()
     context = CharField()
     build_args = TextField(default="{}")  # JSON
@@ -123,12 +123,14 @@ class Build(BaseModel):
     lines = IntegerField(default=0)
     log_path = CharField(default="")
     actor = CharField(default="")
+    worker = CharField(default="")  # since 0003: the process running it ("pid:start"), "" when done
+    containers = TextField(default="")  # since 0003: the engine's build-step container ids, comma-separated
 
 
 class Container(BaseModel):
     """A notebook container as asked for by its owner."""
 
-    id = AutoField()
+    id = AutoIncrementField()
     name = CharField(max_length=64)
     owner = ForeignKeyField(User, backref="containers", on_delete="CASCADE")
     image = ForeignKeyField(Image, null=True, backref="containers", on_delete="RESTRICT")
@@ -146,6 +148,9 @@ class Container(BaseModel):
     clone_of = ForeignKeyField("self", null=True, backref="clones", on_delete="SET NULL")
     last_activity = DateTimeField(null=True)
     state_changed = DateTimeField(null=True)
+    # since migration 0003: random id labelled ipynbsrv.key on the engine object ("" = made before it)
+    key = CharField(default="")
+    worker = CharField(default="")  # since 0003: the process creating it ("pid:start"), "" when done
 
     class Meta:
         indexes = ((("owner", "name"), True),)
@@ -154,7 +159,7 @@ class Container(BaseModel):
 class Snapshot(BaseModel):
     """A committed image of a container that it can be restored to."""
 
-    id = AutoField()
+    id = AutoIncrementField()
     container = ForeignKeyField(Container, backref="snapshots", on_delete="CASCADE")
     name = CharField(max_length=64)
     image_ref = CharField()
@@ -168,7 +173,7 @@ class Snapshot(BaseModel):
 class Share(BaseModel):
     """A shared folder under <data_root>/shares, accessed through its group."""
 
-    id = AutoField()
+    id = AutoIncrementField()
     name = CharField(unique=True, max_length=64)
     group = ForeignKeyField(Group, backref="shares", on_delete="CASCADE")
     owner = ForeignKeyField(User, backref="shares", on_delete="CASCADE")
@@ -179,7 +184,7 @@ class Share(BaseModel):
 class AuditEvent(BaseModel):
     """Who did what to what, and how it ended."""
 
-    id = AutoField()
+    id = AutoIncrementField()
     at = DateTimeField(default=utcnow, index=True)
     actor = CharField(index=True)  # indexed since migration 0002
     action = CharField()

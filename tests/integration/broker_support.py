@@ -68,6 +68,14 @@ for name, args, kwargs in ops:
             reader.join(5)
             results.append({"ok": encode(seen)})
             continue
+        if name == "wait_for_file":  # hold here until the test creates args[0] (e.g. after swapping the socket)
+            import time
+            print("waiting", flush=True)
+            deadline = time.monotonic() + 60
+            while not os.path.exists(args[0]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            results.append({"ok": os.path.exists(args[0])})
+            continue
         value = getattr(session, name)(*args, **kwargs)
         if name in ("follow_logs", "watch_containers"):
             stream = value

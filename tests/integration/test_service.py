@@ -41,12 +41,13 @@ def test_create_runs_the_notebook_as_specified(notebook_service, people, registe
     low, high = service_config.notebooks.port_range
     assert low <= view.host_port <= high
     attrs = docker_client.api.inspect_container(view.docker_id)
-    assert attrs["Name"] == "/ipynbsrv-alice-lab"
+    user = notebook_service.get_user(people["carol"], "alice")
+    assert attrs["Name"] == f"/ipynbsrv-{user.uid}-lab"  # a uid has no '-': unambiguous across owners
     labels = attrs["Config"]["Labels"]
+    assert len(labels["ipynbsrv.key"]) == 16
     assert labels["ipynbsrv.managed"] == "true" and labels["ipynbsrv.owner"] == "alice"
     assert labels["ipynbsrv.container"] == str(view.id) and labels["ipynbsrv.image"] == "tiny"
     env = dict(item.split("=", 1) for item in attrs["Config"]["Env"])
-    user = notebook_service.get_user(people["carol"], "alice")
     assert env["OWNER"] == "alice" and env["NB_UID"] == str(user.uid) and env["NB_GID"] == str(user.gid)
     assert env["BASE_URL"] == "/user/alice/lab/" and env["JUPYTER_TOKEN"] == view.token
     assert env["NOTEBOOK_PORT"] == "8888" and "LDAP_URI" not in env
@@ -99,6 +100,12 @@ def test_authorization_matrix(notebook_service, people, registered_tiny, root_ac
         lambda: notebook_service.snapshot_container(alice, box.id, "s1"),
         lambda: notebook_service.clone_container(alice, box.id, "mine"),
         lambda: notebook_service.commit_container(alice, box.id, "stolen"),
+    ):
+        # another user's container reads exactly as one that does not exist (DESIGN §8)
+        with pytest.raises(NotFound) as caught:
+            call()
+        assert str(caught.value) == f"Container {box.id} does not exist (it may have been deleted)."
+    for call in (
         lambda: notebook_service.create_container(alice, "x", "tiny", owner="bob"),
         lambda: notebook_service.register_image(alice, "mine", "ipynbsrv-test/tiny:latest"),
         lambda: notebook_service.retire_image(alice, "tiny"),
@@ -188,7 +195,7 @@ def test_snapshot_restore_clone_commit_and_delete(notebook_service, people, regi
 def test_failed_create_leaves_nothing_behind(notebook_service, people, root_actor, docker_client, tiny_image):
     notebook_service.register_image(root_actor, "tiny", tiny_image)
     alice = people["alice"]
-    blocker = docker_client.containers.create(tiny_image, name="ipynbsrv-alice-taken")
+    blocker = docker_client.containers.create(tiny_image, name=f"ipynbsrv-{alice.uid}-taken")
     try:
         with pytest.raises(NameInUse):
             notebook_service.create_container(alice, "taken", "tiny")

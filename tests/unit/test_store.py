@@ -51,13 +51,14 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 2
+    assert schema_version(db) == latest_version() == 3
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
     assert [m.name for m in store_db._runner(db).status()] == [
         "0001_initial",
         "0002_user_synced_and_lookup_indexes",
+        "0003_row_ids_never_reused_and_row_keys",
     ]
 
 
@@ -97,17 +98,19 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     close_database()
 
     db = open_database(db_path)
-    assert schema_version(db) == 2
+    assert schema_version(db) == latest_version()
     bob = User.get(User.username == "bob")
     assert (bob.display_name, bob.synced) == ("Bob", None)
     assert AuditEvent.get().actor == "bob"
     assert "container_state" in {i.name for i in db.get_indexes("container")}
     assert "auditevent_actor" in {i.name for i in db.get_indexes("auditevent")}
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
-    assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes"]
+    assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys"]
 
 
-def test_migration_0002_can_be_reverted(db):
+def test_migration_0002_can_be_reverted(db_path):
+    db = open_database(db_path, migrate=False)
+    upgrade(db, to_version=2)
     _make_user()
     assert store_db._runner(db).down() == ["0002_user_synced_and_lookup_indexes"]
     assert schema_version(db) == 1
@@ -119,7 +122,7 @@ def test_reopening_applies_nothing(db_path, db):
     close_database()
     db = open_database(db_path)
     assert upgrade(db) == []
-    assert schema_version(db) == 2
+    assert schema_version(db) == latest_version()
 
 
 def test_deleting_a_container_cascades_to_its_snapshots(db):
@@ -147,23 +150,24 @@ def test_a_newer_schema_is_refused_clearly(db_path, db):
         with pytest.raises(StoreError) as caught:
             open_database(db_path, migrate=migrate)
         message = str(caught.value)
-        assert "schema version 99" in message and "up to 2" in message and str(db_path) in message
+        assert "schema version 99" in message and f"up to {latest_version()}" in message and str(db_path) in message
 
 
 def test_a_failed_migration_changes_nothing(db, tmp_path, monkeypatch):
     _make_user()
     migrations = tmp_path / "migrations"
     shutil.copytree(store_db.MIGRATIONS_DIR, migrations)
-    (migrations / "0003_broken.py").write_text(
+    broken = latest_version() + 1
+    (migrations / f"{broken:04d}_broken.py").write_text(
         "def up(migrator, db):\n"
         "    db.execute_sql('CREATE TABLE half_done (x INTEGER)')\n"
         "    raise RuntimeError('disk on fire')\n"
     )
     monkeypatch.setattr(store_db, "MIGRATIONS_DIR", migrations)
-    with pytest.raises(StoreError, match="schema version 3 failed: disk on fire"):
+    with pytest.raises(StoreError, match=f"schema version {broken} failed: disk on fire"):
         upgrade(db)
     assert "half_done" not in db.get_tables()
-    assert schema_version(db) == 2
+    assert schema_version(db) == broken - 1
     assert [u.username for u in User.select()] == ["alice"]
     assert db.pragma("foreign_keys") == 1
 
@@ -214,7 +218,7 @@ def test_close_database_unbinds_the_models(db_path, db):
 
 def test_memory_database_works(db_path):  # db_path only for its close_database() at the end
     db = open_database(":memory:")
-    assert schema_version(db) == 2
+    assert schema_version(db) == latest_version()
     _make_user()
     assert User.select().count() == 1
 
@@ -229,3 +233,46 @@ def test_migrations_ship_as_a_package():
         "0001_initial.py",
         "0002_user_synced_and_lookup_indexes.py",
     ]
+
+
+def test_row_ids_are_never_reused(db):
+    """A deleted container's id must not name a new one (issue 9 item 1): SQLite AUTOINCREMENT."""
+    owner = _make_user()
+    first = _make_container(owner, None, port=20001, name="a")
+    second = _make_container(owner, None, port=20002, name="b")
+    second.delete_instance()
+    first.delete_instance()
+    third = _make_container(owner, None, port=20003, name="c")
+    assert third.id > second.id
+    for table in ("user", "group", "image", "build", "container", "snapshot", "share", "auditevent"):
+        (sql,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        assert "AUTOINCREMENT" in sql, table
+
+
+def test_upgrade_to_version_3_keeps_rows_ids_and_references(db_path):
+    db = open_database(db_path, migrate=False)
+    upgrade(db, to_version=2)
+    db.execute_sql("INSERT INTO user (id, username, uid, gid, display_name, email, home, is_admin, source, active,"
+                   " created) VALUES (7, 'bob', 2002, 2002, 'Bob', '', '', 0, 'local', 1, '2024-01-01 00:00:00')")
+    db.execute_sql("INSERT INTO container (id, name, owner_id, image_ref, docker_id, description, host_port,"
+                   " public_ports, token, base_url, state, memory, created) VALUES (11, 'nb', 7, 'x', 'abc', '',"
+                   " 20001, '{}', 't', '/u/', 'exited', '', '2024-01-01 00:00:00')")
+    db.execute_sql("INSERT INTO container (id, name, owner_id, image_ref, docker_id, description, host_port,"
+                   " public_ports, token, base_url, state, memory, created, clone_of_id) VALUES (12, 'nb2', 7, 'x',"
+                   " 'def', '', 20002, '{}', 't', '/u/', 'exited', '', '2024-01-01 00:00:00', 11)")
+    db.execute_sql("INSERT INTO snapshot (container_id, name, image_ref, description, created)"
+                   " VALUES (12, 's', 'x', '', '2024-01-01 00:00:00')")
+    db.execute_sql("DELETE FROM container WHERE id = 12")  # (cascades to the snapshot)
+    close_database()
+    db = open_database(db_path)
+    assert schema_version(db) == latest_version()
+    row = Container.get_by_id(11)
+    assert (row.owner.username, row.docker_id, row.key) == ("bob", "abc", "")
+    made = _make_container(row.owner, None, port=20003, name="new")
+    assert made.key == ""  # the service gives every row it makes a key; the column's default is empty
+    made.delete_instance()
+    assert _make_container(row.owner, None, port=20004, name="newer").id > made.id
+    assert db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
+    assert "container_owner_id_name" in {i.name for i in db.get_indexes("container")}
+    row.owner.delete_instance(recursive=True)
+    assert Container.select().count() == 0
