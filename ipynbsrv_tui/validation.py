@@ -39,8 +39,25 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECAS
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
+
+def _string(value: object, what: str) -> str:
+    """`value` when it is text (None reads as empty); ValidationError for any other type."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be text, not {type(value).__name__}.")
+    return value
+
+
+def _whole(value: object, what: str = "The value") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{what} must be a whole number, not {type(value).__name__}.")
+    return value
+
+
 def username(value: str) -> str:
     """A POSIX portable user name: lower case, starts with a letter or _, at most 32 characters."""
+    value = _string(value, "The username")
     value = (value or "").strip()
     if not value:
         raise ValidationError("A username is required.")
@@ -66,6 +83,7 @@ def group_name(value: str) -> str:
 
 def container_name(value: str) -> str:
     """A container name: letters, digits, '_', '.', '-'; starts with a letter or digit; ≤ 64 chars."""
+    value = _string(value, "The container name")
     value = (value or "").strip()
     if not value:
         raise ValidationError("A container name is required.")
@@ -89,6 +107,7 @@ def image_name(value: str) -> str:
 
 def image_reference(value: str) -> str:
     """A Docker image reference such as `ipynbsrv/ipython3-notebook:latest`."""
+    value = _string(value, "The image reference")
     value = (value or "").strip()
     if not value:
         raise ValidationError("An image reference is required, e.g. ipynbsrv/ipython3-notebook:latest.")
@@ -244,6 +263,7 @@ PASSWORD_MIN = 8
 
 def password(value: str) -> str:
     """A new password: at least 8 characters (the service's minimum), no NUL or line breaks."""
+    value = _string(value, "The password")
     if not value or len(value) < PASSWORD_MIN:
         raise ValidationError(f"A password of at least {PASSWORD_MIN} characters is required.")
     if any(ch in value for ch in "\0\r\n"):
@@ -253,6 +273,7 @@ def password(value: str) -> str:
 
 def in_range(value: int, low: int, high: int, unit: str) -> int:
     """A whole number between low and high (inclusive)."""
+    _whole(value)
     if not low <= value <= high:
         raise ValidationError(f"expected {low} to {high} {unit}, got {value}")
     return value
@@ -260,6 +281,7 @@ def in_range(value: int, low: int, high: int, unit: str) -> int:
 
 def listen_address(value: str) -> str:
     """`host:port`, `[v6]:port` or a bare port (all addresses), as nginx's `listen` takes it."""
+    value = _string(value, "The listen address")
     host, port_text = split_listen(value)
     if host and not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
         raise ValidationError(f"expected host:port such as 127.0.0.1:8443 or [::1]:8443, got {value!r}")
@@ -269,6 +291,7 @@ def listen_address(value: str) -> str:
 
 def split_listen(value: str) -> tuple[str, str]:
     """(host, port) of a listen address; host "" means every address."""
+    value = _string(value, "The listen address")
     value = value.strip()
     if value.isdigit():
         return "", value
@@ -280,6 +303,7 @@ def split_listen(value: str) -> tuple[str, str]:
 
 def public_url(value: str) -> str:
     """"" or an https:// (or http://) URL without a path, query or fragment, e.g. https://nb.example.org."""
+    value = _string(value, "The URL")
     if value == "":
         return value
     match = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?/?", value)
@@ -300,13 +324,15 @@ def one_of(value: str, allowed: tuple[str, ...]) -> str:
 
 def id_range(value: Any) -> tuple[int, int]:
     """A [first, last] range of uids or gids, 1 <= first <= last."""
-    if len(value) != 2 or not 1 <= value[0] <= value[1]:
-        raise ValidationError(f"expected [first, last] with 1 <= first <= last, got {list(value)!r}")
+    if not isinstance(value, list | tuple) or len(value) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value) or not 1 <= value[0] <= value[1]:
+        raise ValidationError(f"expected [first, last] with 1 <= first <= last, got {value!r}")
     return (value[0], value[1])
 
 
 def seconds(value: int) -> int:
     """A duration in seconds from 0 (off) to a year."""
+    _whole(value, "A number of seconds")
     if not 0 <= value <= 31_536_000:
         raise ValidationError(f"expected seconds from 0 (off) to 31536000 (a year), got {value}")
     return value
@@ -332,6 +358,7 @@ def directory_password(password: str) -> str:
 
 def display_name(value: str, fallback: str) -> str:
     """A one-line display name (the username when empty)."""
+    value = _string(value, "The display name")
     text = " ".join((value or "").split())
     if len(text) > DISPLAY_NAME_MAX:
         raise ValidationError(f"The display name is longer than {DISPLAY_NAME_MAX} characters.")
@@ -342,6 +369,7 @@ def display_name(value: str, fallback: str) -> str:
 
 def email(value: str) -> str:
     """An email address of the form name@domain, or empty."""
+    value = _string(value, "The e-mail address")
     text = (value or "").strip()
     if not text:
         return ""
