@@ -233,7 +233,9 @@ class LiveMixin(ReadinessMixin):
         if "ipynbsrv.managed" in info.labels or info.created is None:
             return False
         made = info.created.replace(tzinfo=None)
-        return build.started - timedelta(seconds=2) <= made <= (build.finished or utcnow()) + timedelta(seconds=2)
+        started: datetime = build.started
+        finished: datetime = build.finished or utcnow()
+        return started - timedelta(seconds=2) <= made <= finished + timedelta(seconds=2)
 
     def _remove_build_leftovers(self) -> list[str]:
         """Remove the step containers of builds that ended or whose process died; mark the dead ones failed."""
