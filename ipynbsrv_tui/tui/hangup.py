@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 HANGUP_EXIT_CODE = 129  # 128 + SIGHUP, as a shell reports it
-GRACE_SECONDS = 0.5  # DESIGN §9: gone within 1 s of the hang-up, even if the shutdown blocks
+GRACE_SECONDS = 0.3  # DESIGN §9: gone within 1 s of the hang-up, even if the shutdown blocks
 POLL_SECONDS = 0.25
 _BROKEN = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
