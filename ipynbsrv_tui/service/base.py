@@ -85,13 +85,15 @@ class ServiceBase:
     def audit(self, actor: Actor | str, action: str, target: str = "", outcome: str = "ok", detail: str = "") -> None:
         name = actor.username if isinstance(actor, Actor) else actor
         audit_log.audit(name, action, target, outcome, detail)
+        if outcome == "refused":  # every refusal is also one log line: who, what, which object, why
+            uid = actor.uid if isinstance(actor, Actor) else "?"
+            what = f"{action} {target}" if target else action
+            refusals.warning("refused %s (uid %s): %s: %s", name, uid, what, detail)
 
     def refuse(self, actor: Actor, action: str, target: str, message: str) -> NotAuthorized:
         """Record a refusal (audit log and the `ipynbsrv.audit` logger: who, what, which object) and
         return the error to raise."""
         self.audit(actor, action, target, "refused", message)
-        what = f"{action} {target}" if target else action
-        refusals.warning("refused %s (uid %s): %s: %s", actor.username, actor.uid, what, message)
         return NotAuthorized(message)
 
     def limit_ceilings(self, image: Image, viewer: Actor | None) -> tuple[str, float | None]:
