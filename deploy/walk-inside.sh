@@ -37,6 +37,10 @@ sed -i -e "s|^root = \"/srv/ipynbsrv/data\"|root = \"$WALK/data\"|" \
 ipynbsrv-tui check-config | head -1 | grep -q "from /etc/ipynbsrv/config.toml" \
     || fail "check-config in the checkout does not read /etc/ipynbsrv/config.toml"
 ipynbsrv-tui check-config | grep -q "root = \"$WALK/data\"" || fail "[data] root not in effect"
+
+step "Operating it: an upgrade (re-running install.sh) keeps the configuration and the snippet"
+PIP_OPTIONS="--no-index --find-links $WALK/wheels" deploy/install.sh | grep "kept the existing file" | sed 's/^/    /'
+grep -q "^root = \"$WALK/data\"" /etc/ipynbsrv/config.toml || fail "install.sh overwrote the configuration"
 cd /
 
 step "§4 start the broker, without systemd (README: \"Without systemd\")"
