@@ -25,7 +25,8 @@ log = logging.getLogger("ipynbsrv.service")
 
 PROBE_WORKERS = 4
 READY_WAIT = 180.0  # how long a start's own watcher waits for the notebook to answer
-READY_POLL = 0.05
+READY_POLL = 0.05  # between two asks while a notebook usually starts (READY_QUICK seconds), then
+READY_QUICK = 10.0  # once a second: quick to see it answer, cheap when it never does
 READY_TIMEOUT = 1.0
 
 
@@ -97,7 +98,7 @@ class ReadinessMixin(ServiceBase):
                 return
             row = rows[0]
             deadline = time.monotonic() + READY_WAIT
-            checked = time.monotonic()
+            checked = started = time.monotonic()
             while time.monotonic() < deadline:
                 answer = self._ask(row, kernels=False, timeout=READY_TIMEOUT)
                 if answer is not None:
@@ -108,7 +109,7 @@ class ReadinessMixin(ServiceBase):
                     if not self._notebook_rows(ContainerState.RUNNING, None, container_id=container_id,
                                                starting_only=True):
                         return
-                time.sleep(READY_POLL)
+                time.sleep(READY_POLL if time.monotonic() - started < READY_QUICK else 1.0)
         except Exception:
             if database_proxy.obj is not None:  # else the store was closed under it: the process is ending
                 log.exception("watching notebook %s for readiness failed", container_id)
