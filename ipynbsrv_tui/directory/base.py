@@ -9,7 +9,10 @@ NotAuthorized, Conflict, DirectoryUnavailable and DirectoryError.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+import grp
+import itertools
+import pwd
+from collections.abc import Callable, Iterable
 
 from .. import validation
 from ..config import Config
@@ -160,21 +163,31 @@ def login_password(value: str) -> str:
     return value
 
 
-def next_free_id(used: Iterable[int], id_range: tuple[int, int], what: str) -> int:
+def host_uses(what: str, number: int) -> bool:
+    """Whether this host already has an account (`what` = "uid") or group ("gid") with `number`."""
+    try:
+        (pwd.getpwuid if what == "uid" else grp.getgrgid)(number)
+    except KeyError:
+        return False
+    return True
+
+
+def next_free_id(
+    used: Iterable[int], id_range: tuple[int, int], what: str,
+    on_host: Callable[[str, int], bool] = host_uses,
+) -> int:
     """The id after the highest one used in `id_range`, or the lowest gap when that is past the end.
 
-    Preferring the id above the highest avoids handing a recently deleted account's uid (and
-    the files that may still carry it) to a new person while the range has room.
+    Ids the host already uses (`getpwuid` / `getgrgid`, DESIGN §7) are skipped too, so that a
+    login account can be made with the same uid. Preferring the id above the highest avoids
+    handing a recently deleted account's uid (and the files that may still carry it) to a new
+    person while the range has room.
     """
     first, last = id_range
     taken = {number for number in used if first <= number <= last}
-    if not taken:
-        return first
-    candidate = max(taken) + 1
-    if candidate <= last:
-        return candidate
-    for number in range(first, last + 1):
-        if number not in taken:
+    start = max(taken) + 1 if taken else first
+    for number in itertools.chain(range(start, last + 1), range(first, min(start, last + 1))):
+        if number not in taken and not on_host(what, number):
             return number
     raise DirectoryError(
         f"No free {what} left in directory.{what}_range [{first}, {last}]: widen the range in config.toml."

@@ -113,3 +113,12 @@ def test_without_a_password_and_without_a_terminal_it_says_how(site):
     )
     assert result.returncode == 2
     assert "--password-file" in result.stderr and "stdin" in result.stderr
+
+
+def test_the_directory_skips_a_uid_the_host_uses(site):
+    """DESIGN §7: the first uid of the range belongs to a host account, so the next one is taken."""
+    first, _ = site["range"]
+    subprocess.run(["useradd", "--no-create-home", "--no-user-group", "--uid", str(first), site["other"]], check=True)
+    result = create(site, site["user"])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["uid"] == first + 1 == pwd.getpwnam(site["user"]).pw_uid

@@ -134,6 +134,19 @@ def test_shadow_expired():
 # ---------------------------------------------------------------------- ids and inputs
 
 
+def test_next_free_id_skips_ids_the_host_uses():
+    host = {2000, 2001, 2004}
+    on_host = lambda what, number: number in host  # noqa: E731
+    assert directory_base.next_free_id([], (2000, 2005), "uid", on_host) == 2002
+    assert directory_base.next_free_id([2002, 2003], (2000, 2005), "uid", on_host) == 2005
+    assert directory_base.next_free_id([2002, 2005], (2000, 2005), "gid", on_host) == 2003
+    with pytest.raises(DirectoryError, match="No free uid"):
+        directory_base.next_free_id([2002, 2003, 2005], (2000, 2005), "uid", on_host)
+    # the real host: root's uid 0 and group 0 are never handed out
+    assert directory_base.next_free_id([], (0, 70000), "uid") != 0
+    assert directory_base.next_free_id([], (0, 70000), "gid") != 0
+
+
 def test_next_free_id():
     assert directory_base.next_free_id([], (2000, 2005), "uid") == 2000
     assert directory_base.next_free_id([2000, 2003, 10, 99999], (2000, 2005), "uid") == 2004
