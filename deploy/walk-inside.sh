@@ -121,7 +121,9 @@ step "isolation: each sees and controls only their own"
 runuser -u alice -- ipynbsrv-tui containers list --json | json '[c["name"] for c in data]' | grep -qx "\['alicenb'\]" \
     || fail "alice sees more than her notebook"
 if runuser -u alice -- ipynbsrv-tui containers stop "$bob_id" 2>/tmp/stop.err; then fail "alice stopped bob's notebook"; fi
-grep -q "No container" /tmp/stop.err || fail "alice's refusal reveals bob's notebook: $(cat /tmp/stop.err)"
+runuser -u alice -- ipynbsrv-tui containers stop 999999 2>/tmp/none.err || true
+[ "$(sed "s/\b$bob_id\b/N/g" /tmp/stop.err)" = "$(sed 's/\b999999\b/N/g' /tmp/none.err)" ] \
+    || fail "alice's refusal differs from a missing container's: $(cat /tmp/stop.err) / $(cat /tmp/none.err)"
 if runuser -u alice -- ls "$WALK/data/homes/bob" >/dev/null 2>&1; then fail "alice reads bob's home"; fi
 bob_url=$(runuser -u bob -- ipynbsrv-tui containers list --json | json 'data[0]["url"]')
 bob_port=$(json 'data["host_port"]' < /tmp/bob-nb.json)
