@@ -104,4 +104,4 @@ docker run -d --init --name "$container" --hostname "$tag" --network host \
     "$BASE_IMAGE" sleep infinity >/dev/null
 
 docker exec "$container" bash "$work/walk-inside.sh"
-step "walk done in $(( $(date +%s) - started )) s (cold: fresh root, fresh image prefix, fresh wheelhouse)"
+step "walk done in $(( $(date +%s) - started )) s (fresh root, image prefix and wheelhouse; WALK_NO_CACHE=1 rebuilds every layer too)"

@@ -174,7 +174,7 @@ def host_uses(what: str, number: int) -> bool:
 
 def next_free_id(
     used: Iterable[int], id_range: tuple[int, int], what: str,
-    on_host: Callable[[str, int], bool] = host_uses,
+    on_host: Callable[[str, int], bool] | None = None,
 ) -> int:
     """The id after the highest one used in `id_range`, or the lowest gap when that is past the end.
 
@@ -184,6 +184,7 @@ def next_free_id(
     person while the range has room.
     """
     first, last = id_range
+    on_host = on_host or host_uses
     taken = {number for number in used if first <= number <= last}
     start = max(taken) + 1 if taken else first
     for number in itertools.chain(range(start, last + 1), range(first, min(start, last + 1))):
