@@ -346,13 +346,15 @@ class ContainerChange:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionInfo:
-    """How the owner reaches a notebook: URL with token, and the ssh tunnel command for a laptop."""
+    """How the owner reaches a notebook: URL with token, the ssh tunnel command for a laptop, and
+    the browser address when web access is on (DESIGN §16; "" when it is off)."""
 
     url: str
     token: str
     host_port: int
     tunnel_command: str
     local_url: str
+    web_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
     delete.set_defaults(handler=cmd_delete)
 
+    reach = one_line_errors(sub.add_parser(
+        "open", help="how to open a notebook: its web address, or the ssh -L command when web access is off"))
+    reach.add_argument("container", help=CONTAINER_HELP)
+    reach.add_argument("--json", action="store_true", help="print every way to reach it as JSON (includes the token)")
+    reach.set_defaults(handler=cmd_open)
+
     logs = one_line_errors(sub.add_parser("logs", help="print a container's log"))
     logs.add_argument("container", help=CONTAINER_HELP)
     logs.add_argument("--tail", default="200", help="how many of the last lines (default 200)")
@@ -102,7 +108,27 @@ def cmd_create(args: argparse.Namespace) -> int:
     else:
         print(f"Created {view.owner}/{view.name} (#{view.id}), {view.state.value}, port {view.host_port}.")
         if view.url:
-            print(view.url)
+            print_how_to_open(session.connection_info(view.id))
+    return 0
+
+
+def print_how_to_open(info) -> None:
+    """The web address when web access is on (no token: the browser logs in), else the ssh -L way."""
+    if info.web_url:
+        print(f"Open {info.web_url} and log in with your directory password.")
+    else:
+        print(f"On your computer run:  {info.tunnel_command}")
+        print(f"then open:  {info.local_url}")
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    view = resolve(session, args.container)
+    info = session.connection_info(view.id)
+    if args.json:
+        print_json(info)
+    else:
+        print_how_to_open(info)
     return 0
 
 

@@ -31,6 +31,7 @@ from ..domain import (
 )
 from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
+from ..web.urls import notebook_url
 from . import authz, ports, workers
 from .readiness import ReadinessMixin
 
@@ -114,6 +115,7 @@ class ContainersMixin(ReadinessMixin):
             host_port=port,
             tunnel_command=f"ssh -N -L {port}:{self._tunnel_target()}:{port} {view.owner}@{self.public_host()}",
             local_url=url.replace(f"http://{self._url_host()}:", "http://127.0.0.1:", 1),
+            web_url=notebook_url(self.config, view.owner, view.name) if self.config.web.enabled else "",
         )
 
     def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:

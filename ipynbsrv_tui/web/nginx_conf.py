@@ -2,8 +2,8 @@
 
 Every proxied request first goes through `auth_request` to the broker (the session cookie
 decides; owners and admins only). nginx then adds the notebook's token as an
-`Authorization: token …` header itself, so no page, redirect or URL the browser sees holds it,
-and strips the session cookie, so a notebook (code its owner controls) never sees a visitor's.
+`Authorization: token …` header itself and blanks it where Jupyter writes it into a page, so no
+page, redirect or URL the browser sees holds it; it also strips the session cookie, so a notebook (code its owner controls) never sees a visitor's.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ daemon off;
 master_process on;
 worker_processes 1;
 {user}pid {run}/nginx.pid;
-error_log stderr warn;
+error_log stderr crit;
 
 events {{
     worker_connections 1024;
@@ -169,6 +169,11 @@ def _location(route: Route) -> str:
             proxy_set_header Connection $ipynbsrv_connection;
             proxy_set_header Cookie $ipynbsrv_upstream_cookie;
             proxy_set_header Authorization "token {route.token}";
+            # Jupyter writes its token into its pages' configuration: take it out on the way back.
+            proxy_set_header Accept-Encoding "";
+            sub_filter "{route.token}" "";
+            sub_filter_once off;
+            sub_filter_types text/html application/json application/javascript text/plain;
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_cache off;

@@ -146,7 +146,7 @@ def owner(docker_client):
 
 
 @pytest.mark.docker
-def test_containers_create_lifecycle_logs_delete(cli, tiny_image, password_file, owner):
+def test_containers_create_lifecycle_logs_delete(cli, cli_config, tiny_image, password_file, owner):
     ok(cli("images", "register", "tiny", tiny_image))
     ok(cli("users", "create", owner, "--password-file", str(password_file)))
 
@@ -170,6 +170,15 @@ def test_containers_create_lifecycle_logs_delete(cli, tiny_image, password_file,
     assert f"Stopped 1 suspended notebooks: {owner}/nb." in ok(cli("containers", "stop-suspended", "--yes"))
     assert "is starting" in ok(cli("containers", "start", f"#{cid}"))
     assert f"started as {owner}" in ok(cli("containers", "logs", f"{owner}/nb", "--tail", "20"))
+
+    tunnel = ok(cli("containers", "open", f"{owner}/nb"))
+    assert tunnel.startswith(f"On your computer run:  ssh -N -L {created['host_port']}:127.0.0.1:")
+    assert f"then open:  http://127.0.0.1:{created['host_port']}/user/{owner}/nb/?token=" in tunnel
+    with cli_config.open("a") as config:
+        config.write('[web]\nenabled = true\npublic_url = "https://nb.example.org"\n')
+    web = ok(cli("containers", "open", f"{owner}/nb"))
+    assert web == f"Open https://nb.example.org/user/{owner}/nb/ and log in with your directory password.\n"
+    assert json.loads(ok(cli("containers", "open", f"{owner}/nb", "--json")))["web_url"].startswith("https://nb.")
 
     refused(cli("containers", "create", "nb2", "--image", "nosuch", "--owner", owner), "No registered image")
     refused(cli("containers", "create", "bad name", "--image", "tiny", "--owner", owner), "is not valid")

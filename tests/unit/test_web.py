@@ -49,6 +49,7 @@ def test_nginx_conf_routes_each_notebook_with_its_token_and_unbuffered(tmp_path)
     block = text.split("location /user/alice/one/ {", 1)[1].split("}", 1)[0]
     assert "proxy_pass http://127.0.0.1:49152;" in block
     assert 'proxy_set_header Authorization "token t0ken";' in block
+    assert 'sub_filter "t0ken" "";' in block and "sub_filter_once off;" in block
     assert "auth_request /_ipynbsrv/auth;" in block
     for directive in ("proxy_buffering off;", "proxy_request_buffering off;", "proxy_set_header Upgrade $http_upgrade;",
                       "proxy_set_header Cookie $ipynbsrv_upstream_cookie;"):

@@ -50,7 +50,9 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
         grid.add_row("URL", Text("offered when the notebook answers (it is starting)", style="dim"))
     elif view.url:
         grid.add_row("URL", Text(view.url))
-        if connection is not None:
+        if connection is not None and connection.web_url:
+            grid.add_row("Web", Text(connection.web_url))
+        elif connection is not None:
             grid.add_row("Tunnel", Text(connection.tunnel_command))
             grid.add_row("then open", Text(connection.local_url))
         else:
