@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -431,3 +432,18 @@ def _toml_value(value: Any) -> str:
 
     scalar = value if isinstance(value, bool | int | float) else str(value)
     return tomli_w.dumps({"v": scalar})[len("v = "):].rstrip("\n")
+
+
+def web_base_url(config: Config) -> str:
+    """The address users type for web access (DESIGN §16): `[web] public_url`, else https://<host>[:<port>]."""
+    if config.web.public_url:
+        return config.web.public_url.rstrip("/")
+    host = config.notebooks.public_host or socket.gethostname()
+    _, port = validation.split_listen(config.web.listen)
+    return f"https://{host}" + ("" if port == "443" else f":{port}")
+
+
+def web_notebook_url(config: Config, owner: str, name: str) -> str:
+    """A notebook's address in the browser: <web base URL>/user/<owner>/<name>/."""
+    return f"{web_base_url(config)}/user/{owner}/{name}/"
+

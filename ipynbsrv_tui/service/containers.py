@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from peewee import JOIN
 
 from .. import validation
+from ..config import web_notebook_url
 from ..domain import (
     Actor,
     AlreadyExists,
@@ -31,7 +32,6 @@ from ..domain import (
 )
 from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
-from ..web.urls import notebook_url
 from . import authz, ports, workers
 from .readiness import ReadinessMixin
 
@@ -115,7 +115,7 @@ class ContainersMixin(ReadinessMixin):
             host_port=port,
             tunnel_command=f"ssh -N -L {port}:{self._tunnel_target()}:{port} {view.owner}@{self.public_host()}",
             local_url=url.replace(f"http://{self._url_host()}:", "http://127.0.0.1:", 1),
-            web_url=notebook_url(self.config, view.owner, view.name) if self.config.web.enabled else "",
+            web_url=web_notebook_url(self.config, view.owner, view.name) if self.config.web.enabled else "",
         )
 
     def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:

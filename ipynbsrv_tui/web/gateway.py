@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import Config
+from ..config import Config, web_base_url
 from ..domain import Actor, ContainerState, IpynbsrvError, NotAuthorized
 from ..service import authz
 from .auth_app import AuthContext, AuthServer, serve_in_thread
@@ -27,12 +27,13 @@ from .certs import check_pair, make_self_signed
 from .nginx_conf import NginxSettings, Route, render
 from .sessions import LoginThrottle, SessionStore
 from .supervisor import NginxSupervisor
-from .urls import base_url
 
 log = logging.getLogger("ipynbsrv.web")
 
 POLL_SECONDS = 5.0
 WORKER_USERS = ("www-data", "nobody")
+# A starting notebook is routed too: nginx shows "starting" until Jupyter answers.
+ROUTED_STATES = (ContainerState.RUNNING, ContainerState.STARTING)
 
 
 def find_nginx() -> str | None:
@@ -156,7 +157,7 @@ class WebGateway:
                 raise IpynbsrvError("[web] needs both tls_cert and tls_key (or neither, for a self-signed pair).")
             check_pair(web.tls_cert, web.tls_key)
             return Path(web.tls_cert), Path(web.tls_key)
-        host = urlsplit(base_url(self.config)).hostname or "localhost"
+        host = urlsplit(web_base_url(self.config)).hostname or "localhost"
         cert, key = make_self_signed(self.folder, host)
         log.warning("web: no [web] tls_cert: serving a self-signed certificate (%s); browsers will warn. "
                     "Set tls_cert and tls_key to a real certificate.", cert)
@@ -173,7 +174,7 @@ class WebGateway:
         views = self.service.list_containers(self.actor)
         return sorted(
             Route(v.owner, v.name, host, v.host_port, v.token or "")
-            for v in views if v.state == ContainerState.RUNNING and v.host_port and v.token
+            for v in views if v.state in ROUTED_STATES and v.host_port and v.token
         )
 
     def _write(self, text: str) -> None:

@@ -9,14 +9,13 @@ import time
 import pytest
 
 from ipynbsrv_tui import cli
-from ipynbsrv_tui.config import Config, parse_config
+from ipynbsrv_tui.config import Config, parse_config, web_notebook_url
 from ipynbsrv_tui.domain import ConfigError
 from ipynbsrv_tui.web import checks
 from ipynbsrv_tui.web.auth_app import notebook_of, safe_next
 from ipynbsrv_tui.web.certs import check_pair, make_self_signed
 from ipynbsrv_tui.web.nginx_conf import NginxSettings, Route, render
 from ipynbsrv_tui.web.sessions import LoginThrottle, SessionStore
-from ipynbsrv_tui.web.urls import notebook_url
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
@@ -35,9 +34,9 @@ def test_web_section_parses_and_bad_values_name_line_and_key():
 
 def test_web_url_uses_public_url_or_the_host_and_listen_port():
     config = Config().replace(notebooks={"public_host": "nb.example.org"}, web={"listen": "0.0.0.0:8443"})
-    assert notebook_url(config, "alice", "one") == "https://nb.example.org:8443/user/alice/one/"
-    assert notebook_url(config.replace(web={"listen": "443"}), "a", "b") == "https://nb.example.org/user/a/b/"
-    assert notebook_url(config.replace(web={"public_url": "https://x.org"}), "a", "b") == "https://x.org/user/a/b/"
+    assert web_notebook_url(config, "alice", "one") == "https://nb.example.org:8443/user/alice/one/"
+    assert web_notebook_url(config.replace(web={"listen": "443"}), "a", "b") == "https://nb.example.org/user/a/b/"
+    assert web_notebook_url(config.replace(web={"public_url": "https://x.org"}), "a", "b") == "https://x.org/user/a/b/"
 
 
 def settings(tmp_path, worker=None) -> NginxSettings:
