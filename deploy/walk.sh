@@ -81,7 +81,15 @@ EOF
 }
 
 step "the checkout, as \`git clone\` gives it, and its wheelhouse (on this machine)"
-git clone -q "$SOURCE" "$work/repo"
+if git -C "$SOURCE" rev-parse --git-dir >/dev/null 2>&1; then
+    git clone -q "$SOURCE" "$work/repo"   # the committed state, as a newcomer's clone has it
+else  # a tree without its history (e.g. an unpacked archive): make it a repository to clone
+    mkdir "$work/repo"
+    tar -C "$SOURCE" --exclude=./.venv --exclude='./dockerfiles/*/wheels' -cf - . | tar -C "$work/repo" -xf -
+    git -C "$work/repo" init -q
+    git -C "$work/repo" add -A
+    git -C "$work/repo" -c user.name=walk -c user.email=walk@localhost commit -qm "walk"
+fi
 "$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$work/wheels" "$work/repo" 2>&1 \
     | grep -v -e '^ *$' -e '^WARNING: Location' || true
 "$PYTHON" -m pip download -q --disable-pip-version-check -d "$work/wheels" setuptools wheel 2>&1 \
