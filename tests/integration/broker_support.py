@@ -300,3 +300,42 @@ def _answers(path: str) -> bool:
             return b"pong" in probe.recv(4096)
         except OSError:
             return False
+
+
+ENGINE_FORWARDER = r'''
+import socket, sys, threading
+listen, target = sys.argv[1], sys.argv[2]
+server = socket.socket(socket.AF_UNIX)
+server.bind(listen)
+server.listen(64)
+print("ready", flush=True)
+def pump(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+while True:
+    client, _ = server.accept()
+    upstream = socket.socket(socket.AF_UNIX)
+    upstream.connect(target)
+    threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+'''
+
+
+def start_engine_forwarder(listen: Path) -> subprocess.Popen:
+    """A process relaying `listen` to the engine at DOCKER_HOST: killing it loses "the engine"
+    for whoever was configured with `listen`, while the shared engine itself keeps running."""
+    target = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    process = subprocess.Popen([sys.executable, "-c", ENGINE_FORWARDER, str(listen), target],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    return process
+

@@ -12,8 +12,6 @@ import os
 import re
 import signal
 import stat
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -33,32 +31,6 @@ pytest_plugins = ["tests.integration.test_broker"]
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3} (DEBUG|INFO|WARNING|ERROR) ")
-FORWARDER = r'''
-import os, socket, sys, threading
-listen, target = sys.argv[1], sys.argv[2]
-server = socket.socket(socket.AF_UNIX)
-server.bind(listen)
-server.listen(64)
-print("ready", flush=True)
-def pump(a, b):
-    try:
-        while data := a.recv(65536):
-            b.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-while True:
-    client, _ = server.accept()
-    upstream = socket.socket(socket.AF_UNIX)
-    upstream.connect(target)
-    threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-    threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-'''
 
 
 def _broker(site, name: str, socket_path: Path | None = None) -> support.BrokerProcess:
@@ -148,12 +120,9 @@ async def test_header_says_the_engine_is_lost_within_2s(site, tmp_path):
     from ipynbsrv_tui.service import embedded_session
     from ipynbsrv_tui.tui.app import IpynbsrvApp
 
-    target = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
     proxy = site["folder"] / f"engine-{os.getpid()}.sock"
-    forwarder = subprocess.Popen([sys.executable, "-c", FORWARDER, str(proxy), target],
-                                 stdout=subprocess.PIPE, text=True)
+    forwarder = support.start_engine_forwarder(proxy)
     try:
-        assert forwarder.stdout.readline().strip() == "ready"
         folder = site["folder"] / "engine-lost"
         folder.mkdir(mode=0o755)
         path = support.write_config(folder, port_range=site["port_range"], uid_range=site["uid_range"])
