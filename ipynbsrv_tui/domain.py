@@ -425,6 +425,7 @@ class BuildView:
     warnings: int = 0
     lines: int = 0
     actor: str = ""
+    build_args: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

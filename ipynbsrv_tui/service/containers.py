@@ -393,8 +393,8 @@ class ContainersMixin(ReadinessMixin):
         owner = source.owner
         if Container.select().where((Container.owner == owner) & (Container.name == new_name)).exists():
             raise AlreadyExists(f"{owner.username} already has a container named {new_name!r}. Choose another name.")
-        ref = f"ipynbsrv-clones/{ref_part(owner.username)}-{ref_part(source.name)}-{source.id}:{new_name}-{int(time.time())}"
-        self.engine.commit(_engine_id(source), ref, labels={"ipynbsrv.clone-of": str(source.id)})
+        ref = f"{self.config.build.image_prefix}-clones/{ref_part(owner.username)}-{ref_part(source.name)}-{source.id}:{new_name}-{int(time.time())}"
+        self.engine.commit(_engine_id(source), ref, labels={"ipynbsrv.clone-of": str(source.id)} | self.instance_labels)
         try:
             return self._create_from(
                 actor, owner, new_name, source.image, ref, source.description, source.memory, source.cpus,
@@ -410,8 +410,8 @@ class ContainersMixin(ReadinessMixin):
         row = self._visible(actor, container_id, "snapshot.create")
         if row.snapshots.where(Snapshot.name == name).exists():
             raise AlreadyExists(f"{row.name} already has a snapshot named {name!r}.")
-        ref = f"ipynbsrv-snapshots/{ref_part(row.owner.username)}-{ref_part(row.name)}-{row.id}:{name}"
-        self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.snapshot-of": str(row.id)})
+        ref = f"{self.config.build.image_prefix}-snapshots/{ref_part(row.owner.username)}-{ref_part(row.name)}-{row.id}:{name}"
+        self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.snapshot-of": str(row.id)} | self.instance_labels)
         snapshot = Snapshot.create(container=row, name=name, image_ref=ref, description=description)
         self.audit(actor, "snapshot.create", f"{row.owner.username}/{row.name}@{name}")
         return _snapshot_view(snapshot)
@@ -460,8 +460,8 @@ class ContainersMixin(ReadinessMixin):
             raise self.refuse(actor, "container.commit", image_name, "Only admins may make an image public.")
         if Image.select().where(Image.name == image_name).exists():
             raise AlreadyExists(f"An image named {image_name!r} is registered already. Choose another name.")
-        ref = f"ipynbsrv-user/{ref_part(actor.username)}:{image_name}"  # registered image names are unique
-        image_id = self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.committed-from": str(row.id)})
+        ref = f"{self.config.build.image_prefix}-user/{ref_part(actor.username)}:{image_name}"  # registered image names are unique
+        image_id = self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.committed-from": str(row.id)} | self.instance_labels)
         source: Image = row.image
         Image.create(
             name=image_name, ref=ref, docker_id=image_id, description=description or f"Commit of {row.name}",

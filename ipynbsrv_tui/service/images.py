@@ -80,9 +80,13 @@ class ImagesMixin(ServiceBase):
         )
 
     def engine_images(self, actor: Actor) -> list[ImageInfo]:
-        """Images present on the engine, for picking a ref to register (admins)."""
+        """Images present on the engine that may be registered here, for picking a ref (admins): not the
+        bases (`ipynbsrv.registrable=false`), not another installation's images."""
         self._require_images_admin(actor, "image.engine-list")
-        return self.engine.images()
+        ours = self.instance_id
+        return [info for info in self.engine.images()
+                if info.labels.get("ipynbsrv.registrable", "true").strip().lower() != "false"
+                and info.labels.get("ipynbsrv.instance", ours) == ours]
 
     def image_defaults(self, actor: Actor, ref: str) -> ImageDefaults:
         """Registration defaults from the image's ipynbsrv.* labels (DESIGN §6)."""
@@ -218,7 +222,7 @@ class ImagesMixin(ServiceBase):
                            actor=actor.username, worker=workers.marker())
         log_path = self.config.database.resolved_path.parent / "builds" / f"{row.id}.log"
         Build.update(log_path=str(log_path)).where(Build.id == row.id).execute()
-        stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username}, self.config.build.wheelhouse)
+        stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username} | self.instance_labels, self.config.build.wheelhouse)
 
         def finished(summary: BuildSummary) -> None:
             outcome = "ok" if summary.status == BuildStatus.SUCCEEDED else "failed"
@@ -227,6 +231,27 @@ class ImagesMixin(ServiceBase):
 
         self.audit(actor, "image.build.start", target.tag, detail=str(context))
         return BuildHandle(row.id, stream, log_path, on_finish=finished)
+
+    def build_plan(
+        self, actor: Actor, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None,
+        nocache: bool = False,
+    ) -> list[str]:
+        """What `build_image` with these arguments would do, one line per image, in order (e.g.
+        "ipynbsrv/base-ldap:latest is missing and will be built first, from base-ldap/")."""
+        self._require_images_admin(actor, "image.plan", folder)
+        context = self._context(folder)
+        root = Path(self.config.build.dockerfiles)
+        if context.parent != root.resolve():
+            root = context.parent
+        plan = plan_build(context.name, self.config.build, self.engine.image_exists, tag=tag,
+                          buildargs=build_args or {}, nocache=nocache, root=root)
+        lines = []
+        for step in plan.steps:
+            if step is plan.target:
+                lines.append(f"{step.tag} will be built from {step.folder.name}/.")
+            else:
+                lines.append(f"{step.tag} is missing and will be built first, from {step.folder.name}/.")
+        return lines
 
     def list_builds(self, actor: Actor, limit: int = 100) -> list[BuildView]:
         self._require_images_admin(actor, "image.builds")
@@ -289,5 +314,14 @@ def _build_view(row: Build) -> BuildView:
         id=row.id, image_ref=row.image_ref, context=row.context, status=BuildStatus(row.status),
         started=row.started, finished=row.finished, image_id=row.image_id, exit_code=row.exit_code,
         error=row.error, tolerated=row.tolerated, warnings=row.warnings, lines=row.lines, actor=row.actor,
+        build_args=_build_args(row.build_args),
     )
+
+
+def _build_args(stored: str | None) -> dict[str, str]:
+    try:
+        value = json.loads(stored or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 

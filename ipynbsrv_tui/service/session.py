@@ -169,6 +169,11 @@ class Session(ServiceSession):
     ) -> BuildStream:
         return self.service.build_image(self.actor, folder, tag, build_args, nocache)
 
+    def build_plan(
+        self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None, nocache: bool = False
+    ) -> list[str]:
+        return self.service.build_plan(self.actor, folder, tag, build_args, nocache)
+
     def list_builds(self, limit: int = 100) -> list[BuildView]:
         return self.service.list_builds(self.actor, limit)
 

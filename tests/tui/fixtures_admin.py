@@ -100,7 +100,7 @@ FIXED_BUILDS = [
     BuildView(1, "ipynbsrv/ipython3-notebook:latest", "/srv/dockerfiles/ipython3-notebook",
               BuildStatus.SUCCEEDED, started=NOW - timedelta(hours=2), finished=NOW - timedelta(hours=2) +
               timedelta(seconds=95), image_id="sha256:" + "3" * 64, tolerated=7, warnings=0, lines=40,
-              actor="root"),
+              actor="root", build_args={"BASE_IMAGE": "ipynbsrv/base-ldap:bookworm"}),
 ]
 TOLERATED_LINES = [
     "debconf: delaying package configuration, since apt-utils is not installed",
@@ -175,6 +175,12 @@ class FixedAdminSession:
 
     def dockerfile_folders(self) -> list[str]:
         return ["base-ldap", "ipython2-notebook", "ipython3-notebook"]
+
+    def build_plan(self, folder, tag=None, build_args=None, nocache=False) -> list[str]:
+        lines = [f"{tag} will be built from {folder}/."]
+        if "BASE_IMAGE" not in (build_args or {}):
+            lines.insert(0, "ipynbsrv/base-ldap:latest is missing and will be built first, from base-ldap/.")
+        return lines
 
     def list_users(self, query: str = "") -> list[UserView]:
         return list(FIXED_USERS)

@@ -99,7 +99,7 @@ async def test_clicking_a_tab_switches_section():
 async def test_help_key_is_not_cut_at_80_columns():
     app = make_app(FixedSession())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await wait_until(pilot, lambda: screen_text(app).splitlines()[-1].strip(), what="the footer")
         assert screen_text(app).splitlines()[-1].rstrip().endswith("? Help")
 
 

@@ -4,12 +4,13 @@ filter, details (info / logs / stats), reconcile, confirmation default."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Select
 
 from ipynbsrv_tui.domain import ContainerState
 from ipynbsrv_tui.tui.screens.containers import ContainersScreen
 from ipynbsrv_tui.tui.screens.details import ContainerDetailsScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
-from ipynbsrv_tui.tui.widgets.form import FormScreen
+from ipynbsrv_tui.tui.widgets.forms import FormScreen
 from ipynbsrv_tui.tui.widgets.logview import LogPanel
 from ipynbsrv_tui.tui.widgets.notebook_form import NewNotebookForm
 from ipynbsrv_tui.tui.widgets.picker import PickerScreen
@@ -146,7 +147,11 @@ async def test_create_for_another_user_from_the_form(admin_session, people, serv
         await wait_until(pilot, lambda: isinstance(app.screen, NewNotebookForm), what="the form")
         await pilot.press(*"fresh")
         owner = app.screen.query_one("#field-owner")
+        assert owner.value == ""  # the admin is asked whom it is for
         owner.value = "bob"
+        image = app.screen.query_one("#field-image")
+        if image.value is Select.NULL:  # several images and none used before: one must be chosen
+            image.value = next(iter(app.screen.images))
         await pilot.press("enter")
         await wait_until(pilot, lambda: any(v.name == "fresh" and v.state == ContainerState.RUNNING
                                             for v in app.book.views.values()), timeout=60, what="the new container")

@@ -91,9 +91,12 @@ async def test_register_by_keyboard_with_validation_errors(engine_session, servi
         assert app.screen is form
         assert app.screen.focused.id == "notebook-port", "saving focuses the first invalid field"
 
+        assert "fix the marked fields first" in str(form.query_one("#form-status").render())
         await pilot.press("ctrl+u", *"8888")
         form.query_one("#memory", Input).focus()
-        await pilot.press("ctrl+u", *"512m", "enter")
+        await pilot.press("ctrl+u", *"512m")
+        assert str(form.query_one("#form-status").render()) == ""  # fixed: the note has gone
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen), what="the form to close")
         screen = images_screen(app)
         await wait_for(pilot, lambda: "tiny" in screen.images, what="the new row")
@@ -248,7 +251,8 @@ async def test_cancel_a_running_build_after_confirming(engine_session, service_c
     assert builds[0].status is BuildStatus.CANCELLED
 
     def sleeping() -> list:
-        return [c for c in docker_client.containers.list() if "sleep 120" in " ".join(c.attrs["Config"]["Cmd"] or [])]
+        # The low-level list: no inspect per container, which fails when another test's container goes.
+        return [c for c in docker_client.api.containers() if "sleep 120" in (c.get("Command") or "")]
 
     deadline = time.monotonic() + 20  # the engine notices the closed build connection, then stops the step
     while sleeping() and time.monotonic() < deadline:
@@ -279,6 +283,32 @@ async def test_build_form_checks_tag_and_build_args(local_session, service_confi
 
 
 # --------------------------------------------------------------------------- fixed data
+
+
+async def test_build_form_keeps_the_tag_remembers_args_and_shows_the_plan():
+    app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen))
+        results = []
+        await app.push_screen(BuildFormScreen("ipython3-notebook"), results.append)
+        form = app.screen
+        area = form.query_one("#build-args")
+        await wait_for(pilot, lambda: area.text, what="the last build's args")
+        assert area.text == "BASE_IMAGE=ipynbsrv/base-ldap:bookworm"  # remembered for this folder
+        plan = form.query_one("#plan")
+        await wait_for(pilot, lambda: "will be built from" in str(plan.render()), what="the plan")
+        assert "missing" not in str(plan.render())  # BASE_IMAGE given: no base to build first
+        assert form.focused.id == "tag"
+        await pilot.press("x")  # typing in Tag does not replace the prefilled tag
+        assert form.query_one("#tag", Input).value == "ipynbsrv/ipython3-notebook:latestx"
+        await pilot.press("backspace")
+        area.load_text("")
+        await wait_for(pilot, lambda: "base-ldap:latest is missing and will be built first" in str(plan.render()),
+                       what="the plan with the base first")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: results, what="the form to close")
+    assert results[0].tag == "ipynbsrv/ipython3-notebook:latest" and results[0].build_args == {}
+
 
 
 async def test_history_reopens_a_stored_log_and_markup_stays_text():

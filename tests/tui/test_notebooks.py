@@ -7,7 +7,7 @@ import pytest
 from ipynbsrv_tui.domain import ContainerState
 from ipynbsrv_tui.tui.screens.notebooks import NotebooksScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
-from ipynbsrv_tui.tui.widgets.form import FormScreen
+from ipynbsrv_tui.tui.widgets.forms import FormScreen
 from ipynbsrv_tui.tui.widgets.notebook_form import NewNotebookForm
 from ipynbsrv_tui.tui.widgets.picker import PickerScreen
 

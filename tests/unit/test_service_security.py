@@ -229,3 +229,44 @@ def test_replaying_old_events_does_not_let_a_user_rewrite_the_recorded_states(se
     assert service.get_container(ROOT, view.id).up
     after = Setting.get_or_none(Setting.key == "engine.last_event")
     assert (after.value if after else None) == (mark.value if mark else None)
+
+
+def test_build_plan_names_the_missing_base_before_the_image(tmp_path, engine):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2] / "dockerfiles"
+    config = Config().replace(database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
+                              data={"root": str(tmp_path / "data")}, build={"dockerfiles": str(repo)})
+    from ipynbsrv_tui.service import build_service
+
+    service = build_service(config, engine_factory=lambda: engine)
+    try:
+        engine.images["debian:bookworm-slim"] = ""
+        engine.images["debian:bullseye-slim"] = ""
+        lines = service.build_plan(ROOT, "ipython3-notebook")
+        assert lines == ["ipynbsrv/base-ldap:latest is missing and will be built first, from base-ldap/.",
+                         "ipynbsrv/ipython3-notebook:latest will be built from ipython3-notebook/."]
+        engine.images["ipynbsrv/base-ldap:latest"] = ""
+        assert service.build_plan(ROOT, "ipython3-notebook", tag="t/x:1") == [
+            "t/x:1 will be built from ipython3-notebook/."]
+    finally:
+        close_database()
+
+
+def test_snapshot_clone_and_commit_tags_follow_the_image_prefix(tmp_path, engine):
+    from ipynbsrv_tui.service import build_service
+
+    config = Config().replace(database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
+                              data={"root": str(tmp_path / "data")}, notebooks={"port_range": (45100, 45160)},
+                              build={"image_prefix": "adminflow"})
+    service = build_service(config, engine_factory=lambda: engine)
+    try:
+        service.register_image(ROOT, "tiny", "ipynbsrv-test/tiny:latest", is_public=True)
+        service.create_user(ROOT, "bob", "bob-password")
+        bob = service.actor_for_username("bob")
+        view = service.create_container(bob, "nb", "tiny")
+        assert service.snapshot_container(bob, view.id, "s1").image_ref.startswith("adminflow-snapshots/")
+        assert service.clone_container(bob, view.id, "nb2").image_ref.startswith("adminflow-clones/")
+        assert service.commit_container(bob, view.id, "mine").ref.startswith("adminflow-user/")
+    finally:
+        close_database()

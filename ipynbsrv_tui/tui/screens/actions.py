@@ -18,7 +18,7 @@ from ... import validation
 from ...domain import ConnectionInfo, ContainerState, ContainerView
 from ..background import Background
 from ..widgets.confirm import ConfirmScreen
-from ..widgets.form import Field, FormScreen
+from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.picker import PickerScreen
 
 RUNNING_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
@@ -130,7 +130,7 @@ class ContainerScreen(Background, Screen):
             return
         form = FormScreen(
             f"Clone {_label(view)}",
-            [Field("name", "Name of the copy", value=f"{view.name}-copy", required=True,
+            [FieldSpec("name", "Name of the copy", value=f"{view.name}-copy", required=True,
                    check=validation.container_name, hint="Letters, digits, '_', '.', '-'.")],
             submit_label="Clone",
         )
@@ -150,9 +150,9 @@ class ContainerScreen(Background, Screen):
         form = FormScreen(
             f"Snapshot {_label(view)}",
             [
-                Field("name", "Snapshot name", placeholder="e.g. before-upgrade", required=True,
+                FieldSpec("name", "Snapshot name", placeholder="e.g. before-upgrade", required=True,
                       check=validation.container_name),
-                Field("description", "Description", placeholder="optional"),
+                FieldSpec("description", "Description", placeholder="optional"),
             ],
             submit_label="Snapshot",
         )
@@ -209,10 +209,10 @@ class ContainerScreen(Background, Screen):
         form = FormScreen(
             f"Commit {_label(view)} to a new image",
             [
-                Field("name", "Image name", required=True, check=validation.image_name,
+                FieldSpec("name", "Image name", required=True, check=validation.image_name,
                       placeholder="e.g. my-analysis-env"),
-                Field("description", "Description", placeholder="optional"),
-                Field("public", "Public (everyone may use it)", kind="switch", value=False, disabled=not is_admin,
+                FieldSpec("description", "Description", placeholder="optional"),
+                FieldSpec("public", "Public (everyone may use it)", kind="switch", value=False, disabled=not is_admin,
                       hint="" if is_admin else "Only admins may publish images; yours stays private."),
             ],
             submit_label="Commit",

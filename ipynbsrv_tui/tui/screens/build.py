@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ... import validation
-from ...domain import BuildEvent, BuildStatus, BuildSummary, BuildView
+from ...domain import BuildEvent, BuildStatus, BuildSummary, BuildView, ValidationError
 from ..background import Background, error_text
 from ..buildpump import MAX_BATCH, BuildEnded, BuildEvents, BuildPump, BuildStarted
 from ..widgets.buildlog import MAX_LINES, BuildLogView
@@ -108,8 +109,12 @@ class FolderPickerScreen(Background, Dialog[str | None]):
 # ---------------------------------------------------------------------- tag and build args
 
 
-class BuildFormScreen(Dialog[BuildRequest | None]):
-    """Edit the tag, the build args (KEY=VALUE lines) and no-cache before a build starts."""
+class BuildFormScreen(Background, Dialog[BuildRequest | None]):
+    """Edit the tag, the build args (KEY=VALUE lines) and no-cache before a build starts.
+
+    The build args start as the last build of this folder had them; the plan (which missing bases
+    are built first) is shown under the fields and follows what is typed.
+    """
 
     DEFAULT_CSS = """
     BuildFormScreen { align: center middle; }
@@ -121,6 +126,7 @@ class BuildFormScreen(Dialog[BuildRequest | None]):
     BuildFormScreen Horizontal#buttons { height: auto; align-horizontal: right; }
     BuildFormScreen Button { margin-left: 2; }
     BuildFormScreen .help { color: $text-muted; }
+    BuildFormScreen #plan { height: auto; padding-left: 18; color: $text-muted; }
     """
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
@@ -133,21 +139,55 @@ class BuildFormScreen(Dialog[BuildRequest | None]):
         self.folder = folder
         self.tag = tag
         self.build_args = build_args or {}
+        self._plan_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         tag = self.tag or default_tag(self.app.config.build.image_prefix, self.folder)
         args = "\n".join(f"{k}={v}" for k, v in self.build_args.items())
         with Vertical():
             yield Static(Text(f"Build {self.folder}"), id="title")
-            yield Field("Tag", text_input(tag, id="tag", validators=[reference_rule()]))
+            yield Field("Tag", text_input(tag, id="tag", validators=[reference_rule()], select_on_focus=False))
             area = TextArea(args, id="build-args", show_line_numbers=False, soft_wrap=False)
             yield Field("Build args", area, rule=Rule(validation.build_args),
                         hint="one KEY=VALUE per line, e.g. BASE_IMAGE=debian:bookworm-slim")
             yield Field("No cache", FormSwitch(value=False, id="nocache"), hint="rebuild every step")
+            yield Static(Text("planning…"), id="plan")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Build", id="start", variant="primary")
             yield Static("Enter in Tag or Ctrl+S build · Esc cancel", classes="help")
+
+    def on_mount(self) -> None:
+        if not self.build_args:
+            self.run_call(self.app.session.list_builds, then=self._remember_args, failed=lambda _exc: None)
+        self._plan_soon()
+
+    def _remember_args(self, builds: list[BuildView]) -> None:
+        """Fill the build args of this folder's last build (newest first), unless some were typed."""
+        area = self.query_one("#build-args", TextArea)
+        name = Path(self.folder.rstrip("/")).name
+        last = next((b for b in builds if b.context == self.folder or Path(b.context).name == name), None)
+        if last is not None and last.build_args and not area.text.strip():
+            area.load_text("\n".join(f"{k}={v}" for k, v in last.build_args.items()))
+
+    @on(Input.Changed, "#tag")
+    @on(TextArea.Changed, "#build-args")
+    def _plan_soon(self) -> None:
+        if self._plan_timer is not None:
+            self._plan_timer.stop()
+        self._plan_timer = self.set_timer(0.3, self._plan)
+
+    def _plan(self) -> None:
+        try:
+            tag = validation.image_reference(self.query_one("#tag", Input).value.strip())
+            args = validation.build_args(self.query_one("#build-args", TextArea).text)
+        except ValidationError:
+            return  # the field says what is wrong; the plan follows once it is right
+        self.run_call(self.app.session.build_plan, self.folder, tag, args, then=self._show_plan,
+                      failed=lambda exc: self._show_plan([error_text(exc)]), group="plan", exclusive=True)
+
+    def _show_plan(self, lines: list[str]) -> None:
+        self.query_one("#plan", Static).update(Text("\n".join(lines)))
 
     @on(Input.Submitted, "#tag")
     def _submitted(self, event: Input.Submitted) -> None:

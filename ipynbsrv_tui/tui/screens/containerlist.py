@@ -272,8 +272,11 @@ class ContainerListScreen(ContainerScreen):
             self.app.notify(f"No image is available to you yet. {hint}", severity="warning", markup=False)
             return
         config = self.app.config.notebooks
-        form = NewNotebookForm(images, owner=self.app.session.actor.username if with_owner else None,
-                               default_memory=config.memory, default_cpus=config.cpus)
+        me = self.app.session.actor.username
+        mine = [view for view in self.app.book.views.values() if view.owner == me and view.created]
+        last = max(mine, key=lambda view: view.created).image if mine else None
+        form = NewNotebookForm(images, owner="" if with_owner else None, default_memory=config.memory,
+                               default_cpus=config.cpus, last_image=last)
 
         def answered(values: dict | None) -> None:
             if values:

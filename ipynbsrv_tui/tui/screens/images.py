@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 
 from ...domain import ImageView
 from ..background import Background
+from ..widgets import format as fmt
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.filterbar import FilterBar, matches
 from ..widgets.footer import KeysFooter
@@ -23,6 +24,7 @@ from .register import RegisterImageScreen
 COLUMNS = (
     Column("name", "Name", 12, grow=1),
     Column("ref", "Ref", 20, grow=2),
+    Column("description", "Description", 11, grow=2),
     Column("port", "Port", 5, justify="right"),
     Column("public", "Public", 6),
     Column("owner", "Owner", 8),
@@ -40,6 +42,7 @@ def image_row(view: ImageView) -> tuple[Text | str, ...]:
     return (
         name,
         Text(view.ref),
+        Text(fmt.printable(view.description)),
         str(view.notebook_port),
         "yes" if view.is_public else "no",
         Text(view.owner or "system", style="" if view.owner else "dim"),

@@ -87,6 +87,7 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
         self._touched: set[str] = set()
         self._defaults_for: str | None = image.ref if image else None
         self._saving = False
+        self._fix_note = False
 
     # ------------------------------------------------------------------ layout
 
@@ -177,6 +178,9 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
         input_id = event.input.id or ""
         if event.input.has_focus:
             self._touched.add(input_id)
+        if self._fix_note and not self._invalid_count():  # the marked fields are fixed: the note goes
+            self._fix_note = False
+            self._status("")
         if input_id == "ref":
             self._show_ref_matches(event.value)
             if event.value in self.refs and event.value != self._defaults_for:
@@ -236,6 +240,7 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
         bad = first_invalid(self.query(Field))
         if bad is not None:
             self._status(f"{bad.label}: fix the marked field{'s' if self._invalid_count() > 1 else ''} first.")
+            self._fix_note = True
             bad.widget.focus()
             return
         values = self.values()
