@@ -86,3 +86,14 @@ async def test_fix_the_marked_fields_note_leaves_once_they_are_fixed():
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.results, what="the form to close")
         assert app.results == [{"name": "bad"}]
+
+
+async def test_only_the_focused_fields_label_stands_out():
+    app = FormApp(NewNotebookForm([SMALL]))
+    async with app.run_test(size=(80, 30)) as pilot:
+        await pilot.pause()
+        form = app.form
+        assert [f.id for f in form.query(Field) if f.has_class("-focused")] == ["row-name"]
+        await pilot.press("tab", "tab")
+        await pilot.pause()
+        assert [f.id for f in form.query(Field) if f.has_class("-focused")] == ["row-description"]

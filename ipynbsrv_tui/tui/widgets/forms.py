@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -108,7 +108,7 @@ class Field(Vertical):
     Field .hint { padding-left: 18; color: $text-muted; height: auto; }
     Field .error { padding-left: 18; color: $error; height: auto; }
     Field .hint.-empty, Field .error.-empty { display: none; }
-    Field:focus-within > Horizontal > Label { color: $accent; text-style: bold; }
+    Field.-focused > Horizontal > Label { color: $accent; text-style: bold; }
     Field > Horizontal > Input.-textual-compact:focus { background: $accent 25%; }
     Field > Horizontal > TextArea:blur > .text-area--cursor-line { background: transparent; }
     """
@@ -164,6 +164,12 @@ class Field(Vertical):
             self.set_error("" if result.is_valid else result.failure_descriptions[0])
             return result.is_valid
         return True
+
+    def on_descendant_focus(self, _event: events.DescendantFocus) -> None:
+        self.add_class("-focused")  # the label of the field being typed in stands out
+
+    def on_descendant_blur(self, _event: events.DescendantBlur) -> None:
+        self.remove_class("-focused")
 
     @on(Input.Changed)
     def _show_input_result(self, event: Input.Changed) -> None:
