@@ -3,7 +3,7 @@
 tmux gives the app a real PTY, TERM and control keys; a private server socket (`tmux -L`) and
 `-f /dev/null` keep the user's tmux out of it. The tests poll `capture-pane`, never sleep for a
 fixed time, and check the DESIGN §9 promise: when the terminal goes away (SIGHUP, or EOF/EIO
-without a signal) the process is gone within 2 s and has not spun on the dead terminal.
+without a signal) the process is gone within 1 s and has not spun on the dead terminal.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(sys.executable).with_name("ipynbsrv-tui")
-EXIT_BUDGET = 2.0
+EXIT_BUDGET = 1.0  # DESIGN §9 and §12: connection dropped -> process gone
 CPU_BUDGET = 0.5  # seconds of CPU from hang-up to exit; a spinning loop burns ~1 s per second
 
 
@@ -236,6 +236,7 @@ def test_register_create_run_then_hangup(tmux, config_file, docker_client, tiny_
         # The SSH connection drops: tmux kills the pane (SIGHUP and a hung-up terminal).
         tmux.run("kill-session", "-t", tmux.session)
         seconds, cpu = wait_gone(pid, EXIT_BUDGET)
+        print(f"\ntmux session killed -> process gone, {seconds:.2f} s, {EXIT_BUDGET} s")
         assert seconds <= EXIT_BUDGET, f"exited {seconds:.2f} s after the hang-up (budget {EXIT_BUDGET} s)"
         assert cpu <= CPU_BUDGET, f"used {cpu:.2f} s of CPU on the way out: it spun"
     finally:
@@ -250,6 +251,7 @@ def test_sighup_alone_ends_the_app(tmux, config_file, docker_client):
         tmux.wait_for("Containers │")
         os.kill(pid, signal.SIGHUP)
         seconds, cpu = wait_gone(pid, EXIT_BUDGET)
+        print(f"\nSIGHUP -> process gone, {seconds:.2f} s, {EXIT_BUDGET} s")
         assert seconds <= EXIT_BUDGET and cpu <= CPU_BUDGET
     finally:
         if cpu_seconds(pid) is not None:
@@ -276,6 +278,7 @@ def test_terminal_eof_without_sighup_ends_the_app(config_file, docker_client):
         os.close(master)
         master = -1
         seconds, cpu = wait_gone(process.pid, EXIT_BUDGET)
+        print(f"\nterminal EOF, no signal -> process gone, {seconds:.2f} s, {EXIT_BUDGET} s")
         assert seconds <= EXIT_BUDGET, f"exited {seconds:.2f} s after EOF (budget {EXIT_BUDGET} s)"
         assert cpu <= CPU_BUDGET, f"used {cpu:.2f} s of CPU after EOF: it spun"
         assert process.wait(timeout=5) != 0
