@@ -45,6 +45,13 @@ class UsersMixin(ServiceBase):
 
     # ------------------------------------------------------------------ who is calling
 
+    def user_is_active(self, username: str) -> bool:
+        """True while `username` is an enabled user of the store: one indexed lookup (~0.05 ms), made
+        for every web request (DESIGN §16), so disabling or deleting a user ends their sessions at once."""
+        cursor = database_proxy.execute_sql('SELECT active FROM "user" WHERE username = ?', (username,))
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
     def actor_for_username(self, username: str) -> Actor:
         """The Actor for a directory user (or root); NotFound for an unknown name."""
         if username == "root":

@@ -50,6 +50,7 @@ class WebBackend(Protocol):
 
     def authenticate(self, username: str, password: str, address: str) -> Actor: ...
     def current_actor(self, username: str) -> Actor: ...
+    def user_is_active(self, username: str) -> bool: ...
     def may_open(self, actor: Actor, owner: str) -> bool: ...
     def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]: ...
     def notebook_state(self, actor: Actor, owner: str, name: str) -> str | None: ...
@@ -150,18 +151,21 @@ class AuthHandler(BaseHTTPRequestHandler):
     def _session_cookie(self, value: str, max_age: int) -> str:
         return f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
 
-    def _current(self) -> tuple[Session, Actor] | None:
+    def _current(self, session: Session | None = None) -> tuple[Session, Actor] | None:
         """(session, actor) of a logged-in, still allowed user; a refused user's sessions end here."""
-        session = self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
+        session = session or self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
         if session is None:
             return None
         try:
             actor = self.ctx.backend.current_actor(session.username)
         except IpynbsrvError as exc:
-            ended = self.ctx.sessions.end_user(session.username)
-            log.info("web: ended %d session(s) of %s: %s", ended, session.username, exc)
+            self._end_sessions(session.username, str(exc))
             return None
         return session, actor
+
+    def _end_sessions(self, username: str, reason: str) -> None:
+        ended = self.ctx.sessions.end_user(username)
+        log.info("web: ended %d session(s) of %s: %s", ended, username, reason)
 
     # ------------------------------------------------------------------ routing
 
@@ -218,13 +222,21 @@ class AuthHandler(BaseHTTPRequestHandler):
 
     def _auth(self) -> None:
         uri = self.headers.get("X-Original-URI", "/")
-        current = self._current()
+        session = self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
+        target = notebook_of(uri)
+        if session is not None and target is not None and target[0] == session.username:
+            # The owner's own notebook, on every request of it: only "still enabled?" needs asking.
+            if self.ctx.backend.user_is_active(session.username):
+                self._send(HTTPStatus.OK, headers=[("X-Ipynbsrv-User", session.username)])
+                return
+            self._end_sessions(session.username, "disabled or deleted")
+            session = None
+        current = self._current(session) if session is not None else None
         if current is None:
             login = f"/_ipynbsrv/login?next={quote(safe_next(uri), safe='/')}"
             self._send(HTTPStatus.UNAUTHORIZED, headers=[("X-Ipynbsrv-Login", login)])
             return
         _session, actor = current
-        target = notebook_of(uri)
         if target is not None and self.ctx.backend.may_open(actor, target[0]):
             self._send(HTTPStatus.OK, headers=[("X-Ipynbsrv-User", actor.username)])
         else:

@@ -241,6 +241,9 @@ class WebGateway:
     def current_actor(self, username: str) -> Actor:
         return self.service.actor_for_username(username)
 
+    def user_is_active(self, username: str) -> bool:
+        return bool(self.service.user_is_active(username))
+
     def may_open(self, actor: Actor, owner: str) -> bool:
         return authz.can_act_on_container(actor, owner)
 
