@@ -113,7 +113,7 @@ def main() -> int:
     from ipynbsrv_tui.web.gateway import find_nginx
 
     if find_nginx() is None:
-        print("bench_web: skipped: nginx is not installed (apt-get install nginx-light)")
+        print("bench_web: skipped: nginx is not installed (apt-get install nginx)")
         return 0
     try:
         import docker

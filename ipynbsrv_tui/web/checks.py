@@ -21,7 +21,7 @@ def check_web(config: Config) -> list[tuple[str, str]]:
         return []
     problems: list[tuple[str, str]] = []
     if find_nginx() is None:
-        problems.append(("error", "[web] enabled but nginx is not installed: apt-get install nginx-light."))
+        problems.append(("error", "[web] enabled but nginx is not installed: apt-get install nginx."))
     host, port_text = split_listen(web.listen)
     port = int(port_text)
     if port < 1024 and os.geteuid() != 0:

@@ -84,7 +84,7 @@ class WebGateway:
         binary = find_nginx()
         if binary is None:
             raise IpynbsrvError("[web] enabled = true but nginx is not installed. Install it (apt-get install "
-                                "nginx-light) or set [web] enabled = false.")
+                                "nginx) or set [web] enabled = false.")
         worker = self._worker_user()
         self._prepare_folder(worker)
         cert, key = self._certificate()

@@ -29,7 +29,7 @@ def free_port() -> int:
 def require_nginx() -> str:
     binary = find_nginx()
     if binary is None:
-        unavailable("web", "nginx is not installed (apt-get install nginx-light)")
+        unavailable("web", "nginx is not installed (apt-get install nginx)")
     return binary
 
 
