@@ -22,7 +22,6 @@ import shutil
 import signal
 import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,19 +37,12 @@ def line(name: str, samples: list[float], budget: str) -> None:
     print(f"{name}, {measured}, {budget}", flush=True)
 
 
-def header(app) -> str:
-    from ipynbsrv_tui.tui.widgets.statusbar import StatusBar
-
-    return str(app.screen.query_one(StatusBar).render())
-
-
 async def until(pilot, condition, timeout: float) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            return float("inf")
-        await pilot.pause(0.01)
-    return time.monotonic() - started
+    """Seconds until `condition()` holds; infinity (over budget) when it never does."""
+    try:
+        return await support.seconds_until(pilot, condition, timeout)
+    except AssertionError:
+        return float("inf")
 
 
 async def broker_rounds(folder: Path, rounds: int) -> tuple[list[float], list[float]]:
@@ -66,14 +58,14 @@ async def broker_rounds(folder: Path, rounds: int) -> tuple[list[float], list[fl
     try:
         app = IpynbsrvApp(load_config(config_path), session)
         async with app.run_test(size=(120, 36)) as pilot:
-            await until(pilot, lambda: "engine ✓" in header(app), 15)
+            await until(pilot, lambda: "engine ✓" in support.status_line(app), 15)
             for _ in range(rounds):
                 await pilot.pause(0.3)
                 broker.process.send_signal(signal.SIGKILL)
-                lost.append(await until(pilot, lambda: "broker ✗" in header(app), 10))
+                lost.append(await until(pilot, lambda: "broker ✗" in support.status_line(app), 10))
                 broker.process.wait()
                 broker.start()
-                back.append(await until(pilot, lambda: "engine ✓" in header(app) and not app.book.stale, 15))
+                back.append(await until(pilot, lambda: "engine ✓" in support.status_line(app) and not app.book.stale, 15))
     finally:
         session.close()
         broker.stop()
@@ -96,12 +88,12 @@ async def engine_rounds(folder: Path, rounds: int) -> list[float]:
         app = IpynbsrvApp(load_config(config_path), session)
         async with app.run_test(size=(120, 36)) as pilot:
             for _ in range(rounds):
-                await until(pilot, lambda: "engine ✓" in header(app), 15)
+                await until(pilot, lambda: "engine ✓" in support.status_line(app), 15)
                 await pilot.pause(0.3)
                 relay.kill()
                 relay.wait()
                 proxy.unlink()
-                lost.append(await until(pilot, lambda: "engine ✗" in header(app), 10))
+                lost.append(await until(pilot, lambda: "engine ✗" in support.status_line(app), 10))
                 relay = support.start_engine_forwarder(proxy)
     finally:
         relay.kill()

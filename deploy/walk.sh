@@ -63,21 +63,8 @@ free_port() {
     "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 free_range() {  # 20 loopback ports that are free now, for [notebooks] port_range
-    "$PYTHON" - <<'EOF'
-import random, socket
-def free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-for _ in range(500):
-    first = random.randrange(50000, 58000)
-    if all(free(p) for p in range(first, first + 20)):
-        print(first, first + 19)
-        break
-EOF
+    PYTHONPATH="$SOURCE" "$PYTHON" -c \
+        'from tests.integration.broker_support import free_port_range; print(*free_port_range(20))'
 }
 
 step "the checkout, as \`git clone\` gives it, and its wheelhouse (on this machine)"

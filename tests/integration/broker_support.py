@@ -339,3 +339,20 @@ def start_engine_forwarder(listen: Path) -> subprocess.Popen:
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     return process
 
+
+def status_line(app) -> str:
+    """The text of a running app's header (StatusBar), e.g. "… │ engine ✓ local ✓ │ root (admin)"."""
+    from ipynbsrv_tui.tui.widgets.statusbar import StatusBar
+
+    return str(app.screen.query_one(StatusBar).render())
+
+
+async def seconds_until(pilot, condition, timeout: float) -> float:
+    """Seconds until `condition()` holds while the app runs; AssertionError after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        await pilot.pause(0.01)
+    return time.monotonic() - started
+

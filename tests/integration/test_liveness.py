@@ -44,22 +44,6 @@ def _broker(site, name: str, socket_path: Path | None = None) -> support.BrokerP
     return support.BrokerProcess(config, str(socket_path or folder / "run" / "broker.sock"), folder / "broker.log")
 
 
-def _header(app) -> str:
-    from ipynbsrv_tui.tui.widgets.statusbar import StatusBar
-
-    return str(app.screen.query_one(StatusBar).render())
-
-
-async def _until(pilot, condition, timeout: float) -> float:
-    """Seconds until `condition()` holds (pumping the app); fails after `timeout`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout} s")
-        await pilot.pause(0.02)
-    return time.monotonic() - started
-
-
 def test_broker_makes_its_socket_folder_and_logs_refusals_with_timestamps(site):
     socket_path = site["folder"] / "logs" / "made" / "by-broker" / "broker.sock"
     broker = _broker(site, "logs", socket_path).start()
@@ -97,17 +81,17 @@ async def test_header_says_the_broker_is_lost_within_2s_and_up_stops_pretending(
     app = IpynbsrvApp(config, root)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            await _until(pilot, lambda: "engine ✓" in _header(app) and nb.id in app.book.views
+            await support.seconds_until(pilot, lambda: "engine ✓" in support.status_line(app) and nb.id in app.book.views
                          and app.book.views[nb.id].state == ContainerState.RUNNING, 20)
             screen = app.screen
             assert screen.row_cells(nb.id)[7] not in ("", "?")
             broker.process.send_signal(signal.SIGKILL)  # gone without a goodbye
-            lost = await _until(pilot, lambda: "broker ✗" in _header(app), 2.0)
-            assert "engine ✓" not in _header(app)
+            lost = await support.seconds_until(pilot, lambda: "broker ✗" in support.status_line(app), 2.0)
+            assert "engine ✓" not in support.status_line(app)
             assert screen.row_cells(nb.id)[7] == "?", "Up must not keep ticking while nothing is known"
             broker.process.wait()
             broker.start()
-            back = await _until(pilot, lambda: "engine ✓" in _header(app) and not app.book.stale, 15)
+            back = await support.seconds_until(pilot, lambda: "engine ✓" in support.status_line(app) and not app.book.stale, 15)
             print(f"\nbroker killed -> header says so, {lost:.2f} s, 2.0 s; broker back -> header live, {back:.2f} s")
     finally:
         for view in root.list_containers():
@@ -130,11 +114,11 @@ async def test_header_says_the_engine_is_lost_within_2s(site, tmp_path):
         session = embedded_session(load_config(path))
         app = IpynbsrvApp(load_config(path), session)
         async with app.run_test(size=(120, 36)) as pilot:
-            await _until(pilot, lambda: "engine ✓" in _header(app), 10)
+            await support.seconds_until(pilot, lambda: "engine ✓" in support.status_line(app), 10)
             forwarder.kill()
             forwarder.wait()
             proxy.unlink()
-            lost = await _until(pilot, lambda: "engine ✗" in _header(app), 2.0)
+            lost = await support.seconds_until(pilot, lambda: "engine ✗" in support.status_line(app), 2.0)
             print(f"\nengine lost -> header says so, {lost:.2f} s, 2.0 s")
         session.close()
     finally:
