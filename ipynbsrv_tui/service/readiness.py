@@ -24,6 +24,7 @@ from .base import ServiceBase
 log = logging.getLogger("ipynbsrv.service")
 
 PROBE_WORKERS = 4
+PROBE_LIMIT = 200  # one round's bound, so that many notebooks that never answer cannot make it slow
 READY_WAIT = 180.0  # how long a start's own watcher waits for the notebook to answer
 READY_POLL = 0.05  # between two asks while a notebook usually starts (READY_QUICK seconds), then
 READY_QUICK = 10.0  # once a second: quick to see it answer, cheap when it never does
@@ -74,8 +75,9 @@ class ReadinessMixin(ServiceBase):
     # ------------------------------------------------------------------ readiness
 
     def probe_starting(self, actor: Actor) -> list[int]:
-        """Ask every starting notebook the actor may see once; the ids that answer now (and are running)."""
-        rows = self._notebook_rows(ContainerState.RUNNING, actor, starting_only=True)
+        """Ask the starting notebooks the actor may see once (the PROBE_LIMIT most recently started);
+        the ids that answer now (and so read `running`)."""
+        rows = self._notebook_rows(ContainerState.RUNNING, actor, starting_only=True)[:PROBE_LIMIT]
         if not rows:
             return []
         with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(rows))) as pool:
@@ -140,7 +142,7 @@ class ReadinessMixin(ServiceBase):
         if container_id is not None:
             query = query.where(Container.id == container_id)
         if starting_only:
-            query = query.where(Container.last_activity.is_null())
+            query = query.where(Container.last_activity.is_null()).order_by(Container.state_changed.desc())
         if actor is not None and (own_only or not actor.is_admin):
             query = query.where(User.username == actor.username)
         rows = cast("list[dict[str, Any]]", list(query.dicts()))

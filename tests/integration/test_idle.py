@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +25,7 @@ from tests.integration.test_images import KernelChannel
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
+REPO = Path(__file__).resolve().parents[2]
 CANDIDATES = ("ipynbsrv/ipython3-notebook:latest", "ipynbsrv-test/ipython3-notebook:latest")
 IDLE = 60
 SUSPENDED_STOP_AFTER = 120
@@ -43,7 +45,7 @@ def notebook_image(docker_client, engine, base_image, tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("idle-build")
     config = folder / "config.toml"
     config.write_text(f'[database]\npath = "{folder / "build.db"}"\n[broker]\nsocket = "{folder / "absent.sock"}"\n'
-                      f'[build]\ndockerfiles = "{cli.__file__.rsplit("/", 2)[0]}/../dockerfiles"\n'
+                      f'[build]\ndockerfiles = "{REPO / "dockerfiles"}"\n'
                       f'base_image = "{base_image}"\nimage_prefix = "ipynbsrv-test"\n')
     assert cli.main(["--config", str(config), "images", "build", "ipython3-notebook"]) == 0
     return CANDIDATES[1]
