@@ -46,6 +46,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for level, message in check_web(config):
             print(f"ipynbsrv-tui: {level}: {message}", file=sys.stderr)
             code = 2 if level == "error" else code
+    if config.engine.mode == "swarm":  # prove [data] root is the same folder on every node (DESIGN §15)
+        from .engine.swarm import check_data_root
+
+        for level, message in check_data_root(config):
+            print(f"ipynbsrv-tui: {level}: {message}", file=sys.stderr)
+            code = 2 if level == "error" else code
     return code
 
 

@@ -166,6 +166,34 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """[engine]"""
+
+    mode: str = "docker"
+
+
+@dataclass(frozen=True)
+class SwarmConfig:
+    """[swarm] (DESIGN §15)"""
+
+    constraints: tuple[str, ...] = ("node.labels.ipynbsrv.notebooks==true",)
+    node_engines: tuple[str, ...] = ()
+    reserve: float = 0.25
+    start_timeout: int = 120
+
+    def node_engine_urls(self) -> dict[str, str]:
+        """{node name, hostname or id: engine URL} from the "NODE=URL" entries."""
+        return dict(entry.split("=", 1) for entry in self.node_engines)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """[registry]"""
+
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole effective configuration; `source` is the file it came from (None = defaults)."""
 
@@ -179,6 +207,9 @@ class Config:
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     web: WebConfig = field(default_factory=WebConfig)
     quotas: QuotasConfig = field(default_factory=QuotasConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    swarm: SwarmConfig = field(default_factory=SwarmConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
     source: Path | None = None
 
     def replace(self, **sections: Any) -> Config:
@@ -203,6 +234,9 @@ SECTIONS: dict[str, type] = {
     "broker": BrokerConfig,
     "web": WebConfig,
     "quotas": QuotasConfig,
+    "engine": EngineConfig,
+    "swarm": SwarmConfig,
+    "registry": RegistryConfig,
 }
 
 def _memory(value: str) -> str:
@@ -241,6 +275,12 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("web", "listen"): validation.listen_address,
     ("web", "public_url"): validation.public_url,
     ("web", "session_hours"): lambda v: validation.in_range(v, 1, 720, "hours"),
+    ("engine", "mode"): lambda v: validation.one_of(v, ("docker", "swarm")),
+    ("swarm", "constraints"): validation.swarm_constraints,
+    ("swarm", "node_engines"): validation.node_engines,
+    ("swarm", "reserve"): validation.fraction,
+    ("swarm", "start_timeout"): lambda v: validation.in_range(v, 1, 3600, "seconds"),
+    ("registry", "url"): validation.registry_address,
 }
 
 

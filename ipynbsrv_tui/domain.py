@@ -187,8 +187,39 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a swarm-mode notebook's task runs: its node, the node's address, and whether the node is lost."""
+
+    node_id: str
+    node_name: str = ""
+    address: str = ""
+    lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """A swarm node as the Nodes section shows it (DESIGN §15)."""
+
+    id: str
+    hostname: str
+    role: str
+    state: str
+    availability: str
+    address: str
+    labels: dict[str, str] = field(default_factory=dict)
+    notebooks: tuple[str, ...] = ()
+    engine_version: str = ""
+    leader: bool = False
+
+    @property
+    def name(self) -> str:
+        """What people call the node: its `ipynbsrv.node` label, else its hostname."""
+        return self.labels.get("ipynbsrv.node") or self.hostname
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerInfo:
-    """What the engine says about one container."""
+    """What the engine says about one container (in swarm mode: one service and its task)."""
 
     id: str
     name: str
@@ -200,6 +231,7 @@ class ContainerInfo:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     exit_code: int | None = None
+    placement: Placement | None = None
 
     @property
     def owner(self) -> str | None:
@@ -230,6 +262,7 @@ class EngineEvent:
     name: str
     labels: dict[str, str]
     time: float
+    placement: Placement | None = None
 
     @property
     def store_id(self) -> int | None:
@@ -311,6 +344,8 @@ class ContainerView:
     cpus: float = 0.0
     public_ports: dict[str, int] = field(default_factory=dict)
     ready: bool = False  # the notebook answers `BASE_URL/api/status`: its URL and tunnel work now
+    node: str = ""  # swarm mode: the node the notebook runs on ("" in docker mode)
+    node_lost: bool = False  # swarm mode: that node stopped answering the manager
 
     @property
     def up(self) -> bool:

@@ -31,6 +31,7 @@ from .domain import (
     ImageDefaults,
     ImageInfo,
     ImageView,
+    NodeView,
     ReconcileReport,
     SnapshotView,
     SuspendedMemory,
@@ -208,6 +209,14 @@ class ServiceCalls(Protocol):
     def reconcile(self) -> ReconcileReport: ...
 
     def health(self) -> Health: ...
+
+    # ------------------------------------------------------------------ swarm nodes (DESIGN §15)
+
+    def list_nodes(self) -> list[NodeView]: ...
+
+    def drain_node(self, node: str) -> NodeView: ...
+
+    def activate_node(self, node: str) -> NodeView: ...
 
 
 class ServiceSession(ServiceCalls, Protocol):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import containers, images, reconcile, serve, users
+from . import containers, images, nodes, reconcile, serve, users
 
 Register = Callable[[argparse._SubParsersAction], None]
 
 
 def command_groups() -> list[Register]:
     """The `register(subparsers)` function of every subcommand module."""
-    return [images.register, containers.register, users.register, serve.register, reconcile.register]
+    return [images.register, containers.register, users.register, serve.register, reconcile.register, nodes.register]

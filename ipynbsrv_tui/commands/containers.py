@@ -85,6 +85,10 @@ def _row(view: ContainerView) -> tuple:
     return (view.id, view.owner, view.name, view.image, view.state.value, view.host_port, when(view.created))
 
 
+def _node(view: ContainerView) -> str:
+    return f"{view.node} (lost)" if view.node_lost else (view.node or "-")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     session.probe_starting()  # a notebook started by a process that has ended reads `running` once it answers
@@ -92,7 +96,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(views)
     else:
-        print_table(("ID", "OWNER", "NAME", "IMAGE", "STATE", "PORT", "CREATED"), [_row(v) for v in views])
+        headers = ("ID", "OWNER", "NAME", "IMAGE", "STATE", "PORT", "CREATED")
+        if any(v.node for v in views):  # swarm mode: where each notebook runs
+            print_table(headers + ("NODE",), [_row(v) + (_node(v),) for v in views])
+        else:
+            print_table(headers, [_row(v) for v in views])
     return 0
 
 

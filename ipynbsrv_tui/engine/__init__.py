@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for the type checker
 _EXPORTS = {
     "MANAGED_LABEL": ".docker_engine",
     "Engine": ".docker_engine",
+    "SwarmEngine": ".swarm",
     "BuildLogClassifier": ".classifier",
     "BuildStream": ".builds",
     "EventStream": ".events",

@@ -21,6 +21,7 @@ from .convert import container_info, container_row, container_stats, create_argu
 from .errors import engine_call, engine_url, image_missing, translate, unavailable
 from .events import MANAGED_FILTERS, EventStream
 from .logs import LogFollower, plain_lines
+from .streams import ClosableStream
 
 MANAGED_LABEL = "ipynbsrv.managed=true"
 _CONNECT_ERRORS = (
@@ -252,7 +253,7 @@ class Engine:
             raw = self.client.api.stats(container_id, stream=False, one_shot=True)
         return container_stats(raw).memory_bytes
 
-    def events(self, since: float | None = None, labels: dict[str, str] | None = None) -> EventStream:
+    def events(self, since: float | None = None, labels: dict[str, str] | None = None) -> ClosableStream:
         """Events of managed containers (also carrying `labels`) from `since` (epoch seconds; None = from now on)."""
         filters: dict[str, str | list[str]] = dict(MANAGED_FILTERS)
         if labels:

@@ -14,13 +14,22 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..directory.base import Directory
 from ..directory.sync import sync_status, sync_users
-from ..domain import Actor, ContainerChange, DirectoryError, EngineUnavailable, NotAuthorized, NotFound
+from ..domain import (
+    Actor,
+    Conflict,
+    ContainerChange,
+    DirectoryError,
+    EngineUnavailable,
+    NotAuthorized,
+    NotFound,
+)
 from ..store import audit as audit_log
 from ..store.models import Image, Setting, User
 from .hostdata import HostData
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..engine.swarm import SwarmEngine
 
 # Refusals also go to the log (the broker's stderr, i.e. its journal), one line each.
 refusals = logging.getLogger("ipynbsrv.audit")
@@ -51,9 +60,28 @@ class ServiceBase:
         self._last_sync_try: float | None = None
 
     def _connect_engine(self) -> Engine:
-        from ..engine import Engine  # the Docker SDK loads on the first engine call, not at start-up
+        # The Docker SDK loads on the first engine call, not at start-up.
+        from ..engine.docker_engine import Engine
+        from ..engine.swarm import SwarmEngine
 
+        if self.swarm_mode:
+            return SwarmEngine.from_config(self.config)
         return Engine.connect(self.config.docker.url, timeout=self.config.docker.timeout)
+
+    def swarm_engine(self) -> SwarmEngine:
+        """The engine as the Swarm adapter (Conflict, saying so, in docker mode)."""
+        from ..engine.swarm import SwarmEngine
+
+        engine = self.engine
+        if not isinstance(engine, SwarmEngine):
+            raise Conflict('There are nodes only in swarm mode: this installation runs notebooks on one Docker '
+                           'Engine ([engine] mode = "docker").')
+        return engine
+
+    @property
+    def swarm_mode(self) -> bool:
+        """[engine] mode = "swarm": notebooks are Swarm services (DESIGN §15)."""
+        return self.config.engine.mode == "swarm"
 
     @property
     def engine(self) -> Engine:

@@ -169,6 +169,15 @@ class PlannedBuild:
             if summary is None or summary.status is not BuildStatus.SUCCEEDED:
                 self.summary = summary
                 return
+        publish = getattr(self._engine, "publish_image", None)  # swarm mode: push to the nodes' registry
+        if publish is not None and summary is not None:
+            tag = steps[-1].tag
+            yield BuildEvent(BuildEventKind.OUTPUT, f"== publishing {tag} for the swarm's nodes")
+            try:
+                yield BuildEvent(BuildEventKind.OUTPUT, f"published as {publish(tag)}")
+            except IpynbsrvError as exc:
+                yield BuildEvent(BuildEventKind.ERROR, str(exc))
+                summary = dataclasses.replace(summary, status=BuildStatus.FAILED, error=str(exc))
         self.summary = summary
 
 

@@ -26,6 +26,7 @@ from ..domain import (
     ImageView,
     Mount,
     NotFound,
+    Placement,
     SnapshotView,
     StoreError,
     ValidationError,
@@ -109,12 +110,16 @@ class ContainersMixin(ReadinessMixin):
         view = self._visible_view(actor, container_id, "container.connect")
         port = view.host_port
         url = view.url or ""
+        target = self._tunnel_target()
+        if self.swarm_mode:  # the notebook's port is published on its node (DESIGN §15)
+            target = Container.get_by_id(container_id).node_address or target
+        host = url.split("://", 1)[-1].split(":", 1)[0] if url else self._url_host()
         return ConnectionInfo(
             url=url,
             token=view.token or "",
             host_port=port,
-            tunnel_command=f"ssh -N -L {port}:{self._tunnel_target()}:{port} {view.owner}@{self.public_host()}",
-            local_url=url.replace(f"http://{self._url_host()}:", "http://127.0.0.1:", 1),
+            tunnel_command=f"ssh -N -L {port}:{target}:{port} {view.owner}@{self.public_host()}",
+            local_url=url.replace(f"http://{host}:", "http://127.0.0.1:", 1),
             web_url=web_notebook_url(self.config, view.owner, view.name) if self.config.web.enabled else "",
         )
 
@@ -189,7 +194,8 @@ class ContainersMixin(ReadinessMixin):
             if not refusal:
                 if host_port is None:
                     allocated = ports.allocate(
-                        self.config.notebooks.port_range, self.config.notebooks.bind_address, 1 + len(public_wanted)
+                        self.config.notebooks.port_range, self.config.notebooks.bind_address, 1 + len(public_wanted),
+                        check_host=not self.swarm_mode,
                     )
                     host_port = allocated[0]
                     public = {str(p): allocated[i + 1] for i, p in enumerate(public_wanted)}
@@ -510,7 +516,9 @@ class ContainersMixin(ReadinessMixin):
             row.last_activity = None
             changes[Container.last_activity] = None
         Container.update(changes).where(Container.id == row.id).execute()
-
+        if self.swarm_mode and row.docker_id:
+            placement = self.engine.inspect(row.docker_id).placement if state is ContainerState.RUNNING else None
+            record_placement(row.id, placement)
 
     def _url_host(self) -> str:
         """The host in notebook URLs: loopback (reached through `ssh -L`), this host, or the bind address."""
@@ -547,16 +555,18 @@ class ContainersMixin(ReadinessMixin):
             state = ContainerState.parse(row["state"])
             if running and row["last_activity"] is None:
                 state = ContainerState.STARTING
+            url_host = (row["node_address"] or host) if self.swarm_mode else host
             views.append(ContainerView(
                 id=row["id"], name=row["name"], owner=row["owner"], image=row["image_name"] or "",
                 image_ref=row["image_ref"], state=state, host_port=row["host_port"],
                 description=row["description"][:validation.DESCRIPTION_MAX],  # rows made before the limit
-                url=f"http://{host}:{row['host_port']}{row['base_url']}?token={row['token']}" if allowed else None,
+                url=f"http://{url_host}:{row['host_port']}{row['base_url']}?token={row['token']}" if allowed else None,
                 token=row["token"] if allowed else None, docker_id=row["docker_id"], created=row["created"],
                 started_at=row["state_changed"] if running else None, last_activity=row["last_activity"],
                 clone_of=names.get(row["clone_of"]), memory_limit=sizes[memory], cpus=float(cpus),
                 public_ports=json.loads(row["public_ports"]) if row["public_ports"] not in ("", "{}") else {},
                 ready=state == ContainerState.RUNNING,
+                node=row["node_name"], node_lost=bool(row["node_lost"]),
             ))
         return views
 
@@ -565,7 +575,7 @@ VIEW_COLUMNS = (
     Container.id, Container.name, Container.image_ref, Container.state, Container.host_port, Container.description,
     Container.token, Container.base_url, Container.docker_id, Container.created, Container.state_changed,
     Container.last_activity, Container.clone_of.alias("clone_of"), Container.memory, Container.cpus,
-    Container.public_ports,
+    Container.public_ports, Container.node_name, Container.node_address, Container.node_lost,
     User.username.alias("owner"), Image.name.alias("image_name"), Image.memory.alias("image_memory"),
     Image.cpus.alias("image_cpus"),
 )
@@ -603,6 +613,14 @@ def _view_rows(owner: str | None, container_id: int | None) -> list[dict[str, An
 def _with_owner_and_image(query: Any) -> Any:
     """Join owner and image so that views need no further queries."""
     return query.join(User).switch(Container).join(Image, join_type=JOIN.LEFT_OUTER)
+
+
+def record_placement(container_id: int, placement: Placement | None) -> None:
+    """Store where a swarm-mode notebook runs (nothing: it runs nowhere)."""
+    Container.update(
+        node_id=placement.node_id if placement else "", node_name=placement.node_name if placement else "",
+        node_address=placement.address if placement else "", node_lost=placement.lost if placement else False,
+    ).where(Container.id == container_id).execute()
 
 
 def _no_container(container_id: object) -> str:

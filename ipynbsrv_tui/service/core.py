@@ -5,11 +5,12 @@ from __future__ import annotations
 from .idle import IdleMixin
 from .images import ImagesMixin
 from .live import LiveMixin
+from .nodes import NodesMixin
 from .users import UsersMixin
 
 __all__ = ["NotebookService"]
 
 
-class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin):
+class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin, NodesMixin):
     """The only place that combines store, engine and directory. Every public call checks
     authorization for its actor and writes the audit log."""

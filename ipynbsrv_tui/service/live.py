@@ -20,10 +20,12 @@ from ..domain import (
     EngineEvent,
     Health,
     NotFound,
+    Placement,
     ReconcileReport,
 )
 from ..store.models import Build, Container, Setting, User, database_proxy, utcnow
 from . import authz, workers
+from .containers import record_placement
 from .readiness import ReadinessMixin
 
 EVENT_STATES = {
@@ -35,7 +37,9 @@ EVENT_STATES = {
     "die": ContainerState.EXITED,
     "stop": ContainerState.EXITED,
     "destroy": ContainerState.MISSING,
+    "schedule": ContainerState.RESTARTING,  # swarm mode: the task is being placed or started
 }
+PLACEMENT_ACTIONS = {"move", "lost"}  # swarm mode: the task moved, or its node stopped answering
 LAST_EVENT_KEY = "engine.last_event"
 HEALTH_TTL = 0.5
 
@@ -138,7 +142,9 @@ class LiveMixin(ReadinessMixin):
             Setting.insert(key=LAST_EVENT_KEY, value=str(event.time)).on_conflict_replace().execute()
         state = EVENT_STATES.get(event.action)
         container_id = event.store_id
-        if state is None or container_id is None or event.labels.get("ipynbsrv.instance") != self.instance_id:
+        if state is None and event.action not in PLACEMENT_ACTIONS:
+            return None
+        if container_id is None or event.labels.get("ipynbsrv.instance") != self.instance_id:
             return None
         row = Container.get_or_none(Container.id == container_id)
         if row is None:
@@ -147,12 +153,14 @@ class LiveMixin(ReadinessMixin):
             return None  # another row's engine object (a stale or foreign one carrying this id)
         if row.docker_id and event.container_id and row.docker_id != event.container_id:
             return None  # an older engine object, e.g. the one a snapshot restore replaced
-        if record:
+        if record and state is not None:
             changes: dict[Any, Any] = {Container.state: state.value, Container.state_changed: utcnow()}
             if state == ContainerState.RUNNING and row.state not in (ContainerState.RUNNING.value,
                                                                      ContainerState.PAUSED.value):
                 changes[Container.last_activity] = None  # started behind our back: `starting` until it answers
             Container.update(changes).where(Container.id == row.id).execute()
+        if record and self.swarm_mode:
+            record_placement(row.id, event.placement)
         return container_id
 
     def reconcile(self, actor: Actor) -> ReconcileReport:
@@ -175,12 +183,14 @@ class LiveMixin(ReadinessMixin):
         repaired: list[str] = []
         flagged: list[str] = []
         query = Container.select(Container.id, Container.name, Container.docker_id, Container.state,
-                                 User.username, Container.key, Container.worker).join(User).tuples()
-        rows = cast(list[tuple[int, str, str, str, str, str, str]], list(query))
+                                 User.username, Container.key, Container.worker, Container.node_id,
+                                 Container.node_name, Container.node_lost).join(User).tuples()
+        rows = cast(list[tuple[int, str, str, str, str, str, str, str, str, bool]], list(query))
         adopted: set[str] = set()
         updates: list[tuple[int, str, str, bool]] = []
         rollbacks: list[tuple[int, str]] = []
-        for container_id, name, docker_id, state, owner, key, worker in rows:
+        placements: dict[int, Placement | None] = {}
+        for container_id, name, docker_id, state, owner, key, worker, node_id, node_name, node_lost in rows:
             label = f"{owner}/{name} (#{container_id})"
             found = _adoptable(by_store_id.get(container_id, []), owner, key, docker_id)
             if found is not None:
@@ -205,6 +215,11 @@ class LiveMixin(ReadinessMixin):
                 repaired.append(f"{label}: state {state} → {new_state}")
             if found.id != docker_id or new_state != state or worker:
                 updates.append((container_id, found.id, new_state, new_state != state))
+            if self.swarm_mode:
+                _reconcile_placement(label, (node_id, node_name, node_lost), found, repaired, flagged, placements)
+        if self.swarm_mode:
+            flagged.extend(f"node {node.name} is {node.state}: Swarm reschedules its notebooks on other eligible nodes"
+                           for node in self.swarm_engine().nodes(with_notebooks=False) if node.state != "ready")
         for info in engine_objects:
             if info.id not in adopted:
                 flagged.append(f"{info.name}: foreign container with our labels (owner {info.owner}, row "
@@ -219,6 +234,8 @@ class LiveMixin(ReadinessMixin):
                 Container.update(changes).where(Container.id == container_id).execute()
             for container_id, key in rollbacks:
                 Container.delete().where((Container.id == container_id) & (Container.key == key)).execute()
+            for container_id, placement in placements.items():
+                record_placement(container_id, placement)
         repaired.extend(self._remove_build_leftovers())
         report = ReconcileReport(len(rows), tuple(repaired), tuple(flagged), time.perf_counter() - started)
         self.audit(actor, "reconcile", detail=f"{len(repaired)} repaired, {len(flagged)} flagged")
@@ -303,3 +320,19 @@ def _adoptable(candidates: list[ContainerInfo], owner: str, key: str, docker_id:
     if recorded:
         return recorded[0]
     return matches[0] if len(matches) == 1 else None
+
+
+def _reconcile_placement(label: str, stored: tuple[str, str, bool], info: ContainerInfo, repaired: list[str],
+                         flagged: list[str], placements: dict[int, Placement | None]) -> None:
+    """Swarm mode: where the row's task runs now, and whether its node is lost."""
+    node_id, node_name, node_lost = stored
+    placement = info.placement
+    if placement is not None and placement.lost:
+        flagged.append(f"{label}: node {placement.node_name} is lost (down); "
+                       "Swarm reschedules the notebook on another eligible node")
+    new_id = placement.node_id if placement else ""
+    if new_id != node_id or (placement is not None and placement.lost != node_lost):
+        if info.store_id is not None:
+            placements[info.store_id] = placement
+        if placement is not None and node_id and new_id != node_id:
+            repaired.append(f"{label}: moved from node {node_name} to node {placement.node_name}")

@@ -33,15 +33,21 @@ def is_free_on_host(address: str, port: int) -> bool:
     return True
 
 
-def allocate(port_range: tuple[int, int], address: str, count: int = 1, taken: set[int] | None = None) -> list[int]:
-    """`count` ports from the range that neither the store nor another process uses."""
+def allocate(
+    port_range: tuple[int, int], address: str, count: int = 1, taken: set[int] | None = None, check_host: bool = True
+) -> list[int]:
+    """`count` ports from the range that neither the store nor another process uses.
+
+    `check_host` false (swarm mode: the port is bound on whichever node runs the notebook)
+    leaves out the probe of this host.
+    """
     first, last = port_range
     used = used_ports() | (taken or set())
     chosen: list[int] = []
     for candidate in range(first, last + 1):
         if candidate in used:
             continue
-        if not is_free_on_host(address, candidate):
+        if check_host and not is_free_on_host(address, candidate):
             continue
         chosen.append(candidate)
         if len(chosen) == count:

@@ -137,7 +137,7 @@ class ReadinessMixin(ServiceBase):
         """Plain rows of the notebooks in `state` that `actor` may see (None: all)."""
         query = (Container.select(Container.id, Container.name, Container.host_port, Container.base_url,
                                   Container.token, Container.docker_id, Container.last_activity,
-                                  Container.state_changed, User.username.alias("owner"))
+                                  Container.state_changed, Container.node_address, User.username.alias("owner"))
                  .join(User).where(Container.state == state.value))
         if container_id is not None:
             query = query.where(Container.id == container_id)
@@ -155,5 +155,6 @@ class ReadinessMixin(ServiceBase):
         return "127.0.0.1" if address in ("", "0.0.0.0", "::") else address
 
     def _ask(self, row: dict[str, Any], *, kernels: bool, timeout: float) -> jupyter.JupyterActivity | None:
-        return jupyter.ask(self._probe_host(), row["host_port"], row["base_url"], row["token"],
+        host = (row.get("node_address") or self._probe_host()) if self.swarm_mode else self._probe_host()
+        return jupyter.ask(host, row["host_port"], row["base_url"], row["token"],
                            kernels=kernels, timeout=timeout)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ImageDefaults,
         ImageInfo,
         ImageView,
+        NodeView,
         ReconcileReport,
         SnapshotView,
         SuspendedMemory,
@@ -228,3 +229,12 @@ class Session(ServiceSession):
 
     def health(self) -> Health:
         return self.service.health(self.actor)
+
+    def list_nodes(self) -> list[NodeView]:
+        return self.service.list_nodes(self.actor)
+
+    def drain_node(self, node: str) -> NodeView:
+        return self.service.drain_node(self.actor, node)
+
+    def activate_node(self, node: str) -> NodeView:
+        return self.service.activate_node(self.actor, node)

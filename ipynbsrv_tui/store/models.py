@@ -151,6 +151,10 @@ class Container(BaseModel):
     # since migration 0003: random id labelled ipynbsrv.key on the engine object ("" = made before it)
     key = CharField(default="")
     worker = CharField(default="")  # since 0003: the process creating it ("pid:start"), "" when done
+    node_id = CharField(default="")  # swarm mode: the node of the task (since migration 0004)
+    node_name = CharField(default="")
+    node_address = CharField(default="")
+    node_lost = BooleanField(default=False)
 
     class Meta:
         indexes = ((("owner", "name"), True),)

@@ -51,7 +51,7 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 3
+    assert schema_version(db) == latest_version() == 4
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
@@ -59,6 +59,7 @@ def test_fresh_database_has_latest_version_and_every_table(db):
         "0001_initial",
         "0002_user_synced_and_lookup_indexes",
         "0003_row_ids_never_reused_and_row_keys",
+        "0004_container_placement",
     ]
 
 
@@ -105,13 +106,26 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     assert "container_state" in {i.name for i in db.get_indexes("container")}
     assert "auditevent_actor" in {i.name for i in db.get_indexes("auditevent")}
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
-    assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys"]
+    assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
+                        "0004_container_placement"]
+
+
+def test_migration_0004_can_be_reverted(db):
+    container = _make_container(_make_user(), None)
+    Container.update(node_name="worker-1").where(Container.id == container.id).execute()
+    while schema_version(db) > 4:
+        store_db._runner(db).down()
+    assert store_db._runner(db).down() == ["0004_container_placement"]
+    assert "node_name" not in {c.name for c in db.get_columns("container")}
+    assert db.execute_sql("SELECT name FROM container").fetchall() == [("nb",)]
 
 
 def test_migration_0002_can_be_reverted(db_path):
     db = open_database(db_path, migrate=False)
     upgrade(db, to_version=2)
     _make_user()
+    while schema_version(db) > 2:
+        store_db._runner(db).down()
     assert store_db._runner(db).down() == ["0002_user_synced_and_lookup_indexes"]
     assert schema_version(db) == 1
     assert "synced" not in {c.name for c in db.get_columns("user")}

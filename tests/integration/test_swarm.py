@@ -1,0 +1,326 @@
+"""Swarm mode on a real two-node swarm (DESIGN §15): two private dockerds in network namespaces.
+
+Run as one group: `pytest -m swarm`. Needs root, iproute2, util-linux (nsenter), docker.io and
+docker-registry; the shared engine at DOCKER_HOST only builds the test image, which is copied
+into the manager and reaches the worker through the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ipynbsrv_tui.config import Config
+from ipynbsrv_tui.domain import Actor, Conflict, ContainerState
+from tests.fixtures.notebook_service import free_port_range
+from tests.fixtures.services import unavailable
+from tests.fixtures.swarm_cluster import ClusterError, SwarmCluster
+
+pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.timeout(600)]
+FAKE_NOTEBOOK = Path(__file__).with_name("fake_notebook")
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+ROOT = Actor("root", 0, True, ())
+
+
+@pytest.fixture(scope="module")
+def cluster(docker_client, base_image):
+    """Manager + worker + registry, with the fake notebook image loaded into the manager."""
+    missing = SwarmCluster.missing_tools()
+    if missing or os.geteuid() != 0:
+        unavailable("docker", f"a two-node swarm needs root and {', '.join(missing) or 'nothing more'}")
+    tag = f"ipynbsrv-test/swarm-notebook-{secrets.token_hex(3)}:latest"
+    docker_client.images.build(path=str(FAKE_NOTEBOOK), tag=tag, rm=True, forcerm=True, network_mode="none",
+                               buildargs={"BASE_IMAGE": base_image}, labels={"ipynbsrv.test": "swarm"})
+    swarm = SwarmCluster(Path(tempfile.mkdtemp(prefix="ipynbsrv-swarm-")))
+    try:
+        swarm.start()
+        swarm.load_image(docker_client, tag)
+    except ClusterError as exc:
+        docker_client.images.remove(tag, force=True)
+        unavailable("docker", str(exc))
+    docker_client.images.remove(tag, force=True)
+    swarm.image = tag
+    ids = swarm.node_ids()
+    with swarm.manager.client() as manager:
+        for node_id in ids.values():
+            SwarmCluster.label(manager, node_id, {"ipynbsrv.notebooks": "true"})
+    yield swarm
+    swarm.stop()
+
+
+def make_service(cluster, tmp_path, **swarm):
+    from ipynbsrv_tui.service import build_service
+
+    config = Config().replace(
+        database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
+        data={"root": str(tmp_path / "data")},
+        docker={"url": cluster.manager.url},
+        engine={"mode": "swarm"},
+        registry={"url": cluster.registry},
+        notebooks={"port_range": free_port_range(), "stop_timeout": 3, "memory": "256m", "cpus": 0.5},
+        swarm={"constraints": ("node.labels.ipynbsrv.node==worker",), "start_timeout": 90, **swarm},
+    )
+    service = build_service(config)
+    service.create_user(ROOT, "alice", "alice-password", display_name="Alice")
+    service.register_image(ROOT, "fake", cluster.image, description="fake notebook", is_public=True)
+    return service
+
+
+@pytest.fixture
+def service(cluster, tmp_path):
+    made = make_service(cluster, tmp_path, node_engines=(f"worker={cluster.worker.url}",))
+    yield made
+    with cluster.manager.client() as manager:
+        for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={made.instance_id}"}):
+            svc.remove()
+    made.engine.close()
+
+
+def get(url: str, timeout: float = 3) -> tuple[int, str]:
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def status_url(view) -> str:
+    base, query = view.url.split("?", 1)
+    return f"{base}api/status?{query}"
+
+
+def wait_answer(url: str, seconds: float = 60) -> tuple[int, str]:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return get(url)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def wait_for(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, service):
+    started = time.monotonic()
+    view = service.create_container(ROOT, "nb", "fake", owner="alice")
+    assert view.up and view.state in (ContainerState.STARTING, ContainerState.RUNNING)
+    assert view.node == "worker" and not view.node_lost
+    assert view.url.startswith(f"http://{cluster.worker.address}:{view.host_port}/user/alice/nb/?token=")
+    assert wait_answer(status_url(view))[0] == 200
+    print(f"create -> answers: {time.monotonic() - started:.2f} s")
+    assert get(status_url(view).split("?")[0])[0] == 403  # the token protects it
+    info = service.connection_info(ROOT, view.id)
+    assert f"-L {view.host_port}:{cluster.worker.address}:{view.host_port}" in info.tunnel_command
+
+    with cluster.manager.client() as manager:
+        spec = manager.api.inspect_service(view.docker_id)["Spec"]
+    template = spec["TaskTemplate"]
+    assert spec["Labels"]["ipynbsrv.owner"] == "alice"
+    assert template["ContainerSpec"]["Labels"] == spec["Labels"]  # the same labels on the task container
+    assert template["ContainerSpec"]["Image"].startswith(f"{cluster.registry}/{cluster.image}")
+    assert template["Placement"]["Constraints"] == ["node.labels.ipynbsrv.node==worker"]
+    assert template["Resources"]["Limits"] == {"NanoCPUs": 500_000_000, "MemoryBytes": 256 * 2**20, "Pids": 512}
+    assert template["Resources"]["Reservations"] == {"NanoCPUs": 125_000_000, "MemoryBytes": 64 * 2**20}
+    assert template["RestartPolicy"]["Condition"] == "on-failure"
+    assert spec["EndpointSpec"]["Ports"] == [{"Protocol": "tcp", "TargetPort": 8888, "PublishedPort": view.host_port,
+                                              "PublishMode": "host"}]
+    with cluster.worker.client() as worker:
+        (task_container,) = worker.containers.list(filters={"label": f"ipynbsrv.container={view.id}"})
+    assert task_container.labels["ipynbsrv.instance"] == service.instance_id
+    catalog = get(f"http://{cluster.registry}/v2/_catalog")[1]
+    assert cluster.image.split(":")[0] in catalog  # the image reached the worker through the registry
+
+    stopped = service.stop_container(ROOT, view.id)
+    assert stopped.state is ContainerState.EXITED and stopped.node == ""
+    with pytest.raises(OSError):
+        get(status_url(view), timeout=1)
+    again = service.start_container(ROOT, view.id)
+    assert again.up and again.host_port == view.host_port
+    assert wait_answer(status_url(again))[0] == 200
+
+    with cluster.manager.client() as manager:
+        before = {t["ID"] for t in manager.api.tasks(filters={"service": view.docker_id})}
+    service.restart_container(ROOT, view.id)  # a forced update: a new task
+    with cluster.manager.client() as manager:
+        after = manager.api.tasks(filters={"service": view.docker_id, "desired-state": "running"})
+    assert after and after[0]["ID"] not in before
+    assert wait_answer(status_url(again))[0] == 200
+
+    assert "fake notebook listening on 8888 at /user/alice/nb/" in service.container_logs(ROOT, view.id)
+    service.delete_container(ROOT, view.id)
+    with cluster.manager.client() as manager:
+        assert manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}) == []
+
+
+def test_suspend_and_stats_go_to_the_node_engine_or_are_refused(cluster, service, tmp_path):
+    view = service.create_container(ROOT, "nb", "fake", owner="alice")
+    stats = service.container_stats(ROOT, view.id)
+    assert stats.memory_limit == 256 * 2**20 and stats.pids >= 1
+    assert service.suspend_container(ROOT, view.id).state is ContainerState.PAUSED
+    assert service.reconcile(ROOT).repaired == ()  # the pause is seen through the worker's engine
+    assert service.resume_container(ROOT, view.id).up
+
+    blind = make_service(cluster, tmp_path / "blind")  # no [swarm] node_engines
+    other = blind.create_container(ROOT, "blind", "fake", owner="alice")
+    try:
+        with pytest.raises(Conflict, match=r"runs on node worker.*\[swarm\] node_engines"):
+            blind.suspend_container(ROOT, other.id)
+        with pytest.raises(Conflict, match="node_engines"):
+            blind.container_stats(ROOT, other.id)
+        assert blind.get_container(ROOT, other.id).up
+    finally:
+        blind.delete_container(ROOT, other.id)
+        blind.engine.close()
+
+
+def test_draining_the_worker_moves_the_notebook_and_its_files_survive(cluster, tmp_path):
+    service = make_service(cluster, tmp_path, constraints=("node.labels.ipynbsrv.notebooks==true",),
+                           node_engines=(f"worker={cluster.worker.url}",))
+    try:
+        service.drain_node(ROOT, "manager")  # so that it starts on the worker
+        view = service.create_container(ROOT, "nb", "fake", owner="alice")
+        service.activate_node(ROOT, "manager")
+        assert view.node == "worker"
+        code, output = service.engine.exec(view.docker_id, ["sh", "-c", "echo kept > /home/alice/kept.txt"])
+        assert code == 0, output
+        nodes = {n.name: n for n in service.list_nodes(ROOT)}
+        assert nodes["worker"].notebooks == ("alice/nb",)
+        assert nodes["worker"].state == "ready" and nodes["manager"].role == "manager"
+
+        watch = service.watch_containers(ROOT)
+        seen: list = []
+        import threading
+
+        reader = threading.Thread(target=lambda: seen.extend(change for change in watch), daemon=True)
+        reader.start()
+        time.sleep(0.5)
+        assert service.drain_node(ROOT, "worker").availability == "drain"
+        moved = wait_for(lambda: (v := service.get_container(ROOT, view.id)).node == "manager"
+                         and v.up and v, 60, "the event feed reports the move")
+        watch.close()
+        reader.join(5)
+        assert any(change.container_id == view.id for change in seen)
+        assert moved.url.startswith(f"http://{cluster.manager.address}:{view.host_port}/")
+        assert wait_answer(status_url(moved))[0] == 200
+        code, output = service.engine.exec(view.docker_id, ["cat", "/home/alice/kept.txt"])
+        assert (code, output.strip()) == (0, "kept")
+        assert (tmp_path / "data" / "homes" / "alice" / "kept.txt").read_text() == "kept\n"
+    finally:
+        service.activate_node(ROOT, "worker")
+        service.activate_node(ROOT, "manager")
+        with cluster.manager.client() as manager:
+            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
+                svc.remove()
+        service.engine.close()
+
+
+def test_data_root_probe_runs_on_every_node(cluster, service, tmp_path):
+    (tmp_path / "data").mkdir(exist_ok=True)
+    results = service.engine.probe_data_root(str(tmp_path / "data"), cluster.image, timeout=60)
+    assert [(name, ok) for name, ok, _ in results] == [("manager", True), ("worker", True)]
+    assert list((tmp_path / "data").glob(".ipynbsrv-probe-*")) == []
+    missing = service.engine.probe_data_root(str(tmp_path / "nowhere"), cluster.image)
+    assert missing == [("(this host)", False, f"[data] root {tmp_path / 'nowhere'} does not exist on this host")]
+
+
+def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(config_path), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(cluster, service, tmp_path):
+    view = service.create_container(ROOT, "nb", "fake", owner="alice")
+    (tmp_path / "data").mkdir(exist_ok=True)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\npath = "{tmp_path / "state" / "ipynbsrv.db"}"\n'
+        f'[data]\nroot = "{tmp_path / "data"}"\n'
+        f'[docker]\nurl = "{cluster.manager.url}"\n'
+        f'[broker]\nsocket = "{tmp_path / "no-broker.sock"}"\n'
+        f'[build]\nbase_image = "{cluster.image}"\n'
+        f'[engine]\nmode = "swarm"\n'
+        f'[swarm]\nconstraints = ["node.labels.ipynbsrv.node==worker"]\n'
+        f'[registry]\nurl = "{cluster.registry}"\n'
+    )
+    listed = run_cli(config, "containers", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["id"], row["node"], row["node_lost"]) == (view.id, "worker", False)
+    table = run_cli(config, "containers", "list").stdout.splitlines()
+    assert table[0].split()[-1] == "NODE" and table[1].split()[-1] == "worker"
+
+    nodes = run_cli(config, "nodes", "list", "--json")
+    assert nodes.returncode == 0, nodes.stderr
+    by_name = {n["labels"]["ipynbsrv.node"]: n for n in json.loads(nodes.stdout)}
+    assert by_name["worker"]["notebooks"] == ["alice/nb"] and by_name["worker"]["state"] == "ready"
+    assert by_name["manager"]["role"] == "manager" and by_name["manager"]["address"] == cluster.manager.address
+
+    checked = run_cli(config, "check-config")
+    assert checked.returncode == 0, checked.stderr
+    assert "ok: [data] root on node manager: " in checked.stderr and "ok: [data] root on node worker: " in checked.stderr
+
+    drained = run_cli(config, "nodes", "drain", "worker")
+    try:
+        assert drained.returncode == 0 and "Drained node worker" in drained.stdout, drained.stderr
+        failed = run_cli(config, "check-config")
+        assert failed.returncode == 2
+        assert "error: [data] root on node worker: node is drain: activate it to probe" in failed.stderr
+    finally:
+        activated = run_cli(config, "nodes", "activate", "worker")
+    assert activated.returncode == 0 and "Activated node worker" in activated.stdout
+    unknown = run_cli(config, "nodes", "drain", "nosuch")
+    assert unknown.returncode != 0 and "No swarm node is called 'nosuch'. Known nodes: manager, worker." in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_a_lost_worker_is_reported_and_its_notebook_rescheduled(cluster, tmp_path):
+    """Last in this module: it kills the worker's dockerd (and starts it again)."""
+    service = make_service(cluster, tmp_path, constraints=("node.labels.ipynbsrv.notebooks==true",))
+    try:
+        service.drain_node(ROOT, "manager")
+        view = service.create_container(ROOT, "nb", "fake", owner="alice")
+        service.activate_node(ROOT, "manager")
+        assert view.node == "worker"
+        cluster.worker.kill()
+        killed = time.monotonic()
+        nodes = wait_for(lambda: (n := {v.name: v for v in service.list_nodes(ROOT)})["worker"].state == "down" and n,
+                         60, "the manager reports the worker down")
+        print(f"worker down after {time.monotonic() - killed:.1f} s")
+        report = service.reconcile(ROOT)
+        print(report)
+        text = "\n".join(report.flagged + report.repaired)
+        assert "node worker is down" in text
+        assert "nb (#1): node worker is lost" in text or "nb (#1): moved from node worker to node manager" in text
+        assert nodes["worker"].state == "down"
+        moved = wait_for(lambda: (v := service.get_container(ROOT, view.id)).node == "manager" and v or
+                         (service.reconcile(ROOT) and None), 90, "Swarm reschedules the notebook on the manager")
+        print(f"rescheduled after {time.monotonic() - killed:.1f} s")
+        assert not moved.node_lost
+        assert wait_answer(status_url(moved))[0] == 200
+    finally:
+        cluster.restart_worker()
+        service.activate_node(ROOT, "manager")
+        with cluster.manager.client() as manager:
+            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
+                svc.remove()
+        service.engine.close()
