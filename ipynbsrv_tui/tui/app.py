@@ -53,6 +53,7 @@ class Section:
     module: str
     class_name: str
     short: str = ""
+    swarm_only: bool = False  # shown only with [engine] mode = "swarm"
 
     @property
     def short_title(self) -> str:
@@ -79,6 +80,7 @@ SECTIONS = (
     Section("images", "Images", "2", True, ".screens.images", "ImagesScreen", "Img"),
     Section("users", "Users", "3", True, ".screens.users", "UsersScreen"),
     Section("notebooks", "My notebooks", "4", False, ".screens.notebooks", "NotebooksScreen", "Mine"),
+    Section("nodes", "Nodes", "5", True, ".screens.nodes", "NodesScreen", swarm_only=True),
 )
 
 
@@ -114,7 +116,9 @@ class IpynbsrvApp(Background, App):
         self.config = config
         self.session = session
         is_admin = session.actor.is_admin
-        self.sections = [s for s in SECTIONS if (is_admin or not s.admin_only) and s.available()]
+        swarm = config.engine.mode == "swarm"
+        self.sections = [s for s in SECTIONS if (is_admin or not s.admin_only) and (swarm or not s.swarm_only)
+                         and s.available()]
         # Instance values read by App.__init__: only the sections this actor may use become modes.
         self.MODES = {s.mode: s.screen_class for s in self.sections}  # type: ignore[misc]
         self.DEFAULT_MODE = "containers" if is_admin and "containers" in self.MODES else "notebooks"  # type: ignore[misc]

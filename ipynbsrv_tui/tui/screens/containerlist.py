@@ -29,6 +29,16 @@ TICK_SECONDS = 30.0
 VISIBLE_CHECK_SECONDS = 1.0
 
 
+NODE_COLUMN = Column("node", "Node", 7, grow=1)
+
+
+def node_text(view: ContainerView) -> Text:
+    """Where a swarm-mode notebook runs; a lost node in red."""
+    if view.node_lost:
+        return Text(f"{view.node} (lost)", style="bold red")
+    return Text(view.node or "-", style="" if view.node else "dim")
+
+
 class ContainerListScreen(ContainerScreen):
     """Every container the actor may see; subclasses narrow it (`owner_filter`), change the columns
     (COLUMNS / `row_cells`) or add widgets under the table (`compose_below`)."""
@@ -45,6 +55,7 @@ class ContainerListScreen(ContainerScreen):
         Column("uptime", "Up", 5),
         Column("activity", "Active", 6),
     )
+    SHOWS_NODE: ClassVar[bool] = True  # swarm mode: a Node column (where each notebook runs)
     STATS_CONSUMER: ClassVar[str] = "containers"
     EMPTY_TEXT: ClassVar[str] = "No containers yet."
 
@@ -67,10 +78,17 @@ class ContainerListScreen(ContainerScreen):
         yield StatusBar(self.SECTION)
         yield Input(placeholder="filter: words match owner, name or state; owner:… name:… state:… image:…",
                     id="filter", compact=True)
-        yield VirtualTable(self.COLUMNS, self.row_cells, empty_text="Loading…", id="table")
+        yield VirtualTable(self.columns(), self.row_cells, empty_text="Loading…", id="table")
         yield from self.compose_below()
         yield Static("", id="summary", markup=False)
         yield KeysFooter()
+
+    def columns(self) -> tuple[Column, ...]:
+        """COLUMNS, and in swarm mode the node each notebook runs on."""
+        return tuple(self.COLUMNS) + ((NODE_COLUMN,) if self._with_node() else ())
+
+    def _with_node(self) -> bool:
+        return self.SHOWS_NODE and self.app.config.engine.mode == "swarm"
 
     def compose_below(self) -> ComposeResult:
         """Widgets between the table and the summary line (none by default)."""
@@ -91,8 +109,11 @@ class ContainerListScreen(ContainerScreen):
         if view is None:
             return []
         cpu, memory, uptime = running_cells(view, book.stats.get(container_id), book.stale)
-        return [view.owner, view.name, view.image, fmt.state_text(view.state), str(view.host_port), cpu, memory,
-                uptime, fmt.since(view.last_activity)]
+        cells: list[Text | str] = [view.owner, view.name, view.image, fmt.state_text(view.state),
+                                   str(view.host_port), cpu, memory, uptime, fmt.since(view.last_activity)]
+        if self._with_node():
+            cells.append(node_text(view))
+        return cells
 
     def on_mount(self) -> None:
         book = self.app.book

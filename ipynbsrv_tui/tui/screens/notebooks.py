@@ -18,6 +18,7 @@ class NotebooksScreen(ContainerListScreen):
     SECTION = "My notebooks"
     STATS_CONSUMER = "notebooks"
     EMPTY_TEXT = "You have no notebooks yet. Press n to create one."
+    SHOWS_NODE = False  # users see the node in the details
     COLUMNS = (
         Column("name", "Name", 12, grow=2),
         Column("image", "Image", 10, grow=1),
