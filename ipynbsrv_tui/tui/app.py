@@ -229,6 +229,14 @@ class IpynbsrvApp(Background, App):
     def section_for(self, mode: str) -> Section | None:
         return next((s for s in self.sections if s.mode == mode), None)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A swarm-only section (Nodes) has no key, help line or palette entry in docker mode."""
+        if action == "section" and parameters:
+            mode = str(parameters[0])
+            if self.section_for(mode) is None and any(s.swarm_only and s.mode == mode for s in SECTIONS):
+                return False
+        return True
+
     def action_section(self, mode: str) -> None:
         if self.section_for(mode) is None:
             title = next((s.title for s in SECTIONS if s.mode == mode), mode)

@@ -143,7 +143,7 @@ async def test_palette_reaches_every_action_of_every_section():
 async def test_sections_of_the_other_helper_are_real_modes():
     names = {section.mode: section.screen_class.__name__ for section in SECTIONS}
     assert names == {"containers": "ContainersScreen", "images": "ImagesScreen", "users": "UsersScreen",
-                     "notebooks": "NotebooksScreen"}
+                     "notebooks": "NotebooksScreen", "nodes": "NodesScreen"}
 
 
 @pytest.mark.parametrize(
