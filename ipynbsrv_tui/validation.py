@@ -338,33 +338,41 @@ def seconds(value: int) -> int:
     return value
 
 
-def node_engines(value: tuple[str, ...]) -> tuple[str, ...]:
+def _text_list(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(entry, str) for entry in value):
+        raise ValidationError(f"expected a list of {what}, got {value!r}")
+    return tuple(value)
+
+
+def node_engines(value: Any) -> tuple[str, ...]:
     """[swarm] node_engines: "NODE=URL" entries with a unix://, tcp:// or ssh:// engine URL."""
-    for entry in value:
-        node, _, url = str(entry).partition("=")
-        if not isinstance(entry, str) or not node or not re.match(r"^(unix|tcp|ssh)://", url):
+    entries = _text_list(value, '"NODE=URL" strings')
+    for entry in entries:
+        node, _, url = entry.partition("=")
+        if not node or not re.match(r"^(unix|tcp|ssh)://", url):
             raise ValidationError(f'expected "NODE=URL" entries with a unix://, tcp:// or ssh:// URL, got {entry!r}')
-    return value
+    return entries
 
 
-def swarm_constraints(value: tuple[str, ...]) -> tuple[str, ...]:
+def swarm_constraints(value: Any) -> tuple[str, ...]:
     """Swarm placement constraints: `node.labels.KEY==VALUE`, `node.role!=manager` …"""
-    for entry in value:
-        if not isinstance(entry, str) or not re.match(r"^[\w.-]+\s*(==|!=)\s*\S+$", entry):
+    entries = _text_list(value, "Swarm constraints")
+    for entry in entries:
+        if not re.match(r"^[\w.-]+\s*(==|!=)\s*\S+$", entry):
             raise ValidationError(f'expected Swarm constraints like "node.labels.ipynbsrv.notebooks==true", got {entry!r}')
-    return value
+    return entries
 
 
-def fraction(value: float) -> float:
+def fraction(value: Any) -> float:
     """A number from 0.0 to 1.0."""
-    if not 0.0 <= value <= 1.0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise ValidationError(f"expected a fraction from 0.0 to 1.0, got {value!r}")
-    return value
+    return float(value)
 
 
-def registry_address(value: str) -> str:
+def registry_address(value: Any) -> str:
     """"" or HOST:PORT of a Docker registry (no scheme, no path)."""
-    if value and not re.match(r"^[a-zA-Z0-9.-]+(:\d{1,5})?$", value):
+    if not isinstance(value, str) or (value and not re.fullmatch(r"[a-zA-Z0-9.-]+(:\d{1,5})?", value)):
         raise ValidationError(
             f'expected HOST:PORT of a registry (no scheme, no path), e.g. "registry.example.org:5000", got {value!r}')
     return value

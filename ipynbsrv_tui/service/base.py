@@ -72,7 +72,7 @@ class ServiceBase:
         """The engine as the Swarm adapter (Conflict, saying so, in docker mode)."""
         from ..engine.swarm import SwarmEngine
 
-        engine = self.engine
+        engine = self.engine if self.swarm_mode else None
         if not isinstance(engine, SwarmEngine):
             raise Conflict('There are nodes only in swarm mode: this installation runs notebooks on one Docker '
                            'Engine ([engine] mode = "docker").')
