@@ -227,6 +227,18 @@ def test_register_create_run_then_hangup(tmux, config_file, docker_client, tiny_
         row = tmux.wait_for_line("e2e-nb", "starting", timeout=60)
         assert owner in row and "e2e-tiny" in row
 
+        # x: a shell in the container as its owner (the app steps aside), then back to the list.
+        tmux.keys("x")
+        tmux.wait_for("exit the shell to return")
+        tmux.settle()
+        tmux.type('test "$(id -u)" != 0 && echo "not-root-$HOME"')
+        tmux.keys("Enter")
+        tmux.wait_for(f"not-root-/home/{owner}")
+        tmux.type("exit")
+        tmux.keys("Enter")
+        tmux.wait_for("Containers │")
+        tmux.wait_for_line("e2e-nb", "starting")
+
         # Details: the URL is offered only once the notebook answers (DESIGN §5).
         tmux.keys("Enter")
         tmux.wait_for("offered when the notebook answers")

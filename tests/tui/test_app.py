@@ -296,3 +296,41 @@ async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_im
         for container in docker_client.containers.list(all=True, filters={"label": "ipynbsrv.owner=alice"}):
             if container.name == "ipynbsrv-alice-remote":
                 container.remove(force=True)
+
+
+def test_shell_command_runs_a_login_shell_as_the_owner_in_the_container():
+    from ipynbsrv_tui.domain import UserView
+    from ipynbsrv_tui.tui.shell import shell_command
+
+    view = fixed_view(1, "alice", "thesis", ContainerState.RUNNING)
+    alice = UserView("alice", 2001, 2001)
+    command = shell_command(view, alice, "unix:///run/x.sock", "/usr/bin/docker")
+    assert command[:3] == ["/usr/bin/docker", "-H", "unix:///run/x.sock"]
+    assert command[3:7] == ["exec", "-it", "-u", "2001:2001"]
+    assert "HOME=/home/alice" in command and view.docker_id in command
+    assert shell_command(view, alice)[:2] == ["docker", "exec"]  # DOCKER_HOST / the default engine
+
+
+async def test_x_asks_for_embedded_mode_and_explains_when_the_terminal_cannot_be_handed_over():
+    from ipynbsrv_tui.domain import UserView
+
+    class WithUsers(FixedSession):
+        def get_user(self, username):
+            return UserView(username, 2001, 2001)
+
+    session = WithUsers()
+    app = make_app(session, watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.book.load(session.list_containers())
+        await pilot.pause()
+        app.screen.query_one("#table").move_to(1)  # alice/thesis, running
+        await pilot.press("x")  # headless: no terminal to hand over
+        await wait_until(pilot, lambda: any("cannot hand itself over" in note for note in app.notes))
+        session.mode = "client"
+        await pilot.press("x")
+        await wait_until(pilot, lambda: any("only when ipynbsrv-tui talks to the engine" in n for n in app.notes))
+
+    user_app = make_app(FixedSession(actor=ALICE), watch=False)
+    async with user_app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert "shell" not in {b.binding.action for b in user_app.screen.active_bindings.values()}

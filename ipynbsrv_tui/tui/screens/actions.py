@@ -11,12 +11,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from textual.app import SuspendNotSupported
 from textual.binding import Binding
 from textual.screen import Screen
 
 from ... import validation
-from ...domain import ConnectionInfo, ContainerState, ContainerView
+from ...domain import ConnectionInfo, ContainerState, ContainerView, UserView
 from ..background import Background
+from ..shell import find_docker, run_shell, shell_command
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.picker import PickerScreen
@@ -40,6 +42,7 @@ class ContainerScreen(Background, Screen):
         Binding("m", "commit", "Commit to image", show=False),
         Binding("y", "copy_url", "Copy URL", show=False),
         Binding("Y", "copy_tunnel", "Copy ssh -L", show=False, key_display="Y"),
+        Binding("x", "shell", "Shell as owner", show=False),
     ]
 
     def selected_id(self) -> int | None:
@@ -251,6 +254,49 @@ class ContainerScreen(Background, Screen):
                             markup=False)
 
         self.app.book.fetch_connection(view.id, then=copy)
+
+
+    # ------------------------------------------------------------------ shell
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "shell":
+            return self.app.session.actor.is_admin  # admins only; hidden from everyone else
+        return True
+
+    def action_shell(self) -> None:
+        """Open a shell in the selected running container as its owner (embedded mode only)."""
+        view = self.selected()
+        if view is None:
+            return
+        if self.app.session.mode != "embedded":
+            self.app.notify("x opens a shell only when ipynbsrv-tui talks to the engine itself (embedded mode); "
+                            "through the broker it cannot. Run it on the host as an admin.", severity="warning",
+                            markup=False)
+            return
+        if view.state not in (ContainerState.RUNNING, ContainerState.STARTING) or not view.docker_id:
+            self.app.notify(f"{_label(view)} is {view.state.value}: start it (s) first.", severity="warning",
+                            markup=False)
+            return
+        if find_docker() is None:
+            self.app.notify("The docker command is not installed here; x needs it for `docker exec`.",
+                            severity="error", markup=False)
+            return
+        self.run_call(self.app.session.get_user, view.owner, then=lambda owner: self._open_shell(view, owner),
+                      title=f"No shell in {_label(view)}")
+
+    def _open_shell(self, view: ContainerView, owner: UserView) -> None:
+        docker = find_docker() or "docker"
+        command = shell_command(view, owner, self.app.config.docker.url, docker)
+        try:
+            with self.app.suspend():
+                status = run_shell(command)
+        except SuspendNotSupported:
+            self.app.notify("This terminal cannot hand itself over to a shell (e.g. in a browser).",
+                            severity="warning", markup=False)
+            return
+        if status not in (0, 130):
+            self.app.notify(f"The shell in {_label(view)} ended with status {status}.", severity="warning",
+                            markup=False)
 
 
 def _label(view: ContainerView) -> str:
