@@ -330,6 +330,11 @@ class BenchSession:
 
         return Health("embedded", "bench", True, "synthetic", True, "local")
 
+    def suspended_memory(self):
+        from ipynbsrv_tui.domain import SuspendedMemory
+
+        return SuspendedMemory()
+
     def follow_logs(self, container_id, tail=200):
         lines = (f"{i:06d} INFO [NotebookApp] kernel {i % 13} [/bin/sh -c] saved checkpoint" for i in range(LOG_LINES))
         return paced(lines, self.rate)

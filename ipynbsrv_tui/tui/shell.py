@@ -1,4 +1,5 @@
-"""`x`: a shell in a notebook container as its owner, in the admin's own terminal (like lazydocker).
+"""The terminal handed over: `x` (a shell in a notebook container as its owner, like lazydocker) and
+`o` (a URL printed alone, for selecting it in one piece).
 
 The app suspends (gives the terminal back), runs `docker exec -it -u <uid>:<gid>` in the owner's
 home, and resumes when the shell exits. Embedded mode only: there the admin's process already
@@ -36,3 +37,15 @@ def run_shell(command: list[str]) -> int:
     """Run the shell in the terminal (the app is suspended meanwhile); its exit status."""
     print(f"\n$ {shlex.join(command)}\n(exit the shell to return to ipynbsrv-tui)\n", flush=True)
     return subprocess.call(command)
+
+
+def show_plain(title: str, lines: list[str]) -> None:
+    """Print `lines` unwrapped by any widget (the terminal wraps them, and selects them whole),
+    then wait for Enter."""
+    print(f"\n{title}\n")
+    for line in lines:
+        print(line)
+    try:
+        input("\nSelect and copy, then press Enter to return to ipynbsrv-tui. ")
+    except EOFError:
+        pass

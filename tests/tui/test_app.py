@@ -334,3 +334,30 @@ async def test_x_asks_for_embedded_mode_and_explains_when_the_terminal_cannot_be
     async with user_app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert "shell" not in {b.binding.action for b in user_app.screen.active_bindings.values()}
+
+
+@pytest.mark.parametrize("width", [80, 100])
+async def test_details_show_the_url_in_one_piece_every_port_and_o_prints_it(width):
+    from dataclasses import replace
+
+    from ipynbsrv_tui.tui.screens.details import ContainerDetailsScreen
+
+    view = replace(fixed_view(1, "alice", "thesis", ContainerState.RUNNING, minutes_up=5),
+                   public_ports={"22": 52002}, ready=True)
+    session = FixedSession(views=[view])
+    app = make_app(session, watch=False)
+    async with app.run_test(size=(width, 40)) as pilot:
+        app.book.load(session.list_containers())
+        await app.push_screen(ContainerDetailsScreen(1))
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        if width >= 100:  # it fits: one line holds all of it, for a terminal selection
+            assert any(view.url in line for line in lines)
+        else:  # it does not fit: its start stands alone at the left edge, o shows it whole
+            assert any(line.strip().startswith(view.url[:60]) for line in lines)
+        ports = next(line for line in lines if "Ports" in line)
+        assert "49152 (notebook)" in ports and "22 → 52002" in ports
+        await pilot.press("o")  # headless: no terminal to hand over, so a notification holds it
+        await wait_until(pilot, lambda: any(view.url in note for note in app.notes))
+        await pilot.press("y")
+        assert app.clipboard == view.url

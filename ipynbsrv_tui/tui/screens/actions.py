@@ -18,7 +18,7 @@ from textual.screen import Screen
 from ... import validation
 from ...domain import ConnectionInfo, ContainerState, ContainerView, UserView
 from ..background import Background
-from ..shell import find_docker, run_shell, shell_command
+from ..shell import find_docker, run_shell, shell_command, show_plain
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.picker import PickerScreen
@@ -43,6 +43,7 @@ class ContainerScreen(Background, Screen):
         Binding("y", "copy_url", "Copy URL", show=False),
         Binding("Y", "copy_tunnel", "Copy ssh -L", show=False, key_display="Y"),
         Binding("x", "shell", "Shell as owner", show=False),
+        Binding("o", "show_url", "URL as plain text", show=False),
     ]
 
     def selected_id(self) -> int | None:
@@ -255,6 +256,23 @@ class ContainerScreen(Background, Screen):
 
         self.app.book.fetch_connection(view.id, then=copy)
 
+
+    def action_show_url(self) -> None:
+        """The URL (and the ssh command) alone on the terminal, so it can be selected in one piece."""
+        view = self.selected()
+        if view is None:
+            return
+        if not view.url or view.state == ContainerState.STARTING:
+            self.app.notify("The URL is offered once the notebook answers.", severity="warning", markup=False)
+            return
+        info = self.app.book.connections.get(view.id)
+        lines = [view.url] + ([f"or through ssh: {info.tunnel_command}", f"then open {info.local_url}"]
+                              if info is not None else [])
+        try:
+            with self.app.suspend():
+                show_plain(f"{_label(view)}:", lines)
+        except SuspendNotSupported:
+            self.app.notify("\n".join(lines), title=f"URL of {_label(view)}", markup=False, timeout=20)
 
     # ------------------------------------------------------------------ shell
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -27,14 +28,30 @@ class ContainerInfo(Static):
         self.update(render_info(view, connection, stats))
 
 
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True, min_width=9)
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def ports_text(view: ContainerView) -> Text:
+    """Every published port: the notebook's, then each public one as container → host."""
+    text = Text(f"{view.host_port} (notebook)")
+    for container_port, host_port in sorted(view.public_ports.items(), key=lambda item: str(item[0])):
+        text.append(f" · {container_port} → {host_port}")
+    return text
+
+
 def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
-                stats: ContainerStats | None) -> Table | Text:
-    """The panel's content as a two-column grid of plain text."""
+                stats: ContainerStats | None) -> Group | Text:
+    """The panel's content: two-column grids of plain text, with the URL on a line of its own
+    (not folded into a column, so a terminal selects it in one piece when it fits the width)."""
     if view is None:
         return Text("No container selected. Press n to create a notebook.", style="italic")
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
+    parts: list[Table | Text] = []
+    grid = _grid()
+    parts.append(grid)
     title = Text(f"{view.owner}/{view.name}  ")
     title.append_text(fmt.state_text(view.state))
     if view.up:
@@ -49,7 +66,10 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
     if view.url and view.state == ContainerState.STARTING:
         grid.add_row("URL", Text("offered when the notebook answers (it is starting)", style="dim"))
     elif view.url:
-        grid.add_row("URL", Text(view.url))
+        grid.add_row("URL", Text("(on the next line; o shows it alone for copying, y copies it)", style="dim"))
+        parts.append(Text(view.url, no_wrap=False, overflow="fold"))
+        grid = _grid()
+        parts.append(grid)
         if connection is not None and connection.web_url:
             grid.add_row("Web", Text(connection.web_url))
         elif connection is not None:
@@ -59,13 +79,14 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
             grid.add_row("Tunnel", Text("…", style="dim"))
     grid.add_row("CPU", _cpu(view, stats))
     grid.add_row("Memory", _memory(view, stats))
-    extra = [f"port {view.host_port}", f"last activity {fmt.ago(view.last_activity)}"]
+    grid.add_row("Ports", ports_text(view))
+    extra = [f"last activity {fmt.ago(view.last_activity)}"]
     if view.clone_of:
         extra.append(f"clone of {view.clone_of}")
     grid.add_row("", Text(" · ".join(extra), style="dim"))
     if view.url and view.state != ContainerState.STARTING:
         grid.add_row("", Text("y copies the URL, Y the ssh command (terminal clipboard, OSC 52)", style="dim"))
-    return grid
+    return Group(*parts)
 
 
 def _cpu(view: ContainerView, stats: ContainerStats | None) -> Text:
