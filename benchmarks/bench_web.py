@@ -1,8 +1,8 @@
 """Web access (DESIGN §16, §12): what the proxy with its login check costs per request, and how
 long a user waits from login to the first notebook page.
 
-The real broker runs the real nginx (TLS, auth_request to the broker on every request) in front
-of a real notebook (`ipynbsrv/ipython3-notebook:latest`, or --image) on the engine. The same
+The real broker (`ipynbsrv-tui serve`, its own process, as in production) runs the real nginx
+(TLS, auth_request to the broker on every request) in front of a real notebook (`ipynbsrv/ipython3-notebook:latest`, or --image) on the engine. The same
 Jupyter API call (`GET …/api/status`) is made --requests times directly on the notebook's
 loopback port (with its token, as `ssh -L` users do) and through nginx (with the session
 cookie), alternating, each on one kept-alive connection; the overhead is proxy minus direct at
@@ -19,8 +19,11 @@ import argparse
 import http.client
 import re
 import shutil
+import signal
+import socket
 import ssl
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -123,7 +126,6 @@ def main() -> int:
         print(f"bench_web: skipped: no engine or no image {args.image} ({type(exc).__name__}). Build it first.")
         return 0
 
-    from ipynbsrv_tui.broker.server import BrokerServer
     from ipynbsrv_tui.config import Config
     from ipynbsrv_tui.domain import Actor
     from ipynbsrv_tui.service import build_service
@@ -136,15 +138,31 @@ def main() -> int:
         broker={"socket": str(folder / "run" / "ipynbsrv.sock"), "reconcile_interval": 0},
         web={"enabled": True, "listen": f"127.0.0.1:{port}"},
     )
+    config_file = folder / "config.toml"
+    config_file.write_text(
+        f'[database]\npath = "{config.database.path}"\n[data]\nroot = "{config.data.root}"\n'
+        f"[notebooks]\nport_range = {list(config.notebooks.port_range)}\nstop_timeout = 3\n"
+        f'[broker]\nsocket = "{config.broker.socket}"\nreconcile_interval = 0\n'
+        f'[web]\nenabled = true\nlisten = "127.0.0.1:{port}"\n'
+    )
     root = Actor("root", 0, True, ())
-    service = build_service(config, mode="client-server")
+    service = build_service(config)
     service.create_user(root, "alice", "bench-password")
     service.register_image(root, "ipython3", args.image, is_public=True)
-    broker = BrokerServer(service, config)
-    broker.start()
     view = None
+    broker = subprocess.Popen([sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(config_file), "serve",
+                               "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         view = service.create_container(service.actor_for_username("alice"), "bench", "ipython3")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or broker.poll() is not None:
+                    raise SystemExit("bench_web: the broker's nginx never listened") from None
+                time.sleep(0.1)
         path = "/user/alice/bench/api/status"
         session_cookie = _session_cookie(port)
         proxy_headers = {"Host": f"127.0.0.1:{port}", "Cookie": session_cookie}
@@ -178,6 +196,10 @@ def main() -> int:
         figure("proxy overhead p50", f"{overhead:.2f} ms", f"<= {BUDGET_P50_MS:.0f} ms")
         figure("proxy overhead p99", f"{p99 - d99:.2f} ms")
 
+        auth = auth_check_times(folder / "run" / "web" / "auth.sock", session_cookie, path, args.requests)
+        figure("the broker's auth check alone (auth_request endpoint on its Unix socket), p50 / p99",
+               f"{percentile(auth, 0.5) * 1000:.2f} / {percentile(auth, 0.99) * 1000:.2f} ms")
+
         logins = [login_to_first_page(port, "/user/alice/bench/tree", "bench-password", f"127.0.1.{i + 1}")
                   for i in range(args.logins)]
         figure(f"login -> first notebook page (median of {args.logins}, incl. scrypt check)",
@@ -187,13 +209,34 @@ def main() -> int:
             return 1
         return 0
     finally:
-        broker.stop()
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(timeout=30)
         if view is not None and view.docker_id:
             try:
                 service.engine.client.api.remove_container(view.docker_id, force=True)
             except Exception:
                 pass
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def auth_check_times(socket_path: Path, cookie: str, path: str, count: int) -> list[float]:
+    """Seconds per auth_request answer, asked the way nginx asks (one kept-alive connection)."""
+    request = (f"GET /_ipynbsrv/auth HTTP/1.1\r\nHost: broker\r\nX-Original-URI: {path}\r\n"
+               f"Cookie: {cookie}\r\n\r\n").encode()
+    times = []
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(socket_path))
+        answers = sock.makefile("rb")
+        for _ in range(count):
+            started = time.perf_counter()
+            sock.sendall(request)
+            status = answers.readline()
+            while answers.readline() not in (b"\r\n", b""):
+                pass
+            times.append(time.perf_counter() - started)
+            if b" 200 " not in status:
+                raise SystemExit(f"bench_web: the auth check answered {status!r}")
+    return times
 
 
 def _session_cookie(port: int) -> str:
