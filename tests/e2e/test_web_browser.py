@@ -302,3 +302,16 @@ def test_when_nginx_is_killed_it_is_back_the_broker_says_so_and_ssh_l_works_mean
     messages = [record.getMessage() for record in caplog.records]
     assert any(f"nginx (pid {old}) killed by signal 9" in m for m in messages), messages
     assert any("nginx is back" in m for m in messages), messages
+
+
+def test_routes_follow_the_notebook_through_stop_and_start(site):
+    alice = site.service.actor_for_username("alice")
+    client = WebClient(site.port, source="127.0.0.3")
+    assert client.login("alice", "alice-password").status == 303
+    site.service.stop_container(alice, site.view.id)
+    stopped = wait_for(lambda: (r := client.request("GET", "/user/alice/web/tree")).status == 503 and r, 30,
+                       "the route to go when the notebook stopped")
+    assert "alice/web is not running" in stopped.text
+    site.service.start_container(alice, site.view.id)
+    wait_for(lambda: client.request("GET", "/user/alice/web/api/status").status == 200, 120,
+             "the route to come back when the notebook started")

@@ -43,9 +43,12 @@ class Web:
 
     def __init__(self, gateway: WebGateway, port: int, upstreams: dict[str, Upstream], routes: list[Route], service) -> None:
         self.gateway, self.port, self.upstreams, self.routes, self.service = gateway, port, upstreams, routes, service
+        self.clients = 0
 
-    def client(self, source: str = "127.0.0.1") -> WebClient:
-        return WebClient(self.port, source)
+    def client(self, source: str | None = None) -> WebClient:
+        """A fresh client; each from its own loopback address, as nginx limits login posts per address."""
+        self.clients += 1
+        return WebClient(self.port, source or f"127.0.2.{self.clients}")
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
@@ -254,6 +257,16 @@ def test_disabling_a_user_ends_their_sessions_at_once(web):
     finally:
         web.service.set_active(ROOT, "dave", True)
     assert client.request("GET", "/user/dave/one/").status == 302  # the old session stays ended
+
+
+def test_deleting_a_user_ends_their_sessions_at_once(web):
+    web.service.create_user(ROOT, "erin", "erin-password")
+    client = logged_in(web, "erin")
+    assert client.request("GET", "/").status == 200
+    web.service.delete_user(ROOT, "erin")
+    assert client.request("GET", "/user/erin/one/").status == 302
+    assert client.request("GET", "/").status in (302, 303)
+    assert client.login("erin", "erin-password").status == 401
 
 
 def test_login_attempts_are_rate_limited_per_address_and_per_account(web):
