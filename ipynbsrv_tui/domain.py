@@ -184,6 +184,7 @@ class ContainerSpec:
     nano_cpus: int | None = None
     pids_limit: int | None = None
     hostname: str | None = None
+    group_add: tuple[int, ...] = ()  # supplementary gids (the owner's share groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,6 +489,76 @@ class GroupView:
     kind: str = "collaboration"
     members: tuple[str, ...] = ()
     description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CollabGroupView:
+    """A collaboration group as its viewer may see it (DESIGN §14)."""
+
+    name: str
+    gid: int
+    creator: str = ""
+    is_public: bool = False
+    is_personal: bool = False
+    members: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    shares: tuple[str, ...] = ()  # shares granted to the group (those the viewer may see)
+    description: str = ""
+    is_member: bool = False
+    can_manage: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ShareView:
+    """A shared folder and who may use it; `path` is where containers see it."""
+
+    name: str
+    owner: str
+    group: str
+    gid: int
+    description: str = ""
+    grants: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    path: str = ""
+    can_manage: bool = False
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShareChange:
+    """What a share change did, and what it needs to reach running containers."""
+
+    share: str
+    group: str
+    notified: tuple[str, ...] = ()  # users a notification went to
+    restart_needed: tuple[str, ...] = ()  # running containers that see the change at their next start
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteShareReport:
+    """What deleting a share did with its folder."""
+
+    share: str
+    data: str
+    archived: str = ""
+    removed: str = ""
+    kept: str = ""
+    restart_needed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    """One notification in the viewer's inbox."""
+
+    id: int
+    sender: str  # "" = the system
+    message: str
+    kind: str = "misc"
+    target: str = ""
+    groups: tuple[str, ...] = ()
+    created: datetime | None = None
+    read: bool = False
 
 
 @dataclass(frozen=True, slots=True)

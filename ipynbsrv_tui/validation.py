@@ -440,3 +440,54 @@ def page_size(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
         raise ValidationError(f"page_size {value!r} is not valid: expected 1 to 10000.")
     return value
+
+
+SHARE_PREFIX = "share-"
+SHARE_NAME_MAX = USERNAME_MAX - len(SHARE_PREFIX)
+MESSAGE_MAX = 1000
+DESCRIPTION_MAX = 256
+TARGET_MAX = 128
+
+
+def share_name(value: str) -> str:
+    """A share name: group-name rules, short enough for its group `share-<name>` (26 characters)."""
+    value = (value or "").strip()
+    if len(value) > SHARE_NAME_MAX:
+        raise ValidationError(f"Share name {value!r} is longer than {SHARE_NAME_MAX} characters.")
+    try:
+        return username(value)
+    except ValidationError as exc:
+        raise ValidationError(str(exc).replace("Username", "Share name").replace("username", "share name")) from None
+
+
+def _no_controls(text: str, what: str, allow_newline: bool = False) -> str:
+    for ch in text:
+        if (ord(ch) < 32 and not (allow_newline and ch == "\n")) or 127 <= ord(ch) < 160:
+            raise ValidationError(f"The {what} must not contain control characters.")
+    return text
+
+
+def description(value: str, what: str = "description") -> str:
+    """A one-line description of at most 256 characters (may be empty)."""
+    text = " ".join((value or "").split())
+    if len(text) > DESCRIPTION_MAX:
+        raise ValidationError(f"The {what} is longer than {DESCRIPTION_MAX} characters ({len(text)}).")
+    return _no_controls(text, what)
+
+
+def message(value: str) -> str:
+    """A notification message: 1 to 1000 characters; line breaks allowed, other control characters not."""
+    text = (value or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise ValidationError("A message is required.")
+    if len(text) > MESSAGE_MAX:
+        raise ValidationError(f"The message is longer than {MESSAGE_MAX} characters ({len(text)}): shorten it.")
+    return _no_controls(text, "message", allow_newline=True)
+
+
+def target(value: str) -> str:
+    """What a notification is about (a name), at most 128 characters, one line."""
+    text = (value or "").strip()
+    if len(text) > TARGET_MAX:
+        raise ValidationError(f"The notification's subject is longer than {TARGET_MAX} characters.")
+    return _no_controls(text, "subject")

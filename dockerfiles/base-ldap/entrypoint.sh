@@ -5,6 +5,7 @@
 # Environment:
 #   OWNER          (required) user the command runs as; the only user who may log in
 #   NB_UID, NB_GID uid/gid of OWNER when LDAP is not configured (or does not know OWNER)
+#   NB_GROUPS      comma-separated gids of the shares OWNER may use (supplementary groups of the command)
 #   LDAP_URI       LDAP server(s) for nslcd, e.g. ldap://10.0.0.1 (space-separated list allowed)
 #   LDAP_BASE      search base for users and groups, e.g. dc=example,dc=org
 #   LDAP_USER_BASE, LDAP_GROUP_BASE  narrower bases for users / groups (optional)
@@ -56,6 +57,10 @@ local_uid=$(awk -F: -v u="$OWNER" '$1 == u { print $3 }' /etc/passwd)
 if [ -n "$local_uid" ] && [ "$local_uid" -lt 1000 ]; then
     die "OWNER='$OWNER' is a system account of the image (uid $local_uid); use a person's user name."
 fi
+NB_GROUPS="${NB_GROUPS:-}"
+for extra_gid in $(printf '%s' "$NB_GROUPS" | tr ',' ' '); do
+    is_user_id "$extra_gid" || die "NB_GROUPS='$NB_GROUPS' must be gids from 1 to 4294967294, separated by commas."
+done
 for var in NB_UID NB_GID; do
     eval "value=\${$var:-}"
     if [ -n "$value" ]; then
@@ -239,5 +244,10 @@ fi
 
 [ "$#" -gt 0 ] || set -- sleep infinity
 cd "$home" 2>/dev/null || cd /data
+# The owner's groups from the directory plus the share groups the service passed (the local
+# directory's groups are unknown to NSS here); files made in shares stay group-writable (umask 002).
+groups=$( (id -G "$OWNER" 2>/dev/null || echo "$gid"; printf '%s' "$NB_GROUPS" | tr ',' ' ') \
+    | tr ' ' '\n' | grep -E '^[0-9]+$' | grep -vx 0 | sort -un | paste -sd, -)
+umask 002
 exec env HOME="$home" USER="$OWNER" LOGNAME="$OWNER" SHELL=/bin/bash \
-    setpriv --reuid="$uid" --regid="$gid" --init-groups -- "$@"
+    setpriv --reuid="$uid" --regid="$gid" --groups="${groups:-$gid}" -- "$@"

@@ -152,6 +152,7 @@ def create_arguments(spec: ContainerSpec) -> dict[str, Any]:
         "nano_cpus": spec.nano_cpus,
         "pids_limit": spec.pids_limit,
         "hostname": spec.hostname,
+        "group_add": [str(gid) for gid in spec.group_add] or None,
     }
     arguments.update({key: value for key, value in optional.items() if value is not None})
     return arguments

@@ -38,3 +38,23 @@ def can_manage_users(actor: Actor) -> bool:
 def can_manage_share(actor: Actor, share_owner: str) -> bool:
     """A share is managed by its owner and admins; members only read it."""
     return actor.is_admin or actor.username == share_owner
+
+
+def can_see_group(actor: Actor, *, is_member: bool, is_public: bool) -> bool:
+    """A collaboration group is seen by its members, by everyone when public, and by admins."""
+    return actor.is_admin or is_member or is_public
+
+
+def can_manage_group(actor: Actor, group_admins: Iterable[str]) -> bool:
+    """Its group admins (the creator is the first) and admins add and remove members and admins."""
+    return actor.is_admin or actor.username in set(group_admins)
+
+
+def can_use_share(actor: Actor, share_owner: str, share_members: Iterable[str]) -> bool:
+    """Members of granted groups (the share group's members), its owner and admins use a share."""
+    return actor.is_admin or actor.username == share_owner or actor.username in set(share_members)
+
+
+def can_notify(actor: Actor, *, is_member: bool) -> bool:
+    """Users send to groups they belong to; admins to anyone."""
+    return actor.is_admin or is_member

@@ -267,6 +267,32 @@ class ContainersMixin(ReadinessMixin):
                               f"You have {running} running containers, the most one user may have ([quotas] "
                               "running_per_user). Stop one first, or ask an admin.")
 
+    def _apply_share_changes(self, row: Container) -> None:
+        """Before a start: when the owner's shares changed since the engine container was made,
+        make it again with the new share mounts and groups, keeping its own files (a commit of its
+        writable layer), its name, port, token and URL."""
+        wanted = sorted(f"/data/shares/{name}" for name, _ in self.usable_share_mounts(row.owner))
+        try:
+            attrs = self.engine.client.api.inspect_container(row.docker_id)
+        except Exception:  # the lifecycle call itself reports an engine problem
+            return
+        have = sorted(m.get("Destination", "") for m in attrs.get("Mounts") or ()
+                      if m.get("Destination", "").startswith("/data/shares"))
+        if have == wanted:
+            return
+        image: Image = row.image
+        old_ref = row.image_ref
+        ref = f"ipynbsrv-keep/{row.id}:{int(time.time() * 1000)}"
+        self.engine.commit(row.docker_id, ref, labels={"ipynbsrv.kept-from": str(row.id)})
+        self.engine.remove(row.docker_id, force=True)
+        row.image_ref = ref
+        info = self.engine.create(self._spec(row, image))
+        row.docker_id = info.id
+        row.save()
+        self._set_state(row, ContainerState.CREATED)
+        if old_ref.startswith("ipynbsrv-keep/") and not Snapshot.select().where(Snapshot.image_ref == old_ref).exists():
+            self._remove_image_quietly(old_ref)
+
     def _undo_create(self, row: Container) -> None:
         """Nothing is half-done: remove the engine object and the row of a failed create. When the
         store cannot be written now (busy, full), the row keeps this process's marker and reconcile
@@ -297,9 +323,13 @@ class ContainersMixin(ReadinessMixin):
             env["LDAP_URI"] = self.config.directory.uri
             env["LDAP_BASE"] = _parent_dn(self.config.directory.user_base)
         root = self.data
+        shares = self.usable_share_mounts(owner)
+        if shares:
+            env["NB_GROUPS"] = ",".join(str(gid) for _, gid in shares)
         mounts = (
             Mount(str(root.home_of(owner.username)), f"/home/{owner.username}"),
-            Mount(str(root.shares), "/data/shares"),
+            # each share the owner may use, on its own: a container never sees the others' names
+            *(Mount(str(root.share_of(name)), f"/data/shares/{name}") for name, _ in shares),
             Mount(str(root.public), "/data/public"),
         )
         memory = row.memory or image.memory or cfg.memory
@@ -320,6 +350,7 @@ class ContainersMixin(ReadinessMixin):
             nano_cpus=int(float(cpus) * 1e9),
             pids_limit=cfg.pids,
             hostname=row.name[:63],
+            group_add=tuple(gid for _, gid in shares),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -351,6 +382,8 @@ class ContainersMixin(ReadinessMixin):
         if action in ("start", "restart", "resume") and row.state not in RUNNING_STATES:
             self._check_running_quota(actor, row.owner.id, row.id)
         try:
+            if action in ("start", "restart"):
+                self._apply_share_changes(row)
             call(self.engine, row.docker_id)
         except Exception as exc:
             self.audit(actor, f"container.{action}", target, "failed", str(exc))

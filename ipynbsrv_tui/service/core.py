@@ -6,11 +6,13 @@ from .idle import IdleMixin
 from .images import ImagesMixin
 from .live import LiveMixin
 from .nodes import NodesMixin
+from .notifications import NotificationsMixin
+from .shares import SharesMixin
 from .users import UsersMixin
 
 __all__ = ["NotebookService"]
 
 
-class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin, NodesMixin):
+class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin, NodesMixin, SharesMixin, NotificationsMixin):
     """The only place that combines store, engine and directory. Every public call checks
     authorization for its actor and writes the audit log."""

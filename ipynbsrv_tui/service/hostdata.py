@@ -65,10 +65,22 @@ class HostData:
     def ensure_share(self, name: str, gid: int) -> Path:
         """`shares/<name>`, setgid 2770, group-owned by the share's group."""
         self.ensure_layout()
-        folder = self.shares / name
+        folder = self.share_of(name)
         folder.mkdir(exist_ok=True)
         _chown(folder, 0 if os.geteuid() == 0 else -1, gid)
         os.chmod(folder, 0o2770)
+        set_group_writable_default(folder)
+        return folder
+
+    def share_of(self, name: str) -> Path:
+        return self.shares / name
+
+    def remove_share(self, name: str) -> Path | None:
+        """Delete a share's folder; returns it when there was one."""
+        folder = self.share_of(name)
+        if not folder.exists():
+            return None
+        shutil.rmtree(folder)
         return folder
 
     def archive_paths(self, label: str, paths: list[Path]) -> Path:
@@ -90,6 +102,28 @@ class HostData:
                 shutil.rmtree(folder)
                 removed.append(folder)
         return removed
+
+
+# POSIX ACL xattr (linux/posix_acl_xattr.h): version 2, then (tag u16, perm u16, id u32) entries.
+_ACL_VERSION = 2
+_ACL_UNDEFINED_ID = 0xFFFFFFFF
+_DEFAULT_ACL = ((0x01, 7), (0x04, 7), (0x20, 0))  # user::rwx group::rwx other::---
+
+
+def set_group_writable_default(folder: Path) -> bool:
+    """Give `folder` the default ACL user::rwx,group::rwx,other::--- so files made inside it are
+    group-writable whatever the creating process's umask (a `docker exec`, sshd, the notebook).
+    Returns False where the file system has no ACLs (then the containers' umask 002 still applies)."""
+    import struct
+
+    value = struct.pack("<I", _ACL_VERSION) + b"".join(
+        struct.pack("<HHI", tag, perm, _ACL_UNDEFINED_ID) for tag, perm in _DEFAULT_ACL
+    )
+    try:
+        os.setxattr(folder, "system.posix_acl_default", value)
+    except OSError:
+        return False
+    return True
 
 
 def _chown(path: Path, uid: int, gid: int) -> None:

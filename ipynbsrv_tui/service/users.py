@@ -146,6 +146,7 @@ class UsersMixin(ServiceBase):
             self.directory.add_member(self.config.directory.admin_group, username)
         row = self._mirror_user(username)
         self.data.ensure_user(found.username, found.uid, found.gid)
+        self._ensure_personal(row)  # DESIGN §14: "share with alice" is "share with her group"
         self.audit(actor, "user.create", username, detail=f"uid={found.uid}")
         return _user_view(row, 0, self.config)
 

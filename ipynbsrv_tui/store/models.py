@@ -185,6 +185,62 @@ class Share(BaseModel):
     created = DateTimeField(default=utcnow)
 
 
+class CollaborationGroup(BaseModel):
+    """The collaboration side of a Group (DESIGN §14): who made it, whether anyone may join,
+    and whether it is a user's personal one-member group. Members are the Group's members."""
+
+    id = AutoIncrementField()
+    group = ForeignKeyField(Group, backref="collaboration", unique=True, on_delete="CASCADE")
+    creator = ForeignKeyField(User, null=True, backref="created_groups", on_delete="SET NULL")
+    is_public = BooleanField(default=False)
+    is_personal = BooleanField(default=False)
+    created = DateTimeField(default=utcnow)
+
+
+class CollaborationAdmin(BaseModel):
+    """A group admin of a collaboration group: adds and removes members and admins."""
+
+    cgroup = ForeignKeyField(CollaborationGroup, backref="admins", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="group_admin_of", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("cgroup", "user"), True),)
+
+
+class ShareGrant(BaseModel):
+    """A collaboration group granted on a share: its members are members of the share's group."""
+
+    share = ForeignKeyField(Share, backref="grants", on_delete="CASCADE")
+    group = ForeignKeyField(Group, backref="share_grants", on_delete="CASCADE")
+    created = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("share", "group"), True),)
+
+
+class Notification(BaseModel):
+    """A message to groups (sender None = the system), optionally about a container, image, group or share."""
+
+    id = AutoIncrementField()
+    sender = ForeignKeyField(User, null=True, backref="sent_notifications", on_delete="SET NULL")
+    message = TextField()
+    kind = CharField(default="misc")  # container | image | group | share | misc
+    target = CharField(default="")
+    groups = TextField(default="")  # the receiver groups' names, comma-separated, as sent
+    created = DateTimeField(default=utcnow, index=True)
+
+
+class NotificationRecipient(BaseModel):
+    """One user's copy of a notification, with their read mark (None = unread)."""
+
+    notification = ForeignKeyField(Notification, backref="recipients", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="inbox", on_delete="CASCADE")
+    read = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("notification", "user"), True), (("user", "read"), False))
+
+
 class AuditEvent(BaseModel):
     """Who did what to what, and how it ended."""
 
@@ -216,4 +272,9 @@ ALL_MODELS = [
     Share,
     AuditEvent,
     Setting,
+    CollaborationGroup,
+    CollaborationAdmin,
+    ShareGrant,
+    Notification,
+    NotificationRecipient,
 ]

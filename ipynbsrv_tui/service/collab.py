@@ -1,0 +1,345 @@
+"""Collaboration groups (DESIGN §14): self-service directory groups with creators, admins,
+public groups anyone may join, and every user's personal one-member group.
+
+Membership lives in the directory (posixGroup memberUid, or the local directory) so ids inside
+containers match; the store mirrors it and keeps the collaboration side (creator, admins, public).
+"""
+
+from __future__ import annotations
+
+from peewee import JOIN, fn
+
+from .. import validation
+from ..domain import (
+    Actor,
+    AlreadyExists,
+    CollabGroupView,
+    NotFound,
+    ValidationError,
+)
+from ..store.models import (
+    CollaborationAdmin,
+    CollaborationGroup,
+    Group,
+    GroupMember,
+    Share,
+    ShareGrant,
+    User,
+    database_proxy,
+)
+from . import authz
+from .base import ServiceBase
+
+
+class CollabGroupsMixin(ServiceBase):
+    """Use cases on collaboration groups; every call checks §8 for its actor."""
+
+    # ------------------------------------------------------------------ reading
+
+    def collab_groups(self, actor: Actor, query: str = "") -> list[CollabGroupView]:
+        """The groups the actor may see: their own, public ones (admins: all), filtered by `query`."""
+        me = self._actor_row(actor)
+        if me is not None:
+            self._ensure_personal(me)
+        rows = (CollaborationGroup.select(CollaborationGroup, Group, User.id, User.username)
+                .join(Group).switch(CollaborationGroup).join(User, on=(CollaborationGroup.creator == User.id),
+                                                             join_type=JOIN.LEFT_OUTER)
+                .order_by(Group.name))
+        if query:
+            rows = rows.where(fn.instr(fn.lower(Group.name), query.strip().lower()) > 0)
+        members = _members_by_group()
+        admins = _admins_by_cgroup()
+        shares = _shares_by_group()
+        views = []
+        for row in rows:
+            names = members.get(row.group.id, ())
+            visible = actor.is_admin or row.is_public or actor.username in names
+            if not visible:
+                continue
+            views.append(self._group_view(actor, row, names, admins.get(row.id, ()), shares.get(row.group.id, ())))
+        return views
+
+    def collab_group(self, actor: Actor, name: str) -> CollabGroupView:
+        """One group with its members, admins and granted shares; NotFound unless the actor may see it."""
+        row = self._visible_group(actor, name, "group.show")
+        return self._view_of(actor, row)
+
+    # ------------------------------------------------------------------ changing
+
+    def create_collab_group(
+        self, actor: Actor, name: str, public: bool = False, description: str = ""
+    ) -> CollabGroupView:
+        """A new directory group; the actor becomes its creator, first member and first group admin."""
+        name = validation.group_name(name)
+        description = validation.description(description)
+        me = self._require_row(actor, "create a group")
+        reserved = {self.config.directory.admin_group, self.config.directory.users_group}
+        if name in reserved or name.startswith(validation.SHARE_PREFIX):
+            raise ValidationError(f"The name {name!r} is reserved: choose another group name.")
+        if User.select().where(User.username == name).exists():
+            raise AlreadyExists(f"{name!r} is a user's personal group: choose another group name.")
+        if Group.select().where(Group.name == name).exists():
+            raise AlreadyExists(f"A group named {name!r} exists already: choose another name.")
+        self.directory.create_group(name, description=description)
+        try:
+            self.directory.add_member(name, me.username)
+            group = self._mirror_group(name, "collaboration")
+            with database_proxy.atomic():
+                cgroup = CollaborationGroup.create(group=group, creator=me, is_public=bool(public))
+                CollaborationAdmin.create(cgroup=cgroup, user=me)
+        except Exception:
+            self._drop_directory_group(name)
+            raise
+        self.audit(actor, "group.create", name, detail=f"public={bool(public)}")
+        return self._view_of(actor, cgroup)
+
+    def delete_collab_group(self, actor: Actor, name: str) -> None:
+        """Delete a group (its creator, group admins, admins): its grants end, members are told."""
+        row = self._managed_group(actor, name, "group.delete")
+        if row.is_personal:
+            raise ValidationError(f"{name} is {name}'s personal group: it goes when the user is deleted.")
+        group: Group = row.group
+        self._notify_group(actor, group, f"{actor.username} deleted the group {name}.", "group", name)
+        shares = list(Share.select().join(ShareGrant).where(ShareGrant.group == group))
+        ShareGrant.delete().where(ShareGrant.group == group).execute()
+        for share in shares:
+            self._sync_share_members(share)
+        self._drop_directory_group(name)
+        group.delete_instance(recursive=True)
+        self.audit(actor, "group.delete", name)
+
+    def add_collab_member(self, actor: Actor, group: str, username: str, admin: bool = False) -> CollabGroupView:
+        """Group admins add a member (and with `admin` make them a group admin too)."""
+        row = self._managed_group(actor, group, "group.add")
+        if row.is_personal:
+            raise ValidationError(f"{group} is a personal group: it has one member. Create a group to work together.")
+        user = self._member_row(username)
+        already = _is_member(row.group, user)
+        if not already:
+            self.directory.add_member(group, user.username)
+            self._mirror_group(group)
+        if admin:
+            CollaborationAdmin.insert(cgroup=row, user=user).on_conflict_ignore().execute()
+        if not already:
+            self._after_membership_change(row.group)
+            self._notify_group(
+                actor, row.group, f"{user.username} joined {group} (added by {actor.username}).", "group", group
+            )
+        self.audit(actor, "group.add", group, detail=f"{user.username} admin={bool(admin)}")
+        return self._view_of(actor, row)
+
+    def remove_collab_member(
+        self, actor: Actor, group: str, username: str, admin_only: bool = False
+    ) -> CollabGroupView:
+        """Group admins remove a member (or, with `admin_only`, only their group-admin rights)."""
+        row = self._managed_group(actor, group, "group.remove")
+        if row.is_personal:
+            raise ValidationError(f"{group} is a personal group: its one member cannot be removed.")
+        user = User.get_or_none(User.username == validation.username(username))
+        if user is None or not (_is_member(row.group, user) or _is_admin_of(row, user)):
+            raise NotFound(f"{username!r} is not a member of {group}.")
+        CollaborationAdmin.delete().where((CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == user)).execute()
+        if not admin_only:
+            self._leave(actor, row, user, f"{user.username} left {group} (removed by {actor.username}).")
+        self.audit(actor, "group.remove", group, detail=f"{user.username} admin_only={bool(admin_only)}")
+        return self._view_of(actor, row)
+
+    def join_group(self, actor: Actor, group: str) -> CollabGroupView:
+        """Join a public group."""
+        me = self._require_row(actor, "join a group")
+        row = self._visible_group(actor, group, "group.join")
+        if _is_member(row.group, me):
+            raise ValidationError(f"You are a member of {group} already.")
+        if not row.is_public:
+            raise self.refuse(actor, "group.join", group, f"{group} is not public: ask one of its admins to add you.")
+        self.directory.add_member(group, me.username)
+        self._mirror_group(group)
+        self._after_membership_change(row.group)
+        self._notify_group(actor, row.group, f"{me.username} joined {group}.", "group", group)
+        self.audit(actor, "group.join", group)
+        return self._view_of(actor, row)
+
+    def leave_group(self, actor: Actor, group: str) -> None:
+        """Leave a group one belongs to (not one's personal group)."""
+        me = self._require_row(actor, "leave a group")
+        row = self._visible_group(actor, group, "group.leave")
+        if row.is_personal:
+            raise ValidationError("You cannot leave your personal group.")
+        if not _is_member(row.group, me):
+            raise ValidationError(f"You are not a member of {group}.")
+        CollaborationAdmin.delete().where((CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == me)).execute()
+        self._leave(actor, row, me, f"{me.username} left {group}.")
+        self.audit(actor, "group.leave", group)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _leave(self, actor: Actor, row: CollaborationGroup, user: User, text: str) -> None:
+        group: Group = row.group
+        self._notify_group(actor, group, text, "group", group.name, extra=(user,))
+        self.directory.remove_member(group.name, user.username)
+        self._mirror_group(group.name)
+        self._after_membership_change(group)
+
+    def _after_membership_change(self, group: Group) -> None:
+        for share in Share.select().join(ShareGrant).where(ShareGrant.group == group):
+            self._sync_share_members(share)
+
+    def _actor_row(self, actor: Actor) -> User | None:
+        return User.get_or_none((User.username == actor.username) & (User.active == True))  # noqa: E712
+
+    def _require_row(self, actor: Actor, what: str) -> User:
+        row = self._actor_row(actor)
+        if row is None:
+            raise ValidationError(
+                f"{actor.username} is not a directory user, so cannot {what}: act as a directory user."
+            )
+        return row
+
+    def _member_row(self, username: str) -> User:
+        username = validation.username(username)
+        row = User.get_or_none((User.username == username) & (User.active == True))  # noqa: E712
+        if row is None:
+            raise NotFound(f"No user named {username!r}.")
+        return row
+
+    def _ensure_personal(self, user: User) -> CollaborationGroup:
+        """The user's personal one-member group (named after them), made on first use."""
+        found = (CollaborationGroup.select(CollaborationGroup, Group).join(Group)
+                 .where((Group.name == user.username) & (CollaborationGroup.is_personal == True))  # noqa: E712
+                 .first())
+        if found is not None:
+            return found
+        try:
+            self.directory.get_group(user.username)
+        except NotFound:
+            self.directory.create_group(user.username, description=f"Personal group of {user.username}")
+        self.directory.add_member(user.username, user.username)
+        group = self._mirror_group(user.username, "collaboration")
+        with database_proxy.atomic():
+            row, _ = CollaborationGroup.get_or_create(
+                group=group, defaults={"creator": user, "is_personal": True, "is_public": False}
+            )
+            CollaborationAdmin.insert(cgroup=row, user=user).on_conflict_ignore().execute()
+        return row
+
+    def _find_group(self, name: str) -> CollaborationGroup | None:
+        row = (CollaborationGroup.select(CollaborationGroup, Group).join(Group)
+               .where(Group.name == name).first())
+        if row is None:
+            user = User.get_or_none((User.username == name) & (User.active == True))  # noqa: E712
+            if user is not None:
+                row = self._ensure_personal(user)
+        return row
+
+    def _visible_group(
+        self, actor: Actor, name: str, action: str, personal_ok: bool = False
+    ) -> CollaborationGroup:
+        """The group if the actor may see it (member, public, admin; `personal_ok`: any personal group)."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("A group name is required.")
+        name = name.strip()
+        row = self._find_group(name) if len(name) <= validation.USERNAME_MAX else None
+        if row is not None:
+            is_member = GroupMember.select().join(User).where(
+                (GroupMember.group == row.group) & (User.username == actor.username)
+            ).exists()
+            if authz.can_see_group(actor, is_member=is_member, is_public=row.is_public) or (
+                personal_ok and row.is_personal
+            ):
+                return row
+        self.audit(actor, action, name[:64], "refused", "no such group visible")
+        raise NotFound(f"No group named {name!r}.")
+
+    def _managed_group(self, actor: Actor, name: str, action: str) -> CollaborationGroup:
+        row = self._visible_group(actor, name, action)
+        if not authz.can_manage_group(actor, _admin_names(row)):
+            raise self.refuse(actor, action, name, f"Only the admins of {name} may do that.")
+        return row
+
+    def _mirror_group(self, name: str, kind: str | None = None) -> Group:
+        """Copy one directory group (gid, members) into the store, without a full sync."""
+        found = self.directory.get_group(name)
+        with database_proxy.atomic():
+            row = Group.get_or_none(Group.name == name)
+            if row is None:
+                row = Group.create(name=name, gid=found.gid, kind=kind or "collaboration",
+                                   description=found.description, source=self.directory.kind)
+            elif kind is not None and row.kind != kind:
+                Group.update(kind=kind).where(Group.id == row.id).execute()
+            wanted = set(
+                uid for (uid,) in User.select(User.id).where(User.username.in_(list(found.members))).tuples()
+            ) if found.members else set()
+            have = {u for (u,) in GroupMember.select(GroupMember.user).where(GroupMember.group == row).tuples()}
+            if have - wanted:
+                GroupMember.delete().where(
+                    (GroupMember.group == row) & GroupMember.user.in_(list(have - wanted))
+                ).execute()
+            for user_id in sorted(wanted - have):
+                GroupMember.create(group=row, user=user_id)
+        return row
+
+    def _drop_directory_group(self, name: str) -> None:
+        try:
+            self.directory.delete_group(name)
+        except NotFound:
+            pass
+
+    def _view_of(self, actor: Actor, row: CollaborationGroup) -> CollabGroupView:
+        group = row.group
+        members = tuple(sorted(
+            n for (n,) in User.select(User.username).join(GroupMember).where(GroupMember.group == group).tuples()
+        ))
+        admins = _admin_names(row)
+        shares = tuple(sorted(
+            n for (n,) in Share.select(Share.name).join(ShareGrant).where(ShareGrant.group == group).tuples()
+        ))
+        return self._group_view(actor, row, members, admins, shares)
+
+    def _group_view(self, actor: Actor, row: CollaborationGroup, members, admins, shares) -> CollabGroupView:
+        creator = row.creator.username if row.creator_id else ""
+        if not (actor.is_admin or actor.username in members):
+            shares = ()  # a public group's grants are its members' business
+        return CollabGroupView(
+            name=row.group.name, gid=row.group.gid, creator=creator, is_public=row.is_public,
+            is_personal=row.is_personal, members=tuple(members), admins=tuple(admins), shares=tuple(shares),
+            description=row.group.description, is_member=actor.username in members,
+            can_manage=authz.can_manage_group(actor, admins),
+        )
+
+
+def _is_member(group: Group, user: User) -> bool:
+    return GroupMember.select().where((GroupMember.group == group) & (GroupMember.user == user)).exists()
+
+
+def _is_admin_of(row: CollaborationGroup, user: User) -> bool:
+    return CollaborationAdmin.select().where(
+        (CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == user)
+    ).exists()
+
+
+def _admin_names(row: CollaborationGroup) -> tuple[str, ...]:
+    return tuple(sorted(
+        n for (n,) in User.select(User.username).join(CollaborationAdmin)
+        .where(CollaborationAdmin.cgroup == row).tuples()
+    ))
+
+
+def _members_by_group() -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = {}
+    for group_id, name in GroupMember.select(GroupMember.group, User.username).join(User).tuples():
+        found.setdefault(group_id, []).append(name)
+    return {key: tuple(sorted(value)) for key, value in found.items()}
+
+
+def _admins_by_cgroup() -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = {}
+    for cgroup_id, name in CollaborationAdmin.select(CollaborationAdmin.cgroup, User.username).join(User).tuples():
+        found.setdefault(cgroup_id, []).append(name)
+    return {key: tuple(sorted(value)) for key, value in found.items()}
+
+
+def _shares_by_group() -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = {}
+    for group_id, name in ShareGrant.select(ShareGrant.group, Share.name).join(Share).tuples():
+        found.setdefault(group_id, []).append(name)
+    return {key: tuple(sorted(value)) for key, value in found.items()}

@@ -1,0 +1,207 @@
+"""Collaboration (DESIGN §14) on the local directory with a recording engine: groups, shares,
+container mounts and groups, notifications, and what non-members get (not found)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ipynbsrv_tui import validation
+from ipynbsrv_tui.domain import AlreadyExists, NotAuthorized, NotFound, ValidationError
+from ipynbsrv_tui.store import close_database
+from tests.unit.test_service_security import ROOT, RecordingEngine, _service
+
+
+class SpecEngine(RecordingEngine):
+    """Keeps the spec of every container it creates."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.specs = []
+
+    def create(self, spec):
+        self.specs.append(spec)
+        return super().create(spec)
+
+
+@pytest.fixture
+def engine() -> SpecEngine:
+    return SpecEngine()
+
+
+@pytest.fixture
+def service(tmp_path, engine):
+    yield _service(tmp_path, engine)
+    close_database()
+
+
+@pytest.fixture
+def people(service):
+    service.register_image(ROOT, "tiny", "ipynbsrv-test/tiny:latest", is_public=True)
+    for name in ("alice", "bob", "carol"):
+        service.create_user(ROOT, name, f"{name}-password")
+    return {name: service.actor_for_username(name) for name in ("alice", "bob", "carol")}
+
+
+def _lab(service, people):
+    alice, bob = people["alice"], people["bob"]
+    service.create_collab_group(alice, "lab")
+    service.add_collab_member(alice, "lab", "bob")
+    service.create_share(alice, "thesis", description="Our thesis")
+    return alice, bob, people["carol"]
+
+
+def test_groups_are_directory_groups_with_creator_admins_and_personal_groups(service, people):
+    alice, bob, carol = _lab(service, people)
+    lab = service.collab_group(alice, "lab")
+    assert (lab.creator, lab.admins, lab.members) == ("alice", ("alice",), ("alice", "bob"))
+    assert set(service.directory.get_group("lab").members) == {"alice", "bob"}
+    assert service.directory.get_group("lab").gid == lab.gid
+    personal = service.collab_group(carol, "carol")
+    assert personal.is_personal and personal.members == ("carol",)
+    assert "lab" not in [g.name for g in service.collab_groups(carol)]
+    with pytest.raises(NotFound, match="No group named 'lab'"):
+        service.collab_group(carol, "lab")
+    with pytest.raises(NotFound):
+        service.join_group(carol, "lab")
+    with pytest.raises(NotAuthorized):
+        service.add_collab_member(bob, "lab", "carol")  # a member, not a group admin
+    service.add_collab_member(alice, "lab", "bob", admin=True)
+    service.add_collab_member(bob, "lab", "carol")  # now bob is a group admin
+    assert service.collab_group(carol, "lab").members == ("alice", "bob", "carol")
+    assert {g.name for g in service.collab_groups(ROOT)} >= {"lab", "alice", "bob", "carol"}
+    with pytest.raises(AlreadyExists):
+        service.create_collab_group(carol, "alice")  # alice's personal group
+    with pytest.raises(ValidationError):
+        service.leave_group(carol, "carol")
+
+
+def test_public_groups_are_joined_and_left(service, people):
+    alice, carol = people["alice"], people["carol"]
+    service.create_collab_group(alice, "open", public=True)
+    assert "open" in [g.name for g in service.collab_groups(carol)]
+    service.join_group(carol, "open")
+    assert "carol" in service.directory.get_group("open").members
+    notes = service.list_notifications(alice)
+    assert notes[0].message == "carol joined open." and notes[0].sender == ""
+    service.leave_group(carol, "open")
+    assert "carol" not in service.directory.get_group("open").members
+    assert service.list_notifications(alice)[0].message == "carol left open."
+    with pytest.raises(NotAuthorized):
+        service.delete_collab_group(carol, "open")
+    service.delete_collab_group(alice, "open")
+    with pytest.raises(NotFound):
+        service.directory.get_group("open")
+
+
+def test_a_share_is_a_setgid_folder_of_its_own_group_used_by_granted_groups(service, engine, people):
+    alice, bob, carol = _lab(service, people)
+    share = service.get_share(alice, "thesis")
+    folder = service.data.share_of("thesis")
+    info = os.stat(folder)
+    assert stat.S_IMODE(info.st_mode) == 0o2770 and info.st_gid == share.gid
+    assert share.group == "share-thesis" and share.members == ("alice",)
+    with pytest.raises(NotFound, match="No share named 'thesis'"):
+        service.get_share(bob, "thesis")
+    change = service.grant_share(alice, "thesis", "lab")
+    assert change.notified == ("bob",) and "restart" in change.note
+    assert set(service.directory.get_group("share-thesis").members) == {"alice", "bob"}
+    assert [s.name for s in service.list_shares(bob)] == ["thesis"]
+    assert service.list_shares(carol) == []
+    with pytest.raises(NotFound):
+        service.get_share(carol, "thesis")
+    with pytest.raises(NotFound):
+        service.grant_share(carol, "thesis", "carol")
+    with pytest.raises(NotAuthorized):
+        service.revoke_share(bob, "thesis", "lab")
+
+    view = service.create_container(bob, "nb", "tiny")
+    spec = engine.specs[-1]
+    targets = [m.target for m in spec.mounts]
+    assert "/data/shares/thesis" in targets and "/data/shares" not in targets
+    assert spec.group_add == (share.gid,) and spec.environment["NB_GROUPS"] == str(share.gid)
+    service.create_container(carol, "nb", "tiny")
+    assert not any(m.target.startswith("/data/shares") for m in engine.specs[-1].mounts)
+
+    service.revoke_share(alice, "thesis", "lab")
+    assert service.directory.get_group("share-thesis").members == ("alice",)
+    assert service.list_shares(bob) == []
+    assert view.id
+
+
+def test_membership_changes_follow_to_granted_shares(service, people):
+    alice, bob, carol = _lab(service, people)
+    service.grant_share(alice, "thesis", "lab")
+    service.add_collab_member(alice, "lab", "carol")
+    assert "carol" in service.directory.get_group("share-thesis").members
+    service.leave_group(carol, "lab")
+    assert "carol" not in service.directory.get_group("share-thesis").members
+    service.grant_share(alice, "thesis", "carol")  # a single user, through her personal group
+    assert "carol" in service.get_share(carol, "thesis").members
+
+
+@pytest.mark.parametrize("choice", ["keep", "archive", "delete"])
+def test_deleting_a_share_keeps_archives_or_deletes_its_data(service, people, choice):
+    alice, bob, carol = _lab(service, people)
+    (service.data.share_of("thesis") / "x.txt").write_text("draft")
+    with pytest.raises(NotFound):
+        service.delete_share(carol, "thesis")
+    report = service.delete_share(alice, "thesis", data=choice)
+    assert service.data.share_of("thesis").exists() == (choice == "keep")
+    assert bool(report.archived) == (choice == "archive")
+    with pytest.raises(NotFound):
+        service.directory.get_group("share-thesis")
+    assert service.list_shares(ROOT) == []
+
+
+def test_notifications_reach_members_with_read_marks_and_limits(service, people):
+    alice, bob, carol = _lab(service, people)
+    assert service.unread_count(bob) == 1  # "bob joined lab (added by alice)"
+    sent = service.send_notification(alice, "lab", "[bold]meeting[/] at 3", kind="share", target="thesis")
+    inbox = service.list_notifications(bob)
+    assert inbox[0].message == "[bold]meeting[/] at 3" and inbox[0].sender == "alice"
+    assert service.list_notifications(alice) == [] or all(n.id != sent.id for n in service.list_notifications(alice))
+    with pytest.raises(NotFound):
+        service.send_notification(carol, "lab", "hello")
+    with pytest.raises(NotFound):
+        service.mark_read(carol, sent.id)
+    service.unread_counts.interval = 0
+    assert service.unread_count(bob) == 2
+    assert service.mark_read(bob, sent.id) == 1
+    assert service.unread_count(bob) == 1
+    assert service.mark_read(bob) == 1 and service.unread_count(bob) == 0
+    with pytest.raises(ValidationError, match="longer than 1000"):
+        service.send_notification(alice, "lab", "x" * (validation.MESSAGE_MAX + 1))
+    with pytest.raises(ValidationError):
+        service.send_notification(alice, "lab", "bell \x07")
+    with pytest.raises(ValidationError, match="longer than 26"):
+        service.create_share(alice, "s" * 27)
+    with pytest.raises(ValidationError):
+        service.create_collab_group(alice, "g" * 33)
+
+
+def test_sharing_an_image_with_a_group_notifies_and_lets_members_use_it(service, people):
+    alice, bob, carol = _lab(service, people)
+    service.register_image(ROOT, "private", "ipynbsrv-test/private:latest", is_public=False)
+    with pytest.raises(NotAuthorized):
+        service.create_container(bob, "nb", "private")
+    with pytest.raises(NotFound):
+        service.share_image(bob, "private", "lab")
+    change = service.share_image(ROOT, "private", "lab")
+    assert set(change.notified) == {"alice", "bob"}
+    bob = service.actor_for_username("bob")
+    service.create_container(bob, "nb", "private")
+    assert service.list_notifications(bob)[0].kind == "image"
+
+
+def test_unread_counts_read_the_database_at_most_once_a_second(service, people):
+    alice, bob, carol = _lab(service, people)
+    counts = service.unread_counts
+    counts.interval = 1.0
+    service.unread_count(bob)
+    before = counts.queries
+    for _ in range(1000):
+        service.unread_count(bob)
+    assert counts.queries == before
