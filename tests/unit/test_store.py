@@ -51,7 +51,7 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 4
+    assert schema_version(db) == latest_version() == 5
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
@@ -60,6 +60,7 @@ def test_fresh_database_has_latest_version_and_every_table(db):
         "0002_user_synced_and_lookup_indexes",
         "0003_row_ids_never_reused_and_row_keys",
         "0004_container_placement",
+        "0005_collaboration",
     ]
 
 
@@ -107,7 +108,7 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     assert "auditevent_actor" in {i.name for i in db.get_indexes("auditevent")}
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
     assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
-                        "0004_container_placement"]
+                        "0004_container_placement", "0005_collaboration"]
 
 
 def test_migration_0004_can_be_reverted(db):

@@ -1,4 +1,4 @@
-"""Schema version 3: collaboration (DESIGN §14) — groups' collaboration side, share grants,
+"""Schema version 5: collaboration (DESIGN §14) — groups' collaboration side, share grants,
 notifications with per-user read marks. New tables only; ids never reused (AUTOINCREMENT)."""
 
 from datetime import UTC, datetime
