@@ -30,6 +30,7 @@ from .messages import (
 )
 from .returning import ReturnOnLogin
 from .streams import ContainerFeed, StatsSampler
+from .unread import UnreadBadge
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,10 @@ SECTIONS = (
     Section("images", "Images", "2", True, ".screens.images", "ImagesScreen", "Img"),
     Section("users", "Users", "3", True, ".screens.users", "UsersScreen"),
     Section("notebooks", "My notebooks", "4", False, ".screens.notebooks", "NotebooksScreen", "Mine"),
-    Section("nodes", "Nodes", "5", True, ".screens.nodes", "NodesScreen", swarm_only=True),
+    Section("groups", "Groups", "5", False, ".screens.groups", "GroupsScreen", "Grp"),
+    Section("shares", "Shares", "6", False, ".screens.shares", "SharesScreen", "Shr"),
+    Section("notifications", "Notifications", "7", False, ".screens.notifications", "NotificationsScreen", "Note"),
+    Section("nodes", "Nodes", "8", True, ".screens.nodes", "NodesScreen", swarm_only=True),
 )
 
 
@@ -95,7 +99,7 @@ def choose_theme(environ: Mapping[str, str] = os.environ) -> str:
     return "textual-dark"
 
 
-class IpynbsrvApp(Background, App):
+class IpynbsrvApp(UnreadBadge, Background, App):
     """ipynbsrv-tui: the admin console and the self-service screen, over one session."""
 
     TITLE = "ipynbsrv-tui"
@@ -110,6 +114,7 @@ class IpynbsrvApp(Background, App):
     health: reactive[Health | None] = reactive(None)
     # Why the broker does not answer (client mode), or None while it does; the header shows it.
     service_lost: reactive[str | None] = reactive(None)
+    unread: reactive[int] = reactive(0)  # the actor's unread notifications (header badge)
 
     def __init__(self, config: Config, session, *, hangup_guard: bool = False, theme: str | None = None,
                  watch: bool = True, tune_gc: bool = False, returning: ReturnOnLogin | None = None) -> None:
@@ -150,6 +155,7 @@ class IpynbsrvApp(Background, App):
         self.set_interval(HEALTH_SECONDS, self.check_health)
         if self._returning is not None:
             self._returning.on_done(self._returned)
+        self.start_unread_badge()
         if self._tune_gc:
             from .gcpolicy import settle_heap
 

@@ -469,3 +469,101 @@ def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(si
             if mine.name == "back":
                 root.delete_container(mine.id)
 
+
+# --------------------------------------------------------------------------- collaboration (DESIGN §14)
+
+
+def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
+    """Every collaboration call as a real uid: outsiders get "not found", members use, owners manage."""
+    broker, root, accounts = matrix_broker
+    alice, bob = accounts["alice"], accounts["bob"]
+    setup = as_user(
+        site, broker, alice,
+        ("create_collab_group", ["ipbt-lab"], {}),
+        ("create_share", ["ipbtthesis"], {"description": "[b]draft[/b]"}),
+        ("create_collab_group", ["ipbt-open"], {"public": True}),
+        ("collab_groups", [], {}),
+    )
+    assert setup.ok(0).creator == alice.name and setup.ok(0).admins == (alice.name,)
+    assert setup.ok(1).description == "[b]draft[/b]" and setup.ok(1).group == "share-ipbtthesis"
+    assert {"ipbt-lab", "ipbt-open", alice.name} <= {g.name for g in setup.ok(3)}
+
+    joined = as_user(site, broker, bob, ("join_group", ["ipbt-open"], {}))
+    assert bob.name in joined.ok(0).members
+    alice_inbox = as_user(site, broker, alice, ("list_notifications", [], {}), ("unread_count", [], {}))
+    note = alice_inbox.ok(0)[0]
+    assert note.message == f"{bob.name} joined ipbt-open." and alice_inbox.ok(1) >= 1
+
+    outsider = as_user(
+        site, broker, bob,
+        ("collab_group", ["ipbt-lab"], {}),                         # 0
+        ("add_collab_member", ["ipbt-lab", bob.name], {}),          # 1
+        ("remove_collab_member", ["ipbt-lab", alice.name], {}),     # 2
+        ("join_group", ["ipbt-lab"], {}),                           # 3
+        ("leave_group", ["ipbt-lab"], {}),                          # 4
+        ("delete_collab_group", ["ipbt-lab"], {}),                  # 5
+        ("get_share", ["ipbtthesis"], {}),                          # 6
+        ("grant_share", ["ipbtthesis", bob.name], {}),              # 7
+        ("revoke_share", ["ipbtthesis", "ipbt-lab"], {}),           # 8
+        ("delete_share", ["ipbtthesis"], {}),                       # 9
+        ("send_notification", ["ipbt-lab", "spam"], {}),            # 10
+        ("mark_read", [note.id], {}),                               # 11 alice's notification
+        ("share_image", ["ipbt-private", bob.name], {}),            # 12 not his image
+        ("collab_groups", [], {}),                                  # 13
+        ("list_shares", [], {}),                                    # 14
+        ("list_notifications", [], {}),                             # 15
+    )
+    for index in range(13):
+        error = outsider.error(index)
+        assert error["type"] == "NotFound", (index, error)
+        assert "ipbtthesis" not in error["message"] or "No share named" in error["message"]
+    assert "ipbt-lab" not in {g.name for g in outsider.ok(13)}
+    assert outsider.ok(14) == [] and all(n.id != note.id for n in outsider.ok(15))
+
+    granted = as_user(
+        site, broker, alice,
+        ("add_collab_member", ["ipbt-lab", bob.name], {}),
+        ("grant_share", ["ipbtthesis", "ipbt-lab"], {}),
+        ("send_notification", ["ipbt-lab", "x" * 1001], {}),
+        ("create_collab_group", ["[red]x"], {}),
+        ("send_notification", ["ipbt-lab", "[red]read me[/red]"], {"kind": "share", "target": "ipbtthesis"}),
+    )
+    assert bob.name in granted.ok(0).members
+    change = granted.ok(1)
+    assert change.notified == (bob.name,) and "restart" in change.note
+    assert granted.error(2)["type"] == "ValidationError" and "1000" in granted.error(2)["message"]
+    assert granted.error(3)["type"] == "ValidationError"
+
+    member = as_user(
+        site, broker, bob,
+        ("get_share", ["ipbtthesis"], {}),                          # 0 a member uses it
+        ("collab_group", ["ipbt-lab"], {}),                         # 1
+        ("add_collab_member", ["ipbt-lab", bob.name], {"admin": True}),  # 2 not a group admin
+        ("revoke_share", ["ipbtthesis", "ipbt-lab"], {}),           # 3 not the owner
+        ("delete_share", ["ipbtthesis"], {}),                       # 4
+        ("grant_share", ["ipbtthesis", bob.name], {}),              # 5
+        ("delete_collab_group", ["ipbt-lab"], {}),                  # 6
+        ("list_notifications", [], {"unread_only": True}),          # 7
+        ("send_notification", ["ipbt-lab", "thanks"], {}),          # 8 a member sends
+        ("mark_read", [], {}),                                      # 9 all of his
+        ("unread_count", [], {}),                                   # 10
+    )
+    assert member.ok(0).members == tuple(sorted((alice.name, bob.name)))
+    assert "ipbtthesis" in member.ok(1).shares
+    for index in (2, 3, 4, 5, 6):
+        assert member.error(index)["type"] == "NotAuthorized", (index, member.error(index))
+    messages = [n.message for n in member.ok(7)]
+    assert "[red]read me[/red]" in messages  # kept literally
+    assert any("shared ipbtthesis with ipbt-lab" in m for m in messages)
+    assert member.ok(8).id and member.ok(9) >= 3 and member.ok(10) == 0
+
+    # Admins see and manage everything.
+    assert "ipbt-lab" in {g.name for g in root.collab_groups()}
+    assert [s.name for s in root.list_shares()] == ["ipbtthesis"]
+    assert root.revoke_share("ipbtthesis", "ipbt-lab").group == "ipbt-lab"
+    shared = root.share_image("ipbt-private", "ipbt-lab")
+    assert set(shared.notified) == {alice.name, bob.name}
+    assert root.delete_share("ipbtthesis", data="delete").removed
+    root.delete_collab_group("ipbt-lab")
+    after = as_user(site, broker, bob, ("collab_group", ["ipbt-lab"], {}), ("get_share", ["ipbtthesis"], {}))
+    assert after.error(0)["type"] == after.error(1)["type"] == "NotFound"

@@ -53,7 +53,7 @@ async def test_nodes_section_lists_nodes_and_drains_after_confirmation():
     app = make_app(session, config=SWARM, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
         assert [s.mode for s in app.sections][-1] == "nodes"
-        await pilot.press("5")
+        await pilot.press("8")
         await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen) and "gpu1" in screen_text(app),
                          what="the nodes")
         text = screen_text(app)

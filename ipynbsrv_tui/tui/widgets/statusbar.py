@@ -32,6 +32,8 @@ class StatusBar(Widget):
         self.watch(self.app, "health", self._health_changed, init=False)
         if hasattr(self.app, "service_lost"):
             self.watch(self.app, "service_lost", self._health_changed, init=False)
+        if hasattr(self.app, "unread"):
+            self.watch(self.app, "unread", self._health_changed, init=False)
 
     def _health_changed(self, _health: Health | None) -> None:
         self.refresh()
@@ -58,6 +60,9 @@ class StatusBar(Widget):
         session = getattr(app, "session", None)
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(self.section, style="bold")
+        unread = getattr(app, "unread", 0)
+        if unread:  # first after the section, so it stays visible at 80 columns
+            line.append(f" ✉ {unread} unread", style="bold yellow")
         line.append(" │ ")
         host = health.host if health else getattr(session, "host", "") or "…"
         mode = getattr(session, "mode", "") or (health.mode if health else "")

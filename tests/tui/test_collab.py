@@ -1,0 +1,119 @@
+"""Groups, Shares and Notifications sections by keyboard, over a real embedded service (local
+directory, store on disk; a recording engine stands in for Docker, which these screens never call)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ipynbsrv_tui.service import Session
+from ipynbsrv_tui.store import close_database
+from ipynbsrv_tui.tui.screens.collablist import DetailsModal
+from ipynbsrv_tui.tui.screens.groups import GroupsScreen
+from ipynbsrv_tui.tui.screens.notifications import NotificationsScreen
+from ipynbsrv_tui.tui.screens.shares import SharesScreen
+from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
+from ipynbsrv_tui.tui.widgets.form import FormScreen
+from tests.unit.test_service_security import ROOT, RecordingEngine, _service
+
+from .conftest import make_app, screen_text, wait_until
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def service(tmp_path):
+    service = _service(tmp_path, RecordingEngine())
+    for name in ("alice", "bob", "carol"):
+        service.create_user(ROOT, name, f"{name}-password")
+    yield service
+    close_database()
+
+
+def session_of(service, name: str) -> Session:
+    return Session(service, service.actor_for_username(name))
+
+
+async def fill(pilot, app, *keys: str) -> None:
+    await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="a form")
+    await pilot.pause()
+    await pilot.press(*keys)
+
+
+async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for_others(service):
+    app = make_app(session_of(service, "alice"), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen), what="the groups section")
+        assert "5 Groups" in screen_text(app) and "7 Note" in screen_text(app).replace("Notifications", "Note")
+        await pilot.press("n")
+        await fill(pilot, app, *"lab", "enter")
+        await wait_until(pilot, lambda: "lab" in app.screen.items, what="the new group")
+        assert app.screen.table.move_to("lab")
+        await pilot.press("a")
+        await fill(pilot, app, *"bob", "enter")
+        await wait_until(pilot, lambda: app.screen.items["lab"].members == ("alice", "bob"), what="bob added")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailsModal))
+        assert "Members       alice, bob" in screen_text(app)
+        await pilot.press("escape")
+
+        await pilot.press("6")
+        await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen), what="the shares section")
+        await pilot.press("n")
+        await fill(pilot, app, *"thesis", "tab", *"[b]draft[/b]", "enter")
+        await wait_until(pilot, lambda: "thesis" in app.screen.items, what="the new share")
+        assert "[b]draft[/b]" in screen_text(app)  # shown literally
+        await pilot.press("g")
+        await fill(pilot, app, *"lab", "enter")
+        await wait_until(pilot, lambda: app.screen.items["thesis"].grants == ("lab",), what="the grant")
+        assert any("Granted lab on thesis. Notified: bob." in note for note in app.notes)
+
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")  # Cancel is the default
+        await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen))
+        assert "thesis" in service.list_shares(ROOT)[0].name
+
+    assert [n.message for n in service.list_notifications(service.actor_for_username("bob"))][:2] == [
+        "alice shared thesis with lab: it is at /data/shares/thesis in your notebooks "
+        "(restart running ones to see it).",
+        "bob joined lab (added by alice).",
+    ]
+    carol = make_app(session_of(service, "carol"), watch=False)
+    async with carol.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await wait_until(pilot, lambda: isinstance(carol.screen, SharesScreen))
+        await pilot.pause(0.3)
+        assert carol.screen.items == {} and "thesis" not in screen_text(carol)
+        await pilot.press("5")
+        await wait_until(pilot, lambda: isinstance(carol.screen, GroupsScreen) and carol.screen.items)
+        assert "lab" not in carol.screen.items
+
+
+async def test_notifications_section_badge_read_marks_and_send(service):
+    alice = service.actor_for_username("alice")
+    service.create_collab_group(alice, "lab")
+    service.add_collab_member(alice, "lab", "bob")
+    service.send_notification(alice, "lab", "[red]see[/red] thesis\nline two", kind="share", target="thesis")
+    service.unread_counts.interval = 0.1
+    app = make_app(session_of(service, "bob"), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.unread == 2, what="the unread badge")
+        assert "✉ 2 unread" in screen_text(app)
+        await pilot.press("7")
+        await wait_until(pilot, lambda: isinstance(app.screen, NotificationsScreen) and app.screen.items)
+        assert "[red]see[/red] thesis line two" in screen_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailsModal))
+        assert "About the share thesis" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.unread == 1, what="one read")
+        await pilot.press("M")
+        await wait_until(pilot, lambda: app.unread == 0, what="all read")
+        assert "unread" not in screen_text(app)
+        await pilot.press("n")
+        await fill(pilot, app, "ctrl+u", *"lab", "tab", *"thanks", "enter")
+        await wait_until(pilot, lambda: any("Sent to lab." in n for n in app.notes), what="sent")
+        service.send_notification(alice, "lab", "x" * 40)
+        await wait_until(pilot, lambda: app.unread == 1, what="a new one arriving live")
+    assert service.list_notifications(alice)[0].message == "thanks"
