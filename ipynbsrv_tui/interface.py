@@ -21,10 +21,12 @@ from .domain import (
     BuildEvent,
     BuildSummary,
     BuildView,
+    CollabGroupView,
     ConnectionInfo,
     ContainerChange,
     ContainerStats,
     ContainerView,
+    DeleteShareReport,
     DeleteUserReport,
     GroupView,
     Health,
@@ -32,7 +34,10 @@ from .domain import (
     ImageInfo,
     ImageView,
     NodeView,
+    NotificationView,
     ReconcileReport,
+    ShareChange,
+    ShareView,
     SnapshotView,
     SuspendedMemory,
     SyncReport,
@@ -201,6 +206,50 @@ class ServiceCalls(Protocol):
     def add_member(self, group: str, username: str) -> None: ...
 
     def remove_member(self, group: str, username: str) -> None: ...
+
+    # ------------------------------------------------------------------ collaboration (DESIGN §14)
+
+    def collab_groups(self, query: str = "") -> list[CollabGroupView]: ...
+
+    def collab_group(self, name: str) -> CollabGroupView: ...
+
+    def create_collab_group(self, name: str, public: bool = False, description: str = "") -> CollabGroupView: ...
+
+    def delete_collab_group(self, name: str) -> None: ...
+
+    def add_collab_member(self, group: str, username: str, admin: bool = False) -> CollabGroupView: ...
+
+    def remove_collab_member(self, group: str, username: str, admin_only: bool = False) -> CollabGroupView: ...
+
+    def join_group(self, group: str) -> CollabGroupView: ...
+
+    def leave_group(self, group: str) -> None: ...
+
+    def list_shares(self, query: str = "") -> list[ShareView]: ...
+
+    def get_share(self, name: str) -> ShareView: ...
+
+    def create_share(self, name: str, description: str = "") -> ShareView: ...
+
+    def delete_share(self, name: str, data: str = "archive") -> DeleteShareReport: ...
+
+    def grant_share(self, share: str, group: str) -> ShareChange: ...
+
+    def revoke_share(self, share: str, group: str) -> ShareChange: ...
+
+    def share_image(self, image: str, group: str) -> ShareChange: ...
+
+    def unshare_image(self, image: str, group: str) -> ShareChange: ...
+
+    def list_notifications(self, unread_only: bool = False, query: str = "") -> list[NotificationView]: ...
+
+    def send_notification(
+        self, group: str, message: str, kind: str = "misc", target: str = ""
+    ) -> NotificationView: ...
+
+    def mark_read(self, notification_id: int | None = None) -> int: ...
+
+    def unread_count(self) -> int: ...
 
     # ------------------------------------------------------------------ live
 

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
         Actor,
         BuildEvent,
         BuildView,
+        CollabGroupView,
         ConnectionInfo,
         ContainerChange,
         ContainerStats,
         ContainerView,
+        DeleteShareReport,
         DeleteUserReport,
         GroupView,
         Health,
@@ -27,7 +29,10 @@ if TYPE_CHECKING:
         ImageInfo,
         ImageView,
         NodeView,
+        NotificationView,
         ReconcileReport,
+        ShareChange,
+        ShareView,
         SnapshotView,
         SuspendedMemory,
         SyncReport,
@@ -220,6 +225,70 @@ class Session(ServiceSession):
 
     def remove_member(self, group: str, username: str) -> None:
         return self.service.remove_member(self.actor, group, username)
+
+    # ------------------------------------------------------------------ collaboration (DESIGN §14)
+
+    def collab_groups(self, query: str = "") -> list[CollabGroupView]:
+        return self.service.collab_groups(self.actor, query)
+
+    def collab_group(self, name: str) -> CollabGroupView:
+        return self.service.collab_group(self.actor, name)
+
+    def create_collab_group(self, name: str, public: bool = False, description: str = "") -> CollabGroupView:
+        return self.service.create_collab_group(self.actor, name, public, description)
+
+    def delete_collab_group(self, name: str) -> None:
+        return self.service.delete_collab_group(self.actor, name)
+
+    def add_collab_member(self, group: str, username: str, admin: bool = False) -> CollabGroupView:
+        return self.service.add_collab_member(self.actor, group, username, admin)
+
+    def remove_collab_member(self, group: str, username: str, admin_only: bool = False) -> CollabGroupView:
+        return self.service.remove_collab_member(self.actor, group, username, admin_only)
+
+    def join_group(self, group: str) -> CollabGroupView:
+        return self.service.join_group(self.actor, group)
+
+    def leave_group(self, group: str) -> None:
+        return self.service.leave_group(self.actor, group)
+
+    def list_shares(self, query: str = "") -> list[ShareView]:
+        return self.service.list_shares(self.actor, query)
+
+    def get_share(self, name: str) -> ShareView:
+        return self.service.get_share(self.actor, name)
+
+    def create_share(self, name: str, description: str = "") -> ShareView:
+        return self.service.create_share(self.actor, name, description)
+
+    def delete_share(self, name: str, data: str = "archive") -> DeleteShareReport:
+        return self.service.delete_share(self.actor, name, data)
+
+    def grant_share(self, share: str, group: str) -> ShareChange:
+        return self.service.grant_share(self.actor, share, group)
+
+    def revoke_share(self, share: str, group: str) -> ShareChange:
+        return self.service.revoke_share(self.actor, share, group)
+
+    def share_image(self, image: str, group: str) -> ShareChange:
+        return self.service.share_image(self.actor, image, group)
+
+    def unshare_image(self, image: str, group: str) -> ShareChange:
+        return self.service.unshare_image(self.actor, image, group)
+
+    def list_notifications(self, unread_only: bool = False, query: str = "") -> list[NotificationView]:
+        return self.service.list_notifications(self.actor, unread_only, query)
+
+    def send_notification(
+        self, group: str, message: str, kind: str = "misc", target: str = ""
+    ) -> NotificationView:
+        return self.service.send_notification(self.actor, group, message, kind, target)
+
+    def mark_read(self, notification_id: int | None = None) -> int:
+        return self.service.mark_read(self.actor, notification_id)
+
+    def unread_count(self) -> int:
+        return self.service.unread_count(self.actor)
 
     def watch_containers(self, since: float | None = None) -> Stream[ContainerChange]:
         return self.service.watch_containers(self.actor, since)

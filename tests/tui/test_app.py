@@ -28,7 +28,8 @@ async def test_admin_starts_in_containers_with_all_sections():
     app = make_app(FixedSession())
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, ContainersScreen)
-        assert [s.mode for s in app.sections] == ["containers", "images", "users", "notebooks"]
+        assert [s.mode for s in app.sections] == [
+            "containers", "images", "users", "notebooks", "groups", "shares", "notifications"]
         await pilot.press("4")
         assert isinstance(app.screen, NotebooksScreen)
         await pilot.press("1")
@@ -39,7 +40,7 @@ async def test_user_gets_only_my_notebooks():
     app = make_app(FixedSession(actor=ALICE))
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, NotebooksScreen)
-        assert [s.mode for s in app.sections] == ["notebooks"]
+        assert [s.mode for s in app.sections] == ["notebooks", "groups", "shares", "notifications"]
         await pilot.press("1")
         assert isinstance(app.screen, NotebooksScreen)
         assert any("admins only" in n.message for n in app._notifications)
@@ -143,7 +144,8 @@ async def test_palette_reaches_every_action_of_every_section():
 async def test_sections_of_the_other_helper_are_real_modes():
     names = {section.mode: section.screen_class.__name__ for section in SECTIONS}
     assert names == {"containers": "ContainersScreen", "images": "ImagesScreen", "users": "UsersScreen",
-                     "notebooks": "NotebooksScreen", "nodes": "NodesScreen"}
+                     "notebooks": "NotebooksScreen", "groups": "GroupsScreen", "shares": "SharesScreen",
+                     "notifications": "NotificationsScreen", "nodes": "NodesScreen"}
 
 
 @pytest.mark.parametrize(
