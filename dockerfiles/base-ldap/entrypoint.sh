@@ -191,6 +191,13 @@ if [ ! -d "$home" ]; then
     say "$home was not mounted; created an empty one inside the container"
 fi
 install -d -m 0755 /data/shares /data/public
+# A share mounted at an earlier start leaves its empty mount point in the container's own layer
+# (a restart after a revoke makes the container again from it): remove those not mounted now.
+for entry in /data/shares/* /data/shares/.[!.]*; do
+    if [ -d "$entry" ] && ! mountpoint -q "$entry"; then
+        rmdir "$entry" 2>/dev/null || say "$entry is not a mounted share but not empty either; left in place"
+    fi
+done
 if [ -L /data/home ] || [ ! -e /data/home ]; then
     ln -sfn "$home" /data/home
 fi

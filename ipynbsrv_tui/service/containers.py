@@ -324,8 +324,8 @@ class ContainersMixin(ReadinessMixin):
             env["LDAP_BASE"] = _parent_dn(self.config.directory.user_base)
         root = self.data
         shares = self.usable_share_mounts(owner)
-        if shares:
-            env["NB_GROUPS"] = ",".join(str(gid) for _, gid in shares)
+        # always set: a container made again from a commit must not inherit the old value
+        env["NB_GROUPS"] = ",".join(str(gid) for _, gid in shares)
         mounts = (
             Mount(str(root.home_of(owner.username)), f"/home/{owner.username}"),
             # each share the owner may use, on its own: a container never sees the others' names
