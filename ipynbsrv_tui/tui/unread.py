@@ -15,9 +15,13 @@ class UnreadBadge:
 
     def check_unread(self) -> None:
         # A failure keeps the last value: the header's health and broker signals report the cause.
-        self.run_call(self.session.unread_count, then=self._set_unread,  # type: ignore[attr-defined]
+        self.run_call(self.read_unread, then=self._set_unread,  # type: ignore[attr-defined]
                       failed=lambda _exc: None, group="unread", exclusive=True)
+
+    def read_unread(self) -> int:
+        """The count from the session (in the worker thread: a session without it fails there)."""
+        return int(self.session.unread_count())  # type: ignore[attr-defined]
 
     def _set_unread(self, count: int) -> None:
         if self.unread != count:  # type: ignore[has-type]
-            self.unread = int(count)
+            self.unread = count

@@ -14,11 +14,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
+from ..background import Background
 from ..widgets.filterbar import FilterBar, matches
 from ..widgets.footer import KeysFooter
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
-from ..background import Background
 
 
 class DetailsModal(ModalScreen[None]):
