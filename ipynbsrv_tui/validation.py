@@ -444,8 +444,7 @@ def page_size(value: int) -> int:
 
 SHARE_PREFIX = "share-"
 SHARE_NAME_MAX = USERNAME_MAX - len(SHARE_PREFIX)
-MESSAGE_MAX = 1000
-DESCRIPTION_MAX = 256
+NOTIFICATION_MAX = 1000
 TARGET_MAX = 128
 
 
@@ -467,25 +466,18 @@ def _no_controls(text: str, what: str, allow_newline: bool = False) -> str:
     return text
 
 
-def description(value: str, what: str = "description") -> str:
-    """A one-line description of at most 256 characters (may be empty)."""
-    text = " ".join((value or "").split())
-    if len(text) > DESCRIPTION_MAX:
-        raise ValidationError(f"The {what} is longer than {DESCRIPTION_MAX} characters ({len(text)}).")
-    return _no_controls(text, what)
-
-
-def message(value: str) -> str:
-    """A notification message: 1 to 1000 characters; line breaks allowed, other control characters not."""
+def notification_message(value: str) -> str:
+    """A notification message: 1 to 1000 characters; line breaks allowed, other control characters
+    (ANSI escapes included) not, so it shows literally in every list."""
     text = (value or "").replace("\r\n", "\n").strip()
     if not text:
         raise ValidationError("A message is required.")
-    if len(text) > MESSAGE_MAX:
-        raise ValidationError(f"The message is longer than {MESSAGE_MAX} characters ({len(text)}): shorten it.")
+    if len(text) > NOTIFICATION_MAX:
+        raise ValidationError(f"The message is longer than {NOTIFICATION_MAX} characters ({len(text)}): shorten it.")
     return _no_controls(text, "message", allow_newline=True)
 
 
-def target(value: str) -> str:
+def notification_target(value: str) -> str:
     """What a notification is about (a name), at most 128 characters, one line."""
     text = (value or "").strip()
     if len(text) > TARGET_MAX:

@@ -71,7 +71,8 @@ class CollabGroupsMixin(ServiceBase):
     ) -> CollabGroupView:
         """A new directory group; the actor becomes its creator, first member and first group admin."""
         name = validation.group_name(name)
-        description = validation.description(description)
+        # the directory keeps it (posixGroup description): one line, as short as a display name
+        description = validation.text(description, "The group's description", 128, single_line=True).strip()
         me = self._require_row(actor, "create a group")
         reserved = {self.config.directory.admin_group, self.config.directory.users_group}
         if name in reserved or name.startswith(validation.SHARE_PREFIX):

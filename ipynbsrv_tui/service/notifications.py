@@ -111,10 +111,10 @@ class NotificationsMixin(ServiceBase):
         self, actor: Actor, group: str, message: str, kind: str = "misc", target: str = ""
     ) -> NotificationView:
         """Send a message to a group the actor belongs to (admins: any group)."""
-        message = validation.message(message)
+        message = validation.notification_message(message)
         if kind not in KINDS:
             raise ValidationError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.")
-        target = validation.target(target)
+        target = validation.notification_target(target)
         if not isinstance(group, str) or not group.strip() or len(group) > validation.USERNAME_MAX:
             raise NotFound(f"No group named {str(group)[:64]!r}.")
         row = Group.get_or_none((Group.name == group.strip()) & (Group.kind == "collaboration"))
@@ -160,7 +160,7 @@ class NotificationsMixin(ServiceBase):
         self, actor: Actor, group: Group, message: str, kind: str, target: str, extra: Iterable[User] = ()
     ) -> tuple[str, ...]:
         """A system notification to a group's members (and `extra` users), not to the acting user."""
-        note = self._deliver(None, [group], message[: validation.MESSAGE_MAX], kind, target[: validation.TARGET_MAX],
+        note = self._deliver(None, [group], message[: validation.NOTIFICATION_MAX], kind, target[: validation.TARGET_MAX],
                              exclude=(actor.username,), extra=extra)
         return self._recipients(note)
 

@@ -173,7 +173,7 @@ def test_notifications_reach_members_with_read_marks_and_limits(service, people)
     assert service.unread_count(bob) == 1
     assert service.mark_read(bob) == 1 and service.unread_count(bob) == 0
     with pytest.raises(ValidationError, match="longer than 1000"):
-        service.send_notification(alice, "lab", "x" * (validation.MESSAGE_MAX + 1))
+        service.send_notification(alice, "lab", "x" * (validation.NOTIFICATION_MAX + 1))
     with pytest.raises(ValidationError):
         service.send_notification(alice, "lab", "bell \x07")
     with pytest.raises(ValidationError, match="longer than 26"):

@@ -79,7 +79,7 @@ class GroupsScreen(CollabListScreen):
         form = FormScreen("New collaboration group", [
             Field("name", "Name", check=validation.group_name, required=True, placeholder="lab"),
             Field("public", "Anyone may join", kind="switch", value=False),
-            Field("description", "Description", check=validation.description),
+            Field("description", "Description", check=lambda value: validation.text(value, "The description", 128, single_line=True)),
         ], submit_label="Create group")
 
         def submitted(values: dict | None) -> None:

@@ -99,9 +99,9 @@ class NotificationsScreen(CollabListScreen):
         form = FormScreen("Send a notification", [
             Field("group", "To group", check=validation.group_name, required=True,
                   value=view.groups[0] if view is not None and view.groups else ""),
-            Field("message", "Message", check=validation.message, required=True),
+            Field("message", "Message", check=validation.notification_message, required=True),
             Field("kind", "About", kind="choice", options=KIND_CHOICES, value="misc"),
-            Field("target", "Its name", check=validation.target),
+            Field("target", "Its name", check=validation.notification_target),
         ], submit_label="Send")
 
         def submitted(values: dict | None) -> None:

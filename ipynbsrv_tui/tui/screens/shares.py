@@ -57,7 +57,7 @@ class SharesScreen(CollabListScreen):
 
     def row(self, view: ShareView) -> tuple:
         return (Text(view.name), Text(view.owner), Text(names(view.grants)), str(len(view.members)),
-                Text(view.description))
+                Text(" ".join(view.description.split())))
 
     def summary(self, view: ShareView) -> Text:
         text = Text(view.path, style="bold")
