@@ -450,7 +450,7 @@ TARGET_MAX = 128
 
 def share_name(value: str) -> str:
     """A share name: group-name rules, short enough for its group `share-<name>` (26 characters)."""
-    value = (value or "").strip()
+    value = (_string(value, "The share name") or "").strip()
     if len(value) > SHARE_NAME_MAX:
         raise ValidationError(f"Share name {value!r} is longer than {SHARE_NAME_MAX} characters.")
     try:
@@ -469,7 +469,7 @@ def _no_controls(text: str, what: str, allow_newline: bool = False) -> str:
 def notification_message(value: str) -> str:
     """A notification message: 1 to 1000 characters; line breaks allowed, other control characters
     (ANSI escapes included) not, so it shows literally in every list."""
-    text = (value or "").replace("\r\n", "\n").strip()
+    text = (_string(value, "The message") or "").replace("\r\n", "\n").strip()
     if not text:
         raise ValidationError("A message is required.")
     if len(text) > NOTIFICATION_MAX:
@@ -479,7 +479,7 @@ def notification_message(value: str) -> str:
 
 def notification_target(value: str) -> str:
     """What a notification is about (a name), at most 128 characters, one line."""
-    text = (value or "").strip()
+    text = (_string(value, "The subject") or "").strip()
     if len(text) > TARGET_MAX:
         raise ValidationError(f"The notification's subject is longer than {TARGET_MAX} characters.")
     return _no_controls(text, "subject")
