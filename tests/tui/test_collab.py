@@ -12,7 +12,7 @@ from ipynbsrv_tui.tui.screens.groups import GroupsScreen
 from ipynbsrv_tui.tui.screens.notifications import NotificationsScreen
 from ipynbsrv_tui.tui.screens.shares import SharesScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
-from ipynbsrv_tui.tui.widgets.form import FormScreen
+from ipynbsrv_tui.tui.widgets.forms import FormScreen
 from tests.unit.test_service_security import ROOT, RecordingEngine, _service
 
 from .conftest import make_app, screen_text, wait_until

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from ... import validation
 from ...domain import CollabGroupView
 from ..widgets.confirm import ConfirmScreen
-from ..widgets.form import Field, FormScreen
+from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
 from .collablist import CollabListScreen, names
 
@@ -77,9 +77,9 @@ class GroupsScreen(CollabListScreen):
 
     def action_create(self) -> None:
         form = FormScreen("New collaboration group", [
-            Field("name", "Name", check=validation.group_name, required=True, placeholder="lab"),
-            Field("public", "Anyone may join", kind="switch", value=False),
-            Field("description", "Description", check=lambda value: validation.text(value, "The description", 128, single_line=True)),
+            FieldSpec("name", "Name", check=validation.group_name, required=True, placeholder="lab"),
+            FieldSpec("public", "Anyone may join", kind="switch", value=False),
+            FieldSpec("description", "Description", check=lambda value: validation.text(value, "The description", 128, single_line=True)),
         ], submit_label="Create group")
 
         def submitted(values: dict | None) -> None:
@@ -93,8 +93,8 @@ class GroupsScreen(CollabListScreen):
     def _member_form(self, view: CollabGroupView, remove: bool) -> None:
         title = f"{'Remove a member from' if remove else 'Add a member to'} {view.name}"
         form = FormScreen(title, [
-            Field("user", "Username", check=validation.username, required=True),
-            Field("admin", "Only admin rights" if remove else "Group admin", kind="switch", value=False),
+            FieldSpec("user", "Username", check=validation.username, required=True),
+            FieldSpec("admin", "Only admin rights" if remove else "Group admin", kind="switch", value=False),
         ], submit_label="Remove" if remove else "Add")
 
         def submitted(values: dict | None) -> None:
@@ -139,7 +139,7 @@ class GroupsScreen(CollabListScreen):
                 self.run_call(self.app.session.leave_group, view.name, then=self.done(f"Left {view.name}."),
                           title="Group not left")
 
-        self.app.push_screen(ConfirmScreen(f"Leave the group {view.name}?", confirm_label="Leave group"), confirmed)
+        self.app.push_screen(ConfirmScreen(f"Leave the group {view.name}?", confirm_label="Leave group", cancel_label="Stay"), confirmed)
 
     def action_delete(self) -> None:
         view = self.selected_or_warn()
@@ -153,4 +153,4 @@ class GroupsScreen(CollabListScreen):
 
         question = (f"Delete the group {view.name}? Its members lose the shares granted to it "
                     "(running notebooks at their next start).")
-        self.app.push_screen(ConfirmScreen(question, confirm_label="Delete group"), confirmed)
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Delete group", cancel_label="Keep group"), confirmed)

@@ -7,8 +7,8 @@ from textual.binding import Binding
 
 from ... import validation
 from ...domain import NotificationView
-from ..widgets.form import Field, FormScreen
 from ..widgets.format import ago
+from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
 from .collablist import CollabListScreen
 
@@ -97,11 +97,11 @@ class NotificationsScreen(CollabListScreen):
     def action_send(self) -> None:
         view = self.current()
         form = FormScreen("Send a notification", [
-            Field("group", "To group", check=validation.group_name, required=True,
+            FieldSpec("group", "To group", check=validation.group_name, required=True,
                   value=view.groups[0] if view is not None and view.groups else ""),
-            Field("message", "Message", check=validation.notification_message, required=True),
-            Field("kind", "About", kind="choice", options=KIND_CHOICES, value="misc"),
-            Field("target", "Its name", check=validation.notification_target),
+            FieldSpec("message", "Message", check=validation.notification_message, required=True),
+            FieldSpec("kind", "About", kind="choice", options=KIND_CHOICES, value="misc"),
+            FieldSpec("target", "Its name", check=validation.notification_target),
         ], submit_label="Send")
 
         def submitted(values: dict | None) -> None:

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from ... import validation
 from ...domain import DeleteShareReport, ShareChange, ShareView
 from ..widgets.confirm import ConfirmScreen
-from ..widgets.form import Field, FormScreen
+from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
 from .collablist import CollabListScreen, names
 
@@ -81,8 +81,8 @@ class SharesScreen(CollabListScreen):
 
     def action_create(self) -> None:
         form = FormScreen("New share", [
-            Field("name", "Name", check=validation.share_name, required=True, placeholder="thesis"),
-            Field("description", "Description", check=validation.description),
+            FieldSpec("name", "Name", check=validation.share_name, required=True, placeholder="thesis"),
+            FieldSpec("description", "Description", check=validation.description),
         ], submit_label="Create share")
 
         def submitted(values: dict | None) -> None:
@@ -97,7 +97,7 @@ class SharesScreen(CollabListScreen):
     def _group_form(self, view: ShareView, revoke: bool) -> None:
         verb = "Revoke" if revoke else "Grant"
         form = FormScreen(f"{verb} a group {'on' if revoke else 'access to'} {view.name}", [
-            Field("group", "Group or user", check=validation.group_name, required=True,
+            FieldSpec("group", "Group or user", check=validation.group_name, required=True,
                   hint="a user's name grants their personal group"),
         ], submit_label=verb)
 
@@ -140,11 +140,11 @@ class SharesScreen(CollabListScreen):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.app.push_screen(FormScreen(f"Files of {view.name}", [
-                    Field("data", "Its files", kind="choice", options=DATA_CHOICES, value="archive"),
+                    FieldSpec("data", "Its files", kind="choice", options=DATA_CHOICES, value="archive"),
                 ], submit_label="Delete share"), chosen)
 
         question = f"Delete the share {view.name}? Its users lose /data/shares/{view.name}."
-        self.app.push_screen(ConfirmScreen(question, confirm_label="Delete share"), confirmed)
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Delete share", cancel_label="Keep share"), confirmed)
 
     def _deleted(self, report: DeleteShareReport) -> None:
         where = report.archived or report.kept or report.removed or "no folder"
