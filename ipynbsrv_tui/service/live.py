@@ -155,10 +155,13 @@ class LiveMixin(ReadinessMixin):
             return None  # an older engine object, e.g. the one a snapshot restore replaced
         if record and state is not None:
             changes: dict[Any, Any] = {Container.state: state.value, Container.state_changed: utcnow()}
-            if state == ContainerState.RUNNING and row.state not in (ContainerState.RUNNING.value,
-                                                                     ContainerState.PAUSED.value):
+            started = state == ContainerState.RUNNING and row.state not in (ContainerState.RUNNING.value,
+                                                                            ContainerState.PAUSED.value)
+            if started:
                 changes[Container.last_activity] = None  # started behind our back: `starting` until it answers
             Container.update(changes).where(Container.id == row.id).execute()
+            if started:
+                self.watch_readiness(row.id)
         if record and self.swarm_mode:
             record_placement(row.id, event.placement)
         return container_id

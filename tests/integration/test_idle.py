@@ -183,3 +183,27 @@ def test_a_busy_kernel_is_never_idle(notebook_service, root_actor, notebook, doc
     assert [line.split(":")[0] for line in notebook_service.cull_idle(root_actor, now=_later(3600)).suspended] == [
         "alice/busy"]
     assert _engine_status(docker_client, view) == "paused"
+
+
+def test_a_start_behind_our_back_reads_starting_then_running_in_a_watch(notebook_service, people, notebook,
+                                                                        docker_client):
+    alice = people["alice"]
+    view = notebook("outside")
+    notebook_service.stop_container(alice, view.id)
+    watch = notebook_service.watch_containers(alice)
+    states: list[tuple[str, ContainerState]] = []
+
+    def read() -> None:
+        for change in watch:
+            if change.view is not None:
+                states.append((change.action, change.view.state))
+                if change.view.state == ContainerState.RUNNING:
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    docker_client.api.start(view.docker_id)  # not through the service: e.g. `docker start` by hand
+    reader.join(120)
+    watch.close()
+    assert ("start", ContainerState.STARTING) in states, states
+    assert states[-1] == ("ready", ContainerState.RUNNING), states
