@@ -73,6 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ipynbsrv-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """The reader of our output left (`ipynbsrv-tui … --json | head`): stop quietly, as `cat` does.
+
+    stdout is pointed at /dev/null so that the interpreter's final flush cannot fail again.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
 if __name__ == "__main__":

@@ -186,7 +186,8 @@ class ServiceCalls(Protocol):
     def get_user(self, username: str) -> UserView: ...
 
     def create_user(
-        self, username: str, password: str, display_name: str = "", email: str = "", is_admin: bool = False
+        self, username: str, password: str, display_name: str = "", email: str = "", is_admin: bool = False,
+        uid: int | None = None, gid: int | None = None,
     ) -> UserView: ...
 
     def set_password(self, username: str, password: str) -> None: ...

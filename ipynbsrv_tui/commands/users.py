@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--name", default="", help="display name")
     create.add_argument("--email", default="")
     create.add_argument("--admin", action="store_true", help="make the user an admin")
+    create.add_argument("--uid", type=int, help="this uid instead of the next free one (1000 or more; a host "
+                                                "account's uid only for the host account of the same name)")
+    create.add_argument("--gid", type=int, help="this primary gid instead of the users group's (1000 or more)")
     create.add_argument("--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)")
     create.add_argument("--json", action="store_true", help="print the new user as JSON")
     create.add_argument(
@@ -80,7 +83,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     password = read_password(args.password_file)
     session = open_session(args)
     view = session.create_user(
-        args.username, password, display_name=args.name, email=args.email, is_admin=args.admin
+        args.username, password, display_name=args.name, email=args.email, is_admin=args.admin,
+        uid=args.uid, gid=args.gid,
     )
     made = ""
     if args.host_account:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from .. import validation
 from ..config import Config
 from ..domain import (
+    AlreadyExists,
     DirectoryError,
     DirectoryGroup,
     DirectoryUser,
@@ -62,9 +63,11 @@ class Directory(abc.ABC):
 
     @abc.abstractmethod
     def create_user(
-        self, username: str, password: str, display_name: str = "", email: str = ""
+        self, username: str, password: str, display_name: str = "", email: str = "",
+        uid: int | None = None, gid: int | None = None,
     ) -> DirectoryUser:
-        """A new account with the next free uid, in the users group; AlreadyExists when taken."""
+        """A new account with the given uid / primary gid or the next free uid and the users group;
+        AlreadyExists when taken; root and the host's system accounts are refused."""
 
     @abc.abstractmethod
     def set_password(self, username: str, password: str) -> None:
@@ -163,6 +166,10 @@ def login_password(value: str) -> str:
     return value
 
 
+SYSTEM_ID_MAX = 999  # uids / gids below 1000 are the host's system accounts and groups
+RESERVED_NAMES = frozenset({"root"})
+
+
 def host_uses(what: str, number: int) -> bool:
     """Whether this host already has an account (`what` = "uid") or group ("gid") with `number`."""
     try:
@@ -170,6 +177,36 @@ def host_uses(what: str, number: int) -> bool:
     except KeyError:
         return False
     return True
+
+
+def check_not_reserved(username: str) -> str:
+    """Refuse root and the host's system accounts (uid < 1000) as directory users (DESIGN §7)."""
+    try:
+        host_uid: int | None = pwd.getpwnam(username).pw_uid
+    except KeyError:
+        host_uid = None
+    if username in RESERVED_NAMES or (host_uid is not None and host_uid <= SYSTEM_ID_MAX):
+        raise ValidationError(
+            f"{username!r} is reserved: it is root or a system account of this host (uid < 1000). Choose another name."
+        )
+    return username
+
+
+def check_explicit_id(number: object, what: str, used: Iterable[int], username: str = "") -> int:
+    """An id an admin gave: a whole number from 1000, not the directory's already, and not the host's
+    unless it is the host account of the same name (handing a host account over to the directory)."""
+    if isinstance(number, bool) or not isinstance(number, int) or not SYSTEM_ID_MAX < number < 2**31:
+        raise ValidationError(f"{what} {number!r} is not valid: expected a whole number from 1000 to 2147483647.")
+    if number in set(used):
+        raise AlreadyExists(f"{what} {number} is used in the directory already: choose another or leave it empty.")
+    if host_uses(what, number):
+        owner = pwd.getpwuid(number).pw_name if what == "uid" else grp.getgrgid(number).gr_name
+        if what == "uid" and owner != username:
+            raise AlreadyExists(
+                f"uid {number} belongs to the host account {owner!r}: give {username!r} another uid, or name the "
+                "directory user after that host account."
+            )
+    return number
 
 
 def next_free_id(
@@ -191,5 +228,6 @@ def next_free_id(
         if number not in taken and not on_host(what, number):
             return number
     raise DirectoryError(
-        f"No free {what} left in directory.{what}_range [{first}, {last}]: widen the range in config.toml."
+        f"No free {what} left in directory.{what}_range [{first}, {last}] (ids the host uses are skipped): "
+        "widen the range in config.toml."
     )

@@ -517,9 +517,10 @@ class LdapDirectory(Directory):
         return user
 
     def create_user(
-        self, username: str, password: str, display_name: str = "", email: str = ""
+        self, username: str, password: str, display_name: str = "", email: str = "",
+        uid: int | None = None, gid: int | None = None,
     ) -> DirectoryUser:
-        username = base.check_username(username)
+        username = base.check_not_reserved(base.check_username(username))
         password = validation.directory_password(password)
         name = validation.display_name(display_name, username)
         mail = validation.email(email)
@@ -529,7 +530,12 @@ class LdapDirectory(Directory):
             primary_entry = self._ensure_users_group()
             primary = self._group_from(primary_entry)
             used = self._used_numbers(self.settings.user_base, "posixAccount", "uidNumber", "user_base")
-            uid = base.next_free_id(used, self.settings.uid_range, "uid")
+            if uid is None:
+                uid = base.next_free_id(used, self.settings.uid_range, "uid")
+            else:
+                uid = base.check_explicit_id(uid, "uid", used, username)
+            if gid is not None:
+                gid = base.check_explicit_id(gid, "gid", (), username)
             classes = list(
                 dict.fromkeys([*self.settings.user_object_classes, "posixAccount", "shadowAccount"])
             )
@@ -537,7 +543,7 @@ class LdapDirectory(Directory):
                 "uid": username,
                 "cn": name,
                 "uidNumber": uid,
-                "gidNumber": primary.gid,
+                "gidNumber": primary.gid if gid is None else gid,
                 "homeDirectory": f"/home/{username}",
                 "loginShell": self.settings.login_shell,
                 "userPassword": ldap_password_hash(password),

@@ -164,9 +164,10 @@ class LocalDirectory(Directory):
         return self._dummy_hash
 
     def create_user(
-        self, username: str, password: str, display_name: str = "", email: str = ""
+        self, username: str, password: str, display_name: str = "", email: str = "",
+        uid: int | None = None, gid: int | None = None,
     ) -> DirectoryUser:
-        username = base.check_username(username)
+        username = base.check_not_reserved(base.check_username(username))
         secret = hash_password(validation.directory_password(password))
         name = validation.display_name(display_name, username)
         mail = validation.email(email)
@@ -175,13 +176,17 @@ class LocalDirectory(Directory):
             if existing is not None:
                 raise AlreadyExists(_taken(username, existing.source))
             primary = self._ensure_users_group()
-            uid = base.next_free_id(
-                (uid for (uid,) in User.select(User.uid).tuples()), self.settings.uid_range, "uid"
-            )
+            used = [number for (number,) in User.select(User.uid).tuples()]
+            if uid is None:
+                uid = base.next_free_id(used, self.settings.uid_range, "uid")
+            else:
+                uid = base.check_explicit_id(uid, "uid", used, username)
+            if gid is not None:
+                gid = base.check_explicit_id(gid, "gid", (), username)
             row = User.create(
                 username=username,
                 uid=uid,
-                gid=primary.gid,
+                gid=primary.gid if gid is None else gid,
                 display_name=name,
                 email=mail,
                 home=f"/home/{username}",

@@ -193,9 +193,10 @@ class Session(ServiceSession):
         return self.service.get_user(self.actor, username)
 
     def create_user(
-        self, username: str, password: str, display_name: str = "", email: str = "", is_admin: bool = False
+        self, username: str, password: str, display_name: str = "", email: str = "", is_admin: bool = False,
+        uid: int | None = None, gid: int | None = None,
     ) -> UserView:
-        return self.service.create_user(self.actor, username, password, display_name, email, is_admin)
+        return self.service.create_user(self.actor, username, password, display_name, email, is_admin, uid, gid)
 
     def set_password(self, username: str, password: str) -> None:
         return self.service.set_password(self.actor, username, password)

@@ -132,7 +132,7 @@ class UsersMixin(ServiceBase):
 
     def create_user(
         self, actor: Actor, username: str, password: str, display_name: str = "", email: str = "",
-        is_admin: bool = False,
+        is_admin: bool = False, uid: int | None = None, gid: int | None = None,
     ) -> UserView:
         """Create the user in the directory, mirror it, and make their home and public folders."""
         self._require_users_admin(actor, "user.create", username)
@@ -140,7 +140,7 @@ class UsersMixin(ServiceBase):
         validation.password(password)
         validation.display_name(display_name, username)
         validation.email(email)
-        found = self.directory.create_user(username, password, display_name=display_name, email=email)
+        found = self.directory.create_user(username, password, display_name=display_name, email=email, uid=uid, gid=gid)
         if is_admin:
             self._ensure_directory_group(self.config.directory.admin_group)
             self.directory.add_member(self.config.directory.admin_group, username)

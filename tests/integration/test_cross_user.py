@@ -266,3 +266,34 @@ def test_a_swapped_socket_is_refused_on_the_next_connection(world):
     error = run.error(2)
     assert error["type"] == "NotAuthorized" and f"uid {bob.uid}" in error["message"]
     assert "impostor" not in str(run.results)
+
+
+def test_root_and_system_accounts_are_reserved_and_new_ids_skip_the_hosts(world):
+    """Item 8: `users create root` (and a host system account's name) is refused; new uids skip ids
+    any host account uses; admins may give --uid (a host account's own uid only for its own name)."""
+    root = world["root"]
+    for name in ("root", "daemon"):
+        with pytest.raises(Exception) as caught:
+            root.create_user(name, "correct horse battery")
+        assert type(caught.value).__name__ == "ValidationError" and "reserved" in str(caught.value)
+    users = {u.username: u for u in root.list_users()}
+    next_uid = max(u.uid for u in users.values()) + 1
+    squatter = support.add_os_account(f"ctu{secrets.token_hex(3)}h", next_uid)  # the host takes the next uid
+    created = []
+    try:
+        fresh = root.create_user(f"ctu{secrets.token_hex(3)}n", "correct horse battery")
+        created.append(fresh.username)
+        assert fresh.uid != next_uid and fresh.uid > next_uid
+        with pytest.raises(Exception, match=f"belongs to the host account {squatter.name!r}"):
+            root.create_user(f"ctu{secrets.token_hex(3)}o", "correct horse battery", uid=next_uid)
+        handed = root.create_user(squatter.name, "correct horse battery", uid=next_uid)  # the host account itself
+        created.append(handed.username)
+        assert handed.uid == next_uid
+        run = _as(world, squatter, [["list_containers", [], {}]])
+        assert run.connect_error is None and run.actor.username == squatter.name
+        with pytest.raises(Exception, match="1000"):
+            root.create_user(f"ctu{secrets.token_hex(3)}p", "correct horse battery", uid=999)
+    finally:
+        support.remove_os_account(squatter.name)
+        for name in created:
+            root.delete_user(name, containers="delete", data="delete")
