@@ -296,7 +296,7 @@ async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_im
             session.close()
         broker.stop()
         for container in docker_client.containers.list(all=True, filters={"label": "ipynbsrv.owner=alice"}):
-            if container.name == "ipynbsrv-alice-remote":
+            if container.name.startswith("ipynbsrv-") and container.name.endswith("-remote"):
                 container.remove(force=True)
 
 

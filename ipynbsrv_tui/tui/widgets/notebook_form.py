@@ -44,12 +44,15 @@ class NewNotebookForm(FormScreen):
         super().__init__("New notebook", fields, submit_label="Create")
 
     def limit_hints(self, image_name: str | None) -> tuple[str, str]:
-        """The memory and CPU placeholders for an image: its own limits, else the defaults."""
+        """The memory and CPU placeholders for an image: its own limits, else the defaults, and the
+        most the user may choose (DESIGN §8; admins: any)."""
         image = self.images.get(image_name or "")
         memory = (image.memory if image and image.memory else self.default_memory)
         cpus = image.cpus if image and image.cpus is not None else self.default_cpus
-        return (f"image default{f' ({memory})' if memory else ''}, e.g. 2g",
-                f"image default{f' ({cpus:g})' if cpus else ''}, e.g. 1.5")
+        most_memory = f", 6m to {image.max_memory}" if image and image.max_memory else ", e.g. 2g"
+        most_cpus = f", 0.01 to {image.max_cpus:g}" if image and image.max_cpus is not None else ", e.g. 1.5"
+        return (f"image default{f' ({memory})' if memory else ''}{most_memory}",
+                f"image default{f' ({cpus:g})' if cpus else ''}{most_cpus}")
 
     @on(Select.Changed, "#field-image")
     def _image_changed(self, event: Select.Changed) -> None:

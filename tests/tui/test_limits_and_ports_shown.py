@@ -1,0 +1,28 @@
+"""The new-notebook form shows the allowed limits, the details list every published port (issue 9 items 3, 6)."""
+
+from __future__ import annotations
+
+from ipynbsrv_tui.domain import ContainerState, ContainerView, ImageView
+from ipynbsrv_tui.tui.widgets.containerinfo import ports_text
+from ipynbsrv_tui.tui.widgets.notebook_form import NewNotebookForm
+
+
+def _image(name: str, max_memory: str = "", max_cpus: float | None = None) -> ImageView:
+    return ImageView(name=name, ref=f"x/{name}:latest", max_memory=max_memory, max_cpus=max_cpus)
+
+
+def test_the_form_shows_the_range_a_user_may_choose():
+    images = [_image("a", "2g", 1.0), _image("b", "8g", 4.0), _image("c")]
+    form = NewNotebookForm(images, default_memory="2g", default_cpus=1.0)
+    assert form.limit_hints("a") == ("image default (2g), 6m to 2g", "image default (1), 0.01 to 1")
+    assert form.limit_hints("b") == ("image default (2g), 6m to 8g", "image default (1), 0.01 to 4")
+    assert form.limit_hints("c") == ("image default (2g), e.g. 2g", "image default (1), e.g. 1.5")  # admins: any
+    chosen = NewNotebookForm(images, last_image="b")
+    placeholders = {spec.name: spec.placeholder for spec in chosen.fields}
+    assert placeholders["memory"].endswith("6m to 8g") and placeholders["cpus"].endswith("0.01 to 4")
+
+
+def test_the_details_list_every_published_port():
+    view = ContainerView(id=1, name="nb", owner="alice", image="withssh", image_ref="x", state=ContainerState.RUNNING,
+                         host_port=49152, public_ports={"22": 49153})
+    assert ports_text(view).plain == "49152 (notebook) · 22 → 49153"
