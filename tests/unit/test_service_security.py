@@ -19,14 +19,16 @@ from ipynbsrv_tui.domain import (
     AlreadyExists,
     ContainerInfo,
     ContainerState,
+    DirectoryError,
     EngineError,
     EngineEvent,
     ImageInfo,
     NotAuthorized,
     NotFound,
+    ValidationError,
 )
 from ipynbsrv_tui.store import close_database
-from ipynbsrv_tui.store.models import Container, Setting
+from ipynbsrv_tui.store.models import Container, Setting, User
 
 ROOT = Actor("root", 0, True, ())
 
@@ -200,9 +202,11 @@ def test_log_requests_are_bounded(service, engine, users):
 
 
 def test_a_directory_user_named_root_is_not_the_superuser(service):
-    user = service.create_user(ROOT, "root", "root-password")
+    with pytest.raises(ValidationError, match="'root' is reserved"):
+        service.create_user(ROOT, "root", "root-password")
+    row = User.create(username="root", uid=2999, gid=2999)  # a store written before root was reserved
     with pytest.raises(NotAuthorized, match="root"):
-        service.actor_for_uid(user.uid)
+        service.actor_for_uid(row.uid)
 
 
 def test_a_uid_that_the_host_gives_another_name_is_refused(tmp_path, engine, monkeypatch):
@@ -212,7 +216,9 @@ def test_a_uid_that_the_host_gives_another_name_is_refused(tmp_path, engine, mon
     monkeypatch.setattr("ipynbsrv_tui.directory.base.host_uses", lambda what, number: False)
     service = _service(tmp_path, engine, uid_range=(host.pw_uid, host.pw_uid))
     try:
-        service.create_user(ROOT, "mallory-dir", "mallory-password")
+        with pytest.raises(DirectoryError, match="ids the host uses are skipped"):  # never handed out now
+            service.create_user(ROOT, "mallory-dir", "mallory-password")
+        User.create(username="mallory-dir", uid=host.pw_uid, gid=host.pw_gid)  # a store from before that
         with pytest.raises(NotAuthorized, match=host.pw_name):
             service.actor_for_uid(host.pw_uid)
     finally:
