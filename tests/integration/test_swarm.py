@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ipynbsrv_tui.config import Config
-from ipynbsrv_tui.domain import Actor, Conflict, ContainerState
+from ipynbsrv_tui.domain import Actor, Conflict, ContainerState, EngineError
 from tests.fixtures.notebook_service import free_port_range
 from tests.fixtures.services import unavailable
 from tests.fixtures.swarm_cluster import ClusterError, SwarmCluster
@@ -58,7 +58,7 @@ def cluster(docker_client, base_image):
     swarm.stop()
 
 
-def make_service(cluster, tmp_path, **swarm):
+def make_service(cluster, tmp_path, registry: str | None = None, **swarm):
     from ipynbsrv_tui.service import build_service
 
     config = Config().replace(
@@ -66,7 +66,7 @@ def make_service(cluster, tmp_path, **swarm):
         data={"root": str(tmp_path / "data")},
         docker={"url": cluster.manager.url},
         engine={"mode": "swarm"},
-        registry={"url": cluster.registry},
+        registry={"url": cluster.registry if registry is None else registry},
         notebooks={"port_range": free_port_range(), "stop_timeout": 3, "memory": "256m", "cpus": 0.5},
         swarm={"constraints": ("node.labels.ipynbsrv.node==worker",), "start_timeout": 90, **swarm},
     )
@@ -232,6 +232,39 @@ def test_draining_the_worker_moves_the_notebook_and_its_files_survive(cluster, t
             for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
                 svc.remove()
         service.engine.close()
+
+
+def test_without_a_registry_images_are_copied_to_nodes_before_placement(cluster, tmp_path):
+    """No [registry] url: the image is loaded into the worker's engine, or the worker is ruled out."""
+    tag = f"ipynbsrv-test/swarm-copied-{secrets.token_hex(3)}:latest"
+    with cluster.manager.client(timeout=300) as manager:  # a new image id that no node has yet
+        manager.images.build(path=str(FAKE_NOTEBOOK), tag=tag, rm=True, network_mode="none",
+                             labels={"ipynbsrv.test": f"copied-{tag}"}, buildargs={"BASE_IMAGE": cluster.image})
+
+    def no_registry(folder: Path, node_engines: tuple[str, ...]):
+        made = make_service(cluster, folder, registry="", node_engines=node_engines, start_timeout=20)
+        made.register_image(ROOT, "copied", tag, description="copied", is_public=True)
+        return made
+
+    blind = no_registry(tmp_path / "blind", ())
+    try:
+        with pytest.raises(EngineError, match="Swarm cannot place the notebook"):
+            blind.create_container(ROOT, "nowhere", "copied", owner="alice")
+        with cluster.manager.client() as manager:  # the failed create left nothing behind
+            assert manager.services.list(filters={"label": f"ipynbsrv.instance={blind.instance_id}"}) == []
+    finally:
+        blind.engine.close()
+
+    copying = no_registry(tmp_path / "copying", (f"worker={cluster.worker.url}",))
+    try:
+        view = copying.create_container(ROOT, "copied", "copied", owner="alice")
+        assert view.node == "worker"
+        with cluster.worker.client() as worker:
+            assert tag in [t for image in worker.images.list() for t in image.tags]
+        assert wait_answer(status_url(view))[0] == 200
+        copying.delete_container(ROOT, view.id)
+    finally:
+        copying.engine.close()
 
 
 def test_data_root_probe_runs_on_every_node(cluster, service, tmp_path):
