@@ -23,6 +23,7 @@ log = logging.getLogger("ipynbsrv.web")
 PR_SET_PDEATHSIG = 1
 STOP_SECONDS = 5.0
 MAX_BACKOFF = 30.0
+ASKED_TO_STOP_PAUSE = 2.0  # longer than the broker takes to notice its own SIGTERM (1 s)
 
 
 def _die_with_parent() -> None:
@@ -102,6 +103,10 @@ class NginxSupervisor:
             if self._stopping.is_set():
                 return
             _kill_group(process.pid)  # workers left behind would keep the port
+            # Stopped from outside (systemd stopping the whole unit, say): the broker is most likely
+            # stopping too; give it a moment to say so before starting nginx again.
+            if code in (0, -signal.SIGTERM, -signal.SIGQUIT) and self._stopping.wait(ASKED_TO_STOP_PAUSE):
+                return
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
             log.error("web: nginx (pid %d) %s; restarting it in %.1f s", process.pid, how, delay)
             if self._stopping.wait(delay):

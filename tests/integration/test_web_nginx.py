@@ -298,6 +298,20 @@ def test_route_changes_reload_nginx(web):
     assert oct(os.stat(web.gateway.conf).st_mode & 0o777) == "0o600"
 
 
+def test_nginx_stopped_from_outside_without_the_broker_comes_back_after_a_pause(web, caplog):
+    caplog.set_level(logging.INFO, logger="ipynbsrv.web")
+    old = web.gateway.supervisor.pid
+    stopped = time.monotonic()
+    os.kill(old, signal.SIGTERM)
+    wait_for_pid = time.monotonic() + 10
+    while web.gateway.supervisor.pid in (None, old):
+        assert time.monotonic() < wait_for_pid, "nginx did not come back"
+        time.sleep(0.05)
+    assert time.monotonic() - stopped >= 1.5  # the pause that lets a stopping broker win
+    wait_for_port(web.port)
+    assert any("nginx is back" in r.getMessage() for r in caplog.records)
+
+
 def test_when_nginx_is_killed_it_is_back_and_the_broker_says_so(web, caplog):
     caplog.set_level(logging.INFO, logger="ipynbsrv.web")
     client = logged_in(web, "alice")
