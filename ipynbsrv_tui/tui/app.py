@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import threading
@@ -66,13 +67,18 @@ class Section:
         return getattr(module, self.class_name)
 
     def available(self) -> bool:
-        """Whether the section's screen can be imported (all four ship with the package)."""
+        """Whether the section's module is there (found, not imported: a section's screens load
+        when it is first opened, which keeps them out of the start-up time)."""
         try:
-            self.screen_class  # noqa: B018 - importing is the check
-        except (ImportError, AttributeError) as exc:
+            found = importlib.util.find_spec(importlib.util.resolve_name(self.module, __package__)) is not None
+        except (ImportError, ValueError) as exc:
+            found = False
             log.warning("section %s unavailable: %s", self.mode, exc)
-            return False
-        return True
+        return found
+
+    def make_screen(self) -> Screen:
+        """The section's base screen (its module is imported now, the first time)."""
+        return self.screen_class()
 
 
 # One line per section: its key binding, tab, palette entry and help follow from it.
@@ -125,7 +131,7 @@ class IpynbsrvApp(UnreadBadge, Background, App):
         self.sections = [s for s in SECTIONS if (is_admin or not s.admin_only) and (swarm or not s.swarm_only)
                          and s.available()]
         # Instance values read by App.__init__: only the sections this actor may use become modes.
-        self.MODES = {s.mode: s.screen_class for s in self.sections}  # type: ignore[misc]
+        self.MODES = {s.mode: s.make_screen for s in self.sections}  # type: ignore[misc]
         self.DEFAULT_MODE = "containers" if is_admin and "containers" in self.MODES else "notebooks"  # type: ignore[misc]
         super().__init__()
         self.book = ContainerBook(self)

@@ -67,6 +67,7 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         self._width = 0
         self._unseen = 0
         self._cache: LRUCache[int, Strip] = LRUCache(CACHED_STRIPS)
+        self._base: Style | None = None  # the widget's rich style, computed once per style change
 
     # ------------------------------------------------------------------ for subclasses
 
@@ -233,6 +234,14 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._base = None
+
+    @property
+    def base_style(self) -> Style:
+        """`rich_style`, cached: computing it from the CSS is most of a line's painting cost."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
 
     def marker(self, width: int) -> Strip:
         """The last row while paused: says so, how many lines came since, and how to resume."""
@@ -242,9 +251,9 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        if not self.follow and y == self.scrollable_content_region.height - 1:
+        width, height = self.size
+        base = self.base_style
+        if not self.follow and y == height - 1:
             return self.marker(width)
         index = scroll_y + y
         if index >= len(self._items):
