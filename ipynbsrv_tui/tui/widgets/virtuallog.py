@@ -251,7 +251,7 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        width, height = self.size
+        width, height = self.scrollable_content_region.size  # without the scrollbars
         base = self.base_style
         if not self.follow and y == height - 1:
             return self.marker(width)
