@@ -15,7 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
 from ..background import Background
-from ..widgets.filterbar import FilterBar, matches
+from ..widgets.filterbar import FilterBar
 from ..widgets.footer import KeysFooter
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
@@ -65,6 +65,8 @@ class CollabListScreen(Background, Screen):
     def __init__(self) -> None:
         super().__init__()
         self.items: dict[Any, Any] = {}
+        self._haystacks: dict[Any, str] = {}  # lower-cased filter text per row, made once per load
+        self._summary_key: object = ()
 
     # ------------------------------------------------------------------ for subclasses
 
@@ -112,13 +114,16 @@ class CollabListScreen(Background, Screen):
 
     def show_items(self, views: list) -> None:
         self.items = {self.key_of(view): view for view in views}
-        self.apply_filter()
+        self._haystacks = {key: " ".join(str(f) for f in self.fields(view)).lower()
+                           for key, view in self.items.items()}
+        self._summary_key = ()  # the highlighted row's view may have changed
+        self.apply_filter()  # set_rows renders every row again from the new views
 
     def apply_filter(self) -> None:
-        query = self.query_one(FilterBar).value
-        keys = [key for key, view in self.items.items() if matches(query, *self.fields(view))]
+        words = self.query_one(FilterBar).value.lower().split()
+        haystacks = self._haystacks
+        keys = [key for key in self.items if all(word in haystacks[key] for word in words)]
         self.table.set_rows(keys)
-        self.table.refresh_rows()
         self._show_summary()
 
     def _row(self, key: Any) -> tuple:
@@ -134,8 +139,12 @@ class CollabListScreen(Background, Screen):
             self.app.notify(f"Nothing selected in {self.TITLE_TEXT}.", severity="warning", markup=False)
         return view
 
-    def _show_summary(self) -> None:
+    def _show_summary(self, force: bool = False) -> None:
         view = self.current()
+        key = None if view is None else self.key_of(view)
+        if key == self._summary_key and not force:
+            return  # the same row stays highlighted: no repaint (and no layout) needed
+        self._summary_key = key
         text = Text(self.HINT, style="dim") if view is None else self.summary(view)
         self.query_one("#collab-details", Static).update(text)
 
