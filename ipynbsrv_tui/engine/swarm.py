@@ -429,11 +429,11 @@ class SwarmEngine(Engine):
         engine.unpause(container)
 
     def remove(self, container_id: str, force: bool = True) -> None:
-        """Remove the service; one that is already gone is not an error."""
+        """Remove the service (or a plain container of the manager); one already gone is not an error."""
         try:
             self.client.api.remove_service(container_id)
         except docker.errors.NotFound:
-            return
+            super().remove(container_id, force=force)  # a plain container of the manager, or nothing
         except _CONNECT_ERRORS as exc:
             raise translate(exc, "remove service", container_id, self.url) from exc
 
@@ -457,8 +457,14 @@ class SwarmEngine(Engine):
         return self.image(ref).id
 
     def inspect(self, container_id: str) -> ContainerInfo:
-        with self._call("inspect service", container_id):
+        """The notebook service `container_id`; a plain container of the manager (a build's step
+        container, which reconcile cleans up) when no service has that id."""
+        try:
             service = self.client.api.inspect_service(container_id)
+        except docker.errors.NotFound:
+            return super().inspect(container_id)
+        except _CONNECT_ERRORS as exc:
+            raise translate(exc, "inspect service", container_id, self.url) from exc
         return service_info(service, self._tasks(service["ID"]), self._node_map(), self._paused())
 
     def list_managed(self, owner: str | None = None, labels: dict[str, str] | None = None) -> list[ContainerInfo]:

@@ -180,6 +180,19 @@ def test_suspend_and_stats_go_to_the_node_engine_or_are_refused(cluster, service
     assert service.reconcile(ROOT).repaired == ()  # the pause is seen through the worker's engine
     assert service.resume_container(ROOT, view.id).up
 
+    # A snapshot is committed on the worker and comes back to the manager through the registry;
+    # restoring it makes a new service from it that keeps what was written in the container.
+    code, output = service.engine.exec(view.docker_id, ["sh", "-c", "echo before > /marker"])
+    assert code == 0, output
+    snapshot = service.snapshot_container(ROOT, view.id, "first")
+    assert service.engine.image_exists(snapshot.image_ref)
+    service.engine.exec(view.docker_id, ["rm", "/marker"])
+    restored = service.restore_snapshot(ROOT, view.id, snapshot.id)
+    assert restored.up and restored.node == "worker" and restored.host_port == view.host_port
+    code, output = service.engine.exec(restored.docker_id, ["cat", "/marker"])
+    assert (code, output.strip()) == (0, "before")
+    assert wait_answer(status_url(restored))[0] == 200
+
     blind = make_service(cluster, tmp_path / "blind")  # no [swarm] node_engines
     other = blind.create_container(ROOT, "blind", "fake", owner="alice")
     try:
