@@ -52,6 +52,14 @@ class StoreDatabase(peewee.SqliteDatabase):
         except peewee.OperationalError as exc:
             raise store_failure(exc, self.database) from None
 
+    def rollback(self):
+        try:
+            return super().rollback()
+        except peewee.OperationalError as exc:
+            if "no transaction is active" in str(exc):
+                return None  # SQLite rolled back itself (e.g. when the disk filled up)
+            raise store_failure(exc, self.database) from None
+
     def commit(self):
         try:
             return super().commit()
