@@ -186,3 +186,31 @@ def test_concurrent_creates_cannot_both_pass_the_quota(notebook_service, people,
     refused = AuditEvent.select().where((AuditEvent.outcome == "refused") & (AuditEvent.action == "container.create"))
     assert refused.count() == 2
     assert json.loads(Container.get().public_ports) == {}
+
+
+def test_reconcile_cleans_up_after_a_killed_build(notebook_service, root_actor, docker_client, tiny_image):
+    """Item 7: a build whose process died leaves a `running` row and a step container; reconcile
+    marks the build failed and removes that container, and nothing made outside the build's time."""
+    from ipynbsrv_tui.store.models import Build, utcnow
+
+    began = utcnow()
+    step = docker_client.containers.create(tiny_image, command=["sleep", "60"])  # as the builder's RUN step
+    older = docker_client.containers.create(tiny_image, command=["sleep", "60"])
+    try:
+        build = Build.create(image_ref="x/killed:latest", context="/nowhere", started=began, status="running",
+                             worker="1:not-a-live-process", containers=step.id)
+        innocent = Build.create(image_ref="x/old:latest", context="/nowhere", status="failed", started=began,
+                                finished=began, containers=older.id)
+        Build.update(started=began.replace(year=began.year - 1), finished=began.replace(year=began.year - 1)).where(
+            Build.id == innocent.id).execute()
+        report = notebook_service.reconcile(root_actor)
+        assert any(f"build #{build.id}" in line and "interrupted" in line for line in report.repaired)
+        assert Build.get_by_id(build.id).status == "failed"
+        assert step.id not in {c.id for c in docker_client.containers.list(all=True)}
+        older.reload()  # made outside the old build's time: not its step container, never touched
+    finally:
+        for container in (step, older):
+            try:
+                container.remove(force=True)
+            except Exception:  # removed by reconcile
+                pass
