@@ -40,6 +40,8 @@ PLAIN = {
     "tag": None, "build_args": None, "nocache": False, "memory": None, "cpus": None, "start": False,
     "command": "", "notebook_port": 8888, "public_ports": "", "access_groups": [], "source_folder": "",
     "display_name": "", "email": "", "uid": None, "gid": None, "build_id": 1,
+    "share": "ctu-share", "admin": False, "admin_only": False, "public": False, "unread_only": False,
+    "kind": "misc", "target": "", "node": "nonode", "message": "hello", "notification_id": None,
 }
 
 
@@ -116,7 +118,7 @@ def _argument_sets(call_name: str, targets: dict[str, list], own: dict[str, obje
                 theirs[other] = fill
                 missing[other] = fill
             theirs[name] = value
-            missing[name] = MISSING_USER if name == "username" else MISSING_ID
+            missing[name] = MISSING_ID if name.endswith("_id") else MISSING_USER
             pairs.append((theirs, missing))
     return pairs
 
@@ -139,7 +141,11 @@ def test_every_call_with_every_other_users_id_reads_as_not_found(world):
     assert {v.id for v in world["bobs"]} <= {v.id for v in theirs}
     snapshots = [s.id for v in theirs for s in root.list_snapshots(v.id)]
     assert world["snapshot"].id in snapshots
-    targets = {"container_id": [v.id for v in theirs], "snapshot_id": snapshots, "username": [bob.name]}
+    made = _as(world, bob, [["create_share", [f"{bob.name}-share"], {}],
+                            ["create_collab_group", [f"{bob.name}-group"], {"public": False}]])
+    bob_share, bob_group = made.ok(0).name, made.ok(1).name
+    targets = {"container_id": [v.id for v in theirs], "snapshot_id": snapshots, "username": [bob.name],
+               "share": [bob_share], "group": [bob_group]}
     own = {"container_id": mine.id}
     ops, expectations = [], []
     for call_name in CALLS:
@@ -149,7 +155,8 @@ def test_every_call_with_every_other_users_id_reads_as_not_found(world):
             expectations.append((call_name, theirs_kwargs))
     assert len(expectations) >= 25, "the interface should have many calls that take another user's object"
     run = _as(world, alice, ops)
-    ids = [str(i) for i in targets["container_id"] + targets["snapshot_id"] + [MISSING_ID]] + [bob.name, MISSING_USER]
+    ids = [str(i) for i in targets["container_id"] + targets["snapshot_id"] + [MISSING_ID]] + [
+        bob_share, bob_group, bob.name, MISSING_USER]
     for index, (call_name, kwargs) in enumerate(expectations):
         with_theirs, with_missing = run.results[2 * index], run.results[2 * index + 1]
         assert "error" in with_theirs, f"{call_name}({kwargs}) succeeded for another user's object: {with_theirs}"
