@@ -260,6 +260,7 @@ class FormScreen(Dialog[dict | None]):
     FormScreen .form-buttons { height: auto; align-horizontal: right; }
     FormScreen .form-buttons Button { margin-left: 2; }
     FormScreen .form-error { color: $error; height: auto; }
+    FormScreen Select.-textual-compact > SelectOverlay { border: round $accent !important; background: $panel; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
