@@ -22,9 +22,9 @@ from .build_history import BuildHistoryScreen, status_text
 from .register import RegisterImageScreen
 
 COLUMNS = (
-    Column("name", "Name", 12, grow=1),
-    Column("ref", "Ref", 20, grow=2),
-    Column("description", "Description", 11, grow=2),
+    Column("name", "Name", 14, grow=1),  # "tiny (retired)" fits at 80 columns
+    Column("ref", "Ref", 18, grow=2),
+    Column("description", "Description", 8, grow=2),
     Column("port", "Port", 5, justify="right"),
     Column("public", "Public", 6),
     Column("owner", "Owner", 8),
