@@ -254,3 +254,47 @@ def test_a_full_file_system_refuses_clearly_and_loses_nothing(tmp_path, docker_c
                 container.remove(force=True)
         close_database()
         subprocess.run(["umount", "-l", str(root_dir)], check=False)
+
+
+def test_a_build_killed_mid_step_is_cleaned_up_by_reconcile(tmp_path, docker_client, tiny_image):
+    """The CLI running a build is SIGKILLed while a RUN step runs: reconcile marks the build failed and
+    removes the step container it recorded, if the engine left it."""
+    from ipynbsrv_tui.config import load_config
+    from ipynbsrv_tui.service import build_service
+    from ipynbsrv_tui.store.db import close_database
+    from ipynbsrv_tui.store.models import Build
+
+    folder = tmp_path / "dockerfiles" / "slow"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text(f"FROM {tiny_image}\nRUN echo step-started && sleep 60\n")
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(f'[database]\npath = "{tmp_path / "ipynbsrv.db"}"\n[data]\nroot = "{tmp_path / "data"}"\n'
+                           f'[build]\ndockerfiles = "{tmp_path / "dockerfiles"}"\nwheelhouse = false\n')
+    service = build_service(load_config(config_path))
+    tag = f"ipynbsrv-test/killed-build-{os.getpid()}:latest"
+    cli = _cli(config_path, "images", "build", "slow", "--tag", tag)
+    try:
+        deadline = time.monotonic() + 120
+        while not (row := Build.get_or_none(Build.image_ref == tag)) or not row.containers:
+            assert time.monotonic() < deadline and cli.poll() is None, cli.communicate(timeout=5)
+            time.sleep(0.2)
+        step = row.containers.split(",")[-1]
+        cli.send_signal(signal.SIGKILL)
+        cli.wait(10)
+        assert Build.get_by_id(row.id).status == "running"  # what the dead process left
+        report = service.reconcile(ROOT)
+        assert any(f"build #{row.id}" in line and "interrupted" in line for line in report.repaired), report
+        assert Build.get_by_id(row.id).status == "failed"
+        deadline = time.monotonic() + 30  # the engine may still be ending the step it was told to cancel
+        while step in {c.id for c in docker_client.containers.list(all=True)} and time.monotonic() < deadline:
+            service.reconcile(ROOT)
+            time.sleep(0.5)
+        assert step not in {c.id for c in docker_client.containers.list(all=True)}
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+        close_database()
+        try:
+            docker_client.images.remove(tag, force=True)
+        except Exception:  # never built
+            pass

@@ -45,3 +45,29 @@ def test_json_into_a_reader_that_leaves_is_no_traceback(tmp_path):
     assert result.stdout.splitlines()[0] == "["
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert "status=141" in result.stderr
+
+
+def test_a_locked_database_is_one_line_from_the_command_line(tmp_path):
+    """Item 7: another process holds the write lock past busy_timeout: one clear line, exit 2, no traceback."""
+    import sqlite3
+
+    database = tmp_path / "state" / "ipynbsrv.db"
+    open_database(database)
+    close_database()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\npath = "{database}"\n[data]\nroot = "{tmp_path / "data"}"\n')
+    holder = sqlite3.connect(database, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = _cli("--config", str(config), "users", "create", "dave", "--password-file", "-",
+                      input="long enough password\n")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "database is busy" in result.stderr
+    open_database(database)
+    try:
+        assert not User.select().where(User.username == "dave").exists()  # nothing half-done
+    finally:
+        close_database()
