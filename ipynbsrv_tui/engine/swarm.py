@@ -47,6 +47,7 @@ from .swarm_events import SwarmEventStream
 _STARTING = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 _ENDED_BADLY = {"failed", "rejected"}
 _POLL = 0.05
+PROBE_TIMEOUT = 3  # seconds for a node engine's answer while listing (pause states)
 Json = dict[str, Any]  # one object of the engine's JSON answers
 
 
@@ -177,6 +178,7 @@ class SwarmEngine(Engine):
         self.stop_timeout = stop_timeout
         self.timeout = timeout
         self._node_clients: dict[str, Engine] = {}
+        self._probe_clients: dict[str, Engine] = {}
         self._pushed: dict[str, str] = {}  # image ref -> image id last pushed
         self._node_id: str | None = None
 
@@ -206,7 +208,7 @@ class SwarmEngine(Engine):
         )
 
     def close(self) -> None:
-        for engine in self._node_clients.values():
+        for engine in [*self._node_clients.values(), *self._probe_clients.values()]:
             engine.close()
         super().close()
 
@@ -626,9 +628,9 @@ class SwarmEngine(Engine):
         engines = [Engine(self.client, self.url)]
         for url in self.node_engines.values():
             try:
-                if url not in self._node_clients:
-                    self._node_clients[url] = Engine.connect(url, timeout=self.timeout)
-                engines.append(self._node_clients[url])
+                if url not in self._probe_clients:  # a short timeout: a lost node must not stall the list
+                    self._probe_clients[url] = Engine.connect(url, timeout=PROBE_TIMEOUT)
+                engines.append(self._probe_clients[url])
             except EngineError:
                 continue  # a lost node: its notebooks show as lost, not as failures of the list
         paused: set[str] = set()
