@@ -339,3 +339,5 @@ def _reconcile_placement(label: str, stored: tuple[str, str, bool], info: Contai
             placements[info.store_id] = placement
         if placement is not None and node_id and new_id != node_id:
             repaired.append(f"{label}: moved from node {node_name} to node {placement.node_name}")
+        elif placement is None and node_id and info.state is ContainerState.RESTARTING:
+            repaired.append(f"{label}: no longer on node {node_name}; Swarm is placing it on another node")

@@ -99,3 +99,24 @@ def test_nodes_are_refused_in_docker_mode_and_for_non_admins(tmp_config):
         service.list_nodes(Actor("root", 0, True, ()))
     with pytest.raises(NotAuthorized, match="Only admins may drain"):
         service.drain_node(Actor("alice", 2001, False, ()), "gpu1")
+
+
+def test_reconcile_names_where_a_notebook_went():
+    from ipynbsrv_tui.service.live import _reconcile_placement
+
+    def run(info, stored=("n1", "gpu1", False)):
+        repaired: list[str] = []
+        flagged: list[str] = []
+        placements: dict = {}
+        _reconcile_placement("alice/nb (#7)", stored, info, repaired, flagged, placements)
+        return repaired, flagged, placements
+
+    moved = service_info(service(1), [task("running", node="n2")], NODES)
+    repaired, flagged, placements = run(moved)
+    assert repaired == ["alice/nb (#7): moved from node gpu1 to node host-b"]
+    assert flagged == ["alice/nb (#7): node host-b is lost (down); Swarm reschedules the notebook on another "
+                       "eligible node"]
+    assert placements == {7: moved.placement}
+    pending = service_info(service(1), [task("pending", node="")], NODES)
+    assert run(pending)[0] == ["alice/nb (#7): no longer on node gpu1; Swarm is placing it on another node"]
+    assert run(service_info(service(1), [task("running")], NODES)) == ([], [], {})
