@@ -7,6 +7,9 @@ containers match; the store mirrors it and keeps the collaboration side (creator
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
+
 from peewee import JOIN, fn
 
 from .. import validation
@@ -33,6 +36,14 @@ from .base import ServiceBase
 
 class CollabGroupsMixin(ServiceBase):
     """Use cases on collaboration groups; every call checks §8 for its actor."""
+
+    if TYPE_CHECKING:  # from NotificationsMixin and SharesMixin
+
+        def _notify_group(
+            self, actor: Actor, group: Group, message: str, kind: str, target: str, extra: Iterable[User] = ()
+        ) -> tuple[str, ...]: ...
+
+        def _sync_share_members(self, row: Share) -> None: ...
 
     # ------------------------------------------------------------------ reading
 
@@ -186,7 +197,7 @@ class CollabGroupsMixin(ServiceBase):
             self._sync_share_members(share)
 
     def _actor_row(self, actor: Actor) -> User | None:
-        return User.get_or_none((User.username == actor.username) & (User.active == True))  # noqa: E712
+        return cast(User | None, User.get_or_none((User.username == actor.username) & (User.active == True)))  # noqa: E712
 
     def _require_row(self, actor: Actor, what: str) -> User:
         row = self._actor_row(actor)
@@ -201,7 +212,7 @@ class CollabGroupsMixin(ServiceBase):
         row = User.get_or_none((User.username == username) & (User.active == True))  # noqa: E712
         if row is None:
             raise NotFound(f"No user named {username!r}.")
-        return row
+        return cast(User, row)
 
     def _ensure_personal(self, user: User) -> CollaborationGroup:
         """The user's personal one-member group (named after them), made on first use."""
@@ -209,7 +220,7 @@ class CollabGroupsMixin(ServiceBase):
                  .where((Group.name == user.username) & (CollaborationGroup.is_personal == True))  # noqa: E712
                  .first())
         if found is not None:
-            return found
+            return cast(CollaborationGroup, found)
         try:
             self.directory.get_group(user.username)
         except NotFound:
@@ -221,7 +232,7 @@ class CollabGroupsMixin(ServiceBase):
                 group=group, defaults={"creator": user, "is_personal": True, "is_public": False}
             )
             CollaborationAdmin.insert(cgroup=row, user=user).on_conflict_ignore().execute()
-        return row
+        return cast(CollaborationGroup, row)
 
     def _find_group(self, name: str) -> CollaborationGroup | None:
         row = (CollaborationGroup.select(CollaborationGroup, Group).join(Group)
@@ -230,7 +241,7 @@ class CollabGroupsMixin(ServiceBase):
             user = User.get_or_none((User.username == name) & (User.active == True))  # noqa: E712
             if user is not None:
                 row = self._ensure_personal(user)
-        return row
+        return cast(CollaborationGroup | None, row)
 
     def _visible_group(
         self, actor: Actor, name: str, action: str, personal_ok: bool = False
@@ -277,7 +288,7 @@ class CollabGroupsMixin(ServiceBase):
                 ).execute()
             for user_id in sorted(wanted - have):
                 GroupMember.create(group=row, user=user_id)
-        return row
+        return cast(Group, row)
 
     def _drop_directory_group(self, name: str) -> None:
         try:
@@ -296,7 +307,7 @@ class CollabGroupsMixin(ServiceBase):
         ))
         return self._group_view(actor, row, members, admins, shares)
 
-    def _group_view(self, actor: Actor, row: CollaborationGroup, members, admins, shares) -> CollabGroupView:
+    def _group_view(self, actor: Actor, row: CollaborationGroup, members: tuple[str, ...], admins: tuple[str, ...], shares: tuple[str, ...]) -> CollabGroupView:
         creator = row.creator.username if row.creator_id else ""
         if not (actor.is_admin or actor.username in members):
             shares = ()  # a public group's grants are its members' business
@@ -309,13 +320,13 @@ class CollabGroupsMixin(ServiceBase):
 
 
 def _is_member(group: Group, user: User) -> bool:
-    return GroupMember.select().where((GroupMember.group == group) & (GroupMember.user == user)).exists()
+    return bool(GroupMember.select().where((GroupMember.group == group) & (GroupMember.user == user)).exists())
 
 
 def _is_admin_of(row: CollaborationGroup, user: User) -> bool:
-    return CollaborationAdmin.select().where(
+    return bool(CollaborationAdmin.select().where(
         (CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == user)
-    ).exists()
+    ).exists())
 
 
 def _admin_names(row: CollaborationGroup) -> tuple[str, ...]:

@@ -82,9 +82,11 @@ def managed_labels(instance: str, owner: str, container_id: int, image_name: str
 class ContainersMixin(ReadinessMixin):
     """Notebook containers, for their owners and for admins."""
 
-    if TYPE_CHECKING:  # from ImagesMixin
+    if TYPE_CHECKING:  # from ImagesMixin and SharesMixin
 
         def image_view(self, row: Image, viewer: Actor | None = None) -> ImageView: ...
+
+        def usable_share_mounts(self, user: User) -> list[tuple[str, int]]: ...
 
     # ------------------------------------------------------------------ reading
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from typing import cast
 
 from peewee import JOIN
 
@@ -148,7 +149,7 @@ class NotificationsMixin(ServiceBase):
         changed = NotificationRecipient.update(read=utcnow()).where(where).execute()
         if changed:
             self._bump_version([me.username])
-        return changed
+        return int(changed)
 
     def unread_count(self, actor: Actor) -> int:
         """How many of the actor's notifications are unread (for the header's badge)."""
@@ -187,7 +188,7 @@ class NotificationsMixin(ServiceBase):
                     [{"notification": note.id, "user": user_id} for user_id in sorted(users)]
                 ).execute()
         self._bump_version(None)
-        return note
+        return cast(Notification, note)
 
     def _bump_version(self, usernames: Iterable[str] | None) -> None:
         Setting.insert(key=VERSION_KEY, value=str(time.time_ns())).on_conflict_replace().execute()

@@ -9,6 +9,9 @@ each usable share on its own at their next start (service.containers), so the UI
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 from peewee import fn
 
 from .. import validation
@@ -188,8 +191,8 @@ class SharesMixin(CollabGroupsMixin):
     def _find_share(self, name: str) -> Share | None:
         if not isinstance(name, str) or not name.strip() or len(name) > 64:
             return None
-        return (Share.select(Share, User, Group).join(User, on=(Share.owner == User.id))
-                .switch(Share).join(Group).where(Share.name == name.strip()).first())
+        return cast(Share | None, (Share.select(Share, User, Group).join(User, on=(Share.owner == User.id))
+                .switch(Share).join(Group).where(Share.name == name.strip()).first()))
 
     def _usable_share(self, actor: Actor, name: str, action: str) -> Share:
         row = self._find_share(name)
@@ -213,7 +216,7 @@ class SharesMixin(CollabGroupsMixin):
                 raise self.refuse(actor, action, name, f"Only the owner of {name} and admins may share it.")
             self.audit(actor, action, str(name)[:64], "refused", "no such image visible")
             raise NotFound(f"No image named {name!r}.")
-        return row
+        return cast(Image, row)
 
     def _share_member_names(self, row: Share) -> list[str]:
         return [n for (n,) in User.select(User.username).join(GroupMember)
@@ -235,7 +238,7 @@ class SharesMixin(CollabGroupsMixin):
             self.directory.remove_member(group_name, username)
         self._mirror_group(group_name, "share")
 
-    def _running_containers_of(self, usernames) -> tuple[str, ...]:
+    def _running_containers_of(self, usernames: Iterable[str]) -> tuple[str, ...]:
         names = list(usernames)
         if not names:
             return ()
@@ -254,7 +257,7 @@ class SharesMixin(CollabGroupsMixin):
         grants = [n for (n,) in Group.select(Group.name).join(ShareGrant).where(ShareGrant.share == row).tuples()]
         return self._share_view(actor, row, self._share_member_names(row), grants)
 
-    def _share_view(self, actor: Actor, row: Share, members, grants) -> ShareView:
+    def _share_view(self, actor: Actor, row: Share, members: Iterable[str], grants: Iterable[str]) -> ShareView:
         return ShareView(
             name=row.name, owner=row.owner.username, group=row.group.name, gid=row.group.gid,
             description=row.description, grants=tuple(sorted(grants)), members=tuple(sorted(members)),

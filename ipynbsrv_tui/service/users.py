@@ -24,7 +24,16 @@ from ..domain import (
     UserView,
     ValidationError,
 )
-from ..store.models import Container, Group, GroupMember, Image, User, database_proxy, utcnow
+from ..store.models import (
+    CollaborationGroup,
+    Container,
+    Group,
+    GroupMember,
+    Image,
+    User,
+    database_proxy,
+    utcnow,
+)
 from . import authz
 from .base import ServiceBase
 
@@ -39,9 +48,11 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 class UsersMixin(ServiceBase):
     """The user directory as admins manage it, and who the caller is."""
 
-    if TYPE_CHECKING:  # from ContainersMixin
+    if TYPE_CHECKING:  # from ContainersMixin and CollabGroupsMixin
 
         def delete_container(self, actor: Actor, container_id: int) -> None: ...
+
+        def _ensure_personal(self, user: User) -> CollaborationGroup: ...
 
     # ------------------------------------------------------------------ who is calling
 
