@@ -22,9 +22,12 @@ SIZE = (80, 24)
 
 @pytest.fixture
 def service(tmp_path):
+    from ipynbsrv_tui.store.models import Image, User
+
     service = _service(tmp_path, RecordingEngine())
     for name in ("alice", "bob", "carol"):
         service.create_user(ROOT, name, f"{name}-password")
+    Image.create(name="alices-image", ref="ipynbsrv-user/alice:alices-image", owner=User.get(User.username == "alice"))
     yield service
     close_database()
 
@@ -56,6 +59,10 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
         await wait_until(pilot, lambda: isinstance(app.screen, DetailsModal))
         assert "Members       alice, bob" in screen_text(app)
         await pilot.press("escape")
+        await pilot.press("i")
+        await fill(pilot, app, *"alices-image", "enter")
+        await wait_until(pilot, lambda: any("Shared image alices-image with lab." in n for n in app.notes),
+                         what="the image shared")
 
         await pilot.press("6")
         await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen), what="the shares section")
@@ -74,9 +81,10 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
         await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen))
         assert "thesis" in service.list_shares(ROOT)[0].name
 
-    assert [n.message for n in service.list_notifications(service.actor_for_username("bob"))][:2] == [
+    assert [n.message for n in service.list_notifications(service.actor_for_username("bob"))][:3] == [
         "alice shared thesis with lab: it is at /data/shares/thesis in your notebooks "
         "(restart running ones to see it).",
+        "alice shared the image alices-image with lab: you can create notebooks from it now.",
         "bob joined lab (added by alice).",
     ]
     carol = make_app(session_of(service, "carol"), watch=False)

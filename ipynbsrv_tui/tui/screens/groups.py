@@ -21,7 +21,8 @@ def group_kind(view: CollabGroupView) -> Text:
 
 class GroupsScreen(CollabListScreen):
     """Collaboration groups: `n` new, `a` add a member, `x` remove one, `j` join a public group,
-    `e` leave, `d` delete (Cancel is the default), `enter` members, admins and shares."""
+    `e` leave, `i` share an image you own with the group, `d` delete (Cancel is the default),
+    `enter` members, admins and shares."""
 
     TITLE_TEXT = "Groups"
     COLUMNS = (
@@ -41,6 +42,7 @@ class GroupsScreen(CollabListScreen):
         Binding("j", "join", "Join"),
         Binding("e", "leave", "Leave"),
         Binding("d", "delete", "Delete"),
+        Binding("i", "share_image", "Share image", show=False),
         *CollabListScreen.COMMON_BINDINGS,
     ]
 
@@ -121,6 +123,23 @@ class GroupsScreen(CollabListScreen):
         view = self.selected_or_warn()
         if view is not None:
             self._member_form(view, remove=True)
+
+    def action_share_image(self) -> None:
+        view = self.selected_or_warn()
+        if view is None:
+            return
+        form = FormScreen(f"Share an image with {view.name}", [
+            FieldSpec("image", "Image", check=validation.image_name, required=True,
+                      hint="an image you own (committed from a notebook); its members are notified"),
+        ], submit_label="Share image")
+
+        def submitted(values: dict | None) -> None:
+            if values:
+                self.run_call(self.app.session.share_image, values["image"], view.name,
+                              then=self.done(f"Shared image {values['image']} with {view.name}."),
+                              title="Image not shared")
+
+        self.app.push_screen(form, submitted)
 
     def action_join(self) -> None:
         view = self.selected_or_warn()
