@@ -484,7 +484,10 @@ class KernelChannel:
                         "allow_stdin": False, "stop_on_error": True},
         })
         output: list[str] = []
+        replied = idle = False
         deadline = time.monotonic() + timeout
+        # The shell's execute_reply and iopub's stream can arrive in either order: the output is
+        # complete when both the reply and iopub's "idle" for this request have come.
         while time.monotonic() < deadline:
             message = json.loads(self._receive())
             if message.get("parent_header", {}).get("msg_id") != msg_id:
@@ -495,6 +498,10 @@ class KernelChannel:
             elif kind == "error":
                 raise AssertionError(f"the kernel raised {content['ename']}: {content['evalue']}")
             elif kind == "execute_reply":
+                replied = True
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+            if replied and idle:
                 return "".join(output)
         raise AssertionError(f"no execute_reply within {timeout} s; stdout so far: {output}")
 

@@ -25,9 +25,6 @@ from ipynbsrv_tui.domain import ContainerState
 from . import broker_support as support
 from .test_broker import _accounts, as_user
 
-# The broker tests' `site` (temp folder, client library, cleanup) and `fake_notebook_image`.
-pytest_plugins = ["tests.integration.test_broker"]
-
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3} (DEBUG|INFO|WARNING|ERROR) ")

@@ -59,9 +59,8 @@ def test_create_runs_the_notebook_as_specified(notebook_service, people, registe
     root = service_config.data.path
     assert targets == {
         "/home/alice": str(root / "homes" / "alice"),
-        "/data/shares": str(root / "shares"),
         "/data/public": str(root / "public"),
-    }
+    }  # each usable share is mounted on its own (DESIGN §14); alice has none
     home = root / "homes" / "alice"
     assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
     if os.geteuid() == 0:

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import queue
+import shutil
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input
@@ -33,6 +35,7 @@ from ipynbsrv_tui.domain import (
 
 FIXED_NOW = datetime(2026, 1, 15, 12, 0, 0)
 CHATTY_IMAGE = "ipynbsrv-test/tui-chatty:latest"
+FAKE_NOTEBOOK = Path(__file__).parent.parent / "integration" / "fake_notebook" / "status.pl"
 ADMIN = Actor("root", 0, True, ())
 GIB = 1024**3
 
@@ -246,7 +249,10 @@ def many_views(count: int) -> list[ContainerView]:
 # --------------------------------------------------------------------------- real engine
 
 
+# The chatty container also answers BASE_URL/api/status (the broker tests' Jupyter stand-in), so it
+# reads "running" once it answers, as a notebook does (DESIGN §5 states), not "starting" for ever.
 CHATTY_SCRIPT = """\
+perl /fake-notebook >/dev/null 2>&1 &
 trap 'exit 0' TERM
 echo "hello from $OWNER"
 i=0
@@ -261,6 +267,7 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE}
 LABEL ipynbsrv.notebook-port="8888" ipynbsrv.description="chatty test image"
 COPY chatty.sh /chatty.sh
+COPY fake-notebook /fake-notebook
 CMD ["sh", "/chatty.sh"]
 """
 
@@ -271,6 +278,7 @@ def chatty_image(docker_client, base_image, tmp_path_factory):
     context = tmp_path_factory.mktemp("chatty")
     (context / "Dockerfile").write_text(CHATTY_DOCKERFILE)
     (context / "chatty.sh").write_text(CHATTY_SCRIPT)
+    shutil.copy(FAKE_NOTEBOOK, context / "fake-notebook")
     docker_client.images.build(path=str(context), tag=CHATTY_IMAGE, rm=True, buildargs={"BASE_IMAGE": base_image})
     yield CHATTY_IMAGE
     try:

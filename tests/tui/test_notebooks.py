@@ -32,7 +32,8 @@ async def test_only_own_containers_are_visible(admin_session, user_session, serv
 
     app = make_app(user_session, config=service_config)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert isinstance(app.screen, NotebooksScreen) and [s.mode for s in app.sections] == ["notebooks"]
+        assert isinstance(app.screen, NotebooksScreen) and [s.mode for s in app.sections] == [
+            "notebooks", "groups", "shares", "notifications"]  # no admin sections
         await wait_until(pilot, lambda: app.book.loaded)
         await pilot.pause()
         assert {v.name for v in app.book.views.values()} == {"hers"}
