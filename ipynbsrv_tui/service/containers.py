@@ -232,19 +232,20 @@ class ContainersMixin(ReadinessMixin):
             self.watch_readiness(row.id)
         return self._view(row, actor)
 
-    def _check_limits(self, actor: Actor, image: Image, memory: str | None, cpus: float | None) -> None:
+    def _check_limits(self, actor: Actor, image: Image, memory: str | None, cpus: float | None,
+                      action: str = "container.create") -> None:
         """Valid sizes, and for non-admins within the image's own limits, then the configured ceilings."""
         max_memory, max_cpus = self.limit_ceilings(image, actor)
         if memory:
             wanted = validation.memory(memory)
             if max_memory and wanted > validation.memory(max_memory):
-                raise self.refuse(actor, "container.create", image.name,
+                raise self.refuse(actor, action, image.name,
                                   f"Memory {memory} is over the most you may choose for image {image.name}, "
                                   f"{max_memory}: choose 6m to {max_memory}.")
         if cpus is not None:
             wanted_cpus = validation.cpus(cpus)
             if max_cpus is not None and wanted_cpus > max_cpus:
-                raise self.refuse(actor, "container.create", image.name,
+                raise self.refuse(actor, action, image.name,
                                   f"{wanted_cpus:g} CPUs is over the most you may choose for image {image.name}, "
                                   f"{max_cpus:g}: choose 0.01 to {max_cpus:g}.")
 
@@ -431,6 +432,9 @@ class ContainersMixin(ReadinessMixin):
         """A new container of the same owner from a commit of this one (its home is shared anyway)."""
         new_name = validation.container_name(new_name)
         source = self._visible(actor, container_id, "container.clone")
+        # A clone is a new container: the owner's ceilings apply to the limits it copies (an admin
+        # may have given the source more than its owner may choose).
+        self._check_limits(actor, source.image, source.memory, source.cpus, "container.clone")
         owner = source.owner
         if Container.select().where((Container.owner == owner) & (Container.name == new_name)).exists():
             raise AlreadyExists(f"{owner.username} already has a container named {new_name!r}. Choose another name.")

@@ -96,6 +96,11 @@ def test_limits_within_ceilings_for_users_any_for_admins(notebook_service, peopl
     assert docker_client.api.inspect_container(ok.docker_id)["HostConfig"]["Memory"] == 512 * 1024**2
     admins = notebook_service.create_container(root_actor, "admins", "tiny", memory="1000g", owner="alice", start=False)
     assert admins.memory_limit == 1000 * 1024**3
+    with pytest.raises(NotAuthorized, match="8g"):  # a clone is a create: her ceilings apply to what it copies
+        notebook_service.clone_container(alice, admins.id, "copy")
+    assert {v.name for v in notebook_service.list_containers(alice)} == {"ok", "admins"}
+    ours = [f"{key}={value}" for key, value in notebook_service.instance_labels.items()]
+    assert not docker_client.images.list(filters={"label": [f"ipynbsrv.clone-of={admins.id}", *ours]})  # none made
     shown = {image.name: image for image in notebook_service.list_images(alice)}["tiny"]
     assert (shown.max_memory, shown.max_cpus) == ("8g", 4.0)
 
