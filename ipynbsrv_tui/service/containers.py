@@ -553,7 +553,9 @@ class ContainersMixin(ReadinessMixin):
         changes = {Container.state: row.state, Container.state_changed: row.state_changed}
         if started:
             row.last_activity = None
+            row.started = row.state_changed
             changes[Container.last_activity] = None
+            changes[Container.started] = row.started
         Container.update(changes).where(Container.id == row.id).execute()
         if self.swarm_mode and row.docker_id:
             placement = self.engine.inspect(row.docker_id).placement if state is ContainerState.RUNNING else None
@@ -601,7 +603,7 @@ class ContainersMixin(ReadinessMixin):
                 description=row["description"][:validation.DESCRIPTION_MAX],  # rows made before the limit
                 url=f"http://{url_host}:{row['host_port']}{row['base_url']}?token={row['token']}" if allowed else None,
                 token=row["token"] if allowed else None, docker_id=row["docker_id"], created=row["created"],
-                started_at=row["state_changed"] if running else None, last_activity=row["last_activity"],
+                started_at=(row["started"] or row["state_changed"]) if state in _UP_STATES else None, last_activity=row["last_activity"],
                 clone_of=names.get(row["clone_of"]), memory_limit=sizes[memory], cpus=float(cpus),
                 public_ports=json.loads(row["public_ports"]) if row["public_ports"] not in ("", "{}") else {},
                 ready=state == ContainerState.RUNNING,
@@ -613,6 +615,7 @@ class ContainersMixin(ReadinessMixin):
 VIEW_COLUMNS = (
     Container.id, Container.name, Container.image_ref, Container.state, Container.host_port, Container.description,
     Container.token, Container.base_url, Container.docker_id, Container.created, Container.state_changed,
+    Container.started,
     Container.last_activity, Container.clone_of.alias("clone_of"), Container.memory, Container.cpus,
     Container.public_ports, Container.node_name, Container.node_address, Container.node_lost,
     User.username.alias("owner"), Image.name.alias("image_name"), Image.memory.alias("image_memory"),
@@ -623,7 +626,9 @@ VIEW_COLUMNS = (
 # The view query's SQL, built once per shape: building it is most of a small call's cost
 # (0.3 ms of peewee per query), which the broker pays for every user's list.
 _VIEW_SQL: dict[str, str] = {}
-_DATETIME_COLUMNS = ("created", "state_changed", "last_activity")
+_DATETIME_COLUMNS = ("created", "state_changed", "started", "last_activity")
+# States whose row shows how long the notebook has been up (a paused one is still up, as in `docker ps`).
+_UP_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED)
 
 
 def _view_rows(owner: str | None, container_id: int | None) -> list[dict[str, Any]]:

@@ -159,6 +159,7 @@ class LiveMixin(ReadinessMixin):
                                                                             ContainerState.PAUSED.value)
             if started:
                 changes[Container.last_activity] = None  # started behind our back: `starting` until it answers
+                changes[Container.started] = changes[Container.state_changed]
             Container.update(changes).where(Container.id == row.id).execute()
             if started:
                 self.watch_readiness(row.id)
@@ -234,6 +235,7 @@ class LiveMixin(ReadinessMixin):
                            Container.worker: ""}
                 if moved and state == ContainerState.RUNNING.value:
                     changes[Container.last_activity] = None  # `starting` until it answers
+                    changes[Container.started] = now
                 Container.update(changes).where(Container.id == container_id).execute()
             for container_id, key in rollbacks:
                 Container.delete().where((Container.id == container_id) & (Container.key == key)).execute()

@@ -148,6 +148,7 @@ class Container(BaseModel):
     clone_of = ForeignKeyField("self", null=True, backref="clones", on_delete="SET NULL")
     last_activity = DateTimeField(null=True)
     state_changed = DateTimeField(null=True)
+    started = DateTimeField(null=True)  # since 0006: when the current run began (a resume keeps it)
     # since migration 0003: random id labelled ipynbsrv.key on the engine object ("" = made before it)
     key = CharField(default="")
     worker = CharField(default="")  # since 0003: the process creating it ("pid:start"), "" when done

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -253,3 +254,18 @@ def test_delete_user_choices(notebook_service, people, registered_tiny, root_act
         notebook_service.directory.get_user("alice")
     events = [json.dumps(e.detail) for e in AuditEvent.select().where(AuditEvent.action == "user.delete")]
     assert len(events) == 1
+
+
+def test_up_counts_from_the_start_not_from_a_suspend_or_resume(notebook_service, people, registered_tiny):
+    """Issue 11 item 7: "Up" after suspend/resume was the time since the resume."""
+    alice = people["alice"]
+    view = notebook_service.create_container(alice, "up", "tiny")
+    began = notebook_service.get_container(alice, view.id).started_at
+    assert began is not None
+    time.sleep(1.1)
+    notebook_service.suspend_container(alice, view.id)
+    assert notebook_service.get_container(alice, view.id).started_at == began  # paused is still up, as in `docker ps`
+    notebook_service.resume_container(alice, view.id)
+    assert notebook_service.get_container(alice, view.id).started_at == began
+    notebook_service.restart_container(alice, view.id)
+    assert notebook_service.get_container(alice, view.id).started_at > began

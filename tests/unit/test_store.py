@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import stat
 import tomllib
+from datetime import datetime
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 5
+    assert schema_version(db) == latest_version() == 6
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
@@ -61,6 +62,7 @@ def test_fresh_database_has_latest_version_and_every_table(db):
         "0003_row_ids_never_reused_and_row_keys",
         "0004_container_placement",
         "0005_collaboration",
+        "0006_container_started",
     ]
 
 
@@ -108,7 +110,8 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     assert "auditevent_actor" in {i.name for i in db.get_indexes("auditevent")}
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
     assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
-                        "0004_container_placement", "0005_collaboration"]
+                        "0004_container_placement", "0005_collaboration",
+                        "0006_container_started"]
 
 
 def test_migration_0004_can_be_reverted(db):
@@ -119,6 +122,15 @@ def test_migration_0004_can_be_reverted(db):
     assert store_db._runner(db).down() == ["0004_container_placement"]
     assert "node_name" not in {c.name for c in db.get_columns("container")}
     assert db.execute_sql("SELECT name FROM container").fetchall() == [("nb",)]
+
+
+def test_migration_0006_takes_a_running_rows_start_from_its_last_state_change(db):
+    running = _make_container(_make_user(), None)
+    when = datetime(2026, 1, 2, 3, 4, 5)
+    Container.update(state="running", state_changed=when).where(Container.id == running.id).execute()
+    assert store_db._runner(db).down() == ["0006_container_started"]
+    upgrade(db)
+    assert Container.get_by_id(running.id).started == when
 
 
 def test_migration_0002_can_be_reverted(db_path):
