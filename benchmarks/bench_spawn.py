@@ -41,11 +41,11 @@ def figure(name: str, measured: str, budget: str = "-") -> None:
     print(f"{name}, {measured}, {budget}", flush=True)
 
 
-def wait_until_answers(port: int, path: str, token: str, started: float) -> float:
-    """Seconds from `started` until GET path on 127.0.0.1:port answers 200."""
+def wait_until_answers(port: int, path: str, token: str, started: float, host: str = "127.0.0.1") -> float:
+    """Seconds from `started` until GET path on host:port answers 200 (the other benchmarks use it too)."""
     deadline = started + READY_TIMEOUT
     while time.perf_counter() < deadline:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection = http.client.HTTPConnection(host, port, timeout=2)
         try:
             connection.request("GET", path, headers={"Authorization": f"token {token}"})
             response = connection.getresponse()
@@ -57,7 +57,7 @@ def wait_until_answers(port: int, path: str, token: str, started: float) -> floa
         finally:
             connection.close()
         time.sleep(0.01)
-    raise SystemExit(f"bench_spawn: the notebook on port {port} did not answer within {READY_TIMEOUT:.0f} s")
+    raise SystemExit(f"the notebook at {host}:{port} did not answer within {READY_TIMEOUT:.0f} s")
 
 
 def bare_run(client, image: str, template: dict, ports: list[int], name: str) -> str:

@@ -32,35 +32,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bench_spawn import wait_until_answers  # noqa: E402
 from tests.fixtures.swarm_cluster import ClusterError, SwarmCluster  # noqa: E402
 from tests.integration.broker_support import free_port_range  # noqa: E402
 
 BUDGET_RATIO = 1.1
 BUDGET_RECONCILE_S = 1.0
-READY_TIMEOUT = 120.0
 FAKE_NOTEBOOK = REPO / "tests" / "integration" / "fake_notebook"
 
 
 def figure(name: str, measured: str, budget: str = "-") -> None:
     print(f"{name}, {measured}, {budget}", flush=True)
-
-
-def wait_until_answers(host: str, port: int, path: str, token: str, started: float) -> float:
-    deadline = started + READY_TIMEOUT
-    while time.perf_counter() < deadline:
-        connection = http.client.HTTPConnection(host, port, timeout=2)
-        try:
-            connection.request("GET", path, headers={"Authorization": f"token {token}"})
-            response = connection.getresponse()
-            response.read()
-            if response.status == 200:
-                return time.perf_counter() - started
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.01)
-    raise SystemExit(f"bench_swarm: the notebook at {host}:{port} did not answer within {READY_TIMEOUT:.0f} s")
 
 
 def wait_port_free(host: str, port: int) -> None:
@@ -106,7 +88,7 @@ def ours(service, root, number: int) -> float:
     view = service.create_container(root, f"nb{number}", "fake", owner="alice")
     address = urllib.parse.urlsplit(view.url)
     host = address.hostname or ""
-    seconds = wait_until_answers(host, view.host_port, f"{address.path}api/status", view.token, started)
+    seconds = wait_until_answers(view.host_port, f"{address.path}api/status", view.token, started, host=host)
     service.delete_container(root, view.id)
     wait_port_free(host, view.host_port)
     return seconds
@@ -123,7 +105,7 @@ def bare(cluster: SwarmCluster, image: str, port: int, constraint: str, number: 
         command += ["--env", f"{key}={value}"]
     started = time.perf_counter()
     subprocess.run(command + [image], check=True, capture_output=True)
-    seconds = wait_until_answers(cluster.worker.address, port, "/api/status", token, started)
+    seconds = wait_until_answers(port, "/api/status", token, started, host=cluster.worker.address)
     subprocess.run(["docker", "-H", cluster.manager.url, "service", "rm", name], check=True, capture_output=True)
     wait_port_free(cluster.worker.address, port)
     return seconds
