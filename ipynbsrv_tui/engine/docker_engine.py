@@ -199,11 +199,16 @@ class Engine:
             self.client.api.unpause(container_id)
 
     def remove(self, container_id: str, force: bool = True) -> None:
-        """Remove the container; one that is already gone is not an error."""
+        """Remove the container; one that is already gone, or that the engine is removing already
+        (a stopped build's step container), is not an error."""
         try:
             self.client.api.remove_container(container_id, force=force)
         except docker.errors.NotFound:
             return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc.explanation or ""):
+                return
+            raise translate(exc, "remove container", container_id, self.url) from exc
         except _CONNECT_ERRORS as exc:
             raise translate(exc, "remove container", container_id, self.url) from exc
 

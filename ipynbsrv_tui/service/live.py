@@ -19,6 +19,7 @@ from ..domain import (
     EngineError,
     EngineEvent,
     Health,
+    IpynbsrvError,
     NotFound,
     Placement,
     ReconcileReport,
@@ -265,15 +266,17 @@ class LiveMixin(ReadinessMixin):
         for build in Build.select().where((Build.containers != "") | (Build.status == "running")):
             if build.status == "running" and workers.in_progress("build", build.id, build.worker):
                 continue
+            kept: list[str] = []  # not removed this time: the next reconcile tries again
             for container_id in filter(None, build.containers.split(",")):
                 if not self._is_step_container_of(build, container_id):
                     continue
                 try:
                     self.engine.remove(container_id, force=True)
-                except EngineError:
+                except IpynbsrvError:
+                    kept.append(container_id)
                     continue
                 done.append(f"build #{build.id}: removed its leftover step container {container_id[:12]}")
-            changes: dict[str, object] = {"containers": ""}
+            changes: dict[str, object] = {"containers": ",".join(kept)}
             if build.status == "running":
                 changes.update(status="failed", finished=utcnow(), worker="",
                                error="the build was interrupted (its process ended)")

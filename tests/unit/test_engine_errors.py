@@ -100,3 +100,29 @@ def test_engine_call_raises_the_domain_error_and_keeps_the_cause():
     with pytest.raises(NotFound) as caught, engine_call("inspect container", "abc"):
         raise api_error(404, "No such container: abc")
     assert isinstance(caught.value.__cause__, docker.errors.NotFound)
+
+
+class _RemovingApi:
+    """A docker API whose remove_container answers what the engine said (a 409 or another error)."""
+
+    def __init__(self, error: docker.errors.APIError) -> None:
+        self.error = error
+
+    def remove_container(self, container_id: str, force: bool = False) -> None:
+        raise self.error
+
+
+def _engine_answering(error: docker.errors.APIError):
+    from types import SimpleNamespace
+
+    from ipynbsrv_tui.engine.docker_engine import Engine
+
+    return Engine(SimpleNamespace(api=_RemovingApi(error)), "unix:///fake.sock")  # type: ignore[arg-type]
+
+
+def test_removing_a_container_the_engine_is_removing_already_is_not_an_error():
+    """A stopped build's step container is removed by the engine itself; reconcile asking too must not fail."""
+    busy = api_error(409, "removal of container 51c4aa482462 is already in progress")
+    _engine_answering(busy).remove("51c4aa482462")
+    with pytest.raises(Conflict):
+        _engine_answering(api_error(409, "You cannot remove a running container")).remove("51c4aa482462")
