@@ -335,6 +335,9 @@ class BenchSession:
 
         return SuspendedMemory()
 
+    def unread_count(self) -> int:
+        return 0
+
     def follow_logs(self, container_id, tail=200):
         lines = (f"{i:06d} INFO [NotebookApp] kernel {i % 13} [/bin/sh -c] saved checkpoint" for i in range(LOG_LINES))
         return paced(lines, self.rate)
