@@ -45,6 +45,10 @@ BUDGET_P99_MS = 100.0
 BUDGET_RSS_MIB = 60.0
 TIME_LIMIT = 120
 IMAGE = "debian:bookworm-slim"
+# The notebooks answer BASE_URL/api/status as Jupyter does (the broker tests' stand-in), so they are
+# "running", not "starting" for ever with readiness probes asking them all the time.
+NOTEBOOK_IMAGE = "ipynbsrv-bench/fake-notebook:latest"
+FAKE_NOTEBOOK = REPO / "tests" / "integration" / "fake_notebook"
 
 
 def figure(name: str, measured: str, budget: str = "-") -> None:
@@ -81,6 +85,8 @@ def cannot_measure() -> str | None:
         client = docker.from_env(timeout=30)
         client.ping()
         client.images.get(IMAGE)
+        client.images.build(path=str(FAKE_NOTEBOOK), tag=NOTEBOOK_IMAGE, rm=True, network_mode="none",
+                            buildargs={"BASE_IMAGE": IMAGE})
         client.close()
     except Exception as exc:  # any failure means there is nothing to measure against
         return f"no Docker Engine with {IMAGE} at DOCKER_HOST ({type(exc).__name__}: {exc})"
@@ -268,13 +274,18 @@ def main() -> int:
         time.sleep(2)
         idle_rss = rss_mib(broker.pid)
         root = RemoteSession(socket_path)
-        root.register_image("bench", IMAGE, command="sleep infinity", is_public=True)
+        root.register_image("bench", NOTEBOOK_IMAGE, is_public=True)
         started = time.perf_counter()
         users = []
         for number in range(args.clients):
             user = root.create_user(f"bench{number:03d}", "bench password 1")
             root.create_container("nb", "bench", owner=user.username)
             users.append((user.uid, user.gid))
+        deadline = time.monotonic() + 120
+        while any(view.state.value != "running" for view in root.list_containers()):
+            if time.monotonic() > deadline:
+                raise SystemExit("bench_broker: the notebooks did not all answer within 120 s")
+            time.sleep(0.2)
         figure(f"setup: {args.clients} users with a running container", f"{time.perf_counter() - started:.1f} s")
 
         pooled, fresh = connection_cost(socket_path)
