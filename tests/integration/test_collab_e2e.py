@@ -88,8 +88,10 @@ def command_status(docker_client, docker_id: str, timeout: float = 60) -> dict[s
     container = docker_client.containers.get(docker_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        # Only the command itself: the entrypoint's own `sleep 1` (waiting for LDAP) runs as root.
         code, out = container.exec_run(
-            ["sh", "-c", "for p in /proc/[0-9]*; do [ \"$(cat $p/comm)\" = sleep ] && cat $p/status; done"])
+            ["sh", "-c", "for p in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $p/cmdline)\" = 'sleep infinity ' ] "
+                         "&& cat $p/status; done; true"])
         if code == 0 and "Uid:" in out.decode():
             return dict(line.split(":\t", 1) for line in out.decode().splitlines() if ":\t" in line)
         time.sleep(0.5)
