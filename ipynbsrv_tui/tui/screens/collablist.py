@@ -87,14 +87,13 @@ class CollabListScreen(Background, Screen):
 
     # ------------------------------------------------------------------ for subclasses
 
-    def load_call(self) -> Callable[[], Any]:
-        raise NotImplementedError
+    # Each section defines `load_call()` (the service call that lists it) and `row(view)` (its cells).
+    load_call: Callable[[], Callable[[], Any]]
 
     def key_of(self, view: Any) -> Any:
         return view.name
 
-    def row(self, view: Any) -> tuple:
-        raise NotImplementedError
+    row: Callable[[Any], tuple]
 
     def fields(self, view: Any) -> tuple[object, ...]:
         return (view.name,)
