@@ -10,12 +10,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# compileall: the bytecode `pip install` writes for a regular install (an editable one leaves it to
+# the first start, or to every start under PYTHONDONTWRITEBYTECODE).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/python -m compileall -q ipynbsrv_tui
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q ipynbsrv_tui
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

@@ -7,15 +7,15 @@ import sys
 from collections.abc import Callable
 
 from . import __version__
-from .commands import command_groups
-from .commands.output import one_line_errors
-from .config import effective_toml, load_config
 from .domain import IpynbsrvError
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def global_parser() -> argparse.ArgumentParser:
+    """The options that come before any command; enough to start the terminal UI."""
+    from .commands.output import one_line_errors
+
     parser = one_line_errors(argparse.ArgumentParser(
         prog="ipynbsrv-tui",
         description="Multi-user Jupyter notebooks on Docker. Without a command, starts the terminal UI.",
@@ -26,6 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
              "else the embedded defaults",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command; loading them all costs a tenth of a second, so starting the UI does not (DESIGN §12)."""
+    from .commands import command_groups
+
+    parser = global_parser()
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check-config", help="validate the configuration and print what is in effect")
@@ -36,7 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def names_a_command(argv: list[str]) -> bool:
+    """Whether `argv` holds more than the global options (a command, or a request for help)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif word.startswith("--config=") or word == "--version":
+            continue
+        else:
+            return True
+    return False
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from .config import effective_toml, load_config
+
     config = load_config(args.config)
     sys.stdout.write(effective_toml(config))
     code = 0
@@ -62,7 +85,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser() if names_a_command(argv) else global_parser()
     args = parser.parse_args(argv)
     handler: Handler = getattr(args, "handler", cmd_tui)
     try:

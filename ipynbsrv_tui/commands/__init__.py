@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import collab, containers, images, nodes, reconcile, serve, users
-
 Register = Callable[[argparse._SubParsersAction], None]
 
 
 def command_groups() -> list[Register]:
-    """The `register(subparsers)` function of every subcommand module."""
+    """The `register(subparsers)` function of every subcommand module (imported only now: starting
+    the terminal UI needs none of them)."""
+    from . import collab, containers, images, nodes, reconcile, serve, users
+
     return [
         images.register, containers.register, users.register, serve.register, reconcile.register, nodes.register,
         collab.register_groups, collab.register_shares, collab.register_notifications,

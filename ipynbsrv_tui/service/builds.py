@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary, IpynbsrvError
-from ..engine.dockerfiles import BuildPlan, check_wheelhouse, prepare_wheelhouse
 from ..store.models import Build, utcnow
 from . import workers
 
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..engine.builds import BuildStream
+    from ..engine.dockerfiles import BuildPlan
 
 FLUSH_EVERY = 200
 # The classic builder names each step's container in its output: " ---> Running in 3f2a…".
@@ -145,6 +145,8 @@ class PlannedBuild:
                                  f"{step.folder.name}/ ({step.reason})")
             notes: list[str] = []
             try:
+                from ..engine.dockerfiles import check_wheelhouse, prepare_wheelhouse
+
                 if step.folder.wheel_sets:
                     if self._wheelhouse:
                         prepare_wheelhouse(step.folder, progress=notes.append)

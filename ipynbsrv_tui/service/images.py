@@ -24,7 +24,6 @@ from ..domain import (
     NotFound,
     ValidationError,
 )
-from ..engine.dockerfiles import defaults_from_labels, plan_build
 from ..store.models import Build, Container, Group, Image, ImageAccess, User, database_proxy
 from . import authz, workers
 from .base import ServiceBase
@@ -94,6 +93,8 @@ class ImagesMixin(ServiceBase):
         ref = validation.image_reference(ref)
         info = self.engine.image(ref)
         name = validation.split_reference(ref)[0].rsplit("/", 1)[-1]
+        from ..engine.dockerfiles import defaults_from_labels  # the Dockerfile tools load on first use
+
         return defaults_from_labels(ref, name, info.labels or {}, docker_id=info.id)
 
     # ------------------------------------------------------------------ registering
@@ -215,6 +216,8 @@ class ImagesMixin(ServiceBase):
         if context.parent != root.resolve():
             root = context.parent
         engine = self.engine
+        from ..engine.dockerfiles import plan_build
+
         plan = plan_build(context.name, self.config.build, engine.image_exists, tag=tag,
                           buildargs=build_args or {}, nocache=nocache, root=root)
         target = plan.target
@@ -243,6 +246,8 @@ class ImagesMixin(ServiceBase):
         root = Path(self.config.build.dockerfiles)
         if context.parent != root.resolve():
             root = context.parent
+        from ..engine.dockerfiles import plan_build
+
         plan = plan_build(context.name, self.config.build, self.engine.image_exists, tag=tag,
                           buildargs=build_args or {}, nocache=nocache, root=root)
         lines = []

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +59,8 @@ def ask(host: str, port: int, base: str, token: str, *, kernels: bool = True,
 
 
 def _get_json(host: str, port: int, path: str, token: str, timeout: float) -> Any:
+    import http.client  # here: the first screen does not wait for it (DESIGN §12)
+
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request("GET", path, headers={"Authorization": f"token {token}"})

@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import peewee
-from playhouse.migrations import Runner
 
 from ipynbsrv_tui.domain import StoreBusy, StoreError
 from ipynbsrv_tui.store import models
+
+if TYPE_CHECKING:
+    from playhouse.migrations import Runner
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 HISTORY_TABLE = "schema_migration"
@@ -90,22 +93,35 @@ def _version_of(name: str) -> int:
 
 
 def _runner(db: peewee.SqliteDatabase) -> Runner:
+    from playhouse.migrations import Runner  # only when there is something to migrate: it loads slowly
+
     return Runner(db, str(MIGRATIONS_DIR), table_name=HISTORY_TABLE)
+
+
+def _known() -> set[str]:
+    """The migrations this program has (their file names without `.py`)."""
+    return {p.stem for p in MIGRATIONS_DIR.glob("[0-9]*.py")}
+
+
+def _recorded(db: peewee.SqliteDatabase) -> set[str]:
+    """The migrations `db` records as applied (read with plain SQL, as the runner records them)."""
+    if not db.table_exists(HISTORY_TABLE):
+        return set()
+    return {row[0] for row in db.execute_sql(f'SELECT "name" FROM "{HISTORY_TABLE}"')}
 
 
 def latest_version() -> int:
     """The schema version this program creates: the number of its newest migration."""
-    return max((_version_of(p.stem) for p in MIGRATIONS_DIR.glob("[0-9]*.py")), default=0)
+    return max((_version_of(name) for name in _known()), default=0)
 
 
 def schema_version(db: peewee.SqliteDatabase) -> int:
     """The schema version recorded in `db` (0 for an empty database)."""
-    return max((_version_of(name) for name in _runner(db).applied()), default=0)
+    return max((_version_of(name) for name in _recorded(db)), default=0)
 
 
-def _check_known(db: peewee.SqliteDatabase, runner: Runner) -> None:
-    known = {m.name for m in runner.migrations()}
-    unknown = sorted(set(runner.applied()) - known, key=_version_of)
+def _check_known(db: peewee.SqliteDatabase) -> None:
+    unknown = sorted(_recorded(db) - _known(), key=_version_of)
     if not unknown:
         return
     where = db.database
@@ -131,8 +147,10 @@ def upgrade(db: peewee.SqliteDatabase, to_version: int | None = None) -> list[st
     Foreign keys are off meanwhile (SQLite cannot switch them inside a transaction) and are
     checked before the commit.
     """
+    _check_known(db)
+    if _known() <= _recorded(db):
+        return []  # the usual start: nothing to do, and the migration runner is never loaded
     runner = _runner(db)
-    _check_known(db, runner)
     pending = [m for m in runner.status() if m.path and not m.applied]
     if to_version is not None:
         pending = [m for m in pending if m.idx <= to_version]
@@ -142,7 +160,7 @@ def upgrade(db: peewee.SqliteDatabase, to_version: int | None = None) -> list[st
     db.pragma("foreign_keys", 0)
     try:
         with db.atomic():
-            _check_known(db, runner)
+            _check_known(db)
             try:
                 applied = runner.up(target=target)
             except Exception as exc:
@@ -216,7 +234,7 @@ def open_database(path: str | Path, migrate: bool = True) -> peewee.SqliteDataba
         if migrate:
             upgrade(db)
         else:
-            _check_known(db, _runner(db))
+            _check_known(db)
     except peewee.DatabaseError as exc:
         db.close()
         raise StoreError(

@@ -17,10 +17,11 @@ from textual.screen import Screen
 
 from ..broker.protocol import BrokerUnavailable
 from ..config import Config
-from ..domain import Health
+from ..domain import ContainerView, Health
 from .background import Background, error_text
 from .book import ContainerBook
 from .commands import SectionCommands, action_name
+from .early import EarlyCall
 from .messages import (
     ContainersChanged,
     ContainersLoaded,
@@ -123,7 +124,8 @@ class IpynbsrvApp(UnreadBadge, Background, App):
     unread: reactive[int] = reactive(0)  # the actor's unread notifications (header badge)
 
     def __init__(self, config: Config, session, *, hangup_guard: bool = False, theme: str | None = None,
-                 watch: bool = True, tune_gc: bool = False, returning: ReturnOnLogin | None = None) -> None:
+                 watch: bool = True, tune_gc: bool = False, returning: ReturnOnLogin | None = None,
+                 first_list: EarlyCall[list[ContainerView]] | None = None) -> None:
         self.config = config
         self.session = session
         is_admin = session.actor.is_admin
@@ -142,6 +144,9 @@ class IpynbsrvApp(UnreadBadge, Background, App):
         self._tune_gc = tune_gc
         self._feed_problem = False
         self._returning = returning
+        self._first_list = first_list
+        if first_list is not None and first_list.done and first_list.error is None and first_list.result is not None:
+            self.book.load(first_list.result)  # asked while textual loaded: the first frame shows the rows
         wanted = theme or choose_theme()
         self.theme = wanted if wanted in self.available_themes else "textual-dark"
 
@@ -152,9 +157,14 @@ class IpynbsrvApp(UnreadBadge, Background, App):
             from .hangup import install_hangup_guard
 
             install_hangup_guard(self)
+        if not self.book.loaded:
+            self._start_feed()  # the rows are not here yet: fetching them comes first
+
+    def on_ready(self) -> None:
+        """After the first frame: the engine's client (imported by the feed, health and samples)
+        would compete with drawing it for the interpreter (DESIGN §12, the start-up budget)."""
+        self._start_feed()
         if self._watch:
-            self.feed = ContainerFeed(self.session, self.post_message)
-            self.feed.start()
             self.sampler = StatsSampler(self.session, self.post_message, interval=STATS_SECONDS)
             self.sampler.start()
         self.check_health()
@@ -166,6 +176,11 @@ class IpynbsrvApp(UnreadBadge, Background, App):
             from .gcpolicy import settle_heap
 
             self.call_after_refresh(settle_heap)
+
+    def _start_feed(self) -> None:
+        if self._watch and self.feed is None:
+            self.feed = ContainerFeed(self.session, self.post_message, first=self._first_list)
+            self.feed.start()
 
     def _returned(self, done: ReturnOnLogin) -> None:
         if self._thread_id == threading.get_ident():
@@ -194,6 +209,9 @@ class IpynbsrvApp(UnreadBadge, Background, App):
     # ------------------------------------------------------------------ background answers
 
     def on_containers_loaded(self, message: ContainersLoaded) -> None:
+        first = self._first_list
+        if first is not None and message.views is first.result and self.book.loaded:
+            return  # the early list, already shown by on_mount
         self.book.load(message.views)
 
     def on_containers_changed(self, message: ContainersChanged) -> None:

@@ -61,6 +61,7 @@ def launch(args: argparse.Namespace) -> int:
         return 2
     from ..config import load_config
     from ..connect import ServiceNotRunning, open_session
+    from .early import EarlyCall
     from .returning import ReturnOnLogin
 
     config = load_config(args.config)
@@ -68,10 +69,12 @@ def launch(args: argparse.Namespace) -> int:
         session = open_session(config)
     except ServiceNotRunning as exc:
         session = wait_for_service(config, str(exc))
-    returning = ReturnOnLogin(session).start()  # before textual loads: the notebook is back sooner
+    # Both before textual loads: the notebook is back sooner, and the first screen has its rows.
+    returning = ReturnOnLogin(session).start()
+    first_list = EarlyCall(session.list_containers, "ipynbsrv-first-list").start()
     from .app import IpynbsrvApp
 
-    app = IpynbsrvApp(config, session, hangup_guard=True, tune_gc=True, returning=returning)
+    app = IpynbsrvApp(config, session, hangup_guard=True, tune_gc=True, returning=returning, first_list=first_list)
     try:
         app.run()
     finally:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from ..domain import ContainerChange, ContainerStats
+from ..domain import ContainerChange, ContainerStats, ContainerView
 from .background import error_text
 from .messages import ContainersChanged, ContainersLoaded, FeedProblem, StatsSampled
 
@@ -22,17 +22,23 @@ if TYPE_CHECKING:
     from textual.message import Message
 
     from ..interface import ServiceSession, Stream
+    from .early import EarlyCall
 
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0)
 YIELD_EVERY = 256
+FIRST_LIST_WAIT_SECONDS = 30.0
 
 
 class ContainerFeed(threading.Thread):
     """Lists the containers, then follows `session.watch_containers()`; reconnects after a loss."""
 
-    def __init__(self, session: ServiceSession, post: Callable[[Message], object]) -> None:
+    def __init__(
+        self, session: ServiceSession, post: Callable[[Message], object],
+        first: EarlyCall[list[ContainerView]] | None = None,
+    ) -> None:
         super().__init__(name="ipynbsrv-container-feed", daemon=True)
         self.session = session
+        self._first = first  # a list already asked for at start-up, used once instead of asking again
         self.post = post
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -58,12 +64,18 @@ class ContainerFeed(threading.Thread):
     def stopped(self) -> bool:
         return self._stopped.is_set()
 
+    def _first_list(self) -> list[ContainerView] | None:
+        first, self._first = self._first, None
+        if first is None or not first.wait(FIRST_LIST_WAIT_SECONDS) or first.error is not None:
+            return None
+        return first.result
+
     def run(self) -> None:
         attempt = 0
         problem = False
         while not self._stopped.is_set():
             try:
-                views = self.session.list_containers()
+                views = self._first_list() or self.session.list_containers()
                 if self._stopped.is_set():
                     return
                 self.post(ContainersLoaded(views))

@@ -303,3 +303,27 @@ def test_upgrade_to_version_3_keeps_rows_ids_and_references(db_path):
     assert "container_owner_id_name" in {i.name for i in db.get_indexes("container")}
     row.owner.delete_instance(recursive=True)
     assert Container.select().count() == 0
+
+
+def test_opening_an_up_to_date_database_does_not_load_the_migration_runner(db_path):
+    """The everyday start reads the history table with plain SQL (DESIGN §12: the runner costs
+    start-up time); a database with pending migrations still gets them."""
+    import subprocess
+    import sys
+
+    open_database(db_path, migrate=True)
+    close_database()
+    probe = (
+        "import sys\n"
+        "from ipynbsrv_tui.store import open_database, schema_version\n"
+        f"db = open_database({str(db_path)!r})\n"
+        "print(schema_version(db), 'playhouse.migrations' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == [str(latest_version()), "False"], result.stderr
+
+    db = open_database(db_path)
+    db.execute_sql(f'DELETE FROM "{store_db.HISTORY_TABLE}" WHERE name LIKE \'0006%\'')
+    db.execute_sql('ALTER TABLE container DROP COLUMN started')
+    close_database()
+    assert schema_version(open_database(db_path)) == latest_version()  # the pending one ran

@@ -20,8 +20,6 @@ from ...domain import ConnectionInfo, ContainerState, ContainerView, UserView
 from ..background import Background
 from ..shell import find_docker, run_shell, shell_command, show_plain
 from ..widgets.confirm import ConfirmScreen
-from ..widgets.forms import FieldSpec, FormScreen
-from ..widgets.picker import PickerScreen
 
 RUNNING_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
 CLIPBOARD_NOTE = "sent to your terminal's clipboard (OSC 52; some terminals need it allowed)"
@@ -129,6 +127,8 @@ class ContainerScreen(Background, Screen):
     # ------------------------------------------------------------------ copies
 
     def action_clone(self) -> None:
+        from ..widgets.forms import FieldSpec, FormScreen  # loaded on first use: the first screen is sooner
+
         view = self.selected()
         if view is None:
             return
@@ -148,6 +148,8 @@ class ContainerScreen(Background, Screen):
         self.app.push_screen(form, answered)
 
     def action_snapshot(self) -> None:
+        from ..widgets.forms import FieldSpec, FormScreen  # loaded on first use: the first screen is sooner
+
         view = self.selected()
         if view is None:
             return
@@ -203,9 +205,13 @@ class ContainerScreen(Background, Screen):
 
             self.app.push_screen(ConfirmScreen(question, "Restore"), answered)
 
+        from ..widgets.picker import PickerScreen
+
         self.app.push_screen(PickerScreen(f"Restore {_label(view)} to which snapshot?", options), chosen)
 
     def action_commit(self) -> None:
+        from ..widgets.forms import FieldSpec, FormScreen
+
         view = self.selected()
         if view is None:
             return

@@ -20,7 +20,6 @@ from ...domain import ContainerView
 from ..book import ACTIVE_STATES, parse_filter
 from ..widgets import format as fmt
 from ..widgets.footer import KeysFooter
-from ..widgets.notebook_form import NewNotebookForm
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 from .actions import ContainerScreen
@@ -296,6 +295,8 @@ class ContainerListScreen(ContainerScreen):
         me = self.app.session.actor.username
         mine = [view for view in self.app.book.views.values() if view.owner == me and view.created]
         last = max(mine, key=lambda view: view.created).image if mine else None
+        from ..widgets.notebook_form import NewNotebookForm  # loaded on first use: the first screen is sooner
+
         form = NewNotebookForm(images, owner="" if with_owner else None, default_memory=config.memory,
                                default_cpus=config.cpus, last_image=last)
 
