@@ -16,17 +16,20 @@ from textual.message import Message
 from ..domain import BuildEvent, BuildSummary
 from ..interface import BuildStream
 from .background import error_text
+from .widgets.buildlog import log_lines
 
 FLUSH_SECONDS = 0.05
 MAX_BATCH = 500
 
 
 class BuildEvents(Message):
-    """A batch of a running build's events."""
+    """A batch of a running build's events, with the lines the log shows for them (made on the
+    sender thread, so the UI thread only appends them)."""
 
     def __init__(self, events: list[BuildEvent]) -> None:
         super().__init__()
         self.events = events
+        self.lines = log_lines(events)
 
 
 class BuildStarted(Message):
@@ -48,6 +51,7 @@ class BuildEnded(Message):
 
 # A batch the screen shows in well under a frame's budget (about 5 ms per 1,000 events).
 LARGEST_BATCH = 2000
+QUEUED_EVENTS = 2 * LARGEST_BATCH
 
 
 class BuildPump:
@@ -68,7 +72,9 @@ class BuildPump:
         self.flush_seconds = flush_seconds
         self.max_batch = max_batch
         self.handle: BuildStream | None = None
-        self._queue: queue.Queue = queue.Queue()
+        # Bounded: a build that outruns the screen waits in its reader (the engine's stream buffers
+        # meanwhile) instead of competing with the UI thread for the interpreter.
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_EVENTS)
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._delivered = threading.Event()

@@ -328,7 +328,7 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
 
     @on(BuildEvents)
     def _events(self, message: BuildEvents) -> None:
-        self.log_view.append_events(message.events)
+        self.log_view.append_events(message.events, message.lines)
         if self.pump is not None:
             self.pump.delivered()
 

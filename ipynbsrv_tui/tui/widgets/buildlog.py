@@ -22,7 +22,7 @@ from .virtuallog import VirtualLog
 MAX_LINES = 20_000
 _CONTROL = re.compile("[\u0000-\u0008\u000a-\u001f\u007f]")
 
-_COMPONENT = {
+_COMPONENT: dict[str, str] = {  # BuildEventKind is a StrEnum: its values look up the same entries
     BuildEventKind.STEP: "buildlog--step",
     BuildEventKind.STDERR: "buildlog--stderr",
     BuildEventKind.TOLERATED: "buildlog--tolerated",
@@ -37,6 +37,11 @@ def display_text(event: BuildEvent) -> str:
     if event.kind is BuildEventKind.RESULT:
         text = f"Image {event.image_id or event.text}"
     return _CONTROL.sub("\ufffd", text.expandtabs())
+
+
+def log_lines(events: Sequence[BuildEvent]) -> list[tuple[str, str]]:
+    """What `BuildLines` keeps for `events`: (kind value, shown text) per event."""
+    return [(event.kind.value, display_text(event)) for event in events]
 
 
 def format_duration(seconds: float) -> str:
@@ -62,8 +67,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-class BuildLines(VirtualLog[tuple[BuildEventKind, str]]):
-    """The build's lines, styled by kind: step bold, tolerated dim, warnings yellow, errors red."""
+class BuildLines(VirtualLog[tuple[str, str]]):
+    """The build's lines, styled by kind: step bold, tolerated dim, warnings yellow, errors red.
+
+    A line is kept as `(kind value, text)`: a tuple of plain strings, which the garbage collector
+    stops tracking, so 20,000 kept lines add nothing to its collections while a build streams."""
 
     COMPONENT_CLASSES = VirtualLog.COMPONENT_CLASSES | set(_COMPONENT.values())
     DEFAULT_CSS = """
@@ -76,7 +84,7 @@ class BuildLines(VirtualLog[tuple[BuildEventKind, str]]):
 
     def __init__(self, max_lines: int = MAX_LINES, *, id: str | None = None) -> None:
         super().__init__(max_lines, id=id)
-        self._styles: dict[BuildEventKind, Style] = {}
+        self._styles: dict[str, Style] = {}
 
     @property
     def lines(self) -> list[str]:
@@ -87,10 +95,10 @@ class BuildLines(VirtualLog[tuple[BuildEventKind, str]]):
         super().notify_style_update()
         self._styles.clear()
 
-    def item_text(self, item: tuple[BuildEventKind, str]) -> str:
+    def item_text(self, item: tuple[str, str]) -> str:
         return item[1]
 
-    def line_style(self, kind: BuildEventKind, base: Style) -> Style:
+    def line_style(self, kind: str, base: Style) -> Style:
         """The style a line of `kind` is painted with (the base style for plain output)."""
         style = self._styles.get(kind)
         if style is None:
@@ -99,7 +107,7 @@ class BuildLines(VirtualLog[tuple[BuildEventKind, str]]):
             self._styles[kind] = style
         return style
 
-    def render_item(self, item: tuple[BuildEventKind, str], number: int, base: Style) -> Strip:
+    def render_item(self, item: tuple[str, str], number: int, base: Style) -> Strip:
         kind, text = item
         return Strip([Segment(text, self.line_style(kind, base))], cell_len(text))
 
@@ -126,6 +134,7 @@ class BuildLogView(Vertical):
         self.summary_line = Static("", id="build-summary")
         self.reset_counters()
         self._timer: Timer | None = None
+        self._summary_length = 0
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -153,8 +162,10 @@ class BuildLogView(Vertical):
         if self._timer is None and self.is_mounted:
             self._timer = self.set_interval(1.0, self._refresh_summary)
 
-    def append_events(self, events: Sequence[BuildEvent]) -> None:
-        """Add a batch of events (and update the counters); lines beyond `max_lines` drop off the top."""
+    def append_events(self, events: Sequence[BuildEvent], lines: list[tuple[str, str]] | None = None) -> None:
+        """Add a batch of events (and update the counters); lines beyond `max_lines` drop off the top.
+
+        `lines` are `log_lines(events)` when the caller made them already (off the UI thread)."""
         if not events:
             return
         for event in events:
@@ -174,7 +185,7 @@ class BuildLogView(Vertical):
         last = events[-1]
         if last.step is not None:
             self.step, self.total_steps = last.step, last.total_steps
-        self.view.append([(event.kind, display_text(event)) for event in events])
+        self.view.append(log_lines(events) if lines is None else lines)
         self._refresh_summary()
 
     def finish(self, summary: BuildSummary) -> None:
@@ -246,7 +257,11 @@ class BuildLogView(Vertical):
         return f"{_plural(lines, 'line')}  ·  {tolerated:,} tolerated  ·  {_plural(warnings, 'warning')}"
 
     def _refresh_summary(self) -> None:
-        self.summary_line.update(self.summary_text())
+        # A new layout (which repaints the whole screen) only when the line may wrap differently:
+        # while a build streams, its counters change digits, rarely their length.
+        text = self.summary_text()
+        self.summary_line.update(text, layout=len(text) != self._summary_length)
+        self._summary_length = len(text)
 
     def on_mount(self) -> None:
         if self.started is not None and self.summary is None and self._timer is None:

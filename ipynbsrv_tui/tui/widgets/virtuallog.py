@@ -263,4 +263,17 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         if strip is None:
             strip = self.render_item(self._items[index], number, base)
             self._cache[number] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, index)
+        return fit(strip, scroll_x, width, base).apply_offsets(scroll_x, index)
+
+
+def fit(strip: Strip, start: int, width: int, pad: Style) -> Strip:
+    """`strip` from cell `start`, exactly `width` cells, padded in `pad`. A one-segment ASCII line
+    (most log lines) is cut by slicing its text: Strip's own cropping builds a strip per step."""
+    segments = list(strip)
+    if len(segments) == 1 and segments[0].text.isascii() and not segments[0].control:
+        text, style, _control = segments[0]
+        piece = text[start:start + width]
+        if len(piece) == width:
+            return Strip([Segment(piece, style)], width)
+        return Strip([Segment(piece, style), Segment(" " * (width - len(piece)), pad)], width)
+    return strip.crop_extend(start, start + width, pad)
