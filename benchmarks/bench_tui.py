@@ -154,6 +154,8 @@ async def start_in_process(folder: Path) -> None:
 
 
 def start_cold_process(folder: Path) -> None:
+    """The first screen of a cold `ipynbsrv-tui` process, as `make run` installs it (an editable
+    install in .venv) and as deploy/install.sh does (a venv of the system Python, `pip install`)."""
     config_path = folder / "config.toml"
     config_path.write_text(
         f'[database]\npath = "{folder / "cold.db"}"\n[docker]\nurl = "{NO_ENGINE}"\ntimeout = 2\n'
@@ -163,23 +165,68 @@ def start_cold_process(folder: Path) -> None:
     if not program.exists():
         report("start to first usable screen, cold process", "skipped: ipynbsrv-tui is not installed", "500 ms")
         return
-    # As `pip install` leaves an installation: the package's bytecode compiled (an editable install
-    # under PYTHONDONTWRITEBYTECODE would otherwise compile every module at every start).
+    # The bytecode `pip install` writes for a regular install (an editable install under
+    # PYTHONDONTWRITEBYTECODE would otherwise compile every module at every start).
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "ipynbsrv_tui")], check=True)
-    first = first_screen(program, config_path)  # creates and migrates the database: once per installation
-    samples = [first_screen(program, config_path) for _ in range(COLD_RUNS)]
+    first = first_screen([str(program), "--config", str(config_path)])  # creates the database: once
     report("start to first usable screen, cold `ipynbsrv-tui` process in a PTY, the very first (new database)",
            ms(first), "-")
-    report(f"start to first usable screen, cold `ipynbsrv-tui` process in a PTY (median of {COLD_RUNS})",
-           ms(statistics.median(samples)), "500 ms")
+    bare = folder / "bare.py"
+    bare.write_text(BARE_APP)
+    installs = [("make's .venv", program, Path(sys.executable))]
+    deployed = deployed_install(folder / "deployed")
+    if isinstance(deployed, str):
+        report("start to first usable screen, as deploy/install.sh installs it", f"skipped: {deployed}", "500 ms")
+    else:
+        installs.append(("installed as deploy/install.sh does", deployed / "bin" / "ipynbsrv-tui",
+                         deployed / "bin" / "python"))
+    for label, tui, python in installs:
+        # A bare Textual app (one line of text), measured the same way and alternating with ours:
+        # what this machine needs for Python and Textual alone, so the figure reads on another machine.
+        samples, reference = [], []
+        for _ in range(COLD_RUNS):
+            samples.append(first_screen([str(tui), "--config", str(config_path)]))
+            reference.append(first_screen([str(python), str(bare)]))
+        report(f"start to first usable screen, cold `ipynbsrv-tui` process in a PTY, {label} (median of {COLD_RUNS})",
+               ms(statistics.median(samples)), "500 ms")
+        report(f"  for reference: a bare Textual app's first screen with the same Python (median of {COLD_RUNS})",
+               ms(statistics.median(reference)), "-")
 
 
-def first_screen(program: Path, config_path: Path) -> float:
-    """Seconds from spawning `ipynbsrv-tui` in a PTY until its first screen (the container list) is drawn."""
+def deployed_install(venv: Path) -> Path | str:
+    """A venv of the system Python with this checkout `pip install`ed into it, as deploy/install.sh
+    makes one; or why there is none (the dependencies come from the package index or pip's cache)."""
+    system_python = "/usr/bin/python3"
+    made = subprocess.run([system_python, "-m", "venv", str(venv)], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"{system_python} cannot make a venv ({made.stderr.strip().splitlines()[-1:] or made.returncode})"
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(ROOT)],
+                               capture_output=True, text=True)
+    if installed.returncode != 0:
+        return f"pip install failed: {installed.stderr.strip().splitlines()[-1:]}"
+    return venv
+
+
+BARE_APP = """\
+from textual.app import App
+from textual.widgets import Static
+
+
+class Bare(App):
+    def compose(self):
+        yield Static("no containers")
+
+
+Bare().run()
+"""
+
+
+def first_screen(command: list[str]) -> float:
+    """Seconds from spawning `command` in a PTY until its first screen (the container list) is drawn."""
     master, slave = pty.openpty()
     os.set_blocking(master, False)
     started = time.perf_counter()
-    process = subprocess.Popen([str(program), "--config", str(config_path)], stdin=slave, stdout=slave,
+    process = subprocess.Popen(command, stdin=slave, stdout=slave,
                                stderr=slave, env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True)
     os.close(slave)
     output = b""
@@ -194,6 +241,7 @@ def first_screen(program: Path, config_path: Path) -> float:
             break
     elapsed = time.perf_counter() - started
     os.close(master)
+    process.terminate()
     process.wait(timeout=10)
     return elapsed
 

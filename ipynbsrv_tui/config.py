@@ -18,8 +18,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from . import validation
 from .domain import ConfigError, ValidationError
 
@@ -29,7 +27,12 @@ ENV_VAR = "IPYNBSRV_CONFIG"
 
 def user_data_dir() -> Path:
     """Where per-user state lives when the config does not say (the embedded default)."""
-    return Path(os.environ.get("IPYNBSRV_DATA_DIR") or platformdirs.user_data_dir("ipynbsrv-tui"))
+    given = os.environ.get("IPYNBSRV_DATA_DIR")
+    if given:
+        return Path(given)
+    import platformdirs  # only here: a configured installation never needs it, and it loads slowly
+
+    return Path(platformdirs.user_data_dir("ipynbsrv-tui"))
 
 
 @dataclass(frozen=True)
