@@ -211,7 +211,7 @@ class IpynbsrvApp(UnreadBadge, Background, App):
     def on_containers_loaded(self, message: ContainersLoaded) -> None:
         first = self._first_list
         if first is not None and message.views is first.result and self.book.loaded:
-            return  # the early list, already shown by on_mount
+            return  # the early list, loaded when the app was made
         self.book.load(message.views)
 
     def on_containers_changed(self, message: ContainersChanged) -> None:

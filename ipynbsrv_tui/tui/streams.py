@@ -75,7 +75,9 @@ class ContainerFeed(threading.Thread):
         problem = False
         while not self._stopped.is_set():
             try:
-                views = self._first_list() or self.session.list_containers()
+                views = self._first_list()
+                if views is None:
+                    views = self.session.list_containers()
                 if self._stopped.is_set():
                     return
                 self.post(ContainersLoaded(views))

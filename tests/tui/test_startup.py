@@ -17,8 +17,8 @@ from .conftest import FixedSession, make_app, screen_text, wait_until
 class CountingSession(FixedSession):
     """Records which thread asked for the list."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, views=None) -> None:
+        super().__init__(views=views)
         self.listed_by: list[str] = []
 
     def list_containers(self, owner=None):
@@ -41,6 +41,18 @@ async def test_the_early_list_is_in_the_first_frame_and_not_asked_again():
         assert "thesis" in screen_text(app)
     assert session.listed_by.count("test-first-list") == 1
     assert "ipynbsrv-container-feed" not in session.listed_by  # the feed used the early answer
+
+
+async def test_an_empty_early_list_is_not_asked_again_either():
+    session = CountingSession(views=[])
+    first_list = EarlyCall(session.list_containers, "test-first-list").start()
+    assert first_list.wait(5)
+    app = make_app(session, first_list=first_list)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.feed is not None and app.feed.is_alive(), what="the feed")
+        await pilot.pause(0.3)
+        assert "No notebook containers yet" in screen_text(app)
+    assert session.listed_by == ["test-first-list"]
 
 
 async def test_a_list_still_on_its_way_arrives_through_the_feed():
