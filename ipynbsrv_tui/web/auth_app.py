@@ -66,6 +66,10 @@ class AuthContext:
     allowed_uids: frozenset[int]
 
 
+# States in which a notebook that does not answer yet is about to (its route stays).
+ANSWERING_STATES = frozenset({"running", "starting", "restarting"})
+
+
 def notebook_of(uri: str) -> tuple[str, str] | None:
     """(owner, name) of a `/user/<owner>/<name>/…` address."""
     match = _NOTEBOOK_PATH.match(urlsplit(uri).path)
@@ -181,7 +185,7 @@ class AuthHandler(BaseHTTPRequestHandler):
             elif path == "/_ipynbsrv/missing":
                 self._missing()
             elif path == "/_ipynbsrv/starting":
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.STARTING, [("Retry-After", "2")])
+                self._starting()
             else:
                 self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
         except Exception:
@@ -243,15 +247,27 @@ class AuthHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.FORBIDDEN)
 
     def _missing(self) -> None:
-        uri = self.headers.get("X-Original-URI", "/")
-        target = notebook_of(uri)
+        """No route: "not running" or "starting" by the notebook's state to who may open it, else 404."""
+        self._unavailable(has_route=False)
+
+    def _starting(self) -> None:
+        """A route that does not answer: "starting", or "not running" once the notebook stopped."""
+        self._unavailable(has_route=True)
+
+    def _unavailable(self, has_route: bool) -> None:
+        # nginx learns of a start or a stop a moment after it happened, so the notebook's state,
+        # not whether nginx has a route, says which page is true.
+        target = notebook_of(self.headers.get("X-Original-URI", "/"))
         current = self._current()
+        state = None
         if target is not None and current is not None:
             state = self.ctx.backend.notebook_state(current[1], *target)
-            if state is not None:
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.not_running_page(*target))
-                return
-        self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
+        if state is None and not has_route:
+            self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
+        elif target is not None and state is not None and state not in ANSWERING_STATES:
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.not_running_page(*target))
+        else:
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.STARTING, [("Retry-After", "2")])
 
     # ------------------------------------------------------------------ pages
 

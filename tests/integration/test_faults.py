@@ -286,10 +286,11 @@ def test_a_build_killed_mid_step_is_cleaned_up_by_reconcile(tmp_path, docker_cli
         assert any(f"build #{row.id}" in line and "interrupted" in line for line in report.repaired), report
         assert Build.get_by_id(row.id).status == "failed"
         deadline = time.monotonic() + 30  # the engine may still be ending the step it was told to cancel
-        while step in {c.id for c in docker_client.containers.list(all=True)} and time.monotonic() < deadline:
+        # The low-level list: the high-level one inspects each container and fails on one going away.
+        while step in _container_ids(docker_client) and time.monotonic() < deadline:
             service.reconcile(ROOT)
             time.sleep(0.5)
-        assert step not in {c.id for c in docker_client.containers.list(all=True)}
+        assert step not in _container_ids(docker_client)
     finally:
         if cli.poll() is None:
             cli.kill()
@@ -298,3 +299,7 @@ def test_a_build_killed_mid_step_is_cleaned_up_by_reconcile(tmp_path, docker_cli
             docker_client.images.remove(tag, force=True)
         except Exception:  # never built
             pass
+
+
+def _container_ids(docker_client) -> set[str]:
+    return {entry["Id"] for entry in docker_client.api.containers(all=True)}

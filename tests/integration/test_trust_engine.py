@@ -211,7 +211,7 @@ def test_reconcile_cleans_up_after_a_killed_build(notebook_service, root_actor, 
         report = notebook_service.reconcile(root_actor)
         assert any(f"build #{build.id}" in line and "interrupted" in line for line in report.repaired)
         assert Build.get_by_id(build.id).status == "failed"
-        assert step.id not in {c.id for c in docker_client.containers.list(all=True)}
+        assert step.id not in {entry["Id"] for entry in docker_client.api.containers(all=True)}
         older.reload()  # made outside the old build's time: not its step container, never touched
     finally:
         for container in (step, older):

@@ -168,6 +168,41 @@ def test_another_users_notebook_answers_the_same_404_as_a_missing_one(web):
     assert client.request("GET", "/user/bob/one/").status == 200
 
 
+def test_the_page_for_a_notebook_that_does_not_answer_follows_its_state_not_nginxs_routes(web):
+    """nginx learns of a start or a stop a moment after it happened. Meanwhile a stopped notebook's
+    dead route must not say "starting" (a race CI caught in the browser test), and a started
+    notebook without its route yet must not say "not running"."""
+    from ipynbsrv_tui.store.models import Container, User
+
+    token = "d" * 48
+    upstream = Upstream()
+    row = Container.create(name="gone", owner=User.get(User.username == "dave"), host_port=upstream.port,
+                           token=token, base_url="/user/dave/gone/", state="running")
+    client = logged_in(web, "dave")
+
+    def page() -> str:
+        answer = client.request("GET", "/user/dave/gone/tree")
+        assert answer.status == 503, (answer.status, answer.text)
+        return "not running" if "dave/gone is not running" in answer.text else (
+            "starting" if "Your notebook is starting" in answer.text else answer.text)
+
+    assert page() == "starting"  # running, but nginx has no route yet
+    web.routes.append(Route("dave", "gone", "127.0.0.1", upstream.port, token))
+    try:
+        deadline = time.monotonic() + 5
+        while client.request("GET", "/user/dave/gone/").status != 200:
+            assert time.monotonic() < deadline, "the route never answered"
+            time.sleep(0.1)
+        upstream.close()  # the route stays, nothing answers behind it
+        assert page() == "starting"
+        Container.update(state="exited").where(Container.id == row.id).execute()
+        assert page() == "not running"  # stopped, and nginx has not dropped the route yet
+    finally:
+        web.routes.pop()
+        Container.delete_by_id(row.id)
+    assert client.request("GET", "/user/dave/nothing/").status == 404
+
+
 def test_an_admin_opens_any_users_notebook(web):
     client = logged_in(web, "carol")
     assert client.request("GET", "/user/alice/one/").status == 200
