@@ -29,7 +29,7 @@ test: $(VENV)/.installed-test typecheck imports
 	$(BIN)/ruff check ipynbsrv_tui tests benchmarks
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Unit and Pilot tests only: no engine, no slapd, no image builds (about a minute).
+# Unit and Pilot tests only: no engine, no slapd, no image builds (about two minutes on 2 cores).
 test-fast: $(VENV)/.installed-test
 	$(BIN)/pytest -m "not docker and not ldap and not slow and not web" -x -q $(PYTEST_ARGS)
 
