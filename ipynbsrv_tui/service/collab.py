@@ -112,12 +112,7 @@ class CollabGroupsMixin(ServiceBase):
             raise ValidationError(f"{name} is {name}'s personal group: it goes when the user is deleted.")
         group: Group = row.group
         self._notify_group(actor, group, f"{actor.username} deleted the group {name}.", "group", name)
-        shares = list(Share.select().join(ShareGrant).where(ShareGrant.group == group))
-        ShareGrant.delete().where(ShareGrant.group == group).execute()
-        for share in shares:
-            self._sync_share_members(share)
-        self._drop_directory_group(name)
-        group.delete_instance(recursive=True)
+        self._end_group(group)
         self.audit(actor, "group.delete", name)
 
     def add_collab_member(self, actor: Actor, group: str, username: str, admin: bool = False) -> CollabGroupView:
@@ -289,6 +284,25 @@ class CollabGroupsMixin(ServiceBase):
             for user_id in sorted(wanted - have):
                 GroupMember.create(group=row, user=user_id)
         return cast(Group, row)
+
+    def _end_group(self, group: Group) -> None:
+        """A group goes: its grants end (the shares' members are recomputed), then the directory
+        group and its rows."""
+        shares = list(Share.select().join(ShareGrant).where(ShareGrant.group == group))
+        ShareGrant.delete().where(ShareGrant.group == group).execute()
+        for share in shares:
+            self._sync_share_members(share)
+        self._drop_directory_group(group.name)
+        group.delete_instance(recursive=True)
+
+    def _end_personal_group(self, username: str) -> None:
+        """A deleted user's personal group goes with them, so that a later account of the same name
+        does not inherit what was shared with them."""
+        row = (CollaborationGroup.select(CollaborationGroup, Group).join(Group)
+               .where((Group.name == username) & (CollaborationGroup.is_personal == True))  # noqa: E712
+               .first())
+        if row is not None:
+            self._end_group(row.group)
 
     def _drop_directory_group(self, name: str) -> None:
         try:

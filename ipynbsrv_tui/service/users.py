@@ -54,6 +54,8 @@ class UsersMixin(ServiceBase):
 
         def _ensure_personal(self, user: User) -> CollaborationGroup: ...
 
+        def _end_personal_group(self, username: str) -> None: ...
+
     # ------------------------------------------------------------------ who is calling
 
     def user_is_active(self, username: str) -> bool:
@@ -248,6 +250,7 @@ class UsersMixin(ServiceBase):
             removed.extend(str(p) for p in self.data.remove_user_data(username))
         else:
             kept.extend(str(p) for p in paths if p.exists())
+        self._end_personal_group(username)
         try:
             self.directory.delete_user(username)
         except NotFound:

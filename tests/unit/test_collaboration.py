@@ -142,6 +142,26 @@ def test_membership_changes_follow_to_granted_shares(service, people):
     assert "carol" in service.get_share(carol, "thesis").members
 
 
+@pytest.mark.parametrize("containers", ["delete", "keep"])
+def test_a_deleted_users_personal_group_goes_and_a_new_account_of_that_name_inherits_nothing(
+        service, people, containers):
+    alice, bob, carol = _lab(service, people)
+    service.grant_share(alice, "thesis", "carol")  # through carol's personal group
+    assert "carol" in service.get_share(carol, "thesis").members
+    if containers == "keep":  # kept: carol stays as a disabled account that owns it
+        service.create_container(carol, "nb", "tiny", start=False)
+    service.delete_user(ROOT, "carol", containers=containers, data="delete")
+    assert "carol" not in service.directory.get_group("share-thesis").members
+    assert "carol" not in {g.name for g in service.directory.list_groups()}
+    assert "carol" not in [v.name for v in service.collab_groups(ROOT)]
+    if containers == "delete":  # the name is free again: a new carol starts with nothing shared
+        service.create_user(ROOT, "carol", "carol-password")
+        new_carol = service.actor_for_username("carol")
+        assert service.list_shares(new_carol) == []
+        assert "carol" not in service.directory.get_group("share-thesis").members
+        assert service.collab_group(new_carol, "carol").members == ("carol",)  # a fresh personal group
+
+
 @pytest.mark.parametrize("choice", ["keep", "archive", "delete"])
 def test_deleting_a_share_keeps_archives_or_deletes_its_data(service, people, choice):
     alice, bob, carol = _lab(service, people)
