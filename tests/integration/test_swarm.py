@@ -110,6 +110,16 @@ def wait_answer(url: str, seconds: float = 60) -> tuple[int, str]:
             time.sleep(0.1)
 
 
+def _answers_on(view, node: str):
+    """`view` when it is placed on `node` and its notebook answers there, else None."""
+    if view.node != node or not view.url:
+        return None
+    try:
+        return view if get(status_url(view))[0] == 200 else None
+    except OSError:
+        return None
+
+
 def wait_for(predicate, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -363,7 +373,12 @@ def test_a_lost_worker_is_reported_and_its_notebook_rescheduled(cluster, tmp_pat
                          (service.reconcile(ROOT) and None), 90, "Swarm reschedules the notebook on the manager")
         print(f"rescheduled after {time.monotonic() - killed:.1f} s")
         assert not moved.node_lost
-        assert wait_answer(status_url(moved))[0] == 200
+        # The first task Swarm places on the manager may fail and be replaced (CI saw one never
+        # answer in 60 s): follow the notebook's current placement until it answers there.
+        answered = wait_for(lambda: _answers_on(service.get_container(ROOT, view.id), "manager")
+                            or (service.reconcile(ROOT) and None), 150, "the rescheduled notebook answers")
+        print(f"answers on the manager after {time.monotonic() - killed:.1f} s")
+        assert not answered.node_lost
     finally:
         cluster.restart_worker()
         service.activate_node(ROOT, "manager")
