@@ -211,11 +211,9 @@ class CollabGroupsMixin(ServiceBase):
 
     def _ensure_personal(self, user: User) -> CollaborationGroup:
         """The user's personal one-member group (named after them), made on first use."""
-        found = (CollaborationGroup.select(CollaborationGroup, Group).join(Group)
-                 .where((Group.name == user.username) & (CollaborationGroup.is_personal == True))  # noqa: E712
-                 .first())
+        found = _personal_group(user.username)
         if found is not None:
-            return cast(CollaborationGroup, found)
+            return found
         try:
             self.directory.get_group(user.username)
         except NotFound:
@@ -298,9 +296,7 @@ class CollabGroupsMixin(ServiceBase):
     def _end_personal_group(self, username: str) -> None:
         """A deleted user's personal group goes with them, so that a later account of the same name
         does not inherit what was shared with them."""
-        row = (CollaborationGroup.select(CollaborationGroup, Group).join(Group)
-               .where((Group.name == username) & (CollaborationGroup.is_personal == True))  # noqa: E712
-               .first())
+        row = _personal_group(username)
         if row is not None:
             self._end_group(row.group)
 
@@ -369,3 +365,11 @@ def _shares_by_group() -> dict[int, tuple[str, ...]]:
     for group_id, name in ShareGrant.select(ShareGrant.group, Share.name).join(Share).tuples():
         found.setdefault(group_id, []).append(name)
     return {key: tuple(sorted(value)) for key, value in found.items()}
+
+
+def _personal_group(username: str) -> CollaborationGroup | None:
+    """`username`'s personal group, if it has been made."""
+    row = (CollaborationGroup.select(CollaborationGroup, Group).join(Group)
+           .where((Group.name == username) & (CollaborationGroup.is_personal == True))  # noqa: E712
+           .first())
+    return cast(CollaborationGroup | None, row)

@@ -120,10 +120,12 @@ def schema_version(db: peewee.SqliteDatabase) -> int:
     return max((_version_of(name) for name in _recorded(db)), default=0)
 
 
-def _check_known(db: peewee.SqliteDatabase) -> None:
-    unknown = sorted(_recorded(db) - _known(), key=_version_of)
+def _check_known(db: peewee.SqliteDatabase) -> set[str]:
+    """The migrations `db` records; StoreError when it records one this program does not have."""
+    recorded = _recorded(db)
+    unknown = sorted(recorded - _known(), key=_version_of)
     if not unknown:
-        return
+        return recorded
     where = db.database
     latest = latest_version()
     found = max(_version_of(name) for name in unknown)
@@ -147,8 +149,7 @@ def upgrade(db: peewee.SqliteDatabase, to_version: int | None = None) -> list[st
     Foreign keys are off meanwhile (SQLite cannot switch them inside a transaction) and are
     checked before the commit.
     """
-    _check_known(db)
-    if _known() <= _recorded(db):
+    if _known() <= _check_known(db):
         return []  # the usual start: nothing to do, and the migration runner is never loaded
     runner = _runner(db)
     pending = [m for m in runner.status() if m.path and not m.applied]

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import gc
 
-FULL_COLLECTION_RATIO = 10  # CPython's default: 10 collections of generation 1 per full one
-
 
 def settle_heap() -> None:
-    """Freeze what the started app keeps (process-wide), at the usual pace of full collections."""
+    """Freeze what the started app keeps (process-wide); collections keep their usual thresholds."""
     gc.collect()
     gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_COLLECTION_RATIO)

@@ -112,3 +112,32 @@ def test_starting_the_ui_loads_no_command_group_and_no_engine_client():
                             timeout=60)
     assert result.stdout.strip() == "2 []", result.stdout + result.stderr
     assert "needs an interactive terminal" in result.stderr
+
+
+def test_the_first_screen_waits_for_no_engine_client_form_or_migration_runner(tmp_path):
+    """The real start-up path up to the moment the app runs (a terminal assumed, the app's run
+    replaced by a report of what is loaded by then; the rows being in the first frame is
+    `test_the_early_list_is_in_the_first_frame_and_not_asked_again`)."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\npath = "{tmp_path / "db.sqlite"}"\n[data]\nroot = "{tmp_path / "data"}"\n'
+                      f'[docker]\nurl = "unix:///nonexistent/ipynbsrv.sock"\n'
+                      f'[broker]\nsocket = "{tmp_path / "none.sock"}"\n')
+    probe = (
+        "import sys\n"
+        "from ipynbsrv_tui.cli import main\n"
+        "from ipynbsrv_tui.store import close_database, open_database\n"
+        f"open_database({str(tmp_path / 'db.sqlite')!r}); close_database()\n"  # an installation's database
+        "for name in [m for m in sys.modules if m.startswith('playhouse.migrat')]: del sys.modules[name]\n"
+        "from ipynbsrv_tui.tui import launch\n"
+        "launch.has_terminal = lambda: True\n"
+        "from ipynbsrv_tui.tui.app import IpynbsrvApp\n"
+        "def report(app, *args, **kwargs):\n"
+        "    print(sorted(m for m in sys.modules if m.startswith(('ipynbsrv_tui.commands.',"
+        " 'docker', 'playhouse.migrat', 'http.client', 'textual.widgets._text_area', "
+        "'ipynbsrv_tui.tui.widgets.forms', 'ipynbsrv_tui.engine.dockerfiles')) and m != 'ipynbsrv_tui.commands.output'))\n"
+        "IpynbsrvApp.run = report\n"
+        f"main(['--config', {str(config)!r}])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
