@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast typecheck imports bench lint snapshots clean
+.PHONY: run test test-fast typecheck imports bench lint snapshots docs pictures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/ipynbsrv-tui
 
-test: $(VENV)/.installed-test typecheck imports
-	$(BIN)/ruff check ipynbsrv_tui tests benchmarks
+test: $(VENV)/.installed-test typecheck imports docs
+	$(BIN)/ruff check ipynbsrv_tui tests benchmarks tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Unit and Pilot tests only: no engine, no slapd, no image builds (about two minutes on 2 cores).
@@ -45,10 +45,18 @@ imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check ipynbsrv_tui tests benchmarks
+	$(BIN)/ruff check ipynbsrv_tui tests benchmarks tools
+
+# The documentation site (docs/, mkdocs.yml) into site/: a broken link or a page left out fails.
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The web login picture (headless chromium); the console pictures come from the snapshots.
+pictures: $(VENV)/.installed-test
+	$(BIN)/python tools/pictures.py
 
 snapshots: $(VENV)/.installed-test
 	$(BIN)/pytest tests/tui -k snapshot --snapshot-update
 
 clean:
-	rm -rf $(VENV) .pytest_cache snapshot_report.html
+	rm -rf $(VENV) .pytest_cache snapshot_report.html site

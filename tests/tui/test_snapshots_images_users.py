@@ -17,7 +17,7 @@ from ipynbsrv_tui.tui.screens.users import UsersScreen
 
 from .fixtures_admin import HEALTH, AdminHarness, FixedAdminSession, wait_for
 
-SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 48)], ids=["80x24", "120x40", "160x48"])
 
 
 def harness(mode: str = "images", stale: bool = False) -> AdminHarness:

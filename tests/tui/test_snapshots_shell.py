@@ -12,7 +12,7 @@ from ipynbsrv_tui.domain import Actor, ContainerStats
 from .conftest import FIXED_STATS, FixedSession, make_app, wait_until
 
 ALICE = Actor("alice", 2001, False, ("ipynbsrv-users",))
-SIZES = [(80, 24), (160, 48)]
+SIZES = [(80, 24), (120, 40), (160, 48)]
 
 
 def fixed_app(actor: Actor | None = None):
