@@ -32,6 +32,7 @@ def global_parser() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     """Every command; loading them all costs a tenth of a second, so starting the UI does not (DESIGN §12)."""
     from .commands import command_groups
+    from .commands.docs_links import add_links
 
     parser = global_parser()
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in command_groups():
         register(commands)
+    add_links(parser)
     return parser
 
 

@@ -6,7 +6,10 @@ from the real source when the site is built, so the references cannot drift:
 - `<!-- config-reference -->`: every key of the repository's `config.toml` with its default and
   the comment above it;
 - `<!-- cli-reference -->`: every command's `--help`, from the program's own argument parser;
-- `<!-- changelog -->`: `CHANGELOG.md`.
+- `<!-- changelog -->`: `CHANGELOG.md`;
+- `<!-- security-tests -->`: the code of every test the security model names. On the security
+  page each `` `tests/….py::test_name` `` becomes a link to it; a named test that does not exist
+  fails the build.
 
 The console pictures under `images/` are the SVG snapshots the UI tests make and compare
 (`tests/tui/__snapshots__`), added to the site as they are, so they show the console as tested.
@@ -16,6 +19,7 @@ The console pictures under `images/` are the SVG snapshots the UI tests make and
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 from dataclasses import dataclass
@@ -96,7 +100,8 @@ def config_reference(path: Path = CONFIG_TOML) -> str:
     for key in config_keys(path):
         if key.section != section:
             section = key.section
-            out += ["", f"### `[{section}]`" if section else "### Top level", "",
+            title = f"`[{section}]`" if section else "Top level"
+            out += ["", f"### {title} {{ #config-{section or 'top-level'} }}", "",
                     "| key | default | meaning |", "|---|---|---|"]
         meaning = key.comment.replace("|", "\\|") or "—"
         default = key.default.replace("|", "\\|")
@@ -146,6 +151,72 @@ def cli_reference(parser: argparse.ArgumentParser | None = None) -> str:
             os.environ["COLUMNS"] = previous
 
 
+SECURITY_PAGE = ROOT / "docs" / "security.md"
+TEST_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
+
+
+@dataclass(frozen=True)
+class TestReference:
+    """A test named on a page: a file under tests/, and a test function in it or the whole file."""
+
+    path: str
+    function: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}::{self.function}" if self.function else self.path
+
+    @property
+    def anchor(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.label.lower()).strip("-")
+
+    def source(self) -> str:
+        """The test's code (or the file's docstring and test names); ValueError when it does not exist."""
+        file = ROOT / self.path
+        if not file.is_file():
+            raise ValueError(f"{self.label}: no such test file")
+        text = file.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        if self.function is None:
+            names = [node.name for node in tree.body
+                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")]
+            if not names:
+                raise ValueError(f"{self.label}: no tests in it")
+            return (ast.get_docstring(tree) or "") + "\n\n" + "\n".join(f"def {name}(…)" for name in names)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == self.function:
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                return "\n".join(text.splitlines()[start - 1:node.end_lineno])
+        raise ValueError(f"{self.label}: no such test")
+
+
+def test_references(markdown: str) -> list[TestReference]:
+    """The tests named on a page, in order, each once."""
+    found: dict[str, TestReference] = {}
+    for match in TEST_REFERENCE.finditer(markdown):
+        reference = TestReference(match.group(1), match.group(2))
+        found.setdefault(reference.label, reference)
+    return list(found.values())
+
+
+def link_tests(markdown: str, page: str = "security-tests.md") -> str:
+    """Each `` `tests/….py::name` `` as a link to its code on `page`."""
+    def link(match: re.Match[str]) -> str:
+        reference = TestReference(match.group(1), match.group(2))
+        return f"[`{reference.label}`]({page}#{reference.anchor})"
+
+    return TEST_REFERENCE.sub(link, markdown)
+
+
+def security_tests() -> str:
+    """Markdown: the code of every test the security model names, in the order it names them."""
+    out: list[str] = []
+    for reference in test_references(SECURITY_PAGE.read_text(encoding="utf-8")):
+        out += [f"## `{reference.label}` {{ #{reference.anchor} }}", "", "```python",
+                reference.source(), "```", ""]
+    return "\n".join(out)
+
+
 def changelog() -> str:
     """CHANGELOG.md, for the site's changelog page."""
     return CHANGELOG.read_text(encoding="utf-8")
@@ -155,6 +226,7 @@ MARKERS = {
     "<!-- config-reference -->": config_reference,
     "<!-- cli-reference -->": cli_reference,
     "<!-- changelog -->": changelog,
+    "<!-- security-tests -->": security_tests,
 }
 
 
@@ -163,6 +235,9 @@ def on_page_markdown(markdown: str, **_: object) -> str:
     for marker, make in MARKERS.items():
         if marker in markdown:
             markdown = markdown.replace(marker, make())
+    page = _.get("page")
+    if page is not None and getattr(page.file, "src_uri", "") == "security.md":
+        markdown = link_tests(markdown)
     return markdown
 
 
