@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.docker_engine",
     "tests.fixtures.slapd",
     "tests.fixtures.notebook_service",
+    "tests.fixtures.notebook_images",
     "tests.tui.fixtures_admin",
 ]

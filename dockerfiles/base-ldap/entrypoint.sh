@@ -256,5 +256,7 @@ cd "$home" 2>/dev/null || cd /data
 groups=$( (id -G "$OWNER" 2>/dev/null || echo "$gid"; printf '%s' "$NB_GROUPS" | tr ',' ' ') \
     | tr ' ' '\n' | grep -E '^[0-9]+$' | grep -vx 0 | sort -un | paste -sd, -)
 umask 002
+# --no-new-privs: the command and everything it starts can never gain privileges (setuid files,
+# file capabilities), also where the engine cannot say so (Docker 20.10's swarm services).
 exec env HOME="$home" USER="$OWNER" LOGNAME="$OWNER" SHELL=/bin/bash \
-    setpriv --reuid="$uid" --regid="$gid" --groups="${groups:-$gid}" -- "$@"
+    setpriv --no-new-privs --reuid="$uid" --regid="$gid" --groups="${groups:-$gid}" -- "$@"

@@ -9,6 +9,7 @@ from typing import Any
 from docker.types import Mount as DockerMount
 
 from ..domain import ContainerInfo, ContainerSpec, ContainerState, ContainerStats, EngineEvent, ImageInfo
+from .hardening import DROPPED_CAPABILITIES, KEPT_CAPABILITIES, SECURITY_OPTIONS
 
 # Attributes the engine puts next to the labels in an event's Actor.
 _EVENT_ATTRIBUTES = {"name", "image", "exitCode", "signal", "execID", "execDuration"}
@@ -143,7 +144,9 @@ def create_arguments(spec: ContainerSpec) -> dict[str, Any]:
         "environment": dict(spec.environment),
         "mounts": [DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
         "ports": ports,
-        "security_opt": ["no-new-privileges"],
+        "security_opt": list(SECURITY_OPTIONS),
+        "cap_drop": list(DROPPED_CAPABILITIES),
+        "cap_add": list(KEPT_CAPABILITIES),
         "detach": True,
     }
     optional = {

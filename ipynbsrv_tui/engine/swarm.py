@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -39,6 +40,7 @@ from ..domain import (
 from .convert import parse_time
 from .docker_engine import _CONNECT_ERRORS, MANAGED_LABEL, Engine
 from .errors import translate
+from .hardening import DROPPED_CAPABILITIES, KEPT_CAPABILITIES
 from .logs import LogFollower, plain_lines
 from .streams import ClosableStream
 from .swarm_events import SwarmEventStream
@@ -376,9 +378,11 @@ class SwarmEngine(Engine):
             "endpoint_spec": EndpointSpec(ports=ports),
             "mode": ServiceMode("replicated", replicas=0),
             "stop_grace_period": self.stop_timeout * 1_000_000_000,
+            "cap_drop": list(DROPPED_CAPABILITIES),
+            "cap_add": list(KEPT_CAPABILITIES),
         }
-        if spec.command:
-            arguments["command"] = spec.command
+        if spec.command:  # Args, not Command: in a service spec Command replaces the image's ENTRYPOINT
+            arguments["args"] = shlex.split(spec.command)
         if spec.hostname:
             arguments["hostname"] = spec.hostname
         try:

@@ -25,6 +25,7 @@ from ipynbsrv_tui.domain import (
     PortInUse,
 )
 from ipynbsrv_tui.engine import Engine
+from ipynbsrv_tui.engine.hardening import KEPT_CAPABILITIES
 
 # Stops at once on SIGTERM (sh as PID 1 ignores TERM without a trap).
 PATIENT = "sh -c 'echo ready; trap \"exit 0\" TERM; while :; do sleep 1; done'"
@@ -113,6 +114,7 @@ def test_container_lifecycle_with_labels_stable_port_and_events(engine, spec_for
     assert created.ports == {"8888/tcp": spec.host_port}
     host_config = engine.client.api.inspect_container(created.id)["HostConfig"]
     assert host_config["SecurityOpt"] == ["no-new-privileges"]
+    assert host_config["CapDrop"] == ["ALL"] and set(host_config["CapAdd"]) == set(KEPT_CAPABILITIES)
     assert (host_config["Memory"], host_config["NanoCpus"], host_config["PidsLimit"]) == (64 * 1024**2, 500_000_000, 64)
     assert host_config["PortBindings"]["8888/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(spec.host_port)}]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ import pytest
 
 from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.domain import Actor, Conflict, ContainerState, EngineError
+from ipynbsrv_tui.engine.hardening import KEPT_CAPABILITIES
 from tests.fixtures.notebook_service import free_port_range
 from tests.fixtures.services import unavailable
 from tests.fixtures.swarm_cluster import ClusterError, SwarmCluster
@@ -180,6 +182,42 @@ def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, ser
     service.delete_container(ROOT, view.id)
     with cluster.manager.client() as manager:
         assert manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}) == []
+
+
+# CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, KILL 5, SETGID 6, SETUID 7, SYS_CHROOT 18, AUDIT_WRITE 29
+KEPT_MASK = sum(1 << bit for bit in (0, 1, 3, 5, 6, 7, 18, 29))
+
+
+def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(cluster, real_notebook_image,
+                                                                            docker_client, tmp_path):
+    """The registered command is the ENTRYPOINT's argument (Args, never Command): base-ldap sets up
+    the owner and Jupyter answers as them, with capabilities dropped and no new privileges."""
+    cluster.load_image(docker_client, real_notebook_image)
+    service = make_service(cluster, tmp_path, node_engines=(f"worker={cluster.worker.url}",))
+    try:
+        defaults = service.image_defaults(ROOT, real_notebook_image)
+        service.register_image(ROOT, "py3", real_notebook_image, command=defaults.command,
+                               notebook_port=defaults.notebook_port, is_public=True)
+        view = service.create_container(ROOT, "real", "py3", owner="alice")
+        view = wait_for(lambda: _answers_on(service.get_container(ROOT, view.id), "worker"), 180,
+                        "the real notebook answers api/status on the worker")
+        status, body = get(status_url(view))
+        assert status == 200 and "started" in json.loads(body)
+        with cluster.manager.client() as manager:
+            container = manager.api.inspect_service(view.docker_id)["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert "Command" not in container and container["Args"] == shlex.split(defaults.command)
+        assert container["CapabilityDrop"] == ["ALL"] and set(container["CapabilityAdd"]) == set(KEPT_CAPABILITIES)
+        code, output = service.engine.exec(view.docker_id, ["sh", "-c", "id -u alice; grep -E '^(Uid|NoNewPrivs|CapBnd)'"
+                                                            " /proc/$(pgrep -f jupyter-notebook | head -1)/status"])
+        lines = dict(line.split(":", 1) for line in output.splitlines()[1:])
+        assert code == 0 and lines["Uid"].split()[0] == output.splitlines()[0] != "0", output
+        assert lines["NoNewPrivs"].strip() == "1", "the entrypoint sets no-new-privs where swarm cannot"
+        assert int(lines["CapBnd"], 16) == KEPT_MASK
+    finally:
+        with cluster.manager.client() as manager:
+            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
+                svc.remove()
+        service.engine.close()
 
 
 def test_suspend_and_stats_go_to_the_node_engine_or_are_refused(cluster, service, tmp_path):
