@@ -46,7 +46,7 @@ class BuildStream:
         buildargs: dict[str, str] | None = None,
         url: str = "",
         started: float | None = None,
-        on_cancelled: Callable[[str], object] | None = None,
+        on_cancelled: Callable[[list[str]], object] | None = None,
     ) -> None:
         self.tag = tag
         self.last_layer: str | None = None
@@ -77,6 +77,11 @@ class BuildStream:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
+    @property
+    def stage_images(self) -> list[str]:
+        """The image of every stage finished so far (a multi-stage build reports one per stage)."""
+        return list(self._classifier.stage_images)
+
     def cancel(self) -> None:
         """Stop the build: closes the connection, which makes the engine abort it."""
         self._cancelled.set()
@@ -102,11 +107,15 @@ class BuildStream:
             self._emit(self._classifier.feed(chunk), from_engine=True)
 
     def _end(self) -> None:
-        if self.cancelled and not self._classifier.succeeded:
+        if self.cancelled:
+            # Stopped: whatever stages finished before, the tag was not moved. Their images and
+            # the interrupted stage's last layer are untagged leftovers, removed unless in use.
             self._emit(self._classifier.fail(CANCELLED))
             status = BuildStatus.CANCELLED
-            if self._on_cancelled is not None and self.last_layer is not None:
-                self._on_cancelled(self.last_layer)  # the interrupted build's untagged last layer
+            leftovers = [self.last_layer] if self.last_layer is not None else []
+            leftovers += [i for i in reversed(self._classifier.stage_images) if i not in leftovers]
+            if self._on_cancelled is not None and leftovers:
+                self._on_cancelled(leftovers)
         else:
             self._emit(self._classifier.finish())
             status = BuildStatus.SUCCEEDED if self._classifier.succeeded else BuildStatus.FAILED

@@ -1,7 +1,9 @@
 """Classification of the classic builder's JSON chunks into BuildEvents (DESIGN §5).
 
 Success or failure is decided by the protocol only: an `error`/`errorDetail` chunk, or a
-stream that ends without an `aux.ID`, is a failure. Log text never decides it.
+stream that ends without an `aux.ID`, is a failure. Log text never decides it. A multi-stage
+build reports an `aux.ID` at the end of every stage: the result is the last one, known only when
+the stream has ended, so the RESULT event comes from `finish()`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class BuildLogClassifier:
     def __init__(self) -> None:
         self._lines = LineAssembler()
         self.image_id: str | None = None
+        self.stage_images: list[str] = []
         self.error: str | None = None
         self.exit_code: int | None = None
         self.step: int | None = None
@@ -73,11 +76,12 @@ class BuildLogClassifier:
         aux = chunk.get("aux")
         if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
             self.image_id = aux["ID"]
-            events.append(BuildEvent(BuildEventKind.RESULT, self.image_id, image_id=self.image_id))
+            self.stage_images.append(aux["ID"])
         return events
 
     def finish(self) -> list[BuildEvent]:
-        """Flush the last unfinished line; a stream without a result or an error becomes a failure."""
+        """The stream ended by itself: flush the last unfinished line and report the result (the
+        last stage's image); a stream without a result or an error becomes a failure."""
         if self._finished:
             return []
         self._finished = True
@@ -85,6 +89,8 @@ class BuildLogClassifier:
         if self.image_id is None and self.error is None:
             self.error = STREAM_ENDED
             events.append(self._error_event(STREAM_ENDED))
+        elif self.succeeded:
+            events.append(BuildEvent(BuildEventKind.RESULT, self.image_id or "", image_id=self.image_id))
         return events
 
     def fail(self, message: str) -> list[BuildEvent]:

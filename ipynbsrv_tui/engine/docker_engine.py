@@ -109,11 +109,15 @@ class Engine:
         return BuildStream(chunks, tag, buildargs=buildargs, url=self.url, started=started,
                            on_cancelled=self._remove_dangling_later)
 
-    def _remove_dangling_later(self, layer: str) -> None:
-        """After a cancelled build, remove its last committed layer once the engine has stopped the
-        interrupted step's container, unless it is tagged or other images build on it (cache)."""
-        threading.Thread(target=self.remove_dangling, args=(layer,), name="ipynbsrv-build-cleanup",
-                         daemon=True).start()
+    def _remove_dangling_later(self, layers: list[str]) -> None:
+        """After a cancelled build, remove its last committed layer and its finished stages' images
+        once the engine has stopped the interrupted step's container, unless one is tagged or other
+        images build on it (cache)."""
+        def remove_all() -> None:
+            for layer in layers:
+                self.remove_dangling(layer)
+
+        threading.Thread(target=remove_all, name="ipynbsrv-build-cleanup", daemon=True).start()
 
     def remove_dangling(self, layer: str, wait: float = DANGLING_WAIT) -> bool:
         """Remove the untagged image `layer`; retries while a container still uses it. Whether it went."""

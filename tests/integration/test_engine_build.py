@@ -163,3 +163,45 @@ def test_cancel_removes_the_dangling_layer_of_the_interrupted_build(engine, base
         if time.monotonic() > deadline:
             pytest.fail(f"the cancelled build's layer {layer} is still on the engine")
         time.sleep(0.5)
+
+
+TWO_STAGES = (
+    "FROM {base} AS first\nRUN echo {nonce} > /first\n"
+    "FROM {base}\nCOPY --from=first /first /first\nRUN echo started && {last}\n"
+)
+
+
+def test_a_stopped_multi_stage_build_is_cancelled_moves_no_tag_and_leaves_no_image(engine, base_image, make_context, tags):
+    """Issue 28, bug 1: the first stage's image (reported before the second stage runs) is
+    neither the result nor left behind as a <none> image when the build is stopped."""
+    tag = tags("cancel-stages")
+    context = make_context(TWO_STAGES.format(base=base_image, nonce=uuid.uuid4().hex, last="sleep 60"))
+    stream = engine.build(context, tag, network_mode="none", nocache=True)
+    events = []
+    for event in stream:
+        events.append(event)
+        if event.text == "started":
+            threading.Thread(target=stream.cancel).start()
+
+    assert stream.summary.status is BuildStatus.CANCELLED
+    assert stream.summary.image_id is None
+    assert K.RESULT not in {e.kind for e in events}
+    assert stream.stage_images, "the first stage finished and reported its image before the stop"
+    assert not engine.image_exists(tag)
+    leftovers = [*stream.stage_images, stream.last_layer]
+    deadline = time.monotonic() + 30
+    while remaining := [image for image in leftovers if engine.image_exists(image)]:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the stopped build left untagged images behind: {remaining}")
+        time.sleep(0.5)
+
+
+def test_a_multi_stage_builds_result_is_its_final_image(engine, base_image, make_context, tags):
+    tag = tags("stages")
+    context = make_context(TWO_STAGES.format(base=base_image, nonce=uuid.uuid4().hex, last="true"))
+    stream = engine.build(context, tag, network_mode="none", nocache=True)
+    results = [e.image_id for e in stream if e.kind is K.RESULT]
+    final = engine.client.api.inspect_image(tag)["Id"]
+    assert results == [final] == [stream.summary.image_id]
+    assert len(stream.stage_images) == 2
+    assert stream.summary.status is BuildStatus.SUCCEEDED

@@ -84,6 +84,35 @@ def test_cancel_from_another_thread_ends_the_iteration_as_cancelled():
     assert stream.cancelled
 
 
+def test_a_build_stopped_after_a_finished_stage_is_cancelled_and_its_stage_images_go():
+    """A multi-stage build reports the first stage's image before the second runs: a stop then
+    is still a cancel, without a result, and the stage's untagged image is handed to the cleanup."""
+    release = threading.Event()
+    leftovers: list[list[str]] = []
+
+    def two_stages():
+        yield {"stream": "Step 1/3 : FROM debian:bookworm-slim AS first\n"}
+        yield {"stream": " ---> 1111aaaa2222\n"}
+        yield {"aux": {"ID": "sha256:first"}}
+        yield {"stream": "Step 2/3 : FROM debian:bookworm-slim\n"}
+        yield {"stream": "Step 3/3 : RUN sleep 1000\n"}
+        yield {"stream": " ---> 3333bbbb4444\n"}
+        while True:
+            release.wait(5)
+            yield {"stream": "tick\n"}
+
+    stream = BuildStream(two_stages(), "ipynbsrv-test/x:1", on_cancelled=leftovers.append)
+    while stream.last_layer != "3333bbbb4444":
+        next(stream)
+    stream.cancel()
+    release.set()
+    rest = list(stream)
+    assert K.RESULT not in {e.kind for e in rest}
+    assert stream.summary.status is BuildStatus.CANCELLED
+    assert stream.summary.image_id is None
+    assert leftovers == [["3333bbbb4444", "sha256:first"]]
+
+
 def test_a_broken_connection_is_a_failure_event_not_an_exception():
     def broken():
         yield {"stream": "Step 1/1 : RUN true\n"}

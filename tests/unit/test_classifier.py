@@ -210,7 +210,29 @@ def test_aux_id_is_the_result_and_success():
     assert [r.image_id for r in results] == ["sha256:08a599a7ae956c423a3f211a04b9ba253b0747a8e495fb0eeb40cb40153bda02"]
     assert classifier.succeeded
     assert K.ERROR not in {e.kind for e in events}
-    assert texts(events)[-1] == "Successfully tagged ipynbsrv-test/debconf:1"
+    assert texts(events)[-2:] == ["Successfully tagged ipynbsrv-test/debconf:1", results[0].image_id]
+
+
+def test_a_multi_stage_build_results_in_its_last_stages_image_only():
+    """The engine reports an aux.ID at each stage's end; the first is not the build's result."""
+    classifier, events = run(
+        [
+            {"stream": "Step 1/3 : FROM debian:bookworm-slim AS first\n"},
+            {"stream": "Step 2/3 : RUN true\n"},
+            {"aux": {"ID": "sha256:first"}},
+            {"stream": "Step 3/3 : FROM debian:bookworm-slim\n"},
+            {"aux": {"ID": "sha256:last"}},
+            {"stream": "Successfully built last\n"},
+        ]
+    )
+    assert [(e.kind, e.image_id) for e in events if e.image_id] == [(K.RESULT, "sha256:last")]
+    assert classifier.image_id == "sha256:last"
+    assert classifier.stage_images == ["sha256:first", "sha256:last"]
+
+
+def test_a_stage_result_is_not_reported_before_the_stream_ends():
+    classifier = BuildLogClassifier()
+    assert classifier.feed({"aux": {"ID": "sha256:first"}}) == []
 
 
 def test_stream_ending_without_aux_id_is_a_failure_even_if_the_text_says_success():
@@ -233,9 +255,9 @@ def test_alarming_log_text_does_not_decide_failure():
 
 def test_finish_emits_an_unfinished_last_line_once():
     classifier = BuildLogClassifier()
-    assert classifier.feed({"aux": {"ID": "sha256:6"}})[0].kind is K.RESULT
+    assert classifier.feed({"aux": {"ID": "sha256:6"}}) == []
     assert classifier.feed({"stream": "no newline at the end"}) == []
-    assert texts(classifier.finish()) == ["no newline at the end"]
+    assert texts(classifier.finish()) == ["no newline at the end", "sha256:6"]
     assert classifier.finish() == []
     assert classifier.lines == 1
 
