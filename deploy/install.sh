@@ -44,6 +44,30 @@ step "image folders $PREFIX/dockerfiles"
 rm -rf "$PREFIX/dockerfiles"
 cp -R "$SOURCE/dockerfiles" "$PREFIX/dockerfiles"
 
+step "documentation $PREFIX/docs (every --help ends with its page there)"
+install_docs() {
+    if [ -f "$SOURCE/site/index.html" ]; then
+        rm -rf "$PREFIX/docs.new" && cp -R "$SOURCE/site" "$PREFIX/docs.new"
+    else
+        # No site in the checkout (`make docs` builds it): build one in a throwaway venv.
+        build=$(mktemp -d)
+        # shellcheck disable=SC2086
+        "$SYSTEM_PYTHON" -m venv "$build/venv" \
+            && "$build/venv/bin/pip" install --quiet --disable-pip-version-check $PIP_OPTIONS "$SOURCE[docs]" \
+            && (cd "$SOURCE" && NO_MKDOCS_2_WARNING=1 "$build/venv/bin/mkdocs" build --quiet --site-dir "$PREFIX/docs.new")
+        status=$?
+        rm -rf "$build"
+        [ "$status" -eq 0 ] || return 1
+    fi
+    rm -rf "$PREFIX/docs" && mv "$PREFIX/docs.new" "$PREFIX/docs"
+}
+if install_docs; then
+    echo "    $PREFIX/docs/index.html"
+else
+    rm -rf "$PREFIX/docs.new"
+    echo "    not built (mkdocs could not be installed: offline?); run \`make docs\` in $SOURCE and re-run me"
+fi
+
 step "configuration $CONFIG_DIR/config.toml"
 install -d -m 0755 "$CONFIG_DIR"
 if [ -e "$CONFIG_DIR/config.toml" ]; then
@@ -84,7 +108,7 @@ cat <<NEXT
 Installed. Next:
   1. Edit $CONFIG_DIR/config.toml ([data] root, [notebooks] port_range, public_host, idle_timeout).
   2. systemctl enable --now ipynbsrv-broker && systemctl status ipynbsrv-broker
-     (no systemd: README "Without systemd")
+     (no systemd: "Without systemd" in $PREFIX/docs/admins/deploy.html)
   3. sshd -t && systemctl reload ssh
-See the README section "Running it for users" for images, accounts and the first login.
+Images, accounts and the first login: $PREFIX/docs/admins/deploy.html
 NEXT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's deploy path, run as root inside the fresh root that deploy/walk.sh made.
-# Each numbered step is README "Running it for users" §N; checks say what a newcomer would look at.
+# Each numbered step is the deploy guide (docs/admins/deploy.md) §N; checks say what a newcomer would look at.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 : "${WALK:?run me through deploy/walk.sh}"
@@ -27,6 +27,8 @@ cd /usr/local/src/ipynbsrv-tui
 PIP_OPTIONS="--no-index --find-links $WALK/wheels" deploy/install.sh | sed 's/^/    /'
 [ -L /usr/local/bin/ipynbsrv-tui ] || fail "no /usr/local/bin/ipynbsrv-tui"
 [ -f /etc/ssh/sshd_config.d/ipynbsrv.conf ] || fail "no sshd snippet"
+docs=$(ipynbsrv-tui images --help | tail -1 | sed 's/^Documentation: //; s/#.*//')
+[ -f "$docs" ] || fail "images --help names $docs, which install.sh did not install"
 
 step "§3 configure /etc/ipynbsrv/config.toml"
 sed -i -e "s|^root = \"/srv/ipynbsrv/data\"|root = \"$WALK/data\"|" \
@@ -43,7 +45,7 @@ PIP_OPTIONS="--no-index --find-links $WALK/wheels" deploy/install.sh | grep "kep
 grep -q "^root = \"$WALK/data\"" /etc/ipynbsrv/config.toml || fail "install.sh overwrote the configuration"
 cd /
 
-step "§4 start the broker, without systemd (README: \"Without systemd\")"
+step "§4 start the broker, without systemd (docs/admins/deploy.md: \"Without systemd\")"
 [ ! -e /run/ipynbsrv ] || fail "/run/ipynbsrv exists before the broker made it"
 nohup /opt/ipynbsrv/venv/bin/ipynbsrv-tui --config /etc/ipynbsrv/config.toml serve \
     >>/var/log/ipynbsrv-broker.log 2>&1 &

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Walk README "Running it for users" §1–8 as a newcomer, on a fresh Debian root (issue 16 item 6).
+# Walk the deploy guide (docs/admins/deploy.md) §1–8 as a newcomer, on a fresh Debian root (issue 16 item 6).
 #
 #   DOCKER_HOST=unix:///path/to/docker.sock deploy/walk.sh
 #
@@ -77,7 +77,8 @@ else  # a tree without its history (e.g. an unpacked archive): make it a reposit
     git -C "$work/repo" add -A
     git -C "$work/repo" -c user.name=walk -c user.email=walk@localhost commit -qm "walk"
 fi
-"$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$work/wheels" "$work/repo" 2>&1 \
+# [docs]: install.sh builds the documentation site from the clone (a clone has no site/).
+"$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$work/wheels" "$work/repo[docs]" 2>&1 \
     | grep -v -e '^ *$' -e '^WARNING: Location' || true
 "$PYTHON" -m pip download -q --disable-pip-version-check -d "$work/wheels" setuptools wheel 2>&1 \
     | grep -v -e '^ *$' -e '^WARNING: Location' || true
