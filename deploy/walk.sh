@@ -77,11 +77,16 @@ else  # a tree without its history (e.g. an unpacked archive): make it a reposit
     git -C "$work/repo" add -A
     git -C "$work/repo" -c user.name=walk -c user.email=walk@localhost commit -qm "walk"
 fi
-# [docs]: install.sh builds the documentation site from the clone (a clone has no site/).
-"$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$work/wheels" "$work/repo[docs]" 2>&1 \
+"$PYTHON" -m pip wheel -q --disable-pip-version-check -w "$work/wheels" "$work/repo" 2>&1 \
     | grep -v -e '^ *$' -e '^WARNING: Location' || true
 "$PYTHON" -m pip download -q --disable-pip-version-check -d "$work/wheels" setuptools wheel 2>&1 \
     | grep -v -e '^ *$' -e '^WARNING: Location' || true
+# The [docs] extra, for the Python inside (Debian 12's 3.11.2, older than some releases ask for):
+# install.sh builds the documentation site from the clone, which has no site/.
+mapfile -t docs_requirements < <("$PYTHON" -c 'import sys, tomllib
+print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]["docs"]))' "$work/repo/pyproject.toml")
+"$PYTHON" -m pip download -q --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
+    -d "$work/wheels" "${docs_requirements[@]}" 2>&1 | grep -v -e '^ *$' -e '^WARNING: Location' || true
 "$PYTHON" - "$work/repo/dockerfiles" <<'EOF'
 import sys
 from ipynbsrv_tui.engine.dockerfiles import load_folder, prepare_wheelhouse
