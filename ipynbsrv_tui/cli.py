@@ -71,6 +71,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for level, message in check_web(config):
             print(f"ipynbsrv-tui: {level}: {message}", file=sys.stderr)
             code = 2 if level == "error" else code
+    if config.backup.enabled or config.backup.repository:
+        from .backup.checks import check_backup
+
+        for level, message in check_backup(config):
+            print(f"ipynbsrv-tui: {level}: {message}", file=sys.stderr)
+            code = 2 if level == "error" else code
     if config.engine.mode == "swarm":  # prove [data] root is the same folder on every node (DESIGN §15)
         from .engine.swarm import check_data_root
 

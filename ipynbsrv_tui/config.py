@@ -197,6 +197,19 @@ class RegistryConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """[backup]: restic backups of homes, shares and the database, run by the broker (DESIGN §17)."""
+
+    enabled: bool = False
+    repository: str = ""
+    password_file: str = ""
+    schedule: str = "daily 02:30"
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 6
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole effective configuration; `source` is the file it came from (None = defaults)."""
 
@@ -213,6 +226,7 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     swarm: SwarmConfig = field(default_factory=SwarmConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     source: Path | None = None
 
     def replace(self, **sections: Any) -> Config:
@@ -240,6 +254,7 @@ SECTIONS: dict[str, type] = {
     "engine": EngineConfig,
     "swarm": SwarmConfig,
     "registry": RegistryConfig,
+    "backup": BackupConfig,
 }
 
 def _memory(value: str) -> str:
@@ -284,6 +299,12 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("swarm", "reserve"): validation.fraction,
     ("swarm", "start_timeout"): lambda v: validation.in_range(v, 1, 3600, "seconds"),
     ("registry", "url"): validation.registry_address,
+    ("backup", "repository"): validation.restic_repository,
+    ("backup", "password_file"): validation.absolute_path_or_empty,
+    ("backup", "schedule"): validation.backup_schedule,
+    ("backup", "keep_daily"): _within(0, 3660, "daily snapshots"),
+    ("backup", "keep_weekly"): _within(0, 520, "weekly snapshots"),
+    ("backup", "keep_monthly"): _within(0, 1200, "monthly snapshots"),
 }
 
 
@@ -354,7 +375,26 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         else:
             known = ", ".join(["admins", *SECTIONS])
             raise ConfigError(f"{where}:{_line_of_key(text, None, key)}: unknown key {key!r}; known: {known}.")
-    return Config(admins=admins, source=path, **sections)
+    config = Config(admins=admins, source=path, **sections)
+    _check_backup(where, text, config.backup)
+    return config
+
+
+def _check_backup(where: str, text: str, backup: BackupConfig) -> None:
+    """[backup] enabled needs a repository and a password file, and keeps at least one snapshot."""
+    if not backup.enabled:
+        return
+    for key in ("repository", "password_file"):
+        if not getattr(backup, key):
+            raise ConfigError(
+                f"{where}:{_line_of_key(text, 'backup', 'enabled')}: backup.{key} is empty but backup.enabled = true: "
+                f"set backup.{key} (see the Backups page of the admins' guide)."
+            )
+    if backup.keep_daily + backup.keep_weekly + backup.keep_monthly == 0:
+        raise ConfigError(
+            f"{where}:{_line_of_key(text, 'backup', 'keep_daily')}: backup.keep_daily, keep_weekly and keep_monthly "
+            "are all 0: restic would forget every snapshot. Keep at least one."
+        )
 
 
 def _section(where: str, text: str, name: str, cls: type, values: dict) -> Any:
@@ -443,6 +483,17 @@ def _line_of_key(text: str, section: str | None, key: str) -> int | str:
         if section is None and current is None and pattern.match(line):
             return number
     return "?"
+
+
+def key_location(config: Config, section: str, key: str) -> str:
+    """`FILE:LINE: section.key` for messages about a key's value (`<defaults>` without a file)."""
+    if config.source is None:
+        return f"<defaults>: {section}.{key}"
+    try:
+        text = config.source.read_text(encoding="utf-8")
+    except OSError:
+        return f"{config.source}: {section}.{key}"
+    return f"{config.source}:{_line_of_key(text, section, key)}: {section}.{key}"
 
 
 SECRET_KEYS = {"bind_password"}

@@ -573,6 +573,7 @@ class Health:
     directory_detail: str
     directory_synced_at: datetime | None = None
     directory_stale: bool = False
+    backup_problem: str = ""  # admins only: a failed or late backup (DESIGN §17)
 
 
 @dataclass(frozen=True, slots=True)
@@ -630,3 +631,72 @@ class SyncReport:
         if self.errors:
             text += f"; {len(self.errors)} not mirrored: " + "; ".join(self.errors[:3])
         return text
+
+
+# --------------------------------------------------------------------------- backups (DESIGN §17)
+
+
+class BackupError(IpynbsrvError):
+    """restic failed (repository unreachable, wrong password, busy, …); the message is restic's own."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupSnapshot:
+    """One backup run as a user sees it: when, and its id (nothing about what else it holds)."""
+
+    id: str
+    short_id: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BackupEntry:
+    """A file, folder or link in a snapshot, named by the path the user knows (`/home/alice/x`)."""
+
+    path: str
+    name: str
+    kind: str  # "file", "dir", "symlink" or "other"
+    size: int = 0
+    mtime: datetime | None = None
+    link_target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRestore:
+    """Where a restore put things: `target` holds `path` as it was in the snapshot."""
+
+    path: str
+    snapshot: str
+    snapshot_time: datetime
+    target: str
+    files: int
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BackupReport:
+    """What one backup run did."""
+
+    snapshot: str
+    files_new: int
+    files_changed: int
+    bytes_added: int
+    seconds: float
+    forgotten: int = 0
+    checked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BackupStatus:
+    """The state of backups for the admin header and `backup status`."""
+
+    enabled: bool
+    repository: str = ""
+    schedule: str = ""
+    running: bool = False
+    last_run: datetime | None = None
+    last_success: datetime | None = None
+    last_check: datetime | None = None
+    last_error: str = ""
+    late: bool = False
+    next_run: datetime | None = None

@@ -18,6 +18,11 @@ from typing import Any, Generic, Protocol, TypeVar, get_origin, get_type_hints
 
 from .domain import (
     Actor,
+    BackupEntry,
+    BackupReport,
+    BackupRestore,
+    BackupSnapshot,
+    BackupStatus,
     BuildEvent,
     BuildSummary,
     BuildView,
@@ -267,6 +272,20 @@ class ServiceCalls(Protocol):
     def drain_node(self, node: str) -> NodeView: ...
 
     def activate_node(self, node: str) -> NodeView: ...
+
+    # ------------------------------------------------------------------ backups (DESIGN §17)
+
+    def backup_init(self) -> str: ...
+
+    def backup_run(self) -> BackupReport: ...
+
+    def backup_status(self) -> BackupStatus: ...
+
+    def backup_snapshots(self) -> list[BackupSnapshot]: ...
+
+    def backup_files(self, snapshot: str = "latest", path: str = "") -> list[BackupEntry]: ...
+
+    def backup_restore(self, path: str, snapshot: str = "latest") -> BackupRestore: ...
 
 
 class ServiceSession(ServiceCalls, Protocol):

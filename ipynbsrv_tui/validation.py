@@ -483,3 +483,54 @@ def notification_target(value: str) -> str:
     if len(text) > TARGET_MAX:
         raise ValidationError(f"The notification's subject is longer than {TARGET_MAX} characters.")
     return _no_controls(text, "subject")
+
+
+# --------------------------------------------------------------------------- backups (DESIGN §17)
+
+RESTIC_BACKENDS = ("local:", "sftp:", "rest:", "s3:", "b2:", "azure:", "gs:", "swift:", "rclone:")
+
+
+def restic_repository(value: Any) -> str:
+    """"" or a restic repository: an absolute path, or one of restic's backend prefixes."""
+    if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or value.startswith("-"):
+        raise ValidationError(f"expected a restic repository (a path, sftp:…, rest:…), got {value!r}")
+    if value and not value.startswith("/") and not value.startswith(RESTIC_BACKENDS):
+        raise ValidationError(
+            f'expected an absolute path or a restic backend such as "sftp:user@host:/srv/restic" or '
+            f'"rest:https://host:8000/", got {value!r}')
+    return value
+
+
+def absolute_path_or_empty(value: Any) -> str:
+    """"" or an absolute path (no control characters)."""
+    if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or (
+            value and not value.startswith("/")):
+        raise ValidationError(f'expected an absolute path such as "/etc/ipynbsrv/restic-password", got {value!r}')
+    return value
+
+
+_DAILY = re.compile(r"daily (\d{2}):(\d{2})")
+_EVERY = re.compile(r"every (\d+) ?(m|min|minutes?|h|hours?)")
+
+
+def parse_schedule(value: str) -> tuple[str, int]:
+    """A backup schedule: ("daily", minute of the day) for "daily HH:MM" (local time), or
+    ("every", seconds) for "every N minutes" / "every N hours" (5 minutes to 7 days)."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    daily = _DAILY.fullmatch(text)
+    if daily and int(daily.group(1)) < 24 and int(daily.group(2)) < 60:
+        return "daily", int(daily.group(1)) * 60 + int(daily.group(2))
+    every = _EVERY.fullmatch(text)
+    if every:
+        seconds = int(every.group(1)) * (3600 if every.group(2).startswith("h") else 60)
+        if 300 <= seconds <= 7 * 86_400:
+            return "every", seconds
+    raise ValidationError(
+        f'expected "daily HH:MM" (e.g. "daily 02:30") or "every N hours" / "every N minutes" '
+        f"(5 minutes to 7 days), got {value!r}")
+
+
+def backup_schedule(value: Any) -> str:
+    """A schedule `parse_schedule` accepts, kept as written."""
+    parse_schedule(value)
+    return str(value)

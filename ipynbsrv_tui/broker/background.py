@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..backup.restic import stop_all as stop_restic
 from ..config import Config
 from ..domain import Actor, IpynbsrvError
 from ..store.models import database_proxy
@@ -17,6 +18,7 @@ log = logging.getLogger("ipynbsrv.broker")
 
 MAX_BACKOFF = 30.0
 READINESS_SECONDS = 1.0
+BACKUP_CHECK_SECONDS = 60.0
 
 
 def culling_interval(idle_timeout: int, suspended_stop_after: int) -> float:
@@ -37,6 +39,9 @@ class BackgroundLoops:
     - culling: when `[notebooks] idle_timeout` or `suspended_stop_after` > 0, `service.cull_idle`
       on a timer (a third of the shorter threshold).
     - sync: with an LDAP directory, mirrors it into the store every `[directory] sync_interval` seconds.
+    - backup: with `[backup] enabled`, every minute: `service.backup_watch` (late backups tell
+      admins), and `service.backup_run` when the schedule says so. restic runs as a child of this
+      thread, at low priority, so requests are answered meanwhile (DESIGN §17).
     """
 
     def __init__(self, service: Any, config: Config, actor: Actor, stop_event: threading.Event) -> None:
@@ -59,6 +64,8 @@ class BackgroundLoops:
             targets.append(("broker-culling", self._culling_loop))
         if self.config.directory.backend != "local" and self.config.directory.sync_interval > 0:
             targets.append(("broker-sync", self._sync_loop))
+        if self.config.backup.enabled:
+            targets.append(("broker-backup", self._backup_loop))
         for name, target in targets:
             thread = threading.Thread(target=self._guarded, args=(target,), name=name, daemon=True)
             thread.start()
@@ -66,6 +73,7 @@ class BackgroundLoops:
 
     def stop(self) -> None:
         self.stop_event.set()
+        stop_restic()
         with self._watch_lock:
             watch = self._watch
         if watch is not None:
@@ -143,6 +151,21 @@ class BackgroundLoops:
             except Exception:
                 log.exception("directory sync failed")
             if self.stop_event.wait(min(interval, 60)):
+                return
+
+    def _backup_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.service.backup_watch(self.actor)
+                if self.service.backup_due():
+                    report = self.service.backup_run(self.actor)
+                    log.info("backup %s: %d new, %d changed files in %.1f s", report.snapshot, report.files_new,
+                             report.files_changed, report.seconds)
+            except IpynbsrvError as exc:  # recorded for the header and sent to admins by the service
+                log.warning("backup: %s", exc)
+            except Exception:
+                log.exception("backup failed")
+            if self.stop_event.wait(BACKUP_CHECK_SECONDS):
                 return
 
     def _culling_loop(self) -> None:

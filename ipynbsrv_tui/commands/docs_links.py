@@ -26,6 +26,7 @@ PAGES = {
     "groups": "users/working-together.html",
     "shares": "users/working-together.html",
     "notifications": "users/working-together.html",
+    "backup": "users/getting-a-file-back.html",
 }
 
 

@@ -58,3 +58,13 @@ def can_use_share(actor: Actor, share_owner: str, share_members: Iterable[str]) 
 def can_notify(actor: Actor, *, is_member: bool) -> bool:
     """Users send to groups they belong to; admins to anyone."""
     return actor.is_admin or is_member
+
+
+def can_manage_backups(actor: Actor) -> bool:
+    """Set up, run and watch backups: admins only (DESIGN §17)."""
+    return actor.is_admin
+
+
+def can_restore_home(actor: Actor, owner: str) -> bool:
+    """Browse and restore a home's backups: its owner and admins (shares: `can_use_share`, as of now)."""
+    return actor.is_admin or actor.username == owner

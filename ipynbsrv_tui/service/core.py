@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..domain import Actor, Health
+from .backups import BackupsMixin
 from .idle import IdleMixin
 from .images import ImagesMixin
 from .live import LiveMixin
@@ -13,6 +15,11 @@ from .users import UsersMixin
 __all__ = ["NotebookService"]
 
 
-class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin, NodesMixin, SharesMixin, NotificationsMixin):
+class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin, NodesMixin, BackupsMixin, SharesMixin,
+                      NotificationsMixin):
     """The only place that combines store, engine and directory. Every public call checks
     authorization for its actor and writes the audit log."""
+
+    def health(self, actor: Actor) -> Health:
+        """The header's health (shared by every client), with the backup problem for admins."""
+        return self.health_for(actor, LiveMixin.health(self, actor))

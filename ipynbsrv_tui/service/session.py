@@ -14,6 +14,11 @@ from ..interface import ServiceSession
 if TYPE_CHECKING:
     from ..domain import (
         Actor,
+        BackupEntry,
+        BackupReport,
+        BackupRestore,
+        BackupSnapshot,
+        BackupStatus,
         BuildEvent,
         BuildView,
         CollabGroupView,
@@ -308,3 +313,21 @@ class Session(ServiceSession):
 
     def activate_node(self, node: str) -> NodeView:
         return self.service.activate_node(self.actor, node)
+
+    def backup_init(self) -> str:
+        return self.service.backup_init(self.actor)
+
+    def backup_run(self) -> BackupReport:
+        return self.service.backup_run(self.actor)
+
+    def backup_status(self) -> BackupStatus:
+        return self.service.backup_status(self.actor)
+
+    def backup_snapshots(self) -> list[BackupSnapshot]:
+        return self.service.backup_snapshots(self.actor)
+
+    def backup_files(self, snapshot: str = "latest", path: str = "") -> list[BackupEntry]:
+        return self.service.backup_files(self.actor, snapshot, path)
+
+    def backup_restore(self, path: str, snapshot: str = "latest") -> BackupRestore:
+        return self.service.backup_restore(self.actor, path, snapshot)

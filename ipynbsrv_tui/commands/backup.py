@@ -1,0 +1,154 @@
+"""`ipynbsrv-tui backup …`: set up and run backups (admins), browse and restore files (everyone; DESIGN §17)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from ..domain import BackupEntry
+from .output import one_line_errors, print_json, print_table, when
+from .session import open_session
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+PATH_HELP = ("a path as your notebooks show it: /home/<you>/…, /data/shares/<share>/…, ~/… "
+             "or relative to your home")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `backup` group and its subcommands."""
+    group = subparsers.add_parser("backup", help="backups: list snapshots, browse and restore your files; "
+                                                 "init, run, status (admins)")
+    sub = group.add_subparsers(dest="backup_command", metavar="SUBCOMMAND", required=True)
+
+    listing = one_line_errors(sub.add_parser("list", help="the backup snapshots, newest first"))
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler=cmd_list)
+
+    files = one_line_errors(sub.add_parser(
+        "files", help="what a snapshot holds at PATH (without PATH: your home and the shares you use)"))
+    files.add_argument("snapshot", help='a snapshot id (or its first characters) from `backup list`, or "latest"')
+    files.add_argument("path", nargs="?", default="", help=PATH_HELP)
+    files.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    files.set_defaults(handler=cmd_files)
+
+    restore = one_line_errors(sub.add_parser(
+        "restore", help="bring back a file or folder into restored/<snapshot time>/ of its home or share "
+                        "(never over anything)"))
+    restore.add_argument("path", help=PATH_HELP)
+    restore.add_argument("--snapshot", default="latest", help='the snapshot to restore from (default: "latest")')
+    restore.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
+    restore.set_defaults(handler=cmd_restore)
+
+    init = one_line_errors(sub.add_parser("init", help="create the restic repository of [backup] (admins)"))
+    init.set_defaults(handler=cmd_init)
+
+    run = one_line_errors(sub.add_parser("run", help="back up now: homes, shares, the database (admins)"))
+    run.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
+    run.set_defaults(handler=cmd_run)
+
+    status = one_line_errors(sub.add_parser("status", help="last run, last success, next run, problems (admins)"))
+    status.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    status.set_defaults(handler=cmd_status)
+
+
+def escaped(text: str) -> str:
+    """A file name as one safe line: control characters shown as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        snapshots = session.backup_snapshots()
+    finally:
+        session.close()
+    if args.json:
+        print_json(snapshots)
+    else:
+        print_table(("SNAPSHOT", "TIME"), [(s.short_id, when(s.time.astimezone())) for s in snapshots])
+    return 0
+
+
+def _size(entry: BackupEntry) -> str:
+    return "-" if entry.kind == "dir" else str(entry.size)
+
+
+def cmd_files(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        entries = session.backup_files(args.snapshot, args.path)
+    finally:
+        session.close()
+    if args.json:
+        print_json(entries)
+    else:
+        print_table(("KIND", "SIZE", "MODIFIED", "PATH"),
+                    [(e.kind, _size(e), when(e.mtime.astimezone() if e.mtime else None), escaped(e.path))
+                     for e in entries])
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        result = session.backup_restore(args.path, args.snapshot)
+    finally:
+        session.close()
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"Restored {escaped(result.path)} from the backup of {when(result.snapshot_time.astimezone())} "
+          f"({result.snapshot}) to {escaped(result.target)} ({result.files} files).")
+    if result.skipped:
+        print("Not restored (devices, fifos or sockets): " + ", ".join(escaped(p) for p in result.skipped))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        repository = session.backup_init()
+    finally:
+        session.close()
+    print(f"Created the restic repository {repository}. Keep a copy of its password file somewhere safe: "
+          "without it the backups cannot be read.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        report = session.backup_run()
+    finally:
+        session.close()
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"Backed up in {report.seconds:.1f} s: snapshot {report.snapshot}, {report.files_new} new and "
+          f"{report.files_changed} changed files, {report.bytes_added} bytes added; "
+          f"{report.forgotten} old snapshots forgotten" + ("; repository checked." if report.checked else "."))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        status = session.backup_status()
+    finally:
+        session.close()
+    if args.json:
+        print_json(status)
+        return 0 if status.enabled and not status.last_error and not status.late else 1
+    if not status.enabled:
+        print("Backups are off ([backup] enabled = false).")
+        return 1
+    print(f"repository:   {status.repository}")
+    print(f"schedule:     {status.schedule}" + (" (running now)" if status.running else ""))
+    print(f"last run:     {when(status.last_run.astimezone() if status.last_run else None)}")
+    print(f"last success: {when(status.last_success.astimezone() if status.last_success else None)}"
+          + ("  LATE: no success for over 26 hours" if status.late else ""))
+    print(f"last check:   {when(status.last_check.astimezone() if status.last_check else None)}")
+    print(f"next run:     {when(status.next_run.astimezone() if status.next_run else None)}")
+    if status.last_error:
+        print(f"last error:   {escaped(status.last_error)}")
+    return 0 if not status.last_error and not status.late else 1

@@ -1,0 +1,310 @@
+"""Backups and self-service restore (DESIGN §17) with the real restic, a repository in a temp folder,
+the local directory and real uids on the files (the tests run as root, as the broker does)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ipynbsrv_tui.backup.plan import next_run, password_file_problem
+from ipynbsrv_tui.config import Config
+from ipynbsrv_tui.domain import Actor, BackupError, Conflict, NotAuthorized, NotFound, ValidationError
+from ipynbsrv_tui.store import close_database
+from ipynbsrv_tui.store.models import Notification, NotificationRecipient, Setting, User
+
+ROOT = Actor("root", 0, True, ())
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="restores give files to other uids: run as root, as the broker does"),
+    pytest.mark.slow,  # a real restic repository: seconds per test
+]
+
+
+def _engine():
+    from tests.unit.test_service_security import RecordingEngine
+
+    class Engine(RecordingEngine):
+        def version(self):
+            return {"version": "recording"}
+
+    return Engine()
+
+
+def backup_config(tmp_path, **backup) -> Config:
+    password = tmp_path / "restic-password"
+    if not password.exists():
+        password.write_text("correct horse battery staple\n")
+        os.chmod(password, 0o600)
+    settings = {"enabled": True, "repository": str(tmp_path / "repo"), "password_file": str(password),
+                "schedule": "daily 02:30"} | backup
+    return Config().replace(
+        database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
+        data={"root": str(tmp_path / "data")},
+        notebooks={"port_range": (45200, 45260)},
+        backup=settings,
+    )
+
+
+@pytest.fixture
+def service(tmp_path):
+    from ipynbsrv_tui.service import build_service
+
+    engine = _engine()
+    service = build_service(backup_config(tmp_path), engine_factory=lambda: engine)
+    yield service
+    close_database()
+
+
+@pytest.fixture
+def people(service):
+    for name in ("alice", "bob", "carol"):
+        service.create_user(ROOT, name, f"{name}-password")
+    return {name: service.actor_for_username(name) for name in ("alice", "bob", "carol")}
+
+
+def _home(service, name):
+    return service.data.home_of(name)
+
+
+def _write(path, text, owner):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    row = User.get(User.username == owner)
+    os.chown(path, row.uid, row.gid)
+
+
+@pytest.fixture
+def backed_up(service, people):
+    """alice has a notebook and a folder, bob a secret; the lab share (alice, bob) a report; one run."""
+    alice_home = _home(service, "alice")
+    _write(alice_home / "analysis.ipynb", '{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}',
+           "alice")
+    _write(alice_home / "data" / "numbers.csv", "1,2,3\n", "alice")
+    _write(_home(service, "bob") / "secret.txt", "bob's secret\n", "bob")
+    service.create_collab_group(people["alice"], "lab")
+    service.add_collab_member(people["alice"], "lab", "bob")
+    share = service.create_share(people["alice"], "thesis")
+    service.grant_share(people["alice"], "thesis", "lab")
+    (service.data.share_of("thesis") / "report.md").write_text("# report\n")
+    service.backup_init(ROOT)
+    report = service.backup_run(ROOT)
+    assert report.snapshot and report.files_new >= 4
+    return share
+
+
+def test_config_and_init_refuse_what_cannot_work(tmp_path, service, people):
+    assert password_file_problem(service.config.backup.password_file) is None
+    os.chmod(service.config.backup.password_file, 0o644)
+    assert "chmod 600" in password_file_problem(service.config.backup.password_file)
+    with pytest.raises(BackupError, match="others can read it"):
+        service.backup_init(ROOT)
+    os.chmod(service.config.backup.password_file, 0o600)
+    with pytest.raises(NotAuthorized):
+        service.backup_init(people["alice"])
+    assert not (tmp_path / "repo").exists()
+    service.backup_init(ROOT)
+    assert (tmp_path / "repo" / "config").is_file()
+    with pytest.raises(BackupError, match="exists already"):
+        service.backup_init(ROOT)
+
+
+def test_alice_restores_her_deleted_notebook_as_her_own_file(service, people, backed_up):
+    alice = people["alice"]
+    notebook = _home(service, "alice") / "analysis.ipynb"
+    original = notebook.read_text()
+    notebook.unlink()
+    snapshots = service.backup_snapshots(alice)
+    assert len(snapshots) == 1
+    listed = service.backup_files(alice, "latest", "/home/alice")
+    assert {e.name for e in listed} == {"analysis.ipynb", "data"}
+    assert [e.path for e in service.backup_files(alice, snapshots[0].short_id, "")] == ["/home/alice", "/data/shares/thesis"]
+    result = service.backup_restore(alice, "/home/alice/analysis.ipynb")
+    name = snapshots[0].time.strftime("%Y-%m-%d_%H%M%S")
+    assert result.target == f"/home/alice/restored/{name}/analysis.ipynb"
+    restored = _home(service, "alice") / "restored" / name / "analysis.ipynb"
+    assert restored.read_text() == original
+    row = User.get(User.username == "alice")
+    for path in (restored, restored.parent, restored.parent.parent):
+        info = path.lstat()
+        assert (info.st_uid, info.st_gid) == (row.uid, row.gid)
+    # again: never over the first restore
+    again = service.backup_restore(alice, "analysis.ipynb", snapshots[0].id)
+    assert again.target == f"/home/alice/restored/{name}-2/analysis.ipynb"
+    assert restored.read_text() == original
+    # a folder, by ~ path
+    folder = service.backup_restore(alice, "~/data")
+    assert folder.files == 1 and folder.target.endswith("/data")
+
+
+def test_bob_sees_nothing_of_alice_by_any_path(service, people, backed_up):
+    bob, alice = people["bob"], people["alice"]
+    refused = []
+    for path in ("/home/alice", "/home/alice/analysis.ipynb", "/home/bob/../alice/analysis.ipynb",
+                 "/home/ali", "/home/alice2", "/data/shares/nothere", "/srv", str(service.data.root),
+                 str(_home(service, "alice")), "/home//alice/analysis.ipynb", "/home/./alice"):
+        for call in (lambda p: service.backup_files(bob, "latest", p), lambda p: service.backup_restore(bob, p)):
+            with pytest.raises((NotFound, ValidationError)) as caught:
+                call(path)
+            refused.append(str(caught.value))
+    nothing = {m for m in refused if m.startswith("Nothing at")}
+    assert all(m.endswith("in the backups you can see.") for m in nothing)
+    missing_for_alice = pytest.raises(NotFound)
+    with missing_for_alice as own_missing:
+        service.backup_files(alice, "latest", "/home/alice/no-such-file")
+    with pytest.raises(NotFound) as bobs_view:
+        service.backup_files(bob, "latest", "/home/alice/analysis.ipynb")
+    assert str(own_missing.value).replace("/home/alice/no-such-file", "X") == \
+        str(bobs_view.value).replace("/home/alice/analysis.ipynb", "X")
+    for snapshot in ("deadbeef", "-v", "latest; ls", "../x", ""):
+        with pytest.raises(NotFound):
+            service.backup_files(bob, snapshot, "/home/bob")
+    assert not (_home(service, "bob") / "restored").exists()
+    assert [e.path for e in service.backup_files(bob, "latest")] == ["/home/bob", "/data/shares/thesis"]
+
+
+def test_share_members_restore_and_lose_it_with_membership(service, people, backed_up):
+    bob, carol, alice = people["bob"], people["carol"], people["alice"]
+    with pytest.raises(NotFound):
+        service.backup_files(carol, "latest", "/data/shares/thesis")
+    assert [e.name for e in service.backup_files(bob, "latest", "/data/shares/thesis")] == ["report.md"]
+    result = service.backup_restore(bob, "/data/shares/thesis/report.md")
+    restored = service.data.share_of("thesis") / result.target.removeprefix("/data/shares/thesis/")
+    assert restored.read_text() == "# report\n"
+    assert restored.stat().st_gid == backed_up.gid
+    assert restored.parent.stat().st_mode & stat.S_ISGID
+    service.remove_collab_member(alice, "lab", "bob")
+    bob = service.actor_for_username("bob")
+    with pytest.raises(NotFound):
+        service.backup_files(bob, "latest", "/data/shares/thesis")
+    with pytest.raises(NotFound):
+        service.backup_restore(bob, "/data/shares/thesis/report.md")
+
+
+def test_symlinks_are_restored_as_links_never_their_targets(service, people, backed_up, tmp_path):
+    alice = people["alice"]
+    home = _home(service, "alice")
+    os.symlink("/etc/shadow", home / "shadow-link")
+    os.symlink(str(_home(service, "bob") / "secret.txt"), home / "bobs-secret")
+    os.symlink("../bob", home / "up")
+    service.backup_run(ROOT)
+    for name, target in (("shadow-link", "/etc/shadow"), ("bobs-secret", str(_home(service, "bob") / "secret.txt")),
+                         ("up", "../bob")):
+        result = service.backup_restore(alice, f"/home/alice/{name}")
+        landed = home / result.target.removeprefix("/home/alice/")
+        assert landed.is_symlink() and os.readlink(landed) == target
+        assert landed.lstat().st_uid == User.get(User.username == "alice").uid
+    # ~/restored replaced by a link to somewhere else: refused, nothing written there
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(home / "restored")
+    os.symlink(elsewhere, home / "restored")
+    with pytest.raises(Conflict, match="not a folder"):
+        service.backup_restore(alice, "/home/alice/analysis.ipynb")
+    assert list(elsewhere.iterdir()) == []
+    # a link inside ~/restored with the name a restore would take: left alone, the restore goes beside it
+    os.unlink(home / "restored")
+    (home / "restored").mkdir()
+    snapshot = service.backup_snapshots(alice)[0]
+    taken = home / "restored" / snapshot.time.strftime("%Y-%m-%d_%H%M%S")
+    os.symlink(elsewhere, taken)
+    result = service.backup_restore(alice, "/home/alice/analysis.ipynb", snapshot.id)
+    assert result.target.endswith("-2/analysis.ipynb") and taken.is_symlink() and list(elsewhere.iterdir()) == []
+
+
+def test_a_file_named_like_a_pattern_restores_only_itself(service, people, backed_up):
+    alice = people["alice"]
+    home = _home(service, "alice")
+    _write(home / "a*", "star\n", "alice")
+    _write(home / "ab", "not me\n", "alice")
+    service.backup_run(ROOT)
+    result = service.backup_restore(alice, "/home/alice/a*")
+    folder = home / result.target.removeprefix("/home/alice/")
+    assert folder.read_text() == "star\n"
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["a*"]
+
+
+def test_a_failed_run_is_reported_and_loses_no_snapshot(tmp_path, service, people, backed_up):
+    from ipynbsrv_tui.service import build_service
+
+    before = service.backup_snapshots(ROOT)
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("not the password\n")
+    os.chmod(wrong, 0o600)
+    close_database()
+    broken = build_service(backup_config(tmp_path, password_file=str(wrong)), engine_factory=_engine)
+    with pytest.raises(BackupError, match="wrong password"):
+        broken.backup_run(ROOT)
+    status = broken.backup_status(ROOT)
+    assert "wrong password" in status.last_error
+    assert "backup failed" in broken.health(ROOT).backup_problem
+    assert broken.health(people["alice"]).backup_problem == ""
+    alice_row = User.get(User.username == "alice")
+    admin_notes = [n.message for n in Notification.select().where(Notification.target == "backup")]
+    assert any("wrong password" in m for m in admin_notes)
+    assert not NotificationRecipient.select().where(NotificationRecipient.user == alice_row).exists()
+    unreachable = build_service(backup_config(tmp_path, repository=str(tmp_path / "gone")), engine_factory=_engine)
+    with pytest.raises(BackupError, match="backup init"):
+        unreachable.backup_run(ROOT)
+    good = build_service(backup_config(tmp_path), engine_factory=_engine)
+    assert [s.id for s in good.backup_snapshots(ROOT)] == [s.id for s in before]
+    good.backup_run(ROOT)
+    assert good.backup_status(ROOT).last_error == ""
+
+
+def test_late_backups_flag_the_header_and_tell_admins_once(service, people, backed_up):
+    later = datetime.now(UTC) + timedelta(hours=27)
+    assert service.backup_watch(ROOT, later).late
+    service.backup_watch(ROOT, later)
+    notes = [n.message for n in Notification.select().where(Notification.target == "backup")]
+    assert len([m for m in notes if m.startswith("Backups are late")]) == 1
+    assert not service.backup_watch(ROOT).late
+    assert Setting.get(Setting.key == "backup.late_noted").value == ""
+
+
+def test_schedule_and_database_copy(service, people, backed_up):
+    after = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+    assert next_run("daily 02:30", after) == datetime(2026, 12, 7, 2, 30, tzinfo=UTC)
+    assert next_run("daily 04:00", after) == datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+    assert next_run("every 6 hours", after) == after + timedelta(hours=6)
+    assert not service.backup_due()
+    copy = service.data.root / ".backup" / "database" / "ipynbsrv.db"
+    import sqlite3
+
+    with sqlite3.connect(copy) as db:
+        names = {row[0] for row in db.execute("select username from user")}
+    assert {"alice", "bob", "carol"} <= names
+    with pytest.raises(NotFound):  # the folder of all homes is nobody's: admins browse home by home
+        service.backup_files(ROOT, "latest", "/home")
+    assert [e.path for e in service.backup_files(ROOT, "latest")] == [
+        "/home/alice", "/home/bob", "/home/carol", "/data/shares/thesis"]
+
+
+def test_the_broker_runs_a_due_backup_in_its_own_thread(service, people):
+    import threading
+    import time
+
+    from ipynbsrv_tui.broker.background import BackgroundLoops
+
+    _write(_home(service, "alice") / "notes.txt", "scheduled\n", "alice")
+    service.backup_init(ROOT)
+    assert not service.backup_due()  # daily 02:30: not before the next 02:30
+    past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    Setting.insert(key="backup.enabled_since", value=past).on_conflict_replace().execute()
+    assert service.backup_due()
+    loops = BackgroundLoops(service, service.config, ROOT, threading.Event())
+    thread = threading.Thread(target=loops._guarded, args=(loops._backup_loop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not Setting.get_or_none(Setting.key == "backup.last_success") and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        loops.stop_event.set()
+        thread.join(timeout=10)
+    assert [e.name for e in service.backup_files(people["alice"], "latest", "~")] == ["notes.txt"]
+    assert not service.backup_due() and service.backup_status(ROOT).last_error == ""
