@@ -221,7 +221,7 @@ def main() -> int:
 
 def auth_check_times(socket_path: Path, cookie: str, path: str, count: int) -> list[float]:
     """Seconds per auth_request answer, asked the way nginx asks (one kept-alive connection)."""
-    request = (f"GET /_ipynbsrv/auth HTTP/1.1\r\nHost: broker\r\nX-Original-URI: {path}\r\n"
+    request = (f"GET /_ipynbsrv/auth HTTP/1.1\r\nHost: broker\r\nX-Original-URI: {path}\r\nX-Ipynbsrv-Path: {path}\r\n"
                f"Cookie: {cookie}\r\n\r\n").encode()
     times = []
     with socket.socket(socket.AF_UNIX) as sock:

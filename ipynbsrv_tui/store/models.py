@@ -52,6 +52,8 @@ class User(BaseModel):
     created = DateTimeField(default=utcnow)
     last_seen = DateTimeField(null=True)
     synced = DateTimeField(null=True)  # since migration 0002: last confirmed by the directory sync
+    # Since migration 0007: moves on every password change, disable and enable; web sessions bind to it.
+    credential_version = IntegerField(default=0)
 
 
 class Group(BaseModel):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import socket
 import socketserver
@@ -20,21 +19,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler
 from typing import Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from ..domain import Actor, IpynbsrvError
-from . import pages
+from . import pages, trust
 from .nginx_conf import SESSION_COOKIE
 from .sessions import LoginThrottle, Session, SessionStore
+from .trust import notebook_of
 
 log = logging.getLogger("ipynbsrv.web")
 
 CSRF_COOKIE = "ipynbsrv_csrf"
 MAX_FORM_BYTES = 8192
-_NOTEBOOK_PATH = re.compile(r"^/user/([^/?#]+)/([^/?#]+)(?:/|$)")
 _PEERCRED = struct.Struct("3i")
 _SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
@@ -50,7 +48,9 @@ class WebBackend(Protocol):
 
     def authenticate(self, username: str, password: str, address: str) -> Actor: ...
     def current_actor(self, username: str) -> Actor: ...
-    def user_is_active(self, username: str) -> bool: ...
+    def session_binding(self, username: str) -> str | None: ...
+    def session_valid(self, username: str, binding: str) -> bool: ...
+    def refused(self, username: str, target: str, reason: str) -> None: ...
     def may_open(self, actor: Actor, owner: str) -> bool: ...
     def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]: ...
     def notebook_state(self, actor: Actor, owner: str, name: str) -> str | None: ...
@@ -68,12 +68,6 @@ class AuthContext:
 
 # States in which a notebook that does not answer yet is about to (its route stays).
 ANSWERING_STATES = frozenset({"running", "starting", "restarting"})
-
-
-def notebook_of(uri: str) -> tuple[str, str] | None:
-    """(owner, name) of a `/user/<owner>/<name>/…` address."""
-    match = _NOTEBOOK_PATH.match(urlsplit(uri).path)
-    return (match.group(1), match.group(2)) if match else None
 
 
 def safe_next(value: str | None) -> str:
@@ -124,16 +118,8 @@ class AuthHandler(BaseHTTPRequestHandler):
         return self.server.context
 
     def _cookie(self, name: str) -> str | None:
-        raw = self.headers.get("Cookie")
-        if not raw:
-            return None
-        jar = SimpleCookie()
-        try:
-            jar.load(raw)
-        except CookieError:
-            return None
-        morsel = jar.get(name)
-        return morsel.value if morsel else None
+        """The cookie's value; None when it is missing or sent more than once."""
+        return trust.cookie_value(self.headers.get_all("Cookie") or [], name)
 
     def _send(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None,
               content_type: str = "text/html; charset=utf-8") -> None:
@@ -160,6 +146,9 @@ class AuthHandler(BaseHTTPRequestHandler):
         session = session or self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
         if session is None:
             return None
+        if not self.ctx.backend.session_valid(session.username, session.binding):
+            self._end_sessions(session.username, "the account changed, was disabled or deleted")
+            return None
         try:
             actor = self.ctx.backend.current_actor(session.username)
         except IpynbsrvError as exc:
@@ -168,7 +157,7 @@ class AuthHandler(BaseHTTPRequestHandler):
         return session, actor
 
     def _end_sessions(self, username: str, reason: str) -> None:
-        ended = self.ctx.sessions.end_user(username)
+        ended = self.ctx.sessions.end_user(username, keep=self.ctx.backend.session_binding(username))
         log.info("web: ended %d session(s) of %s: %s", ended, username, reason)
 
     # ------------------------------------------------------------------ routing
@@ -226,14 +215,20 @@ class AuthHandler(BaseHTTPRequestHandler):
 
     def _auth(self) -> None:
         uri = self.headers.get("X-Original-URI", "/")
-        session = self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
-        target = notebook_of(uri)
+        routed = self.headers.get("X-Ipynbsrv-Path")
+        target = notebook_of(routed) if routed else None
+        sessions = trust.cookie_values(self.headers.get_all("Cookie") or [], SESSION_COOKIE)
+        session = self.ctx.sessions.lookup(sessions[0]) if len(sessions) == 1 else None
+        refusal = self._refusal(uri, routed, target, len(sessions))
+        if refusal is not None:
+            self._refuse(session.username if session else None, uri, refusal)
+            return
         if session is not None and target is not None and target[0] == session.username:
-            # The owner's own notebook, on every request of it: only "still enabled?" needs asking.
-            if self.ctx.backend.user_is_active(session.username):
+            # The owner's own notebook, on every request of it: only "still this account?" needs asking.
+            if self.ctx.backend.session_valid(session.username, session.binding):
                 self._send(HTTPStatus.OK, headers=[("X-Ipynbsrv-User", session.username)])
                 return
-            self._end_sessions(session.username, "disabled or deleted")
+            self._end_sessions(session.username, "the account changed, was disabled or deleted")
             session = None
         current = self._current(session) if session is not None else None
         if current is None:
@@ -244,7 +239,33 @@ class AuthHandler(BaseHTTPRequestHandler):
         if target is not None and self.ctx.backend.may_open(actor, target[0]):
             self._send(HTTPStatus.OK, headers=[("X-Ipynbsrv-User", actor.username)])
         else:
-            self._send(HTTPStatus.FORBIDDEN)
+            self._refuse(actor.username, uri, "not the owner of this notebook")
+
+    def _refusal(self, uri: str, routed: str | None, target: tuple[str, str] | None, cookies: int) -> str | None:
+        """Why this request must not reach a notebook whoever sends it, or None."""
+        if cookies > 1:
+            return f"{cookies} session cookies in one request"
+        if routed is None or notebook_of(uri) != target:
+            return "the raw and the normalised path name different notebooks"
+        method = self.headers.get("X-Original-Method", "GET")
+        upgrade = self.headers.get("X-Original-Upgrade", "")
+        crossing = trust.cross_origin(method, upgrade, self.headers.get("Origin"), self.headers.get("Sec-Fetch-Site"),
+                                      self.headers.get("Referer"), self.headers.get("X-Forwarded-Host", ""))
+        if crossing is not None:
+            return f"{method} from another origin ({crossing})"
+        if trust.needs_xsrf(method, upgrade) and not trust.xsrf_ok(
+                self.headers.get_all("Cookie") or [], self.headers.get("X-XSRFToken") or self.headers.get("X-CSRFToken"), uri):
+            return f"{method} without Jupyter's _xsrf token"
+        return None
+
+    def _refuse(self, username: str | None, uri: str, reason: str) -> None:
+        """403, which nginx turns into the same 404 as a missing notebook; audited when a session says who asked."""
+        address = self.headers.get("X-Forwarded-For", "?")
+        if username is not None:
+            self.ctx.backend.refused(username, urlsplit(uri).path[:200], f"{reason}, from {address}")
+        else:
+            log.info("web: refused %s from %s: %s", urlsplit(uri).path[:200], address, reason)
+        self._send(HTTPStatus.FORBIDDEN)
 
     def _missing(self) -> None:
         """No route: "not running" or "starting" by the notebook's state to who may open it, else 404."""
@@ -322,7 +343,11 @@ class AuthHandler(BaseHTTPRequestHandler):
             self._login_form(HTTPStatus.UNAUTHORIZED, "Wrong user name or password.", username, next_url)
             return
         self.ctx.throttle.succeeded(f"user:{username}")
-        _session, cookie = self.ctx.sessions.create(actor.username)
+        binding = self.ctx.backend.session_binding(actor.username)
+        if binding is None:
+            self._login_form(HTTPStatus.UNAUTHORIZED, "Wrong user name or password.", username, next_url)
+            return
+        _session, cookie = self.ctx.sessions.create(actor.username, binding)
         log.info("web: %s logged in from %s", actor.username, address)
         self._redirect(next_url, [self._session_cookie(cookie, int(self.ctx.sessions.lifetime))])
 

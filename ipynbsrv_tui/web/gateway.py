@@ -241,8 +241,14 @@ class WebGateway:
     def current_actor(self, username: str) -> Actor:
         return self.service.actor_for_username(username)
 
-    def user_is_active(self, username: str) -> bool:
-        return bool(self.service.user_is_active(username))
+    def session_binding(self, username: str) -> str | None:
+        return self.service.credential_binding(username)
+
+    def session_valid(self, username: str, binding: str) -> bool:
+        return bool(binding) and self.session_binding(username) == binding
+
+    def refused(self, username: str, target: str, reason: str) -> None:
+        self.service.audit(username, "web.request", target, "refused", reason)
 
     def may_open(self, actor: Actor, owner: str) -> bool:
         return authz.can_act_on_container(actor, owner)

@@ -108,7 +108,13 @@ http {{
             proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
+            # What the checks of web/trust.py need: the raw address and the one nginx routed,
+            # the method and the upgrade (a subrequest is a plain GET), the Host the browser asked for.
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Ipynbsrv-Path $ipynbsrv_path;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Original-Upgrade $http_upgrade;
+            proxy_set_header X-Forwarded-Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
         }}
         location = /_ipynbsrv/login {{
@@ -124,14 +130,14 @@ http {{
         }}
         location @ipynbsrv_not_found {{
             rewrite ^ /_ipynbsrv/not-found break;
-{_BROKER}        }}
+{_BROKER}{_PAGE_ONLY}        }}
         location @ipynbsrv_starting {{
             rewrite ^ /_ipynbsrv/starting break;
-{_BROKER}        }}
+{_BROKER}{_PAGE_ONLY}        }}
         # No running notebook here: the broker answers "not running" to its owner, 404 to the rest.
         location /user/ {{
 {_AUTH}            rewrite ^ /_ipynbsrv/missing break;
-{_BROKER}        }}
+{_BROKER}{_PAGE_ONLY}        }}
         location / {{
             return 404;
         }}
@@ -148,7 +154,14 @@ _BROKER = """            proxy_pass http://ipynbsrv_broker;
             proxy_set_header X-Forwarded-Host $http_host;
 """
 
-_AUTH = """            auth_request /_ipynbsrv/auth;
+# A page in place of a notebook's answer: asked for with GET, whatever the method, and without the body.
+_PAGE_ONLY = """            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+"""
+
+_AUTH = """            set $ipynbsrv_path $uri;  # the normalised path nginx routes by, before any rewrite
+            auth_request /_ipynbsrv/auth;
             auth_request_set $ipynbsrv_login_url $upstream_http_x_ipynbsrv_login;
             error_page 401 = @ipynbsrv_login;
             error_page 403 = @ipynbsrv_not_found;

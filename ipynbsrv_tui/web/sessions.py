@@ -2,8 +2,9 @@
 
 A cookie is `<session id>.<expiry>.<HMAC-SHA256 of both>` under a secret only the broker holds.
 The session ids live in the broker's memory too, so logout ends a session for good (a copied
-cookie stops working) and a broker restart signs everyone out. Whether the user is still
-allowed in (not disabled, not deleted) is looked up on every request by the caller.
+cookie stops working) and a broker restart signs everyone out. A session is bound to the account
+as it was at login (row, uid, credential version): the caller compares that binding with the
+store on every request, so a delete, a password change or a disable ends it at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Session:
     sid: str
     username: str
     expires: float
+    binding: str = ""  # the account's row, uid and credential version at login (DESIGN §16)
 
 
 class SessionStore:
@@ -38,9 +40,9 @@ class SessionStore:
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
 
-    def create(self, username: str) -> tuple[Session, str]:
-        """A new session for `username` and its cookie value."""
-        session = Session(secrets.token_urlsafe(24), username, time.time() + self.lifetime)
+    def create(self, username: str, binding: str = "") -> tuple[Session, str]:
+        """A new session for `username` (bound to `binding`) and its cookie value."""
+        session = Session(secrets.token_urlsafe(24), username, time.time() + self.lifetime, binding)
         with self._lock:
             now = time.time()
             for sid in [sid for sid, s in self._sessions.items() if s.expires < now]:
@@ -69,10 +71,11 @@ class SessionStore:
         with self._lock:
             self._sessions.pop(sid, None)
 
-    def end_user(self, username: str) -> int:
-        """End every session of a user (disabled or deleted); how many there were."""
+    def end_user(self, username: str, keep: str | None = None) -> int:
+        """End every session of a user but those bound to `keep` (the account as it is now); how many ended."""
         with self._lock:
-            ended = [sid for sid, s in self._sessions.items() if s.username == username]
+            ended = [sid for sid, s in self._sessions.items()
+                     if s.username == username and (keep is None or s.binding != keep)]
             for sid in ended:
                 del self._sessions[sid]
         return len(ended)

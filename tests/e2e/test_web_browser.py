@@ -78,7 +78,8 @@ def site(notebook_image, docker_client):
         web={"enabled": True, "listen": f"127.0.0.1:{port}"},
     )
     service = build_service(config, mode="client-server")
-    service.create_user(ROOT, "alice", "alice-password")
+    # A uid of this run's own: the container is ipynbsrv-<uid>-web, and another run may be on the engine.
+    service.create_user(ROOT, "alice", "alice-password", uid=30000 + os.getpid() % 20000)
     service.create_user(ROOT, "bob", "bob-password")
     service.register_image(ROOT, "ipython3", notebook_image, is_public=True)
     broker = BrokerServer(service, config)
@@ -103,8 +104,8 @@ def site(notebook_image, docker_client):
         remove_tree(folder)
 
 
-@pytest.fixture
-def browser():
+def chromium(*extra: str):
+    """Debian's chromium, headless, driven through the system chromedriver; yields the driver."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         unavailable("web", "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
     from selenium import webdriver
@@ -115,7 +116,7 @@ def browser():
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--ignore-certificate-errors", f"--user-data-dir={profile}", "--window-size=1280,900"):
+                 "--ignore-certificate-errors", f"--user-data-dir={profile}", "--window-size=1280,900", *extra):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -126,6 +127,18 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser():
+    yield from chromium()
+
+
+@pytest.fixture
+def sibling_browser():
+    """A browser in which nb.example.test (the gateway) and evil.example.test (another origin of the
+    same site, as a sibling subdomain is) both resolve to this host."""
+    yield from chromium("--host-resolver-rules=MAP nb.example.test 127.0.0.1, MAP evil.example.test 127.0.0.1")
 
 
 def wait_for(predicate, timeout: float = 60, what: str = "condition"):
@@ -225,8 +238,10 @@ def test_log_in_run_a_cell_and_never_see_the_token(site, browser):
 
     created = browser.execute_async_script("""
         const done = arguments[arguments.length - 1];
+        const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
         fetch('/user/alice/web/api/contents/home/from-the-browser.ipynb', {method: 'PUT',
-              headers: {'Content-Type': 'application/json'}, body: JSON.stringify(arguments[0])})
+              headers: {'Content-Type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf)},
+              body: JSON.stringify(arguments[0])})
           .then(r => done(r.status)).catch(e => done(String(e)));""", notebook)
     assert created == 201, created
 
@@ -315,3 +330,133 @@ def test_routes_follow_the_notebook_through_stop_and_start(site):
     site.service.start_container(alice, site.view.id)
     wait_for(lambda: client.request("GET", "/user/alice/web/api/status").status == 200, 120,
              "the route to come back when the notebook started")
+
+
+class HostilePage:
+    """A page on another origin of the same site: https://evil.example.test:<port>/ (self-signed)."""
+
+    def __init__(self, folder: Path) -> None:
+        import ssl
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from ipynbsrv_tui.web.certs import make_self_signed
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                body = b"<!DOCTYPE html><html><body><h1>A page of evil.example.test</h1></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        cert, key = make_self_signed(folder, "evil.example.test")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# Runs in a page: POST to the notebook, then open the named terminal's websocket and type into it.
+ATTACK = """
+const [base, terminal, file] = [arguments[0], arguments[1], arguments[2]];
+const done = arguments[arguments.length - 1];
+const results = {};
+(async () => {
+  for (const [what, path, body] of [['kernel', '/api/kernels', '{}'],
+                                    ['contents', '/api/contents/home', '{"type": "file", "ext": ".txt"}'],
+                                    ['terminal', '/api/terminals', '{"name": "from-elsewhere"}']]) {
+    try {
+      await fetch(base + path, {method: 'POST', mode: 'no-cors', credentials: 'include',
+                                headers: {'Content-Type': 'text/plain'}, body});
+      results[what] = 'sent';
+    } catch (e) { results[what] = String(e); }
+  }
+  results.websocket = await new Promise(resolve => {
+    const ws = new WebSocket(base.replace('https:', 'wss:') + '/terminals/websocket/' + terminal);
+    ws.onopen = () => { ws.send(JSON.stringify(['stdin', 'touch ~/' + file + '\\r']));
+                        setTimeout(() => resolve('open'), 3000); };
+    ws.onerror = () => resolve('refused');
+    setTimeout(() => resolve('timeout'), 15000);
+  });
+  done(results);
+})();
+"""
+
+# Runs in alice's own page: what Jupyter's own page does, with its _xsrf token.
+OWN_PAGE = """
+const [base, file] = [arguments[0], arguments[1]];
+const done = arguments[arguments.length - 1];
+const xsrf = decodeURIComponent((document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '');
+const headers = {'Content-Type': 'application/json', 'X-XSRFToken': xsrf};
+(async () => {
+  const upload = await fetch(base + '/api/contents/home/uploaded.txt', {method: 'PUT', headers,
+      body: JSON.stringify({type: 'file', format: 'text', content: 'uploaded from the page'})});
+  const made = await fetch(base + '/api/terminals', {method: 'POST', headers, body: '{}'});
+  const name = (await made.json()).name;
+  const typed = await new Promise(resolve => {
+    const ws = new WebSocket(base.replace('https:', 'wss:') + '/terminals/websocket/' + name);
+    ws.onopen = () => { ws.send(JSON.stringify(['stdin', 'touch ~/' + file + '\\r']));
+                        setTimeout(() => resolve('open'), 3000); };
+    ws.onerror = () => resolve('refused');
+    setTimeout(() => resolve('timeout'), 15000);
+  });
+  done({upload: upload.status, terminal: made.status, name, typed});
+})().catch(e => done({error: String(e)}));
+"""
+
+
+def test_a_page_on_a_sibling_subdomain_cannot_use_a_logged_in_users_notebook(site, sibling_browser):
+    """DESIGN §16 threat model: alice is logged in at nb.example.test; a page of evil.example.test
+    (the same site, so her SameSite=Lax cookie goes along) tries the kernel, contents and terminal
+    calls and a terminal's websocket. Each is refused before Jupyter; alice's own page keeps working."""
+    from selenium.webdriver.common.by import By
+
+    browser = sibling_browser
+    gateway = f"https://nb.example.test:{site.port}"
+    base = f"{gateway}/user/alice/web"
+    home = site.service.data.home_of("alice")
+    browser.get(f"{base}/tree")
+    log_in(browser, "alice", "alice-password")
+    wait_for(lambda: browser.current_url == f"{base}/tree", 30, "the notebook's tree page")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".jp-DirListing"), 60, "Jupyter's file list")
+
+    own = browser.execute_async_script(OWN_PAGE, base, "written-by-alice")
+    assert own.get("upload") == 201 and own.get("terminal") == 200 and own.get("typed") == "open", own
+    wait_for(lambda: (home / "written-by-alice").exists(), 20, "the file alice's terminal wrote")
+    assert (home / "uploaded.txt").read_text() == "uploaded from the page"
+
+    client = WebClient(site.port, source="127.0.0.4")
+    assert client.login("alice", "alice-password").status == 303
+
+    def listing(path: str) -> list:
+        answer = client.request("GET", f"/user/alice/web/api/{path}")
+        assert answer.status == 200, answer.status
+        return json.loads(answer.text)
+
+    kernels, terminals = listing("kernels"), listing("terminals")
+    files = sorted(p.name for p in home.iterdir())
+    evil = HostilePage(site.folder / "evil")
+    try:
+        browser.get(f"https://evil.example.test:{evil.port}/")
+        assert "A page of evil.example.test" in browser.page_source
+        results = browser.execute_async_script(ATTACK, base, own["name"], "written-from-elsewhere")
+    finally:
+        evil.close()
+    assert results["websocket"] != "open", results
+    time.sleep(2)
+    assert listing("kernels") == kernels, "another origin started a kernel"
+    assert [t["name"] for t in listing("terminals")] == [t["name"] for t in terminals], "another origin made a terminal"
+    assert sorted(p.name for p in home.iterdir()) == files, "another origin wrote into alice's home"
+    assert not (home / "written-from-elsewhere").exists()

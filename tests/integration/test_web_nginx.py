@@ -36,6 +36,7 @@ pytestmark = pytest.mark.web
 
 ROOT = Actor("root", 0, True, ())
 TOKENS = {"alice": "a" * 48, "bob": "b" * 48}
+XSRF = "2|1a2b3c4d|5e6f708192a3b4c5d6e7f8091a2b3c4d|1700000000"  # Tornado's format, as Jupyter sets it
 
 
 class Web:
@@ -229,7 +230,8 @@ def test_an_upload_of_100_mb_goes_through(web):
     before = web.upstreams["bob"].uploaded
     conn = client.connection()
     conn.putrequest("PUT", "/user/bob/one/api/contents/big.bin")
-    conn.putheader("Cookie", f"ipynbsrv_session={client.jar['ipynbsrv_session']}")
+    conn.putheader("Cookie", f"ipynbsrv_session={client.jar['ipynbsrv_session']}; _xsrf={XSRF}")
+    conn.putheader("X-XSRFToken", XSRF)  # as Jupyter's page sends it
     conn.putheader("Content-Length", str(size))
     conn.endheaders()
     block = b"x" * (1 << 20)
@@ -366,6 +368,208 @@ def test_when_nginx_is_killed_it_is_back_and_the_broker_says_so(web, caplog):
     assert any("nginx is back" in m for m in messages), messages
 
 
+# ---------------------------------------------------------------- the gateway as an attacker meets it
+
+
+def raw_request(web: Web, lines: list[str]) -> bytes:
+    """Send a request exactly as written (no client-side normalisation) and return the status line and headers."""
+    raw = socket.create_connection(("127.0.0.1", web.port))
+    tls = ssl._create_unverified_context().wrap_socket(raw, server_hostname="127.0.0.1")
+    tls.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    tls.settimeout(10)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = tls.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    tls.close()
+    return head
+
+
+def websocket_head(web: Web, path: str, cookie: str, *extra: str) -> bytes:
+    return raw_request(web, [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{web.port}", "Upgrade: websocket",
+                             "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", f"Cookie: {cookie}", *extra])
+
+
+def test_another_origin_cannot_write_or_open_a_websocket_but_the_gateways_own_origin_can(web):
+    """Jupyter takes every proxied request as token-authenticated and skips its XSRF and Origin checks:
+    the gateway refuses a change or a websocket from another origin (a sibling subdomain included)."""
+    client = logged_in(web, "alice")
+    upstream = web.upstreams["alice"]
+    own = f"https://127.0.0.1:{web.port}"
+    attempts = [
+        {"Origin": "https://evil.example", "Content-Type": "text/plain"},
+        {"Origin": "https://evil.127.0.0.1.nip.io", "Content-Type": "text/plain"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Referer": "https://sibling.example/page"},
+        {"Origin": own.replace("https", "http")},
+    ]
+    before = len(upstream.requests)
+    for headers in attempts:
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            answer = client.request(method, "/user/alice/one/api/kernels", b"{}", headers)
+            assert answer.status == 404, (method, headers, answer.status)
+    cookie = f"ipynbsrv_session={client.jar['ipynbsrv_session']}"
+    for origin in ("https://evil.example", own.replace(str(web.port), str(web.port + 1))):
+        assert websocket_head(web, "/user/alice/one/api/kernels/k/channels", cookie,
+                              f"Origin: {origin}").startswith(b"HTTP/1.1 404"), origin
+    assert len(upstream.requests) == before, "a cross-origin request reached the notebook"
+
+    # Reading is not refused (a link from elsewhere opens the notebook), nor is the gateway's own page.
+    assert client.request("GET", "/user/alice/one/api/status", headers={"Origin": "https://evil.example"}).status == 200
+    assert websocket_head(web, "/user/alice/one/api/kernels/k/channels", cookie,
+                          f"Origin: {own}").startswith(b"HTTP/1.1 101")
+    client.jar["_xsrf"] = XSRF
+    same = {"Origin": own, "X-XSRFToken": XSRF, "Sec-Fetch-Site": "same-origin"}
+    answer = client.request("POST", "/user/alice/one/api/kernels", b"{}", same)
+    assert answer.status == 201 and answer.text == "posted to /user/alice/one/api/kernels"
+
+
+def test_jupyters_xsrf_rule_holds_at_the_gateway(web):
+    """A change from the gateway's own origin still needs Jupyter's _xsrf token, as Jupyter would ask
+    of a browser: the cookie and the same secret in X-XSRFToken (or ?_xsrf=), masked or not."""
+    client = logged_in(web, "alice")
+    own = {"Origin": f"https://127.0.0.1:{web.port}"}
+    assert client.request("POST", "/user/alice/one/api/sessions", b"{}", own).status == 404  # no token
+    client.jar["_xsrf"] = XSRF
+    assert client.request("POST", "/user/alice/one/api/sessions", b"{}", own).status == 404  # cookie only
+    wrong = {**own, "X-XSRFToken": XSRF.replace("5e6f", "5e60")}
+    assert client.request("POST", "/user/alice/one/api/sessions", b"{}", wrong).status == 404
+    # The same secret under another mask is the same token (Tornado masks it anew on every page).
+    remasked = "2|00000000|" + bytes(b ^ m for b, m in zip(bytes.fromhex("5e6f708192a3b4c5d6e7f8091a2b3c4d"),
+                                                           bytes.fromhex("1a2b3c4d") * 4, strict=True)).hex() + "|1"
+    assert client.request("POST", "/user/alice/one/api/sessions", b"{}", {**own, "X-XSRFToken": remasked}).status == 201
+    assert client.request("POST", f"/user/alice/one/api/sessions?_xsrf={XSRF.replace('|', '%7C')}", b"{}",
+                          own).status == 201
+
+
+NORMALISATION_VARIANTS = [
+    "/user/alice/one/../../bob/one/api/status",
+    "/user/alice/one/%2e%2e/%2e%2e/bob/one/api/status",
+    "/user/alice/one/%2E%2E/%2E%2E/bob/one/api/status",
+    "/user/alice/one/.%2e/.%2e/bob/one/api/status",
+    "/user/alice/one/..%2F..%2Fbob/one/api/status",
+    "/user/alice/one/%2f..%2f..%2fbob/one/api/status",
+    "/user/alice/one/;/../../../bob/one/api/status",
+    "/user/alice/one;/../../bob/one/api/status",
+    "/user/alice/one/x/../../../bob/one/api/status",
+    "/user/alice/one/api/../../../bob/one/api/status",
+    "/user/alice/one/./../../bob/one/api/status",
+    "/user/alice/one//..//..//bob/one/api/status",
+    "/user//bob/one/api/status",
+    "/user/alice/../bob/one/api/status",
+    "/user/alice%2f..%2fbob/one/api/status",
+    "/user/alice/one/%2e%2e%2f%2e%2e%2fbob/one/api/status",
+    "/user/bob/one/../../alice/one/api/status",
+    "/user/./bob/one/api/status",
+    "/user/alice/one/api/..;/..;/..;/bob/one/api/status",
+    "/./user/bob/one/api/status",
+    "/user/alice/one/%252e%252e/%252e%252e/bob/one/api/status",
+]
+
+
+def test_a_path_that_normalises_to_another_users_notebook_never_reaches_it(web):
+    """Authorization is decided on the path nginx routes by: 10 of these reached bob's notebook from
+    alice's session when the broker read the raw address."""
+    client = logged_in(web, "alice")
+    bob = web.upstreams["bob"]
+    before = len(bob.requests)
+    cookie = f"ipynbsrv_session={client.jar['ipynbsrv_session']}"
+    for path in NORMALISATION_VARIANTS:
+        head = raw_request(web, [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{web.port}", f"Cookie: {cookie}"])
+        assert not head.startswith(b"HTTP/1.1 200") or len(bob.requests) == before, path
+        assert len(bob.requests) == before, f"{path} reached bob's notebook"
+    # What normalises to alice's own notebook and says so in the raw path too still works.
+    head = raw_request(web, ["GET /user/alice/one/api/../api/status HTTP/1.1", f"Host: 127.0.0.1:{web.port}",
+                             f"Cookie: {cookie}"])
+    assert head.startswith(b"HTTP/1.1 200"), head
+
+
+def test_generated_paths_are_refused_or_routed_to_exactly_the_authorized_notebook(web):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client = logged_in(web, "alice")
+    cookie = f"ipynbsrv_session={client.jar['ipynbsrv_session']}"
+    bob, alice = web.upstreams["bob"], web.upstreams["alice"]
+    pieces = st.sampled_from(["..", ".", "%2e", "%2E", "%2e%2e", ".%2e", "%2f", "%2F", ";", ";x", "", "/",
+                              "alice", "bob", "one", "ONE", "Bob", "user", "api", "status", "%62ob", "x"])
+    starts = st.sampled_from(["/user/alice/one/", "/user/alice/", "/user/", "/user/bob/one/", "/"])
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(starts, st.lists(pieces, min_size=1, max_size=8))
+    def check(start: str, parts: list[str]) -> None:
+        path = start + "/".join(parts)
+        bob_before, alice_before = len(bob.requests), len(alice.requests)
+        head = raw_request(web, [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{web.port}", f"Cookie: {cookie}"])
+        assert len(bob.requests) == bob_before, f"{path} reached bob's notebook"
+        if head.startswith(b"HTTP/1.1 200"):
+            assert len(alice.requests) == alice_before + 1, f"{path}: 200 from something other than alice's notebook"
+
+    check()
+
+
+def test_a_request_with_two_session_cookies_is_refused_and_no_notebook_sees_either(web):
+    """A planted cookie before an admin's: nginx would strip one and forward the other to the notebook."""
+    admin = logged_in(web, "carol")
+    victim_cookie = admin.jar["ipynbsrv_session"]
+    owner = logged_in(web, "alice")
+    upstream = web.upstreams["alice"]
+    before = len(upstream.requests)
+    for cookies in ([f"ipynbsrv_session=planted; ipynbsrv_session={victim_cookie}"],
+                    [f"ipynbsrv_session={owner.jar['ipynbsrv_session']}; ipynbsrv_session={victim_cookie}"],
+                    [f"ipynbsrv_session={victim_cookie}", "ipynbsrv_session=planted"],
+                    [f"a=1; ipynbsrv_session={victim_cookie};ipynbsrv_session={victim_cookie}"]):
+        head = raw_request(web, ["GET /user/alice/one/api/status HTTP/1.1", f"Host: 127.0.0.1:{web.port}",
+                                 *(f"Cookie: {c}" for c in cookies)])
+        assert head.startswith(b"HTTP/1.1 404"), (cookies, head)  # refused, as a missing notebook
+    assert len(upstream.requests) == before
+    assert WebClient(web.port, jar={"ipynbsrv_session": victim_cookie}).request("GET", "/user/alice/one/").status == 200
+    assert victim_cookie not in str(upstream.requests)
+
+
+def test_a_session_ends_with_a_password_change_a_disable_and_enable_and_a_delete_and_recreate(web):
+    service = web.service
+    service.create_user(ROOT, "frank", "frank-password", uid=4711)
+    web.routes.append(Route("frank", "one", "127.0.0.1", web.upstreams["alice"].port, TOKENS["alice"]))
+    try:
+        client = logged_in(web, "frank")
+        deadline = time.monotonic() + 5
+        while client.request("GET", "/user/frank/one/").status != 200:
+            assert time.monotonic() < deadline, "the route never answered"
+            time.sleep(0.1)
+        service.set_password(ROOT, "frank", "frank-password2")
+        assert client.request("GET", "/user/frank/one/").status == 302
+        assert client.request("GET", "/").status in (302, 303)
+
+        client = WebClient(web.port, source="127.0.3.1")
+        assert client.login("frank", "frank-password2").status == 303
+        service.set_active(ROOT, "frank", False)
+        service.set_active(ROOT, "frank", True)  # no request in between
+        assert client.request("GET", "/user/frank/one/").status == 302
+
+        client = WebClient(web.port, source="127.0.3.2")
+        assert client.login("frank", "frank-password2").status == 303
+        old = dict(client.jar)
+        service.delete_user(ROOT, "frank", data="delete")
+        service.create_user(ROOT, "frank", "frank-password3", uid=4711)  # the same name and uid again
+        assert WebClient(web.port, jar=old).request("GET", "/user/frank/one/").status == 302
+        assert WebClient(web.port, jar=old).request("GET", "/").status in (302, 303)
+        assert logged_in_as(web, "frank", "frank-password3").request("GET", "/user/frank/one/").status == 200
+    finally:
+        web.routes.pop()
+
+
+def logged_in_as(web: Web, username: str, password: str) -> WebClient:
+    client = web.client()
+    assert client.login(username, password).status == 303
+    return client
+
+
+# Last: it opens a store of its own, which the module's gateway would then be reading.
 def test_the_broker_runs_nginx_as_its_child_and_stops_it_with_itself(tmp_path):
     require_nginx()
     from ipynbsrv_tui.broker.server import BrokerServer

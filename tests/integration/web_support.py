@@ -141,6 +141,15 @@ class Upstream:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:
+                self._record()
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = f"posted to {self.path}".encode()
+                self.send_response(201)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_PUT(self) -> None:
                 self._record()
                 remaining = int(self.headers.get("Content-Length", 0))

@@ -52,7 +52,7 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 6
+    assert schema_version(db) == latest_version() == 7
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
@@ -63,6 +63,7 @@ def test_fresh_database_has_latest_version_and_every_table(db):
         "0004_container_placement",
         "0005_collaboration",
         "0006_container_started",
+        "0007_user_credential_version",
     ]
 
 
@@ -111,7 +112,7 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
     assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
                         "0004_container_placement", "0005_collaboration",
-                        "0006_container_started"]
+                        "0006_container_started", "0007_user_credential_version"]
 
 
 def test_migration_0004_can_be_reverted(db):
@@ -128,6 +129,8 @@ def test_migration_0006_takes_a_running_rows_start_from_its_last_state_change(db
     running = _make_container(_make_user(), None)
     when = datetime(2026, 1, 2, 3, 4, 5)
     Container.update(state="running", state_changed=when).where(Container.id == running.id).execute()
+    while schema_version(db) > 6:
+        store_db._runner(db).down()
     assert store_db._runner(db).down() == ["0006_container_started"]
     upgrade(db)
     assert Container.get_by_id(running.id).started == when
@@ -136,7 +139,8 @@ def test_migration_0006_takes_a_running_rows_start_from_its_last_state_change(db
 def test_migration_0002_can_be_reverted(db_path):
     db = open_database(db_path, migrate=False)
     upgrade(db, to_version=2)
-    _make_user()
+    db.execute_sql("INSERT INTO user (username, uid, gid, display_name, email, home, is_admin, source, active,"
+                   " created) VALUES ('alice', 2001, 2001, '', '', '', 0, 'local', 1, '2024-01-01 00:00:00')")
     while schema_version(db) > 2:
         store_db._runner(db).down()
     assert store_db._runner(db).down() == ["0002_user_synced_and_lookup_indexes"]

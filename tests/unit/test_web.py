@@ -158,3 +158,32 @@ def test_check_config_exits_2_with_one_line_per_web_error(tmp_path, capsys, monk
     assert "[web]\nenabled = true" in captured.out
     assert "ipynbsrv-tui: error: [web] enabled but nginx is not installed" in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_a_change_or_a_websocket_must_come_from_the_gateways_own_origin():
+    from ipynbsrv_tui.web.trust import cross_origin
+
+    host = "nb.example.org"
+    assert cross_origin("GET", "", "https://evil.example", None, None, host) is None  # reading is not refused
+    assert cross_origin("POST", "", "https://nb.example.org", None, None, host) is None
+    assert cross_origin("POST", "", "https://nb.example.org:443", None, None, host) is None
+    for method, upgrade, origin, site, referer in (
+            ("POST", "", "https://evil.nb.example.org", None, None), ("PUT", "", "http://nb.example.org", None, None),
+            ("DELETE", "", "null", None, None), ("GET", "websocket", "https://sibling.example.org", None, None),
+            ("POST", "", None, "same-site", None), ("PATCH", "", None, None, "https://sibling.example.org/x"),
+            ("POST", "", "https://nb.example.org:8443", None, None)):
+        assert cross_origin(method, upgrade, origin, site, referer, host), (method, origin, site, referer)
+    assert cross_origin("POST", "", None, None, None, host) is None  # not a browser: nothing to forge
+
+
+def test_jupyters_xsrf_token_is_compared_by_its_secret_and_cookies_are_found_as_nginx_finds_them():
+    from ipynbsrv_tui.web.trust import cookie_value, cookie_values, xsrf_ok
+
+    token = "2|1a2b3c4d|5e6f708192a3b4c5d6e7f8091a2b3c4d|1700000000"
+    secret = bytes(b ^ m for b, m in zip(bytes.fromhex("5e6f708192a3b4c5d6e7f8091a2b3c4d"), bytes.fromhex("1a2b3c4d") * 4, strict=True))
+    remasked = "2|00000000|" + secret.hex() + "|1"
+    assert xsrf_ok([f"_xsrf={token}"], remasked, "/x") and xsrf_ok([f"a=1; _xsrf={token}"], None, f"/x?_xsrf={token}")
+    assert not xsrf_ok([f"_xsrf={token}"], None, "/x") and not xsrf_ok([], token, "/x")
+    assert not xsrf_ok([f"_xsrf={token}"], token.replace("5e6f", "5e60"), "/x")
+    assert cookie_values(["a=1; s=x", "s=y"], "s") == ["x", "y"] and cookie_value(["a=1; s=x", "s=y"], "s") is None
+    assert cookie_value(["xs=1; s=2"], "s") == "2" and cookie_value(["a=1"], "s") is None
