@@ -57,6 +57,7 @@ class Section:
     class_name: str
     short: str = ""
     swarm_only: bool = False  # shown only with [engine] mode = "swarm"
+    backup_only: bool = False  # shown only when [backup] names a repository
 
     @property
     def short_title(self) -> str:
@@ -92,6 +93,7 @@ SECTIONS = (
     Section("shares", "Shares", "6", False, ".screens.shares", "SharesScreen", "Shr"),
     Section("notifications", "Notifications", "7", False, ".screens.notifications", "NotificationsScreen", "Note"),
     Section("nodes", "Nodes", "8", True, ".screens.nodes", "NodesScreen", swarm_only=True),
+    Section("backups", "Backups", "9", False, ".screens.backups", "BackupsScreen", "Bkp", backup_only=True),
 )
 
 
@@ -130,8 +132,9 @@ class IpynbsrvApp(UnreadBadge, Background, App):
         self.session = session
         is_admin = session.actor.is_admin
         swarm = config.engine.mode == "swarm"
+        backups = bool(config.backup.repository)
         self.sections = [s for s in SECTIONS if (is_admin or not s.admin_only) and (swarm or not s.swarm_only)
-                         and s.available()]
+                         and (backups or not s.backup_only) and s.available()]
         # Instance values read by App.__init__: only the sections this actor may use become modes.
         self.MODES = {s.mode: s.make_screen for s in self.sections}  # type: ignore[misc]
         self.DEFAULT_MODE = "containers" if is_admin and "containers" in self.MODES else "notebooks"  # type: ignore[misc]
@@ -236,6 +239,9 @@ class IpynbsrvApp(UnreadBadge, Background, App):
             self.notify(f"The Docker Engine is unreachable: {new.engine_detail}", severity="error", markup=False)
         if old is not None and old.directory_ok and not new.directory_ok:
             self.notify(f"The directory is unreachable: {new.directory_detail}", severity="error", markup=False)
+        if new.backup_problem and (old is None or old.backup_problem != new.backup_problem):
+            self.notify(new.backup_problem[:1].upper() + new.backup_problem[1:], title="Backups", severity="error",
+                        timeout=10, markup=False)
 
     def on_service_lost(self, message: ServiceLost) -> None:
         if self.service_lost is None:

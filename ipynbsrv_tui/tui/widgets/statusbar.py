@@ -1,4 +1,5 @@
-"""The header: the section tab line, then section, host, mode, engine and directory health, and who is acting."""
+"""The header: the section tab line, then section, host, mode, engine, directory and (admins) backup
+health, and who is acting."""
 
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ class StatusBar(Widget):
             line.append(" ")
             line.append_text(_signal(_directory_label(health), health.directory_ok if health else None,
                                      stale=bool(health and health.directory_stale)))
+            if health is not None and health.backup_problem:  # admins only (DESIGN §17)
+                line.append(" ")
+                late = health.backup_problem.startswith("backup late")
+                line.append_text(Text("backup late" if late else "backup ✗", style="bold red"))
         if session is not None:
             actor = session.actor
             line.append(" │ ")
