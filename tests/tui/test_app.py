@@ -145,7 +145,7 @@ async def test_sections_of_the_other_helper_are_real_modes():
     names = {section.mode: section.screen_class.__name__ for section in SECTIONS}
     assert names == {"containers": "ContainersScreen", "images": "ImagesScreen", "users": "UsersScreen",
                      "notebooks": "NotebooksScreen", "groups": "GroupsScreen", "shares": "SharesScreen",
-                     "notifications": "NotificationsScreen", "nodes": "NodesScreen"}
+                     "notifications": "NotificationsScreen", "nodes": "NodesScreen", "backups": "BackupsScreen"}
 
 
 @pytest.mark.parametrize(
