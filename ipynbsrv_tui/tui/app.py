@@ -266,10 +266,12 @@ class IpynbsrvApp(UnreadBadge, Background, App):
         return next((s for s in self.sections if s.mode == mode), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A swarm-only section (Nodes) has no key, help line or palette entry in docker mode."""
+        """A swarm-only section (Nodes) has no key, help line or palette entry in docker mode, nor
+        Backups without a repository."""
         if action == "section" and parameters:
             mode = str(parameters[0])
-            if self.section_for(mode) is None and any(s.swarm_only and s.mode == mode for s in SECTIONS):
+            if self.section_for(mode) is None and any((s.swarm_only or s.backup_only) and s.mode == mode
+                                                      for s in SECTIONS):
                 return False
         return True
 
