@@ -23,6 +23,8 @@ from .domain import ConfigError, ValidationError
 
 SYSTEM_CONFIG = Path("/etc/ipynbsrv/config.toml")
 ENV_VAR = "IPYNBSRV_CONFIG"
+DEFAULT_BROKER_SOCKET = "/run/ipynbsrv/ipynbsrv.sock"
+BROKER_SOCKET_VAR = "IPYNBSRV_BROKER_SOCKET"
 
 
 def user_data_dir() -> Path:
@@ -33,6 +35,12 @@ def user_data_dir() -> Path:
     import platformdirs  # only here: a configured installation never needs it, and it loads slowly
 
     return Path(platformdirs.user_data_dir("ipynbsrv-tui"))
+
+
+def default_broker_socket() -> str:
+    """`[broker] socket` when the config names none: $IPYNBSRV_BROKER_SOCKET, else the installed
+    path. The test session sets the variable, so no test's config can reach a live broker."""
+    return os.environ.get(BROKER_SOCKET_VAR) or DEFAULT_BROKER_SOCKET
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,7 @@ class BuildConfig:
 class BrokerConfig:
     """[broker]"""
 
-    socket: str = "/run/ipynbsrv/ipynbsrv.sock"
+    socket: str = field(default_factory=default_broker_socket)
     reconcile_interval: int = 60
     max_message_bytes: int = 1048576
 

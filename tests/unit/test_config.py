@@ -16,9 +16,19 @@ from ipynbsrv_tui.domain import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_root_config_toml_documents_exactly_the_defaults():
+def test_root_config_toml_documents_exactly_the_defaults(monkeypatch):
+    monkeypatch.delenv("IPYNBSRV_BROKER_SOCKET", raising=False)  # the test session sets it (tests/conftest.py)
     config = load_config(ROOT / "config.toml")
     assert config.replace(source=None) == Config()
+
+
+def test_the_default_broker_socket_can_be_moved_by_the_environment(tmp_path, monkeypatch):
+    """DESIGN §11: the test session points every config that names no socket at its own folder."""
+    monkeypatch.setenv("IPYNBSRV_BROKER_SOCKET", str(tmp_path / "b.sock"))
+    assert Config().broker.socket == str(tmp_path / "b.sock")
+    assert load_config(ROOT / "config.toml").broker.socket == "/run/ipynbsrv/ipynbsrv.sock", "a named socket wins"
+    monkeypatch.delenv("IPYNBSRV_BROKER_SOCKET")
+    assert Config().broker.socket == "/run/ipynbsrv/ipynbsrv.sock"
 
 
 def test_every_key_in_root_config_has_a_comment_above_or_beside_it():
