@@ -1,4 +1,9 @@
-"""Choosing the mode (DESIGN §2): the broker's session when its socket answers, else embedded.
+"""Choosing the mode (DESIGN §2): the broker's session when its socket answers for the
+installation the config names, else embedded.
+
+A broker that serves another installation (its hello names another database) is never used:
+an account that may run the service itself runs it embedded on its own installation; any other
+is refused with one line saying which installation the socket serves and what to change.
 
 Embedded mode needs the Docker Engine. An account that cannot use it (an ordinary user on an
 installed host: the socket is root's) never falls back to embedded mode when the broker is down:
@@ -11,7 +16,7 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from .broker.protocol import BrokerUnavailable
+from .broker.protocol import BrokerUnavailable, WrongInstallation
 
 if TYPE_CHECKING:
     from .config import Config
@@ -50,7 +55,12 @@ def open_session(config: Config) -> ServiceSession:
     """
     from .broker.client import connect_session
 
-    remote = connect_session(config)
+    try:
+        remote = connect_session(config)
+    except WrongInstallation:
+        if not may_embed(config):
+            raise
+        remote = None
     if remote is not None:
         return remote
     if not may_embed(config):

@@ -26,13 +26,16 @@ from .protocol import (
     BrokerUnavailable,
     ProtocolError,
     SocketChannel,
+    WrongInstallation,
     decode,
     dump_message,
     encode,
     error_from_payload,
     error_payload,
+    installation,
     peer_credentials,
     read_message,
+    same_installation,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ def trusted_broker_uids() -> frozenset[int]:
 
 
 RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker)."
+RESTART_COMMAND = "systemctl restart ipynbsrv-broker, or stop and start `ipynbsrv-tui serve` where systemd is absent"
 
 
 class _Connection(SocketChannel):
@@ -105,7 +109,8 @@ class RemoteSession(ServiceSession):
 
     Thread-safe: each call borrows a connection from a small pool (`pool_size` idle connections
     are kept; 0 means one connection per call); each streaming call gets its own connection.
-    `actor` is who the broker says we are; `mode` is "client".
+    `actor` is who the broker says we are; `mode` is "client". Given `expect` (`protocol.installation`
+    of the config), the session is refused with WrongInstallation unless the broker serves it.
     """
 
     mode = "client"
@@ -118,6 +123,7 @@ class RemoteSession(ServiceSession):
         pool_size: int = 4,
         connect_timeout: float = 2.0,
         busy_wait: float = 3.0,
+        expect: dict[str, Any] | None = None,
     ) -> None:
         self.socket_path = socket_path
         self.limit = max_message_bytes
@@ -128,6 +134,8 @@ class RemoteSession(ServiceSession):
         self._lock = threading.Lock()
         self._closed = False
         try:
+            if expect is not None:
+                self._check_installation(expect)
             self._actor: Actor = self._call("whoami", (), {}, answer_within=connect_timeout)
         except BaseException:
             self.close()
@@ -136,6 +144,24 @@ class RemoteSession(ServiceSession):
     @property
     def actor(self) -> Actor:
         return self._actor
+
+    def _check_installation(self, expect: dict[str, Any]) -> None:
+        """WrongInstallation unless the broker's hello names the database `expect` names."""
+        try:
+            served: dict[str, Any] = self._call("hello", (), {}, answer_within=self.connect_timeout)
+        except ProtocolError:
+            raise WrongInstallation(
+                f"The broker at {self.socket_path} does not say which installation it serves (it predates this "
+                f"ipynbsrv-tui): restart it after the upgrade ({RESTART_COMMAND})."
+            ) from None
+        if same_installation(expect, served):
+            return
+        theirs, ours = _describe(served), _describe(expect)
+        change = f"use --config {served['config']} for that one, or " if served.get("config") else ""
+        raise WrongInstallation(
+            f"The broker at {self.socket_path} serves another installation ({theirs}), not this one ({ours}): "
+            f"{change}set [broker] socket to this installation's own broker."
+        )
 
     # ------------------------------------------------------------------ calls
 
@@ -382,6 +408,12 @@ if STREAM_CALLS - vars(RemoteSession).keys():  # a streaming call needs its Remo
     raise TypeError(f"RemoteSession lacks the streaming calls {sorted(STREAM_CALLS - vars(RemoteSession).keys())}")
 
 
+def _describe(named: dict[str, Any]) -> str:
+    """An installation in words: its database and the config file naming it."""
+    config = named.get("config")
+    return f"database {named.get('database')}, " + (f"config {config}" if config else "the embedded defaults")
+
+
 def _pending_error(conn: _Connection) -> BaseException | None:
     """The error the broker sent before closing on us (e.g. BrokerBusy), if one is waiting to be read."""
     try:
@@ -414,10 +446,13 @@ def check_socket_owner(path: str) -> None:
 
 
 def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | None:
-    """A RemoteSession when the broker at `config.broker.socket` answers, else None (use embedded mode).
+    """A RemoteSession when the broker at `config.broker.socket` answers for the installation the
+    config names, else None (use embedded mode).
 
     A broker that answers but refuses us (a uid it does not know) raises that refusal
     (NotAuthorized with what to do): falling back to embedded mode would not help that user.
+    A broker of another installation raises WrongInstallation (connect.open_session decides
+    whether this account may run embedded instead).
     """
     path = config.broker.socket
     if not broker_socket_present(path):
@@ -426,7 +461,8 @@ def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | 
     try:
         # The calls mypy sees as abstract are set on the class from the interface (see `_remote_call`).
         return RemoteSession(  # type: ignore[abstract]
-            path, max_message_bytes=config.broker.max_message_bytes, connect_timeout=timeout
+            path, max_message_bytes=config.broker.max_message_bytes, connect_timeout=timeout,
+            expect=installation(config.database.resolved_path, config.source),
         )
     except BrokerUnavailable:
         return None

@@ -6,6 +6,7 @@ One message is one JSON object on one line (JSON never needs a raw newline), at 
 Requests (client → broker)::
 
     {"v": 1, "id": 7, "call": "list_containers", "args": [], "kwargs": {}}
+    {"v": 1, "id": 6, "call": "hello"}                  # which installation the broker serves
     {"v": 1, "id": 8, "call": "whoami"}                 # the Actor the broker sees
     {"v": 1, "id": 9, "call": "cancel"}                 # on a stream's connection: cancel it
 
@@ -31,6 +32,7 @@ import dataclasses
 import enum
 import json
 import keyword
+import os
 import socket
 import struct
 from datetime import datetime
@@ -43,7 +45,7 @@ VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
 
 # Calls the broker answers itself, without the service.
-CONTROL_CALLS: frozenset[str] = frozenset({"whoami", "ping", "cancel"})
+CONTROL_CALLS: frozenset[str] = frozenset({"hello", "whoami", "ping", "cancel"})
 
 
 class ProtocolError(IpynbsrvError):
@@ -60,6 +62,30 @@ class BrokerUnavailable(IpynbsrvError):
 
 class BrokerBusy(BrokerUnavailable):
     """The broker serves its maximum of connections; the request was not run (try again)."""
+
+
+class WrongInstallation(IpynbsrvError):
+    """The broker at the configured socket serves another installation than the config names."""
+
+
+# --------------------------------------------------------------------------- installation identity
+
+
+def installation(database: str | os.PathLike[str], config: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """What names an installation (DESIGN §2): its database, as written and with links resolved,
+    and the config file that names it (None: the embedded defaults). The broker's `hello` answers it."""
+    return {
+        "database": os.path.abspath(database),
+        "resolved": os.path.realpath(database),
+        "config": os.fspath(config) if config is not None else None,
+    }
+
+
+def same_installation(ours: dict[str, Any], served: dict[str, Any]) -> bool:
+    """Whether a broker that answered `served` to hello serves the installation `ours` names."""
+    mine = {ours.get("database"), ours.get("resolved")} - {None}
+    theirs = {served.get("database"), served.get("resolved")} - {None}
+    return bool(mine & theirs)
 
 
 # --------------------------------------------------------------------------- value codec

@@ -35,6 +35,7 @@ from .protocol import (
     dump_message,
     encode,
     error_payload,
+    installation,
     peer_credentials,
     read_message,
     request_fields,
@@ -95,6 +96,7 @@ class BrokerServer:
         self.service = service
         self.config = config
         self.path = Path(socket_path or config.broker.socket)
+        self.installation = installation(config.database.resolved_path, config.source)
         self.limit = config.broker.max_message_bytes
         self.max_connections = max_connections
         self.max_per_uid = max_per_uid
@@ -352,6 +354,8 @@ class BrokerServer:
             msg_id, call, args, kwargs = request_fields(message)
             if call == "ping":
                 return self._reply(client, {"id": msg_id, "ok": "pong"})
+            if call == "hello":  # before the caller's account: whoever reached us learns whose broker this is
+                return self._reply(client, {"id": msg_id, "ok": encode(self.installation)})
             try:
                 actor = self._actor(client)
             except IpynbsrvError as exc:

@@ -33,6 +33,7 @@ CLIENT_FILES = ("__init__.py", "domain.py", "interface.py", "broker/__init__.py"
 CLIENT_SCRIPT = r'''
 import json, os, sys
 uid, gid, socket_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+expect = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None  # protocol.installation() of a config
 os.setgroups([])
 os.setgid(gid)
 os.setuid(uid)
@@ -43,7 +44,7 @@ from ipynbsrv_tui.domain import IpynbsrvError
 ops = json.load(sys.stdin)
 heavy = sorted({m.split(".")[0] for m in sys.modules} & {"docker", "peewee", "ldap3", "requests"})
 try:
-    session = RemoteSession(socket_path)
+    session = RemoteSession(socket_path, expect=expect)
 except IpynbsrvError as exc:
     print("RESULT " + json.dumps({"uid": os.getuid(), "connect_error": error_payload(exc), "heavy": heavy}))
     sys.exit(0)
@@ -179,10 +180,13 @@ class ClientRun:
         return outcome["error"]
 
 
-def start_client(lib: Path, account_uid: int, account_gid: int, socket_path: str, ops: list) -> subprocess.Popen:
-    """Start `ops` ([name, args, kwargs] each) through the broker as uid:gid, in a system-Python subprocess."""
+def start_client(lib: Path, account_uid: int, account_gid: int, socket_path: str, ops: list,
+                 expect: dict | None = None) -> subprocess.Popen:
+    """Start `ops` ([name, args, kwargs] each) through the broker as uid:gid, in a system-Python subprocess;
+    given `expect` (the installation a config names), the client checks the broker serves it."""
     process = subprocess.Popen(
-        [SYSTEM_PYTHON, str(lib / "run_client.py"), str(account_uid), str(account_gid), socket_path],
+        [SYSTEM_PYTHON, str(lib / "run_client.py"), str(account_uid), str(account_gid), socket_path,
+         *([json.dumps(expect)] if expect is not None else [])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
         env={"PYTHONPATH": str(lib), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
     )
@@ -215,9 +219,10 @@ def finish_client(process: subprocess.Popen, account_uid: int) -> ClientRun:
     )
 
 
-def run_client(lib: Path, account_uid: int, account_gid: int, socket_path: str, ops: list) -> ClientRun:
+def run_client(lib: Path, account_uid: int, account_gid: int, socket_path: str, ops: list,
+               expect: dict | None = None) -> ClientRun:
     """Run `ops` through the broker as uid:gid and return what the client saw."""
-    return finish_client(start_client(lib, account_uid, account_gid, socket_path, ops), account_uid)
+    return finish_client(start_client(lib, account_uid, account_gid, socket_path, ops, expect), account_uid)
 
 
 def write_config(folder: Path, *, port_range: tuple[int, int], uid_range: tuple[int, int],

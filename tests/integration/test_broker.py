@@ -23,7 +23,7 @@ import docker.errors
 import pytest
 
 from ipynbsrv_tui.broker.client import RemoteSession
-from ipynbsrv_tui.broker.protocol import BrokerUnavailable
+from ipynbsrv_tui.broker.protocol import BrokerUnavailable, installation
 from ipynbsrv_tui.domain import BuildStatus, ContainerState
 
 from . import broker_support as support
@@ -177,6 +177,43 @@ def test_unknown_uid_is_refused_with_a_clear_message(site, matrix_broker):
     assert run.connect_error["type"] == "NotAuthorized"
     assert f"uid {nobody}" in run.connect_error["message"] and "admin" in run.connect_error["message"]
     assert root.health().engine_ok  # and the broker keeps serving
+
+
+def test_a_client_uses_the_broker_only_for_the_installation_its_config_names(site, matrix_broker, tmp_path):
+    """Issue 22 item 1: a config naming another database, no socket of its own (so the broker's).
+    An ordinary account is refused in one line naming the broker's installation; root runs embedded
+    on its own database. Before, both silently used the broker's installation."""
+    broker, root, accounts = matrix_broker
+    served_database = str(broker.config_path.parent / "state" / "ipynbsrv.db")
+    other = tmp_path / "other.toml"
+    other.write_text(f'[database]\npath = "{tmp_path / "other.db"}"\n[data]\nroot = "{tmp_path / "data"}"\n'
+                     f'[broker]\nsocket = "{broker.socket_path}"\n')
+    alice = accounts["alice"]
+    ops = [["list_containers", [], {}]]
+    refused = support.run_client(site["lib"], alice.uid, alice.gid, broker.socket_path, ops,
+                                 expect=installation(tmp_path / "other.db", other))
+    assert refused.connect_error is not None and refused.actor is None and refused.results == []
+    message = refused.connect_error["message"]
+    assert "\n" not in message
+    for words in ("serves another installation", broker.socket_path, served_database, str(broker.config_path), str(tmp_path / "other.db"),
+                  f"--config {broker.config_path}", "[broker] socket"):
+        assert words in message, message
+    served = support.run_client(site["lib"], alice.uid, alice.gid, broker.socket_path, ops,
+                                expect=installation(served_database, broker.config_path))
+    assert served.connect_error is None and served.actor.username == alice.name
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(other), *args],
+                              input=stdin, capture_output=True, text=True, timeout=120)
+
+    listed = cli("users", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [], "root got the broker's users, not its own installation's"
+    name = f"ipbt{secrets.token_hex(3)}d"
+    created = cli("users", "create", name, "--password-file", "-", stdin="long enough password\n")
+    assert created.returncode == 0, created.stderr
+    assert name in {row["username"] for row in json.loads(cli("users", "list", "--json").stdout)}
+    assert name not in {view.username for view in root.list_users()}, "the user went into the broker's installation"
 
 
 def test_one_account_cannot_take_every_connection(site, matrix_broker):

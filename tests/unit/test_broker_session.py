@@ -16,7 +16,7 @@ import pytest
 
 from ipynbsrv_tui.broker import server as broker_server
 from ipynbsrv_tui.broker.client import RemoteSession, connect_session
-from ipynbsrv_tui.broker.protocol import BrokerBusy, BrokerUnavailable
+from ipynbsrv_tui.broker.protocol import BrokerBusy, BrokerUnavailable, ProtocolError, WrongInstallation
 from ipynbsrv_tui.broker.server import BrokerServer
 from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.domain import (
@@ -142,6 +142,46 @@ def test_an_unknown_uid_is_refused(broker):
     server, service, config = broker
     service.known_uids = set()
     with pytest.raises(NotAuthorized, match=f"refuses uid {os.getuid()}"):
+        connect_session(config)
+
+
+def test_a_broker_serves_only_the_installation_its_config_names(broker, tmp_path, monkeypatch):
+    """Issue 22 item 1: the hello names the broker's database; a config naming another is refused
+    (one line: which installation the socket serves, what to change), or runs embedded when it may."""
+    from ipynbsrv_tui import connect
+
+    server, _, config = broker
+    served = str(config.database.resolved_path)
+    linked = tmp_path / "linked.db"
+    linked.symlink_to(served)
+    connect_session(config.replace(database={"path": str(linked)})).close()  # the same database by another path
+    other = config.replace(database={"path": str(tmp_path / "other.db")}, source=tmp_path / "other.toml")
+    with pytest.raises(WrongInstallation) as refused:
+        connect_session(other)
+    message = str(refused.value)
+    assert "\n" not in message
+    for words in (config.broker.socket, f"database {served}", "the embedded defaults",
+                  f"database {tmp_path / 'other.db'}", str(tmp_path / "other.toml"), "[broker] socket"):
+        assert words in message, message
+    monkeypatch.setattr("ipynbsrv_tui.service.embedded_session", lambda cfg: ("embedded", cfg.database.path))
+    monkeypatch.setattr(connect, "may_embed", lambda cfg: True)
+    assert connect.open_session(other) == ("embedded", str(tmp_path / "other.db"))
+    monkeypatch.setattr(connect, "may_embed", lambda cfg: False)
+    with pytest.raises(WrongInstallation):
+        connect.open_session(other)
+
+
+def test_a_broker_that_predates_hello_is_named_not_used(broker, monkeypatch):
+    server, _, config = broker
+    original = server._handle
+
+    def old_handle(client, message):  # what a broker before issue 22 answered
+        if message.get("call") == "hello":
+            return server._reply_error(client, message.get("id"), ProtocolError("Unknown call 'hello'."))
+        return original(client, message)
+
+    monkeypatch.setattr(server, "_handle", old_handle)
+    with pytest.raises(WrongInstallation, match="predates this ipynbsrv-tui.*restart it"):
         connect_session(config)
 
 
