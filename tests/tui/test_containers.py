@@ -44,7 +44,8 @@ async def test_lifecycle_actions_and_engine_events(admin_session, alice_containe
         await wait_until(pilot, lambda: cid in app.book.views, what="the container row")
         table = app.screen.query_one("#table")
         assert table.move_to(cid)
-        assert "running" in row_text(app, cid)
+        # "starting" until the readiness watcher sees the notebook answer (seconds on a loaded machine)
+        await wait_until(pilot, lambda: "running" in row_text(app, cid), what="the row reads running")
 
         # Behind the app's back: the row follows the engine's events.
         docker_client.api.stop(alice_container.docker_id, timeout=1)
