@@ -308,3 +308,58 @@ def test_the_broker_runs_a_due_backup_in_its_own_thread(service, people):
         thread.join(timeout=10)
     assert [e.name for e in service.backup_files(people["alice"], "latest", "~")] == ["notes.txt"]
     assert not service.backup_due() and service.backup_status(ROOT).last_error == ""
+
+
+def test_through_the_broker_alice_restores_her_file_and_bob_gets_nothing():
+    """The real broker as root, alice and bob as OS accounts: their uids (SO_PEERCRED) decide."""
+    import secrets
+
+    from ipynbsrv_tui.broker.client import RemoteSession
+    from tests.integration import broker_support as support
+
+    if not os.path.exists(support.SYSTEM_PYTHON):
+        pytest.skip(f"{support.SYSTEM_PYTHON} is needed to run clients as other uids")
+    folder = support.world_readable_dir("ipynbsrv-test-backup-")
+    accounts, broker, root = [], None, None
+    try:
+        lib = support.copy_client_package(folder)
+        config = support.write_config(folder, port_range=support.free_port_range(), uid_range=support.free_uid_range())
+        password = folder / "state" / "restic-password"
+        password.write_text("broker test\n")
+        os.chmod(password, 0o600)
+        with config.open("a") as out:
+            out.write(f'[backup]\nenabled = true\nrepository = "{folder / "repo"}"\npassword_file = "{password}"\n')
+        broker = support.BrokerProcess(config, str(folder / "run" / "broker.sock"), folder / "broker.log").start()
+        root = RemoteSession(broker.socket_path)
+        suffix = secrets.token_hex(3)
+        alice_name, bob_name = f"ipbk{suffix}a", f"ipbk{suffix}b"
+        for name in (alice_name, bob_name):
+            view = root.create_user(name, "correct horse battery")
+            accounts.append(support.add_os_account(name, view.uid))
+        alice, bob = accounts
+        notebook = folder / "data" / "homes" / alice_name / "notes.ipynb"
+        notebook.write_text("{}")
+        os.chown(notebook, alice.uid, alice.gid)
+        root.backup_init()
+        root.backup_run()
+        notebook.unlink()
+        seen = support.run_client(lib, alice.uid, alice.gid, broker.socket_path, [
+            ["backup_files", ["latest", ""], {}], ["backup_restore", ["~/notes.ipynb"], {}]])
+        assert [e.path for e in seen.ok(0)] == [f"/home/{alice_name}"]
+        result = seen.ok(1)
+        landed = folder / "data" / "homes" / alice_name / result.target.removeprefix(f"/home/{alice_name}/")
+        assert landed.read_text() == "{}" and landed.stat().st_uid == alice.uid
+        refused = support.run_client(lib, bob.uid, bob.gid, broker.socket_path, [
+            ["backup_files", ["latest", f"/home/{alice_name}"], {}],
+            ["backup_restore", [f"/home/{alice_name}/notes.ipynb"], {}],
+            ["backup_run", [], {}]])
+        assert [refused.error(i)["type"] for i in range(3)] == ["NotFound", "NotFound", "NotAuthorized"]
+        assert refused.error(0)["message"] == f"Nothing at '/home/{alice_name}' in the backups you can see."
+    finally:
+        if root is not None:
+            root.close()
+        if broker is not None:
+            assert broker.stop() == 0
+        for account in accounts:
+            support.remove_os_account(account.name)
+        shutil.rmtree(folder, ignore_errors=True)
