@@ -160,10 +160,10 @@ class Restic:
                               int(row.get("mode", 0) or 0)))
         return nodes
 
-    def restore(self, snapshot_id: str, target: Path, include: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Restore the path `include` (and what is below it) of a snapshot under `target`, at its full path."""
-        self.run(["restore", snapshot_id, "--target", str(target), "--include", escape_pattern(include)],
-                 timeout=timeout)
+    def restore(self, snapshot_id: str, target: Path, *paths: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Restore `paths` (and what is below them) of a snapshot under `target`, each at its full path."""
+        includes = [arg for path in paths for arg in ("--include", escape_pattern(path))]
+        self.run(["restore", snapshot_id, "--target", str(target), *includes], timeout=timeout)
 
     # ------------------------------------------------------------------ running
 

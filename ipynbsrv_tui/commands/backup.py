@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 
 from ..domain import BackupEntry
 from .output import one_line_errors, print_json, print_table, when
@@ -45,6 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = one_line_errors(sub.add_parser("run", help="back up now: homes, shares, the database (admins)"))
     run.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     run.set_defaults(handler=cmd_run)
+
+    recover = one_line_errors(sub.add_parser(
+        "restore-installation",
+        help="disaster recovery, as root with the broker stopped: bring back the database, homes, shares and "
+             "public folders from the latest snapshot (admins)"))
+    recover.add_argument("--snapshot", default="", help="the snapshot (id or its first characters); default: the latest")
+    recover.add_argument("--force", action="store_true",
+                         help="replace a database and data folders that exist already")
+    recover.set_defaults(handler=cmd_restore_installation)
 
     status = one_line_errors(sub.add_parser("status", help="last run, last success, next run, problems (admins)"))
     status.add_argument("--json", action="store_true", help="print JSON instead of lines")
@@ -127,6 +137,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Backed up in {report.seconds:.1f} s: snapshot {report.snapshot}, {report.files_new} new and "
           f"{report.files_changed} changed files, {report.bytes_added} bytes added; "
           f"{report.forgotten} old snapshots forgotten" + ("; repository checked." if report.checked else "."))
+    return 0
+
+
+def cmd_restore_installation(args: argparse.Namespace) -> int:
+    from ..backup.recovery import restore_installation
+    from ..broker.client import connect_session
+    from ..config import load_config
+
+    config = load_config(args.config)
+    running = connect_session(config, timeout=1.0)
+    if running is not None:
+        running.close()
+        print(f"ipynbsrv-tui: the broker answers at {config.broker.socket}: stop it first "
+              "(systemctl stop ipynbsrv), then restore.", file=sys.stderr)
+        return 2
+    report = restore_installation(config, args.snapshot, args.force)
+    print(f"Restored snapshot {report.snapshot} of {report.time}: the database to {report.database}, "
+          f"and {', '.join(report.folders)}.")
+    print("Next: start the broker (systemctl start ipynbsrv), then run `ipynbsrv-tui reconcile` to see which "
+          "notebooks this engine lacks.")
     return 0
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -363,3 +364,38 @@ def test_through_the_broker_alice_restores_her_file_and_bob_gets_nothing():
         for account in accounts:
             support.remove_os_account(account.name)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_disaster_recovery_brings_back_database_homes_and_shares(tmp_path, service, people, backed_up, capsys):
+    from ipynbsrv_tui import cli
+    from ipynbsrv_tui.service import build_service
+
+    config = service.config
+    toml = tmp_path / "config.toml"
+    toml.write_text(f'[database]\npath = "{config.database.resolved_path}"\n[data]\nroot = "{config.data.root}"\n'
+                    f'[backup]\nenabled = true\nrepository = "{config.backup.repository}"\n'
+                    f'password_file = "{config.backup.password_file}"\n')
+    alice = User.get(User.username == "alice")
+    share_gid = backed_up.gid
+    close_database()
+    shutil.rmtree(config.data.root)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(config.database.resolved_path) + suffix).unlink(missing_ok=True)
+
+    assert cli.main(["--config", str(toml), "backup", "restore-installation"]) == 0
+    assert "Restored snapshot" in capsys.readouterr().out
+    home = Path(config.data.root) / "homes" / "alice"
+    notebook = home / "analysis.ipynb"
+    assert notebook.read_text().startswith('{"cells"')
+    assert (notebook.stat().st_uid, notebook.stat().st_gid) == (alice.uid, alice.gid)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    share = Path(config.data.root) / "shares" / "thesis"
+    assert (share / "report.md").read_text() == "# report\n"
+    assert share.stat().st_gid == share_gid and share.stat().st_mode & stat.S_ISGID
+    back = build_service(config, engine_factory=_engine)
+    assert {u.username for u in back.list_users(ROOT)} >= {"alice", "bob", "carol"}
+    assert back.get_share(back.actor_for_username("bob"), "thesis").members == ("alice", "bob")
+    close_database()
+    # a second run would replace what is there now: refused, one line
+    assert cli.main(["--config", str(toml), "backup", "restore-installation"]) == 2
+    assert "exists already" in capsys.readouterr().err
