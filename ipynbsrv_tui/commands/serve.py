@@ -35,9 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ..broker.server import BrokerServer
+    from ..logsafe import install
     from ..service import build_service
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format=LOG_FORMAT, datefmt=LOG_DATES)
+    install(args.log_level.upper(), sys.stderr, LOG_FORMAT, LOG_DATES)
     config = load_config(args.config)
     if args.socket:
         config = config.replace(broker={"socket": args.socket})

@@ -4,7 +4,8 @@
   notebook's owner, or an admin), 401 sends the browser to the login page (its address in the
   `X-Ipynbsrv-Login` header), 403 is turned into the same 404 as a notebook that does not exist.
 - `GET|POST /_ipynbsrv/login`, `POST /_ipynbsrv/logout`, `GET /` (the user's notebooks) and the
-  pages nginx falls back to: not found, not running, starting.
+  pages nginx falls back to: not found, not running, starting, and the slash after a notebook's
+  name (asked for only once the auth check admitted the visitor).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
-from ..domain import Actor, IpynbsrvError
+from .. import validation
+from ..domain import Actor, IpynbsrvError, NotAuthorized, ValidationError
 from . import pages, trust
 from .nginx_conf import SESSION_COOKIE
 from .sessions import LoginThrottle, Session, SessionStore
@@ -74,9 +76,10 @@ def safe_next(value: str | None) -> str:
     """Where to go after login: a path on this site only (never `//host` or a scheme)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 2000:
         return "/"
-    if any(ord(ch) < 0x20 for ch in value):
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         return "/"
-    return value
+    # Non-ASCII (`/€`) percent-encoded: a Location header is ASCII.
+    return quote(value, safe="/?&=#%:;,+@!$'()*~[]")
 
 
 class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -175,6 +178,8 @@ class AuthHandler(BaseHTTPRequestHandler):
                 self._missing()
             elif path == "/_ipynbsrv/starting":
                 self._starting()
+            elif path == "/_ipynbsrv/slash":
+                self._slash()
             else:
                 self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
         except Exception:
@@ -267,6 +272,15 @@ class AuthHandler(BaseHTTPRequestHandler):
             log.info("web: refused %s from %s: %s", urlsplit(uri).path[:200], address, reason)
         self._send(HTTPStatus.FORBIDDEN)
 
+    def _slash(self) -> None:
+        """`/user/<owner>/<name>` of a notebook the visitor may open: on to `…/<name>/`."""
+        original = urlsplit(self.headers.get("X-Original-URI", "/"))
+        if notebook_of(original.path) is None or "/" in original.path[len("/user/"):].split("/", 1)[1]:
+            self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
+            return
+        query = f"?{original.query}" if original.query else ""
+        self._send(HTTPStatus.MOVED_PERMANENTLY, headers=[("Location", f"{original.path}/{query}")])
+
     def _missing(self) -> None:
         """No route: "not running" or "starting" by the notebook's state to who may open it, else 404."""
         self._unavailable(has_route=False)
@@ -323,29 +337,35 @@ class AuthHandler(BaseHTTPRequestHandler):
 
     def _login(self, form: dict[str, str]) -> None:
         next_url = safe_next(form.get("next"))
-        username = form.get("username", "").strip()[:64]
+        typed = form.get("username", "")[:64]
         if not self._same_origin() or not self.ctx.sessions.check_csrf("login", self._cookie(CSRF_COOKIE), form.get("csrf")):
-            log.warning("web: login form for %r refused: missing or wrong CSRF token", username)
-            self._login_form(HTTPStatus.FORBIDDEN, "The login form expired. Please try again.", username, next_url)
+            log.warning("web: login form for %r refused: missing or wrong CSRF token", typed)
+            self._login_form(HTTPStatus.FORBIDDEN, "The login form expired. Please try again.", typed, next_url)
             return
         address = self.headers.get("X-Forwarded-For", "?")
-        wait = self.ctx.throttle.blocked(f"user:{username}", f"addr:{address}")
+        try:
+            account = validation.username(typed)  # exactly the name the directory authenticates
+        except ValidationError:
+            account = ""  # no such account can exist: counted against the address only
+        wait = self.ctx.throttle.blocked(account, address)
         if wait > 0:
-            log.warning("web: login for %r from %s throttled", username, address)
+            log.warning("web: login for %r from %s throttled", typed, address)
             self._login_form(HTTPStatus.TOO_MANY_REQUESTS,
-                             f"Too many failed logins. Wait {int(wait) + 1} seconds and try again.", username, next_url)
+                             f"Too many failed logins. Wait {int(wait) + 1} seconds and try again.", typed, next_url)
             return
         try:
-            actor = self.ctx.backend.authenticate(username, form.get("password", ""), address)
+            if not account:
+                raise NotAuthorized("Wrong user name or password.")
+            actor = self.ctx.backend.authenticate(account, form.get("password", ""), address)
         except IpynbsrvError:
-            self.ctx.throttle.failed(f"user:{username}", f"addr:{address}")
+            self.ctx.throttle.failed(account, address)
             time.sleep(0.2)
-            self._login_form(HTTPStatus.UNAUTHORIZED, "Wrong user name or password.", username, next_url)
+            self._login_form(HTTPStatus.UNAUTHORIZED, "Wrong user name or password.", typed, next_url)
             return
-        self.ctx.throttle.succeeded(f"user:{username}")
+        self.ctx.throttle.succeeded(account, address)
         binding = self.ctx.backend.session_binding(actor.username)
         if binding is None:
-            self._login_form(HTTPStatus.UNAUTHORIZED, "Wrong user name or password.", username, next_url)
+            self._login_form(HTTPStatus.UNAUTHORIZED, "Wrong user name or password.", typed, next_url)
             return
         _session, cookie = self.ctx.sessions.create(actor.username, binding)
         log.info("web: %s logged in from %s", actor.username, address)

@@ -46,23 +46,37 @@ def check_web(config: Config) -> list[tuple[str, str]]:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Nothing listens there: the address can be bound and nobody answers on it (a listener on the
+    wildcard address, sshd's say, holds every address of the port)."""
     address = host.strip("[]") or "0.0.0.0"
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections in TIME_WAIT do not count
         try:
             sock.bind((address, port))
         except OSError:
             return False
-    return True
+    return not answers(address, port)
+
+
+def answers(address: str, port: int, timeout: float = 0.5) -> bool:
+    """Something accepts TCP connections on address:port (the wildcard address is asked on loopback)."""
+    address = address.strip("[]")
+    probe = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
+    try:
+        with socket.create_connection((probe, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _ours(config: Config) -> bool:
-    """True when the port is held by the nginx of this configuration's running broker."""
+    """True when the port is held by the nginx of this configuration's running broker (its pid file
+    names a live nginx: a stale file whose pid now belongs to another program does not count)."""
     pid_file = Path(runtime_folder(config)) / "nginx.pid"
     try:
         pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
+        command = Path(f"/proc/{pid}/comm").read_text().strip()
     except (OSError, ValueError):
         return False
-    return True
+    return command == "nginx"

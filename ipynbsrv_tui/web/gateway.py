@@ -31,6 +31,7 @@ from .supervisor import NginxSupervisor
 log = logging.getLogger("ipynbsrv.web")
 
 POLL_SECONDS = 5.0
+LISTEN_CONFIRM_SECONDS = 3.5  # nginx tries to bind for about 2.5 s before it gives up
 WORKER_USERS = ("www-data", "nobody")
 # A starting notebook is routed too: nginx shows "starting" until Jupyter answers.
 ROUTED_STATES = (ContainerState.RUNNING, ContainerState.STARTING)
@@ -98,13 +99,13 @@ class WebGateway:
                                       worker.pw_name if worker else None)
         self.routes = self._current_routes()
         self._write(render(self.settings, self.routes))
-        self.supervisor = NginxSupervisor(binary, self.conf, self.folder)
+        self.supervisor = NginxSupervisor(binary, self.conf, self.folder, on_restart=self._confirm_in_thread)
         problem = self.supervisor.check()
         if problem:
             self._stop_auth()
             raise IpynbsrvError(f"nginx refuses the generated configuration {self.conf}: {problem}")
         self.supervisor.start()
-        log.info("web: serving %s on %s with %d route(s)", "https", self.config.web.listen, len(self.routes))
+        self._confirm_in_thread(self.supervisor.pid)
         if self.hub is not None:
             self._subscription = self.hub.subscribe(self.actor)
             self._spawn("web-changes", self._changes_loop)
@@ -122,6 +123,23 @@ class WebGateway:
             log.info("web: nginx stopped")
         if self._stop_auth is not None:
             self._stop_auth()
+
+    def _confirm_in_thread(self, pid: int | None) -> None:
+        self._spawn("web-listen", lambda: self._confirm_listening(pid))
+
+    def _confirm_listening(self, pid: int | None) -> None:
+        """Say "serving" only once nginx listens: when it cannot bind (another program holds the port)
+        it gives up after a few seconds, and web access is down until that changes."""
+        from .checks import answers
+
+        host, _, port = self.config.web.listen.rpartition(":")
+        if self._stopping.wait(LISTEN_CONFIRM_SECONDS) or self.supervisor is None:
+            return
+        if self.supervisor.pid == pid and answers(host, int(port)):
+            log.info("web: serving https on %s with %d route(s)", self.config.web.listen, len(self.routes))
+        else:
+            log.error("web: web access is DOWN: nginx cannot listen on %s (see its messages above; another "
+                      "program may hold the port). Notebooks stay reachable over ssh -L.", self.config.web.listen)
 
     def _spawn(self, name: str, target) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

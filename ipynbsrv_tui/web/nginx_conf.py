@@ -169,7 +169,12 @@ _AUTH = """            set $ipynbsrv_path $uri;  # the normalised path nginx rou
 
 
 def _location(route: Route) -> str:
+    # Without the slash nginx itself would answer 301 before asking who is there, and tell anyone
+    # which notebooks run: the broker adds the slash, after the same check as the notebook's.
     return f"""
+        location = {route.prefix.rstrip("/")} {{
+{_AUTH}            rewrite ^ /_ipynbsrv/slash break;
+{_BROKER}{_PAGE_ONLY}        }}
         location {route.prefix} {{
 {_AUTH}            error_page 502 504 = @ipynbsrv_starting;
             proxy_pass http://{route.host}:{route.port};
@@ -182,11 +187,12 @@ def _location(route: Route) -> str:
             proxy_set_header Connection $ipynbsrv_connection;
             proxy_set_header Cookie $ipynbsrv_upstream_cookie;
             proxy_set_header Authorization "token {route.token}";
-            # Jupyter writes its token into its pages' configuration: take it out on the way back.
+            # Jupyter writes its token into its pages' configuration: take it out on the way back
+            # (text/html is always filtered; naming it again makes nginx warn on every start).
             proxy_set_header Accept-Encoding "";
             sub_filter "{route.token}" "";
             sub_filter_once off;
-            sub_filter_types text/html application/json application/javascript text/plain;
+            sub_filter_types application/json application/javascript text/plain;
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_cache off;

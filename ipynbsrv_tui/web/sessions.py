@@ -91,43 +91,70 @@ class SessionStore:
 
 
 class LoginThrottle:
-    """At most `limit` failed logins per user name (and per address) within `window` seconds.
+    """Failed logins, counted so that guessing is slow and nobody can lock another user out.
 
-    nginx limits the rate of login requests per address as well; this one also stops an
-    attacker who spreads guesses for one account over many addresses.
+    - per address and account: `pair_limit` failures within `window` block that address for that
+      account only (another address still logs in: the account is not locked);
+    - per address: `address_limit` failures within `address_window` block the address for every
+      account (nginx also limits login posts per address);
+    - per account, from all addresses together: `account_limit` failures within `account_window`,
+      the slower global cap against guesses spread over many addresses. It blocks only addresses
+      that have not logged into the account before, so the account's owner keeps logging in
+      from where they did.
+
+    The account is the exact name the directory authenticates (`validation.username`).
     """
 
-    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
+    KNOWN_MAX = 10_000
+
+    def __init__(self, pair_limit: int = 5, window: float = 60.0, address_limit: int = 30,
+                 address_window: float = 300.0, account_limit: int = 50, account_window: float = 3600.0) -> None:
+        self._rules = {"pair": (pair_limit, window), "addr": (address_limit, address_window),
+                       "account": (account_limit, account_window)}
+        self._failures: dict[tuple[str, ...], deque[float]] = {}
+        self._known: dict[tuple[str, str], float] = {}  # (account, address) that logged in, and when
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
+    def _keys(self, account: str, address: str) -> list[tuple[str, ...]]:
+        keys: list[tuple[str, ...]] = [("addr", address)]
+        if account:
+            keys.append(("pair", account, address))
+            if (account, address) not in self._known:
+                keys.append(("account", account))
+        return keys
+
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
         times = self._failures.setdefault(key, deque())
-        while times and times[0] < now - self.window:
+        while times and times[0] < now - self._rules[key[0]][1]:
             times.popleft()
         return times
 
-    def blocked(self, *keys: str) -> float:
-        """Seconds to wait before the next attempt may be checked (0 = go ahead)."""
+    def blocked(self, account: str, address: str) -> float:
+        """Seconds to wait before this address may try this account again (0 = go ahead)."""
         now = time.monotonic()
         wait = 0.0
         with self._lock:
-            for key in keys:
+            for key in self._keys(account, address):
+                limit, window = self._rules[key[0]]
                 times = self._recent(key, now)
-                if len(times) >= self.limit:
-                    wait = max(wait, times[0] + self.window - now)
+                if len(times) >= limit:
+                    wait = max(wait, times[-limit] + window - now)
         return wait
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, account: str, address: str) -> None:
         now = time.monotonic()
         with self._lock:
             if len(self._failures) > 10_000:
-                self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window}
+                longest = max(window for _limit, window in self._rules.values())
+                self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - longest}
+            keys = [("addr", address)] + ([("pair", account, address), ("account", account)] if account else [])
             for key in keys:
                 self._recent(key, now).append(now)
 
-    def succeeded(self, key: str) -> None:
+    def succeeded(self, account: str, address: str) -> None:
         with self._lock:
-            self._failures.pop(key, None)
+            self._failures.pop(("pair", account, address), None)
+            if len(self._known) >= self.KNOWN_MAX:
+                for pair in sorted(self._known, key=self._known.__getitem__)[: self.KNOWN_MAX // 10]:
+                    del self._known[pair]
+            self._known[(account, address)] = time.monotonic()

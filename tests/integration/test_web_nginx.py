@@ -14,7 +14,9 @@ import re
 import signal
 import socket
 import ssl
+import subprocess
 import time
+from urllib.parse import urlencode
 
 import pytest
 
@@ -567,6 +569,82 @@ def logged_in_as(web: Web, username: str, password: str) -> WebClient:
     client = web.client()
     assert client.login(username, password).status == 303
     return client
+
+
+
+def test_bad_logins_from_one_address_do_not_lock_the_account_and_padding_does_not_get_around_the_throttle(web):
+    attacker = web.client(source="127.0.4.1")
+    for _ in range(6):
+        assert attacker.login("bob", "wrong").status in (401, 429)
+    assert attacker.login("bob", "bob-password").status == 429  # this address, for this account
+    assert web.client(source="127.0.4.2").login("bob", "bob-password").status == 303  # bob elsewhere: in
+    # The key is the name the directory checks: padded or cased variants are the same account or none.
+    for variant in ("bob ", " bob", "bob\t"):
+        assert attacker.login(variant, "bob-password").status == 429, repr(variant)
+    for variant in ("bob" + " " * 53 + "zzz", "bob" + " " * 61, "Bob", "bob\x00"):
+        answer = attacker.login(variant, "bob-password")
+        assert answer.status in (401, 429) and "ipynbsrv_session" not in attacker.jar, repr(variant)
+
+
+
+def test_without_a_session_a_running_notebook_answers_as_a_missing_one_with_or_without_the_slash(web):
+    visitor = web.client()
+    answers = [visitor.request("GET", path) for path in
+               ("/user/alice/one", "/user/alice/nothing", "/user/nobody/one", "/user/alice/one?x=1")]
+    assert [a.status for a in answers] == [302] * 4
+    assert [a.headers["Location"].split("next=")[1] for a in answers] == [
+        "/user/alice/one", "/user/alice/nothing", "/user/nobody/one", "/user/alice/one%3Fx%3D1"]
+    owner = logged_in(web, "alice")
+    moved = owner.request("GET", "/user/alice/one?x=1")
+    assert moved.status == 301 and moved.headers["Location"] == "/user/alice/one/?x=1"
+    other = logged_in(web, "bob")
+    assert other.request("GET", "/user/alice/one").status == other.request("GET", "/user/alice/none").status == 404
+
+
+def test_a_login_with_a_non_ascii_next_address_goes_there(web):
+    client = web.client()
+    form = client.request("GET", "/_ipynbsrv/login?next=/%E2%82%AC")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    body = urlencode({"username": "dave", "password": "dave-password", "csrf": csrf, "next": "/€"}).encode()
+    answer = client.request("POST", "/_ipynbsrv/login", body, {
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://127.0.0.1:{web.port}"})
+    assert answer.status == 303 and answer.headers["Location"] == "/%E2%82%AC"
+    assert "ipynbsrv_session" in client.jar
+
+
+
+def test_nginx_reads_the_generated_configuration_without_a_warning(web):
+    """Each route's `sub_filter_types text/html` made nginx warn `duplicate MIME type` on every start,
+    each one a broker WARNING."""
+    result = subprocess.run(web.gateway.supervisor._command("-t"), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "[warn]" not in result.stderr and "duplicate" not in result.stderr, result.stderr
+
+
+
+def test_while_another_program_holds_the_port_web_access_is_logged_as_down_not_serving(web, caplog):
+    caplog.set_level(logging.INFO, logger="ipynbsrv.web")
+    folder = runtime_root()
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))  # on every address, as sshd holds port 22
+        holder.listen(8)
+        port = holder.getsockname()[1]
+        config = web.gateway.config.replace(broker={"socket": str(folder / "run" / "ipynbsrv.sock")},
+                                            web={"enabled": True, "listen": f"127.0.0.1:{port}"})
+        from ipynbsrv_tui.web import checks
+
+        assert any(f"listen 127.0.0.1:{port} is in use" in text for _level, text in checks.check_web(config))
+        gateway = WebGateway(web.service, config, system_actor(), poll_seconds=0.2, routes=list)
+        gateway.start()
+        try:
+            deadline = time.monotonic() + 15
+            while not any("web access is DOWN" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+                time.sleep(0.2)
+        finally:
+            gateway.stop()
+            remove_tree(folder)
+    assert not any("serving https" in r.getMessage() and str(port) in r.getMessage() for r in caplog.records)
 
 
 # Last: it opens a store of its own, which the module's gateway would then be reading.

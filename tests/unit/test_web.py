@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import time
@@ -82,15 +83,25 @@ def test_a_session_cookie_is_signed_expires_and_ends():
     assert not store.check_csrf("logout", "abc", store.csrf_token("login", "abc"))
 
 
-def test_the_throttle_blocks_after_the_limit_for_the_window():
-    throttle = LoginThrottle(limit=3, window=0.3)
+def test_the_throttle_blocks_an_address_for_an_account_never_the_account_itself():
+    throttle = LoginThrottle(pair_limit=3, window=0.3, address_limit=5, address_window=0.3, account_limit=8,
+                             account_window=0.5)
     for _ in range(3):
-        assert throttle.blocked("user:a") == 0
-        throttle.failed("user:a", "addr:1")
-    assert throttle.blocked("user:a") > 0 and throttle.blocked("user:b", "addr:1") > 0
-    assert throttle.blocked("user:b") == 0
+        assert throttle.blocked("a", "1") == 0
+        throttle.failed("a", "1")
+    assert throttle.blocked("a", "1") > 0
+    assert throttle.blocked("a", "2") == 0 and throttle.blocked("b", "1") == 0  # others unaffected
+    throttle.failed("b", "1")
+    throttle.failed("", "1")  # a name no account can have counts against the address
+    assert throttle.blocked("c", "1") > 0  # the address's own limit: 5 failures whatever the names
     time.sleep(0.35)
-    assert throttle.blocked("user:a") == 0
+    assert throttle.blocked("a", "1") == 0
+    # The slower global cap: many addresses together block new addresses, not one that logged in before.
+    throttle.succeeded("a", "home")
+    for n in range(8):
+        throttle.failed("a", f"10.0.0.{n}")
+    assert throttle.blocked("a", "10.0.1.1") > 0
+    assert throttle.blocked("a", "home") == 0
 
 
 def test_next_addresses_stay_on_this_site_and_notebook_paths_parse():
@@ -187,3 +198,20 @@ def test_jupyters_xsrf_token_is_compared_by_its_secret_and_cookies_are_found_as_
     assert not xsrf_ok([f"_xsrf={token}"], token.replace("5e6f", "5e60"), "/x")
     assert cookie_values(["a=1; s=x", "s=y"], "s") == ["x", "y"] and cookie_value(["a=1; s=x", "s=y"], "s") is None
     assert cookie_value(["xs=1; s=2"], "s") == "2" and cookie_value(["a=1"], "s") is None
+
+
+def test_check_web_does_not_take_a_stale_pid_file_for_our_nginx(tmp_path, monkeypatch):
+    """A pid file left by an earlier broker whose pid now belongs to another program (here: this test)
+    made check-config pass with the port held by something else."""
+    monkeypatch.setattr(checks, "find_nginx", lambda: "/usr/sbin/nginx")
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        config = web_config(tmp_path, port)
+        pid_file = checks.runtime_folder(config) / "nginx.pid"
+        pid_file.parent.mkdir(parents=True)
+        pid_file.write_text(f"{os.getpid()}\n")
+        problems = checks.check_web(config)
+    assert ("error", f"[web] listen 127.0.0.1:{port} is in use by another program. Stop it or choose another port "
+                     '(e.g. listen = "0.0.0.0:8443").') in problems
