@@ -215,6 +215,7 @@ class BackupConfig:
     keep_daily: int = 7
     keep_weekly: int = 4
     keep_monthly: int = 6
+    ssh_command: str = ""
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("backup", "keep_daily"): _within(0, 3660, "daily snapshots"),
     ("backup", "keep_weekly"): _within(0, 520, "weekly snapshots"),
     ("backup", "keep_monthly"): _within(0, 1200, "monthly snapshots"),
+    ("backup", "ssh_command"): validation.command_line,
 }
 
 

@@ -534,3 +534,10 @@ def backup_schedule(value: Any) -> str:
     """A schedule `parse_schedule` accepts, kept as written."""
     parse_schedule(value)
     return str(value)
+
+
+def command_line(value: Any) -> str:
+    """"" or one command line (no control characters, at most 1024 characters)."""
+    if not isinstance(value, str) or len(value) > 1024 or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValidationError(f"expected one command line without control characters, got {value!r}")
+    return value

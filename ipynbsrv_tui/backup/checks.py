@@ -15,7 +15,7 @@ def check_backup(config: Config) -> list[tuple[str, str]]:
     if problem is not None:
         return [("error", f"{key_location(config, 'backup', 'password_file')} {backup.password_file!r} {problem}.")]
     try:
-        Restic(backup.repository, backup.password_file).opens()
+        Restic(backup.repository, backup.password_file, ssh_command=backup.ssh_command).opens()
     except BackupError as exc:
         return [("error", f"{key_location(config, 'backup', 'repository')}: {exc}")]
     return []

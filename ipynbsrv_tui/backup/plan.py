@@ -47,7 +47,8 @@ def password_file_problem(path: str) -> str | None:
 
 def restic_for(config: BackupConfig, data_root: Path) -> Restic:
     """The restic of this installation; its cache lives beside the data, root-only."""
-    return Restic(config.repository, config.password_file, cache_dir=data_root / ".backup" / "cache")
+    return Restic(config.repository, config.password_file, cache_dir=data_root / ".backup" / "cache",
+                  ssh_command=config.ssh_command)
 
 
 def next_run(schedule: str, after: datetime) -> datetime:

@@ -83,11 +83,12 @@ class Restic:
     """One restic repository: init, backup, snapshots, ls, restore, forget --prune, check."""
 
     def __init__(self, repository: str, password_file: str, cache_dir: Path | None = None,
-                 binary: str = "restic") -> None:
+                 binary: str = "restic", ssh_command: str = "") -> None:
         self.repository = repository
         self.password_file = password_file
         self.cache_dir = cache_dir
         self.binary = binary
+        self.ssh_command = ssh_command
 
     # ------------------------------------------------------------------ commands
 
@@ -188,7 +189,8 @@ class Restic:
         binary = shutil.which(self.binary)
         if binary is None:
             raise BackupError(f"{self.binary} is not installed: apt-get install restic.")
-        command = [binary, "--quiet", *(["--no-cache"] if self.cache_dir is None else []), *args]
+        command = [binary, "--quiet", *(["--no-cache"] if self.cache_dir is None else []),
+                   *(["-o", f"sftp.command={self.ssh_command}"] if self.ssh_command else []), *args]
         if background:
             command = _lower_priority() + command
         try:

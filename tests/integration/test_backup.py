@@ -399,3 +399,70 @@ def test_disaster_recovery_brings_back_database_homes_and_shares(tmp_path, servi
     # a second run would replace what is there now: refused, one line
     assert cli.main(["--config", str(toml), "backup", "restore-installation"]) == 2
     assert "exists already" in capsys.readouterr().err
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """A real sshd on a free loopback port that lets root in with a key made here (and sftp)."""
+    import socket
+    import subprocess
+    import time
+
+    if shutil.which("sshd", path="/usr/sbin:/usr/bin") is None:
+        pytest.skip("sshd is not installed (apt-get install openssh-server)")
+    folder = tmp_path / "sshd"
+    folder.mkdir()
+    for name in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True)
+    shutil.copy(folder / "client_key.pub", folder / "authorized_keys")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (folder / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\nPidFile {folder / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        "Subsystem sftp internal-sftp\n")
+    privsep = Path("/run/sshd")
+    made_privsep = not privsep.exists()
+    privsep.mkdir(mode=0o755, exist_ok=True)
+    process = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(folder / "sshd_config")],
+                               stdout=subprocess.DEVNULL, stderr=open(folder / "sshd.log", "wb"))
+    deadline = time.monotonic() + 20
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"sshd did not start: {(folder / 'sshd.log').read_text()}")
+        time.sleep(0.05)
+    command = (f"ssh -p {port} -i {folder / 'client_key'} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+               "-o BatchMode=yes -o IdentitiesOnly=yes root@127.0.0.1 -s sftp")
+    yield process, command
+    if process.poll() is None:
+        process.terminate()
+        process.wait(10)
+    if made_privsep:
+        shutil.rmtree(privsep, ignore_errors=True)
+
+
+def test_a_repository_on_sftp_backs_up_and_restores_and_a_lost_host_is_reported(tmp_path, sshd):
+    from ipynbsrv_tui.service import build_service
+
+    process, command = sshd
+    config = backup_config(tmp_path, repository=f"sftp:root@127.0.0.1:{tmp_path / 'remote-repo'}", ssh_command=command)
+    service = build_service(config, engine_factory=_engine)
+    service.create_user(ROOT, "alice", "alice-password")
+    _write(_home(service, "alice") / "remote.txt", "over sftp\n", "alice")
+    service.backup_init(ROOT)
+    assert (tmp_path / "remote-repo" / "config").is_file()
+    service.backup_run(ROOT)
+    (_home(service, "alice") / "remote.txt").unlink()
+    result = service.backup_restore(service.actor_for_username("alice"), "~/remote.txt")
+    assert (_home(service, "alice") / result.target.removeprefix("/home/alice/")).read_text() == "over sftp\n"
+    process.terminate()
+    process.wait(10)
+    with pytest.raises(BackupError):
+        service.backup_run(ROOT)
+    assert service.backup_status(ROOT).last_error.startswith("restic backup on sftp:")
+    assert Notification.select().where(Notification.target == "backup").exists()
