@@ -36,6 +36,10 @@ class NotAuthorized(IpynbsrvError):
     """The actor may not do this (DESIGN §8)."""
 
 
+class RightsChanged(NotAuthorized):
+    """The session's rights changed while it was open (admin revoked, account disabled or deleted)."""
+
+
 class Conflict(IpynbsrvError):
     """The action cannot be done in the current state (e.g. an image still used)."""
 

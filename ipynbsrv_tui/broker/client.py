@@ -145,6 +145,10 @@ class RemoteSession(ServiceSession):
     def actor(self) -> Actor:
         return self._actor
 
+    def adopt_rights(self, actor: Actor) -> None:
+        """Show `actor` from now on (the broker itself always acts as who it finds us to be)."""
+        self._actor = actor
+
     def _check_installation(self, expect: dict[str, Any]) -> None:
         """WrongInstallation unless the broker's hello names the database `expect` names."""
         try:
@@ -239,6 +243,10 @@ class RemoteSession(ServiceSession):
     def watch_containers(self, since: float | None = None) -> RemoteStream[ContainerChange]:
         """Live ContainerChanges the broker lets us see; `close()` ends the iteration."""
         return self._stream(RemoteStream, "watch_containers", (), {"since": since})
+
+    def watch_rights(self) -> RemoteStream[Actor]:
+        """Who the broker finds us to be, each time our rights change; ends with RightsChanged when refused."""
+        return self._stream(RemoteStream, "watch_rights", (), {})
 
     def follow_logs(self, container_id: int, tail: int = 200) -> RemoteStream[str]:
         """Log lines of a container as they come; `close()` ends the iteration."""

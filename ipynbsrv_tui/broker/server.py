@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound
+from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound, RightsChanged
 from ..interface import CALLS
 from ..service.session import Session
 from .arguments import compile_checks
@@ -47,6 +47,8 @@ MAX_CONNECTIONS = 128
 MAX_PER_UID = 16  # one account cannot take every connection (root is not limited)
 IDLE_SECONDS = 600.0  # an idle connection is closed after this long
 ACTOR_TTL = 30.0  # seconds a connection's resolved actor is trusted before it is looked up again
+RIGHTS_POLL = 0.2  # seconds between two reads of the store's count of rights changes
+UNCHECKED_STREAMS = frozenset({"watch_rights"})  # its items are the changes of rights themselves
 DRAIN_SECONDS = 5.0  # on shutdown, how long calls in progress may take to finish
 def system_actor() -> Actor:
     """The broker's own admin identity for its background work (it holds the Docker socket anyway)."""
@@ -67,6 +69,7 @@ class _Client(SocketChannel):
         self.uid = uid
         self.actor: Actor | None = None
         self.actor_at = 0.0
+        self.actor_epoch = -1
         self.busy = False
         self.stream: Any = None
 
@@ -114,6 +117,7 @@ class BrokerServer:
         self._checks = compile_checks()
         self.background = BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
         self.web: Any = None
+        self._epoch = (-1, 0.0)  # the store's count of rights changes, and when it was read
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -371,7 +375,8 @@ class BrokerServer:
             self._checks[call](args, kwargs)
             method = getattr(Session(self.service, actor), call)
             if declared.stream:
-                self._stream(client, msg_id, call, self._open_stream(call, method, actor, args, kwargs), actor)
+                handle = self._open_stream(call, method, actor, args, kwargs)
+                self._stream(client, msg_id, call, handle, None if call in UNCHECKED_STREAMS else actor)
                 return False
             return self._send_result(client, msg_id, method(*args, **kwargs))
         except IpynbsrvError as exc:
@@ -390,9 +395,24 @@ class BrokerServer:
             return hub.subscribe(actor)
         return method(*args, **kwargs)
 
-    def _actor(self, client: _Client) -> Actor:
+    def _rights_epoch(self) -> int:
+        """The store's count of rights changes, read at most every RIGHTS_POLL seconds."""
+        epoch, read_at = self._epoch
         now = time.monotonic()
-        if client.actor is not None and now - client.actor_at < ACTOR_TTL:
+        if now - read_at >= RIGHTS_POLL:
+            read = getattr(self.service, "rights_epoch", None)  # a service without the count: TTL only
+            try:
+                epoch = int(read()) if read is not None else 0
+            except IpynbsrvError:
+                return epoch  # the store is briefly unreachable: the cached actors stay
+            self._epoch = (epoch, now)
+        return epoch
+
+    def _actor(self, client: _Client) -> Actor:
+        """Who the peer is: looked up again every ACTOR_TTL seconds, and at once after a change of rights."""
+        now = time.monotonic()
+        epoch = self._rights_epoch()
+        if client.actor is not None and now - client.actor_at < ACTOR_TTL and client.actor_epoch == epoch:
             return client.actor
         try:
             actor: Actor = self.service.actor_for_uid(client.uid)
@@ -402,7 +422,7 @@ class BrokerServer:
             if "ask an admin" not in message.lower():
                 message += " Ask an admin to create your ipynbsrv account."
             raise NotAuthorized(message) from None
-        client.actor, client.actor_at = actor, now
+        client.actor, client.actor_at, client.actor_epoch = actor, now, epoch
         return actor
 
     # ------------------------------------------------------------------ replies
@@ -441,11 +461,12 @@ class BrokerServer:
 
     # ------------------------------------------------------------------ streams
 
-    def _stream(self, client: _Client, msg_id: Any, call: str, handle: Any, actor: Actor) -> None:
+    def _stream(self, client: _Client, msg_id: Any, call: str, handle: Any, actor: Actor | None) -> None:
         """Send the items of a closeable iterator, then an end marker; the peer may cancel or leave.
 
-        The caller is looked up again as the stream goes on (every ACTOR_TTL seconds): when they
-        were disabled or their admin rights changed, the stream ends with NotAuthorized.
+        The caller is looked up again as the stream goes on (every ACTOR_TTL seconds, and after
+        any change of rights): when they were disabled or their rights changed, the stream ends
+        with RightsChanged before another item goes out. `actor` None: not checked (watch_rights).
         """
         client.sock.settimeout(None)
         client.stream = handle
@@ -461,7 +482,8 @@ class BrokerServer:
             if self._stopping.is_set():
                 return
             for item in handle:
-                self._check_rights(client, actor)
+                if actor is not None:
+                    self._check_rights(client, actor)
                 if not self._reply(client, {"id": msg_id, "item": self._item(item)}):
                     return
             summary = getattr(handle, "summary", None)
@@ -487,7 +509,7 @@ class BrokerServer:
         except IpynbsrvError:
             return  # the store or directory is briefly unreachable: only a refusal ends the stream
         if (current.username, current.is_admin) != (actor.username, actor.is_admin):
-            raise NotAuthorized("Your rights changed while this stream was open, so it was ended. Open it again.")
+            raise RightsChanged("Your rights changed while this stream was open, so it was ended. Open it again.")
 
     def _item(self, item: Any) -> Any:
         if isinstance(item, str) and len(item) > self.limit // 8:

@@ -38,8 +38,11 @@ def embedded_session(config: Config) -> Session:
     """
     service = build_service(config)
     uid = os.getuid()
-    try:
-        actor = service.actor_for_uid(uid)
-    except NotFound:
-        actor = Actor(pwd.getpwuid(uid).pw_name, uid, True, ())
-    return Session(service, actor)
+
+    def resolve() -> Actor:
+        try:
+            return service.actor_for_uid(uid)
+        except NotFound:
+            return Actor(pwd.getpwuid(uid).pw_name, uid, True, ())
+
+    return Session(service, resolve(), resolve)

@@ -9,6 +9,7 @@ from .images import ImagesMixin
 from .live import LiveMixin
 from .nodes import NodesMixin
 from .notifications import NotificationsMixin
+from .rights import RightsMixin
 from .shares import SharesMixin
 from .users import UsersMixin
 
@@ -16,7 +17,7 @@ __all__ = ["NotebookService"]
 
 
 class NotebookService(IdleMixin, ImagesMixin, UsersMixin, LiveMixin, NodesMixin, BackupsMixin, SharesMixin,
-                      NotificationsMixin):
+                      NotificationsMixin, RightsMixin):
     """The only place that combines store, engine and directory. Every public call checks
     authorization for its actor and writes the audit log."""
 

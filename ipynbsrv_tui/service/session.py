@@ -7,9 +7,11 @@ against the service), and a test checks that every declared call is here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..interface import ServiceSession
+from .rights import RightsWatch
 
 if TYPE_CHECKING:
     from ..domain import (
@@ -51,9 +53,10 @@ class Session(ServiceSession):
     """`session.list_containers()` is `service.list_containers(actor)`: the interface the UI talks
     to in embedded mode (the broker serves each caller through one, too)."""
 
-    def __init__(self, service: NotebookService, actor: Actor) -> None:
+    def __init__(self, service: NotebookService, actor: Actor, resolve: Callable[[], Actor] | None = None) -> None:
         self.service = service
         self._actor = actor
+        self._resolve = resolve  # how `watch_rights` finds the actor again (default: by its uid)
 
     @property
     def actor(self) -> Actor:
@@ -62,6 +65,10 @@ class Session(ServiceSession):
     @property
     def mode(self) -> str:
         return str(getattr(self.service, "mode", "embedded"))
+
+    def adopt_rights(self, actor: Actor) -> None:
+        """Act as `actor` from now on: what `watch_rights` reported after a change of rights."""
+        self._actor = actor
 
     def close(self) -> None:
         """Nothing to release in embedded mode (the remote session closes its socket)."""
@@ -298,6 +305,11 @@ class Session(ServiceSession):
 
     def watch_containers(self, since: float | None = None) -> Stream[ContainerChange]:
         return self.service.watch_containers(self.actor, since)
+
+    def watch_rights(self) -> Stream[Actor]:
+        if self._resolve is not None:  # embedded: the process's own way to find its actor
+            return RightsWatch(self.actor, self._resolve)
+        return self.service.watch_rights(self.actor)
 
     def reconcile(self) -> ReconcileReport:
         return self.service.reconcile(self.actor)

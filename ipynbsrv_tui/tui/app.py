@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -17,27 +18,30 @@ from textual.screen import Screen
 
 from ..broker.protocol import BrokerUnavailable
 from ..config import Config
-from ..domain import ContainerView, Health
+from ..domain import Actor, ContainerView, Health
 from .background import Background, error_text
 from .book import ContainerBook
 from .commands import SectionCommands, action_name
 from .early import EarlyCall
 from .messages import (
+    AccessEnded,
     ContainersChanged,
     ContainersLoaded,
     FeedProblem,
     HealthChecked,
+    RightsUpdated,
     ServiceLost,
     StatsSampled,
 )
 from .returning import ReturnOnLogin
-from .streams import ContainerFeed, StatsSampler
+from .streams import ContainerFeed, RightsFeed, StatsSampler
 from .unread import UnreadBadge
 
 log = logging.getLogger(__name__)
 
 HEALTH_SECONDS = 1.0  # DESIGN §12: a lost engine or broker shows in the header within 2 s
 STATS_SECONDS = 3.0
+RIGHTS_MODE = "rights-changed"
 PLAIN_TERMS = {"linux", "vt100", "vt102", "vt220", "ansi", "xterm", "screen", "tmux", "cons25", "dumb"}
 
 
@@ -130,18 +134,15 @@ class IpynbsrvApp(UnreadBadge, Background, App):
                  first_list: EarlyCall[list[ContainerView]] | None = None) -> None:
         self.config = config
         self.session = session
-        is_admin = session.actor.is_admin
-        swarm = config.engine.mode == "swarm"
-        backups = bool(config.backup.repository)
-        self.sections = [s for s in SECTIONS if (is_admin or not s.admin_only) and (swarm or not s.swarm_only)
-                         and (backups or not s.backup_only) and s.available()]
+        self.sections = self.sections_for(session.actor)
         # Instance values read by App.__init__: only the sections this actor may use become modes.
         self.MODES = {s.mode: s.make_screen for s in self.sections}  # type: ignore[misc]
-        self.DEFAULT_MODE = "containers" if is_admin and "containers" in self.MODES else "notebooks"  # type: ignore[misc]
+        self.DEFAULT_MODE = self.home_mode(session.actor, self.sections)  # type: ignore[misc]
         super().__init__()
         self.book = ContainerBook(self)
         self.feed: ContainerFeed | None = None
         self.sampler: StatsSampler | None = None
+        self.rights: RightsFeed | None = None
         self._hangup_guard = hangup_guard
         self._watch = watch
         self._tune_gc = tune_gc
@@ -152,6 +153,17 @@ class IpynbsrvApp(UnreadBadge, Background, App):
             self.book.load(first_list.result)  # asked while textual loaded: the first frame shows the rows
         wanted = theme or choose_theme()
         self.theme = wanted if wanted in self.available_themes else "textual-dark"
+
+    def sections_for(self, actor: Actor) -> list[Section]:
+        """The sections `actor` may open (admin ones for admins; Nodes in swarm mode; Backups with a repository)."""
+        swarm = self.config.engine.mode == "swarm"
+        backups = bool(self.config.backup.repository)
+        return [s for s in SECTIONS if (actor.is_admin or not s.admin_only) and (swarm or not s.swarm_only)
+                and (backups or not s.backup_only) and s.available()]
+
+    @staticmethod
+    def home_mode(actor: Actor, sections: list[Section]) -> str:
+        return "containers" if actor.is_admin and any(s.mode == "containers" for s in sections) else "notebooks"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -170,6 +182,8 @@ class IpynbsrvApp(UnreadBadge, Background, App):
         if self._watch:
             self.sampler = StatsSampler(self.session, self.post_message, interval=STATS_SECONDS)
             self.sampler.start()
+            self.rights = RightsFeed(self.session, self.post_message)
+            self.rights.start()
         self.check_health()
         self.set_interval(HEALTH_SECONDS, self.check_health)
         if self._returning is not None:
@@ -205,7 +219,7 @@ class IpynbsrvApp(UnreadBadge, Background, App):
 
     def stop_streams(self) -> None:
         """Stop the feed and sampler threads (idempotent; they are daemons anyway)."""
-        for stream in (self.feed, self.sampler):
+        for stream in (self.feed, self.sampler, self.rights):
             if stream is not None:
                 stream.stop()
 
@@ -222,6 +236,41 @@ class IpynbsrvApp(UnreadBadge, Background, App):
 
     def on_stats_sampled(self, message: StatsSampled) -> None:
         self.book.set_stats(message.samples)
+
+    async def on_rights_updated(self, message: RightsUpdated) -> None:
+        """The user's rights changed while the console was open (DESIGN §8): drop every view and
+        the rows (tokens included) loaded under the old rights, then open the sections of the new."""
+        old, new = self.session.actor, message.actor
+        if (old.username, old.uid, old.is_admin, set(old.groups)) == (new.username, new.uid, new.is_admin,
+                                                                         set(new.groups)):
+            return
+        self.session.adopt_rights(new)
+        self.book.forget_all()
+        if self.feed is not None:
+            self.feed.stop()
+            self.feed = None
+        old_modes = [s.mode for s in self.sections]
+        self.sections = self.sections_for(new)
+        self.add_mode(RIGHTS_MODE, Screen)  # a blank stand-in while the sections are made again
+        await self.switch_mode(RIGHTS_MODE)
+        for mode in old_modes:
+            await self.remove_mode(mode)
+        for section in self.sections:
+            self.add_mode(section.mode, section.make_screen)
+        await self.switch_mode(self.home_mode(new, self.sections))
+        await self.remove_mode(RIGHTS_MODE)
+        self._start_feed()
+        if old.is_admin != new.is_admin:
+            what = "You are an admin now." if new.is_admin else "You are no longer an admin."
+        else:
+            what = "Your group memberships changed."
+        self.notify(f"{what} The console shows what you may see now.", title="Rights changed",
+                    severity="warning", timeout=10, markup=False)
+
+    def on_access_ended(self, message: AccessEnded) -> None:
+        """The account was disabled or deleted: nothing may stay on screen."""
+        self.book.forget_all()
+        self.exit(return_code=1, message=Text(message.reason))
 
     def on_feed_problem(self, message: FeedProblem) -> None:
         self.notify(message.text, severity="information" if message.recovered else "warning", markup=False)

@@ -45,6 +45,13 @@ class ContainerBook:
             self.stats.clear()
         self.changed.publish(None)
 
+    def forget_all(self) -> None:
+        """Drop every view, sample and connection (tokens included): the actor's rights changed."""
+        self.views, self._search, self.stats, self.history, self.connections = {}, {}, {}, {}, {}
+        self._fetching.clear()
+        self.loaded = False
+        self.changed.publish(None)
+
     def load(self, views: list[ContainerView]) -> None:
         self.stale = False
         self.views = {view.id: view for view in views}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from ..domain import ContainerChange, ContainerStats, ContainerView, Health
+from ..domain import Actor, ContainerChange, ContainerStats, ContainerView, Health
 
 
 class ContainersLoaded(Message):
@@ -50,6 +50,23 @@ class FeedProblem(Message):
 
 class ServiceLost(Message):
     """The broker stopped answering (client mode): `reason` says why; health checks keep retrying."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class RightsUpdated(Message):
+    """Who the service finds the session's user to be now (first when the watch opens, then after
+    each change of rights)."""
+
+    def __init__(self, actor: Actor) -> None:
+        super().__init__()
+        self.actor = actor
+
+
+class AccessEnded(Message):
+    """The service no longer serves this user (account disabled or deleted): `reason` says so."""
 
     def __init__(self, reason: str) -> None:
         super().__init__()

@@ -14,9 +14,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from ..domain import ContainerChange, ContainerStats, ContainerView
+from ..domain import ContainerChange, ContainerStats, ContainerView, RightsChanged
 from .background import error_text
-from .messages import ContainersChanged, ContainersLoaded, FeedProblem, StatsSampled
+from .messages import (
+    AccessEnded,
+    ContainersChanged,
+    ContainersLoaded,
+    FeedProblem,
+    RightsUpdated,
+    StatsSampled,
+)
 
 if TYPE_CHECKING:
     from textual.message import Message
@@ -109,6 +116,55 @@ class ContainerFeed(threading.Thread):
             attempt += 1
             self._wake.wait(delay)
             self._wake.clear()
+
+
+class RightsFeed(threading.Thread):
+    """Follows `session.watch_rights()`: posts RightsUpdated for each actor it reports (the first on
+    every (re)connect, so a change made while the service was away is seen too), AccessEnded when
+    the service refuses the user. A lost service is retried quietly: the header says it is lost."""
+
+    def __init__(self, session: ServiceSession, post: Callable[[Message], object]) -> None:
+        super().__init__(name="ipynbsrv-rights", daemon=True)
+        self.session = session
+        self.post = post
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._watch: Stream[object] | None = None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            watch, self._watch = self._watch, None
+        if watch is not None:
+            try:
+                watch.close()
+            except Exception:  # closing a broken stream may fail; the thread ends either way
+                pass
+
+    def run(self) -> None:
+        attempt = 0
+        while not self._stopped.is_set():
+            try:
+                watch = self.session.watch_rights()
+                with self._lock:
+                    if self._stopped.is_set():
+                        watch.close()
+                        return
+                    self._watch = watch
+                for actor in watch:
+                    attempt = 0
+                    if self._stopped.is_set():
+                        return
+                    self.post(RightsUpdated(actor))
+            except RightsChanged as exc:
+                if not self._stopped.is_set():
+                    self.post(AccessEnded(str(exc)))
+                return
+            except Exception:  # the service is away: the header shows it; try again
+                pass
+            delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+            attempt += 1
+            self._stopped.wait(delay)
 
 
 class StatsSampler(threading.Thread):

@@ -361,3 +361,60 @@ async def seconds_until(pilot, condition, timeout: float) -> float:
         await pilot.pause(0.01)
     return time.monotonic() - started
 
+
+
+CONNECTOR = r"""
+import socket, sys
+control = socket.socket(fileno=int(sys.argv[2]))
+while control.recv(1):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(sys.argv[1])
+    socket.send_fds(control, [b"c"], [sock.fileno()])
+    sock.close()
+"""
+
+
+class ConnectAs:
+    """Connections to the broker made by a process running as `uid`, handed to this (root) process.
+
+    The broker knows a peer by the credentials of the process that connected (SO_PEERCRED at
+    connect time), so a RemoteSession in the test process whose connections come from here is a
+    real client session of that user: e.g. a console of theirs run in the test with Pilot.
+    """
+
+    def __init__(self, uid: int, gid: int, socket_path: str) -> None:
+        self._control, child = socket.socketpair()
+        self.process = subprocess.Popen(
+            [SYSTEM_PYTHON, "-c", CONNECTOR, socket_path, str(child.fileno())], pass_fds=(child.fileno(),),
+            user=uid, group=gid, extra_groups=[], cwd="/", env={"PATH": "/usr/bin:/bin"},
+        )
+        child.close()
+
+    def connect(self) -> socket.socket:
+        self._control.sendall(b"c")
+        _, fds, _, _ = socket.recv_fds(self._control, 1, 1)
+        return socket.socket(fileno=fds[0])
+
+    def session(self, socket_path: str):
+        """A RemoteSession whose every connection is made as the account."""
+        import itertools
+
+        from ipynbsrv_tui.broker import client
+        from ipynbsrv_tui.broker.protocol import SocketChannel
+
+        def connect(answer_within: float | None = None):
+            conn = object.__new__(client._Connection)
+            sock = self.connect()
+            sock.settimeout(answer_within)
+            SocketChannel.__init__(conn, sock)
+            conn.limit, conn.ids, conn.reused = client.DEFAULT_MAX_MESSAGE_BYTES, itertools.count(1), False
+            return conn
+
+        session = object.__new__(client.RemoteSession)
+        session._connect = connect  # before __init__: its whoami goes through the account's connection
+        session.__init__(socket_path)
+        return session
+
+    def close(self) -> None:
+        self._control.close()
+        self.process.wait(timeout=10)

@@ -159,3 +159,55 @@ def test_an_admins_delete_reaches_the_owners_live_view_within_1s(site, docker_cl
         broker.stop()
         for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.owner={owner}"}):
             container.remove(force=True)
+
+
+async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_tokens_within_1s(site, docker_client):
+    """Issue 28, bug 2: root revokes bob's admin rights while bob's console (client mode, a real
+    broker, bob's own uid) shows alice's notebook and its token; within 1 s the row, its token
+    and the admin sections are gone and the header no longer says admin."""
+    from ipynbsrv_tui.tui.app import IpynbsrvApp
+
+    broker = _broker(site, "demote").start()
+    root = RemoteSession(broker.socket_path)
+    names = {"alice": f"{site['names']['alice']}m", "bob": f"{site['names']['bob']}m"}
+    connector = None
+    sessions = [root]
+    try:
+        root.register_image("ipbt-demote", site["image"], description="demote", is_public=True)
+        accounts = _accounts({**site, "names": names}, root)
+        root.set_admin(names["bob"], True)
+        hers = root.create_container("hers", "ipbt-demote", owner=names["alice"])
+        connector = support.ConnectAs(accounts["bob"].uid, accounts["bob"].gid, broker.socket_path)
+        bob = connector.session(broker.socket_path)
+        sessions.append(bob)
+        assert bob.actor.username == names["bob"] and bob.actor.is_admin
+        app = IpynbsrvApp(load_config(broker.config_path), bob)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await support.seconds_until(pilot, lambda: hers.id in app.book.views, 20)
+            app.book.fetch_connection(hers.id)
+            await support.seconds_until(pilot, lambda: hers.id in app.book.connections, 10)
+            assert app.book.connections[hers.id].token
+            assert f"{names['bob']} (admin)" in support.status_line(app)
+            assert app.current_mode == "containers"
+
+            root.set_admin(names["bob"], False)
+            took = await support.seconds_until(
+                pilot,
+                lambda: hers.id not in app.book.views and hers.id not in app.book.connections
+                and app.current_mode == "notebooks" and "(admin)" not in support.status_line(app),
+                1.0,
+            )
+            print(f"\nadmin revoked -> the console dropped the admin views and alice's row, {took:.2f} s, 1.0 s")
+            assert {s.mode for s in app.sections}.isdisjoint({"containers", "images", "users"})
+            assert not bob.actor.is_admin
+            await pilot.press("1")  # the Containers key: refused, not opened
+            await pilot.pause(0.1)
+            assert app.current_mode == "notebooks"
+            await pilot.pause(1.0)  # whatever was loaded, nothing of alice's comes back
+            assert all(view.owner != names["alice"] for view in app.book.views.values())
+    finally:
+        for session in sessions:
+            session.close()
+        if connector is not None:
+            connector.close()
+        broker.stop()

@@ -101,19 +101,24 @@ FIXED_LOG = [
 
 
 class FixedWatch:
-    """A closeable, blocking iterator of changes that tests feed with `put`."""
+    """A closeable, blocking iterator of changes that tests feed with `put` (or end with `fail`)."""
 
     def __init__(self) -> None:
         self._queue: queue.Queue = queue.Queue()
 
-    def put(self, change: ContainerChange) -> None:
+    def put(self, change) -> None:
         self._queue.put(change)
+
+    def fail(self, error: BaseException) -> None:
+        self._queue.put(error)
 
     def close(self) -> None:
         self._queue.put(None)
 
     def __iter__(self):
         while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
             yield item
 
 
@@ -143,6 +148,7 @@ class FixedSession:
         self.views = {v.id: v for v in (fixed_views() if views is None else views)}
         self.log_lines = FIXED_LOG if log_lines is None else log_lines
         self.watches: list[FixedWatch] = []
+        self.rights = FixedWatch()  # tests put an Actor (a change of rights) or fail it (access ended)
         self.calls: list[tuple] = []
         self.snapshots: dict[int, list[SnapshotView]] = {
             1: [SnapshotView(1, 1, "before-upgrade", "ipynbsrv-snapshots/alice-thesis:before-upgrade",
@@ -152,6 +158,14 @@ class FixedSession:
     def close(self) -> None:
         for watch in self.watches:
             watch.close()
+        self.rights.close()
+
+    def watch_rights(self) -> FixedWatch:
+        self.rights.put(self.actor)
+        return self.rights
+
+    def adopt_rights(self, actor: Actor) -> None:
+        self.actor = actor
 
     def push(self, change: ContainerChange) -> None:
         for watch in self.watches:

@@ -363,3 +363,36 @@ async def test_details_show_the_url_in_one_piece_every_port_and_o_prints_it(widt
         await wait_until(pilot, lambda: any(view.url in note for note in app.notes))
         await pilot.press("y")
         assert app.clipboard == view.url
+
+
+async def test_a_change_of_rights_reopens_the_sections_the_user_may_use_and_drops_others_rows():
+    """Issue 28, bug 2 (the console's half; the broker's is in test_liveness): a demoted admin's
+    open console drops the admin sections, every modal on them and the rows of other users."""
+    session = FixedSession()
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.book.loaded and 3 in app.book.views)
+        await pilot.press("enter")  # a details screen over the admin's list
+        demoted = Actor("alice", 2001, False, ("ipynbsrv-users",))
+        session.rights.put(demoted)
+        await wait_until(pilot, lambda: isinstance(app.screen, NotebooksScreen))
+        await wait_until(pilot, lambda: app.book.loaded)
+        assert [s.mode for s in app.sections] == ["notebooks", "groups", "shares", "notifications"]
+        assert all(view.owner == "alice" for view in app.book.views.values())
+        assert "alice" in screen_text(app).splitlines()[1] and "(admin)" not in screen_text(app)
+        assert any("no longer an admin" in note for note in app.notes)
+        await pilot.press("1")
+        assert isinstance(app.screen, NotebooksScreen)
+
+
+async def test_an_ended_access_closes_the_console_with_the_reason():
+    session = FixedSession(actor=ALICE)
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.book.loaded)
+        from ipynbsrv_tui.domain import RightsChanged
+
+        session.rights.fail(RightsChanged("Your access ended: User 'alice' is disabled."))
+        await wait_until(pilot, lambda: app.return_code is not None)
+    assert app.return_code == 1
+    assert not app.book.views

@@ -16,7 +16,17 @@ from ipynbsrv_tui.domain import StoreError
 from ipynbsrv_tui.store import close_database, latest_version, open_database, schema_version, upgrade
 from ipynbsrv_tui.store import db as store_db
 from ipynbsrv_tui.store.audit import audit
-from ipynbsrv_tui.store.models import ALL_MODELS, AuditEvent, Container, Image, Snapshot, User, database_proxy
+from ipynbsrv_tui.store.models import (
+    ALL_MODELS,
+    AuditEvent,
+    Container,
+    Group,
+    GroupMember,
+    Image,
+    Snapshot,
+    User,
+    database_proxy,
+)
 
 
 @pytest.fixture
@@ -52,7 +62,7 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 7
+    assert schema_version(db) == latest_version() == 8
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
@@ -64,7 +74,41 @@ def test_fresh_database_has_latest_version_and_every_table(db):
         "0005_collaboration",
         "0006_container_started",
         "0007_user_credential_version",
+        "0008_rights_epoch",
     ]
+
+
+def test_every_change_of_rights_moves_the_epoch_and_nothing_else_does(db):
+    """Migration 8: the triggers count changes to what decides an actor's rights (issue 28, bug 2)."""
+    from ipynbsrv_tui.service.rights import rights_epoch
+
+    alice = _make_user()
+    group = Group.create(name="staff", gid=3001)
+    epoch = rights_epoch()
+
+    def moved() -> bool:
+        nonlocal epoch
+        now = rights_epoch()
+        changed, epoch = now != epoch, now
+        return changed
+
+    User.update(display_name="Alice", email="a@example.org").where(User.id == alice.id).execute()
+    User.update(is_admin=False).where(User.id == alice.id).execute()  # the same value: no change
+    assert not moved()
+    User.update(is_admin=True).where(User.id == alice.id).execute()
+    assert moved()
+    User.update(active=False).where(User.id == alice.id).execute()
+    assert moved()
+    member = GroupMember.create(group=group, user=alice)
+    assert moved()
+    Group.update(name="staff2").where(Group.id == group.id).execute()
+    assert moved()
+    member.delete_instance()
+    assert moved()
+    GroupMember.create(group=group, user=alice)
+    assert moved()
+    alice.delete_instance(recursive=True)
+    assert moved()
 
 
 def test_pragmas(db):
@@ -112,7 +156,7 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
     assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
                         "0004_container_placement", "0005_collaboration",
-                        "0006_container_started", "0007_user_credential_version"]
+                        "0006_container_started", "0007_user_credential_version", "0008_rights_epoch"]
 
 
 def test_migration_0004_can_be_reverted(db):
