@@ -17,6 +17,7 @@ from ..config import web_notebook_url
 from ..domain import (
     Actor,
     AlreadyExists,
+    Conflict,
     ConnectionInfo,
     ContainerChange,
     ContainerSpec,
@@ -52,6 +53,14 @@ ACTION_STATES = {
     "suspend": ContainerState.PAUSED,
     "resume": ContainerState.RUNNING,
 }
+
+
+def gone_advice(target: str, snapshots: int) -> str:
+    """What to do about a notebook whose engine container was removed outside ipynbsrv: reconcile,
+    the live list and every refused action say the same."""
+    restore = f"restore one of its {snapshots} snapshots (R), " if snapshots else ""
+    return (f"{target}: its engine container is gone (removed outside ipynbsrv); {restore}recreate it from its "
+            "image (s) or delete it (d). Its home folder is kept either way.")
 
 
 def engine_name(owner_uid: int, name: str) -> str:
@@ -383,12 +392,21 @@ class ContainersMixin(ReadinessMixin):
         target = f"{row.owner.username}/{row.name}"
         if not row.docker_id:
             raise NotFound(f"{target} has no engine container. Run reconcile (ctrl+r) to repair it.")
+        if row.state == ContainerState.MISSING.value:
+            self.audit(actor, f"container.{action}", target, "failed", "engine container gone")
+            raise Conflict(gone_advice(target, row.snapshots.count()))
         if action in ("start", "restart", "resume") and row.state not in RUNNING_STATES:
             self._check_running_quota(actor, row.owner.id, row.id)
         try:
             if action in ("start", "restart"):
                 self._apply_share_changes(row)
             call(self.engine, row.docker_id)
+        except NotFound as exc:  # removed behind our back, before its event reached the store
+            self.audit(actor, f"container.{action}", target, "failed", str(exc))
+            if self._engine_lost(row):
+                self._set_state(row, ContainerState.MISSING)
+                raise Conflict(gone_advice(target, row.snapshots.count())) from None
+            raise
         except Exception as exc:
             self.audit(actor, f"container.{action}", target, "failed", str(exc))
             raise
@@ -397,6 +415,34 @@ class ContainersMixin(ReadinessMixin):
         self.audit(actor, f"container.{action}", target)
         if started:
             self.watch_readiness(row.id)
+        return self._view(row, actor)
+
+    def _engine_lost(self, row: Container) -> bool:
+        """Whether the row's engine container is gone (not merely unreachable)."""
+        try:
+            self.engine.inspect(row.docker_id)
+        except NotFound:
+            return True
+        except EngineError:
+            return False
+        return False
+
+    def recreate_container(self, actor: Actor, container_id: int) -> ContainerView:
+        """Make a notebook whose engine container is gone again from its image: same name, port,
+        token, URL and home; it is left stopped."""
+        row = self._visible(actor, container_id, "container.recreate")
+        target = f"{row.owner.username}/{row.name}"
+        if row.docker_id and not self._engine_lost(row):
+            raise Conflict(f"{target} still has its engine container: there is nothing to recreate.")
+        ref = row.image_ref or (row.image.ref if row.image else "")
+        if not ref or not self.engine.image_exists(ref):
+            raise NotFound(f"The image {ref or '(none)'} of {target} is gone from the engine as well: restore a "
+                           "snapshot or delete the notebook.")
+        info = self.engine.create(self._spec(row, row.image))
+        row.docker_id = info.id
+        row.save()
+        self._set_state(row, ContainerState.CREATED)
+        self.audit(actor, "container.recreate", target)
         return self._view(row, actor)
 
     def delete_container(self, actor: Actor, container_id: int) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from peewee import fn
+
 from ..domain import (
     Actor,
     ContainerChange,
@@ -24,9 +26,9 @@ from ..domain import (
     Placement,
     ReconcileReport,
 )
-from ..store.models import Build, Container, Setting, User, database_proxy, utcnow
+from ..store.models import Build, Container, Setting, Snapshot, User, database_proxy, utcnow
 from . import authz, workers
-from .containers import record_placement
+from .containers import gone_advice, record_placement
 from .readiness import ReadinessMixin
 
 EVENT_STATES = {
@@ -191,6 +193,7 @@ class LiveMixin(ReadinessMixin):
                                  User.username, Container.key, Container.worker, Container.node_id,
                                  Container.node_name, Container.node_lost).join(User).tuples()
         rows = cast(list[tuple[int, str, str, str, str, str, str, str, str, bool]], list(query))
+        snapshots = dict(Snapshot.select(Snapshot.container, fn.COUNT(Snapshot.id)).group_by(Snapshot.container).tuples())
         adopted: set[str] = set()
         updates: list[tuple[int, str, str, bool]] = []
         rollbacks: list[tuple[int, str]] = []
@@ -206,10 +209,10 @@ class LiveMixin(ReadinessMixin):
                 rollbacks.append((container_id, key))
                 repaired.append(f"{label}: an interrupted create left no engine container; rolled back")
                 continue
-            if found is None:
+            if found is None:  # flagged every time, also when an engine event marked it missing already
                 if state != ContainerState.MISSING.value:
                     updates.append((container_id, docker_id, ContainerState.MISSING.value, True))
-                    flagged.append(f"{label}: no engine container; restore a snapshot or delete it")
+                flagged.append(gone_advice(label, snapshots.get(container_id, 0)))
                 continue
             new_state = found.state.value
             if worker:

@@ -136,6 +136,9 @@ class Session(ServiceSession):
     def snapshot_container(self, container_id: int, name: str, description: str = "") -> SnapshotView:
         return self.service.snapshot_container(self.actor, container_id, name, description)
 
+    def recreate_container(self, container_id: int) -> ContainerView:
+        return self.service.recreate_container(self.actor, container_id)
+
     def restore_snapshot(self, container_id: int, snapshot_id: int) -> ContainerView:
         return self.service.restore_snapshot(self.actor, container_id, snapshot_id)
 

@@ -219,6 +219,42 @@ def test_reconcile_repairs_state_and_flags_missing(notebook_service, people, reg
     assert notebook_service.reconcile(root_actor).repaired == ()
 
 
+def test_a_container_removed_behind_our_back_is_flagged_after_its_event_and_can_be_recreated(
+        notebook_service, people, registered_tiny, root_actor, docker_client):
+    """Issue 28, bug 3: `docker rm -f`; the destroy event marks the row missing first, and reconcile
+    still flags it with what to do; start and restart say the same; recreate makes it again."""
+    alice = people["alice"]
+    view = notebook_service.create_container(alice, "gone", "tiny")
+    raced = notebook_service.create_container(alice, "raced", "tiny")
+    watch = notebook_service.watch_containers(alice)
+    docker_client.api.remove_container(view.docker_id, force=True)
+    for change in watch:
+        if change.container_id == view.id and change.view and change.view.state == ContainerState.MISSING:
+            break
+    watch.close()
+    report = notebook_service.reconcile(root_actor)
+    flagged = [line for line in report.flagged if "alice/gone" in line]
+    assert len(flagged) == 1, report.flagged
+    assert "engine container is gone" in flagged[0] and "recreate" in flagged[0] and "delete" in flagged[0]
+    for action in (notebook_service.start_container, notebook_service.restart_container):
+        with pytest.raises(Conflict, match="engine container is gone"):
+            action(alice, view.id)
+
+    docker_client.api.remove_container(raced.docker_id, force=True)  # its event has not been applied
+    with pytest.raises(Conflict, match="engine container is gone"):
+        notebook_service.restart_container(alice, raced.id)
+    assert Container.get_by_id(raced.id).state == ContainerState.MISSING.value
+
+    recreated = notebook_service.recreate_container(alice, view.id)
+    assert recreated.state == ContainerState.CREATED
+    assert (recreated.token, recreated.host_port, recreated.url) == (view.token, view.host_port, view.url)
+    assert docker_client.api.inspect_container(recreated.docker_id)["Config"]["Labels"]["ipynbsrv.owner"] == "alice"
+    assert not [line for line in notebook_service.reconcile(root_actor).flagged if "alice/gone" in line]
+    with pytest.raises(Conflict, match="nothing to recreate"):
+        notebook_service.recreate_container(alice, view.id)
+    assert notebook_service.start_container(alice, view.id).state in (ContainerState.STARTING, ContainerState.RUNNING)
+
+
 def test_watch_sees_engine_events_behind_our_back(notebook_service, people, registered_tiny, docker_client):
     alice = people["alice"]
     view = notebook_service.create_container(alice, "lab", "tiny")

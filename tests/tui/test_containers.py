@@ -229,6 +229,31 @@ async def test_reconcile_reports_what_it_flagged(admin_session, alice_container,
         assert state_of(app, cid) == ContainerState.MISSING
 
 
+async def test_a_container_removed_behind_our_back_is_flagged_after_the_live_event_and_s_recreates_it(
+        admin_session, alice_container, docker_client, service_config):
+    """Issue 28, bug 3: the row turns missing from the live event; ctrl+r then flags it (it said
+    "Store and engine agree"), and s offers to recreate it instead of "does not exist"."""
+    cid = alice_container.id
+    app = make_app(admin_session, config=service_config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: state_of(app, cid) in (ContainerState.STARTING, ContainerState.RUNNING),
+                         timeout=20, what="the running row")
+        docker_client.api.remove_container(alice_container.docker_id, force=True)
+        await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.MISSING, timeout=10, what="missing")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the report")
+        flagged = dict(app.screen.sections)["Flagged (needs you)"]
+        assert any("probe" in line and "recreate" in line for line in flagged), flagged
+        await pilot.press("escape")
+        assert app.screen.query_one("#table").move_to(cid)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the recreate question")
+        assert app.screen.confirm_label == "Recreate" and "gone" in app.screen.question
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.CREATED, timeout=20, what="recreated")
+        assert docker_client.api.inspect_container(app.book.views[cid].docker_id)
+
+
 async def test_filter_ten_thousand_rows_by_owner_name_and_state():
     app = make_app(FixedSession(views=many_views(10_000)))
     async with app.run_test(size=(80, 24)) as pilot:

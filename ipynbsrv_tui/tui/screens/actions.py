@@ -76,13 +76,30 @@ class ContainerScreen(Background, Screen):
         view = self.selected()
         if view is None:
             return
-        if view.state in RUNNING_STATES:
+        if view.state == ContainerState.MISSING:
+            self.offer_recreate(view)
+        elif view.state in RUNNING_STATES:
             self.call_session(f"Stopping {_label(view)}…", f"Stopped {_label(view)}.", self.app.session.stop_container, view.id)
         else:
             self.call_session(f"Starting {_label(view)}…", f"Started {_label(view)}.", self.app.session.start_container, view.id)
 
+    def offer_recreate(self, view: ContainerView) -> None:
+        """A notebook whose engine container was removed outside ipynbsrv: make it again from its image."""
+        question = (f"The engine container of {_label(view)} is gone (removed outside ipynbsrv). Recreate it from "
+                    f"its image? Name, port, token and the home folder of {view.owner} stay; it starts stopped. "
+                    "(R restores a snapshot instead, d deletes it.)")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_session(f"Recreating {_label(view)}…", f"Recreated {_label(view)}; s starts it.",
+                                  self.app.session.recreate_container, view.id)
+
+        self.app.push_screen(ConfirmScreen(question, "Recreate", "Keep as is"), answered)
+
     def action_restart(self) -> None:
-        if view := self.selected():
+        if (view := self.selected()) and view.state == ContainerState.MISSING:
+            self.offer_recreate(view)
+        elif view:
             self.call_session(f"Restarting {_label(view)}…", f"Restarted {_label(view)}.", self.app.session.restart_container, view.id)
 
     def action_suspend(self) -> None:
