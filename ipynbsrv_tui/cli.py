@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .domain import IpynbsrvError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -80,10 +84,31 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if config.engine.mode == "swarm":  # prove [data] root is the same folder on every node (DESIGN §15)
         from .engine.swarm import check_data_root
 
-        for level, message in check_data_root(config):
+        image = probe_image(config)
+        lines = check_data_root(config, image) if image else [("warning", (
+            "[data] root was not probed on the nodes: the probe runs with a registered notebook image (one "
+            "every node needs anyway), and none is registered yet. Register one, then run check-config again."))]
+        for level, message in lines:
             print(f"ipynbsrv-tui: {level}: {message}", file=sys.stderr)
             code = 2 if level == "error" else code
     return code
+
+
+def probe_image(config: Config) -> str | None:
+    """The ref of the newest registered notebook image that is not retired (None: none, or no database yet)."""
+    from pathlib import Path
+
+    from .store import close_database, open_database
+    from .store.models import Image
+
+    if not Path(config.database.path).expanduser().exists():
+        return None
+    open_database(config.database.path, migrate=False)
+    try:
+        row = Image.select(Image.ref).where(Image.retired == False).order_by(Image.id.desc()).first()  # noqa: E712
+        return str(row.ref) if row is not None else None
+    finally:
+        close_database()
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -42,10 +42,10 @@ def add_bootstrap_base(subcommands: argparse._SubParsersAction) -> None:
 
 
 def cmd_bootstrap_base(args: argparse.Namespace) -> int:
-    from ..engine import Engine, bootstrap_base
+    from ..engine import DockerEngine, bootstrap_base
 
     config = load_config(args.config)
-    engine = Engine.connect(config.docker.url, config.docker.timeout)
+    engine = DockerEngine.connect(config.docker.url, config.docker.timeout)
     try:
         tag = args.tag or config.build.base_image
         bootstrap_base(

@@ -1,4 +1,5 @@
-"""The Docker adapter (DESIGN §5): builds as event streams, container lifecycle, events, base images.
+"""The engines (DESIGN §5, §15): one contract, `Engine` (protocol.py), and its two implementations,
+`DockerEngine` (one host) and `SwarmEngine` (services on a swarm); `connect` picks by configuration.
 
 Every public call raises domain errors (ipynbsrv_tui.domain), never docker.errors.*.
 The names below load on first use, so importing a light module of this package (dockerfiles,
@@ -14,16 +15,21 @@ if TYPE_CHECKING:  # what the lazy names below are, for the type checker
     from .bootstrap import bootstrap_base as bootstrap_base
     from .builds import BuildStream as BuildStream
     from .classifier import BuildLogClassifier as BuildLogClassifier
+    from .connect import connect as connect
     from .docker_engine import MANAGED_LABEL as MANAGED_LABEL
-    from .docker_engine import Engine as Engine
+    from .docker_engine import DockerEngine as DockerEngine
     from .events import EventStream as EventStream
     from .logs import LogFollower as LogFollower
     from .mirror import host_debian_mirror as host_debian_mirror
+    from .protocol import Engine as Engine
+    from .swarm import SwarmEngine as SwarmEngine
     from .text import strip_ansi as strip_ansi
 
 _EXPORTS = {
     "MANAGED_LABEL": ".docker_engine",
-    "Engine": ".docker_engine",
+    "DockerEngine": ".docker_engine",
+    "Engine": ".protocol",
+    "connect": ".connect",
     "SwarmEngine": ".swarm",
     "BuildLogClassifier": ".classifier",
     "BuildStream": ".builds",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import validation
 from ..domain import BootstrapError
-from .docker_engine import Engine
+from .docker_engine import DockerEngine
 from .errors import engine_call
 from .mirror import host_debian_mirror
 
@@ -27,7 +27,7 @@ _CHANGES = ('CMD ["/bin/bash"]', "ENV LANG=C.UTF-8")
 
 
 def bootstrap_base(
-    engine: Engine,
+    engine: DockerEngine,
     suite: str = "bookworm",
     tag: str = "debian:bookworm-slim",
     mirror: str = "",
@@ -128,7 +128,7 @@ def _clean(rootfs: Path) -> None:
                 path.unlink()
 
 
-def _import(engine: Engine, rootfs: Path, tag: str, suite: str) -> str:
+def _import(engine: DockerEngine, rootfs: Path, tag: str, suite: str) -> str:
     repository, name = validation.split_reference(tag)
     excludes = [f"--exclude={pattern}" for pattern in _EXCLUDE]
     tar = subprocess.Popen(

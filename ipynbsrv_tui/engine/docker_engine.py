@@ -1,13 +1,16 @@
-"""The Docker adapter: the only code that talks to the engine (DESIGN §5)."""
+"""The single-host engine: notebooks are containers of one Docker Engine (DESIGN §5)."""
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import docker
 import docker.errors
@@ -15,7 +18,15 @@ import requests.exceptions
 import urllib3.exceptions
 
 from .. import validation
-from ..domain import ContainerInfo, ContainerSpec, ContainerStats, ImageInfo, ValidationError
+from ..domain import (
+    Conflict,
+    ContainerInfo,
+    ContainerSpec,
+    ContainerStats,
+    ImageInfo,
+    NodeView,
+    ValidationError,
+)
 from .builds import BuildStream
 from .convert import container_info, container_row, container_stats, create_arguments, image_info
 from .errors import engine_call, engine_url, image_missing, translate, unavailable
@@ -35,16 +46,23 @@ _CONNECT_ERRORS = (
 DANGLING_WAIT = 20.0
 
 
-class Engine:
-    """The Docker adapter. Every method raises domain errors (EngineUnavailable, ImageMissing,
-    NotFound, PortInUse, NameInUse, EngineError), never docker.errors.*."""
+NO_NODES = ('There are nodes only in swarm mode: this installation runs notebooks on one Docker '
+            'Engine ([engine] mode = "docker").')
+
+
+class DockerEngine:
+    """The `Engine` contract (engine/protocol.py) on one Docker Engine. Every method raises domain
+    errors (EngineUnavailable, ImageMissing, NotFound, PortInUse, NameInUse, EngineError, Conflict
+    for what only a swarm does), never docker.errors.*."""
+
+    mode: Literal["docker"] = "docker"
 
     def __init__(self, client: docker.DockerClient, url: str = "") -> None:
         self.client = client
         self.url = engine_url(url)
 
     @classmethod
-    def connect(cls, url: str = "", timeout: int = 120) -> Engine:
+    def connect(cls, url: str = "", timeout: int = 120) -> DockerEngine:
         """Connect to `url` ("" = from the environment, DOCKER_HOST) and check that the engine answers."""
         address = engine_url(url)
         try:
@@ -169,6 +187,11 @@ class Engine:
         with self._call("tag image", source):
             self.client.api.tag(source, repository, tag)
 
+    def publish_image(self, ref: str, progress: Callable[[str], object] | None = None) -> str:
+        """On one host the engine that builds an image runs its notebooks: `ref` as it is (it must exist)."""
+        self.image(ref)
+        return ref
+
     # ------------------------------------------------------------------ containers
 
     def create(self, spec: ContainerSpec) -> ContainerInfo:
@@ -224,6 +247,25 @@ class Engine:
             result = self.client.api.commit(container_id, repository=repository, tag=tag, conf=conf, pause=pause)
         return str(result.get("Id", ""))
 
+    def remake(self, container_id: str, spec: ContainerSpec, keep_as: str) -> tuple[ContainerInfo, str | None]:
+        """Commit the container's writable layer as `keep_as`, remove it and create it again from
+        that image as `spec` says (a new container id): its own files outside the mounts stay."""
+        self.commit(container_id, keep_as, labels={"ipynbsrv.kept-from": spec.labels.get("ipynbsrv.container", "")})
+        self.remove(container_id, force=True)
+        return self.create(dataclasses.replace(spec, image=keep_as)), keep_as
+
+    def mount_targets(self, container_id: str) -> list[str]:
+        with self._call("inspect container", container_id):
+            attrs = self.client.api.inspect_container(container_id)
+        return [str(m.get("Destination", "")) for m in attrs.get("Mounts") or ()]
+
+    def export(self, container_id: str, target: Path) -> Path:
+        """`docker export` of the container into a gzip'd tar at `target` (mode 0600)."""
+        with self._call("export container", container_id):
+            stream = self.client.api.export(container_id)
+            write_archive(stream, target)
+        return target
+
     def inspect(self, container_id: str) -> ContainerInfo:
         with self._call("inspect container", container_id):
             return container_info(self.client.api.inspect_container(container_id))
@@ -278,7 +320,29 @@ class Engine:
         text = output.decode("utf-8", errors="replace") if isinstance(output, bytes) else str(output)
         return (code if isinstance(code, int) else -1), text
 
+    # ------------------------------------------------------------------ swarm only
+
+    def nodes(self, with_notebooks: bool = True) -> list[NodeView]:
+        raise Conflict(NO_NODES)
+
+    def set_availability(self, name: str, availability: str) -> NodeView:
+        raise Conflict(NO_NODES)
+
+    def probe_data_root(self, root: str, image: str, timeout: float = 60) -> list[tuple[str, bool, str]]:
+        raise Conflict("The [data] root probe is for swarm mode, where notebooks run on other nodes: on one "
+                       "host the data root is this host's folder.")
+
     # ------------------------------------------------------------------ internals
 
     def _call(self, action: str, subject: str = "") -> AbstractContextManager[None]:
         return engine_call(action, subject, self.url)
+
+
+def write_archive(chunks: Any, target: Path) -> None:
+    """Write an engine's tar stream (`chunks` of bytes) gzip'd to `target`, readable by its owner only."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    os.chmod(target, 0o600)

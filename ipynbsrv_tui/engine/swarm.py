@@ -1,20 +1,25 @@
 """The Swarm adapter (DESIGN §15): every notebook is a one-replica service on a Swarm manager.
 
-`SwarmEngine` keeps the `Engine` interface, so the service layer does not care which mode runs:
-the "container id" it stores is the service id. Start and stop scale the service to 1 and 0,
-restart is a forced update, and what Swarm has no verb for (pause, commit, stats, exec) goes to
-the engine of the node running the task: the manager itself, or one named in `[swarm] node_engines`.
+`SwarmEngine` implements the `Engine` contract (engine/protocol.py) by composition: it holds the
+manager's `DockerEngine` (images, builds) and the engines of the nodes, and inherits none of them,
+so nothing it does not say itself silently does the single-host thing. The "container id" the
+service stores is the service id. Start and stop scale the service to 1 and 0, restart is a forced
+update, and what Swarm has no verb for (pause, commit, stats, exec, export) goes to the engine of
+the node running the task: the manager itself, or one named in `[swarm] node_engines`; without
+one, the call is refused (Conflict) saying what to configure.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shlex
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import docker
 import docker.errors
@@ -31,15 +36,17 @@ from ..domain import (
     ContainerStats,
     EngineError,
     EngineUnavailable,
+    ImageInfo,
     IpynbsrvError,
     NodeView,
     NotFound,
     Placement,
     PortInUse,
 )
+from .builds import BuildStream
 from .convert import parse_time
-from .docker_engine import _CONNECT_ERRORS, MANAGED_LABEL, Engine
-from .errors import translate
+from .docker_engine import _CONNECT_ERRORS, MANAGED_LABEL, DockerEngine
+from .errors import engine_call, translate
 from .hardening import DROPPED_CAPABILITIES, KEPT_CAPABILITIES
 from .logs import LogFollower, plain_lines
 from .streams import ClosableStream
@@ -53,14 +60,15 @@ PROBE_TIMEOUT = 3  # seconds for a node engine's answer while listing (pause sta
 Json = dict[str, Any]  # one object of the engine's JSON answers
 
 
-def check_data_root(config: Config) -> list[tuple[str, str]]:
-    """`check-config` in swarm mode: (level, message) lines of the data-root probe on every node."""
+def check_data_root(config: Config, image: str) -> list[tuple[str, str]]:
+    """`check-config` in swarm mode: (level, message) lines of the data-root probe on every node,
+    run with `image` (a registered notebook image: one the nodes need anyway)."""
     try:
         engine = SwarmEngine.from_config(config)
     except IpynbsrvError as exc:
         return [("error", str(exc))]
     try:
-        results = engine.probe_data_root(config.data.root, config.build.base_image)
+        results = engine.probe_data_root(config.data.root, image)
     except IpynbsrvError as exc:
         return [("error", f"the [data] root probe failed: {exc}")]
     finally:
@@ -155,13 +163,14 @@ def service_info(service: Json, tasks: list[Json], nodes: dict[str, Json], pause
     )
 
 
-class SwarmEngine(Engine):
-    """The Engine interface over Swarm services. `container_id` arguments are service ids."""
+class SwarmEngine:
+    """The `Engine` contract over Swarm services. `container_id` arguments are service ids."""
+
+    mode: Literal["swarm"] = "swarm"
 
     def __init__(
         self,
-        client: docker.DockerClient,
-        url: str = "",
+        manager: DockerEngine,
         *,
         constraints: Iterable[str] = (),
         node_engines: dict[str, str] | None = None,
@@ -171,7 +180,9 @@ class SwarmEngine(Engine):
         stop_timeout: int = 10,
         timeout: int = 120,
     ) -> None:
-        super().__init__(client, url)
+        self.manager = manager  # the manager's own engine: images, builds, and the tasks placed on it
+        self.client: docker.DockerClient = manager.client
+        self.url = manager.url
         self.constraints = tuple(constraints)
         self.node_engines = dict(node_engines or {})
         self.registry = registry
@@ -179,16 +190,15 @@ class SwarmEngine(Engine):
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.timeout = timeout
-        self._node_clients: dict[str, Engine] = {}
-        self._probe_clients: dict[str, Engine] = {}
+        self._node_clients: dict[str, DockerEngine] = {}
+        self._probe_clients: dict[str, DockerEngine] = {}
         self._pushed: dict[str, str] = {}  # image ref -> image id last pushed
         self._node_id: str | None = None
 
     @classmethod
     def connect_manager(cls, url: str = "", timeout: int = 120, **options: Any) -> SwarmEngine:
         """Connect to the Swarm manager at `url` (EngineUnavailable when it is not one)."""
-        plain = Engine.connect(url, timeout=timeout)
-        engine = cls(plain.client, plain.url, timeout=timeout, **options)
+        engine = cls(DockerEngine.connect(url, timeout=timeout), timeout=timeout, **options)
         with engine._call("read the swarm state of"):
             swarm = engine.client.info().get("Swarm") or {}
         if not swarm.get("ControlAvailable"):
@@ -212,7 +222,13 @@ class SwarmEngine(Engine):
     def close(self) -> None:
         for engine in [*self._node_clients.values(), *self._probe_clients.values()]:
             engine.close()
-        super().close()
+        self.manager.close()
+
+    def ping(self) -> None:
+        self.manager.ping()
+
+    def version(self) -> dict[str, Any]:
+        return self.manager.version()
 
     @property
     def node_id(self) -> str:
@@ -270,13 +286,13 @@ class SwarmEngine(Engine):
         with self._call("list the swarm nodes"):
             return {n["ID"]: n for n in self.client.api.nodes()}
 
-    def node_engine(self, node_id: str, action: str) -> Engine:
+    def node_engine(self, node_id: str, action: str) -> DockerEngine:
         """The engine of node `node_id`: the manager's own, or the one `[swarm] node_engines` names.
 
         Conflict, saying what to configure, when there is none.
         """
         if node_id == self.node_id:
-            return Engine(self.client, self.url)
+            return self.manager
         node = self._node_map().get(node_id)
         names = [node_id] + ([node_name(node), (node.get("Description") or {}).get("Hostname", "")] if node else [])
         url = next((self.node_engines[n] for n in names if n and n in self.node_engines), None)
@@ -287,10 +303,39 @@ class SwarmEngine(Engine):
                 f"Name that node's engine in [swarm] node_engines (e.g. \"{label}=tcp://{label}:2376\") to allow it."
             )
         if url not in self._node_clients:
-            self._node_clients[url] = Engine.connect(url, timeout=self.timeout)
+            self._node_clients[url] = DockerEngine.connect(url, timeout=self.timeout)
         return self._node_clients[url]
 
-    # ------------------------------------------------------------------ images
+    # ------------------------------------------------------------------ images (on the manager)
+
+    def build(
+        self,
+        context: str | os.PathLike[str],
+        tag: str,
+        buildargs: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        dockerfile: str = "Dockerfile",
+        nocache: bool = False,
+        network_mode: str | None = None,
+    ) -> BuildStream:
+        """Build on the manager; `publish_image` then makes the image reachable from the nodes."""
+        return self.manager.build(context, tag, buildargs=buildargs, labels=labels, dockerfile=dockerfile,
+                                  nocache=nocache, network_mode=network_mode)
+
+    def images(self, managed_only: bool = False) -> list[ImageInfo]:
+        return self.manager.images(managed_only)
+
+    def image(self, ref: str) -> ImageInfo:
+        return self.manager.image(ref)
+
+    def image_exists(self, ref: str) -> bool:
+        return self.manager.image_exists(ref)
+
+    def remove_image(self, ref: str, force: bool = False) -> None:
+        self.manager.remove_image(ref, force=force)
+
+    def tag_image(self, source: str, ref: str) -> None:
+        self.manager.tag_image(source, ref)
 
     def publish_image(self, ref: str, progress: Callable[[str], object] | None = None) -> str:
         """Make image `ref` (on the manager) reachable from the nodes; returns the ref services use.
@@ -303,7 +348,7 @@ class SwarmEngine(Engine):
             target = ref if ref.startswith(self.registry + "/") else f"{self.registry}/{ref}"
             if self._pushed.get(target) != image_id:
                 self.tag_image(ref, target)
-                self._push(self, target)
+                self._push(self.manager, target)
                 self._pushed[target] = image_id
             return target
         for node_id in self._node_map():
@@ -321,7 +366,7 @@ class SwarmEngine(Engine):
             engine.tag_image(image_id, ref)
         return ref
 
-    def _push(self, engine: Engine, target: str) -> None:
+    def _push(self, engine: DockerEngine, target: str) -> None:
         repository, tag = validation.split_reference(target)
         with self._call("push image", target):
             for chunk in engine.client.api.push(repository, tag, stream=True, decode=True):
@@ -380,6 +425,7 @@ class SwarmEngine(Engine):
             "stop_grace_period": self.stop_timeout * 1_000_000_000,
             "cap_drop": list(DROPPED_CAPABILITIES),
             "cap_add": list(KEPT_CAPABILITIES),
+            "groups": [str(gid) for gid in spec.group_add],
         }
         if spec.command:  # Args, not Command: in a service spec Command replaces the image's ENTRYPOINT
             arguments["args"] = shlex.split(spec.command)
@@ -439,7 +485,7 @@ class SwarmEngine(Engine):
         try:
             self.client.api.remove_service(container_id)
         except docker.errors.NotFound:
-            super().remove(container_id, force=force)  # a plain container of the manager, or nothing
+            self.manager.remove(container_id, force=force)  # a plain container of the manager, or nothing
         except _CONNECT_ERRORS as exc:
             raise translate(exc, "remove service", container_id, self.url) from exc
 
@@ -468,7 +514,7 @@ class SwarmEngine(Engine):
         try:
             service = self.client.api.inspect_service(container_id)
         except docker.errors.NotFound:
-            return super().inspect(container_id)
+            return self.manager.inspect(container_id)
         except _CONNECT_ERRORS as exc:
             raise translate(exc, "inspect service", container_id, self.url) from exc
         return service_info(service, self._tasks(service["ID"]), self._node_map(), self._paused())
@@ -503,6 +549,43 @@ class SwarmEngine(Engine):
     def stats(self, container_id: str) -> ContainerStats:
         engine, container = self._task_container(container_id, "read the statistics of the notebook")
         return engine.stats(container)
+
+    def memory_usage(self, container_id: str) -> int:
+        """Bytes the task's container uses now, read from its node's engine (a suspended one too)."""
+        engine, container = self._task_container(container_id, "read the memory use of the notebook")
+        return engine.memory_usage(container)
+
+    def remake(self, container_id: str, spec: ContainerSpec, keep_as: str) -> tuple[ContainerInfo, str | None]:
+        """Update the service in place to `spec`'s mounts, groups and environment (same service id).
+
+        Nothing is committed: a task's writable layer is never kept on a swarm (every start is a
+        new task, DESIGN §15), so only the home and the shares hold a notebook's files.
+        """
+        with self._call("inspect service", container_id):
+            service = self.client.api.inspect_service(container_id)
+        template = dict(service["Spec"]["TaskTemplate"])
+        template["ContainerSpec"] = dict(template.get("ContainerSpec") or {}) | {
+            "Mounts": [DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
+            "Env": [f"{key}={value}" for key, value in spec.environment.items()],
+            "Groups": [str(gid) for gid in spec.group_add],
+        }
+        with self._call("update service", container_id):
+            self.client.api.update_service(container_id, service["Version"]["Index"], task_template=template,
+                                           fetch_current_spec=True)
+        return self.inspect(container_id), None
+
+    def mount_targets(self, container_id: str) -> list[str]:
+        """The bind mounts of the service's spec (what its next task gets)."""
+        with self._call("inspect service", container_id):
+            service = self.client.api.inspect_service(container_id)
+        container = (service["Spec"].get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        return [str(m.get("Target", "")) for m in container.get("Mounts") or ()]
+
+    def export(self, container_id: str, target: Path) -> Path:
+        """Export the container of the service's newest task from its node (a stopped notebook's
+        last task too, while its node keeps it); refused when no node engine holds one."""
+        engine, container = self._task_container(container_id, "archive the notebook", running=False)
+        return engine.export(container, target)
 
     def exec(self, container_id: str, command: list[str], user: str | None = None) -> tuple[int, str]:
         engine, container = self._task_container(container_id, "run a command in the notebook")
@@ -581,6 +664,9 @@ class SwarmEngine(Engine):
 
     # ------------------------------------------------------------------ internals
 
+    def _call(self, action: str, subject: str = "") -> AbstractContextManager[None]:
+        return engine_call(action, subject, self.url)
+
     def _scale(self, container_id: str, replicas: int) -> None:
         with self._call("scale service", container_id):
             service = self.client.api.inspect_service(container_id)
@@ -615,12 +701,18 @@ class SwarmEngine(Engine):
                                   "Raise [swarm] start_timeout, or look at `docker service ps` on the manager.")
             time.sleep(_POLL)
 
-    def _task_container(self, service_id: str, action: str) -> tuple[Engine, str]:
-        """The engine and container id of the service's running task."""
-        tasks = [t for t in self._tasks(service_id) if t["DesiredState"] == "running"
-                 and t["Status"]["State"] == "running"]
+    def _task_container(self, service_id: str, action: str, running: bool = True) -> tuple[DockerEngine, str]:
+        """The engine and container id of the service's running task (`running=False`: of its
+        newest task that has a container, running or ended)."""
+        if running:
+            tasks = [t for t in self._tasks(service_id) if t["DesiredState"] == "running"
+                     and t["Status"]["State"] == "running"]
+        else:
+            tasks = [t for t in self._tasks(service_id) if (t["Status"].get("ContainerStatus") or {}).get("ContainerID")]
         if not tasks:
-            raise Conflict(f"Cannot {action}: it is not running.")
+            raise Conflict(f"Cannot {action}: it is not running." if running else
+                           f"Cannot {action}: Swarm keeps no container of it on any node (it never ran, or its "
+                           "tasks were pruned). Its home and shares are on the data root.")
         task = current_task(tasks) or tasks[0]
         container = ((task["Status"].get("ContainerStatus") or {}).get("ContainerID")) or ""
         if not container:
@@ -629,11 +721,11 @@ class SwarmEngine(Engine):
 
     def _paused(self) -> set[str]:
         """Ids of paused managed containers on the manager and on every node engine we know."""
-        engines = [Engine(self.client, self.url)]
+        engines = [self.manager]
         for url in self.node_engines.values():
             try:
                 if url not in self._probe_clients:  # a short timeout: a lost node must not stall the list
-                    self._probe_clients[url] = Engine.connect(url, timeout=PROBE_TIMEOUT)
+                    self._probe_clients[url] = DockerEngine.connect(url, timeout=PROBE_TIMEOUT)
                 engines.append(self._probe_clients[url])
             except EngineError:
                 continue  # a lost node: its notebooks show as lost, not as failures of the list

@@ -13,7 +13,7 @@ from .core import NotebookService
 from .session import Session
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..engine.protocol import Engine
 
 __all__ = ["NotebookService", "Session", "build_service", "embedded_session"]
 

@@ -16,7 +16,6 @@ from ..directory.base import Directory
 from ..directory.sync import sync_status, sync_users
 from ..domain import (
     Actor,
-    Conflict,
     ContainerChange,
     DirectoryError,
     EngineUnavailable,
@@ -28,8 +27,7 @@ from ..store.models import Image, Setting, User
 from .hostdata import HostData
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..engine.swarm import SwarmEngine
+    from ..engine.protocol import Engine
 
 # Refusals also go to the log (the broker's stderr, i.e. its journal), one line each.
 refusals = logging.getLogger("ipynbsrv.audit")
@@ -60,23 +58,9 @@ class ServiceBase:
         self._last_sync_try: float | None = None
 
     def _connect_engine(self) -> Engine:
-        # The Docker SDK loads on the first engine call, not at start-up.
-        from ..engine.docker_engine import Engine
-        from ..engine.swarm import SwarmEngine
+        from ..engine.connect import connect  # the Docker SDK loads on the first engine call
 
-        if self.swarm_mode:
-            return SwarmEngine.from_config(self.config)
-        return Engine.connect(self.config.docker.url, timeout=self.config.docker.timeout)
-
-    def swarm_engine(self) -> SwarmEngine:
-        """The engine as the Swarm adapter (Conflict, saying so, in docker mode)."""
-        from ..engine.swarm import SwarmEngine
-
-        engine = self.engine if self.swarm_mode else None
-        if not isinstance(engine, SwarmEngine):
-            raise Conflict('There are nodes only in swarm mode: this installation runs notebooks on one Docker '
-                           'Engine ([engine] mode = "docker").')
-        return engine
+        return connect(self.config)
 
     @property
     def swarm_mode(self) -> bool:

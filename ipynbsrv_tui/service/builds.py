@@ -16,9 +16,8 @@ from ..store.models import Build, utcnow
 from . import workers
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..engine.builds import BuildStream
     from ..engine.dockerfiles import BuildPlan
+    from ..engine.protocol import BuildRun, Engine
 
 FLUSH_EVERY = 200
 # The classic builder names each step's container in its output: " ---> Running in 3f2a…".
@@ -111,7 +110,7 @@ class PlannedBuild:
         self._plan = plan
         self._labels = labels
         self._wheelhouse = wheelhouse
-        self._current: BuildStream | None = None
+        self._current: BuildRun | None = None
         self._cancelled = threading.Event()
         self._started = time.monotonic()
         self._summary: BuildSummary | None = None
@@ -171,12 +170,11 @@ class PlannedBuild:
             if summary is None or summary.status is not BuildStatus.SUCCEEDED:
                 self.summary = summary
                 return
-        publish = getattr(self._engine, "publish_image", None)  # swarm mode: push to the nodes' registry
-        if publish is not None and summary is not None:
+        if self._engine.mode == "swarm" and summary is not None:  # the nodes need it: the registry, or copies
             tag = steps[-1].tag
             yield BuildEvent(BuildEventKind.OUTPUT, f"== publishing {tag} for the swarm's nodes")
             try:
-                yield BuildEvent(BuildEventKind.OUTPUT, f"published as {publish(tag)}")
+                yield BuildEvent(BuildEventKind.OUTPUT, f"published as {self._engine.publish_image(tag)}")
             except IpynbsrvError as exc:
                 yield BuildEvent(BuildEventKind.ERROR, str(exc))
                 summary = dataclasses.replace(summary, status=BuildStatus.FAILED, error=str(exc))

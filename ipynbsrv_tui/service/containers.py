@@ -39,7 +39,7 @@ from . import authz, ports, workers
 from .readiness import ReadinessMixin
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..engine.protocol import Engine
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_LOG_LINES = 10_000  # the most lines one container_logs call reads into memory
@@ -281,29 +281,26 @@ class ContainersMixin(ReadinessMixin):
                               "running_per_user). Stop one first, or ask an admin.")
 
     def _apply_share_changes(self, row: Container) -> None:
-        """Before a start: when the owner's shares changed since the engine container was made,
-        make it again with the new share mounts and groups, keeping its own files (a commit of its
-        writable layer), its name, port, token and URL."""
+        """Before a start or restart: when the owner's shares changed since the engine object was
+        made, make it again (`Engine.remake`) with the new share mounts and groups, keeping its
+        name, port, token and URL, and on one host its own files (a commit of its writable layer;
+        a swarm task keeps none, DESIGN §15). An engine failure fails the start: it is not swallowed."""
         wanted = sorted(f"/data/shares/{name}" for name, _ in self.usable_share_mounts(row.owner))
-        try:
-            attrs = self.engine.client.api.inspect_container(row.docker_id)
-        except Exception:  # the lifecycle call itself reports an engine problem
-            return
-        have = sorted(m.get("Destination", "") for m in attrs.get("Mounts") or ()
-                      if m.get("Destination", "").startswith("/data/shares"))
+        have = sorted(target for target in self.engine.mount_targets(row.docker_id)
+                      if target.startswith("/data/shares/"))
         if have == wanted:
             return
         image: Image = row.image
         old_ref = row.image_ref
         ref = f"ipynbsrv-keep/{row.id}:{int(time.time() * 1000)}"
-        self.engine.commit(row.docker_id, ref, labels={"ipynbsrv.kept-from": str(row.id)})
-        self.engine.remove(row.docker_id, force=True)
-        row.image_ref = ref
-        info = self.engine.create(self._spec(row, image))
+        info, kept = self.engine.remake(row.docker_id, self._spec(row, image), keep_as=ref)
         row.docker_id = info.id
+        if kept:
+            row.image_ref = kept
         row.save()
         self._set_state(row, ContainerState.CREATED)
-        if old_ref.startswith("ipynbsrv-keep/") and not Snapshot.select().where(Snapshot.image_ref == old_ref).exists():
+        if kept and old_ref.startswith("ipynbsrv-keep/") and not Snapshot.select().where(
+                Snapshot.image_ref == old_ref).exists():
             self._remove_image_quietly(old_ref)
 
     def _undo_create(self, row: Container) -> None:

@@ -227,7 +227,7 @@ class LiveMixin(ReadinessMixin):
                 _reconcile_placement(label, (node_id, node_name, node_lost), found, repaired, flagged, placements)
         if self.swarm_mode:
             flagged.extend(f"node {node.name} is {node.state}: Swarm reschedules its notebooks on other eligible nodes"
-                           for node in self.swarm_engine().nodes(with_notebooks=False) if node.state != "ready")
+                           for node in self.engine.nodes(with_notebooks=False) if node.state != "ready")
         for info in engine_objects:
             if info.id not in adopted:
                 flagged.append(f"{info.name}: foreign container with our labels (owner {info.owner}, row "

@@ -13,7 +13,7 @@ class NodesMixin(ServiceBase):
         """Every node: state, availability, labels and the notebooks whose tasks run there."""
         if not actor.is_admin:
             raise self.refuse(actor, "node.list", "", "Only admins may see the nodes.")
-        return self.swarm_engine().nodes()
+        return self.engine.nodes()
 
     def drain_node(self, actor: Actor, node: str) -> NodeView:
         """Stop placing notebooks on `node` and move its notebooks to other eligible nodes."""
@@ -27,7 +27,7 @@ class NodesMixin(ServiceBase):
         action = "node.drain" if availability == "drain" else "node.activate"
         if not actor.is_admin:
             raise self.refuse(actor, action, node, "Only admins may drain or activate nodes.")
-        engine = self.swarm_engine()
+        engine = self.engine
         try:
             view = engine.set_availability(node, availability)
         except Exception as exc:

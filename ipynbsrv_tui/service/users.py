@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import os
 import pwd
 from datetime import timedelta
 from pathlib import Path
@@ -232,9 +230,9 @@ class UsersMixin(ServiceBase):
                         pass
                 kept.append(f"container {container.name}")
         else:
+            if containers == "archive":  # every export first: one that fails stops the delete before anything went
+                archived.extend(str(self._export_container(username, c)) for c in owned if c.docker_id)
             for container in owned:
-                if containers == "archive" and container.docker_id:
-                    archived.append(str(self._export_container(username, container)))
                 self.delete_container(actor, container.id)
                 removed.append(f"container {container.name}")
             for image in Image.select().where(Image.owner == row):
@@ -323,15 +321,9 @@ class UsersMixin(ServiceBase):
             self.directory.create_group(name, description="ipynbsrv administrators")
 
     def _export_container(self, username: str, container: Container) -> Path:
-        """`docker export` of a container's filesystem into archive/ as .tar.gz."""
+        """The engine's export of a container's file system into archive/ as .tar.gz."""
         self.data.ensure_layout()
-        target = self.data.archive / f"{username}-{container.name}-{container.id}.tar.gz"
-        stream = self.engine.client.api.export(container.docker_id)
-        with gzip.open(target, "wb") as out:
-            for chunk in stream:
-                out.write(chunk)
-        os.chmod(target, 0o600)
-        return target
+        return self.engine.export(container.docker_id, self.data.archive / f"{username}-{container.name}-{container.id}.tar.gz")
 
 
 def _user_view(row: User, containers: int, config: Config) -> UserView:

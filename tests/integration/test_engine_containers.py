@@ -24,7 +24,7 @@ from ipynbsrv_tui.domain import (
     NotFound,
     PortInUse,
 )
-from ipynbsrv_tui.engine import Engine
+from ipynbsrv_tui.engine import DockerEngine
 from ipynbsrv_tui.engine.hardening import KEPT_CAPABILITIES
 
 # Stops at once on SIGTERM (sh as PID 1 ignores TERM without a trap).
@@ -83,7 +83,7 @@ def cleanup(engine):
             continue
 
 
-def collect_events(engine: Engine, since: float, container_id: str, wanted: set[str], timeout: float = 20) -> list[str]:
+def collect_events(engine: DockerEngine, since: float, container_id: str, wanted: set[str], timeout: float = 20) -> list[str]:
     """Actions of `container_id` from `since` on, until every wanted action was seen (or timeout)."""
     actions: list[str] = []
     stream = engine.events(since=since)
@@ -214,7 +214,7 @@ def test_docker_host_at_a_dead_socket_is_a_clear_error_and_the_cli_prints_one_li
     url = f"unix://{path}"
 
     with pytest.raises(EngineUnavailable) as caught:
-        Engine.connect(url, timeout=5)
+        DockerEngine.connect(url, timeout=5)
     message = str(caught.value)
     assert message.startswith(f"Cannot reach the Docker Engine at {url}: ")
     assert "DOCKER_HOST" in message and "\n" not in message

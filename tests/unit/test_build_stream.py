@@ -146,6 +146,8 @@ def test_a_planned_build_reports_the_whole_plans_time_not_only_the_last_images()
         def cancel(self) -> None: ...
 
     class Engine:
+        mode = "docker"
+
         def build(self, *args, **kwargs):
             return QuickStream()
 

@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from ipynbsrv_tui import validation
-from ipynbsrv_tui.domain import AlreadyExists, NotAuthorized, NotFound, ValidationError
+from ipynbsrv_tui.domain import AlreadyExists, EngineError, NotAuthorized, NotFound, ValidationError
 from ipynbsrv_tui.store import close_database
 from tests.unit.test_service_security import ROOT, RecordingEngine, _service
 
@@ -129,6 +129,27 @@ def test_a_share_is_a_setgid_folder_of_its_own_group_used_by_granted_groups(serv
     assert service.directory.get_group("share-thesis").members == ("alice",)
     assert service.list_shares(bob) == []
     assert view.id
+
+
+def test_a_restart_after_a_grant_remakes_the_notebook_with_the_share_and_engine_failures_show(service, engine, people):
+    """The share change goes through the engine contract (Engine.remake): the fake, like the real
+    engines, is asked; an engine failure fails the restart instead of being swallowed."""
+    alice, bob, _carol = _lab(service, people)
+    view = service.create_container(bob, "nb", "tiny")
+    assert not any(t.startswith("/data/shares") for t in engine.mount_targets(view.docker_id))
+    service.grant_share(alice, "thesis", "lab")
+    restarted = service.restart_container(bob, view.id)
+    assert restarted.docker_id != view.docker_id and restarted.image_ref.startswith("ipynbsrv-keep/")
+    assert "/data/shares/thesis" in engine.mount_targets(restarted.docker_id)
+    assert service.restart_container(bob, view.id).docker_id == restarted.docker_id  # nothing changed: kept
+
+    def broken(container_id):
+        raise EngineError("the engine is gone")
+
+    engine.mount_targets = broken
+    service.revoke_share(alice, "thesis", "lab")
+    with pytest.raises(EngineError, match="the engine is gone"):
+        service.restart_container(bob, view.id)
 
 
 def test_membership_changes_follow_to_granted_shares(service, people):

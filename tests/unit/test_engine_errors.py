@@ -115,9 +115,9 @@ class _RemovingApi:
 def _engine_answering(error: docker.errors.APIError):
     from types import SimpleNamespace
 
-    from ipynbsrv_tui.engine.docker_engine import Engine
+    from ipynbsrv_tui.engine.docker_engine import DockerEngine
 
-    return Engine(SimpleNamespace(api=_RemovingApi(error)), "unix:///fake.sock")  # type: ignore[arg-type]
+    return DockerEngine(SimpleNamespace(api=_RemovingApi(error)), "unix:///fake.sock")  # type: ignore[arg-type]
 
 
 def test_removing_a_container_the_engine_is_removing_already_is_not_an_error():

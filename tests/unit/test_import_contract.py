@@ -19,16 +19,19 @@ def test_the_declared_contracts_are_the_layers_textual_and_the_light_client():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     assert config["root_package"] == "ipynbsrv_tui"
     contracts = {c["id"]: c for c in config["contracts"]}
-    assert contracts.keys() == {"layers", "textual", "client"}
+    assert contracts.keys() == {"layers", "textual", "client", "engine"}
     layers = contracts["layers"]["layers"]
     order = [next(i for i, layer in enumerate(layers) if f"ipynbsrv_tui.{name}" in layer.split())
              for name in ("tui", "service", "store", "domain")]
     assert order == sorted(order)  # tui above service above store above domain
     assert contracts["textual"]["forbidden_modules"] == ["textual"]
     assert "ipynbsrv_tui.tui" not in contracts["textual"]["source_modules"]
+    engine = contracts["engine"]  # the service reaches engines through engine/protocol.py only (DESIGN §5)
+    assert engine["source_modules"] == ["ipynbsrv_tui.service"]
+    assert {"docker", "ipynbsrv_tui.engine.docker_engine", "ipynbsrv_tui.engine.swarm"} <= set(engine["forbidden_modules"])
 
 
 def test_the_code_keeps_the_import_contract():
     result = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout

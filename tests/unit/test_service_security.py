@@ -7,7 +7,6 @@ agrees, and calls on a container without an engine object end in a clear error.
 
 from __future__ import annotations
 
-import hashlib
 import pwd
 
 import pytest
@@ -17,85 +16,16 @@ from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.domain import (
     Actor,
     AlreadyExists,
-    ContainerInfo,
-    ContainerState,
-    EngineError,
     EngineEvent,
-    ImageInfo,
     NotAuthorized,
     NotFound,
     ValidationError,
 )
 from ipynbsrv_tui.store import close_database
 from ipynbsrv_tui.store.models import Container, Setting, User
+from tests.unit.fake_engine import RecordingEngine
 
 ROOT = Actor("root", 0, True, ())
-
-
-class ReplayedEvents(list):
-    """An engine event stream that replays a fixed history and can be closed."""
-
-    def close(self) -> None:
-        self.clear()
-
-
-class RecordingEngine:
-    """Just enough of `engine.Engine` for the container use cases; image refs are checked like Docker does."""
-
-    def __init__(self) -> None:
-        self.images: dict[str, str] = {}  # ref -> the container it was committed from
-        self.containers: dict[str, str] = {}  # id -> name
-        self.log_tails: list = []
-        self.history: list[EngineEvent] = []  # what `events(since=…)` replays
-
-    def image(self, ref: str) -> ImageInfo:
-        return ImageInfo(id="sha256:" + hashlib.sha256(ref.encode()).hexdigest(), tags=(ref,), labels={}, size=1)
-
-    def image_exists(self, ref: str) -> bool:
-        return ref in self.images
-
-    def create(self, spec) -> ContainerInfo:
-        validation.image_reference(spec.image)
-        if spec.name in self.containers.values():
-            raise EngineError(f"The name {spec.name} is in use.")
-        container_id = hashlib.sha256(f"{spec.name}{len(self.containers)}".encode()).hexdigest()
-        self.containers[container_id] = spec.name
-        return ContainerInfo(container_id, spec.name, spec.image, ContainerState.CREATED, dict(spec.labels), {})
-
-    def _known(self, container_id: str) -> None:
-        if container_id not in self.containers:
-            raise AssertionError(f"the engine was called with container id {container_id!r}")
-
-    def start(self, container_id: str) -> None:
-        self._known(container_id)
-
-    def remove(self, container_id: str, force: bool = True) -> None:
-        self.containers.pop(container_id, None)
-
-    def commit(self, container_id: str, ref: str, labels=None, pause: bool = True) -> str:
-        self._known(container_id)
-        validation.split_reference(ref)
-        self.images[ref] = container_id
-        return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
-
-    def remove_image(self, ref: str, force: bool = False) -> None:
-        self.images.pop(ref, None)
-
-    def logs(self, container_id: str, tail=200, timestamps: bool = False) -> list[str]:
-        self._known(container_id)
-        self.log_tails.append(tail)
-        return []
-
-    def follow_logs(self, container_id: str, tail: int = 100):
-        self._known(container_id)
-        return iter(())
-
-    def stats(self, container_id: str):
-        self._known(container_id)
-        raise AssertionError("not needed")
-
-    def events(self, since=None, labels=None):
-        return ReplayedEvents(self.history)
 
 
 @pytest.fixture
@@ -137,9 +67,9 @@ def test_snapshots_of_different_users_never_share_an_image_reference(service, en
     attacker = service.create_container(users["bob-x"], "nb", "tiny")  # ipynbsrv-bob-x-nb is free again
     theirs = service.snapshot_container(users["bob-x"], attacker.id, "s1")
     assert mine.image_ref != theirs.image_ref
-    assert engine.images[mine.image_ref] == victim.docker_id  # not overwritten by the other user's commit
+    assert engine.stored[mine.image_ref] == victim.docker_id  # not overwritten by the other user's commit
     service.delete_container(users["bob-x"], attacker.id)
-    assert mine.image_ref in engine.images  # deleting theirs does not delete mine
+    assert mine.image_ref in engine.stored  # deleting theirs does not delete mine
 
 
 def test_snapshot_names_differing_in_case_are_kept_apart(service, engine, users):
@@ -147,7 +77,7 @@ def test_snapshot_names_differing_in_case_are_kept_apart(service, engine, users)
     upper = service.snapshot_container(users["bob"], view.id, "Before")
     lower = service.snapshot_container(users["bob"], view.id, "before")
     assert upper.image_ref != lower.image_ref
-    assert {upper.image_ref, lower.image_ref} <= set(engine.images)
+    assert {upper.image_ref, lower.image_ref} <= set(engine.stored)
 
 
 @pytest.mark.parametrize("name", ["MyThesis", "nb-", "a..b", "x__y"])
@@ -165,7 +95,7 @@ def test_committed_images_of_different_users_never_share_a_reference(service, en
     mine = service.commit_container(users["bob"], victim.id, "x-foo")
     theirs = service.commit_container(users["bob-x"], attacker.id, "foo")
     assert mine.ref != theirs.ref
-    assert engine.images[mine.ref] == victim.docker_id
+    assert engine.stored[mine.ref] == victim.docker_id
 
 
 def test_a_clone_under_a_taken_name_commits_nothing_and_keeps_the_first_clone(service, engine, users):
@@ -173,7 +103,7 @@ def test_a_clone_under_a_taken_name_commits_nothing_and_keeps_the_first_clone(se
     first = service.clone_container(users["bob"], source.id, "copy")
     with pytest.raises(AlreadyExists):
         service.clone_container(users["bob"], source.id, "copy")
-    assert engine.images[first.image_ref] == source.docker_id
+    assert engine.stored[first.image_ref] == source.docker_id
 
 
 def test_calls_on_a_container_without_an_engine_object_fail_clearly(service, engine, users):
@@ -244,12 +174,12 @@ def test_build_plan_names_the_missing_base_before_the_image(tmp_path, engine):
 
     service = build_service(config, engine_factory=lambda: engine)
     try:
-        engine.images["debian:bookworm-slim"] = ""
-        engine.images["debian:bullseye-slim"] = ""
+        engine.stored["debian:bookworm-slim"] = ""
+        engine.stored["debian:bullseye-slim"] = ""
         lines = service.build_plan(ROOT, "ipython3-notebook")
         assert lines == ["ipynbsrv/base-ldap:latest is missing and will be built first, from base-ldap/.",
                          "ipynbsrv/ipython3-notebook:latest will be built from ipython3-notebook/."]
-        engine.images["ipynbsrv/base-ldap:latest"] = ""
+        engine.stored["ipynbsrv/base-ldap:latest"] = ""
         assert service.build_plan(ROOT, "ipython3-notebook", tag="t/x:1") == [
             "t/x:1 will be built from ipython3-notebook/."]
     finally:
@@ -273,3 +203,31 @@ def test_snapshot_clone_and_commit_tags_follow_the_image_prefix(tmp_path, engine
         assert service.commit_container(bob, view.id, "mine").ref.startswith("adminflow-user/")
     finally:
         close_database()
+
+
+def test_deleting_a_user_archives_their_containers_through_the_engine_first(service, engine, users):
+    """The export is the engine's (no docker-py in the service); one that fails stops the delete
+    before any container is gone, with the engine's own message."""
+    import tarfile
+
+    from ipynbsrv_tui.domain import Conflict
+
+    bob = users["bob"]
+    first = service.create_container(bob, "one", "tiny")
+    second = service.create_container(bob, "two", "tiny")
+
+    def refused(container_id, target):
+        raise Conflict("Cannot archive the notebook: Swarm keeps no container of it on any node.")
+
+    exporting = engine.export
+    engine.export = refused
+    with pytest.raises(Conflict, match="keeps no container"):
+        service.delete_user(ROOT, "bob", containers="archive", data="delete")
+    assert {c.name for c in Container.select()} == {"one", "two"} and len(engine.containers) == 2
+    engine.export = exporting
+    report = service.delete_user(ROOT, "bob", containers="archive", data="delete")
+    archives = sorted(a for a in report.archived if a.endswith(".tar.gz"))
+    assert [a.rsplit("/", 1)[1] for a in archives] == [f"bob-one-{first.id}.tar.gz", f"bob-two-{second.id}.tar.gz"]
+    with tarfile.open(archives[0]) as tar:
+        assert tar.extractfile("etc/hostname").read().decode().endswith("-one")
+    assert engine.containers == {} and Container.select().count() == 0

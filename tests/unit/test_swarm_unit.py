@@ -91,14 +91,23 @@ def test_the_event_feed_reports_each_difference_of_two_lists():
 
 
 def test_nodes_are_refused_in_docker_mode_and_for_non_admins(tmp_config):
+    """The single-host engine itself refuses what only a swarm has (DESIGN §15), without a connection."""
+    import docker
+
     from ipynbsrv_tui.domain import Actor, Conflict, NotAuthorized
+    from ipynbsrv_tui.engine.docker_engine import DockerEngine
     from ipynbsrv_tui.service import build_service
 
-    service = build_service(tmp_config)
+    unconnected = DockerEngine(docker.DockerClient(base_url="unix:///nonexistent.sock", version="1.41"))
+    service = build_service(tmp_config, engine_factory=lambda: unconnected)
     with pytest.raises(Conflict, match=r'nodes only in swarm mode.*\[engine\] mode = "docker"'):
         service.list_nodes(Actor("root", 0, True, ()))
     with pytest.raises(NotAuthorized, match="Only admins may drain"):
         service.drain_node(Actor("alice", 2001, False, ()), "gpu1")
+    with pytest.raises(Conflict, match=r"nodes only in swarm mode"):
+        service.drain_node(Actor("root", 0, True, ()), "gpu1")
+    with pytest.raises(Conflict, match=r"probe is for swarm mode"):
+        unconnected.probe_data_root("/srv", "img:1")
 
 
 def test_reconcile_names_where_a_notebook_went():
