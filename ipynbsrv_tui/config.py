@@ -174,6 +174,9 @@ class WebConfig:
     tls_key: str = ""
     public_url: str = ""
     session_hours: int = 12
+    max_connections: int = 4096
+    connections_per_address: int = 256
+    client_timeout: int = 15
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,9 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("web", "listen"): validation.listen_address,
     ("web", "public_url"): validation.public_url,
     ("web", "session_hours"): lambda v: validation.in_range(v, 1, 720, "hours"),
+    ("web", "max_connections"): _within(256, 65_536, "connections"),
+    ("web", "connections_per_address"): _within(8, 65_536, "connections"),
+    ("web", "client_timeout"): _within(2, 600, "seconds"),
     ("engine", "mode"): lambda v: validation.one_of(v, ("docker", "swarm")),
     ("swarm", "constraints"): validation.swarm_constraints,
     ("swarm", "node_engines"): validation.node_engines,

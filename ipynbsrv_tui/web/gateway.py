@@ -95,8 +95,10 @@ class WebGateway:
             os.chown(self.auth_socket, 0, worker.pw_gid)
         os.chmod(self.auth_socket, 0o660)
         self._stop_auth = serve_in_thread(server)
-        self.settings = NginxSettings(self.folder, self.config.web.listen, cert, key, self.auth_socket,
-                                      worker.pw_name if worker else None)
+        web = self.config.web
+        self.settings = NginxSettings(self.folder, web.listen, cert, key, self.auth_socket,
+                                      worker.pw_name if worker else None, web.max_connections,
+                                      web.connections_per_address, web.client_timeout)
         self.routes = self._current_routes()
         self._write(render(self.settings, self.routes))
         self.supervisor = NginxSupervisor(binary, self.conf, self.folder, on_restart=self._confirm_in_thread)

@@ -42,6 +42,9 @@ class NginxSettings:
     key: str | Path
     auth_socket: Path
     worker_user: str | None = None  # set when the broker runs as root: nginx's workers drop to it
+    max_connections: int = 4096  # [web] max_connections
+    connections_per_address: int = 256  # [web] connections_per_address
+    client_timeout: int = 15  # [web] client_timeout, seconds
 
 
 def render(settings: NginxSettings, routes: list[Route]) -> str:
@@ -55,14 +58,23 @@ master_process on;
 worker_processes 1;
 {user}pid {run}/nginx.pid;
 error_log stderr crit;
+worker_rlimit_nofile {2 * settings.max_connections + 64};
 
 events {{
-    worker_connections 1024;
+    worker_connections {settings.max_connections};
 }}
 
 http {{
     access_log off;
     server_tokens off;
+    # A client that trickles its headers or body (slowloris) is closed after client_timeout.
+    client_header_timeout {settings.client_timeout}s;
+    client_body_timeout {settings.client_timeout}s;
+    send_timeout 60s;
+    keepalive_timeout 30s;
+    large_client_header_buffers 4 16k;
+    limit_conn_zone $binary_remote_addr zone=ipynbsrv_addr:4m;
+    limit_conn_status 429;
     default_type application/octet-stream;
     types {{ text/html html; text/css css; application/javascript js; }}
     client_body_temp_path {run}/tmp/body;
@@ -98,7 +110,8 @@ http {{
         ssl_certificate_key {settings.key};
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_cache shared:ipynbsrv_tls:1m;
-        client_max_body_size 0;
+        client_max_body_size 0;  # uploads to a notebook; the broker's own paths take 16k at most
+        limit_conn ipynbsrv_addr {settings.connections_per_address};
         add_header Strict-Transport-Security "max-age=31536000" always;
 
         location = /_ipynbsrv/auth {{
@@ -119,11 +132,14 @@ http {{
         }}
         location = /_ipynbsrv/login {{
             limit_req zone=ipynbsrv_login burst=10 nodelay;
+            client_max_body_size 16k;
             limit_req_status 429;
 {_BROKER}        }}
         location /_ipynbsrv/ {{
+            client_max_body_size 16k;
 {_BROKER}        }}
         location = / {{
+            client_max_body_size 16k;
 {_BROKER}        }}
         location @ipynbsrv_login {{
             return 302 $ipynbsrv_login_url;

@@ -647,6 +647,70 @@ def test_while_another_program_holds_the_port_web_access_is_logged_as_down_not_s
     assert not any("serving https" in r.getMessage() and str(port) in r.getMessage() for r in caplog.records)
 
 
+
+def test_a_bounded_slowloris_from_one_address_leaves_a_logged_in_user_served(web):
+    """~1,020 idle connections took the old gateway down (1024 worker_connections); trickled headers are
+    now closed after [web] client_timeout, and nginx holds [web] max_connections (4096 by default)."""
+    client = logged_in(web, "alice")
+    held: list[socket.socket] = []
+    try:
+        for _ in range(1100):  # TCP only: each one waits for a TLS handshake it never gets
+            held.append(socket.create_connection(("127.0.0.1", web.port), timeout=5,
+                                                 source_address=("127.0.5.1", 0)))
+        for _ in range(30):  # and some with half a request's headers
+            tls = ssl._create_unverified_context().wrap_socket(
+                socket.create_connection(("127.0.0.1", web.port), timeout=5, source_address=("127.0.5.1", 0)),
+                server_hostname="127.0.0.1")
+            tls.sendall(b"GET /user/alice/one/ HTTP/1.1\r\nHost: x\r\nX-a: ")
+            held.append(tls)
+        started = time.monotonic()
+        answer = client.request("GET", "/user/alice/one/api/status")
+        took = time.monotonic() - started
+        assert answer.status == 200 and took < 2.0, (answer.status, took)
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def body_bytes_held(master: int, tmp) -> int:
+    """Bytes in the request-body files nginx's processes hold open (nginx unlinks them at once)."""
+    total = 0
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            if int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) != master and int(pid) != master:
+                continue
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if str(tmp) in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                    total += os.stat(f"/proc/{pid}/fd/{fd}").st_size
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def test_a_large_body_to_the_brokers_own_paths_is_refused_before_it_is_stored(web):
+    tmp = web.gateway.folder / "tmp"
+    raw = socket.create_connection(("127.0.0.1", web.port))
+    tls = ssl._create_unverified_context().wrap_socket(raw, server_hostname="127.0.0.1")
+    tls.sendall((f"POST /_ipynbsrv/logout HTTP/1.1\r\nHost: 127.0.0.1:{web.port}\r\n"
+                 "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 629145600\r\n\r\n").encode())
+    tls.settimeout(10)
+    stored = 0
+    try:
+        for n in range(512):  # 32 MB, looking at what nginx keeps of it meanwhile
+            tls.sendall(b"x" * 65536)
+            if n % 64 == 63:
+                stored = max(stored, body_bytes_held(web.gateway.supervisor.pid, tmp))
+    except OSError:
+        pass  # nginx answered and closed: good
+    try:
+        head = tls.recv(4096)
+    except OSError:
+        head = b""
+    tls.close()
+    assert stored < 1 << 20, f"{stored} bytes of the body were stored"
+    assert head.startswith(b"HTTP/1.1 413"), head[:100]
+
+
 # Last: it opens a store of its own, which the module's gateway would then be reading.
 def test_the_broker_runs_nginx_as_its_child_and_stops_it_with_itself(tmp_path):
     require_nginx()
