@@ -163,10 +163,10 @@ class BackupsMixin(SharesMixin):
         restic = self._backup_restic()
         chosen = self._snapshot(actor, restic, snapshot)
         root, rest = self._resolve(actor, path)
-        if not rest:
+        if not rest and not actor.is_admin:
             raise ValidationError(f"Give a file or folder inside {root.visible}, e.g. {root.visible}/notebook.ipynb "
-                                  "(admins restore a whole home with `backup restore-home`).")
-        host = self._repo_path(root.host / rest)
+                                  "(a whole home or share is restored by an admin).")
+        host = self._repo_path(root.host / rest if rest else root.host)
         staging = self._staging_folder()
         try:
             restic.restore(chosen.id, staging / "restic", host)
@@ -174,16 +174,20 @@ class BackupsMixin(SharesMixin):
             if not os.path.lexists(restored):
                 raise self._nothing_at(actor, path)
             out = staging / "out"
-            (out / rest).parent.mkdir(parents=True)
-            os.rename(restored, out / rest)
+            if rest:
+                (out / rest).parent.mkdir(parents=True)
+                os.rename(restored, out / rest)
+            else:  # a whole home or share (admins): its content becomes restored/<snapshot time>/
+                os.rename(restored, out)
             files, dropped = make_owned(out, root.owner)
             name = place(out, root.host, chosen.time.strftime("%Y-%m-%d_%H%M%S"), root.owner,
                          0o770 if root.owner.setgid else 0o700)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        target = f"{root.visible}/restored/{name}/{rest}"
-        self.audit(actor, "backup.restore", root.visible + "/" + rest, detail=f"snapshot={chosen.short_id}")
-        return BackupRestore(root.visible + "/" + rest, chosen.short_id, chosen.time, target, files, tuple(dropped))
+        inside = f"/{rest}" if rest else ""
+        target = f"{root.visible}/restored/{name}{inside}"
+        self.audit(actor, "backup.restore", root.visible + inside, detail=f"snapshot={chosen.short_id}")
+        return BackupRestore(root.visible + inside, chosen.short_id, chosen.time, target, files, tuple(dropped))
 
     # ------------------------------------------------------------------ helpers
 
@@ -231,7 +235,8 @@ class BackupsMixin(SharesMixin):
                                Owner(user.uid, user.gid)))
         me = User.get_or_none(User.username == actor.username)
         for share in self.list_shares(actor):
-            uid = me.uid if me is not None else actor.uid
+            owner = me or User.get_or_none(User.username == share.owner)  # an admin's restore: the share owner's
+            uid = owner.uid if owner is not None else actor.uid
             roots.append(_Root(f"{SHARES_PREFIX}/{share.name}", self.data.share_of(share.name),
                                Owner(uid, share.gid, setgid=True)))
         return roots

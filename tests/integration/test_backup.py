@@ -466,3 +466,45 @@ def test_a_repository_on_sftp_backs_up_and_restores_and_a_lost_host_is_reported(
         service.backup_run(ROOT)
     assert service.backup_status(ROOT).last_error.startswith("restic backup on sftp:")
     assert Notification.select().where(Notification.target == "backup").exists()
+
+
+def test_the_command_line_lists_browses_and_restores_and_admins_restore_a_whole_home(
+        tmp_path, service, people, backed_up, capsys):
+    import json
+
+    from ipynbsrv_tui import cli
+
+    config = service.config
+    toml = tmp_path / "config.toml"
+    toml.write_text(f'[database]\npath = "{config.database.resolved_path}"\n[data]\nroot = "{config.data.root}"\n'
+                    f'[backup]\nenabled = true\nrepository = "{config.backup.repository}"\n'
+                    f'password_file = "{config.backup.password_file}"\n')
+
+    def run(*words):
+        code = cli.main(["--config", str(toml), "backup", *words])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, _ = run("list", "--json")
+    [snapshot] = json.loads(out)
+    assert code == 0 and snapshot["short_id"] in run("list")[1]
+    code, out, _ = run("files", snapshot["short_id"], "/home/alice/data", "--json")
+    assert [e["path"] for e in json.loads(out)] == ["/home/alice/data/numbers.csv"]
+    (_home(service, "alice") / "analysis.ipynb").unlink()
+    code, out, _ = run("restore", "/home/alice/analysis.ipynb", "--snapshot", snapshot["short_id"])
+    assert code == 0 and "to /home/alice/restored/" in out
+    [landed] = (_home(service, "alice") / "restored").glob("*/analysis.ipynb")
+    assert landed.stat().st_uid == User.get(User.username == "alice").uid
+    code, out, _ = run("status")
+    assert code == 0 and "last success:" in out
+    # a whole home, by an admin (root runs the command line embedded here): its content, bob's own
+    code, out, _ = run("restore", "/home/bob", "--json")
+    result = json.loads(out)
+    assert result["target"].startswith("/home/bob/restored/") and result["files"] == 1
+    whole = _home(service, "bob") / result["target"].removeprefix("/home/bob/")
+    assert (whole / "secret.txt").read_text() == "bob's secret\n"
+    assert whole.stat().st_uid == User.get(User.username == "bob").uid
+    code, _, err = run("files", "latest", "/home/nobody")
+    assert code == 2 and err.strip() == "ipynbsrv-tui: Nothing at '/home/nobody' in the backups you can see."
+    with pytest.raises(ValidationError, match="restored by an admin"):
+        service.backup_restore(people["alice"], "/home/alice")
