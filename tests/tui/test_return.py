@@ -63,7 +63,7 @@ async def test_admin_sees_suspended_memory_and_stops_them_after_a_confirmation()
                          what="the suspended memory in the summary")
         await pilot.press("S")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert "Stop all 1 suspended notebooks, holding 80M?" in app.screen.question
+        assert "Stop the suspended notebook, holding 80M?" in app.screen.question
         await pilot.press("escape")  # Cancel: nothing stopped
         await pilot.pause(0.2)
         assert ("stop_container", 3) not in session.calls

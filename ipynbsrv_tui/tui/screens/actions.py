@@ -260,6 +260,9 @@ class ContainerScreen(Background, Screen):
         view = self.selected()
         if view is None:
             return
+        if view.state == ContainerState.MISSING:
+            self._say_engine_gone(view)
+            return
         if not view.url:
             self.app.notify("The URL of this container is not visible to you.", severity="warning", markup=False)
             return
@@ -268,8 +271,14 @@ class ContainerScreen(Background, Screen):
         self.app.notify(f"URL of {_label(view)} {CLIPBOARD_NOTE}:\n{view.url}{note}", markup=False)
 
     def action_copy_tunnel(self) -> None:
-        if view := self.selected():
+        if (view := self.selected()) and view.state == ContainerState.MISSING:
+            self._say_engine_gone(view)
+        elif view:
             self._copy_tunnel(view)
+
+    def _say_engine_gone(self, view: ContainerView) -> None:
+        self.app.notify(f"{_label(view)} has no URL: its engine container is gone. s recreates it, R restores a "
+                        "snapshot, d deletes it.", severity="warning", markup=False)
 
     def _copy_tunnel(self, view: ContainerView) -> None:
         def copy(info: ConnectionInfo) -> None:
@@ -284,6 +293,9 @@ class ContainerScreen(Background, Screen):
         """The URL (and the ssh command) alone on the terminal, so it can be selected in one piece."""
         view = self.selected()
         if view is None:
+            return
+        if view.state == ContainerState.MISSING:
+            self._say_engine_gone(view)
             return
         if not view.url or view.state == ContainerState.STARTING:
             self.app.notify("The URL is offered once the notebook answers.", severity="warning", markup=False)

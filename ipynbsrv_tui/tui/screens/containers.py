@@ -62,8 +62,9 @@ class ContainersScreen(ContainerListScreen):
             self.app.notify("No notebook is suspended.", markup=False)
             return
         held = f", holding {format_bytes(self.suspended.bytes)}" if self.suspended and self.suspended.count else ""
-        question = (f"Stop all {len(paused)} suspended notebooks{held}? Their kernels and anything not saved "
-                    "are lost; their owners start them again as usual.")
+        which = "the suspended notebook" if len(paused) == 1 else f"all {len(paused)} suspended notebooks"
+        question = (f"Stop {which}{held}? Kernels and anything not saved are lost; owners start them again "
+                    "as usual.")
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -43,6 +43,10 @@ def ports_text(view: ContainerView) -> Text:
     return text
 
 
+GONE_TEXT = ("none: its engine container is gone (removed outside ipynbsrv). s recreates it from its image, "
+             "R restores a snapshot, d deletes it.")
+
+
 def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
                 stats: ContainerStats | None) -> Group | Text:
     """The panel's content: two-column grids of plain text, with the URL on a line of its own
@@ -63,7 +67,9 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
     grid.add_row("Image", image)
     if view.description:
         grid.add_row("About", Text(fmt.printable(view.description)))
-    if view.url and view.state == ContainerState.STARTING:
+    if view.state == ContainerState.MISSING:
+        grid.add_row("URL", Text(GONE_TEXT, style="bold"))
+    elif view.url and view.state == ContainerState.STARTING:
         grid.add_row("URL", Text("offered when the notebook answers (it is starting)", style="dim"))
     elif view.url:
         grid.add_row("URL", Text("(on the next line; o shows it alone for copying, y copies it)", style="dim"))
@@ -84,7 +90,7 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
     if view.clone_of:
         extra.append(f"clone of {view.clone_of}")
     grid.add_row("", Text(" · ".join(extra), style="dim"))
-    if view.url and view.state != ContainerState.STARTING:
+    if view.url and view.state not in (ContainerState.STARTING, ContainerState.MISSING):
         grid.add_row("", Text("y copies the URL, Y the ssh command (terminal clipboard, OSC 52)", style="dim"))
     return Group(*parts)
 
