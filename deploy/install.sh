@@ -40,9 +40,27 @@ chmod 0755 "$PREFIX"
 "$PREFIX/venv/bin/pip" install --quiet --disable-pip-version-check $PIP_OPTIONS --upgrade "$SOURCE"
 ln -sf "$PREFIX/venv/bin/ipynbsrv-tui" "$LINK"
 
-step "image folders $PREFIX/dockerfiles"
-rm -rf "$PREFIX/dockerfiles"
-cp -R "$SOURCE/dockerfiles" "$PREFIX/dockerfiles"
+step "image folders $PREFIX/dockerfiles (downloaded wheels and folders of your own kept)"
+# An upgrade replaces the folders this release ships, but keeps what builds downloaded into them
+# (<image>/wheels: an offline site rebuilds from it) and image folders the release does not have.
+rm -rf "$PREFIX/dockerfiles.new"
+cp -R "$SOURCE/dockerfiles" "$PREFIX/dockerfiles.new"
+if [ -d "$PREFIX/dockerfiles" ]; then
+    for old in "$PREFIX/dockerfiles"/*/; do
+        [ -d "$old" ] || continue
+        name=$(basename "$old")
+        if [ ! -d "$PREFIX/dockerfiles.new/$name" ]; then
+            mv "$old" "$PREFIX/dockerfiles.new/$name"
+            echo "    kept $name (not in this release: an image folder of your own?)"
+        elif [ -d "$old/wheels" ]; then
+            rm -rf "$PREFIX/dockerfiles.new/$name/wheels"
+            mv "$old/wheels" "$PREFIX/dockerfiles.new/$name/wheels"
+            echo "    kept $name/wheels ($(find "$PREFIX/dockerfiles.new/$name/wheels" -type f | wc -l) files)"
+        fi
+    done
+    rm -rf "$PREFIX/dockerfiles"
+fi
+mv "$PREFIX/dockerfiles.new" "$PREFIX/dockerfiles"
 
 step "documentation $PREFIX/docs (every --help ends with its page there)"
 install_docs() {

@@ -62,6 +62,19 @@ ipynbsrv-tui images build ipython3-notebook "${no_cache[@]}" > /tmp/build.log 2>
 tail -1 /tmp/build.log | sed 's/^/    /'
 ipynbsrv-tui images register python3 "$WALK_PREFIX/ipython3-notebook:latest" | sed 's/^/    /'
 
+step "Operating it: an upgrade from a fresh clone (no wheels in it) keeps the downloaded wheels"
+wheels=/opt/ipynbsrv/dockerfiles/ipython3-notebook/wheels
+before=$(find "$wheels" -name '*.whl' | wc -l)
+[ "$before" -gt 0 ] || fail "the build left no wheels in $wheels"
+rm -rf /usr/local/src/ipynbsrv-tui/dockerfiles/ipython3-notebook/wheels
+(cd /usr/local/src/ipynbsrv-tui && PIP_OPTIONS="--no-index --find-links $WALK/wheels" deploy/install.sh) > /tmp/upgrade.log
+grep "kept ipython3-notebook/wheels" /tmp/upgrade.log | sed 's/^/    /' || fail "install.sh did not keep the wheels: $(cat /tmp/upgrade.log)"
+after=$(find "$wheels" -name '*.whl' | wc -l)
+[ "$after" = "$before" ] || fail "the upgrade left $after of $before wheels"
+ipynbsrv-tui images build ipython3-notebook > /tmp/rebuild.log 2>&1 || { tail -20 /tmp/rebuild.log; fail "rebuild after the upgrade"; }
+grep -q "all reused, no network" /tmp/rebuild.log || fail "the rebuild downloaded wheels again: $(grep -i wheel /tmp/rebuild.log | head -3)"
+echo "    $before wheels kept; the rebuild reused all of them, no network"
+
 step "§6 accounts: alice and bob, directory user and host account in one step, no terminal"
 for who in alice bob; do
     if [ "$who" = alice ]; then password=$PASSWORD_ALICE; else password=$PASSWORD_BOB; fi
