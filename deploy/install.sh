@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install ipynbsrv-tui for every account on this host (DESIGN §9): a venv under /opt made from the
-# system Python, the broker's systemd unit, /etc/ipynbsrv/config.toml and the sshd snippet.
+# system Python, the broker's systemd unit (only where systemd runs), /etc/ipynbsrv/config.toml
+# and the sshd snippet.
 #
-#   sudo deploy/install.sh            # from a checkout of the repository
-#   PIP_OPTIONS="--no-index --find-links /srv/wheels" sudo -E deploy/install.sh   # offline
+#   deploy/install.sh                 # as root, from a checkout of the repository (or: sudo deploy/install.sh)
+#   PIP_OPTIONS="--no-index --find-links /srv/wheels" deploy/install.sh   # offline (sudo -E keeps the variable)
 #
-# Re-running it upgrades the package and keeps an existing config.toml and sshd snippet.
+# Re-running it upgrades the package and keeps an existing config.toml, the sshd snippet, the
+# wheels builds downloaded and image folders of your own. deploy/uninstall.sh undoes it.
 set -eu
 
 # Every path can be overridden from the environment (e.g. to try it out under a temp folder).
@@ -22,7 +24,7 @@ LINK=${LINK:-/usr/local/bin/ipynbsrv-tui}
 fail() { echo "install.sh: $*" >&2; exit 1; }
 step() { echo "==> $*"; }
 
-[ "$(id -u)" -eq 0 ] || fail "run me as root (sudo $0)"
+[ "$(id -u)" -eq 0 ] || fail "run me as root (as root: $0; with sudo: sudo $0)"
 [ -x "$SYSTEM_PYTHON" ] || fail "$SYSTEM_PYTHON is missing: apt-get install python3 python3-venv"
 "$SYSTEM_PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || fail "$SYSTEM_PYTHON is older than 3.11 (Debian 12 or newer is needed)"
@@ -100,11 +102,18 @@ fi
     || fail "$CONFIG_DIR/config.toml does not validate (see above)"
 install -d -m 0700 "$STATE_DIR"
 
-step "systemd unit $UNIT"
-sed -e "s|/opt/ipynbsrv|$PREFIX|g" -e "s|/etc/ipynbsrv|$CONFIG_DIR|g" "$SOURCE/deploy/ipynbsrv-broker.service" > "$UNIT"
-chmod 0644 "$UNIT"
 if [ -d /run/systemd/system ]; then
+    step "systemd unit $UNIT"
+    sed -e "s|/opt/ipynbsrv|$PREFIX|g" -e "s|/etc/ipynbsrv|$CONFIG_DIR|g" "$SOURCE/deploy/ipynbsrv-broker.service" > "$UNIT"
+    chmod 0644 "$UNIT"
     systemctl daemon-reload
+    START="systemctl enable --now ipynbsrv-broker && systemctl status ipynbsrv-broker"
+    RELOAD_SSH="sshd -t && systemctl reload ssh"
+else
+    step "no systemd unit: systemd does not run here (/run/systemd/system is absent)"
+    echo "    start the broker under your supervisor, or as below (\"Without systemd\" in the deploy guide)"
+    START="nohup $PREFIX/venv/bin/ipynbsrv-tui --config $CONFIG_DIR/config.toml serve >>/var/log/ipynbsrv-broker.log 2>&1 &"
+    RELOAD_SSH="sshd -t && kill -HUP \$(cat /run/sshd.pid)   (or: service ssh reload)"
 fi
 
 if [ -d "$(dirname "$SSHD_DROPIN")" ]; then
@@ -125,8 +134,7 @@ cat <<NEXT
 
 Installed. Next:
   1. Edit $CONFIG_DIR/config.toml ([data] root, [notebooks] port_range, public_host, idle_timeout).
-  2. systemctl enable --now ipynbsrv-broker && systemctl status ipynbsrv-broker
-     (no systemd: "Without systemd" in $PREFIX/docs/admins/deploy.html)
-  3. sshd -t && systemctl reload ssh
+  2. $START
+  3. $RELOAD_SSH
 Images, accounts and the first login: $PREFIX/docs/admins/deploy.html
 NEXT

@@ -60,7 +60,7 @@ step "§5 images: build ipython3-notebook (base-ldap first), register it"
 no_cache=(); [ "${WALK_NO_CACHE:-0}" = 1 ] && no_cache=(--no-cache)
 ipynbsrv-tui images build ipython3-notebook "${no_cache[@]}" > /tmp/build.log 2>&1 || { tail -20 /tmp/build.log; fail "image build"; }
 tail -1 /tmp/build.log | sed 's/^/    /'
-ipynbsrv-tui images register python3 "$WALK_PREFIX/ipython3-notebook:latest" | sed 's/^/    /'
+ipynbsrv-tui images register python3 ipython3-notebook | sed 's/^/    /'   # the README's line, with the walk's own prefix
 
 step "Operating it: an upgrade from a fresh clone (no wheels in it) keeps the downloaded wheels"
 wheels=/opt/ipynbsrv/dockerfiles/ipython3-notebook/wheels
@@ -163,7 +163,31 @@ python3 "$WALK/walk_login.py" retry alice "$PASSWORD_ALICE" "$WALK_SSH_PORT" ali
     /opt/ipynbsrv/venv/bin/ipynbsrv-tui --config /etc/ipynbsrv/config.toml serve
 [ -S /run/ipynbsrv/ipynbsrv.sock ] || fail "the broker did not come back"
 
-step "clean up: the notebooks"
-ipynbsrv-tui containers delete "$alice_id" --yes >/dev/null
-ipynbsrv-tui containers delete "$bob_id" --yes >/dev/null
-pkill -TERM -f 'ipynbsrv-tui --config /etc/ipynbsrv/config.toml serve' || true
+step "Uninstalling: deploy/uninstall.sh, with the broker and both notebooks running"
+instance=$(python3 -c 'import sqlite3; print(sqlite3.connect("/var/lib/ipynbsrv/ipynbsrv.db").execute("SELECT value FROM setting WHERE key = ?", ("instance.id",)).fetchone()[0])')
+engine() {  # engine KIND: the objects of KIND labelled with this installation's id, as JSON
+    curl -fsS --unix-socket /var/run/docker.sock -G "http://engine/$1/json" --data-urlencode all=1 \
+        --data-urlencode "filters={\"label\": [\"ipynbsrv.instance=$instance\"]}"
+}
+[ "$(engine containers)" != "[]" ] || fail "no container carries ipynbsrv.instance=$instance before the uninstall"
+cd /usr/local/src/ipynbsrv-tui
+deploy/uninstall.sh | sed 's/^/    /'
+for path in /opt/ipynbsrv /usr/local/bin/ipynbsrv-tui /etc/ssh/sshd_config.d/ipynbsrv.conf /run/ipynbsrv; do
+    [ ! -e "$path" ] || fail "uninstall.sh left $path"
+done
+pgrep -f 'ipynbsrv-tui .*serve' >/dev/null && fail "uninstall.sh left the broker running"
+[ "$(engine containers)" = "[]" ] || fail "uninstall.sh left containers: $(engine containers | head -c 300)"
+[ "$(engine images)" = "[]" ] || fail "uninstall.sh left images: $(engine images | head -c 300)"
+[ -f /var/lib/ipynbsrv/ipynbsrv.db ] && [ -d "$WALK/data/homes/alice" ] && [ -f /etc/ipynbsrv/config.toml ] \
+    || fail "uninstall.sh without --purge removed the data"
+id alice >/dev/null 2>&1 || fail "uninstall.sh without --purge removed alice's host account"
+deploy/uninstall.sh --purge | sed 's/^/    /'
+for path in /etc/ipynbsrv /var/lib/ipynbsrv "$WALK/data" /home/alice /home/bob; do
+    [ ! -e "$path" ] || fail "uninstall.sh --purge left $path"
+done
+for account in alice bob; do
+    if id "$account" >/dev/null 2>&1; then fail "uninstall.sh --purge left the host account $account"; fi
+done
+if getent group ipynbsrv-users >/dev/null; then fail "uninstall.sh --purge left the host group ipynbsrv-users"; fi
+echo "    nothing of ours is left: no files, engine objects (ipynbsrv.instance=$instance), accounts or snippet"
+cd /

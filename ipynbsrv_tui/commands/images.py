@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .. import validation
 from ..config import load_config
@@ -97,7 +98,8 @@ def add_register(subcommands: argparse._SubParsersAction) -> None:
         description="Options not given are taken from the image's ipynbsrv.* labels (DESIGN §6).",
     ))
     parser.add_argument("name", help="the name users see, e.g. python3")
-    parser.add_argument("ref", help="the engine image, e.g. ipynbsrv/ipython3-notebook:latest")
+    parser.add_argument("ref", help="the engine image, e.g. ipynbsrv/ipython3-notebook:latest, or the name of a "
+                        "built image folder, e.g. ipython3-notebook ([build] image_prefix/FOLDER:latest)")
     parser.add_argument("--description")
     parser.add_argument("--command", help="command template (default: the image's own command)")
     parser.add_argument("--notebook-port", help="the port the notebook listens on inside the container")
@@ -110,9 +112,20 @@ def add_register(subcommands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=cmd_register)
 
 
+def folder_reference(ref: str, config_path: str | None) -> str:
+    """`ref`, or `<[build] image_prefix>/<ref>:latest` when `ref` names an image folder of
+    `[build] dockerfiles` (what `images build FOLDER` tagged), so the command works with any prefix."""
+    if "/" in ref or ":" in ref:
+        return ref
+    config = load_config(config_path)
+    if not (Path(config.build.dockerfiles) / ref / "Dockerfile").is_file():
+        return ref
+    return f"{config.build.image_prefix}/{ref}:latest"
+
+
 def cmd_register(args: argparse.Namespace) -> int:
     session = open_session(args)
-    defaults = session.image_defaults(args.ref)
+    defaults = session.image_defaults(folder_reference(args.ref, args.config))
     view = session.register_image(
         args.name,
         defaults.ref,

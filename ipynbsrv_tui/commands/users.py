@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import pwd
+import sys
 
 from ..config import load_config
 from ..domain import UserView, ValidationError
@@ -107,14 +109,29 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if not args.yes:
         raise ValidationError(f"Deleting user {args.username} cannot be undone: add --yes to do it.")
     report = open_session(args).delete_user(args.username, containers=args.containers, data=args.data)
+    account = _host_account_left(report.username)
     if args.json:
         print_json(report)
+        if account:
+            print(f"kept: {account}", file=sys.stderr)
         return 0
     print(f"Deleted user {report.username} (containers: {report.containers}, data: {report.data}).")
     for title, items in (("archived", report.archived), ("removed", report.removed), ("kept", report.kept)):
         for item in items:
             print(f"  {title}: {item}")
+    if account:
+        print(f"  kept: {account}")
     return 0
+
+
+def _host_account_left(username: str) -> str | None:
+    """The host login account of that name, which deleting the directory user leaves (said, not hidden)."""
+    try:
+        entry = pwd.getpwnam(username)
+    except KeyError:
+        return None
+    return (f"the host account {username} (uid {entry.pw_uid}, home {entry.pw_dir}); "
+            f"userdel -r {username} removes it (deploy/uninstall.sh --purge removes every one users create made)")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -77,19 +77,26 @@ def password_file(tmp_path) -> Path:
 
 
 @pytest.mark.docker
-def test_images_list_register_retire(cli, tiny_image):
+def test_images_list_register_retire(cli, cli_config, tiny_image):
     assert json.loads(ok(cli("images", "list", "--json"))) == []
     assert "Registered tiny" in ok(cli("images", "register", "tiny", tiny_image, "--memory", "512m"))
+    # Issue 22 item 6: a built folder's name stands for <[build] image_prefix>/<folder>:latest, whatever the prefix.
+    prefix, folder = tiny_image.split(":")[0].split("/")
+    (cli_config.parent / "dockerfiles" / folder).mkdir(parents=True)
+    (cli_config.parent / "dockerfiles" / folder / "Dockerfile").write_text("FROM scratch\n")
+    cli_config.write_text(cli_config.read_text().replace("[build]\n", f'[build]\nimage_prefix = "{prefix}"\n'))
+    assert f"Registered by-folder ({tiny_image})" in ok(cli("images", "register", "by-folder", folder))
+    ok(cli("images", "retire", "by-folder"))
 
-    [image] = json.loads(ok(cli("images", "list", "--json")))
+    [image] = [row for row in json.loads(ok(cli("images", "list", "--json"))) if row["name"] == "tiny"]
     assert (image["name"], image["ref"], image["memory"], image["is_public"]) == ("tiny", tiny_image, "512m", True)
     assert image["description"] == "tiny test image [/bin/sh -c]"  # from the ipynbsrv.description label
     table = ok(cli("images", "list")).splitlines()
-    assert table[0].split()[:2] == ["NAME", "REF"] and table[1].split()[:2] == ["tiny", tiny_image]
+    assert table[0].split()[:2] == ["NAME", "REF"] and ["tiny", tiny_image] in [line.split()[:2] for line in table[1:]]
 
     assert "is retired" in ok(cli("images", "retire", "tiny"))
     assert json.loads(ok(cli("images", "list", "--active", "--json"))) == []
-    assert json.loads(ok(cli("images", "list", "--json")))[0]["retired"] is True
+    assert all(row["retired"] for row in json.loads(ok(cli("images", "list", "--json"))))
     assert "back in use" in ok(cli("images", "retire", "tiny", "--undo"))
 
     refused(cli("images", "register", "bad", "Not A Ref"), "'Not A Ref' is not a valid image reference")

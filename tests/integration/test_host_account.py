@@ -75,6 +75,20 @@ def test_host_account_matches_the_directory_user_without_a_terminal(site):
     assert shadow.stdout.split(":")[1].startswith("$"), "the login has the password that was given"
 
 
+def test_deleting_the_user_says_the_host_account_stays(site):
+    """Issue 22 item 5: the directory user goes, the host account stays, and the command says so."""
+    assert create(site, site["user"]).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(site["config"]),
+         "users", "delete", site["user"], "--containers", "delete", "--data", "delete", "--yes"],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"kept: the host account {site['user']} (uid {pwd.getpwnam(site['user']).pw_uid}" in result.stdout
+    assert f"userdel -r {site['user']}" in result.stdout
+    assert site["user"] not in directory_users(site)
+
+
 def test_an_existing_account_is_never_changed(site):
     subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", site["other"]], check=True)
     before = pwd.getpwnam(site["other"])
