@@ -38,8 +38,26 @@ def _exit_deadline(code: int) -> None:
     threading.Thread(target=finish, name="ipynbsrv-exit-deadline", daemon=True).start()
 
 
-def no_tty_hint() -> str:
-    return FORCED_NO_TTY_HINT if "SSH_ORIGINAL_COMMAND" in os.environ else NO_TTY_HINT
+def no_tty_hint(config_path: str | None = None) -> str:
+    """What to do without a terminal. Under sshd's ForceCommand only a terminal helps: that is
+    known from SSH_ORIGINAL_COMMAND (a command was given to ssh) or, for `ssh -T HOST` with none,
+    from an ssh login in the group the sshd snippet forces ([directory] users_group)."""
+    if "SSH_ORIGINAL_COMMAND" in os.environ or ("SSH_CONNECTION" in os.environ and _in_forced_group(config_path)):
+        return FORCED_NO_TTY_HINT
+    return NO_TTY_HINT
+
+
+def _in_forced_group(config_path: str | None) -> bool:
+    import grp
+
+    from ..config import load_config
+    from ..domain import IpynbsrvError
+
+    try:
+        gid = grp.getgrnam(load_config(config_path).directory.users_group).gr_gid
+    except (KeyError, IpynbsrvError):
+        return False
+    return gid in os.getgroups() or gid == os.getgid()
 
 
 def wait_for_service(config, reason: str):
@@ -57,7 +75,7 @@ def wait_for_service(config, reason: str):
 
 def launch(args: argparse.Namespace) -> int:
     if not has_terminal():
-        print(no_tty_hint(), file=sys.stderr)
+        print(no_tty_hint(args.config), file=sys.stderr)
         return 2
     from ..config import load_config
     from ..connect import ServiceNotRunning, open_session

@@ -60,3 +60,23 @@ def test_without_a_terminal_the_hint_fits_the_login(forced, wanted, unwanted):
     assert wanted in result.stderr
     if unwanted:
         assert unwanted not in result.stderr
+
+
+def test_a_forced_login_without_a_command_or_terminal_is_not_told_to_script(tmp_path):
+    """Issue 22 item 7: `ssh -T HOST` under the snippet's ForceCommand (no SSH_ORIGINAL_COMMAND): the
+    login is in [directory] users_group, so only a terminal helps, and subcommands are not offered."""
+    import grp
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[directory]\nusers_group = "{grp.getgrgid(os.getgid()).gr_name}"\n'
+                      f'[broker]\nsocket = "{tmp_path / "absent.sock"}"\n')
+    env = {k: v for k, v in os.environ.items() if k != "SSH_ORIGINAL_COMMAND"}
+    env["SSH_CONNECTION"] = "127.0.0.1 50000 127.0.0.1 22"
+    result = subprocess.run([sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(config)],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 2
+    assert "ssh -t HOST" in result.stderr and "containers list" not in result.stderr
+    config.write_text(config.read_text().replace(grp.getgrgid(os.getgid()).gr_name, "ipbt-no-such-group"))
+    result = subprocess.run([sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(config)],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, check=False)
+    assert "containers list" in result.stderr, "an ordinary ssh login may script"
