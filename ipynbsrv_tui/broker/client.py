@@ -58,7 +58,7 @@ def trusted_broker_uids() -> frozenset[int]:
     return frozenset(uids)
 
 
-RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker)."
+RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker, or the broker's log where systemd is absent)."
 RESTART_COMMAND = "systemctl restart ipynbsrv-broker, or stop and start `ipynbsrv-tui serve` where systemd is absent"
 
 

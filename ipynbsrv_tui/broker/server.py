@@ -246,7 +246,7 @@ class BrokerServer:
             probe.close()
         raise IpynbsrvError(
             f"Another broker is already listening on {self.path}. Stop it first "
-            "(systemctl stop ipynbsrv-broker) or set [broker] socket elsewhere."
+            "(systemctl stop ipynbsrv-broker, or SIGTERM to its `ipynbsrv-tui serve`) or set [broker] socket elsewhere."
         )
 
     def _remove_own_socket(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import validation
 from ..config import load_config
+from ..domain import ValidationError
 from .build import add_build
 from .output import one_line_errors, print_json, print_table
 from .session import open_session
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_list(subcommands)
     add_register(subcommands)
     add_retire(subcommands)
+    add_delete(subcommands)
 
 
 def add_bootstrap_base(subcommands: argparse._SubParsersAction) -> None:
@@ -158,4 +160,21 @@ def add_retire(subcommands: argparse._SubParsersAction) -> None:
 def cmd_retire(args: argparse.Namespace) -> int:
     view = open_session(args).retire_image(args.name, not args.undo)
     print(f"Image {view.name} is {'retired' if view.retired else 'back in use'}.")
+    return 0
+
+
+def add_delete(subcommands: argparse._SubParsersAction) -> None:
+    parser = one_line_errors(subcommands.add_parser(
+        "delete", help="unregister an image no container uses (the engine image stays; retire one in use)",
+    ))
+    parser.add_argument("name", help="registered image name")
+    parser.add_argument("--yes", action="store_true", help="really unregister it (required)")
+    parser.set_defaults(handler=cmd_delete)
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise ValidationError(f"Unregistering image {args.name} cannot be undone: add --yes to do it.")
+    open_session(args).delete_image(args.name)
+    print(f"Unregistered {args.name}.")
     return 0

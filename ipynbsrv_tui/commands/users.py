@@ -17,7 +17,7 @@ CHOICES = "keep, archive or delete"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `users` group and its subcommands."""
-    group = subparsers.add_parser("users", help="list, create, delete and sync directory users")
+    group = subparsers.add_parser("users", help="list, create, delete, change and sync directory users")
     sub = group.add_subparsers(dest="users_command", metavar="SUBCOMMAND", required=True)
 
     listing = one_line_errors(sub.add_parser("list", help="list the users (from the store's copy of the directory)"))
@@ -56,6 +56,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
     delete.add_argument("--json", action="store_true", help="print the report as JSON")
     delete.set_defaults(handler=cmd_delete)
+
+    admin = one_line_errors(sub.add_parser("admin", help="make a user an admin (--undo: an ordinary user again)"))
+    admin.add_argument("username")
+    admin.add_argument("--undo", action="store_true", help="take the admin right away")
+    admin.add_argument("--json", action="store_true", help="print the user as JSON")
+    admin.set_defaults(handler=cmd_admin)
+
+    for verb, active, what in (("disable", False, "no login and no new notebooks; running ones are stopped"),
+                               ("enable", True, "allow a disabled user again")):
+        toggle = one_line_errors(sub.add_parser(verb, help=f"{verb} a user: {what}"))
+        toggle.add_argument("username")
+        toggle.add_argument("--json", action="store_true", help="print the user as JSON")
+        toggle.set_defaults(handler=cmd_active, active=active)
+
+    password = one_line_errors(sub.add_parser(
+        "password", help="set a user's password",
+        description="Read from --password-file (- = the first line of stdin), or asked twice in a terminal; "
+                    "never taken from the command line.",
+    ))
+    password.add_argument("username")
+    password.add_argument("--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)")
+    password.set_defaults(handler=cmd_password)
 
     sync = one_line_errors(sub.add_parser("sync", help="copy the directory's users and groups into the store"))
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -132,6 +154,31 @@ def _host_account_left(username: str) -> str | None:
         return None
     return (f"the host account {username} (uid {entry.pw_uid}, home {entry.pw_dir}); "
             f"userdel -r {username} removes it (deploy/uninstall.sh --purge removes every one users create made)")
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    view = open_session(args).set_admin(args.username, not args.undo)
+    return _print_user(args, view, "an admin" if view.is_admin else "not an admin")
+
+
+def cmd_active(args: argparse.Namespace) -> int:
+    view = open_session(args).set_active(args.username, args.active)
+    return _print_user(args, view, "enabled" if view.active else "disabled")
+
+
+def cmd_password(args: argparse.Namespace) -> int:
+    password = read_password(args.password_file)
+    open_session(args).set_password(args.username, password)
+    print(f"Set the password of {args.username}.")
+    return 0
+
+
+def _print_user(args: argparse.Namespace, view: UserView, state: str) -> int:
+    if args.json:
+        print_json(view)
+    else:
+        print(f"User {view.username} is {state}.")
+    return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

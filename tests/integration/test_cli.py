@@ -98,6 +98,10 @@ def test_images_list_register_retire(cli, cli_config, tiny_image):
     assert json.loads(ok(cli("images", "list", "--active", "--json"))) == []
     assert all(row["retired"] for row in json.loads(ok(cli("images", "list", "--json"))))
     assert "back in use" in ok(cli("images", "retire", "tiny", "--undo"))
+    refused(cli("images", "delete", "by-folder"), "--yes")
+    assert ok(cli("images", "delete", "by-folder", "--yes")) == "Unregistered by-folder.\n"
+    assert "by-folder" not in [row["name"] for row in json.loads(ok(cli("images", "list", "--json")))]
+    refused(cli("images", "delete", "by-folder", "--yes"), "by-folder")
 
     refused(cli("images", "register", "bad", "Not A Ref"), "'Not A Ref' is not a valid image reference")
     refused(cli("images", "register", "other", tiny_image, "--notebook-port", "70000"), "70000 is out of range")
@@ -110,7 +114,16 @@ def test_images_list_register_retire(cli, cli_config, tiny_image):
 # --------------------------------------------------------------------------- users
 
 
-def test_users_list_create_delete_sync(cli, password_file):
+def _signs_in(config_path: Path, username: str, password: str) -> bool:
+    """Whether the installation's directory accepts that password (in a fresh process: the store is global)."""
+    code = ("import sys; from ipynbsrv_tui.config import load_config; from ipynbsrv_tui.service import build_service\n"
+            "service = build_service(load_config(sys.argv[1]))\n"
+            "try:\n    service.directory.authenticate(sys.argv[2], sys.argv[3])\nexcept Exception:\n    sys.exit(1)\n")
+    return subprocess.run([sys.executable, "-c", code, str(config_path), username, password],
+                          capture_output=True, timeout=60).returncode == 0
+
+
+def test_users_list_create_delete_sync(cli, cli_config, password_file):
     assert "Created user alice" in ok(cli("users", "create", "alice", "--name", "Alice [b]L[/b]",
                                           "--password-file", str(password_file)))
     bob = json.loads(ok(cli("users", "create", "bob", "--admin", "--password-file", "-", "--json",
@@ -129,6 +142,18 @@ def test_users_list_create_delete_sync(cli, password_file):
     refused(cli("users", "delete", "alice"), "--yes")
     refused(cli("users", "delete", "alice", "--yes", "--containers", "wipe"), "containers must be one of")
     refused(cli("users", "delete", "nosuch", "--yes"), "No user named 'nosuch'")
+
+    # Issue 22 item 5: what the TUI does to a user is scriptable too.
+    assert ok(cli("users", "admin", "alice")) == "User alice is an admin.\n"
+    assert json.loads(ok(cli("users", "admin", "alice", "--undo", "--json")))["is_admin"] is False
+    assert ok(cli("users", "disable", "alice")) == "User alice is disabled.\n"
+    assert json.loads(ok(cli("users", "list", "alice", "--json")))[0]["active"] is False
+    assert json.loads(ok(cli("users", "enable", "alice", "--json")))["active"] is True
+    assert ok(cli("users", "password", "alice", "--password-file", "-", stdin="a-new-secret-7\n")) == \
+        "Set the password of alice.\n"
+    refused(cli("users", "password", "alice", "--password-file", "-", stdin="short\n"), "at least 8 characters")
+    refused(cli("users", "admin", "nosuch"), "No user 'nosuch'")
+    assert _signs_in(cli_config, "alice", "a-new-secret-7") and not _signs_in(cli_config, "alice", "secret-pass-1")
 
     report = ok(cli("users", "delete", "alice", "--yes", "--data", "delete"))
     assert report.startswith("Deleted user alice (containers: archive, data: delete).")
