@@ -35,17 +35,25 @@ done
 
 PROGRAM="$PREFIX/venv/bin/ipynbsrv-tui"
 CONFIG="$CONFIG_DIR/config.toml"
-setting() {  # setting SECTION KEY: a value of the effective configuration ("" when unknown)
-    [ -x "$PROGRAM" ] && [ -f "$CONFIG" ] || return 0
-    "$PROGRAM" --config "$CONFIG" check-config 2>/dev/null | awk -v section="[$1]" -v key="$2" '
-        /^\[/ { inside = ($0 == section) }
-        inside && $1 == key { sub(/^[^=]*= */, ""); gsub(/^"|"$/, ""); print; exit }'
+setting() {  # setting SECTION KEY DEFAULT: a value of the configuration file (read even after the program went)
+    /usr/bin/python3 - "$CONFIG" "$1" "$2" "$3" <<'EOF' 2>/dev/null || echo "$3"
+import sys
+import tomllib
+
+path, section, key, default = sys.argv[1:]
+try:
+    with open(path, "rb") as stream:
+        value = tomllib.load(stream).get(section, {}).get(key, default)
+except FileNotFoundError:
+    value = default
+print(value if isinstance(value, str) else default)
+EOF
 }
-DATABASE=$(setting database path)
-DATA_ROOT=$(setting data root)
-USERS_GROUP=$(setting directory users_group)
-DOCKER_URL=$(setting docker url)
-[ -n "$USERS_GROUP" ] || USERS_GROUP=ipynbsrv-users
+DATABASE=$(setting database path "")
+[ -n "$DATABASE" ] || DATABASE="$STATE_DIR/ipynbsrv.db"
+DATA_ROOT=$(setting data root /srv/ipynbsrv/data)
+USERS_GROUP=$(setting directory users_group ipynbsrv-users)
+DOCKER_URL=$(setting docker url "")
 
 step "the broker"
 if [ -d /run/systemd/system ] && [ -f "$UNIT" ]; then
