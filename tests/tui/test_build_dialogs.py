@@ -59,7 +59,7 @@ async def test_stop_question_names_its_buttons_moves_with_arrows_and_closes_when
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         question = app.screen
         labels = [str(button.label) for button in question.query(Button)]
-        assert labels == ["Keep building", "Stop build"]
+        assert labels == ["Keep building · esc", "Stop build · y"]  # every accelerator visible (issue 28, item 8)
         assert question.focused.id == "cancel"
         await pilot.press("right")
         assert question.focused.id == "confirm"

@@ -13,7 +13,8 @@ from .dialog import Dialog
 
 class ConfirmScreen(Dialog[bool]):
     """Asks before a destructive action; the safe button (`cancel_label`, e.g. "Keep building") has
-    the focus, Escape answers it; left/right move between the buttons (an app-wide key)."""
+    the focus, Escape answers it; left/right move between the buttons (an app-wide key). Each
+    button names its key ("Delete · y", "Cancel · esc"): no accelerator is hidden."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -38,8 +39,8 @@ class ConfirmScreen(Dialog[bool]):
         with Vertical():
             yield Static(Text(self.question), classes="question")
             with Horizontal():
-                yield Button(Text(self.cancel_label), id="cancel", variant="primary")
-                yield Button(Text(self.confirm_label), id="confirm", variant="error")
+                yield Button(Text(f"{self.cancel_label} · esc"), id="cancel", variant="primary")
+                yield Button(Text(f"{self.confirm_label} · y"), id="confirm", variant="error")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
