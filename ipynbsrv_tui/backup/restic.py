@@ -80,7 +80,7 @@ def escape_pattern(path: str) -> str:
 
 
 class Restic:
-    """One restic repository: init, backup, snapshots, ls, restore, forget --prune, check."""
+    """One restic repository: init, backup, snapshots, ls, restore, forget, prune, check."""
 
     def __init__(self, repository: str, password_file: str, cache_dir: Path | None = None,
                  binary: str = "restic", ssh_command: str = "") -> None:
@@ -131,8 +131,9 @@ class Restic:
 
     def forget(self, tags: Sequence[str], keep_daily: int, keep_weekly: int, keep_monthly: int,
                timeout: float = DEFAULT_TIMEOUT) -> int:
-        """Apply the retention to the snapshots carrying `tags` and prune; how many were forgotten."""
-        args = ["forget", "--json", "--prune", "--tag", ",".join(tags), "--group-by", "tags",
+        """Apply the retention to the snapshots carrying `tags` (the data they alone held stays until
+        `prune`); how many were forgotten."""
+        args = ["forget", "--json", "--tag", ",".join(tags), "--group-by", "tags",
                 "--keep-daily", str(keep_daily), "--keep-weekly", str(keep_weekly),
                 "--keep-monthly", str(keep_monthly)]
         out = self.run(args, timeout=timeout, background=True)
@@ -142,6 +143,10 @@ class Restic:
                 for group in json.loads(line):
                     forgotten += len(group.get("remove") or [])
         return forgotten
+
+    def prune(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """`restic prune`: free the space of data no snapshot refers to any more."""
+        self.run(["prune"], timeout=timeout, background=True)
 
     def check(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         """`restic check`: the repository's structure is sound (BackupError with restic's findings)."""

@@ -313,6 +313,8 @@ class BackupsMixin(SharesMixin):
             checked = False
             last_check = _time_setting("backup.last_check")
             if last_check is None or _now() - last_check >= CHECK_EVERY:
+                # Weekly: freeing what forgotten snapshots held costs more than the run itself.
+                restic.prune()
                 restic.check()
                 _set("backup.last_check", _now().isoformat())
                 checked = True

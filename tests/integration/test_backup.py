@@ -285,6 +285,27 @@ def test_schedule_and_database_copy(service, people, backed_up):
         "/home/alice", "/home/bob", "/home/carol", "/data/shares/thesis"]
 
 
+def _repository_bytes(service) -> int:
+    return sum(path.stat().st_size for path in Path(service.config.backup.repository).rglob("*") if path.is_file())
+
+
+def test_retention_after_every_run_and_its_space_freed_by_the_weekly_prune(service, people, backed_up):
+    big = _home(service, "alice") / "big.bin"
+    big.write_bytes(os.urandom(4 << 20))
+    report = service.backup_run(ROOT)
+    assert report.forgotten == 1 and not report.checked  # keep_daily keeps the day's newest snapshot only;
+    big.unlink()                                          # the fixture's run was the week's prune and check
+    report = service.backup_run(ROOT)
+    assert report.forgotten == 1 and not report.checked  # the snapshot holding big.bin
+    with_forgotten = _repository_bytes(service)
+    assert with_forgotten > 4 << 20  # forgotten, not yet freed
+    Setting.update(value=(datetime.now(UTC) - timedelta(days=8)).isoformat()).where(
+        Setting.key == "backup.last_check").execute()
+    assert service.backup_run(ROOT).checked
+    assert _repository_bytes(service) < with_forgotten - (3 << 20)  # prune freed the big file's data
+    assert sorted(e.name for e in service.backup_files(people["alice"], "latest", "~")) == ["analysis.ipynb", "data"]
+
+
 def test_the_broker_runs_a_due_backup_in_its_own_thread(service, people):
     import threading
     import time
