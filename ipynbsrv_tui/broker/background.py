@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from ..backup.restic import stop_all as stop_restic
@@ -37,7 +38,8 @@ class BackgroundLoops:
     - readiness: every second, `service.probe_starting` asks the notebooks still `starting`
       whether they answer (starts made by this broker are also watched by their own thread).
     - culling: when `[notebooks] idle_timeout` or `suspended_stop_after` > 0, `service.cull_idle`
-      on a timer (a third of the shorter threshold).
+      on a timer (a third of the shorter threshold), told who is present (`presence`: the broker
+      sets it to the users with a TUI open and the web's recent visitors).
     - sync: with an LDAP directory, mirrors it into the store every `[directory] sync_interval` seconds.
     - backup: with `[backup] enabled`, every minute: `service.backup_watch` (late backups tell
       admins), and `service.backup_run` when the schedule says so. restic runs as a child of this
@@ -51,6 +53,7 @@ class BackgroundLoops:
         self.stop_event = stop_event
         self.culling_seconds = culling_interval(config.notebooks.idle_timeout, config.notebooks.suspended_stop_after)
         self.hub = ChangeHub()
+        self.presence: Callable[[], Mapping[str, datetime]] = dict
         service.add_change_listener(self.hub.publish)
         self._watch: Any = None
         self._watch_lock = threading.Lock()
@@ -171,7 +174,7 @@ class BackgroundLoops:
     def _culling_loop(self) -> None:
         while not self.stop_event.wait(self.culling_seconds):
             try:
-                report = self.service.cull_idle(self.actor)
+                report = self.service.cull_idle(self.actor, present=self.presence())
                 for line in report.suspended:
                     log.info("suspended %s", line)
                 for line in report.stopped:

@@ -17,6 +17,7 @@ import socket
 import stat
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ class _Client(SocketChannel):
         self.actor_epoch = -1
         self.busy = False
         self.stream: Any = None
+        self.watching = False  # a live view of the containers is open: a TUI is on the screen
 
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -107,6 +109,7 @@ class BrokerServer:
         self.idle_seconds = idle_seconds
         self._slots = threading.BoundedSemaphore(max_connections)
         self._clients: set[_Client] = set()
+        self._last_seen: dict[str, datetime] = {}  # user name → when they last had a live view open
         self._clients_lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
         self._stopping = threading.Event()
@@ -116,6 +119,8 @@ class BrokerServer:
         self._accept_thread: threading.Thread | None = None
         self._checks = compile_checks()
         self.background = BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
+        if self.background is not None:
+            self.background.presence = self.present_users
         self.web: Any = None
         self._epoch = (-1, 0.0)  # the store's count of rights changes, and when it was read
 
@@ -209,6 +214,28 @@ class BrokerServer:
             thread.join(timeout=2.0)
         self._stopped.set()
         log.info("stopped")
+
+    def present_users(self) -> dict[str, datetime]:
+        """When each user was last here: now for those with a live view open (a TUI on their
+        screen), else when their last one closed, and the time of each web user's last request.
+        The idle policy counts it as their own notebooks' activity."""
+        now = datetime.now(UTC)
+        with self._clients_lock:
+            for client in self._clients:
+                if client.watching and client.actor is not None:
+                    self._last_seen[client.actor.username] = now
+            seen = dict(self._last_seen)
+        if self.web is not None:
+            for name, moment in self.web.present().items():
+                seen[name] = max(moment, seen.get(name, moment))
+        return seen
+
+    def _left(self, client: _Client) -> None:
+        """A live view closed: its user was here until now."""
+        if client.watching and client.actor is not None:
+            with self._clients_lock:
+                self._last_seen[client.actor.username] = datetime.now(UTC)
+        client.watching = False
 
     @property
     def stopping(self) -> bool:
@@ -470,6 +497,7 @@ class BrokerServer:
         """
         client.sock.settimeout(None)
         client.stream = handle
+        client.watching = call == "watch_containers"
         done = threading.Event()
         watcher = threading.Thread(
             target=self._watch_peer, args=(client, handle, done), name="broker-stream-peer", daemon=True
@@ -495,6 +523,7 @@ class BrokerServer:
         finally:
             done.set()
             client.stream = None
+            self._left(client)
             _end_stream(handle)
             client.shutdown()
             if watcher.is_alive():

@@ -2,13 +2,17 @@
 
 `[notebooks] idle_timeout`, `idle_action` ("suspend" pauses, "stop" stops) and
 `suspended_stop_after` (the second tier: a notebook suspended that long is stopped). Idleness is
-Jupyter's own last activity, and a busy kernel is activity now (service/jupyter.py). The broker
-only schedules `cull_idle`; the decisions are made here.
+Jupyter's own last activity, and a busy kernel is activity now (service/jupyter.py). A start or a
+resume (by login, `u`, an admin, the web) is activity at its moment: Jupyter's clock does not
+know of a resume, and a notebook resumed on return must not be paused again by the next round.
+An owner who is present (an open TUI, a web request) is activity now. The broker only schedules
+`cull_idle` and says who is present; the decisions are made here.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +26,9 @@ from .readiness import PROBE_WORKERS, as_stored
 log = logging.getLogger("ipynbsrv.service")
 
 
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     return None if moment is None else (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment)
 
@@ -31,13 +38,16 @@ class IdleMixin(ContainersMixin):
 
     # ------------------------------------------------------------------ idle culling
 
-    def cull_idle(self, actor: Actor, now: datetime | None = None) -> CullReport:
+    def cull_idle(self, actor: Actor, now: datetime | None = None,
+                  present: Mapping[str, datetime] | None = None) -> CullReport:
         """One round of the idle policy (admins; the broker runs it on a timer).
 
-        Running notebooks idle longer than `idle_timeout` (by Jupyter's last activity; a busy
-        kernel is activity now; one that does not answer is left alone) are suspended or stopped
-        per `idle_action`; suspended notebooks paused longer than `suspended_stop_after` are
-        stopped. The last activity each notebook reports is recorded.
+        Running notebooks idle longer than `idle_timeout` are suspended or stopped per
+        `idle_action`; suspended notebooks paused longer than `suspended_stop_after` are stopped.
+        A notebook's last activity is the latest of Jupyter's own (a busy kernel: now), the moment
+        it was started or resumed, and the moment its owner was last present (`present`: user
+        name → when they were last seen, e.g. now for an open TUI). One that does not answer is
+        left alone. The last activity of each notebook is recorded.
         """
         if not actor.is_admin:
             raise self.refuse(actor, "container.cull", "", "Only admins may cull idle notebooks.")
@@ -54,7 +64,11 @@ class IdleMixin(ContainersMixin):
         for row, answer in zip(running, answers, strict=True):
             if answer is None:
                 continue
-            last = now if answer.busy else (answer.last_activity or now)
+            last = now if answer.busy else max(
+                answer.last_activity or now,
+                _aware(row["state_changed"]) or _EPOCH,  # started or resumed: a resume is activity
+                _aware((present or {}).get(row["owner"])) or _EPOCH,
+            )
             self._record_activity(row, last)
             idle = now - last
             if cfg.idle_timeout <= 0 or idle <= timedelta(seconds=cfg.idle_timeout):

@@ -56,6 +56,8 @@ class WebBackend(Protocol):
     def may_open(self, actor: Actor, owner: str) -> bool: ...
     def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]: ...
     def notebook_state(self, actor: Actor, owner: str, name: str) -> str | None: ...
+    def seen(self, username: str) -> None: ...
+    def resume(self, actor: Actor, owner: str, name: str) -> bool: ...
 
 
 @dataclass
@@ -231,6 +233,7 @@ class AuthHandler(BaseHTTPRequestHandler):
         if session is not None and target is not None and target[0] == session.username:
             # The owner's own notebook, on every request of it: only "still this account?" needs asking.
             if self.ctx.backend.session_valid(session.username, session.binding):
+                self.ctx.backend.seen(session.username)  # the owner is here: their notebook is in use
                 self._send(HTTPStatus.OK, headers=[("X-Ipynbsrv-User", session.username)])
                 return
             self._end_sessions(session.username, "the account changed, was disabled or deleted")
@@ -297,12 +300,24 @@ class AuthHandler(BaseHTTPRequestHandler):
         state = None
         if target is not None and current is not None:
             state = self.ctx.backend.notebook_state(current[1], *target)
-        if state is None and not has_route:
+        if target is not None and current is not None and state == "paused":
+            self._paused(current[1], *target)
+        elif state is None and not has_route:
             self._send(HTTPStatus.NOT_FOUND, pages.NOT_FOUND)
         elif target is not None and state is not None and state not in ANSWERING_STATES:
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.not_running_page(*target))
         else:
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.STARTING, [("Retry-After", "2")])
+
+    def _paused(self, actor: Actor, owner: str, name: str) -> None:
+        """A suspended notebook: its owner's request resumes it, as their login does (a browser has
+        no `u`); anyone else who may open it is told the truth."""
+        if actor.username == owner:
+            self.ctx.backend.seen(owner)
+            if self.ctx.backend.resume(actor, owner, name):
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.RESUMING, [("Retry-After", "1")])
+                return
+        self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.paused_page(owner, name, actor.username == owner))
 
     # ------------------------------------------------------------------ pages
 

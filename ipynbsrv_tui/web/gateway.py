@@ -14,7 +14,9 @@ import pwd
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,6 +80,7 @@ class WebGateway:
         self._subscription: Any = None
         self._threads: list[threading.Thread] = []
         self._render_lock = threading.Lock()
+        self._seen: dict[str, float] = {}  # user name → when their last request came (time.time())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -275,6 +278,27 @@ class WebGateway:
 
     def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]:
         return [(v.owner, v.name, v.state.value) for v in self.service.list_containers(actor, owner=actor.username)]
+
+    def seen(self, username: str) -> None:
+        self._seen[username] = time.time()  # one dict store: this is on every proxied request's path
+
+    def present(self) -> dict[str, datetime]:
+        """When each user's last request came: the idle policy counts it as their notebooks' activity."""
+        return {name: datetime.fromtimestamp(moment, UTC) for name, moment in list(self._seen.items())}
+
+    def resume(self, actor: Actor, owner: str, name: str) -> bool:
+        """Resume the actor's own suspended notebook `name` (the service decides who may); whether it did."""
+        for view in self.service.list_containers(actor, owner=owner):
+            if view.name == name and view.state is ContainerState.PAUSED:
+                try:
+                    self.service.resume_container(actor, view.id)
+                except IpynbsrvError as exc:
+                    log.warning("web: resuming %s/%s for %s failed: %s", owner, name, actor.username, exc)
+                    return False
+                log.info("web: resumed %s/%s on its owner's request", owner, name)
+                self._wake.set()  # its route, now
+                return True
+        return False
 
     def notebook_state(self, actor: Actor, owner: str, name: str) -> str | None:
         if not self.may_open(actor, owner):

@@ -59,9 +59,29 @@ NOT_FOUND = page("Not found · ipynbsrv", "<h1>404: Not found</h1><p>There is no
 
 
 def not_running_page(owner: str, name: str) -> bytes:
+    """A stopped notebook: starting it again begins with a new kernel."""
     return page("Not running · ipynbsrv", f"""<h1>{escape(owner)}/{escape(name)} is not running</h1>
-<p>Start it in <code>ipynbsrv-tui</code> (My notebooks, key <kbd>s</kbd>) or with
-<code>ipynbsrv-tui containers start</code>, then reload this page.</p><p><a href="/">Your notebooks</a></p>""")
+<p>It was stopped: its files are kept, its kernels were not. Start it in <code>ipynbsrv-tui</code>
+(My notebooks, key <kbd>s</kbd>), then reload this page.</p><p><a href="/">Your notebooks</a></p>""")
+
+
+def paused_page(owner: str, name: str, own: bool) -> bytes:
+    """A suspended notebook that was not resumed by this request (someone else's, or the resume failed)."""
+    if own:
+        advice = ("It could not be resumed just now. Reload this page to try again, or resume it in "
+                  "<code>ipynbsrv-tui</code> (My notebooks, key <kbd>u</kbd>). Do not stop it: that loses its kernels.")
+    else:
+        advice = ("Its owner's next login or visit resumes it; an admin can resume it in "
+                  "<code>ipynbsrv-tui</code> (key <kbd>u</kbd>).")
+    return page("Paused · ipynbsrv", f"""<h1>{escape(owner)}/{escape(name)} is paused</h1>
+<p>It was suspended while idle, with its kernels and their variables kept. {advice}</p>
+<p><a href="/">Your notebooks</a></p>""")
+
+
+RESUMING = page("Resuming · ipynbsrv", "<h1>Your notebook is resuming</h1>"
+                "<p>It was suspended while idle; its kernels are as you left them. "
+                "This page reloads by itself in a moment.</p>").replace(
+    b"<head>", b'<head><meta http-equiv="refresh" content="1">', 1)
 
 
 STARTING = page("Starting · ipynbsrv", "<h1>Your notebook is starting</h1>"

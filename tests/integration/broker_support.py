@@ -226,7 +226,8 @@ def run_client(lib: Path, account_uid: int, account_gid: int, socket_path: str, 
 
 
 def write_config(folder: Path, *, port_range: tuple[int, int], uid_range: tuple[int, int],
-                 idle_timeout: int = 0, reconcile_interval: int = 3600, max_message_bytes: int = 65536) -> Path:
+                 idle_timeout: int = 0, idle_action: str = "stop", reconcile_interval: int = 3600,
+                 max_message_bytes: int = 65536) -> Path:
     """A config.toml for a test broker: local directory, real engine, everything under `folder`."""
     state = folder / "state"
     state.mkdir(mode=0o700, exist_ok=True)
@@ -244,6 +245,7 @@ root = "{folder / 'data'}"
 [notebooks]
 port_range = [{port_range[0]}, {port_range[1]}]
 idle_timeout = {idle_timeout}
+idle_action = "{idle_action}"
 stop_timeout = 5
 [broker]
 socket = "{folder / 'run' / 'broker.sock'}"

@@ -414,6 +414,59 @@ def test_idle_culling_stops_the_idle_notebook_and_spares_the_active_one(site):
         broker.stop()
 
 
+def test_an_open_tui_keeps_its_owners_notebook_up_and_a_resume_by_login_stays_resumed(site, docker_client):
+    """Coming back (DESIGN §12) in real time through the real broker: while the owner's client holds
+    a live view open (as the TUI does) their notebook is not suspended; a full idle_timeout after it
+    closes, it is; their login resumes it and it stays up a full idle_timeout again."""
+    idle = 4  # the broker's culling runs every 1.3 s
+    broker = _start_broker(site, "presence", idle_timeout=idle, idle_action="suspend")
+    root = RemoteSession(broker.socket_path)
+    try:
+        root.register_image("ipbt-present", site["image"], is_public=True)
+        user = root.create_user(f"{site['names']['alice']}p", "correct horse battery")
+        account = support.add_os_account(user.username, user.uid)
+        site["accounts"].append(account)
+        view = root.create_container("thesis", "ipbt-present", owner=user.username)
+
+        def state() -> ContainerState:
+            return root.get_container(view.id).state
+
+        opened = time.monotonic()
+        held = 4 * idle
+        client = support.start_client(site["lib"], account.uid, account.gid, broker.socket_path,
+                                      [["watch_for", [held], {}]])
+        while time.monotonic() < opened + held - 1:
+            assert state() in (ContainerState.STARTING, ContainerState.RUNNING), (
+                f"suspended {time.monotonic() - opened:.1f} s into its owner's session\n{broker.log()[-2000:]}")
+            time.sleep(0.2)
+        support.finish_client(client, account.uid)
+        closed = opened + held  # the client closed its view no earlier than this
+        deadline = time.monotonic() + 6 * idle
+        while state() != ContainerState.PAUSED:
+            assert time.monotonic() < deadline, "never suspended after its owner left"
+            time.sleep(0.1)
+        assert time.monotonic() - closed >= idle, "suspended before a full idle_timeout after the owner left"
+
+        time.sleep(idle)  # paused a while: the notebook's own last activity is older still
+        resumed_at = time.monotonic()
+        support.run_client(site["lib"], account.uid, account.gid, broker.socket_path,
+                           [["resume_suspended", [], {}]])
+        while time.monotonic() < resumed_at + idle - 0.5:
+            assert state() == ContainerState.RUNNING, (
+                f"paused again {time.monotonic() - resumed_at:.1f} s after the login resumed it\n{broker.log()[-2000:]}")
+            time.sleep(0.2)
+        deadline = time.monotonic() + 6 * idle
+        while state() != ContainerState.PAUSED:
+            assert time.monotonic() < deadline, "never suspended again"
+            time.sleep(0.1)
+        assert time.monotonic() - resumed_at >= idle
+    finally:
+        for container in root.list_containers():
+            root.delete_container(container.id)
+        root.close()
+        broker.stop()
+
+
 def test_serve_refuses_a_second_broker_on_the_same_socket(matrix_broker):
     broker, root, _ = matrix_broker
     result = subprocess.run(

@@ -2,8 +2,10 @@
 image (dockerfiles/ipython3-notebook): a kernel variable survives suspend and resume, the second
 tier stops a notebook that stays suspended, a busy kernel is never idle.
 
-Culling rounds are run with `now` moved forward instead of waiting out the thresholds; everything
-else (Jupyter's own last activity, its kernels, pause/unpause/stop) is real.
+Most culling rounds are run with `now` moved forward instead of waiting out the thresholds;
+everything else (Jupyter's own last activity, its kernels, pause/unpause/stop) is real. Coming
+back (DESIGN §12) is tested with real time passing: the broker's own culling loop runs every two
+seconds with a short `idle_timeout` while the test watches the engine.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from ipynbsrv_tui import cli
 from ipynbsrv_tui.domain import ContainerState
+from ipynbsrv_tui.web.gateway import WebGateway
 from tests.fixtures.notebook_service import free_port_range
 from tests.integration.test_images import KernelChannel
 
@@ -52,14 +55,18 @@ def notebook_image(docker_client, engine, base_image, tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def service_config(tmp_path):
+def service_config(tmp_path, request):
+    """IDLE and SUSPENDED_STOP_AFTER; a test parametrized indirectly with a number gets that
+    `idle_timeout` and no second tier."""
     from ipynbsrv_tui.config import Config
 
+    idle = getattr(request, "param", IDLE)
     return Config().replace(
         database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
         data={"root": str(tmp_path / "data")},
-        notebooks={"port_range": free_port_range(), "stop_timeout": 5, "idle_timeout": IDLE,
-                   "idle_action": "suspend", "suspended_stop_after": SUSPENDED_STOP_AFTER},
+        notebooks={"port_range": free_port_range(), "stop_timeout": 5, "idle_timeout": idle,
+                   "idle_action": "suspend",
+                   "suspended_stop_after": SUSPENDED_STOP_AFTER if idle == IDLE else 0},
     )
 
 
@@ -207,3 +214,99 @@ def test_a_start_behind_our_back_reads_starting_then_running_in_a_watch(notebook
     watch.close()
     assert ("start", ContainerState.STARTING) in states, states
     assert states[-1] == ("ready", ContainerState.RUNNING), states
+
+
+# --------------------------------------------------------------------------- coming back, in real time
+
+SHORT = 6  # idle_timeout of the real-time tests: the broker's culling loop runs every 2 s
+
+
+@pytest.fixture
+def culling(notebook_service, service_config):
+    """The broker's own background loops (culling every SHORT / 3 s) on the test's service."""
+    from ipynbsrv_tui.broker.background import BackgroundLoops
+    from ipynbsrv_tui.broker.server import system_actor
+
+    loops = BackgroundLoops(notebook_service, service_config, system_actor(), threading.Event())
+    assert loops.culling_seconds == SHORT / 3
+    loops.start()
+    yield loops
+    loops.stop()
+
+
+def _wait_status(docker_client, view, status: str, within: float) -> float:
+    """The monotonic time at which the engine reports `status` (polled every 0.1 s)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if _engine_status(docker_client, view) == status:
+            return time.monotonic()
+        time.sleep(0.1)
+    pytest.fail(f"{view.name} did not become {status} within {within} s")
+
+
+def _stays_up_for_idle_timeout(docker_client, view, resumed_at: float) -> float:
+    """Running through most of idle_timeout after its resume (several culling rounds pass), paused
+    again only once a full idle_timeout has gone by without activity; how long it stayed up."""
+    while time.monotonic() < resumed_at + SHORT - 0.5:
+        status = _engine_status(docker_client, view)
+        assert status == "running", f"{status} again {time.monotonic() - resumed_at:.1f} s after its resume"
+        time.sleep(0.2)
+    paused_at = _wait_status(docker_client, view, "paused", SHORT * 4)
+    assert paused_at - resumed_at >= SHORT, "suspended before a full idle_timeout without activity"
+    return paused_at - resumed_at
+
+
+@pytest.mark.parametrize("service_config", [SHORT], indirect=True)
+def test_a_resumed_notebook_stays_resumed_for_a_full_idle_timeout(
+        notebook_service, people, root_actor, notebook, docker_client, culling):
+    alice, carol = people["alice"], people["carol"]
+    view = notebook("thesis")
+    status, kernel = _request(view, "POST", "api/kernels", {"name": "python3"})
+    assert status == 201
+    with _channel(view, kernel["id"]) as channel:
+        channel.execute("answer = 41 + 1")
+    _wait_status(docker_client, view, "paused", SHORT * 4)  # left alone: the loop suspends it
+
+    resumes = {
+        "login": lambda: notebook_service.resume_suspended(alice),
+        "u": lambda: notebook_service.resume_container(alice, view.id),
+        "admin": lambda: notebook_service.resume_container(carol, view.id),
+        # What the web does for the owner's request of a paused notebook (the HTTP path through
+        # nginx: tests/integration/test_web_nginx.py).
+        "web": lambda: WebGateway(notebook_service, notebook_service.config, root_actor).resume(
+            alice, "alice", "thesis"),
+    }
+    for how, resume in resumes.items():
+        time.sleep(SHORT / 2)  # paused a while: Jupyter's own last activity is older still
+        assert _engine_status(docker_client, view) == "paused", how
+        resumed_at = time.monotonic()
+        resume()
+        up = _stays_up_for_idle_timeout(docker_client, view, resumed_at)
+        assert up < SHORT + 3 * culling.culling_seconds, f"resumed by {how}, then never idle again"
+    notebook_service.resume_container(alice, view.id)
+    with _channel(view, kernel["id"]) as channel:
+        assert channel.execute("print(answer)").strip() == "42", "the kernel survived four suspensions"
+
+
+@pytest.mark.parametrize("service_config", [SHORT], indirect=True)
+def test_an_owner_who_is_present_keeps_their_notebook_from_suspension(
+        notebook_service, people, notebook, docker_client, culling):
+    view = notebook("present")
+    seen = {"alice": datetime.now(UTC), "bob": datetime.now(UTC)}
+
+    def presence():  # as the broker says it: alice's TUI is open until `left` (bob's is, all along)
+        seen["bob"] = datetime.now(UTC)
+        if not left.is_set():
+            seen["alice"] = datetime.now(UTC)
+        return dict(seen)
+
+    left = threading.Event()
+    culling.presence = presence
+    started = time.monotonic()
+    while time.monotonic() < started + 3 * SHORT:
+        assert _engine_status(docker_client, view) == "running", "suspended while its owner is logged in"
+        time.sleep(0.2)
+    gone_at = time.monotonic()
+    seen["alice"] = datetime.now(UTC)  # as the broker records the moment her live view closed
+    left.set()  # alice logs out: from now on only someone else is present, which does not count
+    assert _stays_up_for_idle_timeout(docker_client, view, gone_at) >= SHORT

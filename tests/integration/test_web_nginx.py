@@ -206,6 +206,40 @@ def test_the_page_for_a_notebook_that_does_not_answer_follows_its_state_not_ngin
     assert client.request("GET", "/user/dave/nothing/").status == 404
 
 
+@pytest.mark.docker
+def test_the_owners_request_for_a_paused_notebook_resumes_it_others_are_told_it_is_paused(web, docker_client,
+                                                                                        base_image):
+    """A browser has no `u`: the owner's request resumes a suspended notebook, as a login does, and
+    the page says so (it used to say "not running … key s", and `s` stopped it, kernels lost)."""
+    from ipynbsrv_tui.store.models import Container, User
+
+    engine_object = docker_client.containers.run(base_image, ["sleep", "infinity"], detach=True,
+                                                 labels={"ipynbsrv.test": "web-paused"})
+    try:
+        engine_object.pause()
+        row = Container.create(name="thesis", owner=User.get(User.username == "dave"), host_port=free_port(),
+                               token="e" * 48, base_url="/user/dave/thesis/", state="paused",
+                               docker_id=engine_object.id)
+        try:
+            admin = logged_in(web, "carol").request("GET", "/user/dave/thesis/tree")
+            assert admin.status == 503 and "dave/thesis is paused" in admin.text
+            assert "key <kbd>s</kbd>" not in admin.text and "not running" not in admin.text
+            engine_object.reload()
+            assert engine_object.status == "paused", "only its owner's request resumes it"
+
+            owner = logged_in(web, "dave").request("GET", "/user/dave/thesis/tree")
+            assert owner.status == 503 and "Your notebook is resuming" in owner.text, owner.text
+            assert "key <kbd>s</kbd>" not in owner.text
+            engine_object.reload()
+            assert engine_object.status == "running"
+            assert Container.get_by_id(row.id).state == "running"
+            assert "dave" in web.gateway.present(), "the owner's visit counts as their presence"
+        finally:
+            Container.delete_by_id(row.id)
+    finally:
+        engine_object.remove(force=True)
+
+
 def test_an_admin_opens_any_users_notebook(web):
     client = logged_in(web, "carol")
     assert client.request("GET", "/user/alice/one/").status == 200
