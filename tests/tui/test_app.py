@@ -199,6 +199,8 @@ async def test_a_failing_call_becomes_a_notification_not_a_crash():
         await pilot.pause()
         app.screen.query_one("#table").move_to(1)  # alice/thesis, running
         await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
+        await pilot.press("y")
         await wait_until(pilot, lambda: any("another user" in n.message for n in app._notifications))
         assert app.is_running
         assert app.book.views[1].state == ContainerState.RUNNING
@@ -286,6 +288,8 @@ async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_im
             assert "(client)" in screen_text(app).splitlines()[1]
             app.screen.query_one("#table").move_to(view.id)
             await pilot.press("s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
+            await pilot.press("y")
             await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.EXITED, what="stop")
             docker_client.api.start(view.docker_id)
             await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.RUNNING,

@@ -55,7 +55,9 @@ async def test_lifecycle_actions_and_engine_events(admin_session, alice_containe
         docker_client.api.start(alice_container.docker_id)
         await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.RUNNING, what="start event")
 
-        await pilot.press("s")  # stop
+        await pilot.press("s")  # stop: a running notebook's kernels would be lost, so it asks
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
+        await pilot.press("y")
         await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.EXITED, what="stopped by s")
         await pilot.press("s")  # start
         await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.RUNNING, what="started by s")
@@ -65,7 +67,9 @@ async def test_lifecycle_actions_and_engine_events(admin_session, alice_containe
         await pilot.press("u")  # resume
         await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.RUNNING, what="resumed")
         started = docker_client.api.inspect_container(alice_container.docker_id)["State"]["StartedAt"]
-        await pilot.press("r")  # restart
+        await pilot.press("r")  # restart: asks too
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the restart's question")
+        await pilot.press("y")
         await wait_until(
             pilot,
             lambda: docker_client.api.inspect_container(alice_container.docker_id)["State"]["StartedAt"] != started,
@@ -209,6 +213,8 @@ async def test_details_info_logs_and_stats(admin_session, alice_container, servi
 
         # s works in details too; the log notes the stream end
         await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
+        await pilot.press("y")
         await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.EXITED, what="stop from details")
         await pilot.press("escape")
         assert isinstance(app.screen, ContainersScreen)

@@ -98,11 +98,19 @@ async def test_every_action_on_my_notebook(user_session, service_config):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: cid in app.book.views)
         app.screen.query_one("#table").move_to(cid)
+        await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.RUNNING)
+        # s on a running notebook asks (its kernels would be lost); s on a paused one resumes it.
         for key, state in (("s", ContainerState.EXITED), ("s", ContainerState.RUNNING),
-                           ("p", ContainerState.PAUSED), ("u", ContainerState.RUNNING)):
+                           ("p", ContainerState.PAUSED), ("u", ContainerState.RUNNING),
+                           ("p", ContainerState.PAUSED), ("s", ContainerState.RUNNING)):
             await pilot.press(key)
+            if key == "s" and state == ContainerState.EXITED:
+                await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
+                await pilot.press("y")
             await wait_until(pilot, lambda state=state: state_of(app, cid) == state, what=f"{key} → {state}")
         await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the restart's question")
+        await pilot.press("y")
         await wait_until(pilot, lambda: any("Restarted" in note for note in app.notes), what="restart")
 
         await pilot.press("t")

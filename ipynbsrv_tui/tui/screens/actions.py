@@ -2,12 +2,16 @@
 
 Every session call runs in a thread worker; the answer updates the container book at once and
 the engine event confirms it a moment later. Destructive actions ask first (Cancel is the
-default); names are asked for in a form that validates as you type.
+default): also a stop or restart, which loses the running kernels, unless the notebook is idle
+by the idle policy. `s` on a paused notebook resumes it (its kernels are kept); `u` is in the
+footer whenever the highlighted notebook is paused. Names are asked for in a form that validates
+as you type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -32,6 +36,8 @@ class ContainerScreen(Background, Screen):
         Binding("s", "toggle_start", "Start/stop"),
         Binding("r", "restart", "Restart"),
         Binding("p", "suspend", "Suspend", show=False),
+        # Shown while the highlighted notebook is paused; otherwise `u` falls through to the next.
+        Binding("u", "resume_selected", "Resume"),
         Binding("u", "resume", "Resume", show=False),
         Binding("d", "delete", "Delete"),
         Binding("c", "clone", "Clone", show=False),
@@ -78,8 +84,14 @@ class ContainerScreen(Background, Screen):
             return
         if view.state == ContainerState.MISSING:
             self.offer_recreate(view)
+        elif view.state == ContainerState.PAUSED:
+            # A stop here would lose the kernels the pause kept: `s` brings it back instead.
+            self.call_session(f"Resuming {_label(view)}…",
+                              f"Resumed {_label(view)}: it was paused, its kernels are as they were.",
+                              self.app.session.resume_container, view.id)
         elif view.state in RUNNING_STATES:
-            self.call_session(f"Stopping {_label(view)}…", f"Stopped {_label(view)}.", self.app.session.stop_container, view.id)
+            self._confirm_kernel_loss(view, "Stop", "Keep running", lambda: self.call_session(
+                f"Stopping {_label(view)}…", f"Stopped {_label(view)}.", self.app.session.stop_container, view.id))
         else:
             self.call_session(f"Starting {_label(view)}…", f"Started {_label(view)}.", self.app.session.start_container, view.id)
 
@@ -100,7 +112,33 @@ class ContainerScreen(Background, Screen):
         if (view := self.selected()) and view.state == ContainerState.MISSING:
             self.offer_recreate(view)
         elif view:
-            self.call_session(f"Restarting {_label(view)}…", f"Restarted {_label(view)}.", self.app.session.restart_container, view.id)
+            self._confirm_kernel_loss(view, "Restart", "Keep running", lambda: self.call_session(
+                f"Restarting {_label(view)}…", f"Restarted {_label(view)}.", self.app.session.restart_container,
+                view.id))
+
+    def _confirm_kernel_loss(self, view: ContainerView, verb: str, keep: str, act: Callable[[], None]) -> None:
+        """Ask before an action that ends the running kernels (Cancel is the default), unless there are
+        none yet (starting) or the notebook is idle by the idle policy."""
+        if view.state not in (ContainerState.RUNNING, ContainerState.PAUSED) or self._idle(view):
+            act()
+            return
+        question = (f"{verb} {_label(view)}? Its running kernels end and the variables in them are lost; "
+                    "files saved in the notebook stay.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                act()
+
+        self.app.push_screen(ConfirmScreen(question, f"{verb}, losing kernels", keep), answered)
+
+    def _idle(self, view: ContainerView) -> bool:
+        """Idle by the policy: no activity for longer than `[notebooks] idle_timeout` (when there is one)."""
+        timeout = self.app.config.notebooks.idle_timeout
+        last = view.last_activity
+        if timeout <= 0 or last is None:
+            return False
+        last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
+        return datetime.now(UTC) - last > timedelta(seconds=timeout)
 
     def action_suspend(self) -> None:
         if view := self.selected():
@@ -109,6 +147,9 @@ class ContainerScreen(Background, Screen):
                                 severity="warning", markup=False)
                 return
             self.call_session(f"Suspending {_label(view)}…", f"Suspended {_label(view)}.", self.app.session.suspend_container, view.id)
+
+    def action_resume_selected(self) -> None:
+        self.action_resume()
 
     def action_resume(self) -> None:
         """Resume the selected suspended notebook; otherwise all of your own suspended notebooks."""
@@ -314,6 +355,9 @@ class ContainerScreen(Background, Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "shell":
             return self.app.session.actor.is_admin  # admins only; hidden from everyone else
+        if action == "resume_selected":  # False: hidden, and `u` falls through to "resume your own"
+            view = self.app.book.get(self.selected_id())
+            return view is not None and view.state == ContainerState.PAUSED
         return True
 
     def action_shell(self) -> None:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from ...domain import ContainerView
+from ...domain import ContainerState, ContainerView
 from ..book import ACTIVE_STATES, parse_filter
 from ..widgets import format as fmt
 from ..widgets.footer import KeysFooter
@@ -160,7 +160,7 @@ class ContainerListScreen(ContainerScreen):
         if ids is None:
             self._rebuild_order()
             self.apply_filter()
-            self.selection_changed()
+            self._selection_changed()
             return
         reorder = False
         for cid in ids:
@@ -183,7 +183,7 @@ class ContainerListScreen(ContainerScreen):
         else:
             self._refresh_rows(ids)
         if self.selected_id() in ids:
-            self.selection_changed()
+            self._selection_changed()
 
     def _refresh_rows(self, ids: frozenset[int]) -> None:
         for cid in ids:
@@ -194,14 +194,18 @@ class ContainerListScreen(ContainerScreen):
         for cid in ids:
             self.table.refresh_row(cid)
         if self.selected_id() in ids:
-            self.selection_changed()
+            self._selection_changed()
 
     def selection_changed(self) -> None:
         """The highlighted container or its data changed (subclasses show details)."""
 
+    def _selection_changed(self) -> None:
+        self.refresh_bindings()  # the footer follows the highlighted row's state (`u` on a paused one)
+        self.selection_changed()
+
     @on(VirtualTable.RowHighlighted, "#table")
     def _highlighted(self, event: VirtualTable.RowHighlighted) -> None:
-        self.selection_changed()
+        self._selection_changed()
 
     @on(VirtualTable.RowSelected, "#table")
     def _selected(self, event: VirtualTable.RowSelected) -> None:
@@ -223,11 +227,13 @@ class ContainerListScreen(ContainerScreen):
         book = self.app.book
         total = len(self._ordered)
         shown = self.table.row_count
-        running = sum(1 for cid in self._ordered if book.views[cid].state in ACTIVE_STATES)
+        paused = sum(1 for cid in self._ordered if book.views[cid].state == ContainerState.PAUSED)
+        running = sum(1 for cid in self._ordered if book.views[cid].state in ACTIVE_STATES) - paused
         noun = "container" if total == 1 else "containers"
         parts = [f"{shown:,} of {total:,} {noun}" if self._filter_text else f"{total:,} {noun}",
                  f"{running:,} running"]
-        parts.extend(self.summary_extra())
+        extra = self.summary_extra()  # each notebook counted once: a paused one is not also running
+        parts.extend(extra or ([f"{paused:,} suspended"] if paused else []))
         if self._filter_text:
             parts.append(f"filter: {self._filter_text}")
         if not book.loaded:

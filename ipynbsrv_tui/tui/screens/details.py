@@ -125,6 +125,7 @@ class ContainerDetailsScreen(ContainerScreen):
                     self.dismiss()
             return
         self._refresh_all()
+        self.refresh_bindings()  # `u` in the footer while it is paused
         self._want_stats()
         if view.up and self._buffer is not None and self._buffer.finished:
             self.query_one(LogPanel).append(["— container started: following again —"])
