@@ -73,7 +73,8 @@ class ChangeHub:
         self._subscribers: set[ChangeSubscription] = set()
         self._owners: dict[int, str] = {}
         self._removed: dict[int, float] = {}
-        self._lock = threading.Lock()
+        # Reentrant: a subscription that falls behind unsubscribes itself while a publish holds it.
+        self._lock = threading.RLock()
         self._live = threading.Event()
 
     @property
@@ -101,7 +102,12 @@ class ChangeHub:
             self._subscribers.discard(subscription)
 
     def publish(self, change: ContainerChange) -> None:
-        """Send `change` to who may see it (from the events loop, or the service after a removal)."""
+        """Send `change` to who may see it (from the events loop, or the service after a removal).
+
+        The check against recent removals and the offers happen under one lock: otherwise a view
+        read just before a delete (the destroy event's "missing" one) could pass the check, then
+        be queued after the delete's removal, and stay on the owner's screen.
+        """
         with self._lock:
             owner: str | None
             now = time.monotonic()
@@ -115,11 +121,10 @@ class ChangeHub:
                 owner = self._owners.pop(change.container_id, None)
                 self._removed = {cid: at for cid, at in self._removed.items() if now - at < REMOVED_SECONDS}
                 self._removed[change.container_id] = now
-            subscribers = list(self._subscribers)
-        for subscription in subscribers:
-            actor = subscription.actor
-            if actor.is_admin or (owner is not None and owner == actor.username):
-                subscription.offer(change)
+            for subscription in list(self._subscribers):  # offer() never blocks: a full queue ends it
+                actor = subscription.actor
+                if actor.is_admin or (owner is not None and owner == actor.username):
+                    subscription.offer(change)
 
     def close_all(self) -> None:
         with self._lock:

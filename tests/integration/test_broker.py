@@ -467,6 +467,37 @@ def test_an_open_tui_keeps_its_owners_notebook_up_and_a_resume_by_login_stays_re
         broker.stop()
 
 
+def test_a_paused_notebook_deleted_by_an_admin_leaves_its_owners_live_view_each_time(site, matrix_broker):
+    """Issue 21 item 3, repeated: the owner's live view got the destroy event's "missing" view after
+    the delete (once in six), and kept a dead row with its URL until the broker restarted."""
+    broker, root, accounts = matrix_broker
+    bob = accounts["bob"]
+    rounds, held = 6, 30
+    watcher = support.start_client(site["lib"], bob.uid, bob.gid, broker.socket_path, [["watch_for", [held], {}]])
+    deleted = []
+    try:
+        support.wait_for_line(watcher, "watching")
+        started = time.monotonic()
+        time.sleep(0.5)
+        for round_ in range(rounds):
+            view = root.create_container(f"gone{round_}", "ipbt-public", owner=bob.name)
+            deadline = time.monotonic() + 20
+            while root.get_container(view.id).state != ContainerState.RUNNING:
+                assert time.monotonic() < deadline, "the notebook never answered"
+                time.sleep(0.05)
+            root.suspend_container(view.id)
+            root.delete_container(view.id)
+            deleted.append(view.id)
+        assert time.monotonic() - started < held - 3, "the rounds outlasted the client's live view"
+    finally:
+        run = support.finish_client(watcher, bob.uid)
+    changes = run.ok(0)
+    for container_id in deleted:
+        last = [c for c in changes if c.container_id == container_id][-1]
+        assert last.view is None, f"container {container_id}: the owner's view ends with {last.action}, " \
+                                  f"{last.view.state if last.view else None}"
+
+
 def test_serve_refuses_a_second_broker_on_the_same_socket(matrix_broker):
     broker, root, _ = matrix_broker
     result = subprocess.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -67,3 +68,34 @@ def test_a_reader_too_far_behind_is_ended_with_a_clear_error(monkeypatch):
         hub.publish(ContainerChange(1, "start", view(1, "alice")))
     with pytest.raises(BrokerUnavailable, match="fell 3 changes behind"):
         list(subscription)
+
+
+def test_a_view_read_before_a_delete_never_reaches_the_owner_after_it():
+    """The delete of a paused notebook (issue 21 item 3): the events loop read the destroy event's
+    "missing" view while the row still existed and checked it against the removals before the
+    delete was announced, but queued it after: the owner's screen kept a dead row with its URL."""
+    hub = ChangeHub()
+    hub.connected([view(2, "ben")])
+    ben = hub.subscribe(Actor("ben", 2003, False))
+    offer = ben.offer
+    deleted = threading.Event()
+    calls = []
+
+    def slow_offer(change):  # the events loop's thread is descheduled between check and offer
+        calls.append(change)
+        if len(calls) == 1:
+            deleted.wait(1.0)
+        return offer(change)
+
+    ben.offer = slow_offer
+    missing = ContainerChange(2, "destroy", dataclasses.replace(view(2, "ben"), state=ContainerState.MISSING))
+    events_loop = threading.Thread(target=hub.publish, args=(missing,))
+    events_loop.start()
+    while not calls:
+        threading.Event().wait(0.01)
+    delete = threading.Thread(target=lambda: (hub.publish(ContainerChange(2, "delete", None)), deleted.set()))
+    delete.start()
+    events_loop.join(5)
+    delete.join(5)
+    seen = drain(ben)
+    assert seen and seen[-1].view is None, [(c.action, c.view and c.view.state) for c in seen]
