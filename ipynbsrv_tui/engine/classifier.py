@@ -26,6 +26,11 @@ TOLERATED = re.compile(
     r"|delaying package configuration, since apt-utils is not installed)"
     r"|dpkg-preconfigure: unable to re-open stdin.*)$"
 )
+# The Teletype frontend's prompts of the LDAP client packages (nslcd, libnss-ldapd), answered by
+# preseeding: they arrive on stdout, without the engine's stderr marker.
+DEBCONF_PROMPT = re.compile(r"^(?:LDAP server URI|LDAP server search base|Name services to configure):(?:\s.*)?$")
+# Warnings that tools print on stdout (or that arrive without the marker): counted as warnings.
+CONTENT_WARNING = re.compile(r"^(?:Use of uninitialized value\b|invoke-rc\.d: WARNING\b)")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _EXIT_CODE = re.compile(r"returned a non-zero code: (\d+)")
 
@@ -122,10 +127,10 @@ class BuildLogClassifier:
             self.step, self.total_steps = int(step.group(1)), int(step.group(2))
             self.instruction = step.group(3)
             return BuildEvent(BuildEventKind.STEP, text, step=self.step, total_steps=self.total_steps)
-        if TOLERATED.match(text):
+        if TOLERATED.match(text) or DEBCONF_PROMPT.match(text):
             self.tolerated += 1
             return BuildEvent(BuildEventKind.TOLERATED, text, step=self.step, total_steps=self.total_steps)
-        if line.marked:
+        if line.marked or CONTENT_WARNING.match(text):
             self.warnings += 1
             return BuildEvent(BuildEventKind.STDERR, text, step=self.step, total_steps=self.total_steps)
         return BuildEvent(BuildEventKind.OUTPUT, text, step=self.step, total_steps=self.total_steps)

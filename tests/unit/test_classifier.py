@@ -271,3 +271,19 @@ def test_pull_status_chunks_without_progress_are_output():
         ]
     )
     assert texts(events, K.OUTPUT) == ["bookworm: Pulling from library/debian"]
+
+
+def test_prompts_and_warnings_without_the_stderr_marker_are_classified_by_content():
+    """Issue 28, item 13: debconf's prompt text, perl's and invoke-rc.d's warnings came on stdout."""
+    classifier, events = run([
+        {"stream": "LDAP server URI: \n"},
+        {"stream": "LDAP server search base: dc=example,dc=org\n"},
+        {"stream": "Use of uninitialized value $val in substitution (s///) at /usr/share/perl5/Debconf/Format/822.pm line 83.\n"},
+        {"stream": "invoke-rc.d: WARNING: No init system and policy-rc.d missing! Defaulting to block.\n"},
+        {"stream": "LDAP server URI is set in /etc/nslcd.conf\n"},
+        {"aux": {"ID": "sha256:8"}},
+    ])
+    kinds = [e.kind for e in events if e.kind is not K.RESULT]
+    assert kinds == [K.TOLERATED, K.TOLERATED, K.STDERR, K.STDERR, K.OUTPUT]
+    assert (classifier.tolerated, classifier.warnings) == (2, 2)
+    assert classifier.succeeded
