@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.slapd",
     "tests.fixtures.notebook_service",
     "tests.fixtures.notebook_images",
+    "tests.fixtures.swarm_cluster",
     "tests.tui.fixtures_admin",
 ]
 

@@ -342,7 +342,7 @@ def write_archive(chunks: Any, target: Path) -> None:
     """Write an engine's tar stream (`chunks` of bytes) gzip'd to `target`, readable by its owner only."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw, \
-            gzip.GzipFile(fileobj=raw, mode="wb") as out:
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:  # a whole file system: fast beats small
         for chunk in chunks:
             out.write(chunk)
     os.chmod(target, 0o600)

@@ -681,14 +681,19 @@ class SwarmEngine:
         deadline = time.monotonic() + self.start_timeout
         pending_since: float | None = None
         while True:
-            tasks = [t for t in self._tasks(service_id) if t["ID"] not in exclude]
+            every = self._tasks(service_id)
+            tasks = [t for t in every if t["ID"] not in exclude]
             failed = [t for t in tasks if t["Status"]["State"] in _ENDED_BADLY]
             task = current_task([t for t in tasks if t["DesiredState"] == "running"])
             if task is not None and task["Status"]["State"] == "running":
                 return task
             if failed and task is None or (failed and task is not None and task["Status"]["State"] in _ENDED_BADLY):
                 raise _task_error(failed[0])
-            if task is not None and task["Status"]["State"] == "pending" and task["Status"].get("Err"):
+            # A task of this service still stopping holds its host-mode port: Swarm places the new one
+            # once it is down, so only a pending reason that outlasts it counts.
+            stopping = any(t["DesiredState"] != "running" and t["Status"]["State"] in _STARTING | {"running"}
+                           for t in every)
+            if task is not None and task["Status"]["State"] == "pending" and task["Status"].get("Err") and not stopping:
                 pending_since = pending_since or time.monotonic()
                 if time.monotonic() - pending_since > 3:
                     raise EngineError(

@@ -8,12 +8,10 @@ into the manager and reaches the worker through the registry.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,8 +23,6 @@ from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.domain import Actor, Conflict, ContainerState, EngineError
 from ipynbsrv_tui.engine.hardening import KEPT_CAPABILITIES
 from tests.fixtures.notebook_service import free_port_range
-from tests.fixtures.services import unavailable
-from tests.fixtures.swarm_cluster import ClusterError, SwarmCluster
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.timeout(600)]
 FAKE_NOTEBOOK = Path(__file__).with_name("fake_notebook")
@@ -35,29 +31,17 @@ ROOT = Actor("root", 0, True, ())
 
 
 @pytest.fixture(scope="module")
-def cluster(docker_client, base_image):
-    """Manager + worker + registry, with the fake notebook image loaded into the manager."""
-    missing = SwarmCluster.missing_tools()
-    if missing or os.geteuid() != 0:
-        unavailable("docker", f"a two-node swarm needs root and {', '.join(missing) or 'nothing more'}")
+def cluster(swarm_cluster, docker_client, base_image):
+    """The session's swarm (manager + worker + registry), with the fake notebook image loaded into the manager."""
     tag = f"ipynbsrv-test/swarm-notebook-{secrets.token_hex(3)}:latest"
     docker_client.images.build(path=str(FAKE_NOTEBOOK), tag=tag, rm=True, forcerm=True, network_mode="none",
                                buildargs={"BASE_IMAGE": base_image}, labels={"ipynbsrv.test": "swarm"})
-    swarm = SwarmCluster(Path(tempfile.mkdtemp(prefix="ipynbsrv-swarm-")))
     try:
-        swarm.start()
-        swarm.load_image(docker_client, tag)
-    except ClusterError as exc:
+        swarm_cluster.load_image(docker_client, tag)
+    finally:
         docker_client.images.remove(tag, force=True)
-        unavailable("docker", str(exc))
-    docker_client.images.remove(tag, force=True)
-    swarm.image = tag
-    ids = swarm.node_ids()
-    with swarm.manager.client() as manager:
-        for node_id in ids.values():
-            SwarmCluster.label(manager, node_id, {"ipynbsrv.notebooks": "true"})
-    yield swarm
-    swarm.stop()
+    swarm_cluster.image = tag
+    return swarm_cluster
 
 
 def make_service(cluster, tmp_path, registry: str | None = None, **swarm):
@@ -188,11 +172,10 @@ def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, ser
 KEPT_MASK = sum(1 << bit for bit in (0, 1, 3, 5, 6, 7, 18, 29))
 
 
-def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(cluster, real_notebook_image,
-                                                                            docker_client, tmp_path):
+def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(cluster, swarm_notebook_image, tmp_path):
     """The registered command is the ENTRYPOINT's argument (Args, never Command): base-ldap sets up
     the owner and Jupyter answers as them, with capabilities dropped and no new privileges."""
-    cluster.load_image(docker_client, real_notebook_image)
+    real_notebook_image = swarm_notebook_image
     service = make_service(cluster, tmp_path, node_engines=(f"worker={cluster.worker.url}",))
     try:
         defaults = service.image_defaults(ROOT, real_notebook_image)
@@ -351,7 +334,7 @@ def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(c
         f'[data]\nroot = "{tmp_path / "data"}"\n'
         f'[docker]\nurl = "{cluster.manager.url}"\n'
         f'[broker]\nsocket = "{tmp_path / "no-broker.sock"}"\n'
-        f'[build]\nbase_image = "{cluster.image}"\n'
+        f'[build]\nbase_image = "debian:bookworm-slim"\n'  # not on the nodes: the probe uses a registered image
         f'[engine]\nmode = "swarm"\n'
         f'[swarm]\nconstraints = ["node.labels.ipynbsrv.node==worker"]\n'
         f'[registry]\nurl = "{cluster.registry}"\n'
