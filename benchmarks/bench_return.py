@@ -10,10 +10,14 @@ screen library loads); "started the normal way" is the same client process calli
 `start_container`. A third figure is the whole `ipynbsrv-tui` program started as that user in a
 pseudo-terminal (`script`), which resumes at start-up on its own. Each figure runs from spawning
 the process until `BASE_URL/api/status` answers 200. The two alternate (which goes first alternates too); medians
-of --runs (≥ 5). Needs root (it makes an OS account); skips with a message otherwise. Prints
-`figure, measured, budget` lines; exits 1 when the budget is missed.
+of --runs (≥ 5). Then the broker is restarted with `idle_timeout = --idle` and `idle_action =
+"suspend"`, and the resumed notebook is left alone: how long it stays up after a resume by the
+user's login, by the user's `u` and by an admin, until the broker's idle check pauses it again
+(budget: at least `idle_timeout`; it used to be paused again within seconds). Needs root (it makes
+an OS account); skips with a message otherwise. Prints `figure, measured, budget` lines; exits 1
+when a budget is missed.
 
-    .venv/bin/python benchmarks/bench_return.py [--image REF] [--runs 5]
+    .venv/bin/python benchmarks/bench_return.py [--image REF] [--runs 5] [--idle 10]
 """
 
 from __future__ import annotations
@@ -73,10 +77,20 @@ def _answered(view) -> None:
     wait_until_answers(view.host_port, f"{_base(view.url)}api/status", view.token, time.perf_counter())
 
 
+def stays_up(client, docker_id: str, resumed_at: float, limit: float) -> float:
+    """Seconds from the resume until the engine reports the container paused again (polled every 0.1 s)."""
+    while time.monotonic() - resumed_at < limit:
+        if client.api.inspect_container(docker_id)["State"]["Status"] == "paused":
+            return time.monotonic() - resumed_at
+        time.sleep(0.1)
+    return time.monotonic() - resumed_at
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle", type=int, default=10, help="idle_timeout of the stays-up figure (seconds)")
     args = parser.parse_args()
     if args.runs < 5:
         parser.error("--runs must be at least 5")
@@ -98,7 +112,8 @@ def main() -> int:
 
     folder = support.world_readable_dir("ipynbsrv-bench-return-")
     lib = support.copy_client_package(folder)
-    config = support.write_config(folder, port_range=support.free_port_range(), uid_range=support.free_uid_range())
+    port_range, uid_range = support.free_port_range(), support.free_uid_range()
+    config = support.write_config(folder, port_range=port_range, uid_range=uid_range)
     socket_path = str(folder / "run" / "broker.sock")
     broker = support.BrokerProcess(config, socket_path, folder / "broker.log").start()
     root = RemoteSession(socket_path)
@@ -159,6 +174,31 @@ def main() -> int:
         figure("login → own stopped notebook started, answers HTTP (median)", f"{cold_median:.3f} s")
         figure("ratio stopped / suspended", f"{cold_median / back_median:.1f}")
         failed = back_median > BUDGET_S or statistics.median(program) > BUDGET_S
+
+        # How long a resumed notebook stays up without activity, under the broker's own idle check.
+        broker.stop()
+        support.write_config(folder, port_range=port_range, uid_range=uid_range, idle_timeout=args.idle,
+                             idle_action="suspend")
+        broker = support.BrokerProcess(config, socket_path, folder / "broker.log").start()
+        root.close()
+        root = RemoteSession(socket_path)
+        resumes = {
+            "login": lambda: support.run_client(lib, account.uid, account.gid, socket_path,
+                                                [["resume_suspended", [], {}]]).ok(0),
+            "u": lambda: support.run_client(lib, account.uid, account.gid, socket_path,
+                                            [["resume_container", [back.id], {}]]).ok(0),
+            "admin": lambda: root.resume_container(back.id),
+        }
+        for how, resume in resumes.items():
+            if client.api.inspect_container(back.docker_id)["State"]["Status"] != "paused":
+                root.suspend_container(back.id)
+            time.sleep(2)  # paused a while: Jupyter's own last activity is older still
+            resumed_at = time.monotonic()
+            resume()
+            up = stays_up(client, back.docker_id, resumed_at, limit=6 * args.idle)
+            figure(f"resumed by {how} → paused again by the idle check, no activity", f"{up:.1f} s",
+                   f">= {args.idle} s (idle_timeout)")
+            failed = failed or up < args.idle
     finally:
         for view in root.list_containers():
             root.delete_container(view.id)
