@@ -69,6 +69,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     sys.stdout.write(effective_toml(config))
     code = 0
+    from .service.hostdata import HostData
+    from .store.db import readable_by_others
+
+    data = HostData(config.data.path)
+    for message in (*readable_by_others(config.database.resolved_path), *data.readable_by_others()):
+        print(f"ipynbsrv-tui: warning: {message}", file=sys.stderr)
     if config.web.enabled:
         from .web.checks import check_web
 

@@ -552,6 +552,18 @@ class DeleteShareReport:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptView:
+    """A folder kept after its share, group or user was deleted (admins only; DESIGN §14): out of
+    every namespace under the data root's archive, with the ids retired while it exists."""
+
+    name: str  # its folder name under archive/kept, e.g. "share-oldproj-20261206-201500"
+    path: str
+    owner: str = ""  # what it belonged to, e.g. "share oldproj"
+    ids: tuple[str, ...] = ()  # the retired ids its files may carry, e.g. ("gid 3105",)
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationView:
     """One notification in the viewer's inbox."""
 

@@ -38,6 +38,7 @@ from .domain import (
     ImageDefaults,
     ImageInfo,
     ImageView,
+    KeptView,
     NodeView,
     NotificationView,
     ReconcileReport,
@@ -248,6 +249,10 @@ class ServiceCalls(Protocol):
     def share_image(self, image: str, group: str) -> ShareChange: ...
 
     def unshare_image(self, image: str, group: str) -> ShareChange: ...
+
+    def list_kept(self) -> list[KeptView]: ...
+
+    def purge_kept(self, name: str) -> KeptView: ...
 
     def list_notifications(self, unread_only: bool = False, query: str = "") -> list[NotificationView]: ...
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -30,12 +31,19 @@ def _always(value: Any) -> bool:
     return True
 
 
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # SQLite's INTEGER: what the store can hold
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A whole number within 64 bits: integers are range-checked here as strings are length-checked
+    in the service (10**30 would overflow SQLite)."""
+    return isinstance(value, int) and not isinstance(value, bool) and INT_MIN <= value <= INT_MAX
 
 
 def _is_float(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else INT_MIN <= value <= INT_MAX
 
 
 def _is_bool(value: Any) -> bool:
@@ -105,6 +113,10 @@ def describe(annotation: Any) -> str:
 
 
 def _kind(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
+        return "a whole number outside the 64-bit range"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} (not a finite number)"
     return "None" if value is None else type(value).__name__
 
 

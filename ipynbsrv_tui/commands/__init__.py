@@ -11,9 +11,10 @@ Register = Callable[[argparse._SubParsersAction], None]
 def command_groups() -> list[Register]:
     """The `register(subparsers)` function of every subcommand module (imported only now: starting
     the terminal UI needs none of them)."""
-    from . import backup, collab, containers, images, nodes, reconcile, serve, users
+    from . import backup, collab, containers, images, kept, nodes, reconcile, serve, users
 
     return [
         images.register, containers.register, users.register, serve.register, reconcile.register, nodes.register,
         collab.register_groups, collab.register_shares, collab.register_notifications, backup.register,
+        kept.register,
     ]

@@ -27,6 +27,7 @@ PAGES = {
     "shares": "users/working-together.html",
     "notifications": "users/working-together.html",
     "backup": "users/getting-a-file-back.html",
+    "kept": "admins/users-and-directories.html",
 }
 
 

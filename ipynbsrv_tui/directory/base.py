@@ -167,7 +167,10 @@ def login_password(value: str) -> str:
 
 
 SYSTEM_ID_MAX = 999  # uids / gids below 1000 are the host's system accounts and groups
-RESERVED_NAMES = frozenset({"root"})
+# nobody / nogroup (65534) and the 16- and 32-bit "-1"s: system ids above 1000 (NFS's anonymous
+# user, "no id" to chown), never a person's
+NOBODY_IDS = frozenset({65534, 65535, 2**32 - 2, 2**32 - 1})
+RESERVED_NAMES = frozenset({"root", "nobody", "nogroup"})
 
 
 def host_uses(what: str, number: int) -> bool:
@@ -185,9 +188,10 @@ def check_not_reserved(username: str) -> str:
         host_uid: int | None = pwd.getpwnam(username).pw_uid
     except KeyError:
         host_uid = None
-    if username in RESERVED_NAMES or (host_uid is not None and host_uid <= SYSTEM_ID_MAX):
+    if username in RESERVED_NAMES or (host_uid is not None and (host_uid <= SYSTEM_ID_MAX or host_uid in NOBODY_IDS)):
         raise ValidationError(
-            f"{username!r} is reserved: it is root or a system account of this host (uid < 1000). Choose another name."
+            f"{username!r} is reserved: it is root, nobody or a system account of this host (uid < 1000). "
+            "Choose another name."
         )
     return username
 
@@ -197,6 +201,8 @@ def check_explicit_id(number: object, what: str, used: Iterable[int], username: 
     unless it is the host account of the same name (handing a host account over to the directory)."""
     if isinstance(number, bool) or not isinstance(number, int) or not SYSTEM_ID_MAX < number < 2**31:
         raise ValidationError(f"{what} {number!r} is not valid: expected a whole number from 1000 to 2147483647.")
+    if number in NOBODY_IDS:
+        raise ValidationError(f"{what} {number} is reserved for nobody / nogroup: choose another or leave it empty.")
     if number in set(used):
         raise AlreadyExists(f"{what} {number} is used in the directory already: choose another or leave it empty.")
     if host_uses(what, number):
@@ -207,6 +213,17 @@ def check_explicit_id(number: object, what: str, used: Iterable[int], username: 
                 "directory user after that host account."
             )
     return number
+
+
+def retired_ids(what: str) -> set[int]:
+    """The uids (`what` = "uid") or gids ("gid") retired in the store (DESIGN §14): a deleted share's,
+    group's or user's number while a kept folder or a running container may still carry it. Empty
+    where no store is open (a directory used on its own)."""
+    from ..store.models import RetiredId, database_proxy
+
+    if database_proxy.obj is None:
+        return set()
+    return {number for (number,) in RetiredId.select(RetiredId.number).where(RetiredId.kind == what).tuples()}
 
 
 def next_free_id(
@@ -225,7 +242,7 @@ def next_free_id(
     taken = {number for number in used if first <= number <= last}
     start = max(taken) + 1 if taken else first
     for number in itertools.chain(range(start, last + 1), range(first, min(start, last + 1))):
-        if number not in taken and not on_host(what, number):
+        if number not in taken and number not in NOBODY_IDS and not on_host(what, number):
             return number
     raise DirectoryError(
         f"No free {what} left in directory.{what}_range [{first}, {last}] (ids the host uses are skipped): "

@@ -531,7 +531,7 @@ class LdapDirectory(Directory):
             primary = self._group_from(primary_entry)
             used = self._used_numbers(self.settings.user_base, "posixAccount", "uidNumber", "user_base")
             if uid is None:
-                uid = base.next_free_id(used, self.settings.uid_range, "uid")
+                uid = base.next_free_id([*used, *base.retired_ids("uid")], self.settings.uid_range, "uid")
             else:
                 uid = base.check_explicit_id(uid, "uid", used, username)
             if gid is not None:
@@ -650,7 +650,7 @@ class LdapDirectory(Directory):
                 raise AlreadyExists(f"Group {name} exists already in the directory.")
             used = self._used_numbers(self.settings.group_base, "posixGroup", "gidNumber", "group_base")
             if gid is None:
-                gid = base.next_free_id(used, self.settings.gid_range, "gid")
+                gid = base.next_free_id([*used, *base.retired_ids("gid")], self.settings.gid_range, "gid")
             elif gid in used:
                 raise AlreadyExists(
                     f"gid {gid} is used by another group already: choose another or leave it empty."

@@ -178,7 +178,7 @@ class LocalDirectory(Directory):
             primary = self._ensure_users_group()
             used = [number for (number,) in User.select(User.uid).tuples()]
             if uid is None:
-                uid = base.next_free_id(used, self.settings.uid_range, "uid")
+                uid = base.next_free_id([*used, *base.retired_ids("uid")], self.settings.uid_range, "uid")
             else:
                 uid = base.check_explicit_id(uid, "uid", used, username)
             if gid is not None:
@@ -270,7 +270,7 @@ class LocalDirectory(Directory):
                 raise AlreadyExists(f"Group {name} exists already in the directory.")
             used = [number for (number,) in Group.select(Group.gid).tuples()]
             if gid is None:
-                gid = base.next_free_id(used, self.settings.gid_range, "gid")
+                gid = base.next_free_id([*used, *base.retired_ids("gid")], self.settings.gid_range, "gid")
             elif gid in used:
                 raise AlreadyExists(
                     f"gid {gid} is used by another group already: choose another or leave it empty."

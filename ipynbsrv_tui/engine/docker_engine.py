@@ -250,7 +250,10 @@ class DockerEngine:
     def remake(self, container_id: str, spec: ContainerSpec, keep_as: str) -> tuple[ContainerInfo, str | None]:
         """Commit the container's writable layer as `keep_as`, remove it and create it again from
         that image as `spec` says (a new container id): its own files outside the mounts stay."""
-        self.commit(container_id, keep_as, labels={"ipynbsrv.kept-from": spec.labels.get("ipynbsrv.container", "")})
+        labels = {"ipynbsrv.kept-from": spec.labels.get("ipynbsrv.container", "")}
+        if "ipynbsrv.instance" in spec.labels:  # so that reconcile finds this installation's leftovers only
+            labels["ipynbsrv.instance"] = spec.labels["ipynbsrv.instance"]
+        self.commit(container_id, keep_as, labels=labels)
         self.remove(container_id, force=True)
         return self.create(dataclasses.replace(spec, image=keep_as)), keep_as
 

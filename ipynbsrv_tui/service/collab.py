@@ -31,10 +31,10 @@ from ..store.models import (
     database_proxy,
 )
 from . import authz
-from .base import ServiceBase
+from .kept import KeptMixin
 
 
-class CollabGroupsMixin(ServiceBase):
+class CollabGroupsMixin(KeptMixin):
     """Use cases on collaboration groups; every call checks §8 for its actor."""
 
     if TYPE_CHECKING:  # from NotificationsMixin and SharesMixin
@@ -291,7 +291,10 @@ class CollabGroupsMixin(ServiceBase):
         for share in shares:
             self._sync_share_members(share)
         self._drop_directory_group(group.name)
-        group.delete_instance(recursive=True)
+        with database_proxy.atomic():
+            group.delete_instance(recursive=True)
+            # files in homes and shares may carry it, and running containers have it until they restart
+            self._retire("gid", group.gid, f"group {group.name}")
 
     def _end_personal_group(self, username: str) -> None:
         """A deleted user's personal group goes with them, so that a later account of the same name

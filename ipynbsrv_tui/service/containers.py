@@ -69,6 +69,14 @@ def engine_name(owner_uid: int, name: str) -> str:
     return f"ipynbsrv-{owner_uid}-{name}"
 
 
+KEEP_LABEL = "ipynbsrv.kept-from"  # on the images a restart with new share mounts commits: the row id
+
+
+def is_keep_ref(ref: str, prefix: str) -> bool:
+    """A restart-with-new-mounts image: `<prefix>-keep/…` (before 2026-12: `ipynbsrv-keep/…`)."""
+    return ref.startswith((f"{prefix}-keep/", "ipynbsrv-keep/"))
+
+
 def ref_part(text: str) -> str:
     """`text` as one lower-case Docker repository component: its letters and digits joined by '-'."""
     return "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "x"
@@ -292,14 +300,14 @@ class ContainersMixin(ReadinessMixin):
             return
         image: Image = row.image
         old_ref = row.image_ref
-        ref = f"ipynbsrv-keep/{row.id}:{int(time.time() * 1000)}"
+        ref = f"{self.config.build.image_prefix}-keep/{ref_part(row.owner.username)}-{row.id}:{int(time.time() * 1000)}"
         info, kept = self.engine.remake(row.docker_id, self._spec(row, image), keep_as=ref)
         row.docker_id = info.id
         if kept:
             row.image_ref = kept
         row.save()
         self._set_state(row, ContainerState.CREATED)
-        if kept and old_ref.startswith("ipynbsrv-keep/") and not Snapshot.select().where(
+        if kept and is_keep_ref(old_ref, self.config.build.image_prefix) and not Snapshot.select().where(
                 Snapshot.image_ref == old_ref).exists():
             self._remove_image_quietly(old_ref)
 

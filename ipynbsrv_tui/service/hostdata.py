@@ -33,6 +33,25 @@ class HostData:
     def archive(self) -> Path:
         return self.root / "archive"
 
+    @property
+    def kept(self) -> Path:
+        """Folders kept after their share, group or user was deleted: out of every namespace."""
+        return self.archive / "kept"
+
+    def readable_by_others(self) -> list[str]:
+        """Warnings for the data folders whose mode lets others read what they should not: the
+        archive (every deleted user's and share's files) and homes/ (its users' names)."""
+        found = []
+        for folder, mask, fix in ((self.archive, 0o077, "700"), (self.homes, 0o044, "711")):
+            try:
+                mode = folder.stat().st_mode
+            except OSError:
+                continue
+            if mode & mask:
+                found.append(f"the data folder {folder} can be read by others (mode {mode & 0o777:o}): "
+                             f"run chmod {fix} {folder}")
+        return found
+
     def home_of(self, username: str) -> Path:
         return self.homes / username
 
@@ -75,13 +94,49 @@ class HostData:
     def share_of(self, name: str) -> Path:
         return self.shares / name
 
-    def remove_share(self, name: str) -> Path | None:
-        """Delete a share's folder; returns it when there was one."""
-        folder = self.share_of(name)
-        if not folder.exists():
-            return None
-        shutil.rmtree(folder)
-        return folder
+    def move_aside(self, folder: Path, label: str) -> Path:
+        """Take `folder` out of its namespace at once: renamed to `archive/kept/<label>-<time>`, its top
+        made root's and 0700, so that nobody reaches it by its old path or its new one (a running
+        container's bind mount keeps the inode, and with it only what it had already)."""
+        self.ensure_layout()
+        self.kept.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.kept, 0o700)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.kept / f"{label}-{stamp}"
+        serial = 1
+        while target.exists():
+            serial += 1
+            target = self.kept / f"{label}-{stamp}-{serial}"
+        os.rename(folder, target)
+        _chown(target, 0, 0)
+        os.chmod(target, 0o700)
+        return target
+
+    def kept_folders(self) -> list[Path]:
+        """The folders under archive/kept, by name."""
+        if not self.kept.is_dir():
+            return []
+        return sorted(path for path in self.kept.iterdir() if path.is_dir() and not path.is_symlink())
+
+    def archive_folder(self, label: str, folder: Path, arcname: str) -> Path:
+        """A `.tar.gz` of one folder under archive/, its members under `arcname`."""
+        self.ensure_layout()
+        target = self.archive / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz"
+        with tarfile.open(target, "w:gz") as tar:
+            tar.add(folder, arcname=arcname)
+        os.chmod(target, 0o600)
+        return target
+
+    def remove_tree(self, folder: Path, attempts: int = 5) -> bool:
+        """Delete a folder already moved aside; a process still writing into it (through an open
+        file or a running container's mount) can add entries while it goes, so try again a few
+        times. True when it is gone."""
+        for _ in range(attempts):
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                return True
+            time.sleep(0.05)
+        return not folder.exists()
 
     def archive_paths(self, label: str, paths: list[Path]) -> Path:
         """A `.tar.gz` of the existing `paths` under archive/, named after `label` and the time."""

@@ -26,9 +26,9 @@ from ..domain import (
     Placement,
     ReconcileReport,
 )
-from ..store.models import Build, Container, Setting, Snapshot, User, database_proxy, utcnow
+from ..store.models import Build, Container, Image, Setting, Snapshot, User, database_proxy, utcnow
 from . import authz, workers
-from .containers import gone_advice, record_placement
+from .containers import KEEP_LABEL, gone_advice, is_keep_ref, record_placement
 from .readiness import ReadinessMixin
 
 EVENT_STATES = {
@@ -246,6 +246,7 @@ class LiveMixin(ReadinessMixin):
             for container_id, placement in placements.items():
                 record_placement(container_id, placement)
         repaired.extend(self._remove_build_leftovers())
+        repaired.extend(self._remove_keep_leftovers())
         report = ReconcileReport(len(rows), tuple(repaired), tuple(flagged), time.perf_counter() - started)
         self.audit(actor, "reconcile", detail=f"{len(repaired)} repaired, {len(flagged)} flagged")
         return report
@@ -285,6 +286,27 @@ class LiveMixin(ReadinessMixin):
                                error="the build was interrupted (its process ended)")
                 done.append(f"build #{build.id} ({build.image_ref}): interrupted; marked failed")
             Build.update(**changes).where(Build.id == build.id).execute()
+        return done
+
+    def _remove_keep_leftovers(self) -> list[str]:
+        """Remove this instance's restart-with-new-mounts images (label ipynbsrv.kept-from) that no
+        container, snapshot or registered image uses any more (a crash between commit and removal)."""
+        prefix = self.config.build.image_prefix
+        used = {ref for (ref,) in Container.select(Container.image_ref).tuples()}
+        used |= {ref for (ref,) in Snapshot.select(Snapshot.image_ref).tuples()}
+        used |= {ref for (ref,) in Image.select(Image.ref).tuples()}
+        done: list[str] = []
+        for info in self.engine.images():
+            if KEEP_LABEL not in info.labels or info.labels.get("ipynbsrv.instance") != self.instance_id:
+                continue
+            if not info.tags or not all(is_keep_ref(tag, prefix) for tag in info.tags) or used & set(info.tags):
+                continue
+            try:
+                for tag in info.tags:  # not forced: an image a container was made from stays
+                    self.engine.remove_image(tag)
+            except IpynbsrvError:
+                continue  # the next reconcile tries again
+            done.append(f"removed the leftover restart image {', '.join(info.tags)}")
         return done
 
     def health(self, actor: Actor) -> Health:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         ImageDefaults,
         ImageInfo,
         ImageView,
+        KeptView,
         NodeView,
         NotificationView,
         ReconcileReport,
@@ -288,6 +289,12 @@ class Session(ServiceSession):
 
     def share_image(self, image: str, group: str) -> ShareChange:
         return self.service.share_image(self.actor, image, group)
+
+    def list_kept(self) -> list[KeptView]:
+        return self.service.list_kept(self.actor)
+
+    def purge_kept(self, name: str) -> KeptView:
+        return self.service.purge_kept(self.actor, name)
 
     def unshare_image(self, image: str, group: str) -> ShareChange:
         return self.service.unshare_image(self.actor, image, group)

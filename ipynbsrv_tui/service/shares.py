@@ -87,6 +87,9 @@ class SharesMixin(CollabGroupsMixin):
             raise AlreadyExists(f"A share named {name!r} exists already: choose another name.")
         if Group.select().where(Group.name == group_name).exists():
             raise AlreadyExists(f"The group {group_name} exists already: choose another share name.")
+        stale = self.data.share_of(name)
+        if stale.exists():  # kept by a delete before kept folders left the namespace: never the new owner's
+            self.data.move_aside(stale, f"share-{name}")
         self.directory.create_group(group_name, description=f"Share {name}")
         try:
             self.directory.add_member(group_name, me.username)
@@ -101,7 +104,9 @@ class SharesMixin(CollabGroupsMixin):
         return self._share_view_of(actor, row)
 
     def delete_share(self, actor: Actor, name: str, data: str = "archive") -> DeleteShareReport:
-        """Delete a share (owner, admins); its folder is kept, archived under archive/, or deleted."""
+        """Delete a share (owner, admins). Its folder leaves the namespace at once (moved aside under
+        archive/kept, root's), then is kept there, archived to a .tar.gz, or deleted; the share's gid
+        is retired while a kept folder or a running container may carry it (DESIGN §14)."""
         if data not in CHOICES:
             raise ValidationError(f"data must be one of {', '.join(CHOICES)}, not {data!r}.")
         row = self._managed_share(actor, name, "share.delete")
@@ -109,17 +114,22 @@ class SharesMixin(CollabGroupsMixin):
         restart = self._running_containers_of(users)
         archived = removed = kept = ""
         folder = self.data.share_of(row.name)
-        if data == "archive" and folder.exists():
-            archived = str(self.data.archive_paths(f"share-{row.name}", [folder]))
-            removed = str(self.data.remove_share(row.name) or "")
-        elif data == "delete":
-            removed = str(self.data.remove_share(row.name) or "")
-        elif folder.exists():
-            kept = str(folder)
+        aside = self.data.move_aside(folder, f"share-{row.name}") if folder.exists() else None
+        if aside is not None and data == "archive":
+            archived = str(self.data.archive_folder(f"share-{row.name}", aside, f"shares/{row.name}"))
+        if aside is not None and data in ("archive", "delete"):
+            if self.data.remove_tree(aside):
+                removed = str(folder)
+                aside = None
+            else:  # still written through a running container's mount: it stays out of the namespace
+                kept = str(aside)
+        elif aside is not None:
+            kept = str(aside)
         group: Group = row.group
         with database_proxy.atomic():
             row.delete_instance(recursive=True)
             group.delete_instance(recursive=True)
+            self._retire("gid", group.gid, f"share {row.name}", aside)
         self._drop_directory_group(group.name)
         self.audit(actor, "share.delete", name, detail=f"data={data}")
         return DeleteShareReport(name, data, archived, removed, kept, restart)

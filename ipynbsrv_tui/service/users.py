@@ -54,6 +54,8 @@ class UsersMixin(ServiceBase):
 
         def _end_personal_group(self, username: str) -> None: ...
 
+        def _retire(self, kind: str, number: int | None, owner: str, path: Path | str | None = None) -> None: ...
+
     # ------------------------------------------------------------------ who is calling
 
     def credential_binding(self, username: str) -> str | None:
@@ -247,13 +249,18 @@ class UsersMixin(ServiceBase):
                 image.delete_instance(recursive=True)
                 removed.append(f"image {image.name}")
         paths = [self.data.home_of(username), self.data.public_of(username)]
+        kept_home: Path | None = None
         if data == "archive":
             archived.append(str(self.data.archive_paths(f"{username}-data", paths)))
             removed.extend(str(p) for p in self.data.remove_user_data(username))
         elif data == "delete":
             removed.extend(str(p) for p in self.data.remove_user_data(username))
-        else:
-            kept.extend(str(p) for p in paths if p.exists())
+        else:  # out of the namespace, so that a later account of the same name starts empty
+            for path, label in zip(paths, ("home", "public"), strict=True):
+                if path.exists():
+                    aside = self.data.move_aside(path, f"{label}-{username}")
+                    kept_home = kept_home or aside
+                    kept.append(str(aside))
         self._end_personal_group(username)
         try:
             self.directory.delete_user(username)
@@ -264,6 +271,7 @@ class UsersMixin(ServiceBase):
                 User.update(active=False).where(User.id == row.id).execute()
             else:
                 row.delete_instance(recursive=True)
+            self._retire("uid", row.uid, f"user {username}", kept_home)
         report = DeleteUserReport(username, containers, data, tuple(archived), tuple(removed), tuple(kept))
         self.audit(actor, "user.delete", username, detail=f"containers={containers} data={data}")
         return report

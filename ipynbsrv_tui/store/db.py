@@ -7,6 +7,7 @@ with "database is locked" when another process wrote in between.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -199,6 +200,40 @@ def _prepare_folder(path: Path) -> None:
         ) from exc
 
 
+def _create_private(path: Path) -> None:
+    """Create a new database file 0600: it holds every token and password hash. SQLite gives its
+    -wal and -shm files the main file's mode, so they are private too."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # SQLite's own open reports it, with the usual advice
+    os.close(fd)
+
+
+def readable_by_others(path: str | Path) -> list[str]:
+    """Warnings for the database file, its -wal/-shm and its folder when others can read them."""
+    path = Path(path).expanduser()
+    found = []
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = candidate.stat().st_mode
+        except OSError:
+            continue
+        if mode & 0o044:
+            found.append(f"the database file {candidate} is readable by others (mode {mode & 0o777:o}): "
+                         f"it holds tokens and password hashes, run chmod 600 {candidate}")
+    try:
+        folder_mode = path.parent.stat().st_mode
+    except OSError:
+        return found
+    if folder_mode & 0o005:
+        found.append(f"the database folder {path.parent} can be listed by others (mode {folder_mode & 0o777:o}): "
+                     f"run chmod 700 {path.parent}")
+    return found
+
+
 def _connect(db: peewee.SqliteDatabase) -> None:
     """Connect, retrying while another process switches a new file to WAL.
 
@@ -229,6 +264,7 @@ def open_database(path: str | Path, migrate: bool = True) -> peewee.SqliteDataba
         path = Path(path).expanduser()
         location = str(path)
         _prepare_folder(path)
+        _create_private(path)
     db = StoreDatabase(location, pragmas=list(PRAGMAS), timeout=BUSY_SECONDS, lock_type="IMMEDIATE")
     try:
         _connect(db)

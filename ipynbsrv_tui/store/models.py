@@ -244,6 +244,21 @@ class NotificationRecipient(BaseModel):
         indexes = ((("notification", "user"), True), (("user", "read"), False))
 
 
+class RetiredId(BaseModel):
+    """A uid or gid not handed out again while a kept folder or a running container may carry it
+    (since migration 0009; DESIGN §14)."""
+
+    id = AutoIncrementField()
+    kind = CharField()  # "uid" | "gid"
+    number = IntegerField()
+    owner = CharField(default="")  # what carried it, e.g. "share oldproj", "user alice"
+    path = CharField(default="")  # the kept folder holding files with it, "" when none
+    since = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "number"), True),)
+
+
 class AuditEvent(BaseModel):
     """Who did what to what, and how it ended."""
 
@@ -280,4 +295,5 @@ ALL_MODELS = [
     ShareGrant,
     Notification,
     NotificationRecipient,
+    RetiredId,
 ]

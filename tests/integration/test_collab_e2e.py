@@ -18,6 +18,7 @@ import secrets
 import stat
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,7 +73,9 @@ def service(ldap_directory_config, docker_client, tmp_path):
                 docker_client.api.remove_container(docker_id, force=True)
             except Exception:  # already gone
                 pass
-    for image in docker_client.images.list(filters={"label": "ipynbsrv.kept-from"}):
+    # only this service's restart images (another run on the same engine has its own instance label)
+    for image in docker_client.images.list(filters={"label": ["ipynbsrv.kept-from",
+                                                              f"ipynbsrv.instance={service.instance_id}"]}):
         docker_client.images.remove(image.id, force=True)
     close_database()
 
@@ -163,3 +166,63 @@ def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(service,
         "(restart running ones to see it).",
         "bob joined lab (added by alice).",
     ]
+
+
+def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(service, docker_client, notebook_image):
+    """Issue 20.1: alice's kept `oldproj` is out of the namespace, its gid is not handed out again,
+    and carol's new `oldproj` and alice's still-running notebook never see each other's files."""
+    service.register_image(ROOT, "collab", notebook_image, is_public=True)
+    service.create_user(ROOT, "carol", "carol-password")
+    alice, carol = (service.actor_for_username(name) for name in ("alice", "carol"))
+    uids = {name: (service.get_user(ROOT, name).uid, service.get_user(ROOT, name).gid) for name in ("alice", "carol")}
+
+    old = service.create_share(alice, "oldproj")
+    mine = service.create_container(alice, "nb", "collab")
+    assert str(old.gid) in command_status(docker_client, mine.docker_id)["Groups"].split()
+    code, out = run_as(docker_client, mine.docker_id, *uids["alice"],
+                       "echo alice-secret > /data/shares/oldproj/secret.txt && chmod 660 /data/shares/oldproj/secret.txt")
+    assert code == 0, out
+
+    report = service.delete_share(alice, "oldproj", data="keep")
+    assert report.restart_needed == ("alice/nb",)
+    kept = {view.path: view for view in service.list_kept(ROOT)}[report.kept]
+    assert kept.ids == (f"gid {old.gid}",)
+
+    new = service.create_share(carol, "oldproj")
+    assert new.gid != old.gid
+    assert list(service.data.share_of("oldproj").iterdir()) == []
+    theirs = service.create_container(carol, "nb", "collab")
+    command_status(docker_client, theirs.docker_id)
+    code, out = run_as(docker_client, theirs.docker_id, *uids["carol"],
+                       "echo carol-note > /data/shares/oldproj/note.txt && ls -A /data/shares/oldproj && "
+                       "cat /data/shares/oldproj/secret.txt")
+    lines = out.splitlines()  # stdout and stderr interleave in either order
+    assert code != 0 and "note.txt" in lines and "secret.txt" not in lines and "alice-secret" not in out, out
+    # the other way: alice's running notebook keeps the mount of the folder moved aside (root's 0700
+    # now, so not even her old files), never carol's new folder
+    code, out = run_as(docker_client, mine.docker_id, *uids["alice"],
+                       "ls -A /data/shares/oldproj; cat /data/shares/oldproj/note.txt; "
+                       "echo more > /data/shares/oldproj/more.txt")
+    assert code != 0 and "Permission denied" in out and "carol-note" not in out and "note.txt\n" not in out, out
+    assert sorted(p.name for p in Path(report.kept).iterdir()) == ["secret.txt"]
+    with pytest.raises(NotFound):
+        service.get_share(alice, "oldproj")
+
+    # at its next start her notebook loses the mount (made again without it)
+    restarted = service.restart_container(alice, mine.id)
+    status = command_status(docker_client, restarted.docker_id)
+    assert str(old.gid) not in status["Groups"].split() and str(new.gid) not in status["Groups"].split()
+    code, out = run_as(docker_client, restarted.docker_id, *uids["alice"],
+                       "ls -A /data/shares; cat /data/shares/oldproj/note.txt")
+    assert "carol-note" not in out and not any(line == "oldproj" for line in out.splitlines()), out
+
+    # the restart image is named under [build] image_prefix and labelled; reconcile removes leftovers only
+    prefix = service.config.build.image_prefix
+    assert restarted.image_ref.startswith(f"{prefix}-keep/alice-{mine.id}:")
+    labels = docker_client.images.get(restarted.image_ref).labels
+    assert labels["ipynbsrv.kept-from"] == str(mine.id) and labels["ipynbsrv.instance"] == service.instance_id
+    leftover = f"{prefix}-keep/alice-{mine.id}:1"
+    docker_client.api.commit(restarted.docker_id, *leftover.split(":"))  # a crash between commit and use
+    report = service.reconcile(ROOT)
+    assert f"removed the leftover restart image {leftover}" in report.repaired
+    assert docker_client.images.get(restarted.image_ref)  # still used by alice's notebook

@@ -280,7 +280,7 @@ def test_root_and_system_accounts_are_reserved_and_new_ids_skip_the_hosts(world)
     """Item 8: `users create root` (and a host system account's name) is refused; new uids skip ids
     any host account uses; admins may give --uid (a host account's own uid only for its own name)."""
     root = world["root"]
-    for name in ("root", "daemon"):
+    for name in ("root", "daemon", "nobody"):  # nobody is uid 65534: a system account too (issue 20.7)
         with pytest.raises(Exception) as caught:
             root.create_user(name, "correct horse battery")
         assert type(caught.value).__name__ == "ValidationError" and "reserved" in str(caught.value)
@@ -301,6 +301,8 @@ def test_root_and_system_accounts_are_reserved_and_new_ids_skip_the_hosts(world)
         assert run.connect_error is None and run.actor.username == squatter.name
         with pytest.raises(Exception, match="1000"):
             root.create_user(f"ctu{secrets.token_hex(3)}p", "correct horse battery", uid=999)
+        with pytest.raises(Exception, match="nobody"):
+            root.create_user(f"ctu{secrets.token_hex(3)}q", "correct horse battery", uid=65534)
     finally:
         support.remove_os_account(squatter.name)
         for name in created:

@@ -225,6 +225,18 @@ def test_a_wrongly_typed_argument_is_refused_before_the_service_and_the_broker_k
         assert session.get_container(1) == "mine" and calls == [1]
 
 
+def test_integers_outside_64_bits_are_refused_at_the_boundary_and_the_broker_keeps_serving(broker):
+    _, service, config = broker
+    calls = []
+    service.get_container = lambda actor, container_id: calls.append(container_id) or "mine"
+    with RemoteSession(config.broker.socket) as session:
+        for huge in (10**30, -(2**63) - 1, 2**63):
+            with pytest.raises(ValidationError, match="container_id must be int, not a whole number outside the 64-bit"):
+                session.get_container(huge)
+        assert session.get_container(2**63 - 1) == "mine"
+        assert calls == [2**63 - 1]
+
+
 def test_many_threads_share_one_session_and_wait_while_the_broker_is_full(broker):
     _, _, config = broker
     session = RemoteSession(config.broker.socket, pool_size=4)

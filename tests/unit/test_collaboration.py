@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+from pathlib import Path
 
 import pytest
 
 from ipynbsrv_tui import validation
 from ipynbsrv_tui.domain import AlreadyExists, EngineError, NotAuthorized, NotFound, ValidationError
 from ipynbsrv_tui.store import close_database
+from ipynbsrv_tui.store.models import Container, RetiredId
 from tests.unit.test_service_security import ROOT, RecordingEngine, _service
 
 
@@ -189,12 +192,107 @@ def test_deleting_a_share_keeps_archives_or_deletes_its_data(service, people, ch
     (service.data.share_of("thesis") / "x.txt").write_text("draft")
     with pytest.raises(NotFound):
         service.delete_share(carol, "thesis")
+    gid = service.get_share(alice, "thesis").gid
     report = service.delete_share(alice, "thesis", data=choice)
-    assert service.data.share_of("thesis").exists() == (choice == "keep")
+    assert not service.data.share_of("thesis").exists()  # out of the namespace whatever the choice
     assert bool(report.archived) == (choice == "archive")
+    assert bool(report.kept) == (choice == "keep")
     with pytest.raises(NotFound):
         service.directory.get_group("share-thesis")
     assert service.list_shares(ROOT) == []
+    kept = service.list_kept(ROOT)
+    if choice == "keep":
+        (view,) = kept
+        assert (view.path, view.owner, view.ids) == (report.kept, "share thesis", (f"gid {gid}",))
+        assert (Path(report.kept) / "x.txt").read_text() == "draft"
+        assert Path(report.kept).parent == service.data.archive / "kept"
+        assert stat.S_IMODE(Path(report.kept).stat().st_mode) == 0o700
+    else:
+        assert kept == []
+    # the next share of the name starts empty; while a kept folder has files with the gid, it is not handed out
+    again = service.create_share(carol, "thesis")
+    assert list(service.data.share_of("thesis").iterdir()) == []
+    if choice == "keep":
+        assert again.gid != gid
+
+
+def test_a_retired_gid_waits_for_the_kept_folder_and_the_containers_that_ran_with_it(service, people):
+    alice, bob, carol = _lab(service, people)
+    gid = service.get_share(alice, "thesis").gid
+    container = service.create_container(alice, "nb", "tiny")
+    Container.update(state="running").where(Container.id == container.id).execute()
+    report = service.delete_share(alice, "thesis", data="keep")
+    assert report.restart_needed == ("alice/nb",)
+    for name in ("g1", "g2"):  # the directory hands out other numbers meanwhile
+        assert service.create_collab_group(bob, name).gid != gid
+    with pytest.raises(NotAuthorized):
+        service.purge_kept(bob, Path(report.kept).name)
+    purged = service.purge_kept(ROOT, Path(report.kept).name)
+    assert purged.ids == (f"gid {gid}",) and not Path(report.kept).exists()
+    # alice's notebook has run since before the delete: it may still carry the gid
+    assert RetiredId.select().where(RetiredId.number == gid).exists()
+    Container.update(state="exited").where(Container.id == container.id).execute()
+    assert service.release_retired_ids() == [f"gid {gid}"]
+
+
+def test_deleting_a_group_or_a_user_retires_their_ids_and_a_kept_home_leaves_the_namespace(service, people):
+    alice, bob, carol = _lab(service, people)
+    lab_gid = service.collab_group(alice, "lab").gid
+    container = service.create_container(alice, "nb", "tiny")
+    Container.update(state="running").where(Container.id == container.id).execute()
+    service.delete_collab_group(alice, "lab")
+    carol_uid = service.get_user(ROOT, "carol").uid
+    home = service.data.ensure_user("carol", carol_uid, 2000)
+    (home / "notes.txt").write_text("carol's")
+    report = service.delete_user(ROOT, "carol", containers="delete", data="keep")
+    assert not service.data.home_of("carol").exists()
+    retired = {(r.kind, r.number) for r in RetiredId.select()}
+    assert {("gid", lab_gid), ("uid", carol_uid)} <= retired
+    kept = {view.path: view for view in service.list_kept(ROOT)}
+    assert kept[report.kept[0]].ids == (f"uid {carol_uid}",)
+    assert (Path(report.kept[0]) / "notes.txt").read_text() == "carol's"
+    service.create_user(ROOT, "carol", "carol-password")
+    assert service.get_user(ROOT, "carol").uid != carol_uid
+    assert not service.data.home_of("carol").exists() or not any(service.data.home_of("carol").iterdir())
+    assert service.create_collab_group(alice, "lab").gid != lab_gid
+
+
+def test_a_folder_kept_before_the_upgrade_is_moved_aside_not_given_to_the_next_share(service, people):
+    stale = service.data.share_of("oldproj")
+    stale.mkdir(parents=True)
+    (stale / "secret.txt").write_text("alice's")
+    service.create_share(people["carol"], "oldproj")
+    assert list(service.data.share_of("oldproj").iterdir()) == []
+    (kept,) = service.list_kept(ROOT)
+    assert kept.name.startswith("share-oldproj-") and (Path(kept.path) / "secret.txt").read_text() == "alice's"
+
+
+def test_deleting_a_share_while_someone_writes_into_it_takes_it_all(service, people):
+    alice, bob, carol = _lab(service, people)
+    folder = service.data.share_of("thesis")
+    for index in range(200):
+        (folder / f"old-{index}").write_text("x")
+    stop = threading.Event()
+
+    def write() -> None:
+        index = 0
+        while not stop.is_set():
+            try:
+                (folder / f"new-{index}").write_text("y")
+            except OSError:
+                pass  # the folder went
+            index += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        report = service.delete_share(alice, "thesis", data="archive")
+    finally:
+        stop.set()
+        writer.join()
+    assert report.archived and report.removed and not report.kept
+    assert service.list_shares(ROOT) == []
+    assert not any(path.name.startswith("share-thesis") for path in service.data.kept_folders())
 
 
 def test_notifications_reach_members_with_read_marks_and_limits(service, people):

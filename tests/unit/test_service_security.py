@@ -13,6 +13,7 @@ import pytest
 
 from ipynbsrv_tui import validation
 from ipynbsrv_tui.config import Config
+from ipynbsrv_tui.directory import base
 from ipynbsrv_tui.domain import (
     Actor,
     AlreadyExists,
@@ -136,6 +137,16 @@ def test_a_directory_user_named_root_is_not_the_superuser(service):
     row = User.create(username="root", uid=2999, gid=2999)  # a store written before root was reserved
     with pytest.raises(NotAuthorized, match="root"):
         service.actor_for_uid(row.uid)
+
+
+def test_nobody_is_a_system_account_too(service):
+    for name in ("nobody", "nogroup"):
+        with pytest.raises(ValidationError, match=f"'{name}' is reserved"):
+            service.create_user(ROOT, name, "nobody-password")
+    for number in (65534, 65535):
+        with pytest.raises(ValidationError, match="nobody"):
+            service.create_user(ROOT, f"u{number}", "some-password", uid=number)
+    assert base.next_free_id([65533], (65530, 65540), "uid", on_host=lambda what, number: False) == 65536
 
 
 def test_a_uid_that_the_host_gives_another_name_is_refused(tmp_path, engine, monkeypatch):

@@ -62,7 +62,7 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 8
+    assert schema_version(db) == latest_version() == 9
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
@@ -75,6 +75,7 @@ def test_fresh_database_has_latest_version_and_every_table(db):
         "0006_container_started",
         "0007_user_credential_version",
         "0008_rights_epoch",
+        "0009_retired_ids",
     ]
 
 
@@ -156,7 +157,8 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
     assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
                         "0004_container_placement", "0005_collaboration",
-                        "0006_container_started", "0007_user_credential_version", "0008_rights_epoch"]
+                        "0006_container_started", "0007_user_credential_version", "0008_rights_epoch",
+                        "0009_retired_ids"]
 
 
 def test_migration_0004_can_be_reverted(db):
@@ -375,3 +377,36 @@ def test_opening_an_up_to_date_database_does_not_load_the_migration_runner(db_pa
     db.execute_sql('ALTER TABLE container DROP COLUMN started')
     close_database()
     assert schema_version(open_database(db_path)) == latest_version()  # the pending one ran
+
+
+def test_a_new_database_and_its_wal_and_shm_are_private_and_check_config_warns_about_readable_ones(tmp_path, capsys):
+    """Issue 20.7: the file holds every token and password hash; the admin's folder may be 0755."""
+    from ipynbsrv_tui import cli
+
+    folder = tmp_path / "lib"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    path = folder / "ipynbsrv.db"
+    old = __import__("os").umask(0o022)
+    try:
+        open_database(path)
+        User.create(username="alice", uid=2001, gid=2000)
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert all(f.exists() for f in files)
+        assert [stat.S_IMODE(f.stat().st_mode) for f in files] == [0o600, 0o600, 0o600]
+    finally:
+        __import__("os").umask(old)
+        close_database()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\npath = "{path}"\n[data]\nroot = "{tmp_path / "data"}"\n')
+    assert cli.main(["--config", str(config), "check-config"]) == 0
+    warned = capsys.readouterr().err
+    assert f"the database folder {folder} can be listed by others (mode 755)" in warned
+    assert "database file" not in warned
+    path.chmod(0o644)
+    (tmp_path / "data" / "archive").mkdir(parents=True, mode=0o755)
+    (tmp_path / "data" / "archive").chmod(0o755)
+    assert cli.main(["--config", str(config), "check-config"]) == 0
+    warned = capsys.readouterr().err
+    assert f"the database file {path} is readable by others (mode 644)" in warned
+    assert f"the data folder {tmp_path / 'data' / 'archive'} can be read by others (mode 755)" in warned
