@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -279,7 +280,10 @@ def test_delete_user_choices(notebook_service, people, registered_tiny, root_act
     report = notebook_service.delete_user(root_actor, "alice", containers=choice, data=choice)
     remaining = _owned(docker_client, notebook_service, "alice")
     if choice == "keep":
-        assert len(remaining) == 1 and home.exists() and report.kept
+        # the home leaves the namespace (a later account named alice starts empty), its files kept aside
+        kept_homes = [Path(p) for p in report.kept if "/archive/kept/home-alice-" in p]
+        assert len(remaining) == 1 and not home.exists() and len(kept_homes) == 1
+        assert (kept_homes[0] / "notes.txt").read_text() == "hello"
         assert [u.active for u in notebook_service.list_users(root_actor) if u.username == "alice"] == [False]
     else:
         assert remaining == [] and not home.exists()

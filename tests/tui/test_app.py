@@ -286,6 +286,9 @@ async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_im
             await wait_until(pilot, lambda: app.health is not None and view.id in app.book.views)
             await pilot.pause()
             assert "(client)" in screen_text(app).splitlines()[1]
+            # running, not starting: only a notebook whose kernels may run is asked about
+            await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.RUNNING,
+                             what="the notebook answers")
             app.screen.query_one("#table").move_to(view.id)
             await pilot.press("s")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
