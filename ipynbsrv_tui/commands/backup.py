@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from ..domain import BackupEntry
+from ..logsafe import escape_controls
 from .output import one_line_errors, print_json, print_table, when
 from .session import open_session
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PATH_HELP = ("a path as your notebooks show it: /home/<you>/…, /data/shares/<share>/…, ~/… "
              "or relative to your home")
 
@@ -61,11 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.set_defaults(handler=cmd_status)
 
 
-def escaped(text: str) -> str:
-    """A file name as one safe line: control characters shown as \\xNN."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
@@ -93,7 +87,7 @@ def cmd_files(args: argparse.Namespace) -> int:
         print_json(entries)
     else:
         print_table(("KIND", "SIZE", "MODIFIED", "PATH"),
-                    [(e.kind, _size(e), when(e.mtime.astimezone() if e.mtime else None), escaped(e.path))
+                    [(e.kind, _size(e), when(e.mtime.astimezone() if e.mtime else None), escape_controls(e.path))
                      for e in entries])
     return 0
 
@@ -107,10 +101,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"Restored {escaped(result.path)} from the backup of {when(result.snapshot_time.astimezone())} "
-          f"({result.snapshot}) to {escaped(result.target)} ({result.files} files).")
+    print(f"Restored {escape_controls(result.path)} from the backup of {when(result.snapshot_time.astimezone())} "
+          f"({result.snapshot}) to {escape_controls(result.target)} ({result.files} files).")
     if result.skipped:
-        print("Not restored (devices, fifos or sockets): " + ", ".join(escaped(p) for p in result.skipped))
+        print("Not restored (devices, fifos or sockets): " + ", ".join(escape_controls(p) for p in result.skipped))
     return 0
 
 
@@ -180,5 +174,5 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"last check:   {when(status.last_check.astimezone() if status.last_check else None)}")
     print(f"next run:     {when(status.next_run.astimezone() if status.next_run else None)}")
     if status.last_error:
-        print(f"last error:   {escaped(status.last_error)}")
+        print(f"last error:   {escape_controls(status.last_error)}")
     return 0 if not status.last_error and not status.late else 1
