@@ -46,8 +46,20 @@ def can_see_group(actor: Actor, *, is_member: bool, is_public: bool) -> bool:
 
 
 def can_manage_group(actor: Actor, group_admins: Iterable[str]) -> bool:
-    """Its group admins (the creator is the first) and admins add and remove members and admins."""
+    """Its group admins and creator (pass both in `group_admins`) and admins add and remove members and admins."""
     return actor.is_admin or actor.username in set(group_admins)
+
+
+def can_delete_group(actor: Actor, creator: str) -> bool:
+    """Only its creator and admins delete a group; co-admins cannot (DESIGN §8), unless the
+    creator's account is gone (`creator` empty)."""
+    return actor.is_admin or actor.username == creator or not creator
+
+
+def can_remove_from_group(actor: Actor, creator: str, member: str) -> bool:
+    """Co-admins may remove or demote anyone but the group's creator; the creator (leaving or
+    stepping down) and admins may remove anyone (DESIGN §8)."""
+    return actor.is_admin or member != creator or actor.username == creator
 
 
 def can_use_share(actor: Actor, share_owner: str, share_members: Iterable[str]) -> bool:

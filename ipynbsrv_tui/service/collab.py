@@ -110,6 +110,10 @@ class CollabGroupsMixin(KeptMixin):
         row = self._managed_group(actor, name, "group.delete")
         if row.is_personal:
             raise ValidationError(f"{name} is {name}'s personal group: it goes when the user is deleted.")
+        creator = _creator_name(row)
+        if not authz.can_delete_group(actor, creator):
+            raise self.refuse(actor, "group.delete", name,
+                              f"Only {creator}, who created {name}, or an admin may delete it.")
         group: Group = row.group
         self._notify_group(actor, group, f"{actor.username} deleted the group {name}.", "group", name)
         self._end_group(group)
@@ -145,6 +149,10 @@ class CollabGroupsMixin(KeptMixin):
         user = User.get_or_none(User.username == validation.username(username))
         if user is None or not (_is_member(row.group, user) or _is_admin_of(row, user)):
             raise NotFound(f"{username!r} is not a member of {group}.")
+        creator = _creator_name(row)
+        if not authz.can_remove_from_group(actor, creator, user.username):
+            raise self.refuse(actor, "group.remove", group,
+                              f"{creator} created {group}: only they or an admin may remove them or take their admin rights.")
         CollaborationAdmin.delete().where((CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == user)).execute()
         if not admin_only:
             self._leave(actor, row, user, f"{user.username} left {group} (removed by {actor.username}).")
@@ -257,7 +265,7 @@ class CollabGroupsMixin(KeptMixin):
 
     def _managed_group(self, actor: Actor, name: str, action: str) -> CollaborationGroup:
         row = self._visible_group(actor, name, action)
-        if not authz.can_manage_group(actor, _admin_names(row)):
+        if not authz.can_manage_group(actor, (*_admin_names(row), _creator_name(row))):
             raise self.refuse(actor, action, name, f"Only the admins of {name} may do that.")
         return row
 
@@ -328,8 +336,13 @@ class CollabGroupsMixin(KeptMixin):
             name=row.group.name, gid=row.group.gid, creator=creator, is_public=row.is_public,
             is_personal=row.is_personal, members=tuple(members), admins=tuple(admins), shares=tuple(shares),
             description=row.group.description, is_member=actor.username in members,
-            can_manage=authz.can_manage_group(actor, admins),
+            can_manage=authz.can_manage_group(actor, (*admins, creator)),
         )
+
+
+def _creator_name(row: CollaborationGroup) -> str:
+    """The group's creator's user name ("" when their account is gone)."""
+    return cast(str, row.creator.username) if row.creator_id else ""
 
 
 def _is_member(group: Group, user: User) -> bool:

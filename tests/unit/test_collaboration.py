@@ -344,3 +344,25 @@ def test_unread_counts_read_the_database_at_most_once_a_second(service, people):
     for _ in range(1000):
         service.unread_count(bob)
     assert counts.queries == before
+
+
+def test_co_admins_cannot_remove_or_demote_the_creator_or_delete_the_group(service, people):
+    """Issue 20 item 4 (DESIGN §8): the creator manages the group; co-admins manage the others."""
+    alice, bob, carol = _lab(service, people)
+    service.add_collab_member(alice, "lab", "bob", admin=True)
+    service.add_collab_member(bob, "lab", "carol", admin=True)
+    for admin_only in (True, False):
+        with pytest.raises(NotAuthorized, match="alice created lab: only they or an admin"):
+            service.remove_collab_member(bob, "lab", "alice", admin_only=admin_only)
+    with pytest.raises(NotAuthorized, match="Only alice, who created lab, or an admin may delete it"):
+        service.delete_collab_group(bob, "lab")
+    lab = service.collab_group(alice, "lab")
+    assert lab.creator == "alice" and "alice" in lab.admins and "alice" in lab.members
+    service.remove_collab_member(bob, "lab", "carol", admin_only=True)  # other co-admins: as before
+    assert service.collab_group(bob, "lab").admins == ("alice", "bob")
+    service.remove_collab_member(ROOT, "lab", "alice", admin_only=True)  # an admin may
+    service.add_collab_member(ROOT, "lab", "alice", admin=True)
+    service.remove_collab_member(alice, "lab", "alice", admin_only=True)  # the creator steps down
+    service.delete_collab_group(alice, "lab")  # and, no longer a group admin, still may delete
+    with pytest.raises(NotFound):
+        service.collab_group(ROOT, "lab")
