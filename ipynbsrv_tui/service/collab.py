@@ -85,14 +85,17 @@ class CollabGroupsMixin(KeptMixin):
         # the directory keeps it (posixGroup description): one line, as short as a display name
         description = validation.text(description, "The group's description", 128, single_line=True).strip()
         me = self._require_row(actor, "create a group")
+        if name.startswith(validation.SHARE_PREFIX):
+            raise ValidationError(f"Names starting with {validation.SHARE_PREFIX!r} are for shares' groups: "
+                                  "choose another group name.")
         reserved = {self.config.directory.admin_group, self.config.directory.users_group}
-        if name in reserved or name.startswith(validation.SHARE_PREFIX):
-            raise ValidationError(f"The name {name!r} is reserved: choose another group name.")
-        if User.select().where(User.username == name).exists():
-            raise AlreadyExists(f"{name!r} is a user's personal group: choose another group name.")
-        if Group.select().where(Group.name == name).exists():
-            raise AlreadyExists(f"A group named {name!r} exists already: choose another name.")
-        self.directory.create_group(name, description=description)
+        if (name in reserved or User.select().where(User.username == name).exists()
+                or Group.select().where(Group.name == name).exists()):
+            raise name_taken(name)
+        try:
+            self.directory.create_group(name, description=description)
+        except AlreadyExists:  # a directory group the store does not mirror (a system group …)
+            raise name_taken(name) from None
         try:
             self.directory.add_member(name, me.username)
             group = self._mirror_group(name, "collaboration")
@@ -257,7 +260,7 @@ class CollabGroupsMixin(KeptMixin):
                 (GroupMember.group == row.group) & (User.username == actor.username)
             ).exists()
             if authz.can_see_group(actor, is_member=is_member, is_public=row.is_public) or (
-                personal_ok and row.is_personal
+                personal_ok and row.is_personal and _shares_a_group(actor.username, row.group.name)
             ):
                 return row
         self.audit(actor, action, name[:64], "refused", "no such group visible")
@@ -340,9 +343,25 @@ class CollabGroupsMixin(KeptMixin):
         )
 
 
+def name_taken(name: str) -> AlreadyExists:
+    """The one answer for a taken group or share name, whoever or whatever holds it (DESIGN §8):
+    names are one namespace, and the answer says nothing about what holds it."""
+    return AlreadyExists(f"The name {name!r} is taken: choose another name.")
+
+
 def _creator_name(row: CollaborationGroup) -> str:
     """The group's creator's user name ("" when their account is gone)."""
     return cast(str, row.creator.username) if row.creator_id else ""
+
+
+def _shares_a_group(username: str, other: str) -> bool:
+    """Whether `username` and `other` are both members of some collaboration group that is
+    nobody's personal one: only then may `username` reach `other`'s personal group."""
+    mine = (GroupMember.select(GroupMember.group).join(User).where(User.username == username))
+    return bool(GroupMember.select().join(User).switch(GroupMember).join(Group)
+                .join(CollaborationGroup, on=(CollaborationGroup.group == Group.id))
+                .where((User.username == other) & GroupMember.group.in_(mine)
+                       & (CollaborationGroup.is_personal == False)).exists())  # noqa: E712
 
 
 def _is_member(group: Group, user: User) -> bool:

@@ -37,7 +37,7 @@ from ..store.models import (
     database_proxy,
 )
 from . import authz
-from .collab import CollabGroupsMixin
+from .collab import CollabGroupsMixin, name_taken
 
 CHOICES = ("keep", "archive", "delete")
 SHARES_IN_CONTAINER = "/data/shares"
@@ -83,14 +83,16 @@ class SharesMixin(CollabGroupsMixin):
         description = validation.description(description)
         me = self._require_row(actor, "own a share")
         group_name = validation.SHARE_PREFIX + name
-        if Share.select().where(Share.name == name).exists():
-            raise AlreadyExists(f"A share named {name!r} exists already: choose another name.")
-        if Group.select().where(Group.name == group_name).exists():
-            raise AlreadyExists(f"The group {group_name} exists already: choose another share name.")
+        if (Share.select().where(Share.name == name).exists()
+                or Group.select().where(Group.name == group_name).exists()):
+            raise name_taken(name)
         stale = self.data.share_of(name)
         if stale.exists():  # kept by a delete before kept folders left the namespace: never the new owner's
             self.data.move_aside(stale, f"share-{name}")
-        self.directory.create_group(group_name, description=f"Share {name}")
+        try:
+            self.directory.create_group(group_name, description=f"Share {name}")
+        except AlreadyExists:
+            raise name_taken(name) from None
         try:
             self.directory.add_member(group_name, me.username)
             group = self._mirror_group(group_name, "share")

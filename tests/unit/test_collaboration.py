@@ -162,7 +162,9 @@ def test_membership_changes_follow_to_granted_shares(service, people):
     assert "carol" in service.directory.get_group("share-thesis").members
     service.leave_group(carol, "lab")
     assert "carol" not in service.directory.get_group("share-thesis").members
-    service.grant_share(alice, "thesis", "carol")  # a single user, through her personal group
+    service.create_collab_group(carol, "desk")
+    service.add_collab_member(carol, "desk", "alice")
+    service.grant_share(alice, "thesis", "carol")  # a single user in a group with her, through her personal group
     assert "carol" in service.get_share(carol, "thesis").members
 
 
@@ -170,6 +172,7 @@ def test_membership_changes_follow_to_granted_shares(service, people):
 def test_a_deleted_users_personal_group_goes_and_a_new_account_of_that_name_inherits_nothing(
         service, people, containers):
     alice, bob, carol = _lab(service, people)
+    service.add_collab_member(alice, "lab", "carol")
     service.grant_share(alice, "thesis", "carol")  # through carol's personal group
     assert "carol" in service.get_share(carol, "thesis").members
     if containers == "keep":  # kept: carol stays as a disabled account that owns it
@@ -366,3 +369,31 @@ def test_co_admins_cannot_remove_or_demote_the_creator_or_delete_the_group(servi
     service.delete_collab_group(alice, "lab")  # and, no longer a group admin, still may delete
     with pytest.raises(NotFound):
         service.collab_group(ROOT, "lab")
+
+
+def test_a_taken_name_answers_one_neutral_line_and_personal_groups_need_a_shared_group(service, people):
+    """Issue 20 item 6: whatever holds a name (a group, a user's personal group, a configured group,
+    a group only the directory has, a share, a share's group), creating a group or share of that
+    name answers the same line; and a grant to a user's personal group answers like one to a group
+    one cannot see unless the two users are in a group together."""
+    alice, bob, carol = _lab(service, people)
+    service.directory.create_group("staff")  # in the directory only, not in the store
+    service.directory.create_group("share-old")  # a share's group without the share
+    answers = set()
+    for create, name in [(service.create_collab_group, n) for n in ("lab", "bob", "staff", "ipynbsrv-users")] + [
+            (service.create_share, n) for n in ("thesis", "old")]:
+        with pytest.raises(AlreadyExists) as caught:
+            create(carol, name)
+        answers.add(str(caught.value).replace(repr(name), "<name>"))
+    assert answers == {"The name <name> is taken: choose another name."}
+    service.create_share(carol, "mine")
+    outcomes = set()
+    for name in ("bob", "nosuchuser", "lab"):  # bob shares no group with carol; lab is private
+        with pytest.raises(NotFound) as caught:
+            service.grant_share(carol, "mine", name)
+        outcomes.add(str(caught.value).replace(repr(name), "<name>"))
+    assert outcomes == {"No group named <name>."}
+    assert "bob" not in service.get_share(carol, "mine").members
+    service.add_collab_member(alice, "lab", "carol")  # now carol and bob are in lab together
+    service.grant_share(carol, "mine", "bob")
+    assert "bob" in service.get_share(carol, "mine").members
