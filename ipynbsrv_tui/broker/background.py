@@ -12,7 +12,7 @@ from typing import Any
 from ..backup.restic import stop_all as stop_restic
 from ..config import Config
 from ..domain import Actor, IpynbsrvError
-from ..store.models import database_proxy
+from ..store.db import close_thread_database
 from .fanout import ChangeHub
 
 log = logging.getLogger("ipynbsrv.broker")
@@ -199,12 +199,3 @@ def _close_quietly(watch: Any) -> None:
         watch.close()
     except Exception:
         log.debug("closing the event watch failed", exc_info=True)
-
-
-def close_thread_database() -> None:
-    """Close this thread's SQLite connection (peewee keeps one per thread) before the thread ends."""
-    try:
-        if database_proxy.obj is not None and not database_proxy.is_closed():
-            database_proxy.close()
-    except Exception:
-        log.debug("closing a thread's database connection failed", exc_info=True)

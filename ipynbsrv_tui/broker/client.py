@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..domain import BuildEvent, ContainerChange, NotAuthorized
 from ..interface import CALLS, STREAM_CALLS, Call, ServiceSession
+from ..peercred import peer_credentials
 from .protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     BrokerBusy,
@@ -33,7 +34,6 @@ from .protocol import (
     error_from_payload,
     error_payload,
     installation,
-    peer_credentials,
     read_message,
     same_installation,
 )
@@ -171,32 +171,42 @@ class RemoteSession(ServiceSession):
 
     def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], answer_within: float | None = None) -> Any:
         """One request and its answer; waits up to `busy_wait` seconds while the broker is full."""
+        return self._while_busy(lambda: self._call_once(name, args, kwargs, answer_within))
+
+    def _while_busy(self, attempt: Callable[[], T]) -> T:
+        """`attempt()`, tried again with growing pauses while the broker is full (BrokerBusy), for up to
+        `busy_wait` seconds; then its BrokerBusy goes to the caller."""
         deadline = time.monotonic() + self.busy_wait
         pause = 0.02
         while True:
-            conn = self._acquire(answer_within)
             try:
-                try:
-                    outcome, value = self._roundtrip(conn, name, args, kwargs)
-                except _Retry:
-                    conn.close()
-                    conn = self._connect(answer_within)
-                    outcome, value = self._roundtrip(conn, name, args, kwargs)
-            except BaseException:
+                return attempt()
+            except BrokerBusy:
+                if time.monotonic() + pause >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def _call_once(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], answer_within: float | None) -> Any:
+        conn = self._acquire(answer_within)
+        try:
+            try:
+                outcome, value = self._roundtrip(conn, name, args, kwargs)
+            except _Retry:
                 conn.close()
-                raise
-            if outcome == "error" and isinstance(value, BrokerBusy):
-                conn.close()
-                if time.monotonic() + pause < deadline:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.5)
-                    continue
-                raise value
-            conn.sock.settimeout(None)
-            self._release(conn)
-            if outcome == "error":
-                raise value
-            return value
+                conn = self._connect(answer_within)
+                outcome, value = self._roundtrip(conn, name, args, kwargs)
+        except BaseException:
+            conn.close()
+            raise
+        if outcome == "error" and isinstance(value, BrokerBusy):
+            conn.close()
+            raise value
+        conn.sock.settimeout(None)
+        self._release(conn)
+        if outcome == "error":
+            raise value
+        return value
 
     def _roundtrip(self, conn: _Connection, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
         msg_id = next(conn.ids)
@@ -260,42 +270,37 @@ class RemoteSession(ServiceSession):
         return self._stream(RemoteBuildHandle, "build_image", (folder,), kwargs)
 
     def _stream(self, cls: type[_S], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _S:
-        deadline = time.monotonic() + self.busy_wait
-        pause = 0.02
-        while True:
-            conn = self._connect()
+        return self._while_busy(lambda: self._stream_once(cls, name, args, kwargs))
+
+    def _stream_once(self, cls: type[_S], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _S:
+        conn = self._connect()
+        try:
+            msg_id = next(conn.ids)
             try:
-                msg_id = next(conn.ids)
-                try:
-                    conn.send({"id": msg_id, "call": name, "args": encode(list(args)), "kwargs": encode(kwargs)})
-                except OSError:
-                    pending = _pending_error(conn)
-                    if pending is None:
-                        raise
-                    reply: dict[str, Any] | None = {"error": error_payload(pending)}
-                else:
-                    reply = conn.receive()
+                conn.send({"id": msg_id, "call": name, "args": encode(list(args)), "kwargs": encode(kwargs)})
             except OSError:
-                conn.close()
-                raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}") from None
-            except BaseException:
-                conn.close()
-                raise
-            if reply is None:
-                conn.close()
-                raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}")
-            if "error" in reply:
-                conn.close()
-                error = error_from_payload(reply["error"])
-                if isinstance(error, BrokerBusy) and time.monotonic() + pause < deadline:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.5)
-                    continue
-                raise error
-            if "stream" not in reply:
-                conn.close()
-                raise ProtocolError(f"The broker did not start a stream for {name}.")
-            return cls(conn, msg_id, decode(reply["stream"]) or {})
+                pending = _pending_error(conn)
+                if pending is None:
+                    raise
+                reply: dict[str, Any] | None = {"error": error_payload(pending)}
+            else:
+                reply = conn.receive()
+        except OSError:
+            conn.close()
+            raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}") from None
+        except BaseException:
+            conn.close()
+            raise
+        if reply is None:
+            conn.close()
+            raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}")
+        if "error" in reply:
+            conn.close()
+            raise error_from_payload(reply["error"])
+        if "stream" not in reply:
+            conn.close()
+            raise ProtocolError(f"The broker did not start a stream for {name}.")
+        return cls(conn, msg_id, decode(reply["stream"]) or {})
 
     # ------------------------------------------------------------------ pool
 

@@ -34,7 +34,6 @@ import json
 import keyword
 import os
 import socket
-import struct
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -311,14 +310,6 @@ def request_fields(message: dict[str, Any]) -> tuple[Any, str, list[Any], dict[s
         return msg_id, call, decode(args, strict=True), {k: decode(v, strict=True) for k, v in kwargs.items()}
     except RecursionError:
         raise ProtocolError("A request's arguments are nested too deeply.") from None
-
-
-_PEERCRED = struct.Struct("3i")
-
-
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
-    """(pid, uid, gid) of the process at the other end of a Unix socket, from the kernel (SO_PEERCRED)."""
-    return _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
 
 
 class SocketChannel:

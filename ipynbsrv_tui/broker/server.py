@@ -24,9 +24,11 @@ from typing import Any
 from ..config import Config
 from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound, RightsChanged
 from ..interface import CALLS
+from ..peercred import peer_credentials
 from ..service.session import Session
+from ..store.db import close_thread_database
 from .arguments import compile_checks
-from .background import BackgroundLoops, close_thread_database
+from .background import BackgroundLoops
 from .protocol import (
     CONTROL_CALLS,
     BrokerBusy,
@@ -37,7 +39,6 @@ from .protocol import (
     encode,
     error_payload,
     installation,
-    peer_credentials,
     read_message,
     request_fields,
 )

@@ -211,7 +211,7 @@ def _mirror_groups(directory: Directory, groups: list[DirectoryGroup], report: _
                     if changes:
                         Group.update(**changes).where(Group.id == row.id).execute()
                 wanted = {user_ids[name] for name in group.members if name in user_ids}
-                _set_members(row, wanted)
+                set_group_members(row, wanted)
         except IntegrityError:
             report.errors.append(
                 f"group {group.name} skipped: gid {group.gid} is taken by another group in the store"
@@ -224,7 +224,8 @@ def _mirror_groups(directory: Directory, groups: list[DirectoryGroup], report: _
     return len(seen)
 
 
-def _set_members(group: Group, wanted: set[int]) -> None:
+def set_group_members(group: Group, wanted: set[int]) -> None:
+    """Make the store's members of `group` exactly the users with ids `wanted` (rows added and removed)."""
     have = {
         user_id
         for (user_id,) in GroupMember.select(GroupMember.user).where(GroupMember.group == group).tuples()

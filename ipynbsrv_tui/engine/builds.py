@@ -9,26 +9,17 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import docker.errors
-import requests.exceptions
-import urllib3.exceptions
 from docker.types import CancellableStream
 
 from ..domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
 from .classifier import BuildLogClassifier
 from .errors import translate
+from .streams import STREAM_ERRORS
 
 CANCELLED = "The build was cancelled."
 _ARG = re.compile(r"^ARG\s+(\w+)(?:=(.*))?$", re.IGNORECASE)
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 _LAYER = re.compile(r"^\s*--->\s+([0-9a-f]{12,64})\s*$")
-_STREAM_ERRORS = (
-    docker.errors.DockerException,
-    requests.exceptions.RequestException,
-    urllib3.exceptions.HTTPError,
-    OSError,
-    ValueError,
-)
 
 
 class BuildStream:
@@ -87,7 +78,7 @@ class BuildStream:
         self._cancelled.set()
         try:
             self._chunks.close()
-        except _STREAM_ERRORS:
+        except STREAM_ERRORS:
             return
 
     # ------------------------------------------------------------------ internals
@@ -98,7 +89,7 @@ class BuildStream:
         except StopIteration:
             self._end()
             return
-        except _STREAM_ERRORS as exc:
+        except STREAM_ERRORS as exc:
             if not self.cancelled:
                 self._emit(self._classifier.fail(str(translate(exc, "build", self.tag, self._url))))
             self._end()

@@ -7,23 +7,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import docker.errors
-import requests.exceptions
-import urllib3.exceptions
-
 from ..domain import EngineEvent, IpynbsrvError
 from .convert import engine_event
 from .errors import translate
-from .streams import ClosableStream
+from .streams import STREAM_ERRORS, ClosableStream
 
 MANAGED_FILTERS = {"type": "container", "label": "ipynbsrv.managed=true"}
-_STREAM_ERRORS = (
-    docker.errors.DockerException,
-    requests.exceptions.RequestException,
-    urllib3.exceptions.HTTPError,
-    OSError,
-    ValueError,
-)
 
 
 class EventStream(ClosableStream):
@@ -66,7 +55,7 @@ class EventStream(ClosableStream):
         if stream is not None:
             try:
                 stream.close()
-            except _STREAM_ERRORS:
+            except STREAM_ERRORS:
                 return
 
     # ------------------------------------------------------------------ internals
@@ -86,7 +75,7 @@ class EventStream(ClosableStream):
                 since = self._since
             try:
                 stream = self._api.events(since=since, filters=self._filters, decode=True)
-            except _STREAM_ERRORS as exc:
+            except STREAM_ERRORS as exc:
                 self.last_error = translate(exc, "follow events", url=self._url)
                 self._closed.wait(delay)
                 delay = min(delay * 2, self._retry[1])
@@ -103,7 +92,7 @@ class EventStream(ClosableStream):
                     event = self._accept(raw)
                     if event is not None:
                         yield event
-            except _STREAM_ERRORS as exc:
+            except STREAM_ERRORS as exc:
                 self.last_error = translate(exc, "follow events", url=self._url)
             with self._lock:
                 self._response = None
@@ -145,5 +134,5 @@ def _close_quietly(stream: Any) -> None:
     if close is not None:
         try:
             close()
-        except _STREAM_ERRORS:
+        except STREAM_ERRORS:
             return

@@ -5,19 +5,8 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable, Iterator
 
-import docker.errors
-import requests.exceptions
-import urllib3.exceptions
-
-from .streams import ClosableStream
+from .streams import STREAM_ERRORS, ClosableStream
 from .text import LineAssembler, plain_line
-
-_STREAM_ERRORS = (
-    docker.errors.DockerException,
-    requests.exceptions.RequestException,
-    urllib3.exceptions.HTTPError,
-    OSError,
-)
 
 
 def plain_lines(data: bytes) -> list[str]:
@@ -45,7 +34,7 @@ class LogFollower(ClosableStream):
         if close is not None:
             try:
                 close()
-            except _STREAM_ERRORS:
+            except STREAM_ERRORS:
                 return
 
     def _lines(self) -> Iterator[str]:
@@ -55,7 +44,9 @@ class LogFollower(ClosableStream):
         while not self.closed:
             try:
                 chunk = next(chunks)
-            except (StopIteration, *_STREAM_ERRORS):
+            except StopIteration:
+                break
+            except STREAM_ERRORS:
                 break
             for line in assembler.feed(decoder.decode(chunk)):
                 yield plain_line(line.text)

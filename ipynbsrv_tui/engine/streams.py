@@ -1,10 +1,24 @@
-"""The shape shared by the engine's endless streams (events, log follows)."""
+"""The shape shared by the engine's endless streams (events, log follows, builds) and what ends them."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from typing import Any, Self
+
+import docker.errors
+import requests.exceptions
+import urllib3.exceptions
+
+# What reading one of the engine's streaming responses raises when the connection ends or breaks
+# (a closed file reads as ValueError, a cut-off chunked body as an HTTP error).
+STREAM_ERRORS: tuple[type[Exception], ...] = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+    ValueError,
+)
 
 
 class ClosableStream:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..domain import ContainerInfo, ContainerState, EngineEvent, IpynbsrvError
 from .streams import ClosableStream
 
 if TYPE_CHECKING:
-    from .swarm import SwarmEngine
+    import docker
 
 STATE_ACTIONS = {
     ContainerState.CREATED: "create",
@@ -54,10 +54,18 @@ def _event(action: str, info: ContainerInfo, now: float) -> EngineEvent:
                        placement=info.placement)
 
 
+class SwarmSource(Protocol):
+    """What the stream needs of the swarm engine: its manager's client and its list of services."""
+
+    client: docker.DockerClient
+
+    def list_managed(self, owner: str | None = None, labels: dict[str, str] | None = None) -> list[ContainerInfo]: ...
+
+
 class SwarmEventStream(ClosableStream):
     """Iterable of EngineEvents about managed services until `close()` (from any thread). One consumer only."""
 
-    def __init__(self, engine: SwarmEngine, labels: dict[str, str] | None = None, interval: float = 1.0) -> None:
+    def __init__(self, engine: SwarmSource, labels: dict[str, str] | None = None, interval: float = 1.0) -> None:
         super().__init__()
         self.last_error: IpynbsrvError | None = None
         self.reconnects = 0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, cast
 from peewee import JOIN, fn
 
 from .. import validation
+from ..directory.sync import set_group_members
 from ..domain import (
     Actor,
     AlreadyExists,
@@ -285,13 +286,7 @@ class CollabGroupsMixin(KeptMixin):
             wanted = set(
                 uid for (uid,) in User.select(User.id).where(User.username.in_(list(found.members))).tuples()
             ) if found.members else set()
-            have = {u for (u,) in GroupMember.select(GroupMember.user).where(GroupMember.group == row).tuples()}
-            if have - wanted:
-                GroupMember.delete().where(
-                    (GroupMember.group == row) & GroupMember.user.in_(list(have - wanted))
-                ).execute()
-            for user_id in sorted(wanted - have):
-                GroupMember.create(group=row, user=user_id)
+            set_group_members(row, wanted)
         return cast(Group, row)
 
     def _end_group(self, group: Group) -> None:

@@ -7,6 +7,7 @@ with "database is locked" when another process wrote in between.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -295,3 +296,12 @@ def close_database() -> None:
         _current.close()
         _current = None
     models.database_proxy.initialize(None)
+
+
+def close_thread_database() -> None:
+    """Close this thread's SQLite connection (peewee keeps one per thread) before the thread ends."""
+    try:
+        if models.database_proxy.obj is not None and not models.database_proxy.is_closed():
+            models.database_proxy.close()
+    except Exception:
+        logging.getLogger("ipynbsrv.store").debug("closing a thread's database connection failed", exc_info=True)

@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
 import socketserver
-import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from .. import validation
 from ..domain import Actor, IpynbsrvError, NotAuthorized, ValidationError
+from ..peercred import peer_credentials
 from . import pages, trust
 from .nginx_conf import SESSION_COOKIE
 from .sessions import LoginThrottle, Session, SessionStore
@@ -35,7 +34,6 @@ log = logging.getLogger("ipynbsrv.web")
 
 CSRF_COOKIE = "ipynbsrv_csrf"
 MAX_FORM_BYTES = 8192
-_PEERCRED = struct.Struct("3i")
 _SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
     ("X-Frame-Options", "DENY"),
@@ -95,7 +93,7 @@ class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(path, AuthHandler)
 
     def verify_request(self, request, client_address) -> bool:
-        _pid, uid, _gid = _PEERCRED.unpack(request.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        _pid, uid, _gid = peer_credentials(request)
         if uid in self.context.allowed_uids:
             return True
         log.warning("web: refused a connection to the login socket from uid %d (only nginx may connect)", uid)

@@ -12,6 +12,7 @@ from ..domain import ConfigError
 from ..validation import split_listen
 from .certs import check_pair
 from .gateway import find_nginx, runtime_folder
+from .probe import answers
 
 
 def check_web(config: Config) -> list[tuple[str, str]]:
@@ -57,17 +58,6 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return not answers(address, port)
-
-
-def answers(address: str, port: int, timeout: float = 0.5) -> bool:
-    """Something accepts TCP connections on address:port (the wildcard address is asked on loopback)."""
-    address = address.strip("[]")
-    probe = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
-    try:
-        with socket.create_connection((probe, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _ours(config: Config) -> bool:

@@ -24,9 +24,11 @@ from urllib.parse import urlsplit
 from ..config import Config, web_base_url
 from ..domain import Actor, ContainerState, IpynbsrvError, NotAuthorized
 from ..service import authz
+from ..store.db import close_thread_database
 from .auth_app import AuthContext, AuthServer, serve_in_thread
 from .certs import check_pair, make_self_signed
 from .nginx_conf import NginxSettings, Route, render
+from .probe import answers
 from .sessions import LoginThrottle, SessionStore
 from .supervisor import NginxSupervisor
 
@@ -135,8 +137,6 @@ class WebGateway:
     def _confirm_listening(self, pid: int | None) -> None:
         """Say "serving" only once nginx listens: when it cannot bind (another program holds the port)
         it gives up after a few seconds, and web access is down until that changes."""
-        from .checks import answers
-
         host, _, port = self.config.web.listen.rpartition(":")
         if self._stopping.wait(LISTEN_CONFIRM_SECONDS) or self.supervisor is None:
             return
@@ -230,8 +230,6 @@ class WebGateway:
             log.debug("web: change stream ended: %s", exc)
 
     def _routes_loop(self) -> None:
-        from ..broker.background import close_thread_database
-
         try:
             while not self._stopping.is_set():
                 self._wake.wait(self.poll_seconds)

@@ -339,6 +339,31 @@ def test_connections_beyond_the_limit_are_told_to_wait(broker):
         pytest.fail("the broker did not free its connection slots")
 
 
+def test_calls_and_streams_wait_while_the_broker_is_full(broker):
+    """One retry rule for both: a request told BrokerBusy is sent again once a connection slot frees."""
+    server, _, config = broker
+    session = RemoteSession(config.broker.socket, pool_size=1, busy_wait=5)
+    held = [RemoteSession(config.broker.socket, pool_size=1) for _ in range(server.max_connections - 1)]
+    try:
+        time.sleep(0.1)
+        threading.Timer(0.3, held.pop().close).start()
+        started = time.monotonic()
+        stream = session.watch_containers()  # a second connection: waits for the slot
+        assert 0.2 < time.monotonic() - started < 4
+        stream.close()
+        session.close()
+        time.sleep(0.1)
+        held += [RemoteSession(config.broker.socket, pool_size=1) for _ in range(2)]  # full again
+        threading.Timer(0.3, held.pop(0).close).start()
+        started = time.monotonic()
+        with RemoteSession(config.broker.socket, pool_size=1, busy_wait=5) as late:  # a call: waits too
+            assert late.get_container(1) == "mine"
+        assert 0.2 < time.monotonic() - started < 4
+    finally:
+        for other in held:
+            other.close()
+
+
 def test_a_socket_made_by_another_user_is_refused(tmp_path, tmp_config):
     """Someone who creates the socket first in a shared folder must not pose as the broker."""
     import os
