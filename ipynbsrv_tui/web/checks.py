@@ -11,7 +11,7 @@ from ..config import Config
 from ..domain import ConfigError
 from ..validation import split_listen
 from .certs import check_pair
-from .gateway import find_nginx, runtime_folder
+from .gateway import STREAM_HINT, find_nginx, find_stream_module, runtime_folder
 from .probe import answers
 
 
@@ -21,8 +21,12 @@ def check_web(config: Config) -> list[tuple[str, str]]:
     if not web.enabled:
         return []
     problems: list[tuple[str, str]] = []
-    if find_nginx() is None:
-        problems.append(("error", "[web] enabled but nginx is not installed: apt-get install nginx."))
+    binary = find_nginx()
+    if binary is None:
+        problems.append(("error", "[web] enabled but nginx is not installed: apt-get install nginx libnginx-mod-stream."))
+    elif find_stream_module(binary) is None:
+        problems.append(("error", f"[web] enabled but nginx has no stream module (it caps connections per address): "
+                                  f"{STREAM_HINT}."))
     host, port_text = split_listen(web.listen)
     port = int(port_text)
     if port < 1024 and os.geteuid() != 0:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import re
 import secrets
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +46,22 @@ ROUTED_STATES = (ContainerState.RUNNING, ContainerState.STARTING)
 def find_nginx() -> str | None:
     """The nginx binary: on PATH, or Debian's /usr/sbin/nginx (sbin is not on every user's PATH)."""
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin:/usr/local/sbin")
+
+
+STREAM_MODULES = ("/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so")
+STREAM_HINT = "apt-get install libnginx-mod-stream"
+
+
+def find_stream_module(binary: str) -> str | None:
+    """The stream module nginx loads ("" when it is built in); None when nginx has none."""
+    for path in STREAM_MODULES:
+        if os.path.exists(path):
+            return path
+    try:
+        built = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return "" if re.search(r"--with-stream(\s|$)", built) else None
 
 
 def runtime_folder(config: Config) -> Path:
@@ -91,6 +109,10 @@ class WebGateway:
         if binary is None:
             raise IpynbsrvError("[web] enabled = true but nginx is not installed. Install it (apt-get install "
                                 "nginx) or set [web] enabled = false.")
+        stream_module = find_stream_module(binary)
+        if stream_module is None:
+            raise IpynbsrvError(f"[web] enabled = true but nginx has no stream module (it counts connections per "
+                                f"address): {STREAM_HINT}, or set [web] enabled = false.")
         worker = self._worker_user()
         self._prepare_folder(worker)
         cert, key = self._certificate()
@@ -103,10 +125,11 @@ class WebGateway:
         web = self.config.web
         self.settings = NginxSettings(self.folder, web.listen, cert, key, self.auth_socket,
                                       worker.pw_name if worker else None, web.max_connections,
-                                      web.connections_per_address, web.client_timeout)
+                                      web.connections_per_address, web.client_timeout, stream_module or None)
         self.routes = self._current_routes()
         self._write(render(self.settings, self.routes))
-        self.supervisor = NginxSupervisor(binary, self.conf, self.folder, on_restart=self._confirm_in_thread)
+        self.supervisor = NginxSupervisor(binary, self.conf, self.folder, on_restart=self._confirm_in_thread,
+                                          stale=(self.settings.front_socket,))
         problem = self.supervisor.check()
         if problem:
             self._stop_auth()
@@ -164,11 +187,13 @@ class WebGateway:
     def _prepare_folder(self, worker: pwd.struct_passwd | None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o711)  # nginx's workers reach the socket inside; nobody may list it
-        temp = self.folder / "tmp"
-        temp.mkdir(exist_ok=True)
-        os.chmod(temp, 0o700)
-        if worker is not None:
-            os.chown(temp, worker.pw_uid, worker.pw_gid)
+        # nginx's own: temp files, and the socket the stream layer hands connections over (whoever
+        # reached it could claim any client address in the PROXY protocol header).
+        for private in (self.folder / "tmp", self.folder / "front"):
+            private.mkdir(exist_ok=True)
+            os.chmod(private, 0o700)
+            if worker is not None:
+                os.chown(private, worker.pw_uid, worker.pw_gid)
         for stale in (self.auth_socket,):
             if stale.exists() or stale.is_socket():
                 stale.unlink()

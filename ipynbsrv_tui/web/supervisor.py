@@ -36,8 +36,10 @@ def _die_with_parent() -> None:
 class NginxSupervisor:
     """Runs `nginx -c <conf>` and keeps it running until `stop()`."""
 
-    def __init__(self, binary: str, conf: Path, prefix: Path, on_restart: Callable[[int], None] | None = None) -> None:
+    def __init__(self, binary: str, conf: Path, prefix: Path, on_restart: Callable[[int], None] | None = None,
+                 stale: tuple[Path, ...] = ()) -> None:
         self.binary = binary
+        self.stale = stale  # Unix sockets nginx listens on: a killed nginx leaves them, and binding one again fails
         self.conf = conf
         self.prefix = prefix
         self.on_restart = on_restart
@@ -86,6 +88,11 @@ class NginxSupervisor:
         return [self.binary, "-p", f"{self.prefix}/", "-e", "stderr", "-c", str(self.conf), *extra]
 
     def _spawn(self) -> None:
+        for path in self.stale:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
         process = subprocess.Popen(
             self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True, preexec_fn=_die_with_parent, close_fds=True,

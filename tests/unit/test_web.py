@@ -54,8 +54,24 @@ def test_nginx_conf_routes_each_notebook_with_its_token_and_unbuffered(tmp_path)
     for directive in ("proxy_buffering off;", "proxy_request_buffering off;", "proxy_set_header Upgrade $http_upgrade;",
                       "proxy_set_header Cookie $ipynbsrv_upstream_cookie;"):
         assert directive in block
-    assert "listen 127.0.0.1:8443 ssl;" in text and "user www-data;" in text
+    assert "user www-data;" in text
     assert "client_max_body_size 0;" in text and "limit_req zone=ipynbsrv_login" in text
+
+
+def test_nginx_conf_counts_connections_per_address_before_tls_and_keeps_the_clients_address(tmp_path):
+    conf = settings(tmp_path)
+    text = render(NginxSettings(**{**conf.__dict__, "stream_module": "/m/ngx_stream_module.so",
+                                   "max_connections": 300, "connections_per_address": 20}), [])
+    assert text.startswith("# Generated") and "\nload_module /m/ngx_stream_module.so;\n" in text
+    stream = text.split("stream {", 1)[1].split("\nhttp {", 1)[0]
+    assert "listen 127.0.0.1:8443;" in stream and "ssl" not in stream
+    assert "limit_conn ipynbsrv_tcp 20;" in stream and "limit_conn ipynbsrv_tcp_all 300;" in stream
+    assert f"proxy_pass unix:{tmp_path}/front/https.sock;" in stream and "proxy_protocol on;" in stream
+    http = text.split("\nhttp {", 1)[1]
+    assert f"listen unix:{tmp_path}/front/https.sock ssl proxy_protocol;" in http
+    assert "real_ip_header proxy_protocol;" in http and "set_real_ip_from unix:;" in http
+    assert "worker_connections 1264;" in text  # four of nginx's per client, and some over
+    assert "load_module" not in render(conf, [])
 
 
 def test_nginx_conf_leaves_out_routes_that_could_break_out_of_it(tmp_path):
@@ -146,6 +162,10 @@ def test_check_web_reports_missing_nginx_busy_port_and_a_wrong_key(tmp_path, mon
         problems = checks.check_web(web_config(tmp_path, port, tls_cert=str(cert), tls_key=str(key)))
     messages = " | ".join(f"{level}: {text}" for level, text in problems)
     assert "error: [web] enabled but nginx is not installed" in messages
+    monkeypatch.setattr(checks, "find_nginx", lambda: "/usr/sbin/nginx")
+    monkeypatch.setattr(checks, "find_stream_module", lambda binary: None)
+    problems = checks.check_web(web_config(tmp_path, port))
+    assert any(level == "error" and "apt-get install libnginx-mod-stream" in text for level, text in problems)
     assert f"error: [web] listen 127.0.0.1:{port} is in use" in messages
     assert "error: web.tls_key" in messages and "does not belong" in messages
 
