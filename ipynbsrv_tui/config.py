@@ -177,6 +177,7 @@ class WebConfig:
     max_connections: int = 4096
     connections_per_address: int = 256
     client_timeout: int = 15
+    directory_check_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("web", "max_connections"): _within(256, 65_536, "connections"),
     ("web", "connections_per_address"): _within(8, 65_536, "connections"),
     ("web", "client_timeout"): _within(2, 600, "seconds"),
+    ("web", "directory_check_seconds"): _within(1, 3600, "seconds"),
     ("engine", "mode"): lambda v: validation.one_of(v, ("docker", "swarm")),
     ("swarm", "constraints"): validation.swarm_constraints,
     ("swarm", "node_engines"): validation.node_engines,

@@ -109,6 +109,12 @@ class Directory(abc.ABC):
     def groups_of(self, username: str) -> tuple[str, ...]:
         """Names of the user's groups: their primary group and every group listing them."""
 
+    def credential_stamp(self, username: str) -> str | None:
+        """What changes when the account's password is changed in the directory itself, outside
+        ipynbsrv (None: no such account, or disabled). A web session ends when it moves (DESIGN §16).
+        "" where only ipynbsrv changes passwords (the store's credential version covers those)."""
+        return ""
+
     # ------------------------------------------------------------------ shared behaviour
 
     def is_admin(self, username: str) -> bool:

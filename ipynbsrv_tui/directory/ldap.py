@@ -12,6 +12,7 @@ Passwords are sent to the server as salted `{SSHA}` hashes and are never logged 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ssl
 import threading
 from collections.abc import Callable, Iterable
@@ -74,6 +75,7 @@ USER_ATTRIBUTES = [
     "loginShell",
     "shadowExpire",
 ]
+STAMP_ATTRIBUTES = ["uidNumber", "userPassword", "shadowExpire", "modifyTimestamp"]
 GROUP_ATTRIBUTES = ["cn", "gidNumber", "memberUid", "description"]
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 QUERY_MAX = 256
@@ -515,6 +517,22 @@ class LdapDirectory(Directory):
         if not user.active:
             raise InvalidCredentials(f"The account {username} is disabled. Ask an admin to enable it.")
         return user
+
+    def credential_stamp(self, username: str) -> str | None:
+        """A digest of the entry's DN, uidNumber and password hashes (read with the bind DN; where an
+        ACL hides userPassword, its modifyTimestamp instead); None when it is gone or disabled."""
+        entries = self._search(self.settings.user_base, user_filter(username=base.check_username(username)),
+                               STAMP_ATTRIBUTES, "user_base", page_size=2)
+        if len(entries) != 1:
+            return None
+        attributes = entries[0]["attributes"]
+        if shadow_expired(_number(attributes, "shadowExpire")):
+            return None
+        passwords = sorted(bytes(v) if isinstance(v, (bytes, bytearray)) else str(v).encode()
+                           for v in _values(attributes, "userPassword"))
+        parts = [entries[0]["dn"].encode(), _text(attributes, "uidNumber").encode(),
+                 *(passwords or [b"modified", _text(attributes, "modifyTimestamp").encode()])]
+        return hashlib.sha256(b"\0".join(parts)).hexdigest()[:32]
 
     def create_user(
         self, username: str, password: str, display_name: str = "", email: str = "",

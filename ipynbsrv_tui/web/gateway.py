@@ -37,6 +37,7 @@ from .supervisor import NginxSupervisor
 log = logging.getLogger("ipynbsrv.web")
 
 POLL_SECONDS = 5.0
+STAMPS_MAX = 100_000
 LISTEN_CONFIRM_SECONDS = 3.5  # nginx tries to bind for about 2.5 s before it gives up
 WORKER_USERS = ("www-data", "nobody")
 # A starting notebook is routed too: nginx shows "starting" until Jupyter answers.
@@ -101,6 +102,8 @@ class WebGateway:
         self._threads: list[threading.Thread] = []
         self._render_lock = threading.Lock()
         self._seen: dict[str, float] = {}  # user name → when their last request came (time.time())
+        self._stamps: dict[str, tuple[float, str | None]] = {}  # user name → (when asked, directory's stamp)
+        self._stamps_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -288,10 +291,41 @@ class WebGateway:
         return self.service.actor_for_username(username)
 
     def session_binding(self, username: str) -> str | None:
-        return self.service.credential_binding(username)
+        """The store's binding (row, uid, credential version) and the directory's credential stamp,
+        asked now; None when the account is gone or disabled in either."""
+        stored = self.service.credential_binding(username)
+        if stored is None:
+            return None
+        stamp = self._directory_stamp(username, fresh=True)
+        return None if stamp is None else f"{stored}|{stamp}"
 
     def session_valid(self, username: str, binding: str) -> bool:
-        return bool(binding) and self.session_binding(username) == binding
+        """The store is asked on every request; the directory every [web] directory_check_seconds."""
+        stored, _, stamp = binding.rpartition("|")
+        if not stored or self.service.credential_binding(username) != stored:
+            return False
+        return self._directory_stamp(username, fresh=False) == stamp
+
+    def _directory_stamp(self, username: str, fresh: bool) -> str | None:
+        """The directory's credential stamp of the account, as last asked within the check interval."""
+        now = time.monotonic()
+        with self._stamps_lock:
+            known = self._stamps.get(username)
+        if not fresh and known is not None and now - known[0] < self.config.web.directory_check_seconds:
+            return known[1]
+        try:
+            stamp = self.service.directory.credential_stamp(username)
+        except IpynbsrvError as exc:
+            if known is None:
+                raise
+            # Unreachable: nobody can log in meanwhile; the sessions keep their last answer until it is back.
+            log.warning("web: could not ask the directory about %s: %s", username, exc)
+            stamp = known[1]
+        with self._stamps_lock:
+            if len(self._stamps) > STAMPS_MAX:
+                self._stamps.clear()
+            self._stamps[username] = (now, stamp)
+        return stamp
 
     def refused(self, username: str, target: str, reason: str) -> None:
         self.service.audit(username, "web.request", target, "refused", reason)

@@ -33,6 +33,7 @@ from tests.integration.web_support import (
     remove_tree,
     require_nginx,
     runtime_root,
+    wait_for_port,
 )
 
 pytestmark = pytest.mark.web
@@ -53,17 +54,6 @@ class Web:
         """A fresh client; each from its own loopback address, as nginx limits login posts per address."""
         self.clients += 1
         return WebClient(self.port, source or f"127.0.2.{self.clients}")
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nginx did not listen on 127.0.0.1:{port}")
 
 
 @pytest.fixture(scope="module")
