@@ -19,7 +19,7 @@ from textual.screen import Screen
 from ..broker.protocol import BrokerUnavailable
 from ..config import Config
 from ..domain import Actor, ContainerView, Health
-from .background import Background, error_text
+from .background import Background, ErrorToasts, error_text
 from .book import ContainerBook
 from .commands import SectionCommands, action_name
 from .early import EarlyCall
@@ -122,6 +122,7 @@ class IpynbsrvApp(UnreadBadge, Background, App):
         *(Binding(s.key, f"section('{s.mode}')", s.title, show=False) for s in SECTIONS),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", show=False),
+        Binding("q", "back_or_quit", "Back / quit", show=False),
     ]
 
     health: reactive[Health | None] = reactive(None)
@@ -140,6 +141,8 @@ class IpynbsrvApp(UnreadBadge, Background, App):
         self.DEFAULT_MODE = self.home_mode(session.actor, self.sections)  # type: ignore[misc]
         super().__init__()
         self.book = ContainerBook(self)
+        self.error_toasts = ErrorToasts()
+        self._health_error: str | None = None  # shown once until the health check answers again
         self.feed: ContainerFeed | None = None
         self.sampler: StatsSampler | None = None
         self.rights: RightsFeed | None = None
@@ -278,6 +281,7 @@ class IpynbsrvApp(UnreadBadge, Background, App):
 
     def on_health_checked(self, message: HealthChecked) -> None:
         old, new = self.health, message.health
+        self._health_error = None
         if self.service_lost is not None:
             self.service_lost = None
             self.notify("The notebook service answers again.", severity="information", markup=False)
@@ -306,7 +310,8 @@ class IpynbsrvApp(UnreadBadge, Background, App):
     def _health_failed(self, exc: BaseException) -> None:
         if isinstance(exc, BrokerUnavailable):  # client mode: the header says the service is lost
             self.post_message(ServiceLost(error_text(exc, brief=True)))
-        else:  # the header shows what it can; the reason goes to a notification
+        elif error_text(exc) != self._health_error:  # the reason goes to one notification, not one a second
+            self._health_error = error_text(exc)
             self.show_error(exc)
 
     # ------------------------------------------------------------------ sections
@@ -340,6 +345,15 @@ class IpynbsrvApp(UnreadBadge, Background, App):
             if hasattr(screen, f"action_{name}"):
                 await screen.run_action(action)
                 return
+
+    def action_back_or_quit(self) -> None:
+        """`q` as in k9s and lazydocker: back where Escape goes back (a pushed screen or a dialog,
+        asking first where Escape asks), quit on a section's own screen. Typed text (a form, the
+        filter) keeps its q: the focused field takes the key first."""
+        if len(self.screen_stack) > 1:
+            self.simulate_key("escape")
+        else:
+            self.exit()
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

@@ -14,6 +14,7 @@ they run on their own daemon threads (`streams.py`, `buildpump.py`) and post Mes
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -36,6 +37,27 @@ def error_text(exc: BaseException, *, brief: bool = False) -> str:
         return what
     return (f"Unexpected {what}. Try again; if it keeps failing, check that the "
             "Docker Engine and the directory are reachable (the header shows both).")
+
+
+ERROR_SECONDS = 10  # how long an error notification stays on screen
+
+
+class ErrorToasts:
+    """Which error notifications are on screen now: the same error from a call repeated every
+    second (a reload, a health check, after a change of rights) shows once, not once per call."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._shown: dict[tuple[str, str], float] = {}
+
+    def due(self, title: str, text: str) -> bool:
+        """Whether this error is not on screen; if so, it counts as shown from now on."""
+        now = self._clock()
+        self._shown = {key: until for key, until in self._shown.items() if until > now}
+        if (title, text) in self._shown:
+            return False
+        self._shown[(title, text)] = now + ERROR_SECONDS
+        return True
 
 
 class Answered(Message, bubble=False):
@@ -108,6 +130,11 @@ class Background:
             self.show_error(message.error, message.title)
 
     def show_error(self, exc: BaseException, title: str = "") -> None:
-        """The one error presentation: a plain-text error notification (never markup)."""
-        self.app.notify(error_text(exc), title=title or "Error", severity="error",  # type: ignore[attr-defined]
-                        markup=False, timeout=10)
+        """The one error presentation: a plain-text error notification (never markup), not
+        repeated while the same one is still on screen."""
+        text, title = error_text(exc), title or "Error"
+        toasts: ErrorToasts | None = getattr(self.app, "error_toasts", None)  # type: ignore[attr-defined]
+        if toasts is not None and not toasts.due(title, text):
+            return
+        self.app.notify(text, title=title, severity="error",  # type: ignore[attr-defined]
+                        markup=False, timeout=ERROR_SECONDS)

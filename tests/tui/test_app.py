@@ -12,6 +12,7 @@ from ipynbsrv_tui.domain import Actor, ContainerChange, ContainerState, NotAutho
 from ipynbsrv_tui.tui.app import SECTIONS, Section, choose_theme
 from ipynbsrv_tui.tui.commands import class_bindings, section_commands
 from ipynbsrv_tui.tui.hangup import HANGUP_EXIT_CODE, HangupGuard, terminal_gone
+from ipynbsrv_tui.tui.screens.build import BuildRequest
 from ipynbsrv_tui.tui.screens.containers import ContainersScreen
 from ipynbsrv_tui.tui.screens.help import HelpScreen
 from ipynbsrv_tui.tui.screens.notebooks import NotebooksScreen
@@ -115,6 +116,46 @@ async def test_help_lists_section_and_global_keys():
             assert expected in keys
         await pilot.press("escape")
         assert isinstance(app.screen, ContainersScreen)
+
+
+async def test_help_on_the_build_log_names_the_build_log_and_its_keys_not_the_lists():
+    from ipynbsrv_tui.tui.screens.build import BuildScreen
+    from ipynbsrv_tui.tui.screens.help import FILTER_HELP
+
+    from .test_build_dialogs import BuildingSession
+
+    session = BuildingSession()
+    app = make_app(session, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = BuildScreen(BuildRequest("slow", "t/slow:1"))
+        await app.push_screen(panel)
+        await wait_until(pilot, lambda: panel.log_view.view.line_count == 1, what="the first step")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert app.screen.section == "Build log"  # not the section underneath (Containers, Images)
+        assert FILTER_HELP not in app.screen.notes and any("g/G" in note for note in app.screen.notes)
+        keys = {(key, description) for key, description, _ in app.screen.rows}
+        assert ("c", "Stop build") in keys and ("f", "Follow/pause") in keys
+        await pilot.press("q")  # q closes the help, as Escape does
+        assert app.screen is panel
+        session.build.gate.set()
+        await wait_until(pilot, lambda: panel.summary is not None, what="the build to end")
+
+
+async def test_q_goes_back_from_a_pushed_screen_keeps_typed_text_and_quits_on_a_section():
+    app = make_app(FixedSession(), watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        assert isinstance(app.screen, ContainersScreen)
+        await pilot.press("slash", "q")  # the filter takes the q as text
+        await pilot.pause()
+        assert app.is_running and app.screen.query_one("#filter").value == "q"
+        await pilot.press("escape", "escape")
+        app.screen.query_one("#table").focus()
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, what="q to quit on a section's own screen")
 
 
 async def test_palette_reaches_every_action_of_every_section():
@@ -403,3 +444,39 @@ async def test_an_ended_access_closes_the_console_with_the_reason():
         await wait_until(pilot, lambda: app.return_code is not None)
     assert app.return_code == 1
     assert not app.book.views
+
+
+async def test_the_same_error_from_a_repeated_call_shows_once_while_it_is_on_screen():
+    """Bob, demoted, got one error toast per refresh (issue 28): the same failure every second
+    (the health check here) is one notification until it answers again."""
+
+    class FailingHealth(FixedSession):
+        failing = True
+
+        def health(self):
+            if self.failing:
+                raise NotAuthorized("Only admins may see the engine's health.")
+            return super().health()
+
+    session = FailingHealth()
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(3.5)  # three health checks and more
+        assert app.notes.count("Only admins may see the engine's health.") == 1
+        session.failing = False
+        await pilot.pause(1.5)
+        session.failing = True
+        app.error_toasts = type(app.error_toasts)()  # the first toast has expired meanwhile
+        await wait_until(pilot, lambda: app.notes.count("Only admins may see the engine's health.") == 2,
+                         what="the error again after a recovery")
+
+
+def test_error_toasts_repeat_only_once_the_first_has_gone():
+    from ipynbsrv_tui.tui.background import ERROR_SECONDS, ErrorToasts
+
+    now = [100.0]
+    toasts = ErrorToasts(clock=lambda: now[0])
+    assert toasts.due("Error", "refused") and not toasts.due("Error", "refused")
+    assert toasts.due("Error", "another") and toasts.due("Not saved", "refused")
+    now[0] += ERROR_SECONDS + 0.1
+    assert toasts.due("Error", "refused")

@@ -70,7 +70,7 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
         await fill(pilot, app, *"thesis", "tab", *"[b]draft[/b]", "enter")
         await wait_until(pilot, lambda: "thesis" in app.screen.items, what="the new share")
         assert "[b]draft[/b]" in screen_text(app)  # shown literally
-        await pilot.press("g")
+        await pilot.press("a")  # a grants (g is "first row" as in k9s)
         await fill(pilot, app, *"lab", "enter")
         await wait_until(pilot, lambda: app.screen.items["thesis"].grants == ("lab",), what="the grant")
         assert any("Granted lab on thesis. Notified: bob." in note for note in app.notes)
@@ -125,3 +125,33 @@ async def test_notifications_section_badge_read_marks_and_send(service):
         service.send_notification(alice, "lab", "x" * 40)
         await wait_until(pilot, lambda: app.unread == 1, what="a new one arriving live")
     assert service.list_notifications(alice)[0].message == "thanks"
+
+
+async def test_vi_keys_move_in_the_list_and_plus_joins_a_public_group(service):
+    """j/k/g/G move as in k9s (issue 28, item 7); joining moved from j to +."""
+    alice = service.actor_for_username("alice")
+    for name in ("lab-a", "lab-b", "lab-c"):
+        service.create_collab_group(alice, name, public=True)
+    app = make_app(session_of(service, "carol"), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen) and "lab-c" in app.screen.items,
+                         what="the public groups")
+        await pilot.pause()
+        table = app.screen.table
+        keys = list(table.keys)
+        assert "+ Join" in screen_text(app) and "j Join" not in screen_text(app)
+        await pilot.press("G")
+        assert table.cursor_row == len(keys) - 1
+        await pilot.press("k")
+        assert table.cursor_row == len(keys) - 2
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        assert not any("Joined" in note for note in app.notes)  # j moved, it did not join
+        table.move_to("lab-b")
+        await pilot.press("plus")
+        await wait_until(pilot, lambda: any("Joined lab-b" in note for note in app.notes), what="the join")
+    assert "carol" in next(g for g in service.collab_groups(service.actor_for_username("carol"))
+                           if g.name == "lab-b").members

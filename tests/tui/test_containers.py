@@ -204,7 +204,7 @@ async def test_details_info_logs_and_stats(admin_session, alice_container, servi
         assert panel.view.follow
 
         # stats: sparklines fed by the sampler
-        await pilot.press("g")
+        await pilot.press("S")
         await wait_until(pilot, lambda: len(app.book.history.get(cid, ())) >= 2, timeout=30, what="two samples")
         await pilot.pause()
         assert "of 2G" in screen_text(app) or "CPU" in screen_text(app)

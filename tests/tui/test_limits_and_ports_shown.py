@@ -26,3 +26,22 @@ def test_the_details_list_every_published_port():
     view = ContainerView(id=1, name="nb", owner="alice", image="withssh", image_ref="x", state=ContainerState.RUNNING,
                          host_port=49152, public_ports={"22": 49153})
     assert ports_text(view).plain == "49152 (notebook) · 22 → 49153"
+
+
+def test_the_memory_column_is_never_cut():
+    """"83.7M/51…" was cut at every width (issue 28, bug 6): the cell fits the column, always."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from ipynbsrv_tui.domain import ContainerStats
+    from ipynbsrv_tui.tui.widgets import format as fmt
+
+    assert fmt.memory(ContainerStats(1.0, int(83.7 * 1024**2), 512 * 1024**2, 3)) == "84M/512M"
+    assert fmt.memory(ContainerStats(1.0, int(8.5 * 1024**2), int(1.8 * 1024**3), 3)) == "8.5M/1.8G"
+
+    @given(st.integers(1, 2**50), st.integers(0, 2**50))
+    def fits(used: int, limit: int) -> None:
+        cell = fmt.memory(ContainerStats(1.0, used, limit, 3))
+        assert len(cell) <= fmt.MEMORY_WIDTH, cell
+
+    fits()

@@ -114,6 +114,26 @@ async def test_container_log_opens_at_its_end_and_f_toggles():
         assert view.follow and "following" in str(panel.status.render())
 
 
+async def test_vi_keys_scroll_every_log():
+    """j/k a line, g the top, G the end and following again, as in less and k9s (issue 28, item 7)."""
+    app = LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        panel = app.query_one(LogPanel)
+        panel.append([f"line {i}" for i in range(500)])
+        await pilot.pause()
+        view = panel.view
+        view.focus()
+        bottom = view.scroll_y
+        await pilot.press("k")
+        assert not view.follow and view.scroll_y == bottom - 1
+        await pilot.press("g")
+        assert view.scroll_y == 0 and "line 0" in _visible(view)
+        await pilot.press("j", "j")
+        assert view.scroll_y == 2
+        await pilot.press("G")
+        assert view.follow and view.scroll_y == view.max_scroll_y and "line 499" in _visible(view)
+
+
 def near(color, hex_color: str) -> bool:
     """Within a few steps per channel (Textual blends theme colours slightly)."""
     red, green, blue = (int(hex_color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))

@@ -86,7 +86,7 @@ def test_details_stats(snap_compare, frozen_clock):
     async def run_before(pilot):
         await preload(pilot)
         pilot.app.screen.query_one("#table").move_to(1)
-        await pilot.press("enter", "g")
+        await pilot.press("enter", "S")
         await pilot.pause()
 
     assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=run_before)

@@ -243,6 +243,14 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
         height: 1; padding: 0 1; background: $boost; text-style: bold; text-wrap: nowrap; text-overflow: ellipsis;
     }
     """
+    HELP_TITLE = "Build log"
+    HELP_NOTES = (
+        "The log follows its end; scrolling up pauses it (a marker counts the new lines), f, End or G "
+        "follows again. Arrows or j/k scroll a line, PgUp/PgDn a page, Home/End or g/G go to the top / "
+        "the end.",
+        "Step lines are bold, tolerated Debian noise dim, warnings yellow, errors red; the bar at the "
+        "bottom counts them. A stopped build is Cancelled and keeps no image.",
+    )
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("c", "cancel_build", "Stop build"),

@@ -50,7 +50,7 @@ class ContainerListScreen(ContainerScreen):
         Column("state", "State", 8),
         Column("port", "Port", 5, justify="right"),
         Column("cpu", "CPU", 4, justify="right"),
-        Column("memory", "Memory", 9),
+        Column("memory", "Memory", fmt.MEMORY_WIDTH),
         Column("uptime", "Up", 5),
         Column("activity", "Active", 6),
     )

@@ -32,7 +32,7 @@ class ContainerDetailsScreen(ContainerScreen):
         Binding("escape", "back", "Back"),
         Binding("i", "tab('info')", "Info"),
         Binding("l", "tab('logs')", "Logs"),
-        Binding("g", "tab('stats')", "Stats"),
+        Binding("S", "tab('stats')", "Stats", key_display="S"),
     ]
 
     def __init__(self, container_id: int, tab: str = "info") -> None:

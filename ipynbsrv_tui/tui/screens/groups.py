@@ -20,7 +20,7 @@ def group_kind(view: CollabGroupView) -> Text:
 
 
 class GroupsScreen(CollabListScreen):
-    """Collaboration groups: `n` new, `a` add a member, `x` remove one, `j` join a public group,
+    """Collaboration groups: `n` new, `a` add a member, `x` remove one, `+` join a public group,
     `e` leave, `i` share an image you own with the group, `d` delete (Cancel is the default),
     `enter` members, admins and shares."""
 
@@ -34,12 +34,12 @@ class GroupsScreen(CollabListScreen):
     )
     FILTER_HINT = "filter by group, creator or member"
     EMPTY = "No groups yet: n creates one."
-    HINT = "n new group · a add member · j join · enter details"
+    HINT = "n new group · a add member · + join · enter details"
     BINDINGS = [
         Binding("n", "create", "New group"),
         Binding("a", "add_member", "Add member"),
         Binding("x", "remove_member", "Remove member"),
-        Binding("j", "join", "Join"),
+        Binding("plus", "join", "Join", key_display="+"),
         Binding("e", "leave", "Leave"),
         Binding("d", "delete", "Delete"),
         Binding("i", "share_image", "Share image", show=False),

@@ -20,13 +20,17 @@ FILTER_HELP = (
     "Enter keeps the filter, Escape clears it."
 )
 NAVIGATION_HELP = (
-    "Arrows, PgUp/PgDn, Home/End move; Tab moves between fields; ctrl+p finds any action by name. "
+    "Arrows or j/k, PgUp/PgDn, Home/End or g/G move; Tab moves between fields; ctrl+p finds any action by name. "
     "The URL copy (y / Y) uses your terminal's clipboard (OSC 52)."
 )
 
 
 class HelpScreen(Dialog[None]):
-    """Lists every key active on the screen it was opened from, then the app-wide keys."""
+    """Lists every key active on the screen it was opened from, then the app-wide keys.
+
+    A screen that is not a section's list names itself with `HELP_TITLE` and replaces the list
+    notes (filter syntax) with its own `HELP_NOTES`.
+    """
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -45,7 +49,8 @@ class HelpScreen(Dialog[None]):
 
     def __init__(self, screen: Screen, section: str) -> None:
         super().__init__()
-        self.section = section
+        self.section = getattr(screen, "HELP_TITLE", "") or section
+        self.notes: tuple[str, ...] = getattr(screen, "HELP_NOTES", (FILTER_HELP, NAVIGATION_HELP))
         self.rows = self._collect(screen)
 
     def _collect(self, screen: Screen) -> list[tuple[str, str, str]]:
@@ -75,6 +80,6 @@ class HelpScreen(Dialog[None]):
             with VerticalScroll():
                 yield Static(grid)
                 yield Static(Text(""))
-                yield Static(Text(FILTER_HELP))
-                yield Static(Text(NAVIGATION_HELP))
+                for note in self.notes:
+                    yield Static(Text(note))
             yield Static(Text("Escape or ? closes."), classes="help-hint")

@@ -27,7 +27,7 @@ def change_text(change: ShareChange, done: str) -> str:
 
 
 class SharesScreen(CollabListScreen):
-    """Shares: `n` new, `g` grant a group, `r` revoke one, `d` delete (Cancel is the default; then
+    """Shares: `n` new, `a` grant a group, `r` revoke one, `d` delete (Cancel is the default; then
     keep / archive / delete its files), `enter` grants and members."""
 
     TITLE_TEXT = "Shares"
@@ -40,10 +40,10 @@ class SharesScreen(CollabListScreen):
     )
     FILTER_HINT = "filter by share, owner, group or description"
     EMPTY = "No shares you may use: n creates one."
-    HINT = "n new share · g grant a group · r revoke · enter details"
+    HINT = "n new share · a grant a group · r revoke · enter details"
     BINDINGS = [
         Binding("n", "create", "New share"),
-        Binding("g", "grant", "Grant"),
+        Binding("a", "grant", "Grant"),
         Binding("r", "revoke", "Revoke"),
         Binding("d", "delete", "Delete"),
         *CollabListScreen.COMMON_BINDINGS,

@@ -70,12 +70,32 @@ def cpu(stats: ContainerStats | None) -> str:
     return "-" if stats is None else f"{stats.cpu_percent:.0f}%"
 
 
+def short_size(number: int | float | None) -> str:
+    """A size in at most 4 characters: 8.5M, 84M, 512M, 1.8G (a decimal only below 10)."""
+    if not number:
+        return "-"
+    value = float(number)
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if round(value) < 1000 or unit == "P":
+            break
+        value /= 1024
+    if unit == "B":
+        return f"{value:.0f}B"
+    text = f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
+    return text.removesuffix(".0") + unit
+
+
+MEMORY_WIDTH = 9  # short_size/short_size: the list's Memory column is never cut
+
+
 def memory(stats: ContainerStats | None, limit: int = 0) -> str:
-    """`120M/2G`: used against the container's limit (the engine's limit when the store has none)."""
+    """`120M/2G`: used against the container's limit (the engine's limit when the store has none),
+    at most MEMORY_WIDTH characters."""
     if stats is None:
-        return "-" if not limit else f"-/{size(limit)}"
+        return "-" if not limit else f"-/{short_size(limit)}"
     cap = limit or stats.memory_limit
-    return f"{size(stats.memory_bytes)}/{size(cap)}" if cap else size(stats.memory_bytes)
+    used = short_size(stats.memory_bytes)
+    return f"{used}/{short_size(cap)}" if cap else used
 
 
 def usage_bar(fraction: float, width: int = 20) -> Text:

@@ -82,6 +82,11 @@ class VirtualTable(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
         Binding("enter", "select", "Details", show=False),
+        # The keys k9s and lazydocker users type (issue 28, item 7).
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("g", "first", "First", show=False),
+        Binding("G", "last", "Last", show=False, key_display="G"),
     ]
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)

@@ -51,6 +51,11 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         Binding("pagedown", "scroll_page(1)", "Page down", show=False),
         Binding("home", "top", "Top", show=False),
         Binding("end", "bottom", "End", show=False),
+        # The keys k9s, lazydocker and less users type (issue 28, item 7).
+        Binding("k", "scroll_lines(-1)", "Up", show=False),
+        Binding("j", "scroll_lines(1)", "Down", show=False),
+        Binding("g", "top", "Top", show=False),
+        Binding("G", "bottom", "End", show=False, key_display="G"),
     ]
 
     follow: reactive[bool] = reactive(True, init=False)
