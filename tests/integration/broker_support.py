@@ -8,6 +8,7 @@ ordinary users need nothing else.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pwd
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "ipynbsrv_tui"
 SYSTEM_PYTHON = "/usr/bin/python3"
 FAKE_NOTEBOOK = Path(__file__).with_name("fake_notebook")
-CLIENT_FILES = ("__init__.py", "domain.py", "interface.py", "broker/__init__.py", "broker/protocol.py", "broker/client.py")
+CLIENT_ENTRY = "broker/client.py"
 
 CLIENT_SCRIPT = r'''
 import json, os, sys
@@ -125,10 +126,38 @@ def world_readable_dir(prefix: str) -> Path:
     return path
 
 
+def client_files(entry: str = CLIENT_ENTRY) -> list[str]:
+    """The package's files the client imports, following its relative imports from `entry`
+    (the package's __init__ files included), so a module moved out of the client breaks no copy."""
+    seen: set[str] = set()
+    pending = [entry]
+    while pending:
+        relative = pending.pop()
+        if relative in seen:
+            continue
+        seen.add(relative)
+        parts = Path(relative).parent.parts
+        for index in range(len(parts) + 1):
+            pending.append(str(Path(*parts[:index], "__init__.py")))
+        tree = ast.parse((PACKAGE / relative).read_text())
+        typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                       and ast.unparse(node.test).endswith("TYPE_CHECKING") for inner in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level and id(node) not in typing_only:
+                base = parts[: len(parts) - node.level + 1]
+                names = [node.module] if node.module else [alias.name for alias in node.names]
+                for name in names:
+                    module = Path(*base, *name.split("."))
+                    for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                        if (PACKAGE / candidate).is_file():
+                            pending.append(str(candidate))
+    return sorted(seen)
+
+
 def copy_client_package(target: Path) -> Path:
     """Copy only the client side of ipynbsrv_tui under `target` (world-readable); returns its PYTHONPATH."""
     root = target / "client-lib"
-    for relative in CLIENT_FILES:
+    for relative in client_files():
         destination = root / "ipynbsrv_tui" / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PACKAGE / relative, destination)
