@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .domain import IpynbsrvError
+from .logsafe import escape_controls
 
 if TYPE_CHECKING:
     from .config import Config
@@ -130,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = getattr(args, "handler", cmd_tui)
     try:
         return handler(args)
-    except IpynbsrvError as exc:
-        print(f"ipynbsrv-tui: {exc}", file=sys.stderr)
+    except IpynbsrvError as exc:  # it may quote what was typed or stored: one line, escaped
+        sys.stderr.write(f"ipynbsrv-tui: {escape_controls(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         print("ipynbsrv-tui: interrupted", file=sys.stderr)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def escape_controls(text: str) -> str:
-    """`text` with every control character (newlines and tabs included) written as `\\xNN` / `\\uNNNN`."""
+    """`text` with every control character (C0 with newlines and tabs, DEL, C1, the Unicode line
+    separators) written as `\\xNN` / `\\uNNNN`: the project's one escaper, for log records and for
+    every text the command line prints."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 

@@ -177,15 +177,33 @@ def memory(value: str | int) -> int:
 
 
 def text(value: object, what: str, limit: int, *, single_line: bool = False) -> str:
-    """Free text of at most `limit` characters (one line when `single_line`); NUL is never accepted."""
+    """Free text of at most `limit` characters (one line when `single_line`). The one validator of
+    every text a person writes (descriptions, messages, commands, names shown to others): control
+    characters are refused (a line break only where `single_line` is False), so no terminal
+    escape is ever stored (DESIGN §8)."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be text, not {type(value).__name__}.")
     if len(value) > limit:
         raise ValidationError(f"{what} is {len(value)} characters long; the most is {limit}. Shorten it.")
-    if "\0" in value or (single_line and any(ch in value for ch in "\r\n")):
-        raise ValidationError(f"{what} must not contain {'line breaks or ' if single_line else ''}NUL characters.")
+    return no_controls(value, what, allow_newline=not single_line)
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def no_controls(value: object, what: str = "The text", *, allow_newline: bool = False) -> str:
+    """`value` when it is text holding no control character (C0, DEL, C1, the Unicode line
+    separators; a newline only with `allow_newline`), else ValidationError naming the first one."""
+    value = _string(value, what)
+    for match in _CONTROLS.finditer(value):
+        if allow_newline and match.group() == "\n":
+            continue
+        breaks = "" if allow_newline else "line breaks, "
+        raise ValidationError(
+            f"{what} must not contain {breaks}tabs or other control characters (found U+{ord(match.group()):04X} "
+            f"at character {match.start() + 1}): remove it.")
     return value
 
 
@@ -402,9 +420,7 @@ def display_name(value: str, fallback: str) -> str:
     text = " ".join((value or "").split())
     if len(text) > DISPLAY_NAME_MAX:
         raise ValidationError(f"The display name is longer than {DISPLAY_NAME_MAX} characters.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise ValidationError("The display name must not contain control characters.")
-    return text or fallback
+    return no_controls(text, "The display name") or fallback
 
 
 def email(value: str) -> str:
@@ -419,11 +435,11 @@ def email(value: str) -> str:
         or not name
         or "." not in domain
         or len(text) > EMAIL_MAX
-        or any(ch.isspace() or ord(ch) < 32 or ch in "<>()," for ch in text)
+        or any(ch.isspace() or ch in "<>()," for ch in text)
         or "@" in domain
     ):
         raise ValidationError(f"{text!r} is not an email address: expected name@domain.example.")
-    return text
+    return no_controls(text, "The e-mail address")
 
 
 def group_id(value: int | None) -> int | None:
@@ -459,13 +475,6 @@ def share_name(value: str) -> str:
         raise ValidationError(str(exc).replace("Username", "Share name").replace("username", "share name")) from None
 
 
-def _no_controls(text: str, what: str, allow_newline: bool = False) -> str:
-    for ch in text:
-        if (ord(ch) < 32 and not (allow_newline and ch == "\n")) or 127 <= ord(ch) < 160:
-            raise ValidationError(f"The {what} must not contain control characters.")
-    return text
-
-
 def notification_message(value: str) -> str:
     """A notification message: 1 to 1000 characters; line breaks allowed, other control characters
     (ANSI escapes included) not, so it shows literally in every list."""
@@ -474,7 +483,7 @@ def notification_message(value: str) -> str:
         raise ValidationError("A message is required.")
     if len(text) > NOTIFICATION_MAX:
         raise ValidationError(f"The message is longer than {NOTIFICATION_MAX} characters ({len(text)}): shorten it.")
-    return _no_controls(text, "message", allow_newline=True)
+    return no_controls(text, "The message", allow_newline=True)
 
 
 def notification_target(value: str) -> str:
@@ -482,7 +491,7 @@ def notification_target(value: str) -> str:
     text = (_string(value, "The subject") or "").strip()
     if len(text) > TARGET_MAX:
         raise ValidationError(f"The notification's subject is longer than {TARGET_MAX} characters.")
-    return _no_controls(text, "subject")
+    return no_controls(text, "The notification's subject")
 
 
 # --------------------------------------------------------------------------- backups (DESIGN §17)

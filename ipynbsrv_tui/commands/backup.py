@@ -7,7 +7,7 @@ import sys
 
 from ..domain import BackupEntry
 from ..logsafe import escape_controls
-from .output import one_line_errors, print_json, print_table, when
+from .output import one_line_errors, print_json, print_table, say, when
 from .session import open_session
 
 PATH_HELP = ("a path as your notebooks show it: /home/<you>/…, /data/shares/<share>/…, ~/… "
@@ -101,10 +101,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"Restored {escape_controls(result.path)} from the backup of {when(result.snapshot_time.astimezone())} "
+    say(f"Restored {escape_controls(result.path)} from the backup of {when(result.snapshot_time.astimezone())} "
           f"({result.snapshot}) to {escape_controls(result.target)} ({result.files} files).")
     if result.skipped:
-        print("Not restored (devices, fifos or sockets): " + ", ".join(escape_controls(p) for p in result.skipped))
+        say("Not restored (devices, fifos or sockets): " + ", ".join(escape_controls(p) for p in result.skipped))
     return 0
 
 
@@ -114,7 +114,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         repository = session.backup_init()
     finally:
         session.close()
-    print(f"Created the restic repository {repository}. Keep a copy of its password file somewhere safe: "
+    say(f"Created the restic repository {repository}. Keep a copy of its password file somewhere safe: "
           "without it the backups cannot be read.")
     return 0
 
@@ -128,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
-    print(f"Backed up in {report.seconds:.1f} s: snapshot {report.snapshot}, {report.files_new} new and "
+    say(f"Backed up in {report.seconds:.1f} s: snapshot {report.snapshot}, {report.files_new} new and "
           f"{report.files_changed} changed files, {report.bytes_added} bytes added; "
           f"{report.forgotten} old snapshots forgotten" + ("; repository checked." if report.checked else "."))
     return 0
@@ -143,13 +143,13 @@ def cmd_restore_installation(args: argparse.Namespace) -> int:
     running = connect_session(config, timeout=1.0)
     if running is not None:
         running.close()
-        print(f"ipynbsrv-tui: the broker answers at {config.broker.socket}: stop it first "
+        say(f"ipynbsrv-tui: the broker answers at {config.broker.socket}: stop it first "
               "(systemctl stop ipynbsrv), then restore.", file=sys.stderr)
         return 2
     report = restore_installation(config, args.snapshot, args.force)
-    print(f"Restored snapshot {report.snapshot} of {report.time}: the database to {report.database}, "
+    say(f"Restored snapshot {report.snapshot} of {report.time}: the database to {report.database}, "
           f"and {', '.join(report.folders)}.")
-    print("Next: start the broker (systemctl start ipynbsrv), then run `ipynbsrv-tui reconcile` to see which "
+    say("Next: start the broker (systemctl start ipynbsrv), then run `ipynbsrv-tui reconcile` to see which "
           "notebooks this engine lacks.")
     return 0
 
@@ -164,15 +164,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
         return 0 if status.enabled and not status.last_error and not status.late else 1
     if not status.enabled:
-        print("Backups are off ([backup] enabled = false).")
+        say("Backups are off ([backup] enabled = false).")
         return 1
-    print(f"repository:   {status.repository}")
-    print(f"schedule:     {status.schedule}" + (" (running now)" if status.running else ""))
-    print(f"last run:     {when(status.last_run.astimezone() if status.last_run else None)}")
-    print(f"last success: {when(status.last_success.astimezone() if status.last_success else None)}"
+    say(f"repository:   {status.repository}")
+    say(f"schedule:     {status.schedule}" + (" (running now)" if status.running else ""))
+    say(f"last run:     {when(status.last_run.astimezone() if status.last_run else None)}")
+    say(f"last success: {when(status.last_success.astimezone() if status.last_success else None)}"
           + ("  LATE: no success for over 26 hours" if status.late else ""))
-    print(f"last check:   {when(status.last_check.astimezone() if status.last_check else None)}")
-    print(f"next run:     {when(status.next_run.astimezone() if status.next_run else None)}")
+    say(f"last check:   {when(status.last_check.astimezone() if status.last_check else None)}")
+    say(f"next run:     {when(status.next_run.astimezone() if status.next_run else None)}")
     if status.last_error:
-        print(f"last error:   {escape_controls(status.last_error)}")
+        say(f"last error:   {escape_controls(status.last_error)}")
     return 0 if not status.last_error and not status.late else 1

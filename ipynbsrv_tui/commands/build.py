@@ -14,7 +14,7 @@ from typing import TextIO
 from .. import validation
 from ..domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
 from ..engine.text import plain_line
-from .output import one_line_errors
+from .output import one_line_errors, say
 from .session import open_session
 
 _BOLD, _DIM, _YELLOW, _RED, _GREEN, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[33m", "\x1b[1;31m", "\x1b[32m", "\x1b[0m"
@@ -61,7 +61,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         summary = dataclasses.replace(summary, seconds=time.monotonic() - started)
     printer.summary(tag, summary)
     if summary is None or summary.status is not BuildStatus.SUCCEEDED:
-        print(f"ipynbsrv-tui: {failure_line(tag, summary)}", file=sys.stderr, flush=True)
+        say(f"ipynbsrv-tui: {failure_line(tag, summary)}", file=sys.stderr, flush=True)
         return 1
     return 0
 

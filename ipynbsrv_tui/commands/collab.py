@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..domain import CollabGroupView, NotificationView, ShareChange, ShareView, ValidationError
-from .output import one_line_errors, print_json, print_table, when
+from .output import one_line_errors, print_json, print_table, say, when
 from .session import open_session
 
 CHOICES = "keep, archive or delete"
@@ -106,11 +106,11 @@ def _print_group(args, view: CollabGroupView, done: str = "") -> int:
         print_json(view)
         return 0
     if done:
-        print(done)
+        say(done)
     print_table(("GROUP", "GID", "KIND", "CREATOR", "MEMBERS", "ADMINS", "MEMBER"), [_group_row(view)])
-    print(f"members: {', '.join(view.members) or '-'}")
+    say(f"members: {', '.join(view.members) or '-'}")
     if view.shares:
-        print(f"shares: {', '.join(view.shares)}")
+        say(f"shares: {', '.join(view.shares)}")
     return 0
 
 
@@ -136,7 +136,7 @@ def groups_delete(args) -> int:
     if not args.yes:
         raise ValidationError(f"Deleting group {args.group} cannot be undone: add --yes to do it.")
     open_session(args).delete_collab_group(args.group)
-    print(f"Deleted group {args.group}.")
+    say(f"Deleted group {args.group}.")
     return 0
 
 
@@ -159,7 +159,7 @@ def groups_join(args) -> int:
 
 def groups_leave(args) -> int:
     open_session(args).leave_group(args.group)
-    print(f"Left {args.group}.")
+    say(f"Left {args.group}.")
     return 0
 
 
@@ -175,9 +175,9 @@ def _print_share(args, view: ShareView, done: str = "") -> int:
         print_json(view)
         return 0
     if done:
-        print(done)
+        say(done)
     print_table(("SHARE", "OWNER", "GROUP", "GRANTED TO", "MEMBERS", "DESCRIPTION"), [_share_row(view)])
-    print(f"in notebooks: {view.path}; members: {', '.join(view.members) or '-'}")
+    say(f"in notebooks: {view.path}; members: {', '.join(view.members) or '-'}")
     return 0
 
 
@@ -185,11 +185,11 @@ def _print_change(args, change: ShareChange, done: str) -> int:
     if args.json:
         print_json(change)
         return 0
-    print(done)
+    say(done)
     if change.notified:
-        print(f"notified: {', '.join(change.notified)}")
+        say(f"notified: {', '.join(change.notified)}")
     if change.restart_needed:
-        print(f"{change.note} ({', '.join(change.restart_needed)})")
+        say(f"{change.note} ({', '.join(change.restart_needed)})")
     return 0
 
 
@@ -218,12 +218,12 @@ def shares_delete(args) -> int:
     if args.json:
         print_json(report)
         return 0
-    print(f"Deleted share {report.share} (data: {report.data}).")
+    say(f"Deleted share {report.share} (data: {report.data}).")
     for title, item in (("archived", report.archived), ("removed", report.removed), ("kept", report.kept)):
         if item:
-            print(f"  {title}: {item}")
+            say(f"  {title}: {item}")
     if report.restart_needed:
-        print(f"Running notebooks keep the folder until their next start: {', '.join(report.restart_needed)}")
+        say(f"Running notebooks keep the folder until their next start: {', '.join(report.restart_needed)}")
     return 0
 
 
@@ -272,7 +272,7 @@ def notes_send(args) -> int:
     if args.json:
         print_json(view)
     else:
-        print(f"Sent notification {view.id} to {args.group}.")
+        say(f"Sent notification {view.id} to {args.group}.")
     return 0
 
 
@@ -280,5 +280,5 @@ def notes_read(args) -> int:
     if args.id is None and not args.all:
         raise ValidationError("Give a notification id, or --all to mark every one as read.")
     changed = open_session(args).mark_read(None if args.all else args.id)
-    print(f"Marked {changed} notification{'s' if changed != 1 else ''} as read.")
+    say(f"Marked {changed} notification{'s' if changed != 1 else ''} as read.")
     return 0

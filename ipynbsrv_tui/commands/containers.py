@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .. import validation
 from ..domain import ContainerView, NotFound, ValidationError
-from .output import one_line_errors, print_json, print_table, when
+from .output import one_line_errors, print_json, print_table, say, when
 from .session import open_session
 
 CONTAINER_HELP = "the container: its number (#id), OWNER/NAME, or NAME among your own"
@@ -114,7 +113,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.json:
         print_json(view)
     else:
-        print(f"Created {view.owner}/{view.name} (#{view.id}), {view.state.value}, port {view.host_port}.")
+        say(f"Created {view.owner}/{view.name} (#{view.id}), {view.state.value}, port {view.host_port}.")
         if view.url:
             print_how_to_open(session.connection_info(view.id))
     return 0
@@ -123,10 +122,10 @@ def cmd_create(args: argparse.Namespace) -> int:
 def print_how_to_open(info) -> None:
     """The web address when web access is on (no token: the browser logs in), else the ssh -L way."""
     if info.web_url:
-        print(f"Open {info.web_url} and log in with your directory password.")
+        say(f"Open {info.web_url} and log in with your directory password.")
     else:
-        print(f"On your computer run:  {info.tunnel_command}")
-        print(f"then open:  {info.local_url}")
+        say(f"On your computer run:  {info.tunnel_command}")
+        say(f"then open:  {info.local_url}")
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -145,7 +144,7 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
     view = resolve(session, args.container)
     method = getattr(session, f"{args.action}_container")
     updated = method(view.id)
-    print(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
+    say(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
     return 0
 
 
@@ -154,13 +153,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.container:
         view = resolve(session, args.container)
         updated = session.resume_container(view.id)
-        print(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
+        say(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
         return 0
     resumed = session.resume_suspended()
     if not resumed:
-        print("You have no suspended notebooks.")
+        say("You have no suspended notebooks.")
     for view in resumed:
-        print(f"{view.owner}/{view.name} (#{view.id}) is {view.state.value}.")
+        say(f"{view.owner}/{view.name} (#{view.id}) is {view.state.value}.")
     return 0
 
 
@@ -173,7 +172,7 @@ def cmd_stop_suspended(args: argparse.Namespace) -> int:
             "work are lost. Add --yes to do it."
         )
     stopped = session.stop_suspended()
-    print(f"Stopped {len(stopped)} suspended notebooks" + (f": {', '.join(stopped)}." if stopped else "."))
+    say(f"Stopped {len(stopped)} suspended notebooks" + (f": {', '.join(stopped)}." if stopped else "."))
     return 0
 
 
@@ -187,7 +186,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if not args.yes:
         raise ValidationError(f"Deleting {view.owner}/{view.name} cannot be undone: add --yes to do it.")
     session.delete_container(view.id)
-    print(f"Deleted {view.owner}/{view.name} (#{view.id}).")
+    say(f"Deleted {view.owner}/{view.name} (#{view.id}).")
     return 0
 
 
@@ -202,13 +201,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
     view = resolve(session, args.container)
     if not args.follow:
         for line in session.container_logs(view.id, tail=tail):
-            sys.stdout.write(line.rstrip("\n") + "\n")
+            say(line.rstrip("\n"))
         return 0
     stream = session.follow_logs(view.id, tail=tail)
     try:
         for line in stream:
-            sys.stdout.write(line.rstrip("\n") + "\n")
-            sys.stdout.flush()
+            say(line.rstrip("\n"), flush=True)
     finally:
         close = getattr(stream, "close", None)
         if close is not None:

@@ -13,7 +13,7 @@ from .. import validation
 from ..config import load_config
 from ..domain import ValidationError
 from .build import add_build
-from .output import one_line_errors, print_json, print_table
+from .output import one_line_errors, print_json, print_table, say
 from .session import open_session
 
 
@@ -60,12 +60,12 @@ def cmd_bootstrap_base(args: argparse.Namespace) -> int:
         )
     finally:
         engine.close()
-    print(f"{tag} is ready.", flush=True)
+    say(f"{tag} is ready.", flush=True)
     return 0
 
 
 def _print_progress(line: str) -> None:
-    print(line, file=sys.stdout, flush=True)
+    say(line, file=sys.stdout, flush=True)
 
 
 # ---------------------------------------------------------------------- list, register, retire
@@ -144,7 +144,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     if args.json:
         print_json(view)
     else:
-        print(f"Registered {view.name} ({view.ref}).")
+        say(f"Registered {view.name} ({view.ref}).")
     return 0
 
 
@@ -159,7 +159,7 @@ def add_retire(subcommands: argparse._SubParsersAction) -> None:
 
 def cmd_retire(args: argparse.Namespace) -> int:
     view = open_session(args).retire_image(args.name, not args.undo)
-    print(f"Image {view.name} is {'retired' if view.retired else 'back in use'}.")
+    say(f"Image {view.name} is {'retired' if view.retired else 'back in use'}.")
     return 0
 
 
@@ -176,5 +176,5 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if not args.yes:
         raise ValidationError(f"Unregistering image {args.name} cannot be undone: add --yes to do it.")
     open_session(args).delete_image(args.name)
-    print(f"Unregistered {args.name}.")
+    say(f"Unregistered {args.name}.")
     return 0

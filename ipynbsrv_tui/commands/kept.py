@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..domain import KeptView, ValidationError
-from .output import one_line_errors, print_json, print_table, when
+from .output import one_line_errors, print_json, print_table, say, when
 from .session import open_session
 
 HEADERS = ("NAME", "WAS", "RETIRED IDS", "SINCE", "PATH")
@@ -47,5 +47,5 @@ def cmd_purge(args) -> int:
     if args.json:
         print_json(view)
     else:
-        print(f"Purged {view.path}.")
+        say(f"Purged {view.path}.")
     return 0

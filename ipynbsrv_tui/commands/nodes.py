@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..domain import NodeView
-from .output import one_line_errors, print_json, print_table
+from .output import one_line_errors, print_json, print_table, say
 from .session import open_session
 
 NODE_HELP = "the node: its ipynbsrv.node label, hostname or id (see `nodes list`)"
@@ -56,10 +56,10 @@ def cmd_availability(args: argparse.Namespace) -> int:
     try:
         if args.availability == "drain":
             view = session.drain_node(args.node)
-            print(f"Drained node {view.name}: Swarm moves its notebooks to other eligible nodes.")
+            say(f"Drained node {view.name}: Swarm moves its notebooks to other eligible nodes.")
         else:
             view = session.activate_node(args.node)
-            print(f"Activated node {view.name}: Swarm may place notebooks there again.")
+            say(f"Activated node {view.name}: Swarm may place notebooks there again.")
     finally:
         session.close()
     return 0

@@ -7,13 +7,18 @@ import dataclasses
 import enum
 import getpass
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from ..domain import ValidationError
+from ..logsafe import escape_controls
+
+# What json.dumps(ensure_ascii=False) leaves raw: DEL, the C1 controls, the Unicode line separators.
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029]")
 
 
 def _plain(value: Any) -> Any:
@@ -31,19 +36,32 @@ def _plain(value: Any) -> Any:
 
 
 def print_json(value: Any) -> None:
-    """Dataclasses, enums and datetimes (as ISO 8601 UTC) as indented JSON on stdout."""
-    json.dump(_plain(value), sys.stdout, indent=2, ensure_ascii=False)
+    """Dataclasses, enums and datetimes (as ISO 8601 UTC) as indented JSON on stdout; every control
+    character inside a string is a JSON escape, so stored text never reaches the terminal raw."""
+    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(_plain(value)):
+        sys.stdout.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", chunk))
     sys.stdout.write("\n")
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Left-aligned columns separated by two spaces; newlines in cells become spaces."""
+    """Left-aligned columns separated by two spaces; control characters in cells (newlines
+    included) are shown escaped (`\\x1b`), so one cell is one line and no terminal escape runs."""
     cells = [[str(h) for h in headers]] + [
-        ["" if c is None else str(c).replace("\n", " ") for c in row] for row in rows
+        ["" if c is None else escape_controls(str(c)) for c in row] for row in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def say(text: str = "", *, file: TextIO | None = None, flush: bool = False) -> None:
+    """Print one line of text that may hold stored or typed text: its control characters are shown
+    escaped (`logsafe.escape_controls`). Every line the scripting commands print goes through here,
+    `print_table` or `print_json`."""
+    out = sys.stdout if file is None else file
+    out.write(escape_controls(text) + "\n")
+    if flush:
+        out.flush()
 
 
 def when(moment: datetime | None) -> str:

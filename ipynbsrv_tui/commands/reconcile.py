@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .output import say
 from .session import open_session
 
 
@@ -27,10 +28,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         report = session.reconcile()
     finally:
         session.close()
-    print(f"Checked {report.checked} containers in {report.seconds:.2f} s: "
+    say(f"Checked {report.checked} containers in {report.seconds:.2f} s: "
           f"{len(report.repaired)} repaired, {len(report.flagged)} flagged.")
     for line in report.repaired:
-        print(f"  repaired: {line}")
+        say(f"  repaired: {line}")
     for line in report.flagged:
-        print(f"  flagged:  {line}")
+        say(f"  flagged:  {line}")
     return 1 if report.flagged else 0

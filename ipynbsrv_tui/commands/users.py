@@ -9,7 +9,7 @@ import sys
 from ..config import load_config
 from ..domain import UserView, ValidationError
 from . import hostaccount
-from .output import one_line_errors, print_json, print_table, read_password, when
+from .output import one_line_errors, print_json, print_table, read_password, say, when
 from .session import open_session
 
 CHOICES = "keep, archive or delete"
@@ -121,9 +121,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.json:
         print_json(view)
     else:
-        print(f"Created user {view.username} (uid {view.uid}).")
+        say(f"Created user {view.username} (uid {view.uid}).")
         if made:
-            print(f"Created the {made}.")
+            say(f"Created the {made}.")
     return 0
 
 
@@ -135,14 +135,14 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         if account:
-            print(f"kept: {account}", file=sys.stderr)
+            say(f"kept: {account}", file=sys.stderr)
         return 0
-    print(f"Deleted user {report.username} (containers: {report.containers}, data: {report.data}).")
+    say(f"Deleted user {report.username} (containers: {report.containers}, data: {report.data}).")
     for title, items in (("archived", report.archived), ("removed", report.removed), ("kept", report.kept)):
         for item in items:
-            print(f"  {title}: {item}")
+            say(f"  {title}: {item}")
     if account:
-        print(f"  kept: {account}")
+        say(f"  kept: {account}")
     return 0
 
 
@@ -169,7 +169,7 @@ def cmd_active(args: argparse.Namespace) -> int:
 def cmd_password(args: argparse.Namespace) -> int:
     password = read_password(args.password_file)
     open_session(args).set_password(args.username, password)
-    print(f"Set the password of {args.username}.")
+    say(f"Set the password of {args.username}.")
     return 0
 
 
@@ -177,7 +177,7 @@ def _print_user(args: argparse.Namespace, view: UserView, state: str) -> int:
     if args.json:
         print_json(view)
     else:
-        print(f"User {view.username} is {state}.")
+        say(f"User {view.username} is {state}.")
     return 0
 
 
@@ -186,5 +186,5 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        print(f"Synced: {report.summary() if hasattr(report, 'summary') else report}")
+        say(f"Synced: {report.summary() if hasattr(report, 'summary') else report}")
     return 0

@@ -71,6 +71,11 @@ async def test_create_validate_and_reach_a_notebook(user_session, service_config
         form.query_one("#field-memory").value = "256m"
         form.query_one("#field-cpus").value = "0.5"
         form.query_one("#field-description").value = "Chapter [3] \x1b[1mbold"
+        await pilot.pause()
+        assert "control characters" in str(form.query_one("#error-description").render())  # refused on the way in
+        await pilot.press("enter")
+        assert isinstance(app.screen, NewNotebookForm)
+        form.query_one("#field-description").value = "Chapter [3] [b]bold"  # markup stays literal text
         await pilot.press("enter")
         await wait_until(pilot, lambda: (v := find(app, "thesis")) is not None and v.state == ContainerState.RUNNING,
                          timeout=60, what="the new notebook running")

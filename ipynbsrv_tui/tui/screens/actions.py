@@ -216,7 +216,7 @@ class ContainerScreen(Background, Screen):
             [
                 FieldSpec("name", "Snapshot name", placeholder="e.g. before-upgrade", required=True,
                       check=validation.container_name),
-                FieldSpec("description", "Description", placeholder="optional"),
+                FieldSpec("description", "Description", placeholder="optional", check=validation.description),
             ],
             submit_label="Snapshot",
         )
@@ -279,7 +279,7 @@ class ContainerScreen(Background, Screen):
             [
                 FieldSpec("name", "Image name", required=True, check=validation.image_name,
                       placeholder="e.g. my-analysis-env"),
-                FieldSpec("description", "Description", placeholder="optional"),
+                FieldSpec("description", "Description", placeholder="optional", check=validation.description),
                 FieldSpec("public", "Public (everyone may use it)", kind="switch", value=False, disabled=not is_admin,
                       hint="" if is_admin else "Only admins may publish images; yours stays private."),
             ],

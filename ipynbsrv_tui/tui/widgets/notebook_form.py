@@ -33,7 +33,7 @@ class NewNotebookForm(FormScreen):
             FieldSpec("name", "Name", required=True, check=validation.container_name, placeholder="e.g. thesis"),
             FieldSpec("image", "Image", kind="choice", options=options, required=True, value=chosen,
                       placeholder="Choose an image"),
-            FieldSpec("description", "Description", placeholder="optional"),
+            FieldSpec("description", "Description", placeholder="optional", check=validation.description),
             FieldSpec("memory", "Memory limit", check=validation.memory, placeholder=memory_hint),
             FieldSpec("cpus", "CPUs", check=validation.cpus, placeholder=cpus_hint),
         ]
