@@ -322,6 +322,12 @@ class Actor:
     is_admin: bool
     groups: tuple[str, ...] = ()
 
+    @property
+    def is_directory_user(self) -> bool:
+        """False for root (uid 0): it administers everything but owns nothing (no notebook, image,
+        group or share of its own), so what makes something of one's own is refused to it."""
+        return self.uid != 0
+
 
 # --------------------------------------------------------------------------- service views
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import time
@@ -37,6 +38,8 @@ from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports, workers
 from .readiness import ReadinessMixin
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..engine.protocol import Engine
@@ -557,15 +560,24 @@ class ContainersMixin(ReadinessMixin):
             raise self.refuse(actor, "container.commit", image_name, "Only admins may make an image public.")
         if Image.select().where(Image.name == image_name).exists():
             raise AlreadyExists(f"An image named {image_name!r} is registered already. Choose another name.")
+        if not actor.is_directory_user:
+            raise self.refuse(actor, "container.commit", image_name,
+                              f"{actor.username} is not a directory user, so cannot own an image: "
+                              "act as a directory user.")
+        owner = self._user_row(actor.username)  # before the engine makes anything: a refusal leaves nothing
         ref = f"{self.config.build.image_prefix}-user/{ref_part(actor.username)}:{image_name}"  # registered image names are unique
         image_id = self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.committed-from": str(row.id)} | self.instance_labels)
         source: Image = row.image
-        Image.create(
-            name=image_name, ref=ref, docker_id=image_id, description=description or f"Commit of {row.name}",
-            command=source.command if source else "", notebook_port=source.notebook_port if source else 8888,
-            public_ports=source.public_ports if source else "", owner=self._user_row(actor.username),
-            is_public=is_public, memory=source.memory if source else "", cpus=source.cpus if source else None,
-        )
+        try:
+            Image.create(
+                name=image_name, ref=ref, docker_id=image_id, description=description or f"Commit of {row.name}",
+                command=source.command if source else "", notebook_port=source.notebook_port if source else 8888,
+                public_ports=source.public_ports if source else "", owner=owner,
+                is_public=is_public, memory=source.memory if source else "", cpus=source.cpus if source else None,
+            )
+        except Exception:
+            self._remove_committed(ref)
+            raise
         self.audit(actor, "container.commit", f"{row.owner.username}/{row.name}", detail=f"image={image_name}")
         committed: Image = Image.get(Image.name == image_name)
         return self.image_view(committed, actor)
@@ -590,6 +602,13 @@ class ContainersMixin(ReadinessMixin):
             raise ValidationError(f"Image {image.name!r} is retired: pick another image.")
         if not authz.can_use_image(actor, owner=owner, is_public=image.is_public, retired=False, access_groups=groups):
             raise self.refuse(actor, "container.create", target, f"You may not use image {image.name!r}.")
+
+    def _remove_committed(self, ref: str) -> None:
+        """Remove an image committed for a registration that then failed: none is left behind."""
+        try:
+            self.engine.remove_image(ref, force=True)
+        except Exception as exc:  # the registration's error is the one to report
+            log.warning("could not remove %s after a failed commit: %s", ref, exc)
 
     def _user_row(self, username: str) -> User:
         try:

@@ -37,6 +37,31 @@ async def test_admin_starts_in_containers_with_all_sections():
         assert isinstance(app.screen, ContainersScreen)
 
 
+async def test_root_commits_nothing_and_is_asked_whose_notebook_to_make():
+    """Issue 28, bug 5: root's m (commit) is refused before its form, with the reason; n in My
+    notebooks asks for the owner first (root has no notebooks of its own)."""
+    from ipynbsrv_tui.tui.widgets.notebook_form import NewNotebookForm
+
+    app = make_app(FixedSession(), watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.book.load(app.session.list_containers())
+        await pilot.pause()
+        app.screen.query_one("#table").move_to(1)
+        await pilot.press("m")
+        await wait_until(pilot, lambda: any("root is not a directory user, so cannot own a committed image" in n
+                                            for n in app.notes), what="the refusal")
+        assert isinstance(app.screen, ContainersScreen)  # no form
+        await pilot.press("4")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewNotebookForm), what="the form")
+        assert "owner" in {spec.name for spec in app.screen.fields}
+    mine = make_app(FixedSession(actor=ALICE), watch=False)
+    async with mine.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(mine.screen, NewNotebookForm), what="alice's form")
+        assert "owner" not in {spec.name for spec in mine.screen.fields}  # her own, as before
+
+
 async def test_user_gets_only_my_notebooks():
     app = make_app(FixedSession(actor=ALICE))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -155,3 +155,22 @@ async def test_vi_keys_move_in_the_list_and_plus_joins_a_public_group(service):
         await wait_until(pilot, lambda: any("Joined lab-b" in note for note in app.notes), what="the join")
     assert "carol" in next(g for g in service.collab_groups(service.actor_for_username("carol"))
                            if g.name == "lab-b").members
+
+
+async def test_root_is_refused_what_it_cannot_own_before_any_form_opens(service):
+    """root administers everything but owns nothing (issue 28, bug 5): New group and New share say
+    so at once instead of showing a form that fails at the end; My notebooks asks for the owner."""
+    app = make_app(session_of(service, "root"), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen), what="the groups section")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: any("root is not a directory user, so cannot create a group" in note
+                                            for note in app.notes), what="the refusal")
+        assert isinstance(app.screen, GroupsScreen)  # no form
+        await pilot.press("6")
+        await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen), what="the shares section")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: any("so cannot own a share" in note for note in app.notes), what="the refusal")
+        assert isinstance(app.screen, SharesScreen)
+    assert service.list_shares(ROOT) == [] and not any(g.name == "lab" for g in service.collab_groups(ROOT))

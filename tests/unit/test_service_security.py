@@ -73,6 +73,30 @@ def test_snapshots_of_different_users_never_share_an_image_reference(service, en
     assert mine.image_ref in engine.stored  # deleting theirs does not delete mine
 
 
+def test_a_commit_that_cannot_be_registered_leaves_no_image_on_the_engine(service, engine, users):
+    """root owns nothing: its commit is refused before the engine commits (issue 28, bug 5, where
+    console-user/root:... stayed behind), and a registration that fails after the commit removes it."""
+    view = service.create_container(users["bob"], "nb", "tiny")
+    before = dict(engine.stored)
+    with pytest.raises(NotAuthorized, match="root is not a directory user"):
+        service.commit_container(ROOT, view.id, "roots-image")
+    assert engine.stored == before
+
+    Image = __import__("ipynbsrv_tui.store.models", fromlist=["Image"]).Image
+    original = Image.create
+
+    def failing_create(**fields):
+        raise RuntimeError("the store refused")
+
+    Image.create = failing_create
+    try:
+        with pytest.raises(RuntimeError):
+            service.commit_container(users["bob"], view.id, "bobs-image")
+    finally:
+        Image.create = original
+    assert engine.stored == before  # the committed image was removed again
+
+
 def test_snapshot_names_differing_in_case_are_kept_apart(service, engine, users):
     view = service.create_container(users["bob"], "nb", "tiny")
     upper = service.snapshot_container(users["bob"], view.id, "Before")

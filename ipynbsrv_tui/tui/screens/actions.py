@@ -21,6 +21,7 @@ from textual.screen import Screen
 
 from ... import validation
 from ...domain import ConnectionInfo, ContainerState, ContainerView, UserView
+from ..account import refused_without_account
 from ..background import Background
 from ..shell import find_docker, run_shell, shell_command, show_plain
 from ..widgets.confirm import ConfirmScreen
@@ -271,7 +272,7 @@ class ContainerScreen(Background, Screen):
         from ..widgets.forms import FieldSpec, FormScreen
 
         view = self.selected()
-        if view is None:
+        if view is None or refused_without_account(self.app, "own a committed image"):
             return
         is_admin = self.app.session.actor.is_admin
         form = FormScreen(

@@ -7,6 +7,7 @@ from textual.binding import Binding
 
 from ... import validation
 from ...domain import CollabGroupView
+from ..account import refused_without_account
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
@@ -78,6 +79,8 @@ class GroupsScreen(CollabListScreen):
     # ------------------------------------------------------------------ actions
 
     def action_create(self) -> None:
+        if refused_without_account(self.app, "create a group"):
+            return
         form = FormScreen("New collaboration group", [
             FieldSpec("name", "Name", check=validation.group_name, required=True, placeholder="lab"),
             FieldSpec("public", "Anyone may join", kind="switch", value=False),
@@ -143,7 +146,7 @@ class GroupsScreen(CollabListScreen):
 
     def action_join(self) -> None:
         view = self.selected_or_warn()
-        if view is not None:
+        if view is not None and not refused_without_account(self.app, "join a group"):
             self.run_call(self.app.session.join_group, view.name,
                       then=self.done(f"Joined {view.name}: restart running notebooks to see its shares."),
                       title="Not joined")

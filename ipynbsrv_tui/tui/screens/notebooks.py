@@ -46,7 +46,8 @@ class NotebooksScreen(ContainerListScreen):
         return [view.name, view.image, fmt.state_text(view.state), str(view.host_port), cpu, memory, uptime]
 
     def action_new(self) -> None:
-        self.new_notebook(with_owner=False)
+        # root has no notebooks of its own: the form asks whose notebook it makes first
+        self.new_notebook(with_owner=not self.app.session.actor.is_directory_user)
 
     def selection_changed(self) -> None:
         book = self.app.book

@@ -7,6 +7,7 @@ from textual.binding import Binding
 
 from ... import validation
 from ...domain import DeleteShareReport, ShareChange, ShareView
+from ..account import refused_without_account
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
@@ -80,6 +81,8 @@ class SharesScreen(CollabListScreen):
     # ------------------------------------------------------------------ actions
 
     def action_create(self) -> None:
+        if refused_without_account(self.app, "own a share"):
+            return
         form = FormScreen("New share", [
             FieldSpec("name", "Name", check=validation.share_name, required=True, placeholder="thesis"),
             FieldSpec("description", "Description", check=validation.description),
