@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import shutil
 import threading
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,9 @@ from ipynbsrv_tui.domain import (
 )
 
 FIXED_NOW = datetime(2026, 1, 15, 12, 0, 0)
-CHATTY_IMAGE = "ipynbsrv-test/tui-chatty:latest"
+# A tag of this test session's own: a session that ends removes its image, and on an engine shared
+# by several sessions a fixed tag went from under the others (ImageMissing in their tests).
+CHATTY_IMAGE = f"ipynbsrv-test/tui-chatty:{uuid.uuid4().hex[:12]}"
 FAKE_NOTEBOOK = Path(__file__).parent.parent / "integration" / "fake_notebook" / "status.pl"
 ADMIN = Actor("root", 0, True, ())
 GIB = 1024**3
