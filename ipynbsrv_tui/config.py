@@ -178,6 +178,7 @@ class WebConfig:
     connections_per_address: int = 256
     client_timeout: int = 15
     directory_check_seconds: int = 60
+    public_folders: bool = False
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ class WebGateway:
         web = self.config.web
         self.settings = NginxSettings(self.folder, web.listen, cert, key, self.auth_socket,
                                       worker.pw_name if worker else None, web.max_connections,
-                                      web.connections_per_address, web.client_timeout, stream_module or None)
+                                      web.connections_per_address, web.client_timeout, stream_module or None,
+                                      self._public_root())
         self.routes = self._current_routes()
         self._write(render(self.settings, self.routes))
         self.supervisor = NginxSupervisor(binary, self.conf, self.folder, on_restart=self._confirm_in_thread,
@@ -176,6 +177,17 @@ class WebGateway:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _public_root(self) -> Path | None:
+        """The folder of users' public folders (HostData.public) when [web] public_folders is on."""
+        if not self.config.web.public_folders:
+            return None
+        root = Path(self.config.data.root).resolve() / "public"
+        if not re.match(r"^/[A-Za-z0-9_./+-]*$", str(root)):
+            raise IpynbsrvError(f"[web] public_folders: nginx cannot be given the folder {str(root)!r} safely. Use a "
+                                "[data] root of letters, digits and _ . / + - only, or set public_folders = false.")
+        root.mkdir(parents=True, exist_ok=True)
+        return root
 
     def _worker_user(self) -> pwd.struct_passwd | None:
         if os.geteuid() != 0:

@@ -20,6 +20,7 @@ from pathlib import Path
 AUTH_PREFIX = "/_ipynbsrv/"
 SESSION_COOKIE = "ipynbsrv_session"
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -51,6 +52,7 @@ class NginxSettings:
     connections_per_address: int = 256  # [web] connections_per_address
     client_timeout: int = 15  # [web] client_timeout, seconds
     stream_module: str | None = None  # the ngx_stream_module.so to load (None: built into nginx)
+    public_root: Path | None = None  # <data root>/public when [web] public_folders is on
 
     @property
     def front_socket(self) -> Path:
@@ -191,7 +193,7 @@ http {{
         location / {{
             return 404;
         }}
-{locations}    }}
+{_public(settings.public_root)}{locations}    }}
 }}
 """
 
@@ -215,6 +217,59 @@ _AUTH = """            set $ipynbsrv_path $uri;  # the normalised path nginx rou
             auth_request_set $ipynbsrv_login_url $upstream_http_x_ipynbsrv_login;
             error_page 401 = @ipynbsrv_login;
             error_page 403 = @ipynbsrv_not_found;
+"""
+
+
+# What a public folder serves, by extension (anything else: application/octet-stream, a download).
+_PUBLIC_TYPES = {
+    "text/html": "html htm", "text/css": "css", "text/plain": "txt md rst py r jl sh ipynb log tex bib",
+    "text/csv": "csv tsv", "application/json": "json geojson", "application/javascript": "js",
+    "image/png": "png", "image/jpeg": "jpg jpeg", "image/gif": "gif", "image/svg+xml": "svg",
+    "image/webp": "webp", "application/pdf": "pdf", "video/mp4": "mp4", "video/webm": "webm",
+    "audio/mpeg": "mp3", "audio/ogg": "ogg", "application/zip": "zip", "application/gzip": "gz tgz",
+    "application/x-tar": "tar",
+}
+# A sandboxed document has an opaque origin and runs no script: a user's page can neither read a
+# visitor's cookies nor send requests as the gateway's origin. Images, styles and media still load.
+PUBLIC_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'self' "
+              "'unsafe-inline'; font-src 'self'; frame-ancestors 'none'; form-action 'none'")
+
+
+def _public(root: Path | None) -> str:
+    """`/public/<user>/` → `<data root>/public/<user>/`: static, read-only, no login, no script."""
+    if root is None or not _SAFE_PATH.match(str(root)):
+        return ""
+    types = " ".join(f"{mime} {exts};" for mime, exts in _PUBLIC_TYPES.items())
+    return f"""
+        # Users' public folders ([web] public_folders): nobody's list of who publishes,
+        location = /public/ {{
+            return 404;
+        }}
+        location ^~ /public/ {{
+            alias {root}/;
+            disable_symlinks on from={root};  # no link leads anywhere, inside the folder or out
+            autoindex on;  # a listing leaves out names starting with a dot
+            autoindex_exact_size off;
+            limit_except GET {{
+                deny all;
+            }}
+            types {{ {types} }}
+            default_type application/octet-stream;
+            charset utf-8;
+            charset_types text/plain text/css text/csv application/json;
+            error_page 403 = @ipynbsrv_public_missing;  # a symlink, a method, an unreadable file
+            add_header Strict-Transport-Security "max-age=31536000" always;
+            add_header Content-Security-Policy "{PUBLIC_CSP}" always;
+            add_header X-Content-Type-Options nosniff always;
+            add_header Referrer-Policy no-referrer always;
+            add_header Cache-Control no-cache always;
+            location ~ /\\. {{
+                return 404;  # hidden files and folders
+            }}
+        }}
+        location @ipynbsrv_public_missing {{
+            return 404;
+        }}
 """
 
 

@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -67,7 +68,7 @@ def web():
         database={"path": str(folder / "ipynbsrv.db")},
         data={"root": str(folder / "data")},
         broker={"socket": str(folder / "run" / "ipynbsrv.sock")},
-        web={"enabled": True, "listen": f"127.0.0.1:{port}"},
+        web={"enabled": True, "listen": f"127.0.0.1:{port}", "public_folders": True},
     )
     service = build_service(config, mode="client-server")
     service.create_user(ROOT, "alice", "alice-password")
@@ -704,7 +705,8 @@ def small_web(web):
     port = free_port()
     config = web.gateway.config.replace(
         broker={"socket": str(folder / "run" / "ipynbsrv.sock")},
-        web={"enabled": True, "listen": f"127.0.0.1:{port}", "max_connections": 256, "connections_per_address": 64},
+        web={"enabled": True, "listen": f"127.0.0.1:{port}", "max_connections": 256, "connections_per_address": 64,
+             "public_folders": False},
     )
     gateway = WebGateway(web.service, config, system_actor(), poll_seconds=0.2, routes=lambda: list(web.routes))
     gateway.start()
@@ -749,6 +751,69 @@ def test_a_bounded_slowloris_from_one_address_leaves_a_logged_in_user_served(sma
     finally:
         for sock in held:
             sock.close()
+
+
+def publish(web: Web, owner: str, files: dict[str, str]) -> Path:
+    """Files in a user's public folder as the user would leave them there (world-readable)."""
+    folder = Path(web.gateway.config.data.root) / "public" / owner
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.chmod(path, 0o644)
+    for directory in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        os.chmod(directory, 0o755)
+    return folder
+
+
+def test_a_public_folder_is_served_without_login_read_only_and_without_script(web):
+    folder = publish(web, "alice", {"index.txt": "course notes", "sub/page.html": "<script>alert(1)</script>hi",
+                                    ".hidden": "secret", ".git/config": "secret", "data.bin": "x"})
+    visitor = web.client()
+    page = visitor.request("GET", "/public/alice/sub/page.html")
+    assert page.status == 200 and page.text.endswith("hi") and page.headers["Content-Type"].startswith("text/html")
+    csp = page.headers["Content-Security-Policy"]
+    assert csp.startswith("sandbox;") and "allow-" not in csp and "script-src" not in csp
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert visitor.request("GET", "/public/alice/data.bin").headers["Content-Type"] == "application/octet-stream"
+    listing = visitor.request("GET", "/public/alice/")
+    assert listing.status == 200 and "index.txt" in listing.text and "sub/" in listing.text
+    assert ".hidden" not in listing.text and ".git" not in listing.text
+    assert listing.headers["Content-Security-Policy"] == page.headers["Content-Security-Policy"]
+    for path in ("/public/alice/.hidden", "/public/alice/.git/config", "/public/alice/.git/", "/public/",
+                 "/public/alice/%2ehidden", "/public/alice/sub/../.hidden", "/public/nobody/",
+                 "/public/alice/../../homes/", "/public/alice/..%2f..%2fhomes/"):
+        answer = visitor.request("GET", path)
+        assert answer.status in (400, 404), (path, answer.status)
+        assert "secret" not in answer.text
+    assert visitor.request("POST", "/public/alice/index.txt", b"x").status == 404
+    assert visitor.request("PUT", "/public/alice/new.txt", b"x").status == 404
+    assert not (folder / "new.txt").exists()
+
+
+def test_no_symlink_in_a_public_folder_is_followed(web, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(outside, 0o755)
+    os.chmod(outside / "secret.txt", 0o644)
+    folder = publish(web, "bob", {"shown.txt": "shown"})
+    (folder / "link.txt").symlink_to(outside / "secret.txt")
+    (folder / "linkdir").symlink_to(outside)
+    (folder / "inside.txt").symlink_to(folder / "shown.txt")
+    visitor = web.client()
+    assert visitor.request("GET", "/public/bob/shown.txt").text == "shown"
+    for path in ("/public/bob/link.txt", "/public/bob/linkdir/secret.txt", "/public/bob/linkdir/",
+                 "/public/bob/inside.txt"):
+        answer = visitor.request("GET", path)
+        assert answer.status == 404 and "secret" not in answer.text, (path, answer.status)
+
+
+def test_public_folders_are_off_unless_asked_for(small_web):
+    publish(small_web, "alice", {"index.txt": "course notes"})
+    assert small_web.client().request("GET", "/public/alice/index.txt").status == 404
 
 
 def body_bytes_held(master: int, tmp) -> int:

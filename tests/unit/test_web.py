@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,17 @@ def test_nginx_conf_counts_connections_per_address_before_tls_and_keeps_the_clie
     assert "real_ip_header proxy_protocol;" in http and "set_real_ip_from unix:;" in http
     assert "worker_connections 1264;" in text  # four of nginx's per client, and some over
     assert "load_module" not in render(conf, [])
+
+
+def test_nginx_conf_serves_public_folders_only_when_asked_and_only_sandboxed(tmp_path):
+    assert "/public/" not in render(settings(tmp_path), [])
+    conf = NginxSettings(**{**settings(tmp_path).__dict__, "public_root": Path("/srv/data/public")})
+    block = render(conf, []).split("location ^~ /public/ {", 1)[1]
+    assert "alias /srv/data/public/;" in block and "disable_symlinks on from=/srv/data/public;" in block
+    assert 'add_header Content-Security-Policy "sandbox; ' in block and "allow-" not in block.split("location @")[0]
+    assert "add_header X-Content-Type-Options nosniff always;" in block
+    odd = NginxSettings(**{**settings(tmp_path).__dict__, "public_root": Path("/srv/da ta;/public")})
+    assert "/public/" not in render(odd, [])
 
 
 def test_nginx_conf_leaves_out_routes_that_could_break_out_of_it(tmp_path):
