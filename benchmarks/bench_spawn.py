@@ -86,7 +86,7 @@ def bare_run(client, image: str, template: dict, ports: list[int], name: str) ->
     return created["Id"]
 
 
-def spawn_ours(service, admin, owner: str, name: str) -> tuple[float, float, object, dict]:
+def spawn_ours(service, admin, owner: str, name: str) -> tuple[float, float, object]:
     """Seconds until the notebook answers, and until the service shows it `running` (DESIGN §5)."""
     from ipynbsrv_tui.domain import ContainerState
 
@@ -98,7 +98,7 @@ def spawn_ours(service, admin, owner: str, name: str) -> tuple[float, float, obj
             raise SystemExit(f"bench_spawn: {name} answers but still reads starting after {READY_TIMEOUT:.0f} s")
         time.sleep(0.005)
     shown = time.perf_counter() - started
-    return elapsed, shown, view, service.engine.client.api.inspect_container(view.docker_id)
+    return elapsed, shown, view
 
 
 def _base(url: str) -> str:
@@ -154,12 +154,13 @@ def main() -> int:
     free = list(range(ports[0] + 2 * args.runs + 4, ports[1] + 1))
     try:
         # A template of our container's settings for the bare runs (not measured).
-        _, _, first, template = spawn_ours(service, admin, owner, "template")
+        _, _, first = spawn_ours(service, admin, owner, "template")
+        template = client.api.inspect_container(first.docker_id)  # the bench's own client, not the engine's
         service.delete_container(admin, first.id)
         for run in range(args.runs):
             for turn in ("ours", "bare") if run % 2 == 0 else ("bare", "ours"):
                 if turn == "ours":
-                    elapsed, shown_at, view, _ = spawn_ours(service, admin, owner, f"spawn{run}")
+                    elapsed, shown_at, view = spawn_ours(service, admin, owner, f"spawn{run}")
                     ours.append(elapsed)
                     shown.append(shown_at)
                     time.sleep(1.0)  # idle, then stop it gracefully

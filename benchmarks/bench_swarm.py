@@ -113,15 +113,16 @@ def make_service(folder: Path, image: str, cluster: SwarmCluster | None = None, 
     return service, root
 
 
-def ours(service, root, number: int, keep: dict | None = None) -> float:
-    """Seconds from our create until the notebook answers; `keep` receives its service spec."""
+def ours(service, root, number: int, keep: dict | None = None, manager=None) -> float:
+    """Seconds from our create until the notebook answers; `keep` receives its service spec, read
+    through `manager` (the bench's own client of the swarm manager)."""
     started = time.perf_counter()
     view = service.create_container(root, f"nb{number}", "py3", owner="alice")
     address = urllib.parse.urlsplit(view.url)
     host = address.hostname or ""
     seconds = wait_until_answers(view.host_port, f"{address.path}api/status", view.token, started, host=host)
     if keep is not None:
-        keep.update(service.engine.client.api.inspect_service(view.docker_id)["Spec"])
+        keep.update(manager.api.inspect_service(view.docker_id)["Spec"])
     service.delete_container(root, view.id)
     wait_port_free(host, view.host_port)
     return seconds
@@ -201,7 +202,7 @@ def one_host(client, folder: Path, image: str, runs: int) -> tuple[list[float], 
         for number in range(runs):
             for turn in ("ours", "bare") if number % 2 == 0 else ("bare", "ours"):
                 if turn == "ours":
-                    elapsed, _shown, view, _ = spawn_ours(service, root, "alice", f"one{number}")
+                    elapsed, _shown, view = spawn_ours(service, root, "alice", f"one{number}")
                     mine.append(elapsed)
                     service.delete_container(root, view.id)
                 else:
@@ -251,7 +252,8 @@ def main() -> int:
         service, root = make_service(folder / "spawn", image, cluster, constraint)
         pushed = service.engine.publish_image(image)  # both sides then run the registry's image
         template: dict = {}
-        ours(service, root, 0, keep=template)  # warm: the worker pulls the image once
+        with cluster.manager.client(timeout=300) as manager:
+            ours(service, root, 0, keep=template, manager=manager)  # warm: the worker pulls the image once
         bare_port = free_port_range(1)[0]
         ours_s: list[float] = []
         bare_s: list[float] = []

@@ -211,11 +211,11 @@ def main() -> int:
     finally:
         broker.send_signal(signal.SIGTERM)
         broker.wait(timeout=30)
-        if view is not None and view.docker_id:
+        if view is not None:
             try:
-                service.engine.client.api.remove_container(view.docker_id, force=True)
-            except Exception:
-                pass
+                service.delete_container(root, view.id)
+            except Exception as exc:  # the figures are printed; say what was left behind
+                print(f"bench_web: could not delete the notebook {view.name}: {exc}", file=sys.stderr)
         shutil.rmtree(folder, ignore_errors=True)
 
 
