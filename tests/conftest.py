@@ -81,3 +81,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for line in lines:
             print("  " + line.replace("\t", "  "))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Last of all, one short line per failure: CI shows only the end of the output, and with CI
+    set pytest's own summary repeats each message whole (a broker log can fill the screen)."""
+    result = yield
+    failed = [report for kind in ("failed", "error") for report in terminalreporter.stats.get(kind, [])]
+    if failed:
+        terminalreporter.write_sep("=", f"{len(failed)} failing, one line each")
+        for report in failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            reason = (crash.message if crash else str(report.longrepr)).strip().splitlines() or [""]
+            where = f"{report.nodeid} ({report.when})" if report.when != "call" else report.nodeid
+            terminalreporter.write_line(f"{where}: {' | '.join(reason[:2])[:200]}")
+    return result

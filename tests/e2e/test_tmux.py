@@ -132,7 +132,7 @@ class Tmux:
     def settle(self) -> None:
         """Let a focus change land before typing on: Textual routes keys that arrive while a Tab is
         still bubbling to the field that had the focus (the screen shows no sign to poll for)."""
-        time.sleep(0.3)
+        time.sleep(0.6)
 
     def kill_server(self) -> None:
         self.run("kill-server", check=False)
@@ -221,6 +221,7 @@ def test_register_create_run_then_hangup(tmux, config_file, docker_client, tiny_
             tmux.settle()
         tmux.keys("C-u")
         tmux.type(owner)
+        tmux.wait_for_line("Owner *", owner, timeout=10)  # the Tabs landed on the owner field
         tmux.keys("Enter")
         tmux.wait_until_gone("New notebook")
         # The tiny image serves no Jupyter: the engine runs it, but it never answers.
