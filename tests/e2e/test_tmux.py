@@ -229,16 +229,20 @@ def test_register_create_run_then_hangup(tmux, config_file, docker_client, tiny_
         assert owner in row and "e2e-tiny" in row
 
         # x: a shell in the container as its owner (the app steps aside), then back to the list.
+        # A clean screen that says whose container it is, a prompt, and stderr shown (issue 28, bug 4).
         tmux.keys("x")
-        tmux.wait_for("exit the shell to return")
-        tmux.settle()
-        tmux.type('test "$(id -u)" != 0 && echo "not-root-$HOME"')
+        screen = tmux.wait_for(f"Shell in {owner}'s notebook e2e-nb as {owner}")
+        assert "Containers │" not in screen  # the shell starts on a clean screen, not over the list
+        tmux.wait_for(f"{owner}@e2e-nb:~$")
+        tmux.type('test "$(id -u)" != 0 && echo "not-root-$HOME"; ls /nonexistent-e2e')
         tmux.keys("Enter")
         tmux.wait_for(f"not-root-/home/{owner}")
+        tmux.wait_for("/nonexistent-e2e': No such file")
         tmux.type("exit")
         tmux.keys("Enter")
         tmux.wait_for("Containers │")
         tmux.wait_for_line("e2e-nb", "starting")
+        assert "not-root-" not in tmux.screen()
 
         # Details: the URL is offered only once the notebook answers (DESIGN §5).
         tmux.keys("Enter")

@@ -384,6 +384,25 @@ def test_shell_command_runs_a_login_shell_as_the_owner_in_the_container():
     assert command[3:7] == ["exec", "-it", "-u", "2001:2001"]
     assert "HOME=/home/alice" in command and view.docker_id in command
     assert shell_command(view, alice)[:2] == ["docker", "exec"]  # DOCKER_HOST / the default engine
+    # The shell's stderr (bash's prompt, error messages) reaches the terminal (issue 28, bug 4).
+    assert "/dev/null" not in command[-1].split("exec bash", 1)[1]
+    assert "IPYNBSRV_PROMPT=alice@thesis:\\w\\$ " in command
+
+
+def test_shell_and_url_print_on_a_clean_alternate_screen_and_leave_the_normal_one_as_it_was():
+    import io
+
+    from ipynbsrv_tui.domain import UserView
+    from ipynbsrv_tui.tui.shell import ALT_SCREEN_OFF, ALT_SCREEN_ON, alternate_screen, shell_banner
+
+    out = io.StringIO()
+    with alternate_screen(out) as stream:
+        stream.write("http://host/?token=secret\n")
+    assert out.getvalue() == ALT_SCREEN_ON + "http://host/?token=secret\n" + ALT_SCREEN_OFF
+    assert ALT_SCREEN_OFF.endswith("\x1b[?1049l")  # back to the normal screen: the token is not on it
+    banner = shell_banner(fixed_view(1, "alice", "thesis", ContainerState.RUNNING), UserView("alice", 2001, 2001))
+    assert banner.startswith("Shell in alice's notebook thesis as alice (uid 2001).") and "exit" in banner
+
 
 
 async def test_x_asks_for_embedded_mode_and_explains_when_the_terminal_cannot_be_handed_over():

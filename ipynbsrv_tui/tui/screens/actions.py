@@ -23,7 +23,7 @@ from ... import validation
 from ...domain import ConnectionInfo, ContainerState, ContainerView, UserView
 from ..account import refused_without_account
 from ..background import Background
-from ..shell import find_docker, run_shell, shell_command, show_plain
+from ..shell import find_docker, run_shell, shell_banner, shell_command, show_plain
 from ..widgets.confirm import ConfirmScreen
 
 RUNNING_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
@@ -387,7 +387,7 @@ class ContainerScreen(Background, Screen):
         command = shell_command(view, owner, self.app.config.docker.url, docker)
         try:
             with self.app.suspend():
-                status = run_shell(command)
+                status = run_shell(command, shell_banner(view, owner))
         except SuspendNotSupported:
             self.app.notify("This terminal cannot hand itself over to a shell (e.g. in a browser).",
                             severity="warning", markup=False)
