@@ -130,23 +130,22 @@ class Restic:
         raise BackupError("restic backup ended without a summary: " + _reason(out, "no output"))
 
     def forget(self, tags: Sequence[str], keep_daily: int, keep_weekly: int, keep_monthly: int,
-               timeout: float = DEFAULT_TIMEOUT) -> int:
-        """Apply the retention to the snapshots carrying `tags` (the data they alone held stays until
-        `prune`); how many were forgotten."""
+               prune: bool = False, timeout: float = DEFAULT_TIMEOUT) -> int:
+        """Apply the retention to the snapshots carrying `tags`; how many were forgotten. The data
+        they alone held stays until a prune: `prune=True` does it in the same restic process."""
         args = ["forget", "--json", "--tag", ",".join(tags), "--group-by", "tags",
                 "--keep-daily", str(keep_daily), "--keep-weekly", str(keep_weekly),
-                "--keep-monthly", str(keep_monthly)]
+                "--keep-monthly", str(keep_monthly), *(["--prune"] if prune else [])]
         out = self.run(args, timeout=timeout, background=True)
         forgotten = 0
         for line in out.splitlines():
-            if line.startswith("["):
-                for group in json.loads(line):
-                    forgotten += len(group.get("remove") or [])
+            try:  # the prune's own lines (with --prune) are text
+                groups = json.loads(line) if line.startswith("[{") else None
+            except json.JSONDecodeError:
+                continue
+            for group in groups if isinstance(groups, list) else ():
+                forgotten += len(group.get("remove") or []) if isinstance(group, dict) else 0
         return forgotten
-
-    def prune(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """`restic prune`: free the space of data no snapshot refers to any more."""
-        self.run(["prune"], timeout=timeout, background=True)
 
     def check(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         """`restic check`: the repository's structure is sound (BackupError with restic's findings)."""

@@ -308,13 +308,14 @@ class BackupsMixin(SharesMixin):
                      str(self.data.public.absolute()), str(self._database_copy())]
             summary = restic.backup(paths, installation_tags(self.instance_id), self.host)
             backup = self.config.backup
-            forgotten = restic.forget(installation_tags(self.instance_id), backup.keep_daily,
-                                      backup.keep_weekly, backup.keep_monthly)
-            checked = False
+            forgotten, checked = 0, False
             last_check = _time_setting("backup.last_check")
             if last_check is None or _now() - last_check >= CHECK_EVERY:
-                # Weekly: freeing what forgotten snapshots held costs more than the run itself.
-                restic.prune()
+                # Weekly, the retention with the prune in one restic process, then the check. A
+                # forget frees nothing before a prune, so a daily one only shortens the snapshot list,
+                # at the cost of a second restic process (about half a bare incremental backup).
+                forgotten = restic.forget(installation_tags(self.instance_id), backup.keep_daily,
+                                          backup.keep_weekly, backup.keep_monthly, prune=True)
                 restic.check()
                 _set("backup.last_check", _now().isoformat())
                 checked = True

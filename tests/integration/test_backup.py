@@ -289,20 +289,40 @@ def _repository_bytes(service) -> int:
     return sum(path.stat().st_size for path in Path(service.config.backup.repository).rglob("*") if path.is_file())
 
 
-def test_retention_after_every_run_and_its_space_freed_by_the_weekly_prune(service, people, backed_up):
+def test_a_daily_run_is_one_restic_backup_and_the_weekly_one_applies_retention_and_frees_space(
+    service, people, backed_up, monkeypatch,
+):
+    """DESIGN §12: an incremental run costs one `restic backup` (a `forget` after every run was a
+    second restic process, about half a bare incremental backup, and freed nothing before a prune).
+    The weekly run forgets and prunes in one process, then checks."""
+    from ipynbsrv_tui.backup.restic import Restic
+
+    commands: list[str] = []
+    original = Restic.run
+
+    def recorded(self, args, *rest, **kwargs):
+        commands.append(" ".join(a for a in args if a in ("backup", "forget", "--prune", "prune", "check")))
+        return original(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(Restic, "run", recorded)
     big = _home(service, "alice") / "big.bin"
     big.write_bytes(os.urandom(4 << 20))
     report = service.backup_run(ROOT)
-    assert report.forgotten == 1 and not report.checked  # keep_daily keeps the day's newest snapshot only;
-    big.unlink()                                          # the fixture's run was the week's prune and check
-    report = service.backup_run(ROOT)
-    assert report.forgotten == 1 and not report.checked  # the snapshot holding big.bin
+    assert commands == ["backup"]
+    assert report.forgotten == 0 and not report.checked  # the fixture's run was the week's maintenance
+    big.unlink()
+    service.backup_run(ROOT)
+    assert len(service.backup_snapshots(ROOT)) == 3  # nothing forgotten between the weekly runs
     with_forgotten = _repository_bytes(service)
-    assert with_forgotten > 4 << 20  # forgotten, not yet freed
+    assert with_forgotten > 4 << 20
     Setting.update(value=(datetime.now(UTC) - timedelta(days=8)).isoformat()).where(
         Setting.key == "backup.last_check").execute()
-    assert service.backup_run(ROOT).checked
-    assert _repository_bytes(service) < with_forgotten - (3 << 20)  # prune freed the big file's data
+    commands.clear()
+    report = service.backup_run(ROOT)
+    assert commands == ["backup", "forget --prune", "check"]
+    assert report.checked and report.forgotten == 3  # keep_daily keeps the day's newest snapshot only
+    assert len(service.backup_snapshots(ROOT)) == 1
+    assert _repository_bytes(service) < with_forgotten - (3 << 20)  # the prune freed the big file's data
     assert sorted(e.name for e in service.backup_files(people["alice"], "latest", "~")) == ["analysis.ipynb", "data"]
 
 
