@@ -73,6 +73,18 @@ class BuildStream:
         """The image of every stage finished so far (a multi-stage build reports one per stage)."""
         return list(self._classifier.stage_images)
 
+    @property
+    def leftovers(self) -> list[str]:
+        """The untagged images this build made that nothing will keep, latest first: the images of
+        the stages before the last (a finished stage is reported before the next one runs), and
+        unless it succeeded the last committed layer. Ids of images that turn out to be parents of
+        a kept image are among them while it runs; the engine refuses to remove those."""
+        stages = list(reversed(self._classifier.stage_images))
+        if self.summary is not None and self.summary.status is BuildStatus.SUCCEEDED:
+            return [image for image in stages if image != self.summary.image_id]
+        layers = [self.last_layer] if self.last_layer is not None else []
+        return layers + [image for image in stages if image not in layers]
+
     def cancel(self) -> None:
         """Stop the build: closes the connection, which makes the engine abort it."""
         self._cancelled.set()
@@ -99,14 +111,8 @@ class BuildStream:
 
     def _end(self) -> None:
         if self.cancelled:
-            # Stopped: whatever stages finished before, the tag was not moved. Their images and
-            # the interrupted stage's last layer are untagged leftovers, removed unless in use.
             self._emit(self._classifier.fail(CANCELLED))
             status = BuildStatus.CANCELLED
-            leftovers = [self.last_layer] if self.last_layer is not None else []
-            leftovers += [i for i in reversed(self._classifier.stage_images) if i not in leftovers]
-            if self._on_cancelled is not None and leftovers:
-                self._on_cancelled(leftovers)
         else:
             self._emit(self._classifier.finish())
             status = BuildStatus.SUCCEEDED if self._classifier.succeeded else BuildStatus.FAILED
@@ -122,6 +128,10 @@ class BuildStream:
             lines=c.lines,
             seconds=round(time.monotonic() - self._started, 3),
         )
+        if status is BuildStatus.CANCELLED and self._on_cancelled is not None and self.leftovers:
+            # Stopped: the tag was not moved, and the interrupted step's container may still be
+            # stopping; the engine removes the leftovers once nothing uses them.
+            self._on_cancelled(self.leftovers)
 
     def _emit(self, events: list[BuildEvent], from_engine: bool = False) -> None:
         for event in events:

@@ -7,7 +7,7 @@ import gzip
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
@@ -128,33 +128,43 @@ class DockerEngine:
                            on_cancelled=self._remove_dangling_later)
 
     def _remove_dangling_later(self, layers: list[str]) -> None:
-        """After a cancelled build, remove its last committed layer and its finished stages' images
-        once the engine has stopped the interrupted step's container, unless one is tagged or other
-        images build on it (cache)."""
-        def remove_all() -> None:
-            for layer in layers:
-                self.remove_dangling(layer)
+        """After a cancelled build, remove its leftovers once the engine has stopped the interrupted
+        step's container."""
+        threading.Thread(target=self.remove_leftover_images, args=(layers,), kwargs={"wait": DANGLING_WAIT},
+                         name="ipynbsrv-build-cleanup", daemon=True).start()
 
-        threading.Thread(target=remove_all, name="ipynbsrv-build-cleanup", daemon=True).start()
-
-    def remove_dangling(self, layer: str, wait: float = DANGLING_WAIT) -> bool:
-        """Remove the untagged image `layer`; retries while a container still uses it. Whether it went."""
+    def remove_leftover_images(self, image_ids: Sequence[str], labels: dict[str, str] | None = None,
+                               wait: float = 0.0) -> list[str]:
+        """Remove build leftovers (untagged, no child images, no other installation's label) and
+        their untagged parents no other image needs; retries up to `wait` s while a container uses
+        one. Returns those still present that a later call may remove."""
         deadline = time.monotonic() + wait
+        pending = list(dict.fromkeys(image_ids))
         while True:
-            try:
-                if self.client.api.inspect_image(layer).get("RepoTags"):
-                    return False
-                self.client.api.remove_image(layer, noprune=False)
-                return True
-            except docker.errors.NotFound:
-                return True
-            except docker.errors.APIError as exc:
-                # 409: a container (the interrupted step's, being stopped) or a child image uses it.
-                if exc.status_code != 409 or "child images" in str(exc) or time.monotonic() > deadline:
-                    return False
-            except _CONNECT_ERRORS:
-                return False
+            pending = [image for image in pending if self._remove_leftover(image, labels or {}) is None]
+            if not pending or time.monotonic() >= deadline:
+                return pending
             time.sleep(0.5)
+
+    def _remove_leftover(self, image: str, labels: dict[str, str]) -> bool | None:
+        """True: gone. False: not a leftover, never to be removed. None: try again later."""
+        try:
+            attrs = self.client.api.inspect_image(image)
+            own = (attrs.get("Config") or {}).get("Labels") or {}
+            if attrs.get("RepoTags") or attrs.get("RepoDigests"):
+                return False
+            if any(key in own and own[key] != value for key, value in labels.items()):
+                return False
+            self.client.api.remove_image(image, noprune=False)
+            return True
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError as exc:
+            # 409 "being used by … container": later. 409 "dependent child images": a parent of a
+            # kept image (a stage another stage builds on, or the result's own chain): never.
+            return False if exc.status_code == 409 and "child images" in str(exc) else None
+        except _CONNECT_ERRORS:
+            return None
 
     # ------------------------------------------------------------------ images
 

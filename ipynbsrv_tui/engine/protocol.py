@@ -12,7 +12,7 @@ thing. The "container id" is the engine's own id: a container's on one host, a s
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -39,6 +39,12 @@ class BuildRun(Protocol):
     def __iter__(self) -> Iterator[BuildEvent]: ...
 
     def cancel(self) -> None: ...
+
+    @property
+    def leftovers(self) -> list[str]:
+        """The untagged images this build made that nothing will keep: the images of the stages
+        before the last, and after a failure or a stop the last committed layer (latest first)."""
+        ...
 
 
 @runtime_checkable
@@ -80,6 +86,16 @@ class Engine(Protocol):
     def remove_image(self, ref: str, force: bool = False) -> None: ...
 
     def tag_image(self, source: str, ref: str) -> None: ...
+
+    def remove_leftover_images(self, image_ids: Sequence[str], labels: dict[str, str] | None = None,
+                               wait: float = 0.0) -> list[str]:
+        """Remove build leftovers `image_ids` (and their untagged parents no other image needs).
+
+        An image that has a tag, has child images, or carries one of `labels`' keys with another
+        value (another installation's) is not a leftover and is never touched. Waits up to `wait`
+        seconds while a container still uses one. Returns those still present that a later call
+        may remove (in use, or the engine did not answer)."""
+        ...
 
     def publish_image(self, ref: str, progress: Callable[[str], object] | None = None) -> str:
         """Make image `ref` usable where notebooks run; the ref they use (one host: `ref` itself)."""

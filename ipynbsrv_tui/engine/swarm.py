@@ -16,7 +16,7 @@ import re
 import secrets
 import shlex
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
@@ -336,6 +336,11 @@ class SwarmEngine:
 
     def tag_image(self, source: str, ref: str) -> None:
         self.manager.tag_image(source, ref)
+
+    def remove_leftover_images(self, image_ids: Sequence[str], labels: dict[str, str] | None = None,
+                               wait: float = 0.0) -> list[str]:
+        """Builds run on the manager: their leftovers are there."""
+        return self.manager.remove_leftover_images(image_ids, labels, wait)
 
     def publish_image(self, ref: str, progress: Callable[[str], object] | None = None) -> str:
         """Make image `ref` (on the manager) reachable from the nodes; returns the ref services use.

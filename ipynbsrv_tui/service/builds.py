@@ -33,6 +33,9 @@ class _Steps(Protocol):
 
     def cancel(self) -> None: ...
 
+    @property
+    def leftovers(self) -> list[str]: ...
+
 
 class BuildHandle:
     """Iterate it to run the build and receive BuildEvents; `cancel()` from any thread stops it.
@@ -52,6 +55,7 @@ class BuildHandle:
         self._on_finish = on_finish
         self._cancelled = threading.Event()
         self._step_containers: list[str] = []
+        self._images: list[str] = []
         workers.begin("build", build_id)
 
     def cancel(self) -> None:
@@ -75,12 +79,21 @@ class BuildHandle:
                 self._finish()
 
     def _track(self, event: BuildEvent) -> None:
-        """Record each step container, so that reconcile can remove it if this process dies mid-build."""
+        """Record each step container and the untagged images so far, so that reconcile can remove
+        them if this process dies mid-build."""
         found = _STEP_CONTAINER.search(event.text) if "Running in" in event.text else None
         if found:
             self._step_containers.append(found.group(1))
             Build.update(containers=",".join(self._step_containers[-50:])).where(
                 Build.id == self.build_id).execute()
+        if event.kind is BuildEventKind.STEP:
+            self._record_images()
+
+    def _record_images(self) -> None:
+        images = self._stream.leftovers[:50]
+        if images != self._images:
+            self._images = images
+            Build.update(images=",".join(images)).where(Build.id == self.build_id).execute()
 
     def _finish(self) -> None:
         workers.end("build", self.build_id)
@@ -94,6 +107,7 @@ class BuildHandle:
             exit_code=summary.exit_code, error=summary.error or "", tolerated=summary.tolerated,
             warnings=summary.warnings, lines=summary.lines,
         ).where(Build.id == self.build_id).execute()
+        self._record_images()  # what the build could not remove yet (reconcile tries again)
         if self._on_finish is not None:
             self._on_finish(summary)
 
@@ -105,12 +119,15 @@ class PlannedBuild:
     once it ended (the failing step's, or the requested image's).
     """
 
-    def __init__(self, engine: Engine, plan: BuildPlan, labels: dict[str, str], wheelhouse: bool) -> None:
+    def __init__(self, engine: Engine, plan: BuildPlan, labels: dict[str, str], wheelhouse: bool,
+                 owner: dict[str, str] | None = None) -> None:
         self._engine = engine
         self._plan = plan
         self._labels = labels
+        self._owner = owner or {}
         self._wheelhouse = wheelhouse
         self._current: BuildRun | None = None
+        self._left: list[str] = []  # leftovers of finished steps the engine could not remove yet
         self._cancelled = threading.Event()
         self._started = time.monotonic()
         self._summary: BuildSummary | None = None
@@ -126,10 +143,26 @@ class PlannedBuild:
         seconds = round(time.monotonic() - self._started, 3)
         self._summary = None if value is None else dataclasses.replace(value, seconds=seconds)
 
+    @property
+    def leftovers(self) -> list[str]:
+        """The untagged images of this plan's builds that are still there (or may be): the running
+        step's, and those of finished steps that the engine could not remove yet."""
+        current = self._current.leftovers if self._current is not None else []
+        return [*current, *(image for image in self._left if image not in current)]
+
     def cancel(self) -> None:
         self._cancelled.set()
         if self._current is not None:
             self._current.cancel()
+
+    def _clean(self, run: BuildRun) -> None:
+        """Remove what the finished run left: its stages' images (a multi-stage build's builder
+        stages), and after a failure the last committed layer. A stopped run's engine does it
+        itself once the interrupted step's container is gone."""
+        if run.summary is not None and run.summary.status is BuildStatus.CANCELLED:
+            self._left.extend(run.leftovers)
+        elif run.leftovers:
+            self._left.extend(self._engine.remove_leftover_images(run.leftovers, self._owner))
 
     def __iter__(self) -> Iterator[BuildEvent]:
         started = time.monotonic()
@@ -166,6 +199,8 @@ class PlannedBuild:
             if self._cancelled.is_set():
                 current.cancel()
             yield from current
+            self._current = None
+            self._clean(current)
             summary = current.summary
             if summary is None or summary.status is not BuildStatus.SUCCEEDED:
                 self.summary = summary

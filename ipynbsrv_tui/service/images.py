@@ -225,7 +225,8 @@ class ImagesMixin(ServiceBase):
                            actor=actor.username, worker=workers.marker())
         log_path = self.config.database.resolved_path.parent / "builds" / f"{row.id}.log"
         Build.update(log_path=str(log_path)).where(Build.id == row.id).execute()
-        stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username} | self.instance_labels, self.config.build.wheelhouse)
+        stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username} | self.instance_labels,
+                              self.config.build.wheelhouse, owner=self.instance_labels)
 
         def finished(summary: BuildSummary) -> None:
             outcome = "ok" if summary.status == BuildStatus.SUCCEEDED else "failed"

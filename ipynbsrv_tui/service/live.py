@@ -265,9 +265,10 @@ class LiveMixin(ReadinessMixin):
         return started - timedelta(seconds=2) <= made <= finished + timedelta(seconds=2)
 
     def _remove_build_leftovers(self) -> list[str]:
-        """Remove the step containers of builds that ended or whose process died; mark the dead ones failed."""
+        """Remove the step containers and the untagged images of builds that ended or whose process
+        died; mark the dead ones failed."""
         done: list[str] = []
-        for build in Build.select().where((Build.containers != "") | (Build.status == "running")):
+        for build in Build.select().where((Build.containers != "") | (Build.images != "") | (Build.status == "running")):
             if build.status == "running" and workers.in_progress("build", build.id, build.worker):
                 continue
             kept: list[str] = []  # not removed this time: the next reconcile tries again
@@ -281,12 +282,24 @@ class LiveMixin(ReadinessMixin):
                     continue
                 done.append(f"build #{build.id}: removed its leftover step container {container_id[:12]}")
             changes: dict[str, object] = {"containers": ",".join(kept)}
+            if build.images:
+                changes["images"] = ",".join(self._remove_build_images(build, done))
             if build.status == "running":
                 changes.update(status="failed", finished=utcnow(), worker="",
                                error="the build was interrupted (its process ended)")
                 done.append(f"build #{build.id} ({build.image_ref}): interrupted; marked failed")
             Build.update(**changes).where(Build.id == build.id).execute()
         return done
+
+    def _remove_build_images(self, build: Build, done: list[str]) -> list[str]:
+        """Remove the untagged images the build recorded as its own; those still in use stay listed."""
+        images = build.images.split(",")
+        remaining = self.engine.remove_leftover_images(images, self.instance_labels)
+        removed = [image for image in images if image not in remaining and not self.engine.image_exists(image)]
+        if removed:
+            names = ", ".join(image.removeprefix("sha256:")[:12] for image in removed)
+            done.append(f"build #{build.id}: removed its leftover untagged image{'s' if len(removed) > 1 else ''} {names}")
+        return remaining
 
     def _remove_keep_leftovers(self) -> list[str]:
         """Remove this instance's restart-with-new-mounts images (label ipynbsrv.kept-from) that no

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -205,3 +207,71 @@ def test_a_multi_stage_builds_result_is_its_final_image(engine, base_image, make
     assert results == [final] == [stream.summary.image_id]
     assert len(stream.stage_images) == 2
     assert stream.summary.status is BuildStatus.SUCCEEDED
+
+
+BUILDER_STAGE = (
+    "ARG BASE_IMAGE\n"
+    "FROM ${{BASE_IMAGE}} AS builder\n{label}RUN echo {nonce} > /built\n"
+    "FROM ${{BASE_IMAGE}}\nCOPY --from=builder /built /built\n"
+)
+
+
+def _stage_image(engine, base_image, make_context, tag: str, label: str = "") -> str:
+    """The untagged image of a two-stage build's builder stage, built straight on the engine (as a
+    build whose process died would leave it)."""
+    context = make_context(BUILDER_STAGE.format(nonce=uuid.uuid4().hex, label=label))
+    stream = engine.build(context, tag, buildargs={"BASE_IMAGE": base_image}, network_mode="none")
+    list(stream)
+    assert stream.summary.status is BuildStatus.SUCCEEDED, stream.summary.error
+    return stream.stage_images[0]
+
+
+def test_a_builds_builder_stage_image_is_removed_when_it_ends(notebook_service, root_actor, base_image, engine, tags):
+    """Issue 22, item 8: a multi-stage build (the notebook images' venv stage) left its builder
+    stage as an untagged image of hundreds of MB after every build."""
+    folder = Path(notebook_service.config.build.dockerfiles) / "twostage"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text(BUILDER_STAGE.format(nonce=uuid.uuid4().hex, label=""))
+    tag = tags("twostage")
+    handle = notebook_service.build_image(root_actor, "twostage", tag=tag, build_args={"BASE_IMAGE": base_image})
+    layers, steps = [], 0
+    for event in handle:
+        steps += event.kind is K.STEP
+        if steps <= 3 and (found := re.match(r"^\s*--->\s+([0-9a-f]{12})$", event.text)):
+            layers.append(found.group(1))  # the builder stage's layers: its RUN step's is the last
+    assert handle.summary.status is BuildStatus.SUCCEEDED, handle.summary.error
+    builder = layers[-1]
+    assert engine.image_exists(tag)
+    assert not engine.image_exists(builder), f"the builder stage's image {builder} is still on the engine"
+    from ipynbsrv_tui.store.models import Build
+
+    assert Build.get_by_id(handle.build_id).images == ""
+
+
+def test_reconcile_removes_the_leftovers_a_build_recorded_and_nothing_else(
+    notebook_service, root_actor, base_image, engine, make_context, tags, docker_client,
+):
+    """A build whose process died leaves its stage images recorded; reconcile removes those, never
+    an untagged image it did not record, a tagged one, or one of another installation."""
+    from ipynbsrv_tui.store.models import Build
+
+    ours = _stage_image(engine, base_image, make_context, tags("died"))
+    unrecorded = _stage_image(engine, base_image, make_context, tags("someone-elses"))
+    other = _stage_image(engine, base_image, make_context, tags("other-installation"),
+                         label='LABEL ipynbsrv.instance="another-installation"\n')
+    tagged = engine.image(base_image).id
+    try:
+        build = Build.create(image_ref="x:1", context="/x", status="failed",
+                             images=",".join([ours, other, tagged]))
+        report = notebook_service.reconcile(root_actor)
+        assert f"build #{build.id}: removed its leftover untagged image {ours.removeprefix('sha256:')[:12]}" in report.repaired
+        assert not engine.image_exists(ours)
+        assert engine.image_exists(unrecorded) and engine.image_exists(other) and engine.image_exists(tagged)
+        assert Build.get_by_id(build.id).images == ""
+        assert not [line for line in notebook_service.reconcile(root_actor).repaired if "leftover untagged" in line]
+    finally:
+        for image in (unrecorded, other):
+            try:
+                docker_client.api.remove_image(image, force=True)
+            except Exception:  # already gone
+                pass

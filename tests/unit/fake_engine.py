@@ -14,7 +14,7 @@ import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,6 +65,7 @@ class RecordingEngine:
         self.log_tails: list[int | None] = []
         self.history: list[EngineEvent] = []  # what `events(since=…)` replays
         self.memory: dict[str, int] = {}  # id -> bytes `memory_usage` reports (default 0)
+        self.removed_leftovers: list[str] = []
 
     # ------------------------------------------------------------------ connection
 
@@ -102,6 +103,12 @@ class RecordingEngine:
 
     def remove_image(self, ref: str, force: bool = False) -> None:
         self.stored.pop(ref, None)
+
+    def remove_leftover_images(self, image_ids: Sequence[str], labels: dict[str, str] | None = None,
+                               wait: float = 0.0) -> list[str]:
+        """Leftovers are build products, and the fake builds nothing: each is gone already."""
+        self.removed_leftovers.extend(image_ids)
+        return []
 
     def tag_image(self, source: str, ref: str) -> None:
         validation.split_reference(ref)

@@ -113,6 +113,65 @@ def test_a_build_stopped_after_a_finished_stage_is_cancelled_and_its_stage_image
     assert leftovers == [["3333bbbb4444", "sha256:first"]]
 
 
+def _stages(last: str) -> list[dict]:
+    return [
+        {"stream": "Step 1/4 : FROM debian:bookworm-slim AS builder\n"}, {"stream": " ---> 1111aaaa2222\n"},
+        {"stream": "Step 2/4 : RUN make\n"}, {"stream": " ---> 5555cccc6666\n"},
+        {"aux": {"ID": "sha256:builder"}},
+        {"stream": "Step 3/4 : FROM debian:bookworm-slim\n"}, {"stream": " ---> 1111aaaa2222\n"},
+        {"stream": "Step 4/4 : COPY --from=builder /x /x\n"}, *([{"stream": " ---> 7777dddd8888\n"},
+                                                                {"aux": {"ID": "sha256:final"}}] if last == "ok" else
+                                                               [{"error": "COPY failed: no such file"}]),
+    ]
+
+
+def test_a_successful_multi_stage_builds_leftovers_are_its_builder_stages_not_its_result():
+    stream = BuildStream(iter(_stages("ok")), "ipynbsrv-test/x:1")
+    list(stream)
+    assert stream.summary.image_id == "sha256:final"
+    assert stream.leftovers == ["sha256:builder"]
+
+
+def test_a_failed_builds_leftovers_are_its_last_layer_and_finished_stages():
+    stream = BuildStream(iter(_stages("fail")), "ipynbsrv-test/x:1")
+    list(stream)
+    assert stream.summary.status is BuildStatus.FAILED
+    assert stream.leftovers == ["1111aaaa2222", "sha256:builder"]
+
+
+def test_a_planned_build_removes_each_steps_leftovers_through_the_engine_as_its_owner():
+    """Issue 22 item 8: a build's builder stages go when it ends, through `remove_leftover_images`
+    with the installation's label only (a stage image inherits `built-by` from its base); what the
+    engine could not remove stays listed for reconcile."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from ipynbsrv_tui.service.builds import PlannedBuild
+
+    calls: list[tuple[list[str], dict[str, str]]] = []
+
+    class Engine:
+        mode = "docker"
+
+        def build(self, context, tag, **kwargs):
+            return BuildStream(iter(_stages("ok")), tag)
+
+        def remove_leftover_images(self, image_ids, labels=None, wait=0.0):
+            calls.append((list(image_ids), dict(labels or {})))
+            return ["sha256:builder"] if len(calls) == 2 else []
+
+    folder = SimpleNamespace(name="f", path=Path("/nowhere"), wheel_sets=())
+    steps = [SimpleNamespace(folder=folder, tag=f"t{i}:latest", buildargs={}, labels={}, nocache=False,
+                             reason="missing base" if i == 0 else "requested") for i in range(2)]
+    planned = PlannedBuild(Engine(), SimpleNamespace(steps=steps, target=steps[-1]),
+                           {"ipynbsrv.built-by": "root", "ipynbsrv.instance": "i1"}, wheelhouse=False,
+                           owner={"ipynbsrv.instance": "i1"})
+    list(planned)
+    assert planned.summary.status is BuildStatus.SUCCEEDED
+    assert calls == [(["sha256:builder"], {"ipynbsrv.instance": "i1"})] * 2
+    assert planned.leftovers == ["sha256:builder"]
+
+
 def test_a_broken_connection_is_a_failure_event_not_an_exception():
     def broken():
         yield {"stream": "Step 1/1 : RUN true\n"}
@@ -144,6 +203,8 @@ def test_a_planned_build_reports_the_whole_plans_time_not_only_the_last_images()
             return iter(())
 
         def cancel(self) -> None: ...
+
+        leftovers: list[str] = []
 
     class Engine:
         mode = "docker"
