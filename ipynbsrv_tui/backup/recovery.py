@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from .plan import TAG, restic_for
 from .restic import Snapshot
 
 FOLDERS = ("homes", "shares", "public")
+RECOVERED_KEY = "backup.recovered"  # in the restored database: reconcile makes its notebooks again
 DATABASE_COPY = Path(".backup") / "database" / "ipynbsrv.db"
 
 
@@ -82,6 +84,7 @@ def restore_installation(config: Config, wanted: str = "", force: bool = False) 
         partial = database.with_name(database.name + ".restoring")
         shutil.copyfile(copy, partial)
         os.chmod(partial, 0o600)
+        _mark_recovered(partial, snapshot.short_id)
         for suffix in ("-wal", "-shm"):
             Path(str(database) + suffix).unlink(missing_ok=True)
         os.replace(partial, database)
@@ -94,3 +97,13 @@ def restore_installation(config: Config, wanted: str = "", force: bool = False) 
         shutil.rmtree(staging, ignore_errors=True)
     return RecoveryReport(snapshot.short_id, f"{snapshot.time:%Y-%m-%d %H:%M} UTC", str(database),
                           tuple(str(root / f) for f in FOLDERS))
+
+
+def _mark_recovered(database: Path, snapshot: str) -> None:
+    """Tell the restored store's next reconcile to make its notebooks again on this engine."""
+    db = sqlite3.connect(str(database))
+    try:
+        with db:
+            db.execute("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (RECOVERED_KEY, snapshot))
+    finally:
+        db.close()

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from peewee import fn
 
+from ..backup.recovery import RECOVERED_KEY
 from ..domain import (
     Actor,
     ContainerChange,
     ContainerInfo,
+    ContainerSpec,
     ContainerState,
     ContainerView,
     DirectoryError,
@@ -44,6 +46,7 @@ EVENT_STATES = {
 }
 PLACEMENT_ACTIONS = {"move", "lost"}  # swarm mode: the task moved, or its node stopped answering
 LAST_EVENT_KEY = "engine.last_event"
+RESTARTED_AFTER_RECOVERY = ("running", "paused", "starting", "restarting")  # what ran when the snapshot was made
 HEALTH_TTL = 0.5
 
 
@@ -124,6 +127,10 @@ class LiveMixin(ReadinessMixin):
 
         def get_container(self, actor: Actor, container_id: int) -> ContainerView: ...
 
+        def _spec(self, row: Container, image: Image) -> ContainerSpec: ...
+
+        def _set_state(self, row: Container, state: ContainerState, started: bool = False) -> None: ...
+
     def watch_containers(self, actor: Actor, since: float | None = None) -> ContainerWatch:
         """Live container changes the actor may see; resumes from the last seen event when `since` is None.
 
@@ -198,6 +205,8 @@ class LiveMixin(ReadinessMixin):
         updates: list[tuple[int, str, str, bool]] = []
         rollbacks: list[tuple[int, str]] = []
         placements: dict[int, Placement | None] = {}
+        recovered = Setting.get_or_none(Setting.key == RECOVERED_KEY)  # set by `backup restore-installation`
+        recreate: list[tuple[int, str, str]] = []
         for container_id, name, docker_id, state, owner, key, worker, node_id, node_name, node_lost in rows:
             label = f"{owner}/{name} (#{container_id})"
             found = _adoptable(by_store_id.get(container_id, []), owner, key, docker_id)
@@ -208,6 +217,9 @@ class LiveMixin(ReadinessMixin):
             if worker and found is None:
                 rollbacks.append((container_id, key))
                 repaired.append(f"{label}: an interrupted create left no engine container; rolled back")
+                continue
+            if found is None and recovered is not None and state != ContainerState.MISSING.value:
+                recreate.append((container_id, label, state))  # a restored installation: made again below
                 continue
             if found is None:  # flagged every time, also when an engine event marked it missing already
                 if state != ContainerState.MISSING.value:
@@ -245,11 +257,43 @@ class LiveMixin(ReadinessMixin):
                 Container.delete().where((Container.id == container_id) & (Container.key == key)).execute()
             for container_id, placement in placements.items():
                 record_placement(container_id, placement)
+        if recovered is not None and self._recreate_restored(recreate, repaired, flagged):
+            Setting.delete().where(Setting.key == RECOVERED_KEY).execute()
         repaired.extend(self._remove_build_leftovers())
         repaired.extend(self._remove_keep_leftovers())
         report = ReconcileReport(len(rows), tuple(repaired), tuple(flagged), time.perf_counter() - started)
         self.audit(actor, "reconcile", detail=f"{len(repaired)} repaired, {len(flagged)} flagged")
         return report
+
+    def _recreate_restored(self, rows: list[tuple[int, str, str]], repaired: list[str], flagged: list[str]) -> bool:
+        """After a disaster recovery (DESIGN §17): make each notebook of the restored store again on
+        this engine, with its port, token and URL, and start those that ran. Whether all came back;
+        until then each reconcile tries the rest again."""
+        done = True
+        for container_id, label, state in rows:
+            row = Container.get_by_id(container_id)
+            ref = row.image_ref or (row.image.ref if row.image else "")
+            try:
+                if not ref or not self.engine.image_exists(ref):
+                    folder = (row.image.source_folder if row.image else "") or "FOLDER"
+                    raise NotFound(f"its image {ref or '(none)'} is not on this engine: build it "
+                                   f"(`ipynbsrv-tui images build {folder}`), then reconcile again")
+                info = self.engine.create(self._spec(row, row.image))
+                Container.update(docker_id=info.id, worker="").where(Container.id == row.id).execute()
+                row.docker_id = info.id
+                self._set_state(row, ContainerState.CREATED)
+                if state in RESTARTED_AFTER_RECOVERY:
+                    self.engine.start(info.id)
+                    self._set_state(row, ContainerState.RUNNING, started=True)  # `starting` until it answers
+                    self.watch_readiness(row.id)
+            except IpynbsrvError as exc:
+                done = False
+                flagged.append(f"{label}: not made again after the restore: {exc}")
+                continue
+            started = " and started" if state in RESTARTED_AFTER_RECOVERY else ""
+            repaired.append(f"{label}: made again after the restore{started} (port {row.host_port}, "
+                            "same token and URL)")
+        return done
 
     def _is_step_container_of(self, build: Build, container_id: str) -> bool:
         """The container still exists, is not one of our notebooks, and was made while the build ran."""
