@@ -31,6 +31,7 @@ class ContainerBook:
         self.loaded = False
         self.stale = False  # the service is unreachable: states and uptimes are what they were
         self._search: dict[int, tuple[str, str, str, str]] = {}
+        self._removed: set[int] = set()  # deleted here: a later feed view of them is from before
         self.changed: Signal[frozenset[int] | None] = Signal(owner, "containers-changed")
         self.stats_changed: Signal[frozenset[int]] = Signal(owner, "stats-changed")
 
@@ -54,6 +55,7 @@ class ContainerBook:
 
     def load(self, views: list[ContainerView]) -> None:
         self.stale = False
+        self._removed.clear()
         self.views = {view.id: view for view in views}
         self._search = {view.id: _search_key(view) for view in views}
         for gone in set(self.stats) - set(self.views):
@@ -69,13 +71,17 @@ class ContainerBook:
                 self.views.pop(change.container_id, None)
                 self._search.pop(change.container_id, None)
                 self._forget(change.container_id)
-            else:
+                self._removed.add(change.container_id)
+            elif change.action == "create" or change.container_id not in self._removed:
+                self._removed.discard(change.container_id)
                 self._put(change.view)
+            # else: a view read before the delete (the destroy event's "missing" one) came after it
         if ids:
             self.changed.publish(frozenset(ids))
 
     def put(self, view: ContainerView) -> None:
         """A view fresh from an action's answer (the engine event will confirm it)."""
+        self._removed.discard(view.id)
         self._put(view)
         self.changed.publish(frozenset({view.id}))
 
