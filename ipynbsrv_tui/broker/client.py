@@ -71,6 +71,10 @@ class _Connection(SocketChannel):
         try:
             sock.connect(path)
             _, server_uid, _ = peer_credentials(sock)
+        except (TimeoutError, BlockingIOError):  # it listens, but its queue of new connections is full
+            sock.close()
+            raise BrokerBusy(f"The notebook service is busy: the broker at {path} did not take the connection "
+                             f"within {timeout} s. Try again in a moment.") from None
         except OSError as exc:
             sock.close()
             raise BrokerUnavailable(f"Cannot reach the ipynbsrv broker at {path}: {exc.strerror or exc}.") from None
@@ -465,7 +469,8 @@ def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | 
     A broker that answers but refuses us (a uid it does not know) raises that refusal
     (NotAuthorized with what to do): falling back to embedded mode would not help that user.
     A broker of another installation raises WrongInstallation (connect.open_session decides
-    whether this account may run embedded instead).
+    whether this account may run embedded instead). A broker that is full raises BrokerBusy
+    (after the session's busy_wait): it is running, so neither embedded mode nor "not running".
     """
     path = config.broker.socket
     if not broker_socket_present(path):
@@ -477,5 +482,7 @@ def connect_session(config: Config, *, timeout: float = 2.0) -> RemoteSession | 
             path, max_message_bytes=config.broker.max_message_bytes, connect_timeout=timeout,
             expect=installation(config.database.resolved_path, config.source),
         )
+    except BrokerBusy:
+        raise  # it runs, and is full: "busy, try again", never "not running"
     except BrokerUnavailable:
         return None

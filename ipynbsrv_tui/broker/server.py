@@ -47,6 +47,14 @@ log = logging.getLogger("ipynbsrv.broker")
 
 MAX_CONNECTIONS = 128
 MAX_PER_UID = 16  # one account cannot take every connection (root is not limited)
+# Near the limit (RESERVE_SLOTS free, at most an eighth of them), an account holding FAIR_SHARE
+# connections or more gets no further one, so that someone who has none can still get in.
+RESERVE_SLOTS = 16
+FAIR_SHARE = 2
+UNKNOWN_PER_UID = 2  # connections a uid that is no user may have open at once (each briefly)
+FIRST_REQUEST_SECONDS = 5.0  # a connection that sends nothing this long after its accept is closed
+UNKNOWN_SECONDS = 0.5  # what a uid that is no user gets to ask (only hello: whose broker this is)
+UNKNOWN_CACHE_SECONDS = 2.0  # a uid found to be no user is not looked up again within this time
 IDLE_SECONDS = 600.0  # an idle connection is closed after this long
 ACTOR_TTL = 30.0  # seconds a connection's resolved actor is trusted before it is looked up again
 RIGHTS_POLL = 0.2  # seconds between two reads of the store's count of rights changes
@@ -97,6 +105,7 @@ class BrokerServer:
         max_connections: int = MAX_CONNECTIONS,
         max_per_uid: int = MAX_PER_UID,
         idle_seconds: float = IDLE_SECONDS,
+        first_request_seconds: float = FIRST_REQUEST_SECONDS,
         background: bool = True,
     ) -> None:
         self.service = service
@@ -107,7 +116,11 @@ class BrokerServer:
         self.max_connections = max_connections
         self.max_per_uid = max_per_uid
         self._per_uid: dict[int, int] = {}
+        self._in_use = 0
+        self._unknown: dict[int, tuple[float, NotAuthorized]] = {}  # uid → when it was refused, and why
+        self._warned: dict[int, float] = {}  # uid → when a refusal of its connections was last logged
         self.idle_seconds = idle_seconds
+        self.first_request_seconds = first_request_seconds
         self._slots = threading.BoundedSemaphore(max_connections)
         self._clients: set[_Client] = set()
         self._last_seen: dict[str, datetime] = {}  # user name → when they last had a live view open
@@ -295,6 +308,8 @@ class BrokerServer:
                 continue
             except OSError:
                 break
+            if self._over_unknown_cap(sock):
+                continue
             if not self._slots.acquire(blocking=False):
                 self._refuse_busy(sock)
                 continue
@@ -302,11 +317,31 @@ class BrokerServer:
             self._threads.add(thread)
             thread.start()
 
+    def _over_unknown_cap(self, sock: socket.socket) -> bool:
+        """A uid refused a moment ago that holds its UNKNOWN_PER_UID connections already is answered
+        here, in the accept loop, without a thread or a lookup: reconnecting in a loop costs the
+        broker little (True when it was refused)."""
+        try:
+            _pid, uid, _gid = peer_credentials(sock)
+        except OSError:
+            sock.close()
+            return True
+        with self._clients_lock:
+            known = self._unknown.get(uid)
+            over = (known is not None and time.monotonic() - known[0] < UNKNOWN_CACHE_SECONDS
+                    and self._per_uid.get(uid, 0) >= UNKNOWN_PER_UID)
+        if over:
+            self._refuse_busy(sock, BrokerBusy(
+                f"The notebook service is busy for your account: it has {UNKNOWN_PER_UID} connections open to "
+                "the broker. Try again in a moment."))
+        return over
+
     def _refuse_busy(self, sock: socket.socket, error: BrokerBusy | None = None) -> None:
         if error is None:
-            log.warning("refusing a connection: %d connections in use", self.max_connections)
+            self._warn_once(-1, "refusing connections: %d connections in use", self.max_connections)
             error = BrokerBusy(
-                f"The broker is serving its maximum of {self.max_connections} connections. Try again in a moment."
+                f"The notebook service is busy: the broker is serving its maximum of {self.max_connections} "
+                "connections. Try again in a moment."
             )
         try:
             sock.settimeout(0.2)
@@ -317,25 +352,25 @@ class BrokerServer:
             sock.close()
 
     def _serve_client(self, sock: socket.socket) -> None:
+        """One connection: who the peer is is settled at once (a uid that is no user is answered
+        its hello at most, then closed), then a slot of the peer's uid, then the conversation."""
         client: _Client | None = None
+        counted = False
         try:
             pid, uid, _gid = peer_credentials(sock)
-            with self._clients_lock:
-                count = self._per_uid.get(uid, 0)
-                allowed = uid == 0 or count < self.max_per_uid
-                if allowed:
-                    self._per_uid[uid] = count + 1
-            if not allowed:
-                log.warning("refusing a connection of uid %s: %d connections open", uid, count)
-                self._refuse_busy(sock, BrokerBusy(
-                    f"Your account has {count} connections open to the broker, the most one account may "
-                    "have. Close other ipynbsrv-tui sessions, or try again in a moment."
-                ))
-                return
-            sock.settimeout(self.idle_seconds)
             client = _Client(sock, pid, uid)
+            refusal = self._resolve(client)
+            refused = self._take_slot(uid, known=refusal is None)
+            counted = refused is None
+            if refused is not None:
+                self._warn_once(uid, "refusing connections of uid %s: %s", uid, refused)
+                self._refuse_busy(sock, refused)
+                return
             with self._clients_lock:
                 self._clients.add(client)
+            if refusal is not None:
+                self._answer_unknown(client, refusal)
+                return
             self._conversation(client)
         except Exception:
             log.exception("connection failed")
@@ -343,11 +378,13 @@ class BrokerServer:
             if client is not None:
                 with self._clients_lock:
                     self._clients.discard(client)
-                    remaining = self._per_uid.get(client.uid, 1) - 1
-                    if remaining > 0:
-                        self._per_uid[client.uid] = remaining
-                    else:
-                        self._per_uid.pop(client.uid, None)
+                    if counted:
+                        self._in_use -= 1
+                        remaining = self._per_uid.get(client.uid, 1) - 1
+                        if remaining > 0:
+                            self._per_uid[client.uid] = remaining
+                        else:
+                            self._per_uid.pop(client.uid, None)
                 client.close()
             else:
                 sock.close()
@@ -355,8 +392,83 @@ class BrokerServer:
             self._threads.discard(threading.current_thread())
             self._slots.release()
 
+    def _warn_once(self, uid: int, message: str, *args: Any) -> None:
+        """A warning about `uid`, at most once per UNKNOWN_CACHE_SECONDS (a flood is not a log flood)."""
+        now = time.monotonic()
+        with self._clients_lock:
+            last = self._warned.get(uid, float("-inf"))
+            if now - last < UNKNOWN_CACHE_SECONDS:
+                return
+            self._warned[uid] = now
+            if len(self._warned) > 4096:
+                self._warned = {u: t for u, t in self._warned.items() if now - t < UNKNOWN_CACHE_SECONDS}
+        log.warning(message, *args)
+
+    def _resolve(self, client: _Client) -> NotAuthorized | None:
+        """Look the peer up at once (DESIGN §8): None for a user (the actor is kept for its first
+        request), else the refusal; a refused uid is remembered briefly, so that a flood of its
+        connections costs no lookups. A store or directory that cannot answer is not a refusal:
+        the first request reports it."""
+        if client.uid == 0:
+            return None
+        now = time.monotonic()
+        with self._clients_lock:
+            known = self._unknown.get(client.uid)
+        if known is not None and now - known[0] < UNKNOWN_CACHE_SECONDS:
+            return known[1]
+        try:
+            self._actor(client)
+        except NotAuthorized as exc:
+            with self._clients_lock:
+                self._unknown[client.uid] = (now, exc)
+                if len(self._unknown) > 4096:  # old entries go; they are only a cache
+                    self._unknown = {u: e for u, e in self._unknown.items() if now - e[0] < UNKNOWN_CACHE_SECONDS}
+            return exc
+        except IpynbsrvError:
+            return None
+        return None
+
+    def _take_slot(self, uid: int, *, known: bool) -> BrokerBusy | None:
+        """Count a connection of `uid`, or the BrokerBusy to answer: each account has a cap (a uid
+        that is no user a small one), and near the limit one with a fair share already waits."""
+        with self._clients_lock:
+            count = self._per_uid.get(uid, 0)
+            if uid != 0:
+                cap = self.max_per_uid if known else UNKNOWN_PER_UID
+                if count >= cap:
+                    return BrokerBusy(
+                        f"The notebook service is busy for your account: it has {count} connections open to the "
+                        "broker, the most one account may have. Close other ipynbsrv-tui sessions, or try again "
+                        "in a moment.")
+                free = self.max_connections - self._in_use
+                if free <= min(RESERVE_SLOTS, self.max_connections // 8) and count >= FAIR_SHARE:
+                    return BrokerBusy(
+                        f"The notebook service is busy: {self._in_use} of its {self.max_connections} connections "
+                        f"are in use and your account has {count}. Try again in a moment.")
+            self._per_uid[uid] = count + 1
+            self._in_use += 1
+        return None
+
+    def _answer_unknown(self, client: _Client, refusal: NotAuthorized) -> None:
+        """A uid that is no user: its first request, if it comes within UNKNOWN_SECONDS, is
+        answered — a hello with whose broker this is, anything else with the refusal — then the
+        connection closes (an account that may run the service itself learns this way that the
+        socket serves another installation)."""
+        client.sock.settimeout(UNKNOWN_SECONDS)
+        try:
+            message = read_message(client.rfile, self.limit)
+        except (ProtocolError, OSError):
+            message = None
+        msg_id = message.get("id") if isinstance(message, dict) else None
+        if isinstance(message, dict) and message.get("call") == "hello":
+            self._reply(client, {"id": msg_id, "ok": encode(self.installation)})
+            return
+        self._reply_error(client, msg_id, refusal)
+
     def _conversation(self, client: _Client) -> None:
-        """Read requests and answer them until the peer leaves, errs badly, or the broker stops."""
+        """Read requests and answer them until the peer leaves, errs badly, or the broker stops.
+        The first request must come within `first_request_seconds`, later ones within `idle_seconds`."""
+        client.sock.settimeout(self.first_request_seconds)
         while not self._stopping.is_set():
             try:
                 message = read_message(client.rfile, self.limit)
@@ -371,6 +483,7 @@ class BrokerServer:
                 return
             if message is None or self._stopping.is_set():
                 return
+            client.sock.settimeout(self.idle_seconds)
             client.busy = True
             try:
                 keep = self._handle(client, message)

@@ -20,6 +20,7 @@ FORCED_NO_TTY_HINT = (
     "Log in with one: ssh -t HOST"
 )
 NOT_RUNNING = "ipynbsrv-tui: the notebook service is not running; it is retried every few seconds (ctrl+c leaves)."
+BUSY = "ipynbsrv-tui: the notebook service is busy; it is retried every few seconds (ctrl+c leaves)."
 RETRY_SECONDS = 3.0
 EXIT_DEADLINE_SECONDS = 0.5
 
@@ -60,15 +61,20 @@ def _in_forced_group(config_path: str | None) -> bool:
     return gid in os.getgroups() or gid == os.getgid()
 
 
-def wait_for_service(config, reason: str):
-    """The broker's session, once it answers: retried every RETRY_SECONDS (ctrl+c or a hang-up leaves)."""
+def wait_for_service(config, reason: str, headline: str = NOT_RUNNING):
+    """The broker's session, once it answers and has room: retried every RETRY_SECONDS (ctrl+c or a
+    hang-up leaves)."""
     from ..broker.client import connect_session
+    from ..broker.protocol import BrokerBusy
 
-    print(NOT_RUNNING, file=sys.stderr, flush=True)
+    print(headline, file=sys.stderr, flush=True)
     print(f"  ({reason})", file=sys.stderr, flush=True)
     while True:
         time.sleep(RETRY_SECONDS)
-        session = connect_session(config)
+        try:
+            session = connect_session(config)
+        except BrokerBusy:
+            continue
         if session is not None:
             return session
 
@@ -83,10 +89,14 @@ def launch(args: argparse.Namespace) -> int:
     from .returning import ReturnOnLogin
 
     config = load_config(args.config)
+    from ..broker.protocol import BrokerBusy
+
     try:
         session = open_session(config)
     except ServiceNotRunning as exc:
         session = wait_for_service(config, str(exc))
+    except BrokerBusy as exc:  # it runs and is full: wait for room, never "not running"
+        session = wait_for_service(config, str(exc), BUSY)
     # Both before textual loads: the notebook is back sooner, and the first screen has its rows.
     returning = ReturnOnLogin(session).start()
     first_list = EarlyCall(session.list_containers, "ipynbsrv-first-list").start()

@@ -12,11 +12,13 @@ swapped socket), wrong argument types, and one user's data breaking another user
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -307,3 +309,106 @@ def test_root_and_system_accounts_are_reserved_and_new_ids_skip_the_hosts(world)
         support.remove_os_account(squatter.name)
         for name in created:
             root.delete_user(name, containers="delete", data="delete")
+
+
+FLOOD = r'''
+import json, os, select, socket, sys, time
+os.setgroups([]); os.setgid(int(sys.argv[2])); os.setuid(int(sys.argv[1]))
+path, seconds, per_uid = sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+open_at, lifetimes, refused, opened = {}, [], 0, 0
+end = time.monotonic() + seconds
+print("flooding", flush=True)
+while time.monotonic() < end:
+    while len(open_at) < per_uid:  # hold per_uid connections that send nothing, as soon as one closes
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(2)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            break
+        open_at[sock] = time.monotonic()
+        opened += 1
+    readable, _, _ = select.select(list(open_at), [], [], 0.1)
+    for sock in readable:  # the broker answered (a refusal) or closed it
+        data = b""
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            pass
+        if b"BrokerBusy" in data:
+            refused += 1
+        else:
+            lifetimes.append(time.monotonic() - open_at[sock])
+        del open_at[sock]
+        sock.close()
+    time.sleep(0.5)  # then open what was closed again: accounts that keep trying, not a tight loop
+print(json.dumps({"opened": opened, "refused": refused, "lifetimes": lifetimes}), flush=True)
+'''
+
+TIMED = r'''
+import json, os, sys, time
+os.setgroups([]); os.setgid(int(sys.argv[2])); os.setuid(int(sys.argv[1]))
+from ipynbsrv_tui.broker.client import RemoteSession
+session = RemoteSession(sys.argv[3], pool_size=0)  # a connection per call: each one meets the flood
+latencies = []
+for _ in range(int(sys.argv[4])):
+    started = time.monotonic()
+    session.list_containers()
+    latencies.append(time.monotonic() - started)
+    time.sleep(0.05)
+print(json.dumps(latencies), flush=True)
+'''
+
+
+def test_unknown_uids_cannot_crowd_out_a_user_and_a_full_broker_says_busy(world):
+    """Issue 20 item 5: eight host accounts that are no directory users each keep 16 connections
+    open and send nothing (128, the broker's maximum) and open again what the broker closes, while
+    alice makes 200 calls, each on a new connection. Their connections close at once (they are answered a refusal), they hold at most two
+    each, and alice's calls stay within the broker's p99 budget (docs/performance.md: 100 ms)."""
+    alice = world["alice"]
+
+    def timed_calls(count: int) -> list[float]:
+        done = subprocess.run(
+            [support.SYSTEM_PYTHON, "-c", TIMED, str(alice.uid), str(alice.gid), world["broker"].socket_path, str(count)],
+            capture_output=True, text=True, timeout=120, cwd="/", env={"PYTHONPATH": str(world["lib"]), "LANG": "C.UTF-8"})
+        assert done.returncode == 0, done.stderr
+        return sorted(json.loads(done.stdout.splitlines()[-1]))
+
+    quiet = timed_calls(200)  # the same calls without the flood, for the figure
+    first, _last = support.free_uid_range(8)
+    suffix = secrets.token_hex(2)
+    flooders = [support.add_os_account(f"ctuflood{suffix}{n}", first + n) for n in range(8)]
+    processes = []
+    try:
+        for account in flooders:
+            processes.append(subprocess.Popen(
+                [support.SYSTEM_PYTHON, "-c", FLOOD, str(account.uid), str(account.gid), world["broker"].socket_path,
+                 "30", "16"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/"))
+        for process in processes:
+            assert process.stdout.readline().strip() == "flooding", process.stderr.read()
+        time.sleep(1.0)  # the flood is on
+        latencies = timed_calls(200)
+        floods = []
+        for process in processes:
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err
+            floods.append(json.loads(out.splitlines()[-1]))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for account in flooders:
+            support.remove_os_account(account.name)
+    p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"alice's list_containers without a flood: p50 {quiet[len(quiet) // 2] * 1000:.1f} ms, "
+          f"p99 {quiet[-1] * 1000:.1f} ms")
+    print(f"alice's list_containers under the flood: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
+          f"flood connections opened {sum(f['opened'] for f in floods)}, refused busy {sum(f['refused'] for f in floods)}, "
+          f"longest held {max(max(f['lifetimes'], default=0) for f in floods):.2f} s")
+    assert p99 <= 0.100, f"p99 {p99 * 1000:.1f} ms over the broker's 100 ms budget"
+    lifetimes = [t for f in floods for t in f["lifetimes"]]
+    assert lifetimes and max(lifetimes) < 2.0  # closed at once (after half a second at most for a hello)
+    assert all(f["refused"] > 0 for f in floods)  # at most two at a time each
+    assert "refused uid" in world["broker"].log()

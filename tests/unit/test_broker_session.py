@@ -6,6 +6,7 @@ from SO_PEERCRED, here the test process's own uid.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import socket
@@ -384,3 +385,140 @@ def test_a_socket_made_by_another_user_is_refused(tmp_path, tmp_config):
             connect_session(tmp_config.replace(broker={"socket": str(path)}))
     finally:
         server.close()
+
+
+# --------------------------------------------------------------------------- crowding (issue 20 item 5)
+
+PEER = r'''
+import json, os, socket, sys, time
+os.setgroups([]); os.setgid(int(sys.argv[1])); os.setuid(int(sys.argv[1]))
+path, plan = sys.argv[2], json.loads(sys.argv[3])
+
+def connect():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(5)
+    sock.connect(path)
+    return sock
+
+def answer(sock):
+    data, started = b"", time.monotonic()
+    try:
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        return {"seconds": time.monotonic() - started, "oserror": str(exc)}
+    return {"seconds": time.monotonic() - started, "reply": json.loads(data) if data else None}
+
+out = []
+held = []
+for step in plan:
+    if step == "hold":
+        held.append(connect())
+    elif step == "wait-held":
+        out.append([answer(sock) for sock in held]); held = []
+    elif step == "pause":  # the broker's threads count a connection a moment after accept and answer
+        time.sleep(0.5)
+    else:
+        sock = connect()
+        if step != "silent":
+            try:
+                sock.sendall(json.dumps({"v": 1, "id": 7, "call": step, "args": [], "kwargs": {}}).encode() + b"\n")
+            except OSError:
+                pass  # refused before it read: its answer is waiting
+        out.append(answer(sock))
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder other uids can reach (pytest's own tmp folders are root's 0700)."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="ipynbsrv-crowd-", dir="/tmp")
+    os.chmod(folder, 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _peer(uid: int, socket_path: str, plan: list[str]) -> list:
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("connects as other uids: run as root")
+    done = subprocess.run(["/usr/bin/python3", "-c", PEER, str(uid), socket_path, json.dumps(plan)],
+                          capture_output=True, text=True, timeout=60, cwd="/")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _crowd_broker(shared_folder, known, **options):
+    config = Config().replace(broker={"socket": f"{shared_folder}/run/broker.sock"})
+    server = BrokerServer(FakeService(known), config, background=False, **options)
+    server.start()
+    return server, config
+
+
+def test_a_uid_that_is_no_user_is_answered_hello_at_most_and_closed_at_once(shared_folder, monkeypatch):
+    monkeypatch.setattr(broker_server, "UNKNOWN_SECONDS", 3.0)  # room for a loaded machine between the connects
+    server, _ = _crowd_broker(shared_folder, {0})
+    try:
+        third, silent, hello, other = _peer(60123, str(server.path), [
+            "hold", "hold", "pause", "whoami", "wait-held", "pause", "hello", "pause", "whoami"])
+    finally:
+        server.stop()
+    assert third["reply"]["error"]["type"] == "BrokerBusy"  # two at a time for a uid that is no user
+    for held in silent:  # sent nothing: closed with the refusal, at once
+        assert held["reply"]["error"]["type"] == "NotAuthorized" and "refuses uid 60123" in held["reply"]["error"]["message"]
+        assert held["seconds"] < 5.0
+    assert "database" in json.dumps(hello["reply"]["ok"])  # whose broker this is
+    assert other["reply"]["error"]["type"] == "NotAuthorized" and other["seconds"] < 1.0
+
+
+def test_a_user_that_sends_nothing_is_closed_after_the_first_request_deadline(shared_folder):
+    server, _ = _crowd_broker(shared_folder, {0, 60124}, first_request_seconds=0.6)
+    try:
+        silent, answered = _peer(60124, str(server.path), ["silent", "whoami"])
+    finally:
+        server.stop()
+    assert silent["reply"] is None and 0.4 < silent["seconds"] < 3.0  # closed, without an answer
+    assert answered["reply"]["ok"]
+
+
+def test_near_the_limit_an_account_with_its_fair_share_gets_no_more(shared_folder):
+    server, _ = _crowd_broker(shared_folder, {0, 60125, 60126}, max_connections=24,  # a reserve of 3
+                              first_request_seconds=3.0)
+    held = [RemoteSession(str(server.path), pool_size=1) for _ in range(20)]  # root's: 4 slots left
+    try:
+        crowd = _peer(60125, str(server.path), ["hold", "hold", "pause", "whoami", "wait-held"])
+        newcomer = _peer(60126, str(server.path), ["whoami"])
+    finally:
+        for session in held:
+            session.close()
+        server.stop()
+    assert crowd[0]["reply"]["error"]["type"] == "BrokerBusy" and "busy" in crowd[0]["reply"]["error"]["message"]
+    assert all(held["reply"] is None for held in crowd[1])  # let in, and closed for sending nothing
+    assert newcomer[0]["reply"]["ok"]
+
+
+def test_a_full_broker_reads_as_busy_not_as_not_running(broker, monkeypatch):
+    """`containers list` against a full broker said "The notebook service is not running … Ask an
+    admin to start it"; it is running, and full."""
+    from ipynbsrv_tui import connect
+
+    server, _, config = broker
+    monkeypatch.setattr(connect, "may_embed", lambda cfg: False)
+    held = [RemoteSession(config.broker.socket, pool_size=1) for _ in range(server.max_connections)]
+    try:
+        time.sleep(0.1)
+        with pytest.raises(BrokerBusy) as refused:
+            connect.open_session(config)
+    finally:
+        for session in held:
+            session.close()
+    assert not isinstance(refused.value, connect.ServiceNotRunning)
+    assert "busy" in str(refused.value) and "not running" not in str(refused.value)
