@@ -84,6 +84,10 @@ class StoreBusy(StoreError):
     """Another process held the database's write lock longer than busy_timeout; nothing was written."""
 
 
+class RateLimited(IpynbsrvError):
+    """Too many messages, or changes that notify others, in a short time; nothing was done (try later)."""
+
+
 # --------------------------------------------------------------------------- builds
 
 
@@ -581,6 +585,7 @@ class NotificationView:
     groups: tuple[str, ...] = ()
     created: datetime | None = None
     read: bool = False
+    repeats: int = 1  # the same system notification, coalesced: how many times it happened
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,6 +264,13 @@ class ServiceCalls(Protocol):
 
     def unread_count(self) -> int: ...
 
+    def mute(self, what: str, name: str, undo: bool = False) -> list[str]:
+        """Stop (`undo`: resume) notifications from a user ("user": their messages and the notices of
+        what they did) or to a group ("group"); the session's mutes as `user:NAME` / `group:NAME`."""
+        ...
+
+    def list_mutes(self) -> list[str]: ...
+
     # ------------------------------------------------------------------ live
 
     def watch_containers(self, since: float | None = None) -> Stream[ContainerChange]: ...

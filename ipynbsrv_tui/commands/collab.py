@@ -77,7 +77,7 @@ def register_shares(subparsers: argparse._SubParsersAction) -> None:
 
 
 def register_notifications(subparsers: argparse._SubParsersAction) -> None:
-    """`notifications list|send|read`."""
+    """`notifications list|send|read|mute|mutes`."""
     group = subparsers.add_parser("notifications", help="your notifications; send to your groups")
     sub = group.add_subparsers(dest="notifications_command", metavar="SUBCOMMAND", required=True)
     p = _parser(sub, "list", "your notifications, newest first", notes_list, True)
@@ -90,6 +90,12 @@ def register_notifications(subparsers: argparse._SubParsersAction) -> None:
     p = _parser(sub, "read", "mark a notification (or --all) as read", notes_read)
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--all", action="store_true")
+    p = _parser(sub, "mute", "no more notifications from a user (their messages and what they do) or to a group",
+                notes_mute, True)
+    p.add_argument("what", choices=("user", "group"))
+    p.add_argument("name")
+    p.add_argument("--undo", action="store_true", help="take the mute back")
+    _parser(sub, "mutes", "the users and groups you muted", notes_mutes, True)
 
 
 # ---------------------------------------------------------------------- groups
@@ -251,8 +257,9 @@ def shares_image(args) -> int:
 
 def _note_row(view: NotificationView) -> tuple:
     about = f"{view.kind}:{view.target}" if view.target else view.kind
+    message = f"{view.message} (×{view.repeats})" if view.repeats > 1 else view.message
     return (view.id, "" if view.read else "*", when(view.created), view.sender or "system",
-            ",".join(view.groups), about, view.message)
+            ",".join(view.groups), about, message)
 
 
 def notes_list(args) -> int:
@@ -281,4 +288,23 @@ def notes_read(args) -> int:
         raise ValidationError("Give a notification id, or --all to mark every one as read.")
     changed = open_session(args).mark_read(None if args.all else args.id)
     say(f"Marked {changed} notification{'s' if changed != 1 else ''} as read.")
+    return 0
+
+
+def notes_mute(args) -> int:
+    mutes = open_session(args).mute(args.what, args.name, undo=args.undo)
+    if args.json:
+        print_json(mutes)
+        return 0
+    say(f"{'Unmuted' if args.undo else 'Muted'} {args.what} {args.name}.")
+    say(f"muted: {', '.join(mutes) or '-'}")
+    return 0
+
+
+def notes_mutes(args) -> int:
+    mutes = open_session(args).list_mutes()
+    if args.json:
+        print_json(mutes)
+    else:
+        say(f"muted: {', '.join(mutes) or '-'}")
     return 0

@@ -72,7 +72,8 @@ class BackupsMixin(SharesMixin):
 
         def _deliver(
             self, sender: User | None, groups: list[Group], message: str, kind: str, target: str,
-            exclude: Iterable[str], extra: Iterable[User] = (),
+            exclude: Iterable[str], extra: Iterable[User] = (), cause: User | None = None,
+            coalesce_key: str = "",
         ) -> Notification: ...
 
     # ------------------------------------------------------------------ admins

@@ -46,6 +46,8 @@ class CollabGroupsMixin(KeptMixin):
 
         def _sync_share_members(self, row: Share) -> None: ...
 
+        def _throttle(self, actor: Actor, what: str) -> None: ...
+
     # ------------------------------------------------------------------ reading
 
     def collab_groups(self, actor: Actor, query: str = "") -> list[CollabGroupView]:
@@ -112,6 +114,7 @@ class CollabGroupsMixin(KeptMixin):
     def delete_collab_group(self, actor: Actor, name: str) -> None:
         """Delete a group (its creator, group admins, admins): its grants end, members are told."""
         row = self._managed_group(actor, name, "group.delete")
+        self._throttle(actor, "change")
         if row.is_personal:
             raise ValidationError(f"{name} is {name}'s personal group: it goes when the user is deleted.")
         creator = _creator_name(row)
@@ -126,6 +129,7 @@ class CollabGroupsMixin(KeptMixin):
     def add_collab_member(self, actor: Actor, group: str, username: str, admin: bool = False) -> CollabGroupView:
         """Group admins add a member (and with `admin` make them a group admin too)."""
         row = self._managed_group(actor, group, "group.add")
+        self._throttle(actor, "change")
         if row.is_personal:
             raise ValidationError(f"{group} is a personal group: it has one member. Create a group to work together.")
         user = self._member_row(username)
@@ -148,6 +152,7 @@ class CollabGroupsMixin(KeptMixin):
     ) -> CollabGroupView:
         """Group admins remove a member (or, with `admin_only`, only their group-admin rights)."""
         row = self._managed_group(actor, group, "group.remove")
+        self._throttle(actor, "change")
         if row.is_personal:
             raise ValidationError(f"{group} is a personal group: its one member cannot be removed.")
         user = User.get_or_none(User.username == validation.username(username))
@@ -167,6 +172,7 @@ class CollabGroupsMixin(KeptMixin):
         """Join a public group."""
         me = self._require_row(actor, "join a group")
         row = self._visible_group(actor, group, "group.join")
+        self._throttle(actor, "change")
         if _is_member(row.group, me):
             raise ValidationError(f"You are a member of {group} already.")
         if not row.is_public:
@@ -182,6 +188,7 @@ class CollabGroupsMixin(KeptMixin):
         """Leave a group one belongs to (not one's personal group)."""
         me = self._require_row(actor, "leave a group")
         row = self._visible_group(actor, group, "group.leave")
+        self._throttle(actor, "change")
         if row.is_personal:
             raise ValidationError("You cannot leave your personal group.")
         if not _is_member(row.group, me):

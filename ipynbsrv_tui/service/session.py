@@ -313,6 +313,12 @@ class Session(ServiceSession):
     def unread_count(self) -> int:
         return self.service.unread_count(self.actor)
 
+    def mute(self, what: str, name: str, undo: bool = False) -> list[str]:
+        return self.service.mute(self.actor, what, name, undo)
+
+    def list_mutes(self) -> list[str]:
+        return self.service.list_mutes(self.actor)
+
     def watch_containers(self, since: float | None = None) -> Stream[ContainerChange]:
         return self.service.watch_containers(self.actor, since)
 

@@ -140,6 +140,7 @@ class SharesMixin(CollabGroupsMixin):
         """Give a collaboration group (or a user, through their personal group) access to a share."""
         row = self._managed_share(actor, share, "share.grant")
         cgroup = self._visible_group(actor, group, "share.grant", personal_ok=True)
+        self._throttle(actor, "change")
         before = set(self._share_member_names(row))
         ShareGrant.insert(share=row, group=cgroup.group).on_conflict_ignore().execute()
         self._sync_share_members(row)
@@ -157,6 +158,7 @@ class SharesMixin(CollabGroupsMixin):
     def revoke_share(self, actor: Actor, share: str, group: str) -> ShareChange:
         """End a group's access to a share; its members lose it at their containers' next start."""
         row = self._managed_share(actor, share, "share.revoke")
+        self._throttle(actor, "change")
         grant = (ShareGrant.select(ShareGrant, Group).join(Group)
                  .where((ShareGrant.share == row) & (Group.name == group)).first())
         if grant is None:
@@ -177,6 +179,7 @@ class SharesMixin(CollabGroupsMixin):
         """Let a group's members create containers from an image (its owner, admins); they are notified."""
         row = self._managed_image(actor, image, "image.share")
         cgroup = self._visible_group(actor, group, "image.share", personal_ok=True)
+        self._throttle(actor, "change")
         ImageAccess.insert(image=row, group=cgroup.group).on_conflict_ignore().execute()
         notified = self._notify_group(
             actor, cgroup.group,

@@ -232,6 +232,10 @@ class Notification(BaseModel):
     target = CharField(default="")
     groups = TextField(default="")  # the receiver groups' names, comma-separated, as sent
     created = DateTimeField(default=utcnow, index=True)
+    # A system notification's cause (the acting user) and what makes repeats of it one (since 0011)
+    cause = ForeignKeyField(User, null=True, backref="caused_notifications", on_delete="SET NULL")
+    coalesce_key = CharField(default="", index=True)
+    repeats = IntegerField(default=1)
 
 
 class NotificationRecipient(BaseModel):
@@ -243,6 +247,18 @@ class NotificationRecipient(BaseModel):
 
     class Meta:
         indexes = ((("notification", "user"), True), (("user", "read"), False))
+
+
+class Mute(BaseModel):
+    """A user who does not want notifications from a sender (their messages, and the system's
+    notices of what they did), or to a group (since migration 0011)."""
+
+    user = ForeignKeyField(User, backref="mutes", on_delete="CASCADE")
+    sender = ForeignKeyField(User, null=True, backref="muted_by", on_delete="CASCADE")
+    group = ForeignKeyField(Group, null=True, backref="muted_by", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("user", "sender", "group"), True),)
 
 
 class RetiredId(BaseModel):
@@ -297,4 +313,5 @@ ALL_MODELS = [
     Notification,
     NotificationRecipient,
     RetiredId,
+    Mute,
 ]

@@ -44,6 +44,7 @@ PLAIN = {
     "display_name": "", "email": "", "uid": None, "gid": None, "build_id": 1,
     "share": "ctu-share", "admin": False, "admin_only": False, "public": False, "unread_only": False,
     "kind": "misc", "target": "", "node": "nonode", "message": "hello", "notification_id": None,
+    "what": "user", "undo": False,
     "path": "~/nothing-here",  # backup paths: the cross-user cases are in test_backup.py
 }
 

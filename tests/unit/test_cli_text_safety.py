@@ -30,7 +30,7 @@ ATTACK = "\x1b]0;PWNED\x07\x1b[2J\x1b]52;c;cHduZWQ=\x07\x9b31m\r\x08\u2028\x00"
 
 LISTINGS = [
     ("groups", "list"), ("groups", "show", "lab"), ("shares", "list"), ("shares", "show", "thesis"),
-    ("notifications", "list"), ("containers", "list"), ("images", "list"),
+    ("notifications", "list"), ("notifications", "mutes"), ("containers", "list"), ("images", "list"),
 ]
 ADMIN_LISTINGS = [("users", "list"), ("kept", "list")]
 

@@ -85,3 +85,23 @@ def test_bad_input_is_one_line_that_says_what_to_do(capsys, config_path, args, w
     assert code == 2, (out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in err
+
+
+def test_a_user_mutes_and_unmutes_from_the_command_line(capsys, config_path, monkeypatch):
+    """Issue 20 item 3: `notifications mute user|group NAME [--undo]` and `notifications mutes`."""
+    from ipynbsrv_tui.commands import collab as commands
+    from ipynbsrv_tui.config import load_config
+    from ipynbsrv_tui.service import build_service
+    from ipynbsrv_tui.service.session import Session
+
+    service = build_service(load_config(str(config_path)))
+    bob = service.actor_for_username("bob")
+    monkeypatch.setattr(commands, "open_session", lambda args: Session(service, bob))
+    code, out, _ = run(capsys, config_path, "notifications", "mute", "user", "alice")
+    assert code == 0 and out == "Muted user alice.\nmuted: user:alice\n"
+    code, out, _ = run(capsys, config_path, "notifications", "mutes", "--json")
+    assert code == 0 and json.loads(out) == ["user:alice"]
+    code, out, _ = run(capsys, config_path, "notifications", "mute", "user", "alice", "--undo")
+    assert code == 0 and out.endswith("muted: -\n")
+    code, _, err = run(capsys, config_path, "notifications", "mute", "group", "lab")
+    assert code == 2 and err.strip() == "ipynbsrv-tui: No group named 'lab' that you belong to."

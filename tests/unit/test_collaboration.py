@@ -397,3 +397,61 @@ def test_a_taken_name_answers_one_neutral_line_and_personal_groups_need_a_shared
     service.add_collab_member(alice, "lab", "carol")  # now carol and bob are in lab together
     service.grant_share(carol, "mine", "bob")
     assert "bob" in service.get_share(carol, "mine").members
+
+
+def test_messages_and_changes_that_notify_are_limited_per_sender_and_repeats_coalesce(service, people):
+    """Issue 20 item 3: 1,500 messages to a group in 3 s, and 600 system notifications from granting
+    and revoking one's share on another user's personal group, pushed real ones out of inboxes."""
+    from ipynbsrv_tui.domain import RateLimited
+    from ipynbsrv_tui.service import notifications
+
+    alice, bob, carol = _lab(service, people)
+    for n in range(notifications.MESSAGES_PER_WINDOW):
+        service.send_notification(bob, "lab", f"message {n}")
+    with pytest.raises(RateLimited, match=r"You sent 10 messages in the last 60 s, the most allowed: try again in \d+ s"):
+        service.send_notification(bob, "lab", "one too many")
+    service.send_notification(alice, "lab", "others still send")  # per sender
+    for _ in range(3):
+        service.send_notification(ROOT, "lab", "admins are not limited")
+    assert sum(1 for n in service.list_notifications(alice) if n.sender == "bob") == 10
+
+    service.add_collab_member(alice, "lab", "carol")  # carol is in a group with alice: her personal group is reachable
+    before = len(service.list_notifications(carol))
+    changes = notifications.CHANGES_PER_WINDOW - 2  # adding bob and carol were two
+    for n in range(changes):
+        (service.grant_share if n % 2 == 0 else service.revoke_share)(alice, "thesis", "carol")
+    with pytest.raises(RateLimited, match="made 30 changes that notify others"):
+        service.grant_share(alice, "thesis", "carol")
+    inbox = service.list_notifications(carol)
+    assert len(inbox) == before + 1  # the grants and revokes are one notification, counted
+    assert inbox[0].repeats == changes and not inbox[0].read
+    assert inbox[0].message == "alice revoked carol's access to the share thesis."  # the latest of them
+    service.mark_read(carol, inbox[0].id)
+    service.sender_limits.take = lambda *args: 0.0  # a minute later
+    service.grant_share(alice, "thesis", "carol")
+    again = service.list_notifications(carol)[0]
+    assert again.id == inbox[0].id and again.repeats == changes + 1 and not again.read  # unread again
+
+
+def test_a_user_mutes_a_sender_or_a_group(service, people):
+    alice, bob, carol = _lab(service, people)
+    service.add_collab_member(alice, "lab", "carol")
+    assert service.mute(carol, "user", "alice") == ["user:alice"]
+    assert service.mute(bob, "group", "lab") == ["group:lab"]
+    service.send_notification(alice, "lab", "from alice")
+    service.grant_share(alice, "thesis", "lab")  # a system notice of what alice did
+    service.send_notification(carol, "lab", "from carol")
+    carols = [n.message for n in service.list_notifications(carol)]
+    bobs = [n.message for n in service.list_notifications(bob)]
+    assert "from alice" not in carols and not any("shared thesis" in m for m in carols)
+    assert "from alice" not in bobs and "from carol" not in bobs
+    assert "from carol" in [n.message for n in service.list_notifications(alice)]
+    assert service.mute(carol, "user", "alice", undo=True) == [] and service.list_mutes(bob) == ["group:lab"]
+    service.send_notification(alice, "lab", "heard again")
+    assert service.list_notifications(carol)[0].message == "heard again"
+    with pytest.raises(NotFound, match="No user named 'nosuchuser'"):
+        service.mute(carol, "user", "nosuchuser")
+    with pytest.raises(NotFound, match="No group named 'bob' that you belong to"):
+        service.mute(carol, "group", "bob")  # another user's personal group
+    with pytest.raises(ValidationError):
+        service.mute(carol, "everyone", "lab")

@@ -62,7 +62,7 @@ def _make_container(owner: User, image: Image | None, port: int = 20001, name: s
 
 
 def test_fresh_database_has_latest_version_and_every_table(db):
-    assert schema_version(db) == latest_version() == 10
+    assert schema_version(db) == latest_version() == 11
     tables = set(db.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert store_db.HISTORY_TABLE in tables
@@ -77,6 +77,7 @@ def test_fresh_database_has_latest_version_and_every_table(db):
         "0008_rights_epoch",
         "0009_retired_ids",
         "0010_build_leftover_images",
+        "0011_notification_limits",
     ]
 
 
@@ -159,7 +160,7 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
                         "0004_container_placement", "0005_collaboration",
                         "0006_container_started", "0007_user_credential_version", "0008_rights_epoch",
-                        "0009_retired_ids", "0010_build_leftover_images"]
+                        "0009_retired_ids", "0010_build_leftover_images", "0011_notification_limits"]
 
 
 def test_migration_0004_can_be_reverted(db):

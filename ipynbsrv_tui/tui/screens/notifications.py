@@ -53,9 +53,11 @@ class NotificationsScreen(CollabListScreen):
     def row(self, view: NotificationView) -> tuple:
         style = "" if view.read else "bold"
         about = f"{view.kind} {view.target}" if view.target else view.kind
+        message = Text(one_line(view.message), style=style)
+        if view.repeats > 1:  # the same system notice, coalesced
+            message.append(f" ×{view.repeats}", style="dim")
         return (Text("•" if not view.read else "", style="bold yellow"), ago(view.created),
-                Text(view.sender or "system", style=style), Text(about),
-                Text(one_line(view.message), style=style))
+                Text(view.sender or "system", style=style), Text(about), message)
 
     def summary(self, view: NotificationView) -> Text:
         text = Text(f"to {', '.join(view.groups)}: ", style="dim")
