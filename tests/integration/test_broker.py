@@ -653,3 +653,58 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     root.delete_collab_group("ipbt-lab")
     after = as_user(site, broker, bob, ("collab_group", ["ipbt-lab"], {}), ("get_share", ["ipbtthesis"], {}))
     assert after.error(0)["type"] == after.error(1)["type"] == "NotFound"
+
+
+def test_collaboration_trust_through_peer_credentials(site, matrix_broker):
+    """Issue 20 items 2, 3, 4 and 6 as real uids through the real broker: terminal escapes refused
+    on the way in; the creator stays in charge against a co-admin; a taken name answers one neutral
+    line and a grant to a stranger's personal group answers like a missing group; messages are
+    limited per sender, and a mute keeps a sender out of one's inbox."""
+    broker, root, accounts = matrix_broker
+    alice, bob = accounts["alice"], accounts["bob"]
+    for group in root.collab_groups():  # alice and bob start as strangers (earlier tests joined them)
+        if not group.is_personal and bob.name in group.members:
+            root.remove_collab_member(group.name, bob.name)
+    run = as_user(
+        site, broker, alice,
+        ("create_collab_group", ["ipbt-c20"], {}),                                        # 0
+        ("create_share", ["ipbtc20"], {"description": "\x1b]0;PWNED\x07\x1b[2J"}),        # 1 refused
+        ("create_share", ["ipbtc20"], {"description": "plain"}),                          # 2
+        ("grant_share", ["ipbtc20", bob.name], {}),                                       # 3 a stranger
+        ("grant_share", ["ipbtc20", "ipbtnosuch"], {}),                                   # 4 nobody
+        ("add_collab_member", ["ipbt-c20", bob.name], {"admin": True}),                   # 5
+        ("grant_share", ["ipbtc20", bob.name], {}),                                       # 6 now in a group together
+        ("create_collab_group", [bob.name], {}),                                          # 7 bob's personal group
+        ("create_collab_group", ["ipbt-c20"], {}),                                        # 8 a group
+    )
+    run.ok(0)
+    assert run.error(1)["type"] == "ValidationError" and "control characters" in run.error(1)["message"]
+    run.ok(2)
+    assert run.error(3) == {"type": "NotFound", "message": f"No group named {bob.name!r}."}
+    assert run.error(4) == {"type": "NotFound", "message": "No group named 'ipbtnosuch'."}
+    assert bob.name in run.ok(5).admins and run.ok(6).group == bob.name
+    taken = {run.error(i)["message"].replace(repr(name), "<name>") for i, name in ((7, bob.name), (8, "ipbt-c20"))}
+    assert taken == {"The name <name> is taken: choose another name."}
+
+    co_admin = as_user(
+        site, broker, bob,
+        ("remove_collab_member", ["ipbt-c20", alice.name], {}),                           # 0
+        ("remove_collab_member", ["ipbt-c20", alice.name], {"admin_only": True}),         # 1
+        ("delete_collab_group", ["ipbt-c20"], {}),                                        # 2
+        ("mute", ["user", alice.name], {}),                                               # 3
+        *[("send_notification", ["ipbt-c20", f"note {n}"], {}) for n in range(11)],       # 4..14
+    )
+    for index in range(3):
+        assert co_admin.error(index)["type"] == "NotAuthorized", (index, co_admin.error(index))
+    assert co_admin.ok(3) == [f"user:{alice.name}"]
+    sent = co_admin.results[4:15]  # 10 a minute (one may have gone out in an earlier test)
+    assert 9 <= sum("ok" in outcome for outcome in sent) <= 10 and "ok" in sent[0]
+    assert co_admin.error(14)["type"] == "RateLimited" and "try again in" in co_admin.error(14)["message"]
+
+    after = as_user(site, broker, alice, ("send_notification", ["ipbt-c20", "from alice"], {}),
+                    ("collab_group", ["ipbt-c20"], {}))
+    assert after.ok(1).creator == alice.name and alice.name in after.ok(1).admins
+    inbox = as_user(site, broker, bob, ("list_notifications", [], {}))
+    assert "from alice" not in [n.message for n in inbox.ok(0)]  # muted
+    root.delete_share("ipbtc20", data="delete")
+    root.delete_collab_group("ipbt-c20")
