@@ -85,6 +85,13 @@ def ref_part(text: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "x"
 
 
+SHARE_GIDS_LABEL = "ipynbsrv.share-gids"  # name:gid of each share mounted, as the container was made
+
+
+def _share_gids(shares: list[tuple[str, int]]) -> str:
+    return ",".join(f"{name}:{gid}" for name, gid in sorted(shares))
+
+
 def managed_labels(instance: str, owner: str, container_id: int, image_name: str, key: str = "") -> dict[str, str]:
     """The labels of a notebook container: reconcile adopts it for a row only when all of
     instance, owner, container id and key match (DESIGN §5)."""
@@ -296,10 +303,14 @@ class ContainersMixin(ReadinessMixin):
         made, make it again (`Engine.remake`) with the new share mounts and groups, keeping its
         name, port, token and URL, and on one host its own files (a commit of its writable layer;
         a swarm task keeps none, DESIGN §15). An engine failure fails the start: it is not swallowed."""
-        wanted = sorted(f"/data/shares/{name}" for name, _ in self.usable_share_mounts(row.owner))
+        shares = self.usable_share_mounts(row.owner)
+        wanted = sorted(f"/data/shares/{name}" for name, _ in shares)
         have = sorted(target for target in self.engine.mount_targets(row.docker_id)
                       if target.startswith("/data/shares/"))
-        if have == wanted:
+        # a share deleted and made again under the same name has another gid: the same mount
+        # targets, but groups the container does not have (made before the label: names only)
+        made_with = self.engine.inspect(row.docker_id).labels.get(SHARE_GIDS_LABEL)
+        if have == wanted and made_with in (None, _share_gids(shares)):
             return
         image: Image = row.image
         old_ref = row.image_ref
@@ -359,7 +370,8 @@ class ContainersMixin(ReadinessMixin):
         return ContainerSpec(
             name=engine_name(owner.uid, row.name),
             image=row.image_ref or image.ref,
-            labels=managed_labels(self.instance_id, owner.username, row.id, image.name, row.key),
+            labels=managed_labels(self.instance_id, owner.username, row.id, image.name, row.key)
+            | {SHARE_GIDS_LABEL: _share_gids(shares)},
             environment=env,
             mounts=mounts,
             command=image.command or None,

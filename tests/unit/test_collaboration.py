@@ -455,3 +455,24 @@ def test_a_user_mutes_a_sender_or_a_group(service, people):
         service.mute(carol, "group", "bob")  # another user's personal group
     with pytest.raises(ValidationError):
         service.mute(carol, "everyone", "lab")
+
+
+def test_a_restart_remakes_a_notebook_whose_share_was_made_again_under_its_name(service, engine, people):
+    """A share deleted and made again under the same name has another gid: the mount targets are
+    the same, so a restart that compared names only kept the old gid (and so no access to the new
+    folder); it compares the gids too."""
+    alice, bob, _carol = _lab(service, people)
+    service.grant_share(alice, "thesis", "lab")
+    view = service.create_container(bob, "nb", "tiny")
+    old_gid = service.get_share(alice, "thesis").gid
+    assert engine.specs[-1].environment["NB_GROUPS"] == str(old_gid)
+    service.delete_share(alice, "thesis", data="delete")
+    service.create_share(alice, "thesis")
+    service.grant_share(alice, "thesis", "lab")
+    new_gid = service.get_share(alice, "thesis").gid
+    assert new_gid != old_gid  # the old one is retired while bob's notebook may carry it
+    restarted = service.restart_container(bob, view.id)
+    assert restarted.docker_id != view.docker_id
+    assert engine.specs[-1].environment["NB_GROUPS"] == str(new_gid)
+    assert engine.inspect(restarted.docker_id).labels["ipynbsrv.share-gids"] == f"thesis:{new_gid}"
+    assert service.restart_container(bob, view.id).docker_id == restarted.docker_id  # nothing changed: kept
