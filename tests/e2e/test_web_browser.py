@@ -220,6 +220,22 @@ def seen_by_the_browser(driver) -> tuple[list[str], list[str]]:
     return urls, bodies
 
 
+def notebook_report(site, browser) -> str:
+    """What the browser shows and what the engine says about alice's notebook, for a failure's message
+    (a 503 is the gateway's own page: starting, resuming or not running, by the notebook's state)."""
+    import docker
+
+    lines = [f"browser at {browser.current_url}: {browser.find_element('tag name', 'body').text[:300]!r}",
+             f"routes: {[(r.owner, r.name, r.port) for r in site.broker.web.routes]}"]
+    try:
+        container = docker.from_env().containers.get(site.view.docker_id)
+        lines.append(f"engine: {container.attrs['State']}")
+        lines.append(container.logs(tail=30).decode(errors="replace"))
+    except Exception as exc:  # the report must not hide the failure it explains
+        lines.append(f"engine: {exc!r}")
+    return "\n".join(lines)
+
+
 def test_log_in_run_a_cell_and_never_see_the_token(site, browser):
     from selenium.webdriver.common.by import By
 
@@ -242,8 +258,9 @@ def test_log_in_run_a_cell_and_never_see_the_token(site, browser):
         fetch('/user/alice/web/api/contents/home/from-the-browser.ipynb', {method: 'PUT',
               headers: {'Content-Type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf)},
               body: JSON.stringify(arguments[0])})
-          .then(r => done(r.status)).catch(e => done(String(e)));""", notebook)
-    assert created == 201, created
+          .then(async r => done(r.status === 201 ? 201 : r.status + ' ' + (await r.text()).slice(0, 300)))
+          .catch(e => done(String(e)));""", notebook)
+    assert created == 201, f"{created}\n{notebook_report(site, browser)}"
 
     # The kernel is started and left to settle before the page opens it (on a busy host the page
     # would otherwise interrupt a kernel still importing its modules).
@@ -303,7 +320,10 @@ def test_when_nginx_is_killed_it_is_back_the_broker_says_so_and_ssh_l_works_mean
     caplog.set_level(logging.INFO, logger="ipynbsrv.web")
     browser.get(site.url("/user/alice/web/tree"))
     log_in(browser, "alice", "alice-password")
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".jp-DirListing"), 60, "Jupyter's file list")
+    try:
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".jp-DirListing"), 60, "Jupyter's file list")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{notebook_report(site, browser)}") from None
     supervisor = site.broker.web.supervisor
     old = supervisor.pid
     os.kill(old, signal.SIGKILL)
@@ -313,7 +333,10 @@ def test_when_nginx_is_killed_it_is_back_the_broker_says_so_and_ssh_l_works_mean
         assert answer.status == 200
     wait_for(lambda: supervisor.pid not in (None, old), 15, "a new nginx")
     browser.get(site.url("/user/alice/web/api/status"))
-    wait_for(lambda: "started" in browser.page_source, 20, "the notebook through the new nginx")
+    try:
+        wait_for(lambda: "started" in browser.page_source, 20, "the notebook through the new nginx")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{notebook_report(site, browser)}") from None
     messages = [record.getMessage() for record in caplog.records]
     assert any(f"nginx (pid {old}) killed by signal 9" in m for m in messages), messages
     assert any("nginx is back" in m for m in messages), messages
