@@ -205,6 +205,9 @@ async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_to
             assert app.current_mode == "notebooks"
             await pilot.pause(1.0)  # whatever was loaded, nothing of alice's comes back
             assert all(view.owner != names["alice"] for view in app.book.views.values())
+            await pilot.pause(2.0)  # a few health checks and refreshes more
+            errors = [n.message for n in app._notifications if n.severity == "error"]
+            assert len(errors) == len(set(errors)), f"an error repeated (one toast per refresh): {errors}"
     finally:
         for session in sessions:
             session.close()

@@ -172,3 +172,28 @@ async def test_filter_and_stale_marker():
         await pilot.press("escape")
         assert screen.table.row_count == 3
         assert isinstance(screen.query_one("#user-filter", Input), Input)
+
+
+async def test_delete_choices_read_without_colour_and_arrows_right_never_change_them(local_session, service_config):
+    """Issue 28, item 8: every radio showed ● (only colour told the choice), and → Enter in the
+    containers list, meant for the Delete button, changed archive to delete."""
+    from ipynbsrv_tui.domain import UserView
+
+    app = AdminHarness(local_session, service_config, mode="users")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_users(pilot, app)
+        dialog = DeleteUserScreen(UserView("carl", 3001, 3001))
+        await app.push_screen(dialog)
+        await pilot.pause()
+        marks = {button.id: button.BUTTON_INNER for button in dialog.query("Choice")}
+        assert marks == {"containers-keep": " ", "containers-archive": "●", "containers-delete": " ",
+                         "data-keep": " ", "data-archive": "●", "data-delete": " "}
+        dialog.query_one("#containers-choice").focus()
+        await pilot.press("right", "enter", "left", "enter")
+        assert dialog.choice("containers") == "archive"
+        await pilot.press("down", "enter")
+        assert dialog.choice("containers") == "delete"
+        await pilot.pause()
+        assert dialog.query_one("#containers-delete").BUTTON_INNER == "●"
+        assert dialog.query_one("#containers-archive").BUTTON_INNER == " "
+        await pilot.press("escape")

@@ -29,6 +29,26 @@ FORM_CSS = """
 {name} .help {{ height: 1; color: $text-muted; }}
 """
 
+class Choice(RadioButton):
+    """A radio button readable without colour: only the chosen one shows ● (Textual's shows it
+    on every button and tells the choice by colour alone)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (Textual's name)
+        return "●" if self.value else " "
+
+
+class ChoiceSet(RadioSet, inherit_bindings=False):
+    """A RadioSet moved with up / down only: left / right belong to the dialog's buttons (→ then
+    Enter, meant for the Delete button, chose "delete" in the set instead)."""
+
+    BINDINGS = [
+        Binding("down", "next_button", "Next option", show=False),
+        Binding("enter,space", "toggle_button", "Choose", show=False),
+        Binding("up", "previous_button", "Previous option", show=False),
+    ]
+
+
 CHOICES = (
     ("keep", "keep"),
     ("archive", "archive"),
@@ -177,17 +197,18 @@ class DeleteUserScreen(Dialog[tuple[str, str] | None]):
                                     ("data", "Home and public folder")):
                     with Vertical():
                         yield Label(label)
-                        with RadioSet(id=f"{kind}-choice"):
+                        with ChoiceSet(id=f"{kind}-choice"):
                             for value, text in CHOICES:
-                                yield RadioButton(text, value=value == self.defaults[kind], id=f"{kind}-{value}")
+                                yield Choice(text, value=value == self.defaults[kind], id=f"{kind}-{value}")
             yield Static(
                 "keep: containers are stopped and stay listed under the disabled user · archive: saved as "
-                ".tar.gz under the data root's archive/, then removed · delete: removed for good",
+                ".tar.gz under the data root's archive/, then removed · delete: removed for good. "
+                "Tab reaches each list, up / down and Enter choose.",
                 classes="explain",
             )
             with Horizontal(id="buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Delete", id="confirm", variant="error")
+                yield Button("Cancel · esc", id="cancel", variant="primary")
+                yield Button("Delete user", id="confirm", variant="error")
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._highlight_defaults)
