@@ -59,6 +59,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(fence, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The swarm tests last, in their own order: the two-node cluster (two more dockerds, a
+    registry) starts for them and is not running beside every other test that follows."""
+    items.sort(key=lambda item: item.get_closest_marker("swarm") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _no_foreign_socket():
     """Fail the test (in its teardown) when it, or a process it started, reached a foreign socket."""
