@@ -144,9 +144,17 @@ async def test_reset_password_toggle_admin_disable_and_enable(local_session, ser
         await wait_for(pilot, lambda: app.screen is screen, what="the password form to close")
         directory.authenticate("dana", "secret-42")
 
+        await pilot.press("a")  # granting asks first (issue 28, item 12); Cancel is the default
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "Make dana an admin?" in screen_text(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert not screen.users["dana"].is_admin
         await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press("y")
         await wait_for(pilot, lambda: screen.users["dana"].is_admin, what="admin")
-        await pilot.press("a")
+        await pilot.press("a")  # revoking needs no question
         await wait_for(pilot, lambda: not screen.users["dana"].is_admin, what="not admin")
 
         await pilot.press("t")

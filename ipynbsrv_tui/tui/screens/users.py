@@ -196,8 +196,17 @@ class UsersScreen(Background, Screen):
             self.app.notify(f"{updated.username} is {state}.", markup=False)
             self.action_reload()
 
-        self.run_call(self.app.session.set_admin, view.username, not view.is_admin, then=done,
-                  title="Admin flag not changed")
+        def run(yes: bool | None = True) -> None:
+            if yes:
+                self.run_call(self.app.session.set_admin, view.username, not view.is_admin, then=done,
+                              title="Admin flag not changed")
+
+        if view.is_admin:
+            run()  # taking rights away needs no question (as enabling does not)
+            return
+        question = (f"Make {view.username} an admin? They may then see and act on every user's notebooks, "
+                    "tokens included, and manage users and images.")
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Make admin", cancel_label="Cancel"), run)
 
     def action_toggle_active(self) -> None:
         view = self._selected_or_warn()
