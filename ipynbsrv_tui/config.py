@@ -125,6 +125,7 @@ class NotebooksConfig:
     stop_timeout: int = 10
     max_memory: str = "8g"
     max_cpus: float = 4.0
+    ssh_port: int = 22
 
     @property
     def memory_bytes(self) -> int:
@@ -296,6 +297,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("notebooks", "max_cpus"): validation.cpus,
     ("notebooks", "pids"): _within(16, 4_194_304, "processes"),
     ("notebooks", "stop_timeout"): _within(0, 3600, "seconds"),
+    ("notebooks", "ssh_port"): _within(0, 65_535, "(0 = the Port of /etc/ssh/sshd_config)"),
     ("docker", "timeout"): _within(1, 3600, "seconds"),
     ("directory", "timeout"): _within(1, 600, "seconds"),
     ("directory", "sync_interval"): _within(0, 86_400, "seconds (0 = only at `users sync`)"),

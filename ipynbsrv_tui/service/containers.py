@@ -38,6 +38,7 @@ from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports, workers
 from .readiness import ReadinessMixin
+from .sshport import ssh_port_option
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ class ContainersMixin(ReadinessMixin):
             url=url,
             token=view.token or "",
             host_port=port,
-            tunnel_command=f"ssh -N -L {port}:{target}:{port} {view.owner}@{self.public_host()}",
+            tunnel_command=f"ssh -N{ssh_port_option(self.config.notebooks.ssh_port)} -L {port}:{target}:{port} "
+                           f"{view.owner}@{self.public_host()}",
             local_url=url.replace(f"http://{host}:", "http://127.0.0.1:", 1),
             web_url=web_notebook_url(self.config, view.owner, view.name) if self.config.web.enabled else "",
         )

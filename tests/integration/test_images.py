@@ -112,7 +112,7 @@ def test_all_three_images_build_and_carry_their_registration_labels(engine, base
         labels = engine.image(ref).labels
         assert labels["ipynbsrv.registrable"] == "true"
         assert labels["ipynbsrv.notebook-port"] == "8888"
-        assert labels["ipynbsrv.public-ports"] == "22"
+        assert labels["ipynbsrv.public-ports"] == ""  # sshd is opt-in per registration (--public-ports 22)
         assert labels["ipynbsrv.command"] == "start-notebook"
         assert labels["ipynbsrv.description"]
     # ipython2-notebook made its own base on bullseye first

@@ -78,7 +78,7 @@ def test_the_repository_folders_declare_their_contract():
     assert folders["ipython2-notebook"].dockerfile.arg("BASE_LDAP_BASE_IMAGE") == "debian:bullseye-slim"
     for name in ("ipython3-notebook", "ipython2-notebook"):
         defaults = folders[name].defaults(f"ipynbsrv/{name}:latest")
-        assert defaults.registrable and defaults.notebook_port == 8888 and defaults.public_ports == (22,)
+        assert defaults.registrable and defaults.notebook_port == 8888 and defaults.public_ports == ()
         assert defaults.command == "start-notebook" and defaults.description
     assert [w.name for w in folders["ipython3-notebook"].wheel_sets] == [""]
     assert [w.name for w in folders["ipython2-notebook"].wheel_sets] == ["py2", "py3"]
