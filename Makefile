@@ -29,9 +29,10 @@ test: $(VENV)/.installed-test typecheck imports docs
 	$(BIN)/ruff check ipynbsrv_tui tests benchmarks tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Unit and Pilot tests only: no engine, no slapd, no image builds (about two minutes on 2 cores).
+# Unit and Pilot tests only: no engine, no slapd, no image builds, nothing that changes the host
+# (accounts, mounts, network namespaces) (about two minutes on 2 cores).
 test-fast: $(VENV)/.installed-test
-	$(BIN)/pytest -m "not docker and not ldap and not slow and not web" -x -q $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not docker and not ldap and not slow and not web and not host and not swarm" -x -q $(PYTEST_ARGS)
 
 # Every script runs; the target fails at the end if any figure missed its budget.
 bench: $(VENV)/.installed-test

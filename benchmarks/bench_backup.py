@@ -193,11 +193,11 @@ def main() -> int:
                    f"<= {RATIO_BUDGET}x")
         backup = service.config.backup
         started = time.perf_counter()
-        service._backup_restic().forget(installation_tags(service.instance_id), backup.keep_daily,
+        service.backups.restic().forget(installation_tags(service.instance_id), backup.keep_daily,
                                         backup.keep_weekly, backup.keep_monthly, prune=True)
         figure("restic forget --prune (weekly, after a run)", f"{time.perf_counter() - started:.2f} s")
         started = time.perf_counter()
-        service._backup_restic().check()
+        service.backups.restic().check()
         figure("restic check (weekly, after a run)", f"{time.perf_counter() - started:.2f} s")
 
         # service calls while a backup runs (in-process; the broker serves them from its own threads)

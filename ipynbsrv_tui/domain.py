@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict
 
 # --------------------------------------------------------------------------- errors
 
@@ -417,6 +418,20 @@ class SnapshotView:
     image_ref: str
     description: str = ""
     created: datetime | None = None
+
+
+class ImageChanges(TypedDict, total=False):
+    """What `update_image` may change on a registered image; a key left out stays as it is."""
+
+    ref: str
+    description: str
+    command: str
+    notebook_port: int
+    public_ports: str | tuple[int, ...]
+    is_public: bool
+    access_groups: tuple[str, ...] | list[str]
+    memory: str
+    cpus: float | None
 
 
 @dataclass(frozen=True, slots=True)

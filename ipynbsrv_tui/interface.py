@@ -14,7 +14,7 @@ derivation below read them as types.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, get_origin, get_type_hints
+from typing import Any, Generic, Protocol, TypeVar, Unpack, get_origin, get_type_hints
 
 from .domain import (
     Actor,
@@ -35,6 +35,7 @@ from .domain import (
     DeleteUserReport,
     GroupView,
     Health,
+    ImageChanges,
     ImageDefaults,
     ImageInfo,
     ImageView,
@@ -167,7 +168,7 @@ class ServiceCalls(Protocol):
         source_folder: str = "",
     ) -> ImageView: ...
 
-    def update_image(self, name: str, **changes: Any) -> ImageView: ...
+    def update_image(self, name: str, **changes: Unpack[ImageChanges]) -> ImageView: ...
 
     def retire_image(self, name: str, retired: bool = True) -> ImageView: ...
 

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.docker_engine",
     "tests.fixtures.slapd",
     "tests.fixtures.notebook_service",
+    "tests.fixtures.recorded_service",
     "tests.fixtures.notebook_images",
     "tests.fixtures.swarm_cluster",
     "tests.tui.fixtures_admin",

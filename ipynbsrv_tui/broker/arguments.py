@@ -130,8 +130,14 @@ class CallCheck:
         parameters = list(signature.parameters.values())[1:]  # without self
         self.signature = signature.replace(parameters=parameters)
         self.annotations = {p.name: hints.get(p.name, Any) for p in parameters}
-        self.checks = {name: compile_check(annotation) for name, annotation in self.annotations.items()}
         self.var_keyword = {p.name for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD}
+        # `**changes: Unpack[SomeTypedDict]`: each keyword is checked against the dict's own field
+        self.keywords = {name: fields for name in self.var_keyword
+                         if (fields := _unpacked_fields(self.annotations[name])) is not None}
+        self.checks = {name: compile_check(annotation) for name, annotation in self.annotations.items()
+                       if name not in self.keywords}
+        self.keyword_checks = {name: {key: compile_check(kind) for key, kind in fields.items()}
+                               for name, fields in self.keywords.items()}
 
     def __call__(self, args: list[Any] | tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         """ProtocolError for a wrong number or name of arguments, ValidationError for a wrong type."""
@@ -140,14 +146,33 @@ class CallCheck:
         except TypeError as exc:
             raise ProtocolError(f"Wrong arguments for {self.name}: {exc}.") from None
         for name, value in bound.arguments.items():
+            fields = self.keywords.get(name)
+            if fields is not None:
+                unknown = sorted(set(value) - set(fields))
+                if unknown:
+                    raise ProtocolError(f"Wrong arguments for {self.name}: unexpected keyword {unknown[0]!r}.")
+                for label, item in value.items():
+                    self._check(label, fields[label], self.keyword_checks[name][label], item)
+                continue
             check = self.checks[name]
             values = value.items() if name in self.var_keyword else ((name, value),)
             for label, item in values:
-                if not check(item):
-                    raise ValidationError(
-                        f"{self.name}: {label} must be {describe(self.annotations[name])}, not {_kind(item)}. "
-                        "Send the value with the type the service interface declares."
-                    )
+                self._check(label, self.annotations[name], check, item)
+
+    def _check(self, label: str, annotation: Any, check: Check, item: Any) -> None:
+        if not check(item):
+            raise ValidationError(
+                f"{self.name}: {label} must be {describe(annotation)}, not {_kind(item)}. "
+                "Send the value with the type the service interface declares."
+            )
+
+
+def _unpacked_fields(annotation: Any) -> dict[str, Any] | None:
+    """The fields of `Unpack[SomeTypedDict]` with their types, or None for another annotation."""
+    if typing.get_origin(annotation) is not typing.Unpack:
+        return None
+    (typed_dict,) = typing.get_args(annotation)
+    return typing.get_type_hints(typed_dict)
 
 
 def compile_checks(calls: Mapping[str, Call] = CALLS) -> dict[str, CallCheck]:

@@ -12,6 +12,7 @@ from typing import Any
 from ..backup.restic import stop_all as stop_restic
 from ..config import Config
 from ..domain import Actor, IpynbsrvError
+from ..service.system import SystemCalls
 from ..store.db import close_thread_database
 from .fanout import ChangeHub
 
@@ -46,7 +47,7 @@ class BackgroundLoops:
       thread, at low priority, so requests are answered meanwhile (DESIGN §17).
     """
 
-    def __init__(self, service: Any, config: Config, actor: Actor, stop_event: threading.Event) -> None:
+    def __init__(self, service: SystemCalls, config: Config, actor: Actor, stop_event: threading.Event) -> None:
         self.service = service
         self.config = config
         self.actor = actor

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from ..domain import Actor, ContainerChange, ContainerView
+from ..service import authz
 from .protocol import BrokerUnavailable
 
 log = logging.getLogger("ipynbsrv.broker")
@@ -123,7 +124,7 @@ class ChangeHub:
                 self._removed[change.container_id] = now
             for subscription in list(self._subscribers):  # offer() never blocks: a full queue ends it
                 actor = subscription.actor
-                if actor.is_admin or (owner is not None and owner == actor.username):
+                if actor.is_admin or (owner is not None and authz.can_act_on_container(actor, owner)):
                     subscription.offer(change)
 
     def close_all(self) -> None:

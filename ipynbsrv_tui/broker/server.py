@@ -19,12 +19,13 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound, RightsChanged
 from ..interface import CALLS
 from ..peercred import peer_credentials
+from ..service.core import NotebookService
 from ..service.session import Session
 from ..store.db import close_thread_database
 from .arguments import compile_checks
@@ -42,6 +43,9 @@ from .protocol import (
     read_message,
     request_fields,
 )
+
+if TYPE_CHECKING:
+    from ..web.gateway import WebGateway
 
 log = logging.getLogger("ipynbsrv.broker")
 
@@ -98,7 +102,7 @@ class BrokerServer:
 
     def __init__(
         self,
-        service: Any,
+        service: NotebookService,
         config: Config,
         *,
         socket_path: str | None = None,
@@ -135,7 +139,7 @@ class BrokerServer:
         self.background = BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
         if self.background is not None:
             self.background.presence = self.present_users
-        self.web: Any = None
+        self.web: WebGateway | None = None
         self._epoch = (-1, 0.0)  # the store's count of rights changes, and when it was read
 
     # ------------------------------------------------------------------ lifecycle
@@ -541,9 +545,8 @@ class BrokerServer:
         epoch, read_at = self._epoch
         now = time.monotonic()
         if now - read_at >= RIGHTS_POLL:
-            read = getattr(self.service, "rights_epoch", None)  # a service without the count: TTL only
             try:
-                epoch = int(read()) if read is not None else 0
+                epoch = self.service.rights_epoch()
             except IpynbsrvError:
                 return epoch  # the store is briefly unreachable: the cached actors stay
             self._epoch = (epoch, now)

@@ -7,9 +7,15 @@ from collections.abc import Iterable
 from ..domain import Actor
 
 
-def can_act_on_container(actor: Actor, owner: str) -> bool:
-    """Owners and admins may see and act on a container (and see its token and URL)."""
+def is_owner_or_admin(actor: Actor, owner: str) -> bool:
+    """The rule behind every "its owner and admins" below: one place to read and change it."""
     return actor.is_admin or actor.username == owner
+
+
+def can_act_on_container(actor: Actor, owner: str) -> bool:
+    """Owners and admins may see and act on a container (and see its token and URL), in the
+    console and on the web, and hear of its changes."""
+    return is_owner_or_admin(actor, owner)
 
 
 def can_use_image(
@@ -37,7 +43,7 @@ def can_manage_users(actor: Actor) -> bool:
 
 def can_manage_share(actor: Actor, share_owner: str) -> bool:
     """A share is managed by its owner and admins; members only read it."""
-    return actor.is_admin or actor.username == share_owner
+    return is_owner_or_admin(actor, share_owner)
 
 
 def can_see_group(actor: Actor, *, is_member: bool, is_public: bool) -> bool:
@@ -53,7 +59,7 @@ def can_manage_group(actor: Actor, group_admins: Iterable[str]) -> bool:
 def can_delete_group(actor: Actor, creator: str) -> bool:
     """Only its creator and admins delete a group; co-admins cannot (DESIGN §8), unless the
     creator's account is gone (`creator` empty)."""
-    return actor.is_admin or actor.username == creator or not creator
+    return is_owner_or_admin(actor, creator) or not creator
 
 
 def can_remove_from_group(actor: Actor, creator: str, member: str) -> bool:
@@ -64,7 +70,7 @@ def can_remove_from_group(actor: Actor, creator: str, member: str) -> bool:
 
 def can_use_share(actor: Actor, share_owner: str, share_members: Iterable[str]) -> bool:
     """Members of granted groups (the share group's members), its owner and admins use a share."""
-    return actor.is_admin or actor.username == share_owner or actor.username in set(share_members)
+    return is_owner_or_admin(actor, share_owner) or actor.username in set(share_members)
 
 
 def can_notify(actor: Actor, *, is_member: bool) -> bool:
@@ -79,4 +85,4 @@ def can_manage_backups(actor: Actor) -> bool:
 
 def can_restore_home(actor: Actor, owner: str) -> bool:
     """Browse and restore a home's backups: its owner and admins (shares: `can_use_share`, as of now)."""
-    return actor.is_admin or actor.username == owner
+    return is_owner_or_admin(actor, owner)

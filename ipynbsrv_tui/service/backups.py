@@ -16,11 +16,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..backup.placement import Owner, make_owned, place
 from ..backup.plan import (
@@ -43,11 +42,13 @@ from ..domain import (
     Conflict,
     Health,
     NotFound,
+    ShareView,
     ValidationError,
 )
-from ..store.models import Group, Notification, Setting, User
+from ..store.models import Setting, User
 from . import authz
-from .shares import SharesMixin
+from .base import Component, Ports
+from .notifications import Notifications
 
 HOME_PREFIX = "/home"
 SHARES_PREFIX = "/data/shares"
@@ -65,23 +66,26 @@ class _Root:
     owner: Owner
 
 
-class BackupsMixin(SharesMixin):
+class ShareList(Protocol):
+    """What backups ask of the shares: the ones the actor may use (what a restore may reach)."""
+
+    def list_shares(self, actor: Actor, query: str = "") -> list[ShareView]: ...
+
+
+class Backups(Component):
     """Use cases of backups: init, run, status (admins); snapshots, files, restore (everyone)."""
 
-    if TYPE_CHECKING:  # from NotificationsMixin
-
-        def _deliver(
-            self, sender: User | None, groups: list[Group], message: str, kind: str, target: str,
-            exclude: Iterable[str], extra: Iterable[User] = (), cause: User | None = None,
-            coalesce_key: str = "",
-        ) -> Notification: ...
+    def __init__(self, ports: Ports, *, notifications: Notifications, shares: ShareList) -> None:
+        super().__init__(ports)
+        self.notifications = notifications
+        self.shares = shares
 
     # ------------------------------------------------------------------ admins
 
     def backup_init(self, actor: Actor) -> str:
         """Create the restic repository of [backup] repository (admins)."""
         self._backup_admin(actor, "backup.init")
-        self._backup_restic().init()
+        self.restic().init()
         self.audit(actor, "backup.init", self.config.backup.repository)
         return self.config.backup.repository
 
@@ -134,13 +138,13 @@ class BackupsMixin(SharesMixin):
 
     def backup_snapshots(self, actor: Actor) -> list[BackupSnapshot]:
         """This installation's snapshots, newest first: when, and an id (nothing about their content)."""
-        restic = self._backup_restic()
+        restic = self.restic()
         return [BackupSnapshot(s.id, s.short_id, s.time) for s in reversed(self._snapshots(restic))]
 
     def backup_files(self, actor: Actor, snapshot: str = "latest", path: str = "") -> list[BackupEntry]:
         """What was at `path` (a folder: what it held) in a snapshot; no path: the homes and shares the
         actor may use now, as far as the snapshot has them."""
-        restic = self._backup_restic()
+        restic = self.restic()
         chosen = self._snapshot(actor, restic, snapshot)
         if not path:
             roots = self._roots(actor)
@@ -161,7 +165,7 @@ class BackupsMixin(SharesMixin):
 
     def backup_restore(self, actor: Actor, path: str, snapshot: str = "latest") -> BackupRestore:
         """Restore a file or folder into `restored/<snapshot time>/` of its home or share, never over anything."""
-        restic = self._backup_restic()
+        restic = self.restic()
         chosen = self._snapshot(actor, restic, snapshot)
         root, rest = self._resolve(actor, path)
         if not rest and not actor.is_admin:
@@ -196,7 +200,7 @@ class BackupsMixin(SharesMixin):
         if not authz.can_manage_backups(actor):
             raise self.refuse(actor, action, "", "Only admins run and set up backups.")
 
-    def _backup_restic(self) -> Restic:
+    def restic(self) -> Restic:
         backup = self.config.backup
         if not backup.repository:
             raise Conflict("Backups are not set up on this installation: ask an admin "
@@ -235,7 +239,7 @@ class BackupsMixin(SharesMixin):
             roots.append(_Root(f"{HOME_PREFIX}/{user.username}", self.data.home_of(user.username),
                                Owner(user.uid, user.gid)))
         me = User.get_or_none(User.username == actor.username)
-        for share in self.list_shares(actor):
+        for share in self.shares.list_shares(actor):
             owner = me or User.get_or_none(User.username == share.owner)  # an admin's restore: the share owner's
             uid = owner.uid if owner is not None else actor.uid
             roots.append(_Root(f"{SHARES_PREFIX}/{share.name}", self.data.share_of(share.name),
@@ -300,7 +304,7 @@ class BackupsMixin(SharesMixin):
         return target
 
     def _backup_run_locked(self, actor: Actor) -> BackupReport:
-        restic = self._backup_restic()
+        restic = self.restic()
         started = time.monotonic()
         _set("backup.last_run", _now().isoformat())
         try:
@@ -340,7 +344,7 @@ class BackupsMixin(SharesMixin):
 
     def _notify_admins(self, message: str) -> None:
         admins = list(User.select().where((User.is_admin == True) & (User.active == True)))  # noqa: E712
-        self._deliver(None, [], message[:1000], "misc", "backup", exclude=(), extra=admins)
+        self.notifications.deliver(None, [], message[:1000], "misc", "backup", exclude=(), extra=admins)
 
     def _backup_status(self, now: datetime | None = None) -> BackupStatus:
         backup = self.config.backup

@@ -1,4 +1,11 @@
-"""What every use case shares: configuration, the engine, the directory, the audit log."""
+"""What every use-case component is wired to (its ports) and the base class that reads them.
+
+`Ports` holds the configuration, the engine (the `Engine` protocol, connected lazily), the
+directory, the host's data folders, the audit log and the change notifier; the service builds one
+and hands it to every component (service/core.py). `Component` gives a use case short names for
+its ports (`self.engine`, `self.audit(...)`); a component that needs another takes it in its
+constructor.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +41,9 @@ refusals = logging.getLogger("ipynbsrv.audit")
 _sync_lock = threading.Lock()
 
 
-class ServiceBase:
-    """State shared by the use-case mixins; the engine is connected lazily and reconnected after a failure."""
+class Ports:
+    """The configuration, the engine, the directory, host data, audit and change notices: what the
+    use cases talk to. The engine is connected lazily and reconnected after a failure."""
 
     def __init__(
         self,
@@ -94,7 +102,9 @@ class ServiceBase:
         for listener in self._change_listeners:
             listener(change)
 
-    def audit(self, actor: Actor | str, action: str, target: str = "", outcome: str = "ok", detail: str = "") -> None:
+    def audit(
+        self, actor: Actor | str, action: str, target: str = "", outcome: str = "ok", detail: str = ""
+    ) -> None:
         name = actor.username if isinstance(actor, Actor) else actor
         audit_log.audit(name, action, target, outcome, detail)
         if outcome == "refused":  # every refusal is also one log line: who, what, which object, why
@@ -155,7 +165,7 @@ class ServiceBase:
             except DirectoryError:
                 pass  # recorded in directory.sync_error for the header
 
-    def _mirror_user(self, username: str) -> User:
+    def mirror_user(self, username: str) -> User:
         """The store row of a directory user, brought up to date.
 
         The local directory keeps its users in the store already; an LDAP directory is mirrored
@@ -171,3 +181,85 @@ class ServiceBase:
             User.update(is_admin=is_admin).where(User.id == row.id).execute()
             row.is_admin = is_admin
         return row
+
+
+class Component:
+    """A use-case component: its ports under short names, shared with every other component."""
+
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+
+    @property
+    def config(self) -> Config:
+        return self.ports.config
+
+    @config.setter
+    def config(self, value: Config) -> None:
+        self.ports.config = value
+
+    @property
+    def directory(self) -> Directory:
+        return self.ports.directory
+
+    @property
+    def data(self) -> HostData:
+        return self.ports.data
+
+    @property
+    def mode(self) -> str:
+        return self.ports.mode
+
+    @property
+    def host(self) -> str:
+        return self.ports.host
+
+    @property
+    def engine(self) -> Engine:
+        return self.ports.engine
+
+    @property
+    def swarm_mode(self) -> bool:
+        return self.ports.swarm_mode
+
+    @property
+    def instance_id(self) -> str:
+        return self.ports.instance_id
+
+    @property
+    def instance_labels(self) -> dict[str, str]:
+        return self.ports.instance_labels
+
+    def forget_engine(self) -> None:
+        self.ports.forget_engine()
+
+    def engine_or_none(self) -> Engine | None:
+        return self.ports.engine_or_none()
+
+    def add_change_listener(self, listener: Callable[[ContainerChange], None]) -> None:
+        self.ports.add_change_listener(listener)
+
+    def announce(self, change: ContainerChange) -> None:
+        self.ports.announce(change)
+
+    def audit(
+        self, actor: Actor | str, action: str, target: str = "", outcome: str = "ok", detail: str = ""
+    ) -> None:
+        self.ports.audit(actor, action, target, outcome, detail)
+
+    def refuse(self, actor: Actor, action: str, target: str, message: str) -> NotAuthorized:
+        return self.ports.refuse(actor, action, target, message)
+
+    def hide(self, actor: Actor, action: str, target: str, not_found: str) -> NotFound:
+        return self.ports.hide(actor, action, target, not_found)
+
+    def limit_ceilings(self, image: Image, viewer: Actor | None) -> tuple[str, float | None]:
+        return self.ports.limit_ceilings(image, viewer)
+
+    def public_host(self) -> str:
+        return self.ports.public_host()
+
+    def sync_if_due(self, max_age: float) -> None:
+        self.ports.sync_if_due(max_age)
+
+    def _mirror_user(self, username: str) -> User:
+        return self.ports.mirror_user(username)

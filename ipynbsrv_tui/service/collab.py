@@ -7,13 +7,11 @@ containers match; the store mirrors it and keeps the collaboration side (creator
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from peewee import JOIN, fn
 
 from .. import validation
-from ..directory.sync import set_group_members
 from ..domain import (
     Actor,
     AlreadyExists,
@@ -32,21 +30,20 @@ from ..store.models import (
     database_proxy,
 )
 from . import authz
-from .kept import KeptMixin
+from .base import Component, Ports
+from .groups import GroupMirror
+from .kept import Kept
+from .notifications import Notifications
 
 
-class CollabGroupsMixin(KeptMixin):
+class Collaboration(Component):
     """Use cases on collaboration groups; every call checks §8 for its actor."""
 
-    if TYPE_CHECKING:  # from NotificationsMixin and SharesMixin
-
-        def _notify_group(
-            self, actor: Actor, group: Group, message: str, kind: str, target: str, extra: Iterable[User] = ()
-        ) -> tuple[str, ...]: ...
-
-        def _sync_share_members(self, row: Share) -> None: ...
-
-        def _throttle(self, actor: Actor, what: str) -> None: ...
+    def __init__(self, ports: Ports, *, kept: Kept, notifications: Notifications, groups: GroupMirror) -> None:
+        super().__init__(ports)
+        self.kept = kept
+        self.notifications = notifications
+        self.groups = groups
 
     # ------------------------------------------------------------------ reading
 
@@ -54,7 +51,7 @@ class CollabGroupsMixin(KeptMixin):
         """The groups the actor may see: their own, public ones (admins: all), filtered by `query`."""
         me = self._actor_row(actor)
         if me is not None:
-            self._ensure_personal(me)
+            self.ensure_personal(me)
         rows = (CollaborationGroup.select(CollaborationGroup, Group, User.id, User.username)
                 .join(Group).switch(CollaborationGroup).join(User, on=(CollaborationGroup.creator == User.id),
                                                              join_type=JOIN.LEFT_OUTER)
@@ -75,7 +72,7 @@ class CollabGroupsMixin(KeptMixin):
 
     def collab_group(self, actor: Actor, name: str) -> CollabGroupView:
         """One group with its members, admins and granted shares; NotFound unless the actor may see it."""
-        row = self._visible_group(actor, name, "group.show")
+        row = self.visible_group(actor, name, "group.show")
         return self._view_of(actor, row)
 
     # ------------------------------------------------------------------ changing
@@ -87,7 +84,7 @@ class CollabGroupsMixin(KeptMixin):
         name = validation.group_name(name)
         # the directory keeps it (posixGroup description): one line, as short as a display name
         description = validation.text(description, "The group's description", 128, single_line=True).strip()
-        me = self._require_row(actor, "create a group")
+        me = self.require_row(actor, "create a group")
         if name.startswith(validation.SHARE_PREFIX):
             raise ValidationError(f"Names starting with {validation.SHARE_PREFIX!r} are for shares' groups: "
                                   "choose another group name.")
@@ -101,12 +98,12 @@ class CollabGroupsMixin(KeptMixin):
             raise name_taken(name) from None
         try:
             self.directory.add_member(name, me.username)
-            group = self._mirror_group(name, "collaboration")
+            group = self.groups.mirror_group(name, "collaboration")
             with database_proxy.atomic():
                 cgroup = CollaborationGroup.create(group=group, creator=me, is_public=bool(public))
                 CollaborationAdmin.create(cgroup=cgroup, user=me)
         except Exception:
-            self._drop_directory_group(name)
+            self.groups.drop_directory_group(name)
             raise
         self.audit(actor, "group.create", name, detail=f"public={bool(public)}")
         return self._view_of(actor, cgroup)
@@ -114,7 +111,7 @@ class CollabGroupsMixin(KeptMixin):
     def delete_collab_group(self, actor: Actor, name: str) -> None:
         """Delete a group (its creator, group admins, admins): its grants end, members are told."""
         row = self._managed_group(actor, name, "group.delete")
-        self._throttle(actor, "change")
+        self.notifications.throttle(actor, "change")
         if row.is_personal:
             raise ValidationError(f"{name} is {name}'s personal group: it goes when the user is deleted.")
         creator = _creator_name(row)
@@ -122,26 +119,26 @@ class CollabGroupsMixin(KeptMixin):
             raise self.refuse(actor, "group.delete", name,
                               f"Only {creator}, who created {name}, or an admin may delete it.")
         group: Group = row.group
-        self._notify_group(actor, group, f"{actor.username} deleted the group {name}.", "group", name)
+        self.notifications.notify_group(actor, group, f"{actor.username} deleted the group {name}.", "group", name)
         self._end_group(group)
         self.audit(actor, "group.delete", name)
 
     def add_collab_member(self, actor: Actor, group: str, username: str, admin: bool = False) -> CollabGroupView:
         """Group admins add a member (and with `admin` make them a group admin too)."""
         row = self._managed_group(actor, group, "group.add")
-        self._throttle(actor, "change")
+        self.notifications.throttle(actor, "change")
         if row.is_personal:
             raise ValidationError(f"{group} is a personal group: it has one member. Create a group to work together.")
         user = self._member_row(username)
         already = _is_member(row.group, user)
         if not already:
             self.directory.add_member(group, user.username)
-            self._mirror_group(group)
+            self.groups.mirror_group(group)
         if admin:
             CollaborationAdmin.insert(cgroup=row, user=user).on_conflict_ignore().execute()
         if not already:
             self._after_membership_change(row.group)
-            self._notify_group(
+            self.notifications.notify_group(
                 actor, row.group, f"{user.username} joined {group} (added by {actor.username}).", "group", group
             )
         self.audit(actor, "group.add", group, detail=f"{user.username} admin={bool(admin)}")
@@ -152,7 +149,7 @@ class CollabGroupsMixin(KeptMixin):
     ) -> CollabGroupView:
         """Group admins remove a member (or, with `admin_only`, only their group-admin rights)."""
         row = self._managed_group(actor, group, "group.remove")
-        self._throttle(actor, "change")
+        self.notifications.throttle(actor, "change")
         if row.is_personal:
             raise ValidationError(f"{group} is a personal group: its one member cannot be removed.")
         user = User.get_or_none(User.username == validation.username(username))
@@ -170,25 +167,25 @@ class CollabGroupsMixin(KeptMixin):
 
     def join_group(self, actor: Actor, group: str) -> CollabGroupView:
         """Join a public group."""
-        me = self._require_row(actor, "join a group")
-        row = self._visible_group(actor, group, "group.join")
-        self._throttle(actor, "change")
+        me = self.require_row(actor, "join a group")
+        row = self.visible_group(actor, group, "group.join")
+        self.notifications.throttle(actor, "change")
         if _is_member(row.group, me):
             raise ValidationError(f"You are a member of {group} already.")
         if not row.is_public:
             raise self.refuse(actor, "group.join", group, f"{group} is not public: ask one of its admins to add you.")
         self.directory.add_member(group, me.username)
-        self._mirror_group(group)
+        self.groups.mirror_group(group)
         self._after_membership_change(row.group)
-        self._notify_group(actor, row.group, f"{me.username} joined {group}.", "group", group)
+        self.notifications.notify_group(actor, row.group, f"{me.username} joined {group}.", "group", group)
         self.audit(actor, "group.join", group)
         return self._view_of(actor, row)
 
     def leave_group(self, actor: Actor, group: str) -> None:
         """Leave a group one belongs to (not one's personal group)."""
-        me = self._require_row(actor, "leave a group")
-        row = self._visible_group(actor, group, "group.leave")
-        self._throttle(actor, "change")
+        me = self.require_row(actor, "leave a group")
+        row = self.visible_group(actor, group, "group.leave")
+        self.notifications.throttle(actor, "change")
         if row.is_personal:
             raise ValidationError("You cannot leave your personal group.")
         if not _is_member(row.group, me):
@@ -201,19 +198,19 @@ class CollabGroupsMixin(KeptMixin):
 
     def _leave(self, actor: Actor, row: CollaborationGroup, user: User, text: str) -> None:
         group: Group = row.group
-        self._notify_group(actor, group, text, "group", group.name, extra=(user,))
+        self.notifications.notify_group(actor, group, text, "group", group.name, extra=(user,))
         self.directory.remove_member(group.name, user.username)
-        self._mirror_group(group.name)
+        self.groups.mirror_group(group.name)
         self._after_membership_change(group)
 
     def _after_membership_change(self, group: Group) -> None:
         for share in Share.select().join(ShareGrant).where(ShareGrant.group == group):
-            self._sync_share_members(share)
+            self.groups.sync_share_members(share)
 
     def _actor_row(self, actor: Actor) -> User | None:
         return cast(User | None, User.get_or_none((User.username == actor.username) & (User.active == True)))  # noqa: E712
 
-    def _require_row(self, actor: Actor, what: str) -> User:
+    def require_row(self, actor: Actor, what: str) -> User:
         row = self._actor_row(actor)
         if row is None:
             raise ValidationError(
@@ -228,7 +225,7 @@ class CollabGroupsMixin(KeptMixin):
             raise NotFound(f"No user named {username!r}.")
         return cast(User, row)
 
-    def _ensure_personal(self, user: User) -> CollaborationGroup:
+    def ensure_personal(self, user: User) -> CollaborationGroup:
         """The user's personal one-member group (named after them), made on first use."""
         found = _personal_group(user.username)
         if found is not None:
@@ -238,7 +235,7 @@ class CollabGroupsMixin(KeptMixin):
         except NotFound:
             self.directory.create_group(user.username, description=f"Personal group of {user.username}")
         self.directory.add_member(user.username, user.username)
-        group = self._mirror_group(user.username, "collaboration")
+        group = self.groups.mirror_group(user.username, "collaboration")
         with database_proxy.atomic():
             row, _ = CollaborationGroup.get_or_create(
                 group=group, defaults={"creator": user, "is_personal": True, "is_public": False}
@@ -252,10 +249,10 @@ class CollabGroupsMixin(KeptMixin):
         if row is None:
             user = User.get_or_none((User.username == name) & (User.active == True))  # noqa: E712
             if user is not None:
-                row = self._ensure_personal(user)
+                row = self.ensure_personal(user)
         return cast(CollaborationGroup | None, row)
 
-    def _visible_group(
+    def visible_group(
         self, actor: Actor, name: str, action: str, personal_ok: bool = False
     ) -> CollaborationGroup:
         """The group if the actor may see it (member, public, admin; `personal_ok`: any personal group)."""
@@ -275,26 +272,10 @@ class CollabGroupsMixin(KeptMixin):
         raise NotFound(f"No group named {name!r}.")
 
     def _managed_group(self, actor: Actor, name: str, action: str) -> CollaborationGroup:
-        row = self._visible_group(actor, name, action)
+        row = self.visible_group(actor, name, action)
         if not authz.can_manage_group(actor, (*_admin_names(row), _creator_name(row))):
             raise self.refuse(actor, action, name, f"Only the admins of {name} may do that.")
         return row
-
-    def _mirror_group(self, name: str, kind: str | None = None) -> Group:
-        """Copy one directory group (gid, members) into the store, without a full sync."""
-        found = self.directory.get_group(name)
-        with database_proxy.atomic():
-            row = Group.get_or_none(Group.name == name)
-            if row is None:
-                row = Group.create(name=name, gid=found.gid, kind=kind or "collaboration",
-                                   description=found.description, source=self.directory.kind)
-            elif kind is not None and row.kind != kind:
-                Group.update(kind=kind).where(Group.id == row.id).execute()
-            wanted = set(
-                uid for (uid,) in User.select(User.id).where(User.username.in_(list(found.members))).tuples()
-            ) if found.members else set()
-            set_group_members(row, wanted)
-        return cast(Group, row)
 
     def _end_group(self, group: Group) -> None:
         """A group goes: its grants end (the shares' members are recomputed), then the directory
@@ -302,25 +283,19 @@ class CollabGroupsMixin(KeptMixin):
         shares = list(Share.select().join(ShareGrant).where(ShareGrant.group == group))
         ShareGrant.delete().where(ShareGrant.group == group).execute()
         for share in shares:
-            self._sync_share_members(share)
-        self._drop_directory_group(group.name)
+            self.groups.sync_share_members(share)
+        self.groups.drop_directory_group(group.name)
         with database_proxy.atomic():
             group.delete_instance(recursive=True)
             # files in homes and shares may carry it, and running containers have it until they restart
-            self._retire("gid", group.gid, f"group {group.name}")
+            self.kept.retire("gid", group.gid, f"group {group.name}")
 
-    def _end_personal_group(self, username: str) -> None:
+    def end_personal_group(self, username: str) -> None:
         """A deleted user's personal group goes with them, so that a later account of the same name
         does not inherit what was shared with them."""
         row = _personal_group(username)
         if row is not None:
             self._end_group(row.group)
-
-    def _drop_directory_group(self, name: str) -> None:
-        try:
-            self.directory.delete_group(name)
-        except NotFound:
-            pass
 
     def _view_of(self, actor: Actor, row: CollaborationGroup) -> CollabGroupView:
         group = row.group

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from peewee import JOIN
 
@@ -26,21 +25,18 @@ from ..domain import (
     ContainerStats,
     ContainerView,
     EngineError,
-    ImageView,
     Mount,
     NotFound,
     Placement,
-    SnapshotView,
     StoreError,
     ValidationError,
 )
 from ..interface import Stream
 from ..store.models import Container, Image, Snapshot, User, database_proxy, utcnow
 from . import authz, ports, workers
-from .readiness import ReadinessMixin
+from .base import Component, Ports
+from .readiness import Readiness
 from .sshport import ssh_port_option
-
-log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..engine.protocol import Engine
@@ -108,14 +104,19 @@ def managed_labels(instance: str, owner: str, container_id: int, image_name: str
     return labels
 
 
-class ContainersMixin(ReadinessMixin):
+class ShareMounts(Protocol):
+    """What a container's start asks of the shares: the folders and gids its owner may mount."""
+
+    def usable_share_mounts(self, user: User) -> list[tuple[str, int]]: ...
+
+
+class Containers(Component):
     """Notebook containers, for their owners and for admins."""
 
-    if TYPE_CHECKING:  # from ImagesMixin and SharesMixin
-
-        def image_view(self, row: Image, viewer: Actor | None = None) -> ImageView: ...
-
-        def usable_share_mounts(self, user: User) -> list[tuple[str, int]]: ...
+    def __init__(self, ports: Ports, *, readiness: Readiness, share_mounts: ShareMounts) -> None:
+        super().__init__(ports)
+        self.readiness = readiness
+        self.share_mounts = share_mounts
 
     # ------------------------------------------------------------------ reading
 
@@ -157,7 +158,7 @@ class ContainersMixin(ReadinessMixin):
 
     def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:
         """The last `tail` lines, at most MAX_LOG_LINES (they are read into memory; follow_logs streams)."""
-        row = self._visible(actor, container_id, "container.logs")
+        row = self.visible(actor, container_id, "container.logs")
         if not row.docker_id:
             return []
         if not isinstance(tail, int) or not 0 <= tail <= MAX_LOG_LINES:
@@ -166,16 +167,12 @@ class ContainersMixin(ReadinessMixin):
 
     def follow_logs(self, actor: Actor, container_id: int, tail: int = 200) -> Stream[str]:
         """A closeable iterator of log lines that ends when closed or when the container stops."""
-        row = self._visible(actor, container_id, "container.logs")
-        return self.engine.follow_logs(_engine_id(row), tail=tail)
+        row = self.visible(actor, container_id, "container.logs")
+        return self.engine.follow_logs(engine_id(row), tail=tail)
 
     def container_stats(self, actor: Actor, container_id: int) -> ContainerStats:
-        row = self._visible(actor, container_id, "container.stats")
-        return self.engine.stats(_engine_id(row))
-
-    def list_snapshots(self, actor: Actor, container_id: int) -> list[SnapshotView]:
-        row = self._visible(actor, container_id, "snapshot.list")
-        return [_snapshot_view(s) for s in row.snapshots.order_by(Snapshot.created)]
+        row = self.visible(actor, container_id, "container.stats")
+        return self.engine.stats(engine_id(row))
 
     # ------------------------------------------------------------------ creating
 
@@ -202,7 +199,7 @@ class ContainersMixin(ReadinessMixin):
         self._require_image_use(actor, image_row, f"{owner_name}/{name}")
         description = validation.description(description)
         self._check_limits(actor, image_row, memory, cpus)
-        owner_row = self._user_row(owner_name)
+        owner_row = self.user_row(owner_name)
         view = self._create_from(
             actor, owner_row, name, image_row, image_row.ref, description,
             memory or image_row.memory, cpus if cpus is not None else image_row.cpus,
@@ -243,7 +240,7 @@ class ContainersMixin(ReadinessMixin):
         with workers.working("container", row.id):
             try:
                 self.data.ensure_user(owner.username, owner.uid, owner.gid)
-                info = self.engine.create(self._spec(row, image))
+                info = self.engine.create(self.spec(row, image))
                 row.docker_id = info.id
                 recorded = Container.update(docker_id=info.id, worker="").where(
                     (Container.id == row.id) & (Container.key == row.key)).execute()
@@ -252,15 +249,15 @@ class ContainersMixin(ReadinessMixin):
                                    "created it. Create it again.")
                 if start:
                     self.engine.start(info.id)
-                    self._set_state(row, ContainerState.RUNNING, started=True)
+                    self.set_state(row, ContainerState.RUNNING, started=True)
             except Exception as exc:
                 self._undo_create(row)
                 self.audit(actor, "container.create", f"{owner.username}/{name}", "failed", str(exc))
                 raise
         self.audit(actor, "container.create", f"{owner.username}/{name}", detail=f"image={image_ref} port={host_port}")
         if start:
-            self.watch_readiness(row.id)
-        return self._view(row, actor)
+            self.readiness.watch_readiness(row.id)
+        return self.view(row, actor)
 
     def _check_limits(self, actor: Actor, image: Image, memory: str | None, cpus: float | None,
                       action: str = "container.create") -> None:
@@ -305,7 +302,7 @@ class ContainersMixin(ReadinessMixin):
         made, make it again (`Engine.remake`) with the new share mounts and groups, keeping its
         name, port, token and URL, and on one host its own files (a commit of its writable layer;
         a swarm task keeps none, DESIGN §15). An engine failure fails the start: it is not swallowed."""
-        shares = self.usable_share_mounts(row.owner)
+        shares = self.share_mounts.usable_share_mounts(row.owner)
         wanted = sorted(f"/data/shares/{name}" for name, _ in shares)
         have = sorted(target for target in self.engine.mount_targets(row.docker_id)
                       if target.startswith("/data/shares/"))
@@ -317,15 +314,15 @@ class ContainersMixin(ReadinessMixin):
         image: Image = row.image
         old_ref = row.image_ref
         ref = f"{self.config.build.image_prefix}-keep/{ref_part(row.owner.username)}-{row.id}:{int(time.time() * 1000)}"
-        info, kept = self.engine.remake(row.docker_id, self._spec(row, image), keep_as=ref)
+        info, kept = self.engine.remake(row.docker_id, self.spec(row, image), keep_as=ref)
         row.docker_id = info.id
         if kept:
             row.image_ref = kept
         row.save()
-        self._set_state(row, ContainerState.CREATED)
+        self.set_state(row, ContainerState.CREATED)
         if kept and is_keep_ref(old_ref, self.config.build.image_prefix) and not Snapshot.select().where(
                 Snapshot.image_ref == old_ref).exists():
-            self._remove_image_quietly(old_ref)
+            self.remove_image_quietly(old_ref)
 
     def _undo_create(self, row: Container) -> None:
         """Nothing is half-done: remove the engine object and the row of a failed create. When the
@@ -341,7 +338,7 @@ class ContainersMixin(ReadinessMixin):
         except StoreError:
             pass
 
-    def _spec(self, row: Container, image: Image) -> ContainerSpec:
+    def spec(self, row: Container, image: Image) -> ContainerSpec:
         owner: User = row.owner
         cfg = self.config.notebooks
         env = {
@@ -357,7 +354,7 @@ class ContainersMixin(ReadinessMixin):
             env["LDAP_URI"] = self.config.directory.uri
             env["LDAP_BASE"] = _parent_dn(self.config.directory.user_base)
         root = self.data
-        shares = self.usable_share_mounts(owner)
+        shares = self.share_mounts.usable_share_mounts(owner)
         # always set: a container made again from a commit must not inherit the old value
         env["NB_GROUPS"] = ",".join(str(gid) for _, gid in shares)
         mounts = (
@@ -410,7 +407,7 @@ class ContainersMixin(ReadinessMixin):
     def _lifecycle(
         self, actor: Actor, container_id: int, action: str, call: Callable[[Engine, str], object]
     ) -> ContainerView:
-        row = self._visible(actor, container_id, f"container.{action}")
+        row = self.visible(actor, container_id, f"container.{action}")
         target = f"{row.owner.username}/{row.name}"
         if not row.docker_id:
             raise NotFound(f"{target} has no engine container. Run reconcile (ctrl+r) to repair it.")
@@ -426,18 +423,18 @@ class ContainersMixin(ReadinessMixin):
         except NotFound as exc:  # removed behind our back, before its event reached the store
             self.audit(actor, f"container.{action}", target, "failed", str(exc))
             if self._engine_lost(row):
-                self._set_state(row, ContainerState.MISSING)
+                self.set_state(row, ContainerState.MISSING)
                 raise Conflict(gone_advice(target, row.snapshots.count())) from None
             raise
         except Exception as exc:
             self.audit(actor, f"container.{action}", target, "failed", str(exc))
             raise
         started = action in ("start", "restart")
-        self._set_state(row, ACTION_STATES[action], started=started)
+        self.set_state(row, ACTION_STATES[action], started=started)
         self.audit(actor, f"container.{action}", target)
         if started:
-            self.watch_readiness(row.id)
-        return self._view(row, actor)
+            self.readiness.watch_readiness(row.id)
+        return self.view(row, actor)
 
     def _engine_lost(self, row: Container) -> bool:
         """Whether the row's engine container is gone (not merely unreachable)."""
@@ -452,7 +449,7 @@ class ContainersMixin(ReadinessMixin):
     def recreate_container(self, actor: Actor, container_id: int) -> ContainerView:
         """Make a notebook whose engine container is gone again from its image: same name, port,
         token, URL and home; it is left stopped."""
-        row = self._visible(actor, container_id, "container.recreate")
+        row = self.visible(actor, container_id, "container.recreate")
         target = f"{row.owner.username}/{row.name}"
         if row.docker_id and not self._engine_lost(row):
             raise Conflict(f"{target} still has its engine container: there is nothing to recreate.")
@@ -460,27 +457,27 @@ class ContainersMixin(ReadinessMixin):
         if not ref or not self.engine.image_exists(ref):
             raise NotFound(f"The image {ref or '(none)'} of {target} is gone from the engine as well: restore a "
                            "snapshot or delete the notebook.")
-        info = self.engine.create(self._spec(row, row.image))
+        info = self.engine.create(self.spec(row, row.image))
         row.docker_id = info.id
         row.save()
-        self._set_state(row, ContainerState.CREATED)
+        self.set_state(row, ContainerState.CREATED)
         self.audit(actor, "container.recreate", target)
-        return self._view(row, actor)
+        return self.view(row, actor)
 
     def delete_container(self, actor: Actor, container_id: int) -> None:
         """Remove the engine container, its snapshot images and the store row."""
-        row = self._visible(actor, container_id, "container.delete")
+        row = self.visible(actor, container_id, "container.delete")
         target = f"{row.owner.username}/{row.name}"
         if row.docker_id:
             self.engine.remove(row.docker_id, force=True)
         for snapshot in row.snapshots:
-            self._remove_image_quietly(snapshot.image_ref)
+            self.remove_image_quietly(snapshot.image_ref)
         if row.image_ref and row.image and row.image_ref != row.image.ref:
             still_used = Container.select().where(
                 (Container.image_ref == row.image_ref) & (Container.id != row.id)
             ).exists()
             if not still_used:
-                self._remove_image_quietly(row.image_ref)
+                self.remove_image_quietly(row.image_ref)
         with database_proxy.atomic():
             Container.update(clone_of=None).where(Container.clone_of == row).execute()
             row.delete_instance(recursive=False)
@@ -489,7 +486,7 @@ class ContainersMixin(ReadinessMixin):
         # say that it is gone, so that the owner's open screen drops it at once.
         self.announce(ContainerChange(container_id, "delete", None))
 
-    def _remove_image_quietly(self, ref: str) -> None:
+    def remove_image_quietly(self, ref: str) -> None:
         try:
             self.engine.remove_image(ref, force=True)
         except EngineError:
@@ -500,7 +497,7 @@ class ContainersMixin(ReadinessMixin):
     def clone_container(self, actor: Actor, container_id: int, new_name: str) -> ContainerView:
         """A new container of the same owner from a commit of this one (its home is shared anyway)."""
         new_name = validation.container_name(new_name)
-        source = self._visible(actor, container_id, "container.clone")
+        source = self.visible(actor, container_id, "container.clone")
         # A clone is a new container: the owner's ceilings apply to the limits it copies (an admin
         # may have given the source more than its owner may choose).
         self._check_limits(actor, source.image, source.memory, source.cpus, "container.clone")
@@ -508,97 +505,19 @@ class ContainersMixin(ReadinessMixin):
         if Container.select().where((Container.owner == owner) & (Container.name == new_name)).exists():
             raise AlreadyExists(f"{owner.username} already has a container named {new_name!r}. Choose another name.")
         ref = f"{self.config.build.image_prefix}-clones/{ref_part(owner.username)}-{ref_part(source.name)}-{source.id}:{new_name}-{int(time.time())}"
-        self.engine.commit(_engine_id(source), ref, labels={"ipynbsrv.clone-of": str(source.id)} | self.instance_labels)
+        self.engine.commit(engine_id(source), ref, labels={"ipynbsrv.clone-of": str(source.id)} | self.instance_labels)
         try:
             return self._create_from(
                 actor, owner, new_name, source.image, ref, source.description, source.memory, source.cpus,
                 clone_of=source, start=source.state == ContainerState.RUNNING.value,
             )
         except Exception:
-            self._remove_image_quietly(ref)
+            self.remove_image_quietly(ref)
             raise
-
-    def snapshot_container(self, actor: Actor, container_id: int, name: str, description: str = "") -> SnapshotView:
-        name = validation.container_name(name)
-        description = validation.description(description)
-        row = self._visible(actor, container_id, "snapshot.create")
-        if row.snapshots.where(Snapshot.name == name).exists():
-            raise AlreadyExists(f"{row.name} already has a snapshot named {name!r}.")
-        ref = f"{self.config.build.image_prefix}-snapshots/{ref_part(row.owner.username)}-{ref_part(row.name)}-{row.id}:{name}"
-        self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.snapshot-of": str(row.id)} | self.instance_labels)
-        snapshot = Snapshot.create(container=row, name=name, image_ref=ref, description=description)
-        self.audit(actor, "snapshot.create", f"{row.owner.username}/{row.name}@{name}")
-        return _snapshot_view(snapshot)
-
-    def restore_snapshot(self, actor: Actor, container_id: int, snapshot_id: int) -> ContainerView:
-        """Replace the container with one made from the snapshot: same name, port, token and URL."""
-        row = self._visible(actor, container_id, "snapshot.restore")
-        snapshot = Snapshot.get_or_none((Snapshot.id == snapshot_id) & (Snapshot.container == row))
-        if snapshot is None:
-            raise NotFound(f"Snapshot {snapshot_id} does not belong to {row.name}.")
-        was_running = row.state in (ContainerState.RUNNING.value, ContainerState.PAUSED.value)
-        if not self.engine.image_exists(snapshot.image_ref):
-            raise NotFound(f"The image of snapshot {snapshot.name} ({snapshot.image_ref}) is gone from the engine.")
-        if row.docker_id:
-            self.engine.remove(row.docker_id, force=True)
-        row.image_ref = snapshot.image_ref
-        info = self.engine.create(self._spec(row, row.image))
-        row.docker_id = info.id
-        row.save()
-        self._set_state(row, ContainerState.CREATED)
-        if was_running:
-            self.engine.start(info.id)
-            self._set_state(row, ContainerState.RUNNING, started=True)
-            self.watch_readiness(row.id)
-        self.audit(actor, "snapshot.restore", f"{row.owner.username}/{row.name}@{snapshot.name}")
-        return self._view(row, actor)
-
-    def delete_snapshot(self, actor: Actor, container_id: int, snapshot_id: int) -> None:
-        row = self._visible(actor, container_id, "snapshot.delete")
-        snapshot = Snapshot.get_or_none((Snapshot.id == snapshot_id) & (Snapshot.container == row))
-        if snapshot is None:
-            raise NotFound(f"Snapshot {snapshot_id} does not belong to {row.name}.")
-        if row.image_ref != snapshot.image_ref:
-            self._remove_image_quietly(snapshot.image_ref)
-        snapshot.delete_instance()
-        self.audit(actor, "snapshot.delete", f"{row.owner.username}/{row.name}@{snapshot.name}")
-
-    def commit_container(
-        self, actor: Actor, container_id: int, image_name: str, description: str = "", is_public: bool = False
-    ) -> ImageView:
-        """Commit a container into a new registered image owned by the actor (public only for admins)."""
-        image_name = validation.image_name(image_name)
-        description = validation.description(description)
-        row = self._visible(actor, container_id, "container.commit")
-        if is_public and not actor.is_admin:
-            raise self.refuse(actor, "container.commit", image_name, "Only admins may make an image public.")
-        if Image.select().where(Image.name == image_name).exists():
-            raise AlreadyExists(f"An image named {image_name!r} is registered already. Choose another name.")
-        if not actor.is_directory_user:
-            raise self.refuse(actor, "container.commit", image_name,
-                              f"{actor.username} is not a directory user, so cannot own an image: "
-                              "act as a directory user.")
-        owner = self._user_row(actor.username)  # before the engine makes anything: a refusal leaves nothing
-        ref = f"{self.config.build.image_prefix}-user/{ref_part(actor.username)}:{image_name}"  # registered image names are unique
-        image_id = self.engine.commit(_engine_id(row), ref, labels={"ipynbsrv.committed-from": str(row.id)} | self.instance_labels)
-        source: Image = row.image
-        try:
-            Image.create(
-                name=image_name, ref=ref, docker_id=image_id, description=description or f"Commit of {row.name}",
-                command=source.command if source else "", notebook_port=source.notebook_port if source else 8888,
-                public_ports=source.public_ports if source else "", owner=owner,
-                is_public=is_public, memory=source.memory if source else "", cpus=source.cpus if source else None,
-            )
-        except Exception:
-            self._remove_committed(ref)
-            raise
-        self.audit(actor, "container.commit", f"{row.owner.username}/{row.name}", detail=f"image={image_name}")
-        committed: Image = Image.get(Image.name == image_name)
-        return self.image_view(committed, actor)
 
     # ------------------------------------------------------------------ helpers
 
-    def _visible(self, actor: Actor, container_id: int, action: str) -> Container:
+    def visible(self, actor: Actor, container_id: int, action: str) -> Container:
         # Only the owner's columns every caller needs: fewer columns make a noticeably cheaper query
         # on the broker's hot path; the image loads on demand for the few actions that use it.
         row: Container | None = (Container.select(Container, User.id, User.username, User.uid, User.gid)
@@ -617,20 +536,13 @@ class ContainersMixin(ReadinessMixin):
         if not authz.can_use_image(actor, owner=owner, is_public=image.is_public, retired=False, access_groups=groups):
             raise self.refuse(actor, "container.create", target, f"You may not use image {image.name!r}.")
 
-    def _remove_committed(self, ref: str) -> None:
-        """Remove an image committed for a registration that then failed: none is left behind."""
-        try:
-            self.engine.remove_image(ref, force=True)
-        except Exception as exc:  # the registration's error is the one to report
-            log.warning("could not remove %s after a failed commit: %s", ref, exc)
-
-    def _user_row(self, username: str) -> User:
+    def user_row(self, username: str) -> User:
         try:
             return self._mirror_user(username)
         except NotFound:
             raise NotFound(f"User {username!r} is not in the directory. Create or sync the user first.") from None
 
-    def _set_state(self, row: Container, state: ContainerState, started: bool = False) -> None:
+    def set_state(self, row: Container, state: ContainerState, started: bool = False) -> None:
         """Record a new state; `started` (a start or restart) also clears the last activity, so the
         notebook reads `starting` until it answers (DESIGN §5)."""
         row.state = state.value
@@ -657,7 +569,7 @@ class ContainersMixin(ReadinessMixin):
         address = self.config.notebooks.bind_address
         return "127.0.0.1" if address in ("0.0.0.0", "::") else address
 
-    def _view(self, row: Container, actor: Actor) -> ContainerView:
+    def view(self, row: Container, actor: Actor) -> ContainerView:
         return self._views(actor, container_id=row.id)[0]
 
     def _views(self, actor: Actor, owner: str | None = None, container_id: int | None = None) -> list[ContainerView]:
@@ -764,18 +676,11 @@ def _no_container(container_id: object) -> str:
     return f"Container {container_id} does not exist (it may have been deleted)."
 
 
-def _engine_id(row: Container) -> str:
+def engine_id(row: Container) -> str:
     """The container's engine id; NotFound when the store has none (the engine is not asked)."""
     if not row.docker_id:
         raise NotFound(f"{row.owner.username}/{row.name} has no engine container. Run reconcile (ctrl+r) to repair it.")
     return str(row.docker_id)
-
-
-def _snapshot_view(snapshot: Snapshot) -> SnapshotView:
-    return SnapshotView(
-        id=snapshot.id, container_id=snapshot.container_id, name=snapshot.name, image_ref=snapshot.image_ref,
-        description=snapshot.description, created=snapshot.created,
-    )
 
 
 def _parent_dn(dn: str) -> str:

@@ -20,8 +20,9 @@ from typing import Any
 from ..domain import Actor, ContainerState, ContainerView, CullReport, IpynbsrvError, SuspendedMemory
 from ..store.models import Container
 from . import jupyter
-from .containers import ContainersMixin
-from .readiness import PROBE_WORKERS, as_stored
+from .base import Component, Ports
+from .containers import Containers
+from .readiness import PROBE_WORKERS, Readiness, as_stored
 
 log = logging.getLogger("ipynbsrv.service")
 
@@ -33,8 +34,13 @@ def _aware(moment: datetime | None) -> datetime | None:
     return None if moment is None else (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment)
 
 
-class IdleMixin(ContainersMixin):
+class Idle(Component):
     """Idle culling in tiers, resume on login, the memory of suspended notebooks."""
+
+    def __init__(self, ports: Ports, *, containers: Containers, readiness: Readiness) -> None:
+        super().__init__(ports)
+        self.containers = containers
+        self.readiness = readiness
 
     # ------------------------------------------------------------------ idle culling
 
@@ -53,11 +59,11 @@ class IdleMixin(ContainersMixin):
             raise self.refuse(actor, "container.cull", "", "Only admins may cull idle notebooks.")
         now = now or datetime.now(UTC)
         cfg = self.config.notebooks
-        running = self._notebook_rows(ContainerState.RUNNING, None)
+        running = self.readiness.notebook_rows(ContainerState.RUNNING, None)
         answers = []
         if running:
             with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(running))) as pool:
-                answers = list(pool.map(lambda r: self._ask(r, kernels=True, timeout=jupyter.HTTP_TIMEOUT), running))
+                answers = list(pool.map(lambda r: self.readiness.ask(r, kernels=True, timeout=jupyter.HTTP_TIMEOUT), running))
         suspended: list[str] = []
         stopped: list[str] = []
         just_suspended: set[int] = set()
@@ -77,11 +83,11 @@ class IdleMixin(ContainersMixin):
             target = f"{row['owner']}/{row['name']}"
             try:
                 if cfg.idle_action == "suspend":
-                    self.suspend_container(actor, row["id"])
+                    self.containers.suspend_container(actor, row["id"])
                     suspended.append(f"{target}: {reason}")
                     just_suspended.add(row["id"])
                 else:
-                    self.stop_container(actor, row["id"])
+                    self.containers.stop_container(actor, row["id"])
                     stopped.append(f"{target}: {reason}")
             except IpynbsrvError as exc:
                 log.warning("idle culling could not %s %s: %s", cfg.idle_action, target, exc)
@@ -89,7 +95,7 @@ class IdleMixin(ContainersMixin):
             self.audit(actor, "container.cull", target, detail=f"{cfg.idle_action}: {reason}")
         if cfg.suspended_stop_after > 0:
             limit = timedelta(seconds=cfg.suspended_stop_after)
-            for row in self._notebook_rows(ContainerState.PAUSED, None):
+            for row in self.readiness.notebook_rows(ContainerState.PAUSED, None):
                 if row["id"] in just_suspended:
                     continue
                 since = _aware(row["state_changed"]) or now
@@ -113,14 +119,14 @@ class IdleMixin(ContainersMixin):
         first = row["last_activity"] is None
         Container.update(last_activity=stored).where(Container.id == row["id"]).execute()
         if first:
-            self.notices.publish(row["id"])
+            self.readiness.notices.publish(row["id"])
 
     def _stop_paused(self, actor: Actor, container_id: int) -> ContainerView:
         """Stop a suspended notebook gracefully: resumed first, so Jupyter gets SIGTERM and saves."""
-        row = self._visible(actor, container_id, "container.stop")
+        row = self.containers.visible(actor, container_id, "container.stop")
         if row.state == ContainerState.PAUSED.value and row.docker_id:
             self.engine.unpause(row.docker_id)
-        return self.stop_container(actor, container_id)
+        return self.containers.stop_container(actor, container_id)
 
     # ------------------------------------------------------------------ return and memory
 
@@ -130,9 +136,9 @@ class IdleMixin(ContainersMixin):
         A notebook that could not be resumed is left as it is and logged; the others still resume.
         """
         resumed = []
-        for row in self._notebook_rows(ContainerState.PAUSED, actor, own_only=True):
+        for row in self.readiness.notebook_rows(ContainerState.PAUSED, actor, own_only=True):
             try:
-                resumed.append(self.resume_container(actor, row["id"]))
+                resumed.append(self.containers.resume_container(actor, row["id"]))
             except IpynbsrvError as exc:
                 log.warning("resuming %s/%s on return failed: %s", row["owner"], row["name"], exc)
         return resumed
@@ -141,7 +147,7 @@ class IdleMixin(ContainersMixin):
         """How many notebooks are suspended and the memory they hold (admins)."""
         if not actor.is_admin:
             raise self.refuse(actor, "container.suspended-memory", "", "Only admins see the memory of all suspended notebooks.")
-        rows = [r for r in self._notebook_rows(ContainerState.PAUSED, None) if r["docker_id"]]
+        rows = [r for r in self.readiness.notebook_rows(ContainerState.PAUSED, None) if r["docker_id"]]
         if not rows:
             return SuspendedMemory()
         engine = self.engine
@@ -161,7 +167,7 @@ class IdleMixin(ContainersMixin):
         if not actor.is_admin:
             raise self.refuse(actor, "container.stop-suspended", "", "Only admins may stop all suspended notebooks.")
         stopped = []
-        for row in self._notebook_rows(ContainerState.PAUSED, None):
+        for row in self.readiness.notebook_rows(ContainerState.PAUSED, None):
             target = f"{row['owner']}/{row['name']}"
             try:
                 self._stop_paused(actor, row["id"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from peewee import fn
 
@@ -18,6 +18,7 @@ from ..domain import (
     BuildSummary,
     BuildView,
     Conflict,
+    ImageChanges,
     ImageDefaults,
     ImageInfo,
     ImageView,
@@ -26,11 +27,11 @@ from ..domain import (
 )
 from ..store.models import Build, Container, Group, Image, ImageAccess, User, database_proxy
 from . import authz, workers
-from .base import ServiceBase
+from .base import Component
 from .builds import BuildHandle, PlannedBuild, read_log
 
 
-class ImagesMixin(ServiceBase):
+class Images(Component):
     """Registered images and builds (admins), and the images a user may use."""
 
     # ------------------------------------------------------------------ reading
@@ -134,32 +135,28 @@ class ImagesMixin(ServiceBase):
         self.audit(actor, "image.register", row.name, detail=row.ref)
         return self.image_view(row)
 
-    def update_image(self, actor: Actor, name: str, **changes: Any) -> ImageView:
+    def update_image(self, actor: Actor, name: str, **changes: Unpack[ImageChanges]) -> ImageView:
         """Edit a registered image: description, command, ports, public flag, access groups, limits."""
         self._require_images_admin(actor, "image.update", name)
         row = self._image_row(name)
-        allowed = {"description", "command", "notebook_port", "public_ports", "is_public", "access_groups",
-                   "memory", "cpus", "ref"}
-        unknown = set(changes) - allowed
+        unknown = set(changes) - set(ImageChanges.__annotations__)
         if unknown:
             raise ValidationError(f"Cannot change {', '.join(sorted(unknown))} of an image.")
-        merged = {
-            "name": row.name, "ref": changes.get("ref", row.ref),
-            "notebook_port": changes.get("notebook_port", row.notebook_port),
-            "public_ports": changes.get("public_ports", row.public_ports),
-            "memory": changes.get("memory", row.memory), "cpus": changes.get("cpus", row.cpus),
-        }
-        fields = self._image_fields(**merged)
+        fields = self._image_fields(
+            name=row.name, ref=changes.get("ref", row.ref),
+            notebook_port=changes.get("notebook_port", row.notebook_port),
+            public_ports=changes.get("public_ports", row.public_ports),
+            memory=changes.get("memory", row.memory), cpus=changes.get("cpus", row.cpus),
+        )
         if "description" in changes:
-            changes["description"] = validation.description(changes["description"])
+            fields["description"] = validation.description(changes["description"])
         if "command" in changes:
-            changes["command"] = validation.command(changes["command"])
+            fields["command"] = validation.command(changes["command"])
+        if "is_public" in changes:
+            fields["is_public"] = changes["is_public"]
         with database_proxy.atomic():
             for key, value in fields.items():
                 setattr(row, key, value)
-            for key in ("description", "command", "is_public"):
-                if key in changes:
-                    setattr(row, key, changes[key])
             if "ref" in changes:
                 row.docker_id = self.engine.image(fields["ref"]).id
             row.save()

@@ -15,15 +15,15 @@ from pathlib import Path
 
 from ..domain import Actor, Conflict, KeptView, NotFound
 from ..store.models import Container, RetiredId, database_proxy
-from .base import ServiceBase
+from .base import Component
 
 ALIVE = ("running", "paused", "starting")
 
 
-class KeptMixin(ServiceBase):
+class Kept(Component):
     """Retiring ids, releasing them, and the admins' view of kept folders."""
 
-    def _retire(self, kind: str, number: int | None, owner: str, path: Path | str | None = None) -> None:
+    def retire(self, kind: str, number: int | None, owner: str, path: Path | str | None = None) -> None:
         """Hold `number` back from the directory's next free ids while `path` exists or a container
         running now may carry it."""
         if number is None:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from peewee import fn
 
@@ -16,9 +16,7 @@ from ..domain import (
     Actor,
     ContainerChange,
     ContainerInfo,
-    ContainerSpec,
     ContainerState,
-    ContainerView,
     DirectoryError,
     EngineError,
     EngineEvent,
@@ -30,8 +28,9 @@ from ..domain import (
 )
 from ..store.models import Build, Container, Image, Setting, Snapshot, User, database_proxy, utcnow
 from . import authz, workers
-from .containers import KEEP_LABEL, gone_advice, is_keep_ref, record_placement
-from .readiness import ReadinessMixin
+from .base import Component, Ports
+from .containers import KEEP_LABEL, Containers, gone_advice, is_keep_ref, record_placement
+from .readiness import Readiness
 
 EVENT_STATES = {
     "create": ContainerState.CREATED,
@@ -58,20 +57,20 @@ class ContainerWatch:
     applied to the store) by the iterating thread.
     """
 
-    def __init__(self, service: LiveMixin, actor: Actor, since: float | None, record: bool = True) -> None:
+    def __init__(self, service: Live, actor: Actor, since: float | None, record: bool = True) -> None:
         self._service = service
         self._actor = actor
         self._record = record
         self._stream = service.engine.events(since=since, labels=service.instance_labels)
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._closed = threading.Event()
-        service.notices.subscribe(self._queue)
+        service.readiness.notices.subscribe(self._queue)
         self._pump = threading.Thread(target=self._read_engine, daemon=True, name="container-watch-events")
         self._pump.start()
 
     def close(self) -> None:
         self._closed.set()
-        self._service.notices.unsubscribe(self._queue)
+        self._service.readiness.notices.unsubscribe(self._queue)
         self._stream.close()
         self._queue.put(("end", None))
 
@@ -98,13 +97,13 @@ class ContainerWatch:
                 if change is not None:
                     yield change
         finally:
-            self._service.notices.unsubscribe(self._queue)
+            self._service.readiness.notices.unsubscribe(self._queue)
 
     def _ready(self, container_id: int) -> ContainerChange | None:
         row = Container.get_or_none(Container.id == container_id)
         if row is None or not authz.can_act_on_container(self._actor, row.owner.username):
             return None
-        return ContainerChange(container_id, "ready", self._service.get_container(self._actor, container_id))
+        return ContainerChange(container_id, "ready", self._service.containers.get_container(self._actor, container_id))
 
     def _changed(self, event: EngineEvent) -> ContainerChange | None:
         container_id = self._service.apply_event(event, record=self._record)
@@ -116,20 +115,17 @@ class ContainerWatch:
                 return ContainerChange(container_id, event.action, None)
             return None
         if authz.can_act_on_container(self._actor, row.owner.username):
-            return ContainerChange(container_id, event.action, self._service.get_container(self._actor, container_id))
+            return ContainerChange(container_id, event.action, self._service.containers.get_container(self._actor, container_id))
         return None
 
 
-class LiveMixin(ReadinessMixin):
+class Live(Component):
     """Engine events into the store, reconcile of store and engine, and health for the header."""
 
-    if TYPE_CHECKING:  # from ContainersMixin
-
-        def get_container(self, actor: Actor, container_id: int) -> ContainerView: ...
-
-        def _spec(self, row: Container, image: Image) -> ContainerSpec: ...
-
-        def _set_state(self, row: Container, state: ContainerState, started: bool = False) -> None: ...
+    def __init__(self, ports: Ports, *, containers: Containers, readiness: Readiness) -> None:
+        super().__init__(ports)
+        self.containers = containers
+        self.readiness = readiness
 
     def watch_containers(self, actor: Actor, since: float | None = None) -> ContainerWatch:
         """Live container changes the actor may see; resumes from the last seen event when `since` is None.
@@ -172,7 +168,7 @@ class LiveMixin(ReadinessMixin):
                 changes[Container.started] = changes[Container.state_changed]
             Container.update(changes).where(Container.id == row.id).execute()
             if started:
-                self.watch_readiness(row.id)
+                self.readiness.watch_readiness(row.id)
         if record and self.swarm_mode:
             record_placement(row.id, event.placement)
         return container_id
@@ -278,14 +274,14 @@ class LiveMixin(ReadinessMixin):
                     folder = (row.image.source_folder if row.image else "") or "FOLDER"
                     raise NotFound(f"its image {ref or '(none)'} is not on this engine: build it "
                                    f"(`ipynbsrv-tui images build {folder}`), then reconcile again")
-                info = self.engine.create(self._spec(row, row.image))
+                info = self.engine.create(self.containers.spec(row, row.image))
                 Container.update(docker_id=info.id, worker="").where(Container.id == row.id).execute()
                 row.docker_id = info.id
-                self._set_state(row, ContainerState.CREATED)
+                self.containers.set_state(row, ContainerState.CREATED)
                 if state in RESTARTED_AFTER_RECOVERY:
                     self.engine.start(info.id)
-                    self._set_state(row, ContainerState.RUNNING, started=True)  # `starting` until it answers
-                    self.watch_readiness(row.id)
+                    self.containers.set_state(row, ContainerState.RUNNING, started=True)  # `starting` until it answers
+                    self.readiness.watch_readiness(row.id)
             except IpynbsrvError as exc:
                 done = False
                 flagged.append(f"{label}: not made again after the restore: {exc}")

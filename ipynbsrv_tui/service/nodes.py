@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..domain import Actor, NodeView
-from .base import ServiceBase
+from .base import Component
 
 
-class NodesMixin(ServiceBase):
+class Nodes(Component):
     """The swarm's nodes and where the notebooks run; admins only."""
 
     def list_nodes(self, actor: Actor) -> list[NodeView]:

@@ -31,7 +31,7 @@ from ..store.models import (
     utcnow,
 )
 from . import authz
-from .base import ServiceBase
+from .base import Component
 
 KINDS = ("container", "image", "group", "share", "misc")
 VERSION_KEY = "notifications.version"
@@ -108,7 +108,7 @@ class UnreadCounts:
                     self._counts.pop(username, None)
 
 
-class NotificationsMixin(ServiceBase):
+class Notifications(Component):
     """Sending, listing and reading notifications; limits per sender, coalescing, mutes."""
 
     _unread: UnreadCounts | None = None
@@ -120,7 +120,7 @@ class NotificationsMixin(ServiceBase):
             self._limits = SenderLimits()
         return self._limits
 
-    def _throttle(self, actor: Actor, what: str) -> None:
+    def throttle(self, actor: Actor, what: str) -> None:
         """RateLimited when the actor sent too many messages (`what` "message") or made too many
         changes that notify others ("change") in the last WINDOW seconds; admins are not limited."""
         if actor.is_admin:
@@ -180,9 +180,9 @@ class NotificationsMixin(ServiceBase):
         if row is None or not authz.can_notify(actor, is_member=is_member):
             self.audit(actor, "notification.send", group[:64], "refused", "not a member")
             raise NotFound(f"No group named {group!r} that you belong to.")
-        self._throttle(actor, "message")
+        self.throttle(actor, "message")
         sender = User.get_or_none(User.username == actor.username)
-        note = self._deliver(sender, [row], message, kind, target, exclude=())
+        note = self.deliver(sender, [row], message, kind, target, exclude=())
         self.audit(actor, "notification.send", group, detail=f"id={note.id}")
         return NotificationView(note.id, actor.username, message, kind, target, (row.name,), note.created, False)
 
@@ -214,7 +214,7 @@ class NotificationsMixin(ServiceBase):
 
     # ------------------------------------------------------------------ sending (also for the system)
 
-    def _notify_group(
+    def notify_group(
         self, actor: Actor, group: Group, message: str, kind: str, target: str, extra: Iterable[User] = ()
     ) -> tuple[str, ...]:
         """A system notification to a group's members (and `extra` users), not to the acting user.
@@ -222,15 +222,15 @@ class NotificationsMixin(ServiceBase):
         earlier one (its text, time and count; unread again) instead of adding another."""
         cause = User.get_or_none(User.username == actor.username)
         key = f"{actor.username}|{kind}|{target}|{group.name}"
-        note = self._deliver(None, [group], message[: validation.NOTIFICATION_MAX], kind, target[: validation.TARGET_MAX],
-                             exclude=(actor.username,), extra=extra, cause=cause, coalesce_key=key)
+        note = self.deliver(None, [group], message[: validation.NOTIFICATION_MAX], kind, target[: validation.TARGET_MAX],
+                            exclude=(actor.username,), extra=extra, cause=cause, coalesce_key=key)
         return self._recipients(note)
 
     def _recipients(self, note: Notification) -> tuple[str, ...]:
         return tuple(sorted(n for (n,) in User.select(User.username).join(NotificationRecipient)
                             .where(NotificationRecipient.notification == note).tuples()))
 
-    def _deliver(
+    def deliver(
         self, sender: User | None, groups: list[Group], message: str, kind: str, target: str,
         exclude: Iterable[str], extra: Iterable[User] = (), cause: User | None = None, coalesce_key: str = "",
     ) -> Notification:

@@ -19,7 +19,7 @@ from typing import Any, cast
 from ..domain import Actor, ContainerState
 from ..store.models import Container, User, database_proxy
 from . import authz, jupyter
-from .base import ServiceBase
+from .base import Component
 
 log = logging.getLogger("ipynbsrv.service")
 
@@ -59,7 +59,7 @@ class ReadinessNotices:
 
 
 
-class ReadinessMixin(ServiceBase):
+class Readiness(Component):
     """Whether started notebooks answer yet; the plain notebook rows the idle policy also reads."""
 
     _notices: ReadinessNotices | None = None
@@ -67,7 +67,7 @@ class ReadinessMixin(ServiceBase):
 
     @property
     def notices(self) -> ReadinessNotices:
-        with ReadinessMixin._notices_lock:
+        with Readiness._notices_lock:
             if self._notices is None:
                 self._notices = ReadinessNotices()
             return self._notices
@@ -77,11 +77,11 @@ class ReadinessMixin(ServiceBase):
     def probe_starting(self, actor: Actor) -> list[int]:
         """Ask the starting notebooks the actor may see once (the PROBE_LIMIT most recently started);
         the ids that answer now (and so read `running`)."""
-        rows = self._notebook_rows(ContainerState.RUNNING, actor, starting_only=True)[:PROBE_LIMIT]
+        rows = self.notebook_rows(ContainerState.RUNNING, actor, starting_only=True)[:PROBE_LIMIT]
         if not rows:
             return []
         with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(rows))) as pool:
-            answers = list(pool.map(lambda r: self._ask(r, kernels=False, timeout=READY_TIMEOUT), rows))
+            answers = list(pool.map(lambda r: self.ask(r, kernels=False, timeout=READY_TIMEOUT), rows))
         ready = []
         for row, answer in zip(rows, answers, strict=True):
             if answer is not None and self._mark_answered(row["id"], answer.last_activity):
@@ -95,20 +95,20 @@ class ReadinessMixin(ServiceBase):
 
     def _readiness_loop(self, container_id: int) -> None:
         try:
-            rows = self._notebook_rows(ContainerState.RUNNING, None, container_id=container_id, starting_only=True)
+            rows = self.notebook_rows(ContainerState.RUNNING, None, container_id=container_id, starting_only=True)
             if not rows:
                 return
             row = rows[0]
             deadline = time.monotonic() + READY_WAIT
             checked = started = time.monotonic()
             while time.monotonic() < deadline:
-                answer = self._ask(row, kernels=False, timeout=READY_TIMEOUT)
+                answer = self.ask(row, kernels=False, timeout=READY_TIMEOUT)
                 if answer is not None:
                     self._mark_answered(container_id, answer.last_activity)
                     return
                 if time.monotonic() - checked > 1.0:  # stopped or deleted meanwhile: nothing to wait for
                     checked = time.monotonic()
-                    if not self._notebook_rows(ContainerState.RUNNING, None, container_id=container_id,
+                    if not self.notebook_rows(ContainerState.RUNNING, None, container_id=container_id,
                                                starting_only=True):
                         return
                 time.sleep(READY_POLL if time.monotonic() - started < READY_QUICK else 1.0)
@@ -132,7 +132,7 @@ class ReadinessMixin(ServiceBase):
 
     # ------------------------------------------------------------------ helpers
 
-    def _notebook_rows(self, state: ContainerState, actor: Actor | None, *, container_id: int | None = None,
+    def notebook_rows(self, state: ContainerState, actor: Actor | None, *, container_id: int | None = None,
                        starting_only: bool = False, own_only: bool = False) -> list[dict[str, Any]]:
         """Plain rows of the notebooks in `state` that `actor` may see (None: all)."""
         query = (Container.select(Container.id, Container.name, Container.host_port, Container.base_url,
@@ -154,7 +154,7 @@ class ReadinessMixin(ServiceBase):
         address = self.config.notebooks.bind_address
         return "127.0.0.1" if address in ("", "0.0.0.0", "::") else address
 
-    def _ask(self, row: dict[str, Any], *, kernels: bool, timeout: float) -> jupyter.JupyterActivity | None:
+    def ask(self, row: dict[str, Any], *, kernels: bool, timeout: float) -> jupyter.JupyterActivity | None:
         host = (row.get("node_address") or self._probe_host()) if self.swarm_mode else self._probe_host()
         return jupyter.ask(host, row["host_port"], row["base_url"], row["token"],
                            kernels=kernels, timeout=timeout)

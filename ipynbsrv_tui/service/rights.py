@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Self
+from typing import Protocol, Self
 
 from ..domain import Actor, IpynbsrvError, NotAuthorized, NotFound, RightsChanged, StoreError
 from ..store.models import Setting
@@ -69,16 +69,21 @@ def _rights(actor: Actor) -> tuple[str, int, bool, frozenset[str]]:
     return actor.username, actor.uid, actor.is_admin, frozenset(actor.groups)
 
 
-class RightsMixin:
+class ActorLookup(Protocol):
+    """Who a uid is now (the users component answers)."""
+
+    def actor_for_uid(self, uid: int) -> Actor: ...
+
+
+class Rights:
     """`watch_rights` for the sessions and `rights_epoch` for the broker's cached actors."""
 
-    if TYPE_CHECKING:  # from UsersMixin
-
-        def actor_for_uid(self, uid: int) -> Actor: ...
+    def __init__(self, users: ActorLookup) -> None:
+        self.users = users
 
     def rights_epoch(self) -> int:
         return rights_epoch()
 
     def watch_rights(self, actor: Actor) -> RightsWatch:
         """The actor's rights as they change (the actor found again from its uid after each change)."""
-        return RightsWatch(actor, lambda: self.actor_for_uid(actor.uid))
+        return RightsWatch(actor, lambda: self.users.actor_for_uid(actor.uid))

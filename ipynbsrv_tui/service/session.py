@@ -8,7 +8,7 @@ against the service), and a test checks that every declared call is here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from ..interface import ServiceSession
 from .rights import RightsWatch
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         DeleteUserReport,
         GroupView,
         Health,
+        ImageChanges,
         ImageDefaults,
         ImageInfo,
         ImageView,
@@ -174,7 +175,7 @@ class Session(ServiceSession):
             memory, cpus, source_folder,
         )
 
-    def update_image(self, name: str, **changes: Any) -> ImageView:
+    def update_image(self, name: str, **changes: Unpack[ImageChanges]) -> ImageView:
         return self.service.update_image(self.actor, name, **changes)
 
     def retire_image(self, name: str, retired: bool = True) -> ImageView:

@@ -37,14 +37,28 @@ from ..store.models import (
     database_proxy,
 )
 from . import authz
-from .collab import CollabGroupsMixin, name_taken
+from .base import Component, Ports
+from .collab import Collaboration, name_taken
+from .groups import GroupMirror
+from .kept import Kept
+from .notifications import Notifications
 
 CHOICES = ("keep", "archive", "delete")
 SHARES_IN_CONTAINER = "/data/shares"
 
 
-class SharesMixin(CollabGroupsMixin):
+class Shares(Component):
     """Use cases on shares and on sharing images with groups."""
+
+    def __init__(
+        self, ports: Ports, *, kept: Kept, notifications: Notifications, groups: GroupMirror,
+        collaboration: Collaboration,
+    ) -> None:
+        super().__init__(ports)
+        self.kept = kept
+        self.notifications = notifications
+        self.groups = groups
+        self.collaboration = collaboration
 
     # ------------------------------------------------------------------ reading
 
@@ -81,7 +95,7 @@ class SharesMixin(CollabGroupsMixin):
         """A new share owned by the actor: its group `share-<name>` and its folder (2770, setgid)."""
         name = validation.share_name(name)
         description = validation.description(description)
-        me = self._require_row(actor, "own a share")
+        me = self.collaboration.require_row(actor, "own a share")
         group_name = validation.SHARE_PREFIX + name
         if (Share.select().where(Share.name == name).exists()
                 or Group.select().where(Group.name == group_name).exists()):
@@ -95,11 +109,11 @@ class SharesMixin(CollabGroupsMixin):
             raise name_taken(name) from None
         try:
             self.directory.add_member(group_name, me.username)
-            group = self._mirror_group(group_name, "share")
+            group = self.groups.mirror_group(group_name, "share")
             self.data.ensure_share(name, group.gid)
             row = Share.create(name=name, group=group, owner=me, description=description)
         except Exception:
-            self._drop_directory_group(group_name)
+            self.groups.drop_directory_group(group_name)
             Group.delete().where(Group.name == group_name).execute()
             raise
         self.audit(actor, "share.create", name)
@@ -131,21 +145,21 @@ class SharesMixin(CollabGroupsMixin):
         with database_proxy.atomic():
             row.delete_instance(recursive=True)
             group.delete_instance(recursive=True)
-            self._retire("gid", group.gid, f"share {row.name}", aside)
-        self._drop_directory_group(group.name)
+            self.kept.retire("gid", group.gid, f"share {row.name}", aside)
+        self.groups.drop_directory_group(group.name)
         self.audit(actor, "share.delete", name, detail=f"data={data}")
         return DeleteShareReport(name, data, archived, removed, kept, restart)
 
     def grant_share(self, actor: Actor, share: str, group: str) -> ShareChange:
         """Give a collaboration group (or a user, through their personal group) access to a share."""
         row = self._managed_share(actor, share, "share.grant")
-        cgroup = self._visible_group(actor, group, "share.grant", personal_ok=True)
-        self._throttle(actor, "change")
+        cgroup = self.collaboration.visible_group(actor, group, "share.grant", personal_ok=True)
+        self.notifications.throttle(actor, "change")
         before = set(self._share_member_names(row))
         ShareGrant.insert(share=row, group=cgroup.group).on_conflict_ignore().execute()
-        self._sync_share_members(row)
+        self.groups.sync_share_members(row)
         gained = sorted(set(self._share_member_names(row)) - before)
-        notified = self._notify_group(
+        notified = self.notifications.notify_group(
             actor, cgroup.group,
             f"{actor.username} shared {share} with {cgroup.group.name}: it is at {SHARES_IN_CONTAINER}/{share} "
             "in your notebooks (restart running ones to see it).",
@@ -158,18 +172,18 @@ class SharesMixin(CollabGroupsMixin):
     def revoke_share(self, actor: Actor, share: str, group: str) -> ShareChange:
         """End a group's access to a share; its members lose it at their containers' next start."""
         row = self._managed_share(actor, share, "share.revoke")
-        self._throttle(actor, "change")
+        self.notifications.throttle(actor, "change")
         grant = (ShareGrant.select(ShareGrant, Group).join(Group)
                  .where((ShareGrant.share == row) & (Group.name == group)).first())
         if grant is None:
             raise NotFound(f"{group!r} is not granted on {share}.")
         before = set(self._share_member_names(row))
-        notified = self._notify_group(
+        notified = self.notifications.notify_group(
             actor, grant.group, f"{actor.username} revoked {grant.group.name}'s access to the share {share}.",
             "share", share,
         )
         grant.delete_instance()
-        self._sync_share_members(row)
+        self.groups.sync_share_members(row)
         lost = sorted(before - set(self._share_member_names(row)))
         self.audit(actor, "share.revoke", share, detail=grant.group.name)
         return ShareChange(share, grant.group.name, notified, self._running_containers_of(lost),
@@ -178,10 +192,10 @@ class SharesMixin(CollabGroupsMixin):
     def share_image(self, actor: Actor, image: str, group: str) -> ShareChange:
         """Let a group's members create containers from an image (its owner, admins); they are notified."""
         row = self._managed_image(actor, image, "image.share")
-        cgroup = self._visible_group(actor, group, "image.share", personal_ok=True)
-        self._throttle(actor, "change")
+        cgroup = self.collaboration.visible_group(actor, group, "image.share", personal_ok=True)
+        self.notifications.throttle(actor, "change")
         ImageAccess.insert(image=row, group=cgroup.group).on_conflict_ignore().execute()
-        notified = self._notify_group(
+        notified = self.notifications.notify_group(
             actor, cgroup.group,
             f"{actor.username} shared the image {row.name} with {cgroup.group.name}: "
             "you can create notebooks from it now.",
@@ -236,22 +250,6 @@ class SharesMixin(CollabGroupsMixin):
     def _share_member_names(self, row: Share) -> list[str]:
         return [n for (n,) in User.select(User.username).join(GroupMember)
                 .where(GroupMember.group == row.group_id).tuples()]
-
-    def _sync_share_members(self, row: Share) -> None:
-        """Make the share group's directory members its owner plus every granted group's members."""
-        owner = User.get_by_id(row.owner_id)
-        granted = [g for (g,) in ShareGrant.select(ShareGrant.group).where(ShareGrant.share == row).tuples()]
-        wanted = {owner.username} if owner.active else set()
-        if granted:
-            wanted |= {n for (n,) in User.select(User.username).join(GroupMember)
-                       .where(GroupMember.group.in_(granted) & (User.active == True)).tuples()}  # noqa: E712
-        group_name = Group.get_by_id(row.group_id).name
-        have = set(self.directory.get_group(group_name).members)
-        for username in sorted(wanted - have):
-            self.directory.add_member(group_name, username)
-        for username in sorted(have - wanted):
-            self.directory.remove_member(group_name, username)
-        self._mirror_group(group_name, "share")
 
     def _running_containers_of(self, usernames: Iterable[str]) -> tuple[str, ...]:
         names = list(usernames)

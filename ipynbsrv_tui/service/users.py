@@ -5,7 +5,7 @@ from __future__ import annotations
 import pwd
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from peewee import fn
 
@@ -33,7 +33,9 @@ from ..store.models import (
     utcnow,
 )
 from . import authz
-from .base import ServiceBase
+from .base import Component, Ports
+from .containers import Containers
+from .kept import Kept
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -43,18 +45,25 @@ UNKNOWN_UID_SYNC_SECONDS = 30.0  # an unknown caller makes an LDAP store sync at
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
-class UsersMixin(ServiceBase):
+class PersonalGroups(Protocol):
+    """What the users' lifecycle asks of collaboration: each user's personal group (DESIGN §14)."""
+
+    def ensure_personal(self, user: User) -> CollaborationGroup: ...
+
+    def end_personal_group(self, username: str) -> None: ...
+
+
+class Users(Component):
     """The user directory as admins manage it, and who the caller is."""
 
-    if TYPE_CHECKING:  # from ContainersMixin and CollabGroupsMixin
+    def __init__(
+        self, ports: Ports, *, kept: Kept, containers: Containers, personal_groups: PersonalGroups
+    ) -> None:
+        super().__init__(ports)
+        self.kept = kept
+        self.containers = containers
+        self.personal_groups = personal_groups
 
-        def delete_container(self, actor: Actor, container_id: int) -> None: ...
-
-        def _ensure_personal(self, user: User) -> CollaborationGroup: ...
-
-        def _end_personal_group(self, username: str) -> None: ...
-
-        def _retire(self, kind: str, number: int | None, owner: str, path: Path | str | None = None) -> None: ...
 
     # ------------------------------------------------------------------ who is calling
 
@@ -163,7 +172,7 @@ class UsersMixin(ServiceBase):
             self.directory.add_member(self.config.directory.admin_group, username)
         row = self._mirror_user(username)
         self.data.ensure_user(found.username, found.uid, found.gid)
-        self._ensure_personal(row)  # DESIGN §14: "share with alice" is "share with her group"
+        self.personal_groups.ensure_personal(row)  # DESIGN §14: "share with alice" is "share with her group"
         self.audit(actor, "user.create", username, detail=f"uid={found.uid}")
         return _user_view(row, 0, self.config)
 
@@ -235,7 +244,7 @@ class UsersMixin(ServiceBase):
             if containers == "archive":  # every export first: one that fails stops the delete before anything went
                 archived.extend(str(self._export_container(username, c)) for c in owned if c.docker_id)
             for container in owned:
-                self.delete_container(actor, container.id)
+                self.containers.delete_container(actor, container.id)
                 removed.append(f"container {container.name}")
             for image in Image.select().where(Image.owner == row):
                 if Container.select().where(Container.image == image).exists():
@@ -261,7 +270,7 @@ class UsersMixin(ServiceBase):
                     aside = self.data.move_aside(path, f"{label}-{username}")
                     kept_home = kept_home or aside
                     kept.append(str(aside))
-        self._end_personal_group(username)
+        self.personal_groups.end_personal_group(username)
         try:
             self.directory.delete_user(username)
         except NotFound:
@@ -271,7 +280,7 @@ class UsersMixin(ServiceBase):
                 User.update(active=False).where(User.id == row.id).execute()
             else:
                 row.delete_instance(recursive=True)
-            self._retire("uid", row.uid, f"user {username}", kept_home)
+            self.kept.retire("uid", row.uid, f"user {username}", kept_home)
         report = DeleteUserReport(username, containers, data, tuple(archived), tuple(removed), tuple(kept))
         self.audit(actor, "user.delete", username, detail=f"containers={containers} data={data}")
         return report

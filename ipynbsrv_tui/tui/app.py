@@ -22,6 +22,7 @@ from ..domain import Actor, ContainerView, Health
 from .background import Background, ErrorToasts, error_text
 from .book import ContainerBook
 from .commands import SectionCommands, action_name
+from .console import ConsoleApp
 from .early import EarlyCall
 from .messages import (
     AccessEnded,
@@ -112,7 +113,7 @@ def choose_theme(environ: Mapping[str, str] = os.environ) -> str:
     return "textual-dark"
 
 
-class IpynbsrvApp(UnreadBadge, Background, App):
+class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
     """ipynbsrv-tui: the admin console and the self-service screen, over one session."""
 
     TITLE = "ipynbsrv-tui"

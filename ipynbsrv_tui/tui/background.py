@@ -17,14 +17,23 @@ import logging
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.message import Message
 from textual.worker import Worker, get_current_worker
 
 from ..domain import IpynbsrvError
 
+if TYPE_CHECKING:
+    from textual import getters
+    from textual.dom import DOMNode as _Pump
+
+    from .console import ConsoleApp
+else:
+    _Pump = object
+
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 def error_text(exc: BaseException, *, brief: bool = False) -> str:
@@ -79,7 +88,7 @@ class CallFailed(Message, bubble=False):
         self.title = title
 
 
-class Background:
+class Background(_Pump):
     """Mixin for screens and the app: `self.run_call(fn, *args, then=...)` runs `fn` in a thread
     worker and answers with a Message to `self`.
 
@@ -87,26 +96,39 @@ class Background:
     `notify_start` shows a short "doing…" note before the call (actions that take a moment).
     """
 
+    if TYPE_CHECKING:  # textual's own `app`, typed as what it is here (textual's getter, checker only)
+        app = getters.app(ConsoleApp)
+
     def run_call(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., R],
         *args: Any,
-        then: Callable[[Any], Any] | None = None,
-        failed: Callable[[BaseException], Any] | None = None,
+        then: Callable[[R], object] | None = None,
+        failed: Callable[[BaseException], object] | None = None,
         title: str = "",
         group: str = "calls",
         exclusive: bool = False,
         notify_start: str = "",
         **kwargs: Any,
-    ) -> Worker:
+    ) -> Worker[None]:
+        """Run `fn(*args, **kwargs)` in a thread worker; `then` gets its value (so it takes what `fn`
+        returns), `failed` its error (default: the one error presentation)."""
         if notify_start:
-            self.app.notify(notify_start, timeout=3, markup=False)  # type: ignore[attr-defined]
+            self.app.notify(notify_start, timeout=3, markup=False)
         name = getattr(getattr(fn, "func", fn), "__name__", "call")
         work = partial(self._answer, fn, args, kwargs, then, failed, title)
-        return self.run_worker(work, name=name, group=group, exclusive=exclusive,  # type: ignore[attr-defined]
+        return self.run_worker(work, name=name, group=group, exclusive=exclusive,
                                thread=True, exit_on_error=False)
 
-    def _answer(self, fn, args, kwargs, then, failed, title) -> None:
+    def _answer(
+        self,
+        fn: Callable[..., R],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        then: Callable[[R], object] | None,
+        failed: Callable[[BaseException], object] | None,
+        title: str,
+    ) -> None:
         worker = get_current_worker()
         try:
             value = fn(*args, **kwargs)
@@ -117,7 +139,7 @@ class Background:
         else:
             message = Answered(then, value)
         if not worker.is_cancelled:
-            self.post_message(message)  # type: ignore[attr-defined]
+            self.post_message(message)
 
     def on_answered(self, message: Answered) -> None:
         if message.then is not None:

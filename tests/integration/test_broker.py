@@ -72,6 +72,7 @@ def as_user(site, broker, account, *ops):
 # --------------------------------------------------------------------------- the authorization matrix
 
 
+@pytest.mark.host
 def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     broker, root, accounts = matrix_broker
     alice, bob = accounts["alice"], accounts["bob"]
@@ -141,6 +142,7 @@ def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     assert root.create_container("by-admin", "ipbt-private", owner=alice.name, start=False).owner == alice.name
 
 
+@pytest.mark.host
 def test_live_changes_reach_only_their_owner(site, matrix_broker):
     broker, root, accounts = matrix_broker
     alice, bob = accounts["alice"], accounts["bob"]
@@ -169,6 +171,7 @@ def test_live_changes_reach_only_their_owner(site, matrix_broker):
     root.delete_container(theirs.id)
 
 
+@pytest.mark.host
 def test_unknown_uid_is_refused_with_a_clear_message(site, matrix_broker):
     broker, root, _ = matrix_broker
     nobody = 65534
@@ -179,6 +182,7 @@ def test_unknown_uid_is_refused_with_a_clear_message(site, matrix_broker):
     assert root.health().engine_ok  # and the broker keeps serving
 
 
+@pytest.mark.host
 def test_a_client_uses_the_broker_only_for_the_installation_its_config_names(site, matrix_broker, tmp_path):
     """Issue 22 item 1: a config naming another database, no socket of its own (so the broker's).
     An ordinary account is refused in one line naming the broker's installation; root runs embedded
@@ -216,6 +220,7 @@ def test_a_client_uses_the_broker_only_for_the_installation_its_config_names(sit
     assert name not in {view.username for view in root.list_users()}, "the user went into the broker's installation"
 
 
+@pytest.mark.host
 def test_one_account_cannot_take_every_connection(site, matrix_broker):
     broker, root, accounts = matrix_broker
     run = as_user(site, broker, accounts["bob"], ("hold_connections", [20], {}))
@@ -239,6 +244,7 @@ def _raw(path: str, payload: bytes) -> list[dict]:
     return [json.loads(line) for line in data.splitlines()]
 
 
+@pytest.mark.host
 def test_malformed_oversized_and_wrong_version_messages_are_rejected(site, matrix_broker):
     broker, root, accounts = matrix_broker
     path = broker.socket_path
@@ -264,6 +270,7 @@ def test_malformed_oversized_and_wrong_version_messages_are_rejected(site, matri
     assert all(v.owner == accounts["alice"].name for v in run.ok(0))
 
 
+@pytest.mark.host
 def test_a_wrongly_typed_call_gets_a_validation_error_and_the_broker_keeps_serving(site, matrix_broker):
     broker, root, accounts = matrix_broker
     replies = _raw(broker.socket_path,
@@ -286,6 +293,7 @@ def test_a_wrongly_typed_call_gets_a_validation_error_and_the_broker_keeps_servi
     assert all(v.owner == accounts["alice"].name for v in run.ok(1))
 
 
+@pytest.mark.host
 def test_long_answers_arrive_in_parts_and_streams_can_be_cancelled(site, matrix_broker, docker_client):
     broker, root, _ = matrix_broker
     users = root.list_users()
@@ -414,6 +422,7 @@ def test_idle_culling_stops_the_idle_notebook_and_spares_the_active_one(site):
         broker.stop()
 
 
+@pytest.mark.host
 def test_an_open_tui_keeps_its_owners_notebook_up_and_a_resume_by_login_stays_resumed(site, docker_client):
     """Coming back (DESIGN §12) in real time through the real broker: while the owner's client holds
     a live view open (as the TUI does) their notebook is not suspended; a full idle_timeout after it
@@ -467,6 +476,7 @@ def test_an_open_tui_keeps_its_owners_notebook_up_and_a_resume_by_login_stays_re
         broker.stop()
 
 
+@pytest.mark.host
 def test_a_paused_notebook_deleted_by_an_admin_leaves_its_owners_live_view_each_time(site, matrix_broker):
     """Issue 21 item 3, repeated: the owner's live view got the destroy event's "missing" view after
     the delete (once in six), and kept a dead row with its URL until the broker restarted."""
@@ -501,6 +511,7 @@ def test_a_paused_notebook_deleted_by_an_admin_leaves_its_owners_live_view_each_
                                   f"{last.view.state if last.view else None}"
 
 
+@pytest.mark.host
 def test_serve_refuses_a_second_broker_on_the_same_socket(matrix_broker):
     broker, root, _ = matrix_broker
     result = subprocess.run(
@@ -515,6 +526,7 @@ def test_serve_refuses_a_second_broker_on_the_same_socket(matrix_broker):
 # --------------------------------------------------------------------------- readiness and return
 
 
+@pytest.mark.host
 def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(site, matrix_broker, docker_client):
     broker, root, accounts = matrix_broker
     bob, alice = accounts["bob"], accounts["alice"]
@@ -559,6 +571,7 @@ def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(si
 # --------------------------------------------------------------------------- collaboration (DESIGN §14)
 
 
+@pytest.mark.host
 def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     """Every collaboration call as a real uid: outsiders get "not found", members use, owners manage."""
     broker, root, accounts = matrix_broker

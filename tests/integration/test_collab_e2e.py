@@ -57,7 +57,7 @@ def notebook_image(docker_client, base_image, tmp_path_factory):
 
 
 @pytest.fixture
-def service(ldap_directory_config, docker_client, tmp_path):
+def ldap_service(ldap_directory_config, docker_client, tmp_path):
     from ipynbsrv_tui.service import build_service
     from ipynbsrv_tui.store.models import Container
 
@@ -65,8 +65,8 @@ def service(ldap_directory_config, docker_client, tmp_path):
         notebooks={"port_range": free_port_range(), "stop_timeout": 2},
         directory={"gid_range": (3100, 3999)},
     )
-    service = build_service(config)
-    yield service
+    ldap_service = build_service(config)
+    yield ldap_service
     for (docker_id,) in Container.select(Container.docker_id).tuples():
         if docker_id:
             try:
@@ -75,7 +75,7 @@ def service(ldap_directory_config, docker_client, tmp_path):
                 pass
     # only this service's restart images (another run on the same engine has its own instance label)
     for image in docker_client.images.list(filters={"label": ["ipynbsrv.kept-from",
-                                                              f"ipynbsrv.instance={service.instance_id}"]}):
+                                                              f"ipynbsrv.instance={ldap_service.instance_id}"]}):
         docker_client.images.remove(image.id, force=True)
     close_database()
 
@@ -102,24 +102,24 @@ def command_status(docker_client, docker_id: str, timeout: float = 60) -> dict[s
     pytest.fail(f"the command never ran in {container.name}: {container.logs().decode()[-1500:]}")
 
 
-def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(service, docker_client, notebook_image):
-    service.register_image(ROOT, "collab", notebook_image, is_public=True)
-    service.create_user(ROOT, "carol", "carol-password")
-    alice, bob, carol = (service.actor_for_username(name) for name in ("alice", "bob", "carol"))
+def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(ldap_service, docker_client, notebook_image):
+    ldap_service.register_image(ROOT, "collab", notebook_image, is_public=True)
+    ldap_service.create_user(ROOT, "carol", "carol-password")
+    alice, bob, carol = (ldap_service.actor_for_username(name) for name in ("alice", "bob", "carol"))
 
-    service.create_collab_group(alice, "lab")
-    service.add_collab_member(alice, "lab", "bob")
-    share = service.create_share(alice, "thesis", description="the thesis")
-    change = service.grant_share(alice, "thesis", "lab")
+    ldap_service.create_collab_group(alice, "lab")
+    ldap_service.add_collab_member(alice, "lab", "bob")
+    share = ldap_service.create_share(alice, "thesis", description="the thesis")
+    change = ldap_service.grant_share(alice, "thesis", "lab")
     assert change.notified == ("bob",)
-    ldap_group = service.directory.get_group("share-thesis")  # a real posixGroup under group_base
+    ldap_group = ldap_service.directory.get_group("share-thesis")  # a real posixGroup under group_base
     assert set(ldap_group.members) == {"alice", "bob"} and ldap_group.gid == share.gid
-    assert set(service.directory.get_group("lab").members) == {"alice", "bob"}
-    folder = service.data.share_of("thesis")
+    assert set(ldap_service.directory.get_group("lab").members) == {"alice", "bob"}
+    folder = ldap_service.data.share_of("thesis")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o2770 and folder.stat().st_gid == share.gid
 
-    views = {actor.username: service.create_container(actor, "nb", "collab") for actor in (alice, bob, carol)}
-    uids = {name: (service.get_user(ROOT, name).uid, service.get_user(ROOT, name).gid) for name in views}
+    views = {actor.username: ldap_service.create_container(actor, "nb", "collab") for actor in (alice, bob, carol)}
+    uids = {name: (ldap_service.get_user(ROOT, name).uid, ldap_service.get_user(ROOT, name).gid) for name in views}
     statuses = {name: command_status(docker_client, view.docker_id) for name, view in views.items()}
     for name in ("alice", "bob"):
         assert str(share.gid) in statuses[name]["Groups"].split(), statuses[name]
@@ -142,24 +142,24 @@ def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(service,
                        "ls -A /data/shares; test -e /data/shares/thesis && echo visible")
     assert code != 0 or "visible" not in out
     assert "thesis" not in out
-    assert service.list_shares(carol) == []
+    assert ldap_service.list_shares(carol) == []
     with pytest.raises(NotFound):
-        service.get_share(carol, "thesis")
+        ldap_service.get_share(carol, "thesis")
 
-    revoked = service.revoke_share(alice, "thesis", "lab")
+    revoked = ldap_service.revoke_share(alice, "thesis", "lab")
     assert revoked.restart_needed == ("bob/nb",) and "restart" in revoked.note
     code, out = run_as(docker_client, views["bob"].docker_id, *uids["bob"], "cat /data/shares/thesis/x.txt")
     assert code == 0  # a running container keeps what it had until its next start (the UI says so)
-    restarted = service.restart_container(bob, views["bob"].id)
+    restarted = ldap_service.restart_container(bob, views["bob"].id)
     assert restarted.docker_id != views["bob"].docker_id  # made again with the new share mounts
     status = command_status(docker_client, restarted.docker_id)
     assert str(share.gid) not in status["Groups"].split()
     code, out = run_as(docker_client, restarted.docker_id, *uids["bob"],
                        "cat /data/mine.txt; ls -A /data/shares; test -e /data/shares/thesis && echo visible")
     assert out.startswith("mine\n") and "visible" not in out and "thesis" not in out
-    assert [s.name for s in service.list_shares(bob)] == []
+    assert [s.name for s in ldap_service.list_shares(bob)] == []
 
-    inbox = [n.message for n in service.list_notifications(bob)]
+    inbox = [n.message for n in ldap_service.list_notifications(bob)]
     assert inbox[:3] == [
         "alice revoked lab's access to the share thesis.",
         "alice shared thesis with lab: it is at /data/shares/thesis in your notebooks "
@@ -168,30 +168,30 @@ def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(service,
     ]
 
 
-def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(service, docker_client, notebook_image):
+def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(ldap_service, docker_client, notebook_image):
     """Issue 20.1: alice's kept `oldproj` is out of the namespace, its gid is not handed out again,
     and carol's new `oldproj` and alice's still-running notebook never see each other's files."""
-    service.register_image(ROOT, "collab", notebook_image, is_public=True)
-    service.create_user(ROOT, "carol", "carol-password")
-    alice, carol = (service.actor_for_username(name) for name in ("alice", "carol"))
-    uids = {name: (service.get_user(ROOT, name).uid, service.get_user(ROOT, name).gid) for name in ("alice", "carol")}
+    ldap_service.register_image(ROOT, "collab", notebook_image, is_public=True)
+    ldap_service.create_user(ROOT, "carol", "carol-password")
+    alice, carol = (ldap_service.actor_for_username(name) for name in ("alice", "carol"))
+    uids = {name: (ldap_service.get_user(ROOT, name).uid, ldap_service.get_user(ROOT, name).gid) for name in ("alice", "carol")}
 
-    old = service.create_share(alice, "oldproj")
-    mine = service.create_container(alice, "nb", "collab")
+    old = ldap_service.create_share(alice, "oldproj")
+    mine = ldap_service.create_container(alice, "nb", "collab")
     assert str(old.gid) in command_status(docker_client, mine.docker_id)["Groups"].split()
     code, out = run_as(docker_client, mine.docker_id, *uids["alice"],
                        "echo alice-secret > /data/shares/oldproj/secret.txt && chmod 660 /data/shares/oldproj/secret.txt")
     assert code == 0, out
 
-    report = service.delete_share(alice, "oldproj", data="keep")
+    report = ldap_service.delete_share(alice, "oldproj", data="keep")
     assert report.restart_needed == ("alice/nb",)
-    kept = {view.path: view for view in service.list_kept(ROOT)}[report.kept]
+    kept = {view.path: view for view in ldap_service.list_kept(ROOT)}[report.kept]
     assert kept.ids == (f"gid {old.gid}",)
 
-    new = service.create_share(carol, "oldproj")
+    new = ldap_service.create_share(carol, "oldproj")
     assert new.gid != old.gid
-    assert list(service.data.share_of("oldproj").iterdir()) == []
-    theirs = service.create_container(carol, "nb", "collab")
+    assert list(ldap_service.data.share_of("oldproj").iterdir()) == []
+    theirs = ldap_service.create_container(carol, "nb", "collab")
     command_status(docker_client, theirs.docker_id)
     code, out = run_as(docker_client, theirs.docker_id, *uids["carol"],
                        "echo carol-note > /data/shares/oldproj/note.txt && ls -A /data/shares/oldproj && "
@@ -206,10 +206,10 @@ def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(service, do
     assert code != 0 and "Permission denied" in out and "carol-note" not in out and "note.txt\n" not in out, out
     assert sorted(p.name for p in Path(report.kept).iterdir()) == ["secret.txt"]
     with pytest.raises(NotFound):
-        service.get_share(alice, "oldproj")
+        ldap_service.get_share(alice, "oldproj")
 
     # at its next start her notebook loses the mount (made again without it)
-    restarted = service.restart_container(alice, mine.id)
+    restarted = ldap_service.restart_container(alice, mine.id)
     status = command_status(docker_client, restarted.docker_id)
     assert str(old.gid) not in status["Groups"].split() and str(new.gid) not in status["Groups"].split()
     code, out = run_as(docker_client, restarted.docker_id, *uids["alice"],
@@ -217,12 +217,12 @@ def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(service, do
     assert "carol-note" not in out and not any(line == "oldproj" for line in out.splitlines()), out
 
     # the restart image is named under [build] image_prefix and labelled; reconcile removes leftovers only
-    prefix = service.config.build.image_prefix
+    prefix = ldap_service.config.build.image_prefix
     assert restarted.image_ref.startswith(f"{prefix}-keep/alice-{mine.id}:")
     labels = docker_client.images.get(restarted.image_ref).labels
-    assert labels["ipynbsrv.kept-from"] == str(mine.id) and labels["ipynbsrv.instance"] == service.instance_id
+    assert labels["ipynbsrv.kept-from"] == str(mine.id) and labels["ipynbsrv.instance"] == ldap_service.instance_id
     leftover = f"{prefix}-keep/alice-{mine.id}:1"
     docker_client.api.commit(restarted.docker_id, *leftover.split(":"))  # a crash between commit and use
-    report = service.reconcile(ROOT)
+    report = ldap_service.reconcile(ROOT)
     assert f"removed the leftover restart image {leftover}" in report.repaired
     assert docker_client.images.get(restarted.image_ref)  # still used by alice's notebook

@@ -137,6 +137,7 @@ def _shape(outcome: dict, ids: list[str]) -> dict:
     return {"error": {"type": outcome["error"]["type"], "message": message}}
 
 
+@pytest.mark.host
 def test_every_call_with_every_other_users_id_reads_as_not_found(world):
     root, alice, bob = world["root"], world["alice"], world["bob"]
     mine = _as(world, alice, [["create_container", ["mine"], {"image": "ctu-public", "start": False}]]).ok(0)
@@ -180,6 +181,7 @@ def test_every_call_with_every_other_users_id_reads_as_not_found(world):
     assert set(images) == {"ctu-public"} and images["ctu-public"].containers == 1  # her own only, not bob's
 
 
+@pytest.mark.host
 def test_a_huge_description_is_refused_and_every_list_keeps_working(world):
     root, alice = world["root"], world["alice"]
     run = _as(world, alice, [
@@ -191,6 +193,7 @@ def test_a_huge_description_is_refused_and_every_list_keeps_working(world):
     assert "huge" not in {v.name for v in root.list_containers()}
 
 
+@pytest.mark.host
 def test_wrong_argument_types_get_a_clear_error_and_the_broker_keeps_serving(world):
     alice, bobs = world["alice"], world["bobs"]
     run = _as(world, alice, [
@@ -208,6 +211,7 @@ def test_wrong_argument_types_get_a_clear_error_and_the_broker_keeps_serving(wor
     assert "ProgrammingError" not in world["broker"].log()
 
 
+@pytest.mark.host
 def test_a_host_account_named_like_a_directory_user_but_with_another_uid_is_refused(world):
     """Item 4: identity is the uid alone; the message says why."""
     root = world["root"]
@@ -241,6 +245,7 @@ while True:
 '''
 
 
+@pytest.mark.host
 def test_a_swapped_socket_is_refused_on_the_next_connection(world):
     """Item 5: the socket path is a symlink another user controls; after the first connection it is
     pointed at that user's impostor. The victim's next follow_logs must not reach the impostor."""
@@ -279,6 +284,7 @@ def test_a_swapped_socket_is_refused_on_the_next_connection(world):
     assert "impostor" not in str(run.results)
 
 
+@pytest.mark.host
 def test_root_and_system_accounts_are_reserved_and_new_ids_skip_the_hosts(world):
     """Item 8: `users create root` (and a host system account's name) is refused; new uids skip ids
     any host account uses; admins may give --uid (a host account's own uid only for its own name)."""

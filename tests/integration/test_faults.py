@@ -211,6 +211,7 @@ def test_a_broker_killed_mid_create_is_rolled_back_when_it_starts_again(faulty, 
         restarted.stop()
 
 
+@pytest.mark.host
 def test_a_full_file_system_refuses_clearly_and_loses_nothing(tmp_path, docker_client, tiny_image):
     """The data root (with the database on it) is a small tmpfs filled to the brim."""
     if os.geteuid() != 0:

@@ -18,7 +18,7 @@ import pytest
 
 from . import broker_support as support
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="creates host accounts: run as root")
+pytestmark = [pytest.mark.host, pytest.mark.skipif(os.geteuid() != 0, reason="creates host accounts: run as root")]
 
 
 @pytest.fixture

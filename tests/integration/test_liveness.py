@@ -41,6 +41,7 @@ def _broker(site, name: str, socket_path: Path | None = None) -> support.BrokerP
     return support.BrokerProcess(config, str(socket_path or folder / "run" / "broker.sock"), folder / "broker.log")
 
 
+@pytest.mark.host
 def test_broker_makes_its_socket_folder_and_logs_refusals_with_timestamps(site):
     socket_path = site["folder"] / "logs" / "made" / "by-broker" / "broker.sock"
     broker = _broker(site, "logs", socket_path).start()

@@ -24,7 +24,7 @@ from ipynbsrv_tui.domain import Actor, Conflict, ContainerState, EngineError
 from ipynbsrv_tui.engine.hardening import KEPT_CAPABILITIES
 from tests.fixtures.notebook_service import free_port_range
 
-pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.host, pytest.mark.timeout(600)]
 FAKE_NOTEBOOK = Path(__file__).with_name("fake_notebook")
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 ROOT = Actor("root", 0, True, ())
@@ -56,14 +56,14 @@ def make_service(cluster, tmp_path, registry: str | None = None, **swarm):
         notebooks={"port_range": free_port_range(), "stop_timeout": 3, "memory": "256m", "cpus": 0.5},
         swarm={"constraints": ("node.labels.ipynbsrv.node==worker",), "start_timeout": 90, **swarm},
     )
-    service = build_service(config)
-    service.create_user(ROOT, "alice", "alice-password", display_name="Alice")
-    service.register_image(ROOT, "fake", cluster.image, description="fake notebook", is_public=True)
-    return service
+    swarm_service = build_service(config)
+    swarm_service.create_user(ROOT, "alice", "alice-password", display_name="Alice")
+    swarm_service.register_image(ROOT, "fake", cluster.image, description="fake notebook", is_public=True)
+    return swarm_service
 
 
 @pytest.fixture
-def service(cluster, tmp_path):
+def swarm_service(cluster, tmp_path):
     made = make_service(cluster, tmp_path, node_engines=(f"worker={cluster.worker.url}",))
     yield made
     with cluster.manager.client() as manager:
@@ -116,16 +116,16 @@ def wait_for(predicate, seconds: float, what: str):
     raise AssertionError(f"not within {seconds} s: {what}")
 
 
-def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, service):
+def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, swarm_service):
     started = time.monotonic()
-    view = service.create_container(ROOT, "nb", "fake", owner="alice")
+    view = swarm_service.create_container(ROOT, "nb", "fake", owner="alice")
     assert view.up and view.state in (ContainerState.STARTING, ContainerState.RUNNING)
     assert view.node == "worker" and not view.node_lost
     assert view.url.startswith(f"http://{cluster.worker.address}:{view.host_port}/user/alice/nb/?token=")
     assert wait_answer(status_url(view))[0] == 200
     print(f"create -> answers: {time.monotonic() - started:.2f} s")
     assert get(status_url(view).split("?")[0])[0] == 403  # the token protects it
-    info = service.connection_info(ROOT, view.id)
+    info = swarm_service.connection_info(ROOT, view.id)
     assert f"-L {view.host_port}:{cluster.worker.address}:{view.host_port}" in info.tunnel_command
 
     with cluster.manager.client() as manager:
@@ -142,30 +142,30 @@ def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, ser
                                               "PublishMode": "host"}]
     with cluster.worker.client() as worker:
         (task_container,) = worker.containers.list(filters={"label": f"ipynbsrv.container={view.id}"})
-    assert task_container.labels["ipynbsrv.instance"] == service.instance_id
+    assert task_container.labels["ipynbsrv.instance"] == swarm_service.instance_id
     catalog = get(f"http://{cluster.registry}/v2/_catalog")[1]
     assert cluster.image.split(":")[0] in catalog  # the image reached the worker through the registry
 
-    stopped = service.stop_container(ROOT, view.id)
+    stopped = swarm_service.stop_container(ROOT, view.id)
     assert stopped.state is ContainerState.EXITED and stopped.node == ""
     with pytest.raises(OSError):
         get(status_url(view), timeout=1)
-    again = service.start_container(ROOT, view.id)
+    again = swarm_service.start_container(ROOT, view.id)
     assert again.up and again.host_port == view.host_port
     assert wait_answer(status_url(again))[0] == 200
 
     with cluster.manager.client() as manager:
         before = {t["ID"] for t in manager.api.tasks(filters={"service": view.docker_id})}
-    service.restart_container(ROOT, view.id)  # a forced update: a new task
+    swarm_service.restart_container(ROOT, view.id)  # a forced update: a new task
     with cluster.manager.client() as manager:
         after = manager.api.tasks(filters={"service": view.docker_id, "desired-state": "running"})
     assert after and after[0]["ID"] not in before
     assert wait_answer(status_url(again))[0] == 200
 
-    assert "fake notebook listening on 8888 at /user/alice/nb/" in service.container_logs(ROOT, view.id)
-    service.delete_container(ROOT, view.id)
+    assert "fake notebook listening on 8888 at /user/alice/nb/" in swarm_service.container_logs(ROOT, view.id)
+    swarm_service.delete_container(ROOT, view.id)
     with cluster.manager.client() as manager:
-        assert manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}) == []
+        assert manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}) == []
 
 
 # CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, KILL 5, SETGID 6, SETUID 7, SYS_CHROOT 18, AUDIT_WRITE 29
@@ -176,13 +176,13 @@ def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(clust
     """The registered command is the ENTRYPOINT's argument (Args, never Command): base-ldap sets up
     the owner and Jupyter answers as them, with capabilities dropped and no new privileges."""
     real_notebook_image = swarm_notebook_image
-    service = make_service(cluster, tmp_path, node_engines=(f"worker={cluster.worker.url}",))
+    swarm_service = make_service(cluster, tmp_path, node_engines=(f"worker={cluster.worker.url}",))
     try:
-        defaults = service.image_defaults(ROOT, real_notebook_image)
-        service.register_image(ROOT, "py3", real_notebook_image, command=defaults.command,
+        defaults = swarm_service.image_defaults(ROOT, real_notebook_image)
+        swarm_service.register_image(ROOT, "py3", real_notebook_image, command=defaults.command,
                                notebook_port=defaults.notebook_port, is_public=True)
-        view = service.create_container(ROOT, "real", "py3", owner="alice")
-        view = wait_for(lambda: _answers_on(service.get_container(ROOT, view.id), "worker"), 180,
+        view = swarm_service.create_container(ROOT, "real", "py3", owner="alice")
+        view = wait_for(lambda: _answers_on(swarm_service.get_container(ROOT, view.id), "worker"), 180,
                         "the real notebook answers api/status on the worker")
         status, body = get(status_url(view))
         assert status == 200 and "started" in json.loads(body)
@@ -190,7 +190,7 @@ def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(clust
             container = manager.api.inspect_service(view.docker_id)["Spec"]["TaskTemplate"]["ContainerSpec"]
         assert "Command" not in container and container["Args"] == shlex.split(defaults.command)
         assert container["CapabilityDrop"] == ["ALL"] and set(container["CapabilityAdd"]) == set(KEPT_CAPABILITIES)
-        code, output = service.engine.exec(view.docker_id, ["sh", "-c", "id -u alice; grep -E '^(Uid|NoNewPrivs|CapBnd)'"
+        code, output = swarm_service.engine.exec(view.docker_id, ["sh", "-c", "id -u alice; grep -E '^(Uid|NoNewPrivs|CapBnd)'"
                                                             " /proc/$(pgrep -f jupyter-notebook | head -1)/status"])
         lines = dict(line.split(":", 1) for line in output.splitlines()[1:])
         assert code == 0 and lines["Uid"].split()[0] == output.splitlines()[0] != "0", output
@@ -198,29 +198,29 @@ def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(clust
         assert int(lines["CapBnd"], 16) == KEPT_MASK
     finally:
         with cluster.manager.client() as manager:
-            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
+            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}):
                 svc.remove()
-        service.engine.close()
+        swarm_service.engine.close()
 
 
-def test_suspend_and_stats_go_to_the_node_engine_or_are_refused(cluster, service, tmp_path):
-    view = service.create_container(ROOT, "nb", "fake", owner="alice")
-    stats = service.container_stats(ROOT, view.id)
+def test_suspend_and_stats_go_to_the_node_engine_or_are_refused(cluster, swarm_service, tmp_path):
+    view = swarm_service.create_container(ROOT, "nb", "fake", owner="alice")
+    stats = swarm_service.container_stats(ROOT, view.id)
     assert stats.memory_limit == 256 * 2**20 and stats.pids >= 1
-    assert service.suspend_container(ROOT, view.id).state is ContainerState.PAUSED
-    assert service.reconcile(ROOT).repaired == ()  # the pause is seen through the worker's engine
-    assert service.resume_container(ROOT, view.id).up
+    assert swarm_service.suspend_container(ROOT, view.id).state is ContainerState.PAUSED
+    assert swarm_service.reconcile(ROOT).repaired == ()  # the pause is seen through the worker's engine
+    assert swarm_service.resume_container(ROOT, view.id).up
 
     # A snapshot is committed on the worker and comes back to the manager through the registry;
     # restoring it makes a new service from it that keeps what was written in the container.
-    code, output = service.engine.exec(view.docker_id, ["sh", "-c", "echo before > /marker"])
+    code, output = swarm_service.engine.exec(view.docker_id, ["sh", "-c", "echo before > /marker"])
     assert code == 0, output
-    snapshot = service.snapshot_container(ROOT, view.id, "first")
-    assert service.engine.image_exists(snapshot.image_ref)
-    service.engine.exec(view.docker_id, ["rm", "/marker"])
-    restored = service.restore_snapshot(ROOT, view.id, snapshot.id)
+    snapshot = swarm_service.snapshot_container(ROOT, view.id, "first")
+    assert swarm_service.engine.image_exists(snapshot.image_ref)
+    swarm_service.engine.exec(view.docker_id, ["rm", "/marker"])
+    restored = swarm_service.restore_snapshot(ROOT, view.id, snapshot.id)
     assert restored.up and restored.node == "worker" and restored.host_port == view.host_port
-    code, output = service.engine.exec(restored.docker_id, ["cat", "/marker"])
+    code, output = swarm_service.engine.exec(restored.docker_id, ["cat", "/marker"])
     assert (code, output.strip()) == (0, "before")
     assert wait_answer(status_url(restored))[0] == 200
 
@@ -238,44 +238,44 @@ def test_suspend_and_stats_go_to_the_node_engine_or_are_refused(cluster, service
 
 
 def test_draining_the_worker_moves_the_notebook_and_its_files_survive(cluster, tmp_path):
-    service = make_service(cluster, tmp_path, constraints=("node.labels.ipynbsrv.notebooks==true",),
+    swarm_service = make_service(cluster, tmp_path, constraints=("node.labels.ipynbsrv.notebooks==true",),
                            node_engines=(f"worker={cluster.worker.url}",))
     try:
-        service.drain_node(ROOT, "manager")  # so that it starts on the worker
-        view = service.create_container(ROOT, "nb", "fake", owner="alice")
-        service.activate_node(ROOT, "manager")
+        swarm_service.drain_node(ROOT, "manager")  # so that it starts on the worker
+        view = swarm_service.create_container(ROOT, "nb", "fake", owner="alice")
+        swarm_service.activate_node(ROOT, "manager")
         assert view.node == "worker"
-        code, output = service.engine.exec(view.docker_id, ["sh", "-c", "echo kept > /home/alice/kept.txt"])
+        code, output = swarm_service.engine.exec(view.docker_id, ["sh", "-c", "echo kept > /home/alice/kept.txt"])
         assert code == 0, output
-        nodes = {n.name: n for n in service.list_nodes(ROOT)}
+        nodes = {n.name: n for n in swarm_service.list_nodes(ROOT)}
         assert nodes["worker"].notebooks == ("alice/nb",)
         assert nodes["worker"].state == "ready" and nodes["manager"].role == "manager"
 
-        watch = service.watch_containers(ROOT)
+        watch = swarm_service.watch_containers(ROOT)
         seen: list = []
         import threading
 
         reader = threading.Thread(target=lambda: seen.extend(change for change in watch), daemon=True)
         reader.start()
         time.sleep(0.5)
-        assert service.drain_node(ROOT, "worker").availability == "drain"
-        moved = wait_for(lambda: (v := service.get_container(ROOT, view.id)).node == "manager"
+        assert swarm_service.drain_node(ROOT, "worker").availability == "drain"
+        moved = wait_for(lambda: (v := swarm_service.get_container(ROOT, view.id)).node == "manager"
                          and v.up and v, 60, "the event feed reports the move")
         watch.close()
         reader.join(5)
         assert any(change.container_id == view.id for change in seen)
         assert moved.url.startswith(f"http://{cluster.manager.address}:{view.host_port}/")
         assert wait_answer(status_url(moved))[0] == 200
-        code, output = service.engine.exec(view.docker_id, ["cat", "/home/alice/kept.txt"])
+        code, output = swarm_service.engine.exec(view.docker_id, ["cat", "/home/alice/kept.txt"])
         assert (code, output.strip()) == (0, "kept")
         assert (tmp_path / "data" / "homes" / "alice" / "kept.txt").read_text() == "kept\n"
     finally:
-        service.activate_node(ROOT, "worker")
-        service.activate_node(ROOT, "manager")
+        swarm_service.activate_node(ROOT, "worker")
+        swarm_service.activate_node(ROOT, "manager")
         with cluster.manager.client() as manager:
-            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
+            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}):
                 svc.remove()
-        service.engine.close()
+        swarm_service.engine.close()
 
 
 def test_without_a_registry_images_are_copied_to_nodes_before_placement(cluster, tmp_path):
@@ -311,12 +311,12 @@ def test_without_a_registry_images_are_copied_to_nodes_before_placement(cluster,
         copying.engine.close()
 
 
-def test_data_root_probe_runs_on_every_node(cluster, service, tmp_path):
+def test_data_root_probe_runs_on_every_node(cluster, swarm_service, tmp_path):
     (tmp_path / "data").mkdir(exist_ok=True)
-    results = service.engine.probe_data_root(str(tmp_path / "data"), cluster.image, timeout=60)
+    results = swarm_service.engine.probe_data_root(str(tmp_path / "data"), cluster.image, timeout=60)
     assert [(name, ok) for name, ok, _ in results] == [("manager", True), ("worker", True)]
     assert list((tmp_path / "data").glob(".ipynbsrv-probe-*")) == []
-    missing = service.engine.probe_data_root(str(tmp_path / "nowhere"), cluster.image)
+    missing = swarm_service.engine.probe_data_root(str(tmp_path / "nowhere"), cluster.image)
     assert missing == [("(this host)", False, f"[data] root {tmp_path / 'nowhere'} does not exist on this host")]
 
 
@@ -325,8 +325,8 @@ def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(cluster, service, tmp_path):
-    view = service.create_container(ROOT, "nb", "fake", owner="alice")
+def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(cluster, swarm_service, tmp_path):
+    view = swarm_service.create_container(ROOT, "nb", "fake", owner="alice")
     (tmp_path / "data").mkdir(exist_ok=True)
     config = tmp_path / "config.toml"
     config.write_text(
@@ -372,38 +372,38 @@ def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(c
 
 def test_a_lost_worker_is_reported_and_its_notebook_rescheduled(cluster, tmp_path):
     """Last in this module: it kills the worker's dockerd (and starts it again)."""
-    service = make_service(cluster, tmp_path, constraints=("node.labels.ipynbsrv.notebooks==true",))
+    swarm_service = make_service(cluster, tmp_path, constraints=("node.labels.ipynbsrv.notebooks==true",))
     try:
-        service.drain_node(ROOT, "manager")
-        view = service.create_container(ROOT, "nb", "fake", owner="alice")
-        service.activate_node(ROOT, "manager")
+        swarm_service.drain_node(ROOT, "manager")
+        view = swarm_service.create_container(ROOT, "nb", "fake", owner="alice")
+        swarm_service.activate_node(ROOT, "manager")
         assert view.node == "worker"
         cluster.worker.kill()
         killed = time.monotonic()
-        nodes = wait_for(lambda: (n := {v.name: v for v in service.list_nodes(ROOT)})["worker"].state == "down" and n,
+        nodes = wait_for(lambda: (n := {v.name: v for v in swarm_service.list_nodes(ROOT)})["worker"].state == "down" and n,
                          60, "the manager reports the worker down")
         print(f"worker down after {time.monotonic() - killed:.1f} s")
-        report = service.reconcile(ROOT)
+        report = swarm_service.reconcile(ROOT)
         print(report)
         text = "\n".join(report.flagged + report.repaired)
         assert "node worker is down" in text
         assert any(f"alice/nb (#1): {what}" in text for what in (
             "node worker is lost", "moved from node worker to node manager", "no longer on node worker"))
         assert nodes["worker"].state == "down"
-        moved = wait_for(lambda: (v := service.get_container(ROOT, view.id)).node == "manager" and v or
-                         (service.reconcile(ROOT) and None), 90, "Swarm reschedules the notebook on the manager")
+        moved = wait_for(lambda: (v := swarm_service.get_container(ROOT, view.id)).node == "manager" and v or
+                         (swarm_service.reconcile(ROOT) and None), 90, "Swarm reschedules the notebook on the manager")
         print(f"rescheduled after {time.monotonic() - killed:.1f} s")
         assert not moved.node_lost
         # The first task Swarm places on the manager may fail and be replaced (CI saw one never
         # answer in 60 s): follow the notebook's current placement until it answers there.
-        answered = wait_for(lambda: _answers_on(service.get_container(ROOT, view.id), "manager")
-                            or (service.reconcile(ROOT) and None), 150, "the rescheduled notebook answers")
+        answered = wait_for(lambda: _answers_on(swarm_service.get_container(ROOT, view.id), "manager")
+                            or (swarm_service.reconcile(ROOT) and None), 150, "the rescheduled notebook answers")
         print(f"answers on the manager after {time.monotonic() - killed:.1f} s")
         assert not answered.node_lost
     finally:
         cluster.restart_worker()
-        service.activate_node(ROOT, "manager")
+        swarm_service.activate_node(ROOT, "manager")
         with cluster.manager.client() as manager:
-            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
+            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}):
                 svc.remove()
-        service.engine.close()
+        swarm_service.engine.close()

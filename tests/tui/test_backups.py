@@ -14,7 +14,8 @@ from ipynbsrv_tui.service.session import Session
 from ipynbsrv_tui.store import close_database
 from ipynbsrv_tui.store.models import User
 from ipynbsrv_tui.tui.screens.backups import BackupsScreen
-from tests.integration.test_backup import ROOT, _engine, backup_config
+from tests.fixtures.backups import VersionedRecordingEngine, backup_config
+from tests.fixtures.recorded_service import ROOT
 
 from .conftest import FIXED_HEALTH, FixedSession, make_app, screen_text, wait_until
 
@@ -27,7 +28,7 @@ def backed_up(tmp_path):
         pytest.skip("needs restic, and root to give restored files to alice's uid")
     from ipynbsrv_tui.service import build_service
 
-    engine = _engine()
+    engine = VersionedRecordingEngine()
     service = build_service(backup_config(tmp_path), engine_factory=lambda: engine)
     for name in ("alice", "bob"):
         service.create_user(ROOT, name, f"{name}-password")

@@ -13,7 +13,8 @@ from ipynbsrv_tui.tui.screens.notifications import NotificationsScreen
 from ipynbsrv_tui.tui.screens.shares import SharesScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
 from ipynbsrv_tui.tui.widgets.forms import FormScreen
-from tests.unit.test_service_security import ROOT, RecordingEngine, _service
+from tests.fixtures.recorded_service import ROOT, make_recorded_service
+from tests.unit.fake_engine import RecordingEngine
 
 from .conftest import make_app, screen_text, wait_until
 
@@ -21,19 +22,19 @@ SIZE = (80, 24)
 
 
 @pytest.fixture
-def service(tmp_path):
+def people_service(tmp_path):
     from ipynbsrv_tui.store.models import Image, User
 
-    service = _service(tmp_path, RecordingEngine())
+    people_service = make_recorded_service(tmp_path, RecordingEngine())
     for name in ("alice", "bob", "carol"):
-        service.create_user(ROOT, name, f"{name}-password")
+        people_service.create_user(ROOT, name, f"{name}-password")
     Image.create(name="alices-image", ref="ipynbsrv-user/alice:alices-image", owner=User.get(User.username == "alice"))
-    yield service
+    yield people_service
     close_database()
 
 
-def session_of(service, name: str) -> Session:
-    return Session(service, service.actor_for_username(name))
+def session_of(people_service, name: str) -> Session:
+    return Session(people_service, people_service.actor_for_username(name))
 
 
 async def fill(pilot, app, *keys: str) -> None:
@@ -42,8 +43,8 @@ async def fill(pilot, app, *keys: str) -> None:
     await pilot.press(*keys)
 
 
-async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for_others(service):
-    app = make_app(session_of(service, "alice"), watch=False)
+async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for_others(people_service):
+    app = make_app(session_of(people_service, "alice"), watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen), what="the groups section")
@@ -79,15 +80,15 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")  # Cancel is the default
         await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen))
-        assert "thesis" in service.list_shares(ROOT)[0].name
+        assert "thesis" in people_service.list_shares(ROOT)[0].name
 
-    assert [n.message for n in service.list_notifications(service.actor_for_username("bob"))][:3] == [
+    assert [n.message for n in people_service.list_notifications(people_service.actor_for_username("bob"))][:3] == [
         "alice shared thesis with lab: it is at /data/shares/thesis in your notebooks "
         "(restart running ones to see it).",
         "alice shared the image alices-image with lab: you can create notebooks from it now.",
         "bob joined lab (added by alice).",
     ]
-    carol = make_app(session_of(service, "carol"), watch=False)
+    carol = make_app(session_of(people_service, "carol"), watch=False)
     async with carol.run_test(size=SIZE) as pilot:
         await pilot.press("6")
         await wait_until(pilot, lambda: isinstance(carol.screen, SharesScreen))
@@ -98,13 +99,13 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
         assert "lab" not in carol.screen.items
 
 
-async def test_notifications_section_badge_read_marks_and_send(service):
-    alice = service.actor_for_username("alice")
-    service.create_collab_group(alice, "lab")
-    service.add_collab_member(alice, "lab", "bob")
-    service.send_notification(alice, "lab", "[red]see[/red] thesis\nline two", kind="share", target="thesis")
-    service.unread_counts.interval = 0.1
-    app = make_app(session_of(service, "bob"), watch=False)
+async def test_notifications_section_badge_read_marks_and_send(people_service):
+    alice = people_service.actor_for_username("alice")
+    people_service.create_collab_group(alice, "lab")
+    people_service.add_collab_member(alice, "lab", "bob")
+    people_service.send_notification(alice, "lab", "[red]see[/red] thesis\nline two", kind="share", target="thesis")
+    people_service.unread_counts.interval = 0.1
+    app = make_app(session_of(people_service, "bob"), watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.unread == 2, what="the unread badge")
         assert "✉ 2 unread" in screen_text(app)
@@ -122,17 +123,17 @@ async def test_notifications_section_badge_read_marks_and_send(service):
         await pilot.press("n")
         await fill(pilot, app, "ctrl+u", *"lab", "tab", *"thanks", "enter")
         await wait_until(pilot, lambda: any("Sent to lab." in n for n in app.notes), what="sent")
-        service.send_notification(alice, "lab", "x" * 40)
+        people_service.send_notification(alice, "lab", "x" * 40)
         await wait_until(pilot, lambda: app.unread == 1, what="a new one arriving live")
-    assert service.list_notifications(alice)[0].message == "thanks"
+    assert people_service.list_notifications(alice)[0].message == "thanks"
 
 
-async def test_vi_keys_move_in_the_list_and_plus_joins_a_public_group(service):
+async def test_vi_keys_move_in_the_list_and_plus_joins_a_public_group(people_service):
     """j/k/g/G move as in k9s (issue 28, item 7); joining moved from j to +."""
-    alice = service.actor_for_username("alice")
+    alice = people_service.actor_for_username("alice")
     for name in ("lab-a", "lab-b", "lab-c"):
-        service.create_collab_group(alice, name, public=True)
-    app = make_app(session_of(service, "carol"), watch=False)
+        people_service.create_collab_group(alice, name, public=True)
+    app = make_app(session_of(people_service, "carol"), watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen) and "lab-c" in app.screen.items,
@@ -153,14 +154,14 @@ async def test_vi_keys_move_in_the_list_and_plus_joins_a_public_group(service):
         table.move_to("lab-b")
         await pilot.press("plus")
         await wait_until(pilot, lambda: any("Joined lab-b" in note for note in app.notes), what="the join")
-    assert "carol" in next(g for g in service.collab_groups(service.actor_for_username("carol"))
+    assert "carol" in next(g for g in people_service.collab_groups(people_service.actor_for_username("carol"))
                            if g.name == "lab-b").members
 
 
-async def test_root_is_refused_what_it_cannot_own_before_any_form_opens(service):
+async def test_root_is_refused_what_it_cannot_own_before_any_form_opens(people_service):
     """root administers everything but owns nothing (issue 28, bug 5): New group and New share say
     so at once instead of showing a form that fails at the end; My notebooks asks for the owner."""
-    app = make_app(session_of(service, "root"), watch=False)
+    app = make_app(session_of(people_service, "root"), watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen), what="the groups section")
@@ -173,4 +174,4 @@ async def test_root_is_refused_what_it_cannot_own_before_any_form_opens(service)
         await pilot.press("n")
         await wait_until(pilot, lambda: any("so cannot own a share" in note for note in app.notes), what="the refusal")
         assert isinstance(app.screen, SharesScreen)
-    assert service.list_shares(ROOT) == [] and not any(g.name == "lab" for g in service.collab_groups(ROOT))
+    assert people_service.list_shares(ROOT) == [] and not any(g.name == "lab" for g in people_service.collab_groups(ROOT))

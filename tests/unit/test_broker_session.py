@@ -82,6 +82,9 @@ class FakeService:
         self.admin = False
         self.streams: list = []
 
+    def rights_epoch(self) -> int:
+        return 0  # no count of rights changes: the broker's cached actors live ACTOR_TTL seconds
+
     def actor_for_uid(self, uid: int) -> Actor:
         if uid not in self.known_uids:
             raise NotFound(f"uid {uid} is not a known user.")

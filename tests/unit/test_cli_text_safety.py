@@ -22,7 +22,8 @@ from ipynbsrv_tui.domain import ValidationError
 from ipynbsrv_tui.service.session import Session
 from ipynbsrv_tui.store import close_database
 from ipynbsrv_tui.store.models import Container, Group, Image, Notification, Share, User
-from tests.unit.test_service_security import ROOT, RecordingEngine, _service
+from tests.fixtures.recorded_service import ROOT, make_recorded_service
+from tests.unit.fake_engine import RecordingEngine
 
 # What may reach the terminal: printable text and the newlines that end lines.
 RAW_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -37,7 +38,7 @@ ADMIN_LISTINGS = [("users", "list"), ("kept", "list")]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    service = _service(tmp_path_factory.mktemp("cli-text"), RecordingEngine())
+    service = make_recorded_service(tmp_path_factory.mktemp("cli-text"), RecordingEngine())
     service.register_image(ROOT, "tiny", "ipynbsrv-test/tiny:latest", is_public=True)
     for name in ("alice", "bob"):
         service.create_user(ROOT, name, f"{name}-password")

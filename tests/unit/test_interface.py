@@ -162,3 +162,14 @@ def test_arity_and_names_are_protocol_errors_and_open_keywords_are_accepted():
     with pytest.raises(ProtocolError, match="Wrong arguments for list_users"):
         CallCheck(CALLS["list_users"])([], {"nope": 1})
     CallCheck(CALLS["update_image"])(["python3"], {"description": "x", "notebook_port": 8888})
+
+
+def test_declared_keywords_are_checked_one_by_one():
+    """update_image(**changes: Unpack[ImageChanges]): each keyword has its own type, no other is taken."""
+    check = CallCheck(CALLS["update_image"])
+    with pytest.raises(ValidationError, match=r"update_image: is_public must be bool, not str"):
+        check(["python3"], {"is_public": "yes"})
+    with pytest.raises(ValidationError, match=r"update_image: notebook_port must be int, not str"):
+        check(["python3"], {"notebook_port": "8888"})
+    with pytest.raises(ProtocolError, match=r"unexpected keyword 'owner'"):
+        check(["python3"], {"owner": "mallory"})

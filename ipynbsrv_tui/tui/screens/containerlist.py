@@ -8,6 +8,7 @@ sampled only for the running containers currently visible.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -300,7 +301,7 @@ class ContainerListScreen(ContainerScreen):
         config = self.app.config.notebooks
         me = self.app.session.actor.username
         mine = [view for view in self.app.book.views.values() if view.owner == me and view.created]
-        last = max(mine, key=lambda view: view.created).image if mine else None
+        last = max(mine, key=lambda view: view.created or datetime.min).image if mine else None
         from ..widgets.notebook_form import NewNotebookForm  # loaded on first use: the first screen is sooner
 
         form = NewNotebookForm(images, owner="" if with_owner else None, default_memory=config.memory,
