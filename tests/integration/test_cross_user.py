@@ -368,6 +368,7 @@ print(json.dumps(latencies), flush=True)
 '''
 
 
+@pytest.mark.host
 def test_unknown_uids_cannot_crowd_out_a_user_and_a_full_broker_says_busy(world):
     """Issue 20 item 5: eight host accounts that are no directory users each keep 16 connections
     open and send nothing (128, the broker's maximum) and open again what the broker closes, while
