@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +118,21 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def notebook_status(url: str, token: str, timeout: float = 60) -> int:
+    """The HTTP status of a notebook's api/status under `url` (its query dropped) with `token`,
+    once it answers."""
+    base = url.split("?", 1)[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}api/status?token={token}", timeout=2) as answer:
+                return answer.status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def world_readable_dir(prefix: str) -> Path:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from ipynbsrv_tui.domain import Actor
 from ipynbsrv_tui.store import close_database
 from ipynbsrv_tui.store.models import Setting, User
 from tests.fixtures.notebook_service import free_port_range
+from tests.integration.broker_support import notebook_status
 
 ROOT = Actor("root", 0, True, ())
 
@@ -28,19 +27,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)"),
     pytest.mark.skipif(os.geteuid() != 0, reason="restores give files to other uids: run as root, as the broker does"),
 ]
-
-
-def _answers(url: str, token: str, timeout: float = 60) -> int:
-    """The HTTP status of the notebook's api/status at `url` with its token, once it answers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2) as answer:
-                return answer.status
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
 
 
 def test_restore_installation_then_reconcile_brings_the_notebooks_back_with_their_urls(
@@ -70,7 +56,7 @@ def test_restore_installation_then_reconcile_brings_the_notebooks_back_with_thei
         service.stop_container(alice, idle.id)
         before = service.connection_info(alice, lab.id)
         base = f"http://127.0.0.1:{lab.host_port}/user/alice/lab/"
-        assert _answers(base, before.token) == 200
+        assert notebook_status(base, before.token) == 200
         row = User.get(User.username == "alice")
         notes = service.data.home_of("alice") / "notes.txt"
         notes.write_text("alice's notes\n")
@@ -99,7 +85,7 @@ def test_restore_installation_then_reconcile_brings_the_notebooks_back_with_thei
         after = service.connection_info(alice, lab.id)
         assert (after.url, after.token, after.host_port, after.tunnel_command) == (
             before.url, before.token, before.host_port, before.tunnel_command)
-        assert _answers(base, after.token) == 200
+        assert notebook_status(base, after.token) == 200
         view = service.get_container(alice, lab.id)
         code, out = service.engine.exec(view.docker_id, ["cat", "/home/alice/notes.txt"], user=str(row.uid))
         assert (code, out) == (0, "alice's notes\n")

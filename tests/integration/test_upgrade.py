@@ -14,14 +14,13 @@ import secrets
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ipynbsrv_tui.domain import Actor
 from ipynbsrv_tui.store import close_database
+from tests.integration.broker_support import notebook_status
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -68,19 +67,6 @@ def _old_release(tmp_path: Path) -> Path:
     return folder
 
 
-def _status(url: str, token: str, timeout: float = 60) -> int:
-    base = url.split("?", 1)[0]
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}api/status?token={token}", timeout=2) as answer:
-                return answer.status
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 def test_the_previous_releases_database_with_running_notebooks_is_upgraded_and_they_keep_working(
     tmp_path, fake_notebook_image, docker_client,
 ):
@@ -102,7 +88,7 @@ def test_the_previous_releases_database_with_running_notebooks_is_upgraded_and_t
     lab, paused = before["made"]["lab"], before["made"]["paused"]
     labels = {"label": f"ipynbsrv.instance={before['instance']}"}
     try:
-        assert _status(lab["url"], lab["token"]) == 200  # the old release's notebook answers
+        assert notebook_status(lab["url"], lab["token"]) == 200  # the old release's notebook answers
 
         service = build_service(Config().replace(database={"path": str(database)}, data={"root": str(data)},
                                                  notebooks={"port_range": (low, high), "stop_timeout": 2},
@@ -117,11 +103,11 @@ def test_the_previous_releases_database_with_running_notebooks_is_upgraded_and_t
             assert (view.docker_id, view.host_port, info.url, info.token) == (
                 made["docker_id"], made["port"], made["url"], made["token"])  # the same container, untouched
         assert service.get_container(alice, paused["id"]).state.value == "paused"
-        assert _status(lab["url"], lab["token"]) == 200
+        assert notebook_status(lab["url"], lab["token"]) == 200
         assert service.resume_container(alice, paused["id"]).up
-        assert _status(paused["url"], paused["token"]) == 200
+        assert notebook_status(paused["url"], paused["token"]) == 200
         service.restart_container(alice, lab["id"])
-        assert _status(lab["url"], lab["token"]) == 200
+        assert notebook_status(lab["url"], lab["token"]) == 200
         assert {c.id for c in docker_client.containers.list(all=True, filters=labels)} == {
             lab["docker_id"], paused["docker_id"]}
     finally:
