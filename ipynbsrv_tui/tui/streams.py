@@ -37,7 +37,8 @@ FIRST_LIST_WAIT_SECONDS = 30.0
 
 
 class ContainerFeed(threading.Thread):
-    """Lists the containers, then follows `session.watch_containers()`; reconnects after a loss."""
+    """Follows `session.watch_containers()` and lists the containers, in that order so that no change
+    between the two is lost; reconnects after a loss."""
 
     def __init__(
         self, session: ServiceSession, post: Callable[[Message], object],
@@ -82,18 +83,22 @@ class ContainerFeed(threading.Thread):
         problem = False
         while not self._stopped.is_set():
             try:
-                views = self._first_list()
-                if views is None:
-                    views = self.session.list_containers()
-                if self._stopped.is_set():
-                    return
-                self.post(ContainersLoaded(views))
+                # Follow first, then list: a change between the two (a notebook that answers now,
+                # which no engine event replays) is then in the list or in the watch, never lost.
                 watch = self.session.watch_containers()
                 with self._lock:
                     if self._stopped.is_set():
                         watch.close()
                         return
                     self._watch = watch
+                # The early list (DESIGN §12's first frame) was asked before the watch began: a
+                # notebook that became ready in that moment still reads "starting" until its next change.
+                views = self._first_list()
+                if views is None:
+                    views = self.session.list_containers()
+                if self._stopped.is_set():
+                    return
+                self.post(ContainersLoaded(views))
                 if problem:
                     self.post(FeedProblem("Live updates are back.", recovered=True))
                     problem = False
