@@ -59,6 +59,9 @@ UNKNOWN_PER_UID = 2  # connections a uid that is no user may have open at once (
 FIRST_REQUEST_SECONDS = 5.0  # a connection that sends nothing this long after its accept is closed
 UNKNOWN_SECONDS = 0.5  # what a uid that is no user gets to ask (only hello: whose broker this is)
 UNKNOWN_CACHE_SECONDS = 2.0  # a uid found to be no user is not looked up again within this time
+# ... and after that, while one of its connections looks it up again, the others are answered the
+# last refusal: a flood costs one lookup per uid at a time, never one per connection.
+UNKNOWN_REMEMBER_SECONDS = 60.0
 IDLE_SECONDS = 600.0  # an idle connection is closed after this long
 ACTOR_TTL = 30.0  # seconds a connection's resolved actor is trusted before it is looked up again
 RIGHTS_POLL = 0.2  # seconds between two reads of the store's count of rights changes
@@ -122,6 +125,7 @@ class BrokerServer:
         self._per_uid: dict[int, int] = {}
         self._in_use = 0
         self._unknown: dict[int, tuple[float, NotAuthorized]] = {}  # uid → when it was refused, and why
+        self._resolving: dict[int, threading.Event] = {}  # uid → set when its lookup in progress ends
         self._warned: dict[int, float] = {}  # uid → when a refusal of its connections was last logged
         self.idle_seconds = idle_seconds
         self.first_request_seconds = first_request_seconds
@@ -322,7 +326,7 @@ class BrokerServer:
             thread.start()
 
     def _over_unknown_cap(self, sock: socket.socket) -> bool:
-        """A uid refused a moment ago that holds its UNKNOWN_PER_UID connections already is answered
+        """A uid refused within UNKNOWN_REMEMBER_SECONDS that holds its UNKNOWN_PER_UID connections already is answered
         here, in the accept loop, without a thread or a lookup: reconnecting in a loop costs the
         broker little (True when it was refused)."""
         try:
@@ -332,7 +336,7 @@ class BrokerServer:
             return True
         with self._clients_lock:
             known = self._unknown.get(uid)
-            over = (known is not None and time.monotonic() - known[0] < UNKNOWN_CACHE_SECONDS
+            over = (known is not None and time.monotonic() - known[0] < UNKNOWN_REMEMBER_SECONDS
                     and self._per_uid.get(uid, 0) >= UNKNOWN_PER_UID)
         if over:
             self._refuse_busy(sock, BrokerBusy(
@@ -410,26 +414,39 @@ class BrokerServer:
 
     def _resolve(self, client: _Client) -> NotAuthorized | None:
         """Look the peer up at once (DESIGN §8): None for a user (the actor is kept for its first
-        request), else the refusal; a refused uid is remembered briefly, so that a flood of its
-        connections costs no lookups. A store or directory that cannot answer is not a refusal:
+        request), else the refusal. A uid is looked up by one connection at a time, and a refused
+        uid is remembered, so that a flood of its connections costs one lookup every
+        UNKNOWN_CACHE_SECONDS, not one per connection. A store or directory that cannot answer is not a refusal:
         the first request reports it."""
         if client.uid == 0:
             return None
-        now = time.monotonic()
-        with self._clients_lock:
-            known = self._unknown.get(client.uid)
-        if known is not None and now - known[0] < UNKNOWN_CACHE_SECONDS:
-            return known[1]
+        while True:  # one lookup of a uid at a time; its other connections wait for that one's answer
+            now = time.monotonic()
+            with self._clients_lock:
+                known = self._unknown.get(client.uid)
+                pending = self._resolving.get(client.uid)
+                if known is not None and (now - known[0] < UNKNOWN_CACHE_SECONDS or pending is not None):
+                    return known[1]
+                if pending is None:
+                    done = self._resolving[client.uid] = threading.Event()
+                    break
+            pending.wait(UNKNOWN_SECONDS)
         try:
             self._actor(client)
         except NotAuthorized as exc:
             with self._clients_lock:
                 self._unknown[client.uid] = (now, exc)
                 if len(self._unknown) > 4096:  # old entries go; they are only a cache
-                    self._unknown = {u: e for u, e in self._unknown.items() if now - e[0] < UNKNOWN_CACHE_SECONDS}
+                    self._unknown = {u: e for u, e in self._unknown.items() if now - e[0] < UNKNOWN_REMEMBER_SECONDS}
             return exc
         except IpynbsrvError:
             return None
+        finally:
+            with self._clients_lock:
+                del self._resolving[client.uid]
+            done.set()
+        with self._clients_lock:
+            self._unknown.pop(client.uid, None)  # a user now (an admin made the account)
         return None
 
     def _take_slot(self, uid: int, *, known: bool) -> BrokerBusy | None:
