@@ -244,8 +244,8 @@ class NotebookService(Component):
     def retire_image(self, actor: Actor, name: str, retired: bool = True) -> ImageView:
         return self.images.retire_image(actor, name, retired)
 
-    def delete_image(self, actor: Actor, name: str) -> None:
-        self.images.delete_image(actor, name)
+    def delete_image(self, actor: Actor, name: str, check_only: bool = False) -> None:
+        self.images.delete_image(actor, name, check_only)
 
     def dockerfile_folders(self, actor: Actor) -> list[str]:
         return self.images.dockerfile_folders(actor)

@@ -176,15 +176,24 @@ class Images(Component):
         self.audit(actor, "image.retire" if retired else "image.unretire", name)
         return self.image_view(row)
 
-    def delete_image(self, actor: Actor, name: str) -> None:
-        """Unregister an image; refused with the reason while containers use it."""
+    def delete_image(self, actor: Actor, name: str, check_only: bool = False) -> None:
+        """Unregister an image; refused with the reason while containers use it. With `check_only`
+        nothing is deleted: the same checks run, so a UI can refuse before it asks (DESIGN §8)."""
         self._require_images_admin(actor, "image.delete", name)
         row = self._image_row(name)
-        users = [f"{c.owner.username}/{c.name}" for c in Container.select().where(Container.image == row).limit(6)]
-        if users:
-            shown = ", ".join(users[:5]) + (" …" if len(users) > 5 else "")
-            self.audit(actor, "image.delete", name, "refused", f"used by {shown}")
-            raise Conflict(f"Image {name!r} is used by {shown}. Delete those containers or retire the image instead.")
+        using = Container.select().where(Container.image == row)
+        count = using.count()
+        if count:
+            names = [f"{c.owner.username}/{c.name}" for c in using.order_by(Container.id).limit(3)]
+            shown = ", ".join(names) + (f" and {count - len(names)} more" if count > len(names) else "")
+            self.audit(actor, "image.delete", name, "refused", f"used by {count}: {shown}")
+            noun = "container uses" if count == 1 else "containers use"
+            raise Conflict(
+                f"{count} {noun} image {name!r} ({shown}). Delete those containers first, "
+                "or retire the image instead (it stays for them, hidden from new ones)."
+            )
+        if check_only:
+            return
         row.delete_instance(recursive=True)
         self.audit(actor, "image.delete", name)
 

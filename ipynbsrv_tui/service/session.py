@@ -181,8 +181,8 @@ class Session(ServiceSession):
     def retire_image(self, name: str, retired: bool = True) -> ImageView:
         return self.service.retire_image(self.actor, name, retired)
 
-    def delete_image(self, name: str) -> None:
-        return self.service.delete_image(self.actor, name)
+    def delete_image(self, name: str, check_only: bool = False) -> None:
+        return self.service.delete_image(self.actor, name, check_only)
 
     def dockerfile_folders(self) -> list[str]:
         return self.service.dockerfile_folders(self.actor)

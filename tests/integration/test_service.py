@@ -150,6 +150,12 @@ def test_image_access_private_shared_and_retired(notebook_service, people, root_
         notebook_service.create_container(alice, "lab2", "private")
     with pytest.raises(Conflict, match="alice/lab"):
         notebook_service.delete_image(root_actor, "private")
+    with pytest.raises(Conflict, match=r"^1 container uses image 'private' \(alice/lab\)"):
+        notebook_service.delete_image(root_actor, "private", check_only=True)  # the UI's question comes after
+    lab = next(c for c in notebook_service.list_containers(root_actor) if c.name == "lab")
+    notebook_service.delete_container(root_actor, lab.id)
+    notebook_service.delete_image(root_actor, "private", check_only=True)
+    assert [i.name for i in notebook_service.list_images(root_actor)] == ["private"]  # a check deletes nothing
 
 
 def test_register_validates_and_reads_label_defaults(notebook_service, root_actor, tiny_image):

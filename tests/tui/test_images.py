@@ -120,12 +120,22 @@ async def test_edit_retire_and_unretire(engine_session, service_config, register
         await wait_for(pilot, lambda: app.screen is screen and screen.images["tiny"].description == "edited [b]x[/b]",
                        what="the edit to show")
 
+        await pilot.press("t")  # retiring asks; Cancel has the focus
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the retire question")
+        assert "Retire image tiny" in screen_text(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.3)
+        assert not screen.images["tiny"].retired and engine_session.usable_images() != []
         await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the retire question")
+        await pilot.press("y")
         await wait_for(pilot, lambda: screen.images["tiny"].retired, what="retired")
         assert "(retired)" in screen_text(app)
         assert engine_session.usable_images() == []
-        await pilot.press("t")
+        await pilot.press("t")  # unretiring needs no question
         await wait_for(pilot, lambda: not screen.images["tiny"].retired, what="unretired")
+        assert not isinstance(app.screen, ConfirmScreen)
 
 
 @pytest.mark.docker
@@ -137,17 +147,13 @@ async def test_delete_is_refused_while_a_container_uses_the_image(engine_session
         await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and "tiny" in app.screen.images)
         screen = app.screen
         assert screen.images["tiny"].containers == 1
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("enter")  # Cancel has the focus: nothing happens
-        await wait_for(pilot, lambda: app.screen is screen)
-        assert not any("used by" in n for n in notifications(app))
-
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: any("is used by alice/nb" in n for n in notifications(app)),
+        await pilot.press("d")  # refused before any question, saying how many, which and what to do
+        await wait_for(pilot, lambda: any("1 container uses image 'tiny' (alice/nb)" in n for n in notifications(app)),
                        what="the refusal")
+        refusal = next(n for n in notifications(app) if "alice/nb" in n)
+        assert "Delete those containers first" in refusal and "retire the image" in refusal
+        await pilot.pause(0.3)
+        assert app.screen is screen, "no question after a refusal"
         assert "tiny" in screen.images
 
         notebook_service.delete_container(root_actor, container.id)

@@ -199,6 +199,7 @@ class ImagesScreen(Background, Screen):
             self.action_reload()
 
     def action_retire(self) -> None:
+        """Retiring asks first (new containers can no longer use the image); unretiring does not."""
         view = self._selected_or_warn()
         if view is None:
             return
@@ -209,10 +210,23 @@ class ImagesScreen(Background, Screen):
             self.app.notify(f"Image {updated.name} is {state}.", markup=False)
             self.action_reload()
 
-        self.run_call(self.app.session.retire_image, view.name, retire, then=done,
-                  title="Image not retired" if retire else "Image not unretired")
+        def call() -> None:
+            self.run_call(self.app.session.retire_image, view.name, retire, then=done,
+                          title="Image not retired" if retire else "Image not unretired")
+
+        if not retire:
+            call()
+            return
+        used = f" Its {view.containers} container(s) keep it." if view.containers else ""
+        question = (
+            f"Retire image {view.name} ({view.ref})? Nobody can create new containers from it "
+            f"until you unretire it (t again).{used}"
+        )
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Retire"),
+                             lambda yes: call() if yes else None)
 
     def action_delete(self) -> None:
+        """The service checks first (containers still using the image refuse it), then we ask."""
         view = self._selected_or_warn()
         if view is None:
             return
@@ -226,7 +240,9 @@ class ImagesScreen(Background, Screen):
                 self.run_call(self.app.session.delete_image, view.name, then=lambda _none: self._deleted(view),
                           title=f"Image {view.name} not deleted")
 
-        self.app.push_screen(ConfirmScreen(question), answered)
+        self.run_call(self.app.session.delete_image, view.name, check_only=True,
+                      then=lambda _none: self.app.push_screen(ConfirmScreen(question), answered),
+                      title=f"Image {view.name} cannot be deleted")
 
     def _deleted(self, view: ImageView) -> None:
         self.app.notify(f"Deleted the registration of {view.name}.", title="Image deleted", markup=False)
