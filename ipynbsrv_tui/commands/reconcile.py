@@ -34,4 +34,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         say(f"  repaired: {line}")
     for line in report.flagged:
         say(f"  flagged:  {line}")
+    if session.mode == "embedded" and any(line.startswith("rebuilding image ") for line in report.repaired):
+        say("The broker is not running: this command waits for the image rebuilds, then makes their notebooks "
+            "again (each is in the build history).", flush=True)
     return 1 if report.flagged else 0

@@ -63,6 +63,7 @@ from .live import ContainerWatch, Live
 from .nodes import Nodes
 from .notifications import Notifications, SenderLimits, UnreadCounts
 from .readiness import Readiness
+from .rebuild import Rebuilds
 from .rights import Rights, RightsWatch
 from .shares import Shares
 from .snapshots import Snapshots
@@ -103,7 +104,9 @@ class NotebookService(Component):
         self.containers = Containers(ports, readiness=self.readiness, share_mounts=self.shares)
         self.snapshots = Snapshots(ports, containers=self.containers, images=self.images)
         self.idle = Idle(ports, containers=self.containers, readiness=self.readiness)
-        self.live = Live(ports, containers=self.containers, readiness=self.readiness)
+        self.live = Live(ports, containers=self.containers, readiness=self.readiness,
+                         rebuilds=Rebuilds(self.images, lambda text: self.notifications.notify_admins(text, "rebuild"),
+                                           keep_process_alive=mode == "embedded"))
         self.users = Users(
             ports, kept=self.kept, containers=self.containers, personal_groups=self.collaboration
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -31,6 +32,7 @@ from . import authz, workers
 from .base import Component, Ports
 from .containers import KEEP_LABEL, Containers, gone_advice, is_keep_ref, record_placement
 from .readiness import Readiness
+from .rebuild import Rebuilds, forget_rebuilds
 
 EVENT_STATES = {
     "create": ContainerState.CREATED,
@@ -47,6 +49,7 @@ PLACEMENT_ACTIONS = {"move", "lost"}  # swarm mode: the task moved, or its node 
 LAST_EVENT_KEY = "engine.last_event"
 RESTARTED_AFTER_RECOVERY = ("running", "paused", "starting", "restarting")  # what ran when the snapshot was made
 HEALTH_TTL = 0.5
+log = logging.getLogger(__name__)
 
 
 class ContainerWatch:
@@ -122,10 +125,13 @@ class ContainerWatch:
 class Live(Component):
     """Engine events into the store, reconcile of store and engine, and health for the header."""
 
-    def __init__(self, ports: Ports, *, containers: Containers, readiness: Readiness) -> None:
+    def __init__(self, ports: Ports, *, containers: Containers, readiness: Readiness,
+                 rebuilds: Rebuilds) -> None:
         super().__init__(ports)
         self.containers = containers
         self.readiness = readiness
+        self.rebuilds = rebuilds
+        self._reconciling = threading.Lock()  # a rebuild's worker reconciles when it ends
 
     def watch_containers(self, actor: Actor, since: float | None = None) -> ContainerWatch:
         """Live container changes the actor may see; resumes from the last seen event when `since` is None.
@@ -184,6 +190,10 @@ class Live(Component):
         """
         if not actor.is_admin:
             raise self.refuse(actor, "reconcile", "", "Only admins may reconcile.")
+        with self._reconciling:
+            return self._reconcile(actor)
+
+    def _reconcile(self, actor: Actor) -> ReconcileReport:
         started = time.perf_counter()
         engine_objects = self.engine.list_managed(labels=self.instance_labels)
         by_store_id: dict[int, list[ContainerInfo]] = {}
@@ -253,35 +263,34 @@ class Live(Component):
                 Container.delete().where((Container.id == container_id) & (Container.key == key)).execute()
             for container_id, placement in placements.items():
                 record_placement(container_id, placement)
-        if recovered is not None and self._recreate_restored(recreate, repaired, flagged):
+        if recovered is not None and self._recreate_restored(actor, recreate, repaired, flagged):
             Setting.delete().where(Setting.key == RECOVERED_KEY).execute()
+            forget_rebuilds()
         repaired.extend(self._remove_build_leftovers())
         repaired.extend(self._remove_keep_leftovers())
         report = ReconcileReport(len(rows), tuple(repaired), tuple(flagged), time.perf_counter() - started)
         self.audit(actor, "reconcile", detail=f"{len(repaired)} repaired, {len(flagged)} flagged")
         return report
 
-    def _recreate_restored(self, rows: list[tuple[int, str, str]], repaired: list[str], flagged: list[str]) -> bool:
+    def _recreate_restored(self, actor: Actor, rows: list[tuple[int, str, str]], repaired: list[str],
+                           flagged: list[str]) -> bool:
         """After a disaster recovery (DESIGN §17): make each notebook of the restored store again on
-        this engine, with its port, token and URL, and start those that ran. Whether all came back;
-        until then each reconcile tries the rest again."""
+        this engine, with its port, token and URL, and start those that ran. An image the engine
+        lacks is rebuilt from its recorded image folder in the background, and its notebooks are
+        made again when that build ends. Whether all came back; until then each reconcile tries
+        the rest again."""
         done = True
+        waiting: dict[str, list[Container]] = {}
         for container_id, label, state in rows:
             row = Container.get_by_id(container_id)
             ref = row.image_ref or (row.image.ref if row.image else "")
+            if ref and not self.engine.image_exists(ref):
+                waiting.setdefault(ref, []).append(row)
+                continue
             try:
-                if not ref or not self.engine.image_exists(ref):
-                    folder = (row.image.source_folder if row.image else "") or "FOLDER"
-                    raise NotFound(f"its image {ref or '(none)'} is not on this engine: build it "
-                                   f"(`ipynbsrv-tui images build {folder}`), then reconcile again")
-                info = self.engine.create(self.containers.spec(row, row.image))
-                Container.update(docker_id=info.id, worker="").where(Container.id == row.id).execute()
-                row.docker_id = info.id
-                self.containers.set_state(row, ContainerState.CREATED)
-                if state in RESTARTED_AFTER_RECOVERY:
-                    self.engine.start(info.id)
-                    self.containers.set_state(row, ContainerState.RUNNING, started=True)  # `starting` until it answers
-                    self.readiness.watch_readiness(row.id)
+                if not ref:
+                    raise NotFound("it records no image: delete it and make it again from a registered image")
+                self._make_again(row, state)
             except IpynbsrvError as exc:
                 done = False
                 flagged.append(f"{label}: not made again after the restore: {exc}")
@@ -289,7 +298,35 @@ class Live(Component):
             started = " and started" if state in RESTARTED_AFTER_RECOVERY else ""
             repaired.append(f"{label}: made again after the restore{started} (port {row.host_port}, "
                             "same token and URL)")
+        for ref, notebooks in waiting.items():
+            done = False
+            registered = next((row.image for row in notebooks if row.image is not None), None)
+            notice = self.rebuilds.request(actor, ref, registered, len(notebooks),
+                                           on_built=lambda: self._after_rebuild(actor))
+            if notice.waiting:
+                repaired.append(notice.text)
+            else:
+                labels = ", ".join(f"{row.owner.username}/{row.name} (#{row.id})" for row in notebooks)
+                flagged.append(f"{labels}: not made again after the restore: {notice.text}")
         return done
+
+    def _make_again(self, row: Container, state: str) -> None:
+        info = self.engine.create(self.containers.spec(row, row.image))
+        Container.update(docker_id=info.id, worker="").where(Container.id == row.id).execute()
+        row.docker_id = info.id
+        self.containers.set_state(row, ContainerState.CREATED)
+        if state in RESTARTED_AFTER_RECOVERY:
+            self.engine.start(info.id)
+            self.containers.set_state(row, ContainerState.RUNNING, started=True)  # `starting` until it answers
+            self.readiness.watch_readiness(row.id)
+
+    def _after_rebuild(self, actor: Actor) -> None:
+        """A recovery's image rebuild succeeded: reconcile makes its notebooks again."""
+        report = self.reconcile(actor)
+        for line in report.repaired:
+            log.info("reconcile after a rebuild repaired %s", line)
+        for line in report.flagged:
+            log.warning("reconcile after a rebuild flagged %s", line)
 
     def _is_step_container_of(self, build: Build, container_id: str) -> bool:
         """The container still exists, is not one of our notebooks, and was made while the build ran."""

@@ -230,6 +230,12 @@ class Notifications(Component):
         return tuple(sorted(n for (n,) in User.select(User.username).join(NotificationRecipient)
                             .where(NotificationRecipient.notification == note).tuples()))
 
+    def notify_admins(self, message: str, target: str) -> None:
+        """A message from the system to every active admin (e.g. a failed recovery rebuild)."""
+        admins = list(User.select().where((User.is_admin == True) & (User.active == True)))  # noqa: E712
+        self.deliver(None, [], message[: validation.NOTIFICATION_MAX], "misc", target[: validation.TARGET_MAX],
+                     exclude=(), extra=admins)
+
     def deliver(
         self, sender: User | None, groups: list[Group], message: str, kind: str, target: str,
         exclude: Iterable[str], extra: Iterable[User] = (), cause: User | None = None, coalesce_key: str = "",

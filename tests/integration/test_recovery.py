@@ -1,10 +1,12 @@
-"""Disaster recovery end to end (DESIGN §17, issue 26 item 4): on a host whose engine, data root
-and database are gone, `backup restore-installation` and one reconcile bring the notebooks back
+"""Disaster recovery end to end (DESIGN §17, issue 26 item 4): on a host whose engine (containers
+and the notebook image), data root and database are gone, `backup restore-installation` and one
+reconcile rebuild the image from its folder as an ordinary build and then bring the notebooks back
 with their old ports, tokens and URLs, answering, with their owner's files. Real engine, real
 restic, real uids (as root, as the broker runs)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -13,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from ipynbsrv_tui.config import Config
-from ipynbsrv_tui.domain import Actor
+from ipynbsrv_tui.domain import Actor, BuildStatus
 from ipynbsrv_tui.store import close_database
-from ipynbsrv_tui.store.models import Setting, User
+from ipynbsrv_tui.store.models import Build, Image, Setting, User
 from tests.fixtures.notebook_service import free_port_range
-from tests.integration.broker_support import notebook_status
+from tests.integration.broker_support import FAKE_NOTEBOOK, notebook_status
 
 ROOT = Actor("root", 0, True, ())
 
@@ -29,11 +31,18 @@ pytestmark = [
 ]
 
 
-def test_restore_installation_then_reconcile_brings_the_notebooks_back_with_their_urls(
-    tmp_path, fake_notebook_image, docker_client,
+def test_restore_installation_then_reconcile_rebuilds_the_image_and_brings_the_notebooks_back_with_their_urls(
+    tmp_path, docker_client, caplog,
 ):
     from ipynbsrv_tui.backup.recovery import RECOVERED_KEY, restore_installation
     from ipynbsrv_tui.service import build_service
+    from ipynbsrv_tui.service.rebuild import REBUILDS_KEY
+
+    dockerfiles = tmp_path / "dockerfiles"
+    shutil.copytree(FAKE_NOTEBOOK, dockerfiles / "fake-notebook")
+    prefix = f"ipynbsrv-test-{secrets.token_hex(4)}"  # this test's own image: removed and rebuilt below
+    ref = f"{prefix}/fake-notebook:latest"
+    caplog.set_level(logging.INFO, logger="ipynbsrv_tui.service.live")
 
     ids = 60000 + secrets.randbelow(9000) * 100
     password = tmp_path / "restic-password"
@@ -44,11 +53,16 @@ def test_restore_installation_then_reconcile_brings_the_notebooks_back_with_thei
         notebooks={"port_range": free_port_range(), "stop_timeout": 2},
         directory={"uid_range": (ids, ids + 99), "gid_range": (ids, ids + 99)},  # engine names carry the uid
         backup={"enabled": True, "repository": str(tmp_path / "repo"), "password_file": str(password)},
+        build={"dockerfiles": str(dockerfiles), "image_prefix": prefix, "wheelhouse": False},
     )
     service = build_service(config)
     instance = service.instance_id
     try:
-        service.register_image(ROOT, "fake", fake_notebook_image, is_public=True)
+        build = service.build_image(ROOT, "fake-notebook")
+        list(build)
+        assert build.summary is not None and build.summary.status is BuildStatus.SUCCEEDED, build.summary
+        registered = service.register_image(ROOT, "fake", ref, is_public=True)
+        image_row = Image.get(Image.name == "fake").id
         service.create_user(ROOT, "alice", "alice-password")
         alice = service.actor_for_username("alice")
         lab = service.create_container(alice, "lab", "fake")
@@ -71,16 +85,29 @@ def test_restore_installation_then_reconcile_brings_the_notebooks_back_with_thei
         shutil.rmtree(config.data.root)
         for suffix in ("", "-wal", "-shm"):
             Path(str(config.database.resolved_path) + suffix).unlink(missing_ok=True)
+        docker_client.images.remove(ref)  # the engine lacks the notebook image too (this test's own tag)
+        assert not service.engine.image_exists(ref)
 
         restore_installation(config)
         service = build_service(config)
         assert service.instance_id == instance
-        report = service.reconcile(ROOT)
-        assert (f"alice/lab (#{lab.id}): made again after the restore and started (port {lab.host_port}, "
-                "same token and URL)") in report.repaired
-        assert (f"alice/idle (#{idle.id}): made again after the restore (port {idle.host_port}, "
-                "same token and URL)") in report.repaired
+        report = service.reconcile(ROOT)  # starts the rebuild and returns: the build runs in a worker
+        rebuild = Build.select().order_by(Build.id.desc()).first()
+        assert rebuild.id != build.build_id and rebuild.image_ref == ref
+        assert report.repaired == (f"rebuilding image {ref} for 2 notebooks (build #{rebuild.id}, from "
+                                   "fake-notebook/); they are made again when it finishes",)
         assert not report.flagged
+        service.live.rebuilds.wait(timeout=600)
+        rebuild = Build.get_by_id(rebuild.id)
+        assert rebuild.status == "succeeded" and service.engine.image_exists(ref)
+        assert [line for line in service.list_builds(ROOT) if line.id == rebuild.id]  # in the build history
+        image = Image.get(Image.name == "fake")
+        assert (image.id, image.ref, image.docker_id) == (image_row, registered.ref, service.engine.image(ref).id)
+        made = [record.getMessage() for record in caplog.records if "after a rebuild repaired" in record.getMessage()]
+        assert (f"reconcile after a rebuild repaired alice/lab (#{lab.id}): made again after the restore and started "
+                f"(port {lab.host_port}, same token and URL)") in made
+        assert (f"reconcile after a rebuild repaired alice/idle (#{idle.id}): made again after the restore "
+                f"(port {idle.host_port}, same token and URL)") in made
         alice = service.actor_for_username("alice")
         after = service.connection_info(alice, lab.id)
         assert (after.url, after.token, after.host_port, after.tunnel_command) == (
@@ -91,9 +118,12 @@ def test_restore_installation_then_reconcile_brings_the_notebooks_back_with_thei
         assert (code, out) == (0, "alice's notes\n")
         assert service.get_container(alice, idle.id).state.value == "created"
         assert Setting.get_or_none(Setting.key == RECOVERED_KEY) is None
+        assert Setting.get_or_none(Setting.key == REBUILDS_KEY) is None
         again = service.reconcile(ROOT)
         assert not [line for line in again.repaired if "made again" in line] and not again.flagged
     finally:
         for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.instance={instance}"}):
             container.remove(force=True)
         close_database()
+        if docker_client.images.list(name=ref):
+            docker_client.images.remove(ref, force=True)
