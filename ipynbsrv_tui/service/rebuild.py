@@ -15,7 +15,6 @@ from pathlib import Path
 from .. import validation
 from ..config import BuildConfig
 from ..domain import Actor, BuildStatus, IpynbsrvError, ValidationError
-from ..engine.dockerfiles.plan import DEFAULT_PREFIX
 from ..store.models import Build, Image, Setting, Snapshot
 from . import workers
 from .builds import BuildHandle, read_log
@@ -59,6 +58,8 @@ def image_source(ref: str, registered: Image | None, build: BuildConfig) -> Imag
         name = validation.split_reference(ref)[0]
     except ValidationError:
         return None
+    from ..engine.dockerfiles.plan import DEFAULT_PREFIX  # the Dockerfile tools load on first use
+
     repo, _, folder = name.rpartition("/")
     if repo in {build.image_prefix, DEFAULT_PREFIX} and folder:
         return _folder(Path(folder), root, {})
