@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .. import validation
-from ..domain import ContainerView, NotFound, ValidationError
+from .. import bulk, validation
+from ..domain import ContainerView, IpynbsrvError, NotFound, ValidationError
 from .output import one_line_errors, print_json, print_table, say, when
 from .session import open_session
 
@@ -35,14 +36,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     for action, text in (("start", "start"), ("stop", "stop (SIGTERM, then SIGKILL)"), ("restart", "restart"),
                          ("suspend", "suspend (pause, keeping its memory and kernels)")):
-        parser = one_line_errors(sub.add_parser(action, help=f"{text} a container"))
-        parser.add_argument("container", help=CONTAINER_HELP)
+        parser = one_line_errors(sub.add_parser(
+            action, help=f"{text} one or more containers; exit 0 when all succeeded, 1 when some, 2 when none"))
+        parser.add_argument("container", nargs="+", help=CONTAINER_HELP)
         parser.set_defaults(handler=cmd_lifecycle, action=action)
 
     resume = one_line_errors(sub.add_parser(
-        "resume", help="resume a suspended container; without one, all your suspended notebooks"))
-    resume.add_argument("container", nargs="?", help=CONTAINER_HELP)
-    resume.set_defaults(handler=cmd_resume)
+        "resume", help="resume suspended containers; without one, all your suspended notebooks"))
+    resume.add_argument("container", nargs="*", help=CONTAINER_HELP)
+    resume.set_defaults(handler=cmd_resume, action="resume")
 
     stop_suspended = one_line_errors(sub.add_parser(
         "stop-suspended", help="stop every suspended notebook, freeing their memory (admins)"))
@@ -140,21 +142,37 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_lifecycle(args: argparse.Namespace) -> int:
+    """One line per container on stdout (it succeeded) or stderr (why not); one container keeps the
+    single-command form: its failure is the command's error (exit 2)."""
     session = open_session(args)
-    view = resolve(session, args.container)
-    method = getattr(session, f"{args.action}_container")
-    updated = method(view.id)
-    say(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
-    return 0
+    if len(args.container) == 1:
+        view = resolve(session, args.container[0])
+        updated = getattr(session, f"{args.action}_container")(view.id)
+        say(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
+        return 0
+    outcomes: list[bulk.Outcome] = []
+    for ref in args.container:
+        try:
+            view = resolve(session, ref)
+        except IpynbsrvError as exc:  # one unknown name does not stop the others
+            outcomes.append(bulk.Outcome(bulk.Step(ref, 0, args.action), error=bulk.reason(exc)))
+            say(f"ipynbsrv-tui: {ref}: {bulk.reason(exc)}", file=sys.stderr)
+            continue
+        outcome = bulk.run_each(session, [bulk.Step(f"{view.owner}/{view.name}", view.id, args.action)])[0]
+        outcomes.append(outcome)
+        if outcome.ok and outcome.view is not None:
+            updated = outcome.view
+            say(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.", flush=True)
+        else:
+            say(f"ipynbsrv-tui: {outcome.line()}", file=sys.stderr)
+    done = sum(1 for outcome in outcomes if outcome.ok)
+    return 0 if done == len(outcomes) else (1 if done else 2)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    session = open_session(args)
     if args.container:
-        view = resolve(session, args.container)
-        updated = session.resume_container(view.id)
-        say(f"{updated.owner}/{updated.name} (#{updated.id}) is {updated.state.value}.")
-        return 0
+        return cmd_lifecycle(args)
+    session = open_session(args)
     resumed = session.resume_suspended()
     if not resumed:
         say("You have no suspended notebooks.")

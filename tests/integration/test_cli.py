@@ -221,3 +221,35 @@ def test_containers_create_lifecycle_logs_delete(cli, cli_config, tiny_image, pa
 
     assert f"Deleted {owner}/nb" in ok(cli("containers", "delete", f"{owner}/nb", "--yes"))
     assert json.loads(ok(cli("containers", "list", "--json"))) == []
+
+
+@pytest.mark.docker
+def test_lifecycle_commands_take_several_containers_one_line_each(cli, tiny_image, password_file, owner):
+    """Issue 28, item 14: `containers stop A B C`: one line per container, exit 0 when all
+    succeeded, 1 when some did (the failure on stderr with its reason), 2 when none did."""
+    ok(cli("images", "register", "tiny", tiny_image))
+    ok(cli("users", "create", owner, "--password-file", str(password_file)))
+    ids = [json.loads(ok(cli("containers", "create", name, "--image", "tiny", "--owner", owner, "--no-start",
+                             "--json")))["id"] for name in ("one", "two")]
+
+    some = cli("containers", "start", f"{owner}/one", f"#{ids[1]}", f"{owner}/gone")
+    assert some.returncode == 1, some.stderr
+    assert some.stdout.splitlines() == [f"{owner}/one (#{ids[0]}) is starting.", f"{owner}/two (#{ids[1]}) is starting."]
+    assert some.stderr.splitlines() == [f"ipynbsrv-tui: {owner}/gone: No container {owner}/gone. "
+                                        "List them with `ipynbsrv-tui containers list`."]
+    states = {c["id"]: c["state"] for c in json.loads(ok(cli("containers", "list", "--json")))}
+    assert states == {ids[0]: "starting", ids[1]: "starting"}
+
+    assert ok(cli("containers", "suspend", f"{owner}/one", f"{owner}/two")).splitlines() == [
+        f"{owner}/one (#{ids[0]}) is paused.", f"{owner}/two (#{ids[1]}) is paused."]
+    assert ok(cli("containers", "resume", f"{owner}/one", f"{owner}/two")).count("is starting.") == 2
+    ok(cli("containers", "stop", f"{owner}/one"))
+    mixed = cli("containers", "suspend", f"{owner}/one", f"{owner}/two")  # one is stopped: refused, with why
+    assert mixed.returncode == 1 and mixed.stdout == f"{owner}/two (#{ids[1]}) is paused.\n"
+    assert mixed.stderr.startswith(f"ipynbsrv-tui: {owner}/one (#{ids[0]}): suspend failed: ")
+    assert len(mixed.stderr.splitlines()) == 1 and "Traceback" not in mixed.stderr
+    stopped = ok(cli("containers", "stop", f"{owner}/one", f"{owner}/two"))
+    assert stopped.splitlines() == [f"{owner}/one (#{ids[0]}) is exited.", f"{owner}/two (#{ids[1]}) is exited."]
+
+    none = cli("containers", "restart", f"{owner}/x", f"{owner}/y")
+    assert none.returncode == 2 and none.stdout == "" and len(none.stderr.splitlines()) == 2

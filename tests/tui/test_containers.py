@@ -280,3 +280,56 @@ async def test_filter_ten_thousand_rows_by_owner_name_and_state():
         await pilot.press("escape")
         assert table.row_count == 10_000
         assert "nb0999" not in screen_text(app).splitlines()[1]
+
+
+async def test_marks_then_one_question_and_one_report_with_a_vanished_container(admin_session, service_config):
+    """Issue 28, item 14: space marks (a ✓ column, no colour needed), * marks all shown or none, s on
+    marked rows asks once naming how many, runs in a worker and reports each failure's reason (one
+    container was deleted behind the console's back: reported, not a crash); failed rows stay marked."""
+    made = [admin_session.create_container(f"bulk{i}", "chatty", owner="alice", start=False) for i in (1, 2, 3)]
+    ids = [view.id for view in made]
+    app = make_app(admin_session, config=service_config, watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.book.load(admin_session.list_containers())
+        screen = app.screen
+        table = screen.query_one("#table")
+        await wait_until(pilot, lambda: set(ids) <= set(table.keys), what="the rows")
+        assert table.columns[0].key == "owner"  # no mark column while nothing is marked
+        table.move_to(ids[0])
+        await pilot.press("space")
+        assert screen.marked == {ids[0]} and table.cursor_key == ids[1]  # space walks down, as in k9s
+        text = screen_text(app)
+        assert table.columns[0].key == "mark" and "✓ alice" in text and "1 marked" in text
+        await pilot.press("space", "space")
+        assert screen.marked == set(ids)
+        await pilot.press("asterisk")  # all shown are marked: * clears them
+        assert screen.marked == set() and table.columns[0].key == "owner" and "✓ alice" not in screen_text(app)
+        await pilot.press("asterisk")
+        assert screen.marked == set(ids)
+
+        admin_session.delete_container(ids[2])  # gone from the store; the book (no live feed) still lists it
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the one question")
+        assert app.screen.question.startswith(
+            "Start 3 of the 3 marked containers (alice/bulk1, alice/bulk2, alice/bulk3)?")
+        assert app.screen.confirm_label == "Start 3"
+        await pilot.press("enter")  # Cancel has the focus
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert admin_session.get_container(ids[0]).state == ContainerState.CREATED
+
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question again")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=60, what="the report")
+        report = app.screen
+        assert report.summary == "2 of 3 succeeded, 1 failed."
+        sections = dict(report.sections)
+        assert [line.split(":")[0] for line in sections["Succeeded"]] == [
+            f"alice/bulk1 (#{ids[0]})", f"alice/bulk2 (#{ids[1]})"]
+        (failure,) = sections["Failed (still marked)"]
+        assert failure.startswith(f"alice/bulk3 (#{ids[2]}): start failed: ") and "\n" not in failure
+        await pilot.press("escape")
+        assert screen.marked == {ids[2]} and "1 marked" in screen_text(app)
+        for cid in ids[:2]:
+            assert admin_session.get_container(cid).state in (ContainerState.STARTING, ContainerState.RUNNING)
+        assert app.is_running

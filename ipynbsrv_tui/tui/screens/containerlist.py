@@ -24,6 +24,7 @@ from ..widgets.footer import KeysFooter
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 from .actions import ContainerScreen
+from .marks import MARK_BINDINGS, MarkedRows
 
 TICK_SECONDS = 30.0
 VISIBLE_CHECK_SECONDS = 1.0
@@ -39,7 +40,7 @@ def node_text(view: ContainerView) -> Text:
     return Text(view.node or "-", style="" if view.node else "dim")
 
 
-class ContainerListScreen(ContainerScreen):
+class ContainerListScreen(MarkedRows, ContainerScreen):
     """Every container the actor may see; subclasses narrow it (`owner_filter`), change the columns
     (COLUMNS / `row_cells`) or add widgets under the table (`compose_below`)."""
 
@@ -64,6 +65,7 @@ class ContainerListScreen(ContainerScreen):
         Binding("enter", "details", "Details"),
         Binding("l", "logs", "Logs", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        *MARK_BINDINGS,
     ]
 
     def __init__(self) -> None:
@@ -71,6 +73,7 @@ class ContainerListScreen(ContainerScreen):
         self._ordered: list[int] = []
         self._order_keys: dict[int, tuple[str, str]] = {}
         self._filter_text = ""
+        self.marked: set[int] = set()
 
     # ------------------------------------------------------------------ layout
 
@@ -78,7 +81,7 @@ class ContainerListScreen(ContainerScreen):
         yield StatusBar(self.SECTION)
         yield Input(placeholder="filter: words match owner, name or state; owner:… name:… state:… image:…",
                     id="filter", compact=True)
-        yield VirtualTable(self.columns(), self.row_cells, empty_text="Loading…", id="table")
+        yield VirtualTable(self.columns(), self._cells, empty_text="Loading…", id="table")
         yield from self.compose_below()
         yield Static("", id="summary", markup=False)
         yield KeysFooter()
@@ -114,6 +117,9 @@ class ContainerListScreen(ContainerScreen):
         if self._with_node():
             cells.append(node_text(view))
         return cells
+
+    def _cells(self, container_id: int) -> list[Text | str]:
+        return self.mark_cells(container_id, self.row_cells(container_id))
 
     def on_mount(self) -> None:
         book = self.app.book
@@ -237,6 +243,7 @@ class ContainerListScreen(ContainerScreen):
         parts.extend(extra or ([f"{paused:,} suspended"] if paused else []))
         if self._filter_text:
             parts.append(f"filter: {self._filter_text}")
+        parts.extend(self.marks_summary())
         if not book.loaded:
             parts = ["loading…"]
         self.query_one("#summary", Static).update(Text(" · ".join(parts)), layout=False)
@@ -270,6 +277,32 @@ class ContainerListScreen(ContainerScreen):
         if not self._filter_text:
             self.remove_class("-filtering")
         self.table.focus()
+
+    # ------------------------------------------------------------------ on the marked rows, when there are
+
+    def action_toggle_start(self) -> None:
+        if self.marked:
+            self.act_on_marked("toggle")
+        else:
+            super().action_toggle_start()
+
+    def action_restart(self) -> None:
+        if self.marked:
+            self.act_on_marked("restart")
+        else:
+            super().action_restart()
+
+    def action_suspend(self) -> None:
+        if self.marked:
+            self.act_on_marked("suspend")
+        else:
+            super().action_suspend()
+
+    def action_resume(self) -> None:
+        if self.marked:
+            self.act_on_marked("resume")
+        else:
+            super().action_resume()
 
     # ------------------------------------------------------------------ navigation
 

@@ -151,6 +151,17 @@ class VirtualTable(ScrollView, can_focus=True):
             return None
         return self._keys[min(self.cursor_row, len(self._keys) - 1)]
 
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Show other columns (e.g. a mark column while rows are marked); the rows are repainted."""
+        columns = tuple(columns)
+        if columns == self.columns:
+            return
+        self.columns = columns
+        self._widths = [c.width for c in columns]
+        self._cache.clear()
+        self._update_virtual_size()
+        self.refresh()
+
     def set_rows(self, keys: Sequence[RowKey]) -> None:
         """Show these rows in this order; the cursor stays on the same key when it is still shown."""
         current = self.cursor_key
