@@ -91,11 +91,12 @@ class ContainerFeed(threading.Thread):
                         watch.close()
                         return
                     self._watch = watch
-                # The early list (DESIGN §12's first frame) was asked before the watch began: a
-                # notebook that became ready in that moment still reads "starting" until its next change.
-                views = self._first_list()
-                if views is None:
-                    views = self.session.list_containers()
+                # The early list (DESIGN §12's first frame) was asked before the watch began: it is
+                # shown at once, then replaced by a list asked after, which misses no change.
+                early = self._first_list()
+                if early is not None:
+                    self.post(ContainersLoaded(early))
+                views = self.session.list_containers()
                 if self._stopped.is_set():
                     return
                 self.post(ContainersLoaded(views))

@@ -505,7 +505,8 @@ def test_a_paused_notebook_deleted_by_an_admin_leaves_its_owners_live_view_each_
     changes = run.ok(0)
     for container_id in deleted:
         seen = [c for c in changes if c.container_id == container_id]
-        assert seen, f"container {container_id}: the owner's view never heard of it ({len(changes)} changes in all)"
+        assert seen, (f"container {container_id}: the owner's view never heard of it ({len(changes)} changes in all: "
+                      f"{[(c.container_id, c.action) for c in changes]}; deleted {deleted})")
         last = seen[-1]
         assert last.view is None, f"container {container_id}: the owner's view ends with {last.action}, " \
                                   f"{last.view.state if last.view else None}"

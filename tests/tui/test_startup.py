@@ -1,6 +1,7 @@
 """The start-up path (DESIGN §12, first screen ≤ 0.5 s): the container list asked for before textual
-loads is in the first frame and is not asked for again; the engine's client and the command-line
-groups are not loaded before that frame."""
+loads is in the first frame; the feed lists once more, after its watch began, so that nothing that
+changed in between is missed; the engine's client and the command-line groups are not loaded
+before that frame."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .conftest import FixedSession, make_app, screen_text, wait_until
 
 
 class CountingSession(FixedSession):
-    """Records which thread asked for the list."""
+    """Records which thread asked for the list, and when the watch began."""
 
     def __init__(self, views=None) -> None:
         super().__init__(views=views)
@@ -25,11 +26,20 @@ class CountingSession(FixedSession):
         self.listed_by.append(threading.current_thread().name)
         return super().list_containers(owner)
 
+    def watch_containers(self, since=None):
+        self.listed_by.append("(watch began)")
+        return super().watch_containers(since)
+
+
+def feed_listed_once_after_its_watch(listed_by: list[str]) -> bool:
+    return listed_by.count("ipynbsrv-container-feed") == 1 and \
+        listed_by.index("(watch began)") < listed_by.index("ipynbsrv-container-feed")
+
     def unread_count(self) -> int:
         return 0
 
 
-async def test_the_early_list_is_in_the_first_frame_and_not_asked_again():
+async def test_the_early_list_is_in_the_first_frame_and_the_feed_lists_after_its_watch():
     session = CountingSession()
     first_list = EarlyCall(session.list_containers, "test-first-list").start()
     assert first_list.wait(5)
@@ -40,10 +50,10 @@ async def test_the_early_list_is_in_the_first_frame_and_not_asked_again():
         await pilot.pause(0.3)
         assert "thesis" in screen_text(app)
     assert session.listed_by.count("test-first-list") == 1
-    assert "ipynbsrv-container-feed" not in session.listed_by  # the feed used the early answer
+    assert feed_listed_once_after_its_watch(session.listed_by), session.listed_by
 
 
-async def test_an_empty_early_list_is_not_asked_again_either():
+async def test_an_empty_early_list_is_in_the_first_frame_too():
     session = CountingSession(views=[])
     first_list = EarlyCall(session.list_containers, "test-first-list").start()
     assert first_list.wait(5)
@@ -53,7 +63,7 @@ async def test_an_empty_early_list_is_not_asked_again_either():
         await pilot.pause(0.3)
         assert "No notebook containers yet" in screen_text(app)
     assert session.listed_by.count("test-first-list") == 1
-    assert "ipynbsrv-container-feed" not in session.listed_by
+    assert feed_listed_once_after_its_watch(session.listed_by), session.listed_by
 
 
 async def test_a_list_still_on_its_way_arrives_through_the_feed():
@@ -72,7 +82,8 @@ async def test_a_list_still_on_its_way_arrives_through_the_feed():
         assert "loading" in screen_text(app)
         release.set()
         await wait_until(pilot, lambda: "thesis" in screen_text(app), what="the rows")
-    assert "ipynbsrv-container-feed" not in session.listed_by
+        await wait_until(pilot, lambda: "ipynbsrv-container-feed" in session.listed_by, what="the feed's list")
+    assert feed_listed_once_after_its_watch(session.listed_by), session.listed_by
 
 
 async def test_a_failed_early_list_is_asked_again_by_the_feed():
