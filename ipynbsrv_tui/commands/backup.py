@@ -149,8 +149,8 @@ def cmd_restore_installation(args: argparse.Namespace) -> int:
     report = restore_installation(config, args.snapshot, args.force)
     say(f"Restored snapshot {report.snapshot} of {report.time}: the database to {report.database}, "
           f"and {', '.join(report.folders)}.")
-    say("Next: start the broker (systemctl start ipynbsrv), then run `ipynbsrv-tui reconcile` to see which "
-          "notebooks this engine lacks.")
+    say("Next: start the broker (systemctl start ipynbsrv): its reconcile makes the notebooks again, after "
+        "rebuilding the images this engine lacks. `ipynbsrv-tui reconcile` shows what it did and what needs you.")
     return 0
 
 
