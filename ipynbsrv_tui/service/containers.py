@@ -410,7 +410,7 @@ class Containers(Component):
         row = self.visible(actor, container_id, f"container.{action}")
         target = f"{row.owner.username}/{row.name}"
         if not row.docker_id:
-            raise NotFound(f"{target} has no engine container. Run reconcile (ctrl+r) to repair it.")
+            raise NotFound(f"{target} has no engine container. Run reconcile (E in Containers, or `ipynbsrv-tui reconcile`) to repair it.")
         if row.state == ContainerState.MISSING.value:
             self.audit(actor, f"container.{action}", target, "failed", "engine container gone")
             raise Conflict(gone_advice(target, row.snapshots.count()))
@@ -679,7 +679,7 @@ def _no_container(container_id: object) -> str:
 def engine_id(row: Container) -> str:
     """The container's engine id; NotFound when the store has none (the engine is not asked)."""
     if not row.docker_id:
-        raise NotFound(f"{row.owner.username}/{row.name} has no engine container. Run reconcile (ctrl+r) to repair it.")
+        raise NotFound(f"{row.owner.username}/{row.name} has no engine container. Run reconcile (E in Containers, or `ipynbsrv-tui reconcile`) to repair it.")
     return str(row.docker_id)
 
 

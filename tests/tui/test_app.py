@@ -136,7 +136,7 @@ async def test_help_lists_section_and_global_keys():
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = {(key, description) for key, description, _ in app.screen.rows}
-        for expected in [("/", "Filter"), ("s", "Start/stop"), ("d", "Delete"), ("^r", "Reconcile"),
+        for expected in [("/", "Filter"), ("s", "Start/stop"), ("d", "Delete"), ("E", "Reconcile"),
                          ("R", "Restore snapshot"), ("?", "Help"), ("^q", "Quit"), ("4", "My notebooks")]:
             assert expected in keys
         await pilot.press("escape")

@@ -227,7 +227,7 @@ async def test_reconcile_reports_what_it_flagged(admin_session, alice_container,
     async with app.run_test(size=(100, 30)) as pilot:
         app.book.load(admin_session.list_containers())
         docker_client.api.remove_container(alice_container.docker_id, force=True)
-        await pilot.press("ctrl+r")
+        await pilot.press("E")
         await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the report")
         flagged = dict(app.screen.sections)["Flagged (needs you)"]
         assert any("probe" in line for line in flagged)
@@ -237,7 +237,7 @@ async def test_reconcile_reports_what_it_flagged(admin_session, alice_container,
 
 async def test_a_container_removed_behind_our_back_is_flagged_after_the_live_event_and_s_recreates_it(
         admin_session, alice_container, docker_client, service_config):
-    """Issue 28, bug 3: the row turns missing from the live event; ctrl+r then flags it (it said
+    """Issue 28, bug 3: the row turns missing from the live event; E (reconcile) then flags it (it said
     "Store and engine agree"), and s offers to recreate it instead of "does not exist"."""
     cid = alice_container.id
     app = make_app(admin_session, config=service_config)
@@ -246,7 +246,7 @@ async def test_a_container_removed_behind_our_back_is_flagged_after_the_live_eve
                          timeout=20, what="the running row")
         docker_client.api.remove_container(alice_container.docker_id, force=True)
         await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.MISSING, timeout=10, what="missing")
-        await pilot.press("ctrl+r")
+        await pilot.press("E")
         await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the report")
         flagged = dict(app.screen.sections)["Flagged (needs you)"]
         assert any("probe" in line and "recreate" in line for line in flagged), flagged

@@ -21,7 +21,7 @@ class ContainersScreen(ContainerListScreen):
     EMPTY_TEXT = "No notebook containers yet. Press n to create one."
     BINDINGS = [
         Binding("n", "new", "New"),
-        Binding("ctrl+r", "reconcile", "Reconcile"),
+        Binding("E", "reconcile", "Reconcile", key_display="E"),  # ctrl+r is reload in k9s: not here
         Binding("S", "stop_suspended", "Stop suspended", show=False, key_display="S"),
     ]
 
