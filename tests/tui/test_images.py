@@ -336,6 +336,34 @@ async def test_history_reopens_a_stored_log_and_markup_stays_text():
         await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen))
 
 
+async def test_slash_searches_the_build_log_and_n_shift_n_move_between_matches():
+    """Issue 28, item 7: `/` search with n / N in the build log, as in a container's log."""
+    app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.images)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.builds)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen.summary is not None)
+        screen = app.screen
+        lines = screen.log_view.view
+        steps = [i for i, line in enumerate(lines.lines) if line.startswith("Step ")]
+        assert len(steps) == 3
+        await pilot.press("slash", *"step", "enter")  # jumps to the last match
+        assert app.screen is screen and lines.current_match == steps[-1] and not lines.follow
+        assert "search 'step': line" in str(screen.log_view.summary_text())
+        await pilot.press("N")
+        assert lines.current_match == steps[1]
+        await pilot.press("N", "N")  # wraps around
+        assert lines.current_match == steps[-1]
+        await pilot.press("n")
+        assert lines.current_match == steps[0]
+        await pilot.press("slash", *"x", "escape")  # Escape closes the search box, not the screen
+        assert app.screen is screen and lines.search_term == "step" and lines.has_focus
+        await pilot.press("slash", "ctrl+u", *"no such text", "enter")
+        assert lines.current_match is None and "no match" in str(screen.log_view.summary_text())
+
+
 async def test_filter_narrows_the_images():
     app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
     async with app.run_test(size=SIZE) as pilot:

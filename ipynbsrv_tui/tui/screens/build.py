@@ -247,7 +247,8 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
     HELP_NOTES = (
         "The log follows its end; scrolling up pauses it (a marker counts the new lines), f, End or G "
         "follows again. Arrows or j/k scroll a line, PgUp/PgDn a page, Home/End or g/G go to the top / "
-        "the end.",
+        "the end. / searches (Enter finds the last match, Escape closes the box), n / N go to the next / "
+        "previous match.",
         "Step lines are bold, tolerated Debian noise dim, warnings yellow, errors red; the bar at the "
         "bottom counts them. A stopped build is Cancelled and keeps no image.",
     )

@@ -5,18 +5,22 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.strip import Strip
 from textual.timer import Timer
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from ...domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
+from .logsearch import SearchableLog
 from .virtuallog import VirtualLog
 
 MAX_LINES = 20_000
@@ -67,19 +71,22 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-class BuildLines(VirtualLog[tuple[str, str]]):
+class BuildLines(SearchableLog, VirtualLog[tuple[str, str]]):
     """The build's lines, styled by kind: step bold, tolerated dim, warnings yellow, errors red.
 
     A line is kept as `(kind value, text)`: a tuple of plain strings, which the garbage collector
     stops tracking, so 20,000 kept lines add nothing to its collections while a build streams."""
 
-    COMPONENT_CLASSES = VirtualLog.COMPONENT_CLASSES | set(_COMPONENT.values())
+    COMPONENT_CLASSES = VirtualLog.COMPONENT_CLASSES | set(_COMPONENT.values()) | {
+        "buildlog--match", "buildlog--current-match"}
     DEFAULT_CSS = """
     BuildLines > .buildlog--step { color: $foreground; text-style: bold; }
     BuildLines > .buildlog--stderr { color: $warning; }
     BuildLines > .buildlog--tolerated { color: $text-muted; text-style: dim; }
     BuildLines > .buildlog--error { color: $error; text-style: bold; }
     BuildLines > .buildlog--result { color: $success; text-style: bold; }
+    BuildLines > .buildlog--match { background: $warning 40%; }
+    BuildLines > .buildlog--current-match { background: $accent; color: $foreground; text-style: bold; }
     """
 
     def __init__(self, max_lines: int = MAX_LINES, *, id: str | None = None) -> None:
@@ -109,7 +116,15 @@ class BuildLines(VirtualLog[tuple[str, str]]):
 
     def render_item(self, item: tuple[str, str], number: int, base: Style) -> Strip:
         kind, text = item
+        if self.search_term:
+            return self.highlighted(text, number, self.line_style(kind, base),
+                                    self.get_component_rich_style("buildlog--match"),
+                                    self.get_component_rich_style("buildlog--current-match"))
         return Strip([Segment(text, self.line_style(kind, base))], cell_len(text))
+
+    def clear(self) -> None:
+        self._current_match = None
+        super().clear()
 
 
 class BuildLogView(Vertical):
@@ -123,10 +138,18 @@ class BuildLogView(Vertical):
 
     DEFAULT_CSS = """
     BuildLogView { height: 1fr; }
+    BuildLogView > Input { display: none; }
+    BuildLogView.-searching > Input { display: block; }
     BuildLogView > #build-summary {
         height: auto; max-height: 4; padding: 0 1; background: $panel; color: $foreground;
     }
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "open_search", "Search"),
+        Binding("n", "next_match", "Next match", show=False),
+        Binding("N", "previous_match", "Previous match", show=False, key_display="N"),
+    ]
 
     def __init__(self, max_lines: int = MAX_LINES, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -138,7 +161,42 @@ class BuildLogView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self.view
+        yield Input(placeholder="search the log, Enter to find, Escape to close", id="build-search")
         yield self.summary_line
+
+    # ------------------------------------------------------------------ search (as in a container's log)
+
+    def action_open_search(self) -> None:
+        self.add_class("-searching")
+        search = self.query_one("#build-search", Input)
+        search.value = self.view.search_term
+        search.focus()
+
+    def action_next_match(self) -> None:
+        self.view.find(forward=True)
+
+    def action_previous_match(self) -> None:
+        self.view.find(forward=False)
+
+    @on(Input.Submitted, "#build-search")
+    def _search(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.remove_class("-searching")
+        self.view.search(event.value)
+        self.view.focus()
+        self._refresh_summary()
+
+    @on(VirtualLog.StateChanged)
+    def _search_moved(self, _event: VirtualLog.StateChanged) -> None:
+        if self.view.search_term:  # the summary says where the search is; otherwise nothing changed
+            self._refresh_summary()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape" and self.has_class("-searching"):
+            event.stop()
+            event.prevent_default()
+            self.remove_class("-searching")
+            self.view.focus()
 
     def reset_counters(self) -> None:
         self.tolerated = 0
@@ -247,6 +305,10 @@ class BuildLogView(Vertical):
         kept, total = self.view.line_count, self.view.total_lines
         if total > kept:
             text.append(f"  ·  showing the last {kept:,} of {total:,} lines", style="dim")
+        if self.view.search_term:
+            found = self.view.current_match
+            where = f"line {found + 1}" if found is not None else "no match"
+            text.append(f"  ·  search {self.view.search_term!r}: {where} (n/N)")
         if summary is not None and summary.status is BuildStatus.FAILED and summary.error:
             text.append("\n")
             text.append(summary.error, style="red")

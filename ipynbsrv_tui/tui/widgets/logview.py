@@ -24,12 +24,13 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from .format import printable
+from .logsearch import SearchableLog
 from .virtuallog import VirtualLog
 
 DEFAULT_MAX_LINES = 20_000
 
 
-class LogView(VirtualLog[str]):
+class LogView(SearchableLog, VirtualLog[str]):
     """Plain-text log lines (control characters shown as �) with a highlighted search term."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = VirtualLog.COMPONENT_CLASSES | {"log-view--match",
@@ -50,13 +51,6 @@ class LogView(VirtualLog[str]):
     def lines(self) -> list[str]:
         return list(self._items)
 
-    @property
-    def current_match(self) -> int | None:
-        """The index (among the kept lines) of the line found last, or None."""
-        if self._current_match is None or self._current_match < self.first_number:
-            return None
-        return self._current_match - self.first_number
-
     def append(self, lines: Iterable[str]) -> None:
         """Add a batch of lines (one repaint per batch, however large)."""
         super().append(printable(line) for line in lines)
@@ -65,65 +59,13 @@ class LogView(VirtualLog[str]):
         self._current_match = None
         super().clear()
 
-    # ------------------------------------------------------------------ search
-
-    def search(self, term: str) -> int | None:
-        """Highlight `term` (case-insensitive) and jump to its last match; the line index or None."""
-        self.search_term = term
-        self._current_match = None
-        self.forget_strips()
-        if not term:
-            self.post_message(self.StateChanged())
-            return None
-        return self.find(forward=False, start=self.line_count)
-
-    def find(self, forward: bool = True, start: int | None = None) -> int | None:
-        """Jump to the next (or previous) line containing the search term; following stops."""
-        term = self.search_term.lower()
-        count = self.line_count
-        if not term or not count:
-            return None
-        if start is None:
-            current = self.current_match
-            start = current if current is not None else (count if not forward else -1)
-        step = 1 if forward else -1
-        index = start + step
-        for _ in range(count):
-            if index >= count:
-                index = 0
-            elif index < 0:
-                index = count - 1
-            if term in self._items[index].lower():
-                self._jump(index)
-                return index
-            index += step
-        self.post_message(self.StateChanged())
-        return None
-
-    def match_count(self) -> int:
-        term = self.search_term.lower()
-        return sum(1 for line in self._items if term in line.lower()) if term else 0
-
-    def _jump(self, index: int) -> None:
-        previous = self._current_match
-        self._current_match = self.first_number + index
-        self.follow = False
-        self.forget_strips(*(n for n in (previous, self._current_match) if n is not None))
-        height = self.scrollable_content_region.height
-        self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)
-        self.post_message(self.StateChanged())
-
     # ------------------------------------------------------------------ painting
 
     def render_item(self, item: str, number: int, base: Style) -> Strip:
-        term = self.search_term
-        if not term:
+        if not self.search_term:
             return Strip([Segment(item, base)], cell_len(item))
-        text = Text(item, no_wrap=True, end="")
-        text.stylize(base)
-        component = "log-view--current-match" if number == self._current_match else "log-view--match"
-        text.highlight_words([term], style=self.get_component_rich_style(component), case_sensitive=False)
-        return Strip(text.render(self.app.console), text.cell_len)
+        return self.highlighted(item, number, base, self.get_component_rich_style("log-view--match"),
+                                self.get_component_rich_style("log-view--current-match"))
 
 
 class LogPanel(Vertical):
