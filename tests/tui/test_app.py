@@ -524,3 +524,38 @@ def test_error_toasts_repeat_only_once_the_first_has_gone():
     assert toasts.due("Error", "another") and toasts.due("Not saved", "refused")
     now[0] += ERROR_SECONDS + 0.1
     assert toasts.due("Error", "refused")
+
+
+async def test_greater_than_sorts_by_the_next_column_and_less_than_reverses_shown_in_the_header():
+    """Issue 28, item 7: sort by column as k9s does; the header names the sort and its direction."""
+    app = make_app(FixedSession())
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        table = screen.query_one("#table")
+        await wait_until(pilot, lambda: table.row_count == 6, what="the rows")
+        names = lambda: [app.book.views[cid].name for cid in table.keys]  # noqa: E731
+        default = names()
+        assert default == ["scratch", "thesis", "[bold]lab[/bold]", "course-2026", "gpu-sim", "admin-tools"]
+        await pilot.press("greater_than_sign")  # owner ▲: the same order, now said in the header
+        assert screen.sort_column == "owner" and names() == default and "Owner ▲" in screen_text(app)
+        await pilot.press("greater_than_sign")
+        assert screen.sort_column == "name" and "Name ▲" in screen_text(app)
+        assert names() == sorted(default, key=str.lower)
+        table.move_to(3)
+        await pilot.press("less_than_sign")
+        assert names() == sorted(default, key=str.lower, reverse=True) and "Name ▼" in screen_text(app)
+        assert table.cursor_key == 3  # the cursor stays on its row
+        await pilot.press("greater_than_sign", "greater_than_sign")  # image, then state
+        assert screen.sort_column == "state" and "State ▲" in screen_text(app)
+        states = [app.book.views[cid].state.value for cid in table.keys]
+        assert states == sorted(states)
+        # a change of state moves the row to its place while sorted by state
+        app.book.put(fixed_view(2, "alice", "scratch", ContainerState.RUNNING, image="ipython2"))
+        await pilot.pause()
+        states = [app.book.views[cid].state.value for cid in table.keys]
+        assert states == sorted(states)
+        for _ in range(10):  # past the last column: back to owner / name, no arrow
+            if screen.sort_column is None:
+                break
+            await pilot.press("greater_than_sign")
+        assert screen.sort_column is None and "▲" not in screen_text(app) and names()[0] == "scratch"

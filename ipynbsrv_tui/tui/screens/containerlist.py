@@ -24,7 +24,8 @@ from ..widgets.footer import KeysFooter
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 from .actions import ContainerScreen
-from .marks import MARK_BINDINGS, MarkedRows
+from .marks import MARK_BINDINGS, MARK_COLUMN, MarkedRows
+from .sorting import LIVE_COLUMNS, SORT_BINDINGS, SORT_VALUES, headed, next_column, sort_ids
 
 TICK_SECONDS = 30.0
 VISIBLE_CHECK_SECONDS = 1.0
@@ -66,12 +67,15 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         Binding("l", "logs", "Logs", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *MARK_BINDINGS,
+        *SORT_BINDINGS,
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._ordered: list[int] = []
-        self._order_keys: dict[int, tuple[str, str]] = {}
+        self._order_keys: dict[int, tuple] = {}
+        self.sort_column: str | None = None  # None: by owner, then name
+        self.sort_descending = False
         self._filter_text = ""
         self.marked: set[int] = set()
 
@@ -81,7 +85,7 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         yield StatusBar(self.SECTION)
         yield Input(placeholder="filter: words match owner, name or state; owner:… name:… state:… image:…",
                     id="filter", compact=True)
-        yield VirtualTable(self.columns(), self._cells, empty_text="Loading…", id="table")
+        yield VirtualTable(self.table_columns(), self._cells, empty_text="Loading…", id="table")
         yield from self.compose_below()
         yield Static("", id="summary", markup=False)
         yield KeysFooter()
@@ -89,6 +93,11 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
     def columns(self) -> tuple[Column, ...]:
         """COLUMNS, and in swarm mode the node each notebook runs on."""
         return tuple(self.COLUMNS) + ((NODE_COLUMN,) if self._with_node() else ())
+
+    def table_columns(self) -> tuple[Column, ...]:
+        """What the table shows: a ✓ column while rows are marked, the sort column's ▲ / ▼."""
+        marks = (MARK_COLUMN,) if self.marked else ()
+        return marks + headed(self.columns(), self.sort_column, self.sort_descending)
 
     def _with_node(self) -> bool:
         return self.SHOWS_NODE and self.app.config.engine.mode == "swarm"
@@ -147,7 +156,16 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
     def _rebuild_order(self) -> None:
         book = self.app.book
         self._ordered = book.ordered(owner=self.owner_filter())
-        self._order_keys = {cid: _order_key(book.views[cid]) for cid in self._ordered}
+        if self.sort_column is not None:
+            self._ordered = sort_ids(self._ordered, book.views, book.stats, self.sort_column, self.sort_descending)
+        self._order_keys = {cid: self._order_key(book.views[cid]) for cid in self._ordered}
+
+    def _order_key(self, view: ContainerView) -> tuple:
+        """What the row's place depends on (the live CPU / memory figures are watched apart)."""
+        column = self.sort_column
+        if column is None or column in LIVE_COLUMNS:
+            return _order_key(view)
+        return (*_order_key(view), SORT_VALUES[column](view, None))
 
     def apply_filter(self) -> None:
         """Show the rows that match the filter (all when it is empty), in one batch."""
@@ -174,7 +192,7 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
             view = book.views.get(cid)
             listed = cid in self._order_keys
             wanted = view is not None and (owner is None or view.owner == owner)
-            if listed != wanted or (view is not None and listed and self._order_keys[cid] != _order_key(view)):
+            if listed != wanted or (view is not None and listed and self._order_keys[cid] != self._order_key(view)):
                 reorder = True
                 break
         if reorder:
@@ -198,6 +216,9 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         self._update_summary()
 
     def _stats_changed(self, ids: frozenset[int]) -> None:
+        if self.sort_column in LIVE_COLUMNS:
+            self._rebuild_order()
+            self.apply_filter()
         for cid in ids:
             self.table.refresh_row(cid)
         if self.selected_id() in ids:
@@ -303,6 +324,24 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
             self.act_on_marked("resume")
         else:
             super().action_resume()
+
+    # ------------------------------------------------------------------ sorting
+
+    def action_sort_next(self) -> None:
+        self.sort_column = next_column(self.columns(), self.sort_column)
+        self.sort_descending = False
+        self._resort()
+
+    def action_sort_reverse(self) -> None:
+        if self.sort_column is None:
+            self.sort_column = next_column(self.columns(), None)
+        self.sort_descending = not self.sort_descending
+        self._resort()
+
+    def _resort(self) -> None:
+        self._rebuild_order()
+        self.apply_filter()
+        self.table.set_columns(self.table_columns())
 
     # ------------------------------------------------------------------ navigation
 

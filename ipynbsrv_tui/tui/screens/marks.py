@@ -73,7 +73,7 @@ class MarkedRows:
     def show_marks(self) -> None:
         """Repaint after the marks changed: the ✓ column is there while any row is marked."""
         table = self.table  # type: ignore[attr-defined]
-        table.set_columns(((MARK_COLUMN,) if self.marked else ()) + self.columns())  # type: ignore[attr-defined]
+        table.set_columns(self.table_columns())  # type: ignore[attr-defined]
         table.refresh_rows()
         self._update_summary()  # type: ignore[attr-defined]
 
