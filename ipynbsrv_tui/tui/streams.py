@@ -78,6 +78,19 @@ class ContainerFeed(threading.Thread):
             return None
         return first.result
 
+    def _follow(self) -> Stream[ContainerChange] | Exception | None:
+        """The watch of live changes, or why it could not begin; None when the feed stopped."""
+        try:
+            watch = self.session.watch_containers()
+        except Exception as exc:  # the engine or the broker is away: the list may still answer
+            return exc
+        with self._lock:
+            if self._stopped.is_set():
+                watch.close()
+                return None
+            self._watch = watch
+        return watch
+
     def run(self) -> None:
         attempt = 0
         problem = False
@@ -85,21 +98,20 @@ class ContainerFeed(threading.Thread):
             try:
                 # Follow first, then list: a change between the two (a notebook that answers now,
                 # which no engine event replays) is then in the list or in the watch, never lost.
-                watch = self.session.watch_containers()
-                with self._lock:
-                    if self._stopped.is_set():
-                        watch.close()
-                        return
-                    self._watch = watch
+                watch = self._follow()
+                if watch is None:
+                    return
                 # The early list (DESIGN §12's first frame) was asked before the watch began: it is
                 # shown at once, then replaced by a list asked after, which misses no change.
                 early = self._first_list()
                 if early is not None:
                     self.post(ContainersLoaded(early))
-                views = self.session.list_containers()
+                views = self.session.list_containers()  # the store answers while the engine is away
                 if self._stopped.is_set():
                     return
                 self.post(ContainersLoaded(views))
+                if isinstance(watch, Exception):
+                    raise watch
                 if problem:
                     self.post(FeedProblem("Live updates are back.", recovered=True))
                     problem = False
@@ -146,6 +158,19 @@ class RightsFeed(threading.Thread):
                 watch.close()
             except Exception:  # closing a broken stream may fail; the thread ends either way
                 pass
+
+    def _follow(self) -> Stream[ContainerChange] | Exception | None:
+        """The watch of live changes, or why it could not begin; None when the feed stopped."""
+        try:
+            watch = self.session.watch_containers()
+        except Exception as exc:  # the engine or the broker is away: the list may still answer
+            return exc
+        with self._lock:
+            if self._stopped.is_set():
+                watch.close()
+                return None
+            self._watch = watch
+        return watch
 
     def run(self) -> None:
         attempt = 0

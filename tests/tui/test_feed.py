@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from ipynbsrv_tui.domain import ContainerState
+from ipynbsrv_tui.domain import ContainerState, EngineUnavailable
 from ipynbsrv_tui.tui.early import EarlyCall
-from ipynbsrv_tui.tui.messages import ContainersLoaded
+from ipynbsrv_tui.tui.messages import ContainersLoaded, FeedProblem
 from ipynbsrv_tui.tui.streams import ContainerFeed
 
 from .conftest import FixedSession, fixed_view
@@ -39,3 +39,34 @@ def test_a_notebook_that_became_ready_before_the_watch_began_is_not_left_startin
     lists = [m.views for m in posted if isinstance(m, ContainersLoaded)]
     assert lists[0] is early.result  # the first frame is still the early list, shown at once
     assert lists[-1][0].ready
+
+
+class EngineAway(FixedSession):
+    """The store answers; the engine's live changes cannot begin."""
+
+    def watch_containers(self, since=None):
+        raise EngineUnavailable("Cannot reach the Docker Engine at unix:///nowhere.sock.")
+
+
+def test_the_rows_are_shown_while_the_engine_is_away():
+    """The list comes from the store: an engine that is down must not leave the console empty
+    (the feed began to follow before listing, and a watch that could not begin hid every row)."""
+    session = EngineAway()
+    posted: list[object] = []
+    both = threading.Event()
+
+    def post(message: object) -> None:
+        posted.append(message)
+        if any(isinstance(m, ContainersLoaded) for m in posted) and any(isinstance(m, FeedProblem) for m in posted):
+            both.set()
+
+    feed = ContainerFeed(session, post)
+    feed.start()
+    try:
+        assert both.wait(5), f"expected the rows and a problem line: {posted}"
+    finally:
+        feed.stop()
+    rows = next(m.views for m in posted if isinstance(m, ContainersLoaded))
+    assert [v.id for v in rows] == [v.id for v in session.list_containers()] and rows
+    problem = next(m for m in posted if isinstance(m, FeedProblem))
+    assert "Docker Engine" in problem.text and "Retrying" in problem.text
