@@ -262,9 +262,9 @@ class RemoteSession(ServiceSession):
         """Who the broker finds us to be, each time our rights change; ends with RightsChanged when refused."""
         return self._stream(RemoteStream, "watch_rights", (), {})
 
-    def follow_logs(self, container_id: int, tail: int = 200) -> RemoteStream[str]:
+    def follow_logs(self, container_id: int, tail: int = 200, timestamps: bool = False) -> RemoteStream[str]:
         """Log lines of a container as they come; `close()` ends the iteration."""
-        return self._stream(RemoteStream, "follow_logs", (container_id,), {"tail": tail})
+        return self._stream(RemoteStream, "follow_logs", (container_id,), {"tail": tail, "timestamps": timestamps})
 
     def build_image(
         self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None, nocache: bool = False

@@ -299,10 +299,11 @@ class DockerEngine:
             data = self.client.api.logs(container_id, tail="all" if tail is None else tail, timestamps=timestamps)
         return plain_lines(data)
 
-    def follow_logs(self, container_id: str, tail: int = 100) -> LogFollower:
-        """The last `tail` lines, then new ones as they come, until closed or the container ends."""
+    def follow_logs(self, container_id: str, tail: int = 100, timestamps: bool = False) -> LogFollower:
+        """The last `tail` lines, then new ones as they come, until closed or the container ends;
+        with `timestamps` each line starts with the engine's RFC 3339 time of it."""
         with self._call("follow the logs of container", container_id):
-            stream = self.client.api.logs(container_id, stream=True, follow=True, tail=tail)
+            stream = self.client.api.logs(container_id, stream=True, follow=True, tail=tail, timestamps=timestamps)
         return LogFollower(stream)
 
     def stats(self, container_id: str) -> ContainerStats:

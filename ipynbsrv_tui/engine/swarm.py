@@ -546,9 +546,10 @@ class SwarmEngine:
                 data = b"".join(data)
         return plain_lines(data)
 
-    def follow_logs(self, container_id: str, tail: int = 100) -> LogFollower:
+    def follow_logs(self, container_id: str, tail: int = 100, timestamps: bool = False) -> LogFollower:
         with self._call("follow the logs of service", container_id):
-            stream = self.client.api.service_logs(container_id, stdout=True, stderr=True, follow=True, tail=str(tail))
+            stream = self.client.api.service_logs(container_id, stdout=True, stderr=True, follow=True, tail=str(tail),
+                                                  timestamps=timestamps)
         return LogFollower(stream)
 
     def stats(self, container_id: str) -> ContainerStats:

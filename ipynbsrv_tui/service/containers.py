@@ -165,10 +165,11 @@ class Containers(Component):
             tail = MAX_LOG_LINES
         return self.engine.logs(row.docker_id, tail=tail)
 
-    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200) -> Stream[str]:
-        """A closeable iterator of log lines that ends when closed or when the container stops."""
+    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False) -> Stream[str]:
+        """A closeable iterator of log lines that ends when closed or when the container stops
+        (each line after the engine's time of it with `timestamps`)."""
         row = self.visible(actor, container_id, "container.logs")
-        return self.engine.follow_logs(engine_id(row), tail=tail)
+        return self.engine.follow_logs(engine_id(row), tail=tail, timestamps=timestamps)
 
     def container_stats(self, actor: Actor, container_id: int) -> ContainerStats:
         row = self.visible(actor, container_id, "container.stats")

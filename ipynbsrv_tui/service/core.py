@@ -132,8 +132,8 @@ class NotebookService(Component):
     def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:
         return self.containers.container_logs(actor, container_id, tail)
 
-    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200) -> Stream[str]:
-        return self.containers.follow_logs(actor, container_id, tail)
+    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False) -> Stream[str]:
+        return self.containers.follow_logs(actor, container_id, tail, timestamps)
 
     def container_stats(self, actor: Actor, container_id: int) -> ContainerStats:
         return self.containers.container_stats(actor, container_id)

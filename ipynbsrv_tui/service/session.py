@@ -87,8 +87,8 @@ class Session(ServiceSession):
     def container_logs(self, container_id: int, tail: int = 500) -> list[str]:
         return self.service.container_logs(self.actor, container_id, tail)
 
-    def follow_logs(self, container_id: int, tail: int = 200) -> Stream[str]:
-        return self.service.follow_logs(self.actor, container_id, tail)
+    def follow_logs(self, container_id: int, tail: int = 200, timestamps: bool = False) -> Stream[str]:
+        return self.service.follow_logs(self.actor, container_id, tail, timestamps)
 
     def container_stats(self, container_id: int) -> ContainerStats:
         return self.service.container_stats(self.actor, container_id)

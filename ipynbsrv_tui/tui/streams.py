@@ -281,12 +281,14 @@ class LineBuffer:
 class LogFollower(threading.Thread):
     """Reads `session.follow_logs(container_id)` into a LineBuffer until the stream ends or stop()."""
 
-    def __init__(self, session, container_id: int, buffer: LineBuffer, tail: int = 500) -> None:
+    def __init__(self, session, container_id: int, buffer: LineBuffer, tail: int = 500,
+                 timestamps: bool = False) -> None:
         super().__init__(name=f"ipynbsrv-logs-{container_id}", daemon=True)
         self.session = session
         self.container_id = container_id
         self.buffer = buffer
         self.tail = tail
+        self.timestamps = timestamps
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._stream = None
@@ -303,7 +305,10 @@ class LogFollower(threading.Thread):
 
     def run(self) -> None:
         try:
-            stream = self.session.follow_logs(self.container_id, tail=self.tail)
+            if self.timestamps:
+                stream = self.session.follow_logs(self.container_id, tail=self.tail, timestamps=True)
+            else:
+                stream = self.session.follow_logs(self.container_id, tail=self.tail)
             with self._lock:
                 if self._stopped.is_set():
                     if hasattr(stream, "close"):

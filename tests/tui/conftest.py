@@ -209,7 +209,7 @@ class FixedSession:
     def list_snapshots(self, container_id: int) -> list[SnapshotView]:
         return list(self.snapshots.get(container_id, []))
 
-    def follow_logs(self, container_id: int, tail: int = 200) -> FixedLogs:
+    def follow_logs(self, container_id: int, tail: int = 200, timestamps: bool = False) -> FixedLogs:
         return FixedLogs(list(self.log_lines))
 
     def _set_state(self, method: str, container_id: int, state: ContainerState) -> ContainerView:

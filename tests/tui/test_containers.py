@@ -3,6 +3,8 @@ filter, details (info / logs / stats), reconcile, confirmation default."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.widgets import Select
 
@@ -202,6 +204,20 @@ async def test_details_info_logs_and_stats(admin_session, alice_container, servi
         assert panel.view.current_match is not None and "tick 2" in panel.view.lines[panel.view.current_match]
         await pilot.press("f")
         assert panel.view.follow
+
+        # t: the log read again with the engine's time before each line, t again without
+        stamped = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z ")
+        assert not any(stamped.match(line) for line in panel.view.lines)
+        await pilot.press("t")
+        assert panel.timestamps and isinstance(app.screen, ContainerDetailsScreen)  # t is not snapshot here
+        await wait_until(pilot, lambda: sum(bool(stamped.match(line)) and "tick" in line
+                                            for line in panel.view.lines) >= 3, timeout=20, what="stamped lines")
+        assert all(stamped.match(line) for line in panel.view.lines)
+        assert "timestamps (t hides)" in screen_text(app)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: sum("tick" in line for line in panel.view.lines) >= 3, timeout=20,
+                         what="lines without stamps")
+        assert not any(stamped.match(line) for line in panel.view.lines)
 
         # stats: sparklines fed by the sampler
         await pilot.press("S")

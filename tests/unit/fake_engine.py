@@ -199,7 +199,7 @@ class RecordingEngine:
         self.log_tails.append(tail)
         return []
 
-    def follow_logs(self, container_id: str, tail: int = 100) -> ClosedLines:
+    def follow_logs(self, container_id: str, tail: int = 100, timestamps: bool = False) -> ClosedLines:
         self._known(container_id)
         return ClosedLines()
 

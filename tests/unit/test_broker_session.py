@@ -109,7 +109,7 @@ class FakeService:
     def health(self, actor: Actor) -> dict:
         raise RuntimeError("a bug in the service")
 
-    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200) -> FakeStream:
+    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False) -> FakeStream:
         stream = FakeStream([f"line {i}" for i in range(tail)], block=True)
         self.streams.append(stream)
         return stream

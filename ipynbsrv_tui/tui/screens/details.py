@@ -145,14 +145,20 @@ class ContainerDetailsScreen(ContainerScreen):
 
     # ------------------------------------------------------------------ logs
 
-    def _start_logs(self, restart: bool = False) -> None:
+    @on(LogPanel.TimestampsToggled)
+    def _timestamps_toggled(self, event: LogPanel.TimestampsToggled) -> None:
+        event.stop()
+        self._start_logs(restart=True, tail=500)
+
+    def _start_logs(self, restart: bool = False, tail: int | None = None) -> None:
         if self._follower is not None and not restart:
             return
         self._stop_logs()
         self._buffer = LineBuffer()
         self._stream_note = ""
         self._follower = LogFollower(self.app.session, self.container_id, self._buffer,
-                                     tail=0 if restart else 500)
+                                     tail=tail if tail is not None else (0 if restart else 500),
+                                     timestamps=self.query_one(LogPanel).timestamps)
         self._follower.start()
         self.query_one(LogPanel).set_note("")
 

@@ -20,6 +20,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
@@ -82,13 +83,22 @@ class LogPanel(Vertical):
         Binding("slash", "open_search", "Search"),
         Binding("n", "next_match", "Next match"),
         Binding("N", "previous_match", "Previous match", key_display="N"),
+        Binding("t", "toggle_timestamps", "Timestamps on/off", show=False),
     ]
+
+    class TimestampsToggled(Message):
+        """`t`: the log is to be read again with (or without) the engine's time of each line."""
+
+        def __init__(self, timestamps: bool) -> None:
+            super().__init__()
+            self.timestamps = timestamps
 
     def __init__(self, max_lines: int = DEFAULT_MAX_LINES, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = LogView(max_lines=max_lines)
         self.status = Static("", classes="log-status", markup=False)
         self.note = ""
+        self.timestamps = False
         self._status_line = ""
 
     def compose(self) -> ComposeResult:
@@ -120,6 +130,8 @@ class LogPanel(Vertical):
         if view.search_term:
             where = f"line {view.current_match + 1}" if view.current_match is not None else "no match"
             parts.append(f"search {view.search_term!r}: {where} (n/N)")
+        if self.timestamps:
+            parts.append("timestamps (t hides)")
         if self.note:
             parts.append(self.note)
         line = " · ".join(parts)
@@ -129,6 +141,14 @@ class LogPanel(Vertical):
 
     def action_toggle_follow(self) -> None:
         self.view.follow = not self.view.follow
+
+    def action_toggle_timestamps(self) -> None:
+        """The lines are read again from the engine, each after its time (RFC 3339, UTC)."""
+        self.timestamps = not self.timestamps
+        self.view.clear()
+        self.view.follow = True
+        self._update_status()
+        self.post_message(self.TimestampsToggled(self.timestamps))
 
     def action_open_search(self) -> None:
         self.add_class("-searching")
