@@ -273,6 +273,9 @@ class NotebookService(Component):
     ) -> list[str]:
         return self.images.build_plan(actor, folder, tag, build_args, nocache)
 
+    def build_defaults(self, actor: Actor, folder: str) -> dict[str, str]:
+        return self.images.build_defaults(actor, folder)
+
     def list_builds(self, actor: Actor, limit: int = 100) -> list[BuildView]:
         return self.images.list_builds(actor, limit)
 

@@ -265,6 +265,20 @@ class Images(Component):
                 lines.append(f"{step.tag} is missing and will be built first, from {step.folder.name}/.")
         return lines
 
+    def build_defaults(self, actor: Actor, folder: str) -> dict[str, str]:
+        """The build args a build of `folder` without any uses, for a form to show them: BASE_IMAGE
+        is `[build] base_image`, or the image folder the Dockerfile's default names under the prefix
+        (e.g. BASE_IMAGE=debian:bookworm-slim for base-ldap), never left to the Dockerfile unsaid."""
+        self._require_images_admin(actor, "image.plan", folder)
+        context = self._context(folder)
+        root = Path(self.config.build.dockerfiles)
+        if context.parent != root.resolve():
+            root = context.parent
+        from ..engine.dockerfiles import plan_build
+
+        plan = plan_build(context.name, self.config.build, lambda _ref: True, root=root)
+        return dict(plan.target.buildargs)
+
     def list_builds(self, actor: Actor, limit: int = 100) -> list[BuildView]:
         self._require_images_admin(actor, "image.builds")
         return [_build_view(b) for b in Build.select().order_by(Build.id.desc()).limit(limit)]

@@ -197,6 +197,9 @@ class Session(ServiceSession):
     ) -> list[str]:
         return self.service.build_plan(self.actor, folder, tag, build_args, nocache)
 
+    def build_defaults(self, folder: str) -> dict[str, str]:
+        return self.service.build_defaults(self.actor, folder)
+
     def list_builds(self, limit: int = 100) -> list[BuildView]:
         return self.service.list_builds(self.actor, limit)
 

@@ -21,6 +21,7 @@ from ..config import Config
 from ..domain import Actor, ContainerView, Health
 from .background import Background, ErrorToasts, error_text
 from .book import ContainerBook
+from .buildshelf import BuildShelf
 from .commands import SectionCommands, action_name
 from .console import ConsoleApp
 from .early import EarlyCall
@@ -88,15 +89,17 @@ class Section:
         return self.screen_class()
 
 
-# One line per section: its key binding, tab, palette entry and help follow from it.
+# One line per section: its key binding, tab, palette entry and help follow from it. The short
+# titles are whole words, so that at 80 columns the tab line reads "1 Containers 2 Images 3 Users
+# 4 Mine 5 Groups 6 Shares 7 Inbox" with the current section's full title (issue 28, item 11).
 SECTIONS = (
-    Section("containers", "Containers", "1", True, ".screens.containers", "ContainersScreen", "Ctrs"),
-    Section("images", "Images", "2", True, ".screens.images", "ImagesScreen", "Img"),
+    Section("containers", "Containers", "1", True, ".screens.containers", "ContainersScreen"),
+    Section("images", "Images", "2", True, ".screens.images", "ImagesScreen"),
     Section("users", "Users", "3", True, ".screens.users", "UsersScreen"),
     Section("notebooks", "My notebooks", "4", False, ".screens.notebooks", "NotebooksScreen", "Mine"),
-    Section("groups", "Groups", "5", False, ".screens.groups", "GroupsScreen", "Grp"),
-    Section("shares", "Shares", "6", False, ".screens.shares", "SharesScreen", "Shr"),
-    Section("notifications", "Notifications", "7", False, ".screens.notifications", "NotificationsScreen", "Note"),
+    Section("groups", "Groups", "5", False, ".screens.groups", "GroupsScreen"),
+    Section("shares", "Shares", "6", False, ".screens.shares", "SharesScreen"),
+    Section("notifications", "Notifications", "7", False, ".screens.notifications", "NotificationsScreen", "Inbox"),
     Section("nodes", "Nodes", "8", True, ".screens.nodes", "NodesScreen", swarm_only=True),
     Section("backups", "Backups", "9", False, ".screens.backups", "BackupsScreen", "Bkp", backup_only=True),
 )
@@ -122,6 +125,7 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
     BINDINGS = [
         *(Binding(s.key, f"section('{s.mode}')", s.title, show=False) for s in SECTIONS),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("B", "show_build", "Running build", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False),
         Binding("q", "back_or_quit", "Back / quit", show=False),
     ]
@@ -130,6 +134,7 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
     # Why the broker does not answer (client mode), or None while it does; the header shows it.
     service_lost: reactive[str | None] = reactive(None)
     unread: reactive[int] = reactive(0)  # the actor's unread notifications (header badge)
+    build_note: reactive[str] = reactive("")  # the running build, e.g. "⚙ ipython3-notebook:latest 8/21"
 
     def __init__(self, config: Config, session, *, hangup_guard: bool = False, theme: str | None = None,
                  watch: bool = True, tune_gc: bool = False, returning: ReturnOnLogin | None = None,
@@ -142,6 +147,7 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
         self.DEFAULT_MODE = self.home_mode(session.actor, self.sections)  # type: ignore[misc]
         super().__init__()
         self.book = ContainerBook(self)
+        self.builds = BuildShelf(self)
         self.error_toasts = ErrorToasts()
         self._health_error: str | None = None  # shown once until the health check answers again
         self.feed: ContainerFeed | None = None
@@ -355,6 +361,23 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
             self.simulate_key("escape")
         else:
             self.exit()
+
+    async def action_show_build(self) -> None:
+        """`B`: the running build's log (or the last one that ended in the background), from anywhere."""
+        panel = self.builds.latest()
+        if panel is None:
+            self.notify("No build is running: b in 2 Images starts one, h there lists the past ones.",
+                        markup=False)
+            return
+        if panel in self.screen_stack:
+            return
+        holder = next((mode for mode, stack in self._screen_stacks.items() if panel in stack), None)
+        if holder is None and self.section_for("images") is not None:
+            holder = "images"
+        if holder is not None and holder != self.current_mode:
+            await self.switch_mode(holder)
+        if panel not in self.screen_stack:
+            await self.push_screen(panel)
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

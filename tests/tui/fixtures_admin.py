@@ -176,6 +176,11 @@ class FixedAdminSession:
     def dockerfile_folders(self) -> list[str]:
         return ["base-ldap", "ipython2-notebook", "ipython3-notebook"]
 
+    def build_defaults(self, folder: str) -> dict[str, str]:
+        if folder == "base-ldap":
+            return {"BASE_IMAGE": "debian:bookworm-slim"}
+        return {"BASE_IMAGE": "ipynbsrv/base-ldap:latest"}
+
     def build_plan(self, folder, tag=None, build_args=None, nocache=False) -> list[str]:
         lines = [f"{tag} will be built from {folder}/."]
         if "BASE_IMAGE" not in (build_args or {}):

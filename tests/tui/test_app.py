@@ -115,6 +115,17 @@ async def test_tab_line_fits_80_columns_with_eight_sections():
     assert [mode_at(many, "s1", 78, x) for x in (0, 14)] == ["s1", "s2"]
 
 
+@pytest.mark.parametrize("current", [s.mode for s in SECTIONS if not (s.swarm_only or s.backup_only)])
+def test_tab_titles_are_words_at_80_columns(current):
+    """Issue 28, item 11: no Img / Grp / Shr / Note (which read like notebooks) at 80 columns."""
+    sections = [s for s in SECTIONS if not (s.swarm_only or s.backup_only)]
+    line = tab_line(sections, current, 78).plain
+    shown = {s.mode: s.title if s.mode == current else s.short_title for s in sections}
+    assert line == "".join(f" {s.key} {shown[s.mode]} " for s in sections)
+    assert all(word not in line.split() for word in ("Img", "Grp", "Shr", "Note", "Ctrs"))
+    assert " 2 Images " in line and (" 7 Inbox " in line or " 7 Notifications " in line)
+
+
 async def test_clicking_a_tab_switches_section():
     app = make_app(FixedSession())
     async with app.run_test(size=(80, 24)) as pilot:

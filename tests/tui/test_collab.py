@@ -48,7 +48,7 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen), what="the groups section")
-        assert "5 Groups" in screen_text(app) and "7 Note" in screen_text(app).replace("Notifications", "Note")
+        assert "5 Groups" in screen_text(app) and "7 Inbox" in screen_text(app).replace("Notifications", "Inbox")
         await pilot.press("n")
         await fill(pilot, app, *"lab", "enter")
         await wait_until(pilot, lambda: "lab" in app.screen.items, what="the new group")
@@ -175,3 +175,19 @@ async def test_root_is_refused_what_it_cannot_own_before_any_form_opens(people_s
         await wait_until(pilot, lambda: any("so cannot own a share" in note for note in app.notes), what="the refusal")
         assert isinstance(app.screen, SharesScreen)
     assert people_service.list_shares(ROOT) == [] and not any(g.name == "lab" for g in people_service.collab_groups(ROOT))
+
+
+@pytest.mark.parametrize("key", ["3", "5", "6"])
+async def test_list_footers_keep_filter_at_80_columns(people_service, key):
+    """Issue 28, item 11: "/ Filter" stays in the Users, Groups and Shares footers at 80x24 (the
+    section's own keys are cut first, "? Help" is pinned right)."""
+    from tests.fixtures.recorded_service import ROOT
+
+    app = make_app(Session(people_service, ROOT), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(key)
+        await wait_until(pilot, lambda: app.current_mode != "containers", what="the section")
+        await pilot.pause(0.2)
+        footer = screen_text(app).splitlines()[-1]
+        assert "/ Filter" in footer, footer
+        assert footer.rstrip().endswith("? Help"), footer

@@ -51,7 +51,7 @@ async def run_build(pilot, app, folder: str, tag: str) -> BuildScreen:
     options.highlighted = options.get_option_index(folder)
     await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(app.screen, BuildFormScreen), what="the build form")
-    await pilot.press("ctrl+u", *tag, "enter")
+    await pilot.press("shift+tab", "ctrl+u", *tag, "enter")  # the form starts in Build args
     await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen), what="the build panel")
     return app.screen
 
@@ -275,7 +275,7 @@ async def test_build_form_checks_tag_and_build_args(local_session, service_confi
         await pilot.pause()
         form = app.screen
         assert form.query_one("#tag", Input).value == "ipynbsrv/ipython3-notebook:latest"
-        await pilot.press("ctrl+u", *"Bad Tag", "enter")
+        await pilot.press("shift+tab", "ctrl+u", *"Bad Tag", "enter")
         assert app.screen is form and results == []
         await pilot.press("ctrl+u", *"t/x:1", "tab", *"A=b c", "enter", *"oops", "ctrl+s")
         await pilot.pause()
@@ -304,8 +304,8 @@ async def test_build_form_keeps_the_tag_remembers_args_and_shows_the_plan():
         plan = form.query_one("#plan")
         await wait_for(pilot, lambda: "will be built from" in str(plan.render()), what="the plan")
         assert "missing" not in str(plan.render())  # BASE_IMAGE given: no base to build first
-        assert form.focused.id == "tag"
-        await pilot.press("x")  # typing in Tag does not replace the prefilled tag
+        assert form.focused.id == "build-args"  # bordered and labelled; the tag follows the folder
+        await pilot.press("shift+tab", "x")  # typing in Tag does not replace the prefilled tag
         assert form.query_one("#tag", Input).value == "ipynbsrv/ipython3-notebook:latestx"
         await pilot.press("backspace")
         area.load_text("")
@@ -315,6 +315,25 @@ async def test_build_form_keeps_the_tag_remembers_args_and_shows_the_plan():
         await wait_for(pilot, lambda: results, what="the form to close")
     assert results[0].tag == "ipynbsrv/ipython3-notebook:latest" and results[0].build_args == {}
 
+
+
+async def test_build_form_starts_in_build_args_filled_with_the_base_a_build_would_use():
+    """Issue 28, item 9: a folder never built here shows BASE_IMAGE from [build] base_image (through
+    the service's build_defaults) in the focused, bordered Build args box; typing goes there."""
+    app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen))
+        results = []
+        await app.push_screen(BuildFormScreen("base-ldap"), results.append)
+        form = app.screen
+        area = form.query_one("#build-args")
+        await wait_for(pilot, lambda: area.text, what="the default build args")
+        assert area.text == "BASE_IMAGE=debian:bookworm-slim"
+        assert form.focused is area and area.styles.border_top[0] not in ("", "none", "hidden")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: results, what="the form to close")
+    assert results[0].build_args == {"BASE_IMAGE": "debian:bookworm-slim"}
+    assert results[0].tag == "ipynbsrv/base-ldap:latest"
 
 
 async def test_history_reopens_a_stored_log_and_markup_stays_text():

@@ -15,6 +15,7 @@ from ipynbsrv_tui import validation
 from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.directory import base
 from ipynbsrv_tui.domain import (
+    Actor,
     AlreadyExists,
     EngineEvent,
     NotAuthorized,
@@ -191,6 +192,28 @@ def test_build_plan_names_the_missing_base_before_the_image(tmp_path, recording_
         recording_engine.stored["ipynbsrv/base-ldap:latest"] = ""
         assert recorded_service.build_plan(ROOT, "ipython3-notebook", tag="t/x:1") == [
             "t/x:1 will be built from ipython3-notebook/."]
+    finally:
+        close_database()
+
+
+def test_build_defaults_name_the_base_image_a_build_without_args_uses(tmp_path, recording_engine):
+    """Issue 28, item 9: the build form starts from these, so a forgotten BASE_IMAGE is shown, not
+    silently the Dockerfile's default."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2] / "dockerfiles"
+    config = Config().replace(database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
+                              data={"root": str(tmp_path / "data")},
+                              build={"dockerfiles": str(repo), "base_image": "debian:trixie-slim"})
+    from ipynbsrv_tui.service import build_service
+
+    recorded_service = build_service(config, engine_factory=lambda: recording_engine)
+    try:
+        assert recorded_service.build_defaults(ROOT, "base-ldap") == {"BASE_IMAGE": "debian:trixie-slim"}
+        assert recorded_service.build_defaults(ROOT, "ipython3-notebook") == {
+            "BASE_IMAGE": "ipynbsrv/base-ldap:latest"}
+        with pytest.raises(NotAuthorized):
+            recorded_service.build_defaults(Actor("alice", 2001, False), "base-ldap")
     finally:
         close_database()
 

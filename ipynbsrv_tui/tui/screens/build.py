@@ -112,8 +112,11 @@ class FolderPickerScreen(Background, Dialog[str | None]):
 class BuildFormScreen(Background, Dialog[BuildRequest | None]):
     """Edit the tag, the build args (KEY=VALUE lines) and no-cache before a build starts.
 
-    The build args start as the last build of this folder had them; the plan (which missing bases
-    are built first) is shown under the fields and follows what is typed.
+    The build args start as the last build of this folder had them, else as a build without any
+    would use them (`build_defaults`: BASE_IMAGE from `[build] base_image` or the image folder the
+    Dockerfile names), so nothing is left to a Dockerfile default unseen. The first focus is there,
+    in the bordered Build args box; the tag follows the folder. The plan (which missing bases are
+    built first) is shown under the fields and follows what is typed.
     """
 
     DEFAULT_CSS = """
@@ -132,7 +135,7 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
         Binding("escape", "dismiss(None)", "Cancel"),
         Binding("ctrl+s", "start", "Build"),
     ]
-    AUTO_FOCUS = "#tag"
+    AUTO_FOCUS = "#build-args"
 
     def __init__(self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -159,16 +162,25 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
 
     def on_mount(self) -> None:
         if not self.build_args:
-            self.run_call(self.app.session.list_builds, then=self._remember_args, failed=lambda _exc: None)
+            self.run_call(self.app.session.list_builds, then=self._remember_args,
+                          failed=lambda _exc: self._remember_args([]))
         self._plan_soon()
 
     def _remember_args(self, builds: list[BuildView]) -> None:
-        """Fill the build args of this folder's last build (newest first), unless some were typed."""
-        area = self.query_one("#build-args", TextArea)
+        """Fill the build args of this folder's last build (newest first), unless some were typed;
+        without one, the args a build without any would use."""
         name = Path(self.folder.rstrip("/")).name
         last = next((b for b in builds if b.context == self.folder or Path(b.context).name == name), None)
-        if last is not None and last.build_args and not area.text.strip():
-            area.load_text("\n".join(f"{k}={v}" for k, v in last.build_args.items()))
+        if last is not None and last.build_args:
+            self._fill_args(last.build_args)
+        else:
+            self.run_call(self.app.session.build_defaults, self.folder, then=self._fill_args,
+                          failed=lambda _exc: None)
+
+    def _fill_args(self, args: dict[str, str]) -> None:
+        area = self.query_one("#build-args", TextArea)
+        if args and not area.text.strip():
+            area.load_text("\n".join(f"{k}={v}" for k, v in args.items()))
 
     @on(Input.Changed, "#tag")
     @on(TextArea.Changed, "#build-args")
@@ -234,8 +246,9 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
     """The build panel: streams a build's log live (or shows a finished build's stored log).
 
     `c` stops a running build after a confirmation (the key leaves the footer when the build ends);
-    Escape goes back (asking first while the build runs); `f` pauses or resumes following the end
-    of the log (End resumes too). A question about a build that has since ended closes itself.
+    Escape, `q` and the section keys leave it alike: a running build goes on in the background
+    (see `tui.buildshelf`); `f` pauses or resumes following the end of the log (End resumes too).
+    A question about a build that has since ended closes itself.
     """
 
     DEFAULT_CSS = """
@@ -251,6 +264,8 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
         "previous match.",
         "Step lines are bold, tolerated Debian noise dim, warnings yellow, errors red; the bar at the "
         "bottom counts them. A stopped build is Cancelled and keeps no image.",
+        "Escape, q or a section key leaves a running build going in the background: the header shows "
+        "its step and B brings this log back from anywhere; only c stops the build.",
     )
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -283,6 +298,28 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
     def running(self) -> bool:
         return self.pump is not None and self.pump.running
 
+    @property
+    def tag(self) -> str:
+        if self.request is not None:
+            return self.request.tag
+        return self.build.image_ref if self.build is not None else "this image"
+
+    @property
+    def short_name(self) -> str:
+        """The image's name without its repository path, for the header."""
+        return self.tag.rsplit("/", 1)[-1]
+
+    @property
+    def step_text(self) -> str:
+        """`8/21` while a build has reached a step, else ``."""
+        log = self.log_view
+        if log.step is None:
+            return ""
+        return f"{log.step}/{log.total_steps or '?'}"
+
+    def _shelf(self):
+        return getattr(self.app, "builds", None)
+
     def _title(self) -> Text:
         if self.request is not None:
             text = Text(f"Build {self.request.tag}", no_wrap=True, overflow="ellipsis")
@@ -305,6 +342,9 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
 
     def _start_build(self, request: BuildRequest) -> None:
         session = self.app.session
+        shelf = self._shelf()
+        if shelf is not None:
+            shelf.keep(self)  # leaving the panel leaves the build running
         self.log_view.start()
         self.refresh_bindings()
         self.pump = BuildPump(
@@ -337,9 +377,14 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
 
     @on(BuildEvents)
     def _events(self, message: BuildEvents) -> None:
-        self.log_view.append_events(message.events, message.lines)
+        log = self.log_view
+        step = log.step
+        log.append_events(message.events, message.lines)
         if self.pump is not None:
             self.pump.delivered()
+        shelf = self._shelf()
+        if shelf is not None and log.step != step:
+            shelf.changed()
 
     @on(BuildEnded)
     def _ended(self, message: BuildEnded) -> None:
@@ -354,7 +399,10 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
         question, self._question = self._question, None
         if question is not None and question.is_attached:
             question.dismiss(None)  # it asked about a build that is no longer running
-        tag = self.request.tag if self.request else ""
+        shelf = self._shelf()
+        if shelf is not None:
+            shelf.ended(self)
+        tag = self.tag
         if summary.status is BuildStatus.SUCCEEDED:
             self.app.notify(f"Built {tag}.", title="Build succeeded", markup=False)
         elif summary.status is BuildStatus.CANCELLED:
@@ -376,24 +424,24 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
 
     def action_cancel_build(self) -> None:
         if self.running:
-            self._ask_cancel(leave=False)
+            self._ask_cancel()
 
     def action_back(self) -> None:
-        if self.running:
-            self._ask_cancel(leave=True)
-            return
-        self.dismiss(self.summary)
+        """Back to where the panel was opened from; a running build goes on (see `tui.buildshelf`)."""
+        self.dismiss(None if self.running else self.summary)
 
-    def _ask_cancel(self, leave: bool) -> None:
-        tag = self.request.tag if self.request else "this image"
-        question = f"The build of {tag} is still running. Stop it?"
+    def on_screen_suspend(self) -> None:
+        shelf = self._shelf()
+        if shelf is not None:
+            self.app.call_after_refresh(shelf.left, self)
+
+    def _ask_cancel(self) -> None:
+        question = f"The build of {self.tag} is still running. Stop it?"
 
         def answered(stop: bool | None) -> None:
             self._question = None
             if stop and self.pump is not None:
                 self.pump.cancel()
-                if leave:
-                    self.dismiss(None)
 
         self._question = ConfirmScreen(question, confirm_label="Stop build", cancel_label="Keep building")
         self.app.push_screen(self._question, answered)

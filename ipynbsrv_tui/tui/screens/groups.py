@@ -36,7 +36,8 @@ class GroupsScreen(CollabListScreen):
     FILTER_HINT = "filter by group, creator or member"
     EMPTY = "No groups yet: n creates one."
     HINT = "n new group · a add member · + join · enter details"
-    BINDINGS = [
+    BINDINGS = [  # the filter first: the footer cuts from the right at 80 columns
+        *CollabListScreen.COMMON_BINDINGS,
         Binding("n", "create", "New group"),
         Binding("a", "add_member", "Add member"),
         Binding("x", "remove_member", "Remove member"),
@@ -44,7 +45,6 @@ class GroupsScreen(CollabListScreen):
         Binding("e", "leave", "Leave"),
         Binding("d", "delete", "Delete"),
         Binding("i", "share_image", "Share image", show=False),
-        *CollabListScreen.COMMON_BINDINGS,
     ]
 
     def load_call(self):

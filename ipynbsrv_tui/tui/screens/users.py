@@ -64,14 +64,14 @@ class UsersScreen(Background, Screen):
     UsersScreen #stale.-shown { display: block; }
     UsersScreen #user-details { height: 2; padding: 0 1; background: $boost; }
     """
-    BINDINGS = [
+    BINDINGS = [  # the filter first: the footer cuts from the right at 80 columns
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("n", "create", "New user"),
         Binding("p", "password", "Password"),
         Binding("a", "toggle_admin", "Admin"),
         Binding("t", "toggle_active", "Disable/enable"),
         Binding("d", "delete", "Delete"),
         Binding("y", "sync", "Sync"),
-        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("f5", "reload", "Refresh", show=False),
     ]
 

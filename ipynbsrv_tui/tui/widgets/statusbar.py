@@ -33,8 +33,9 @@ class StatusBar(Widget):
         self.watch(self.app, "health", self._health_changed, init=False)
         if hasattr(self.app, "service_lost"):
             self.watch(self.app, "service_lost", self._health_changed, init=False)
-        if hasattr(self.app, "unread"):
-            self.watch(self.app, "unread", self._health_changed, init=False)
+        for name in ("unread", "build_note"):
+            if hasattr(self.app, name):
+                self.watch(self.app, name, self._health_changed, init=False)
 
     def _health_changed(self, _health: Health | None) -> None:
         self.refresh()
@@ -64,6 +65,9 @@ class StatusBar(Widget):
         unread = getattr(app, "unread", 0)
         if unread:  # first after the section, so it stays visible at 80 columns
             line.append(f" ✉ {unread} unread", style="bold yellow")
+        build = getattr(app, "build_note", "")
+        if build:  # a build going on in the background (B brings it back)
+            line.append(f" {build} B", style="bold cyan")
         line.append(" │ ")
         host = health.host if health else getattr(session, "host", "") or "…"
         mode = getattr(session, "mode", "") or (health.mode if health else "")
