@@ -231,7 +231,14 @@ def test_lifecycle_commands_take_several_containers_one_line_each(cli, tiny_imag
     ok(cli("users", "create", owner, "--password-file", str(password_file)))
     ids = [json.loads(ok(cli("containers", "create", name, "--image", "tiny", "--owner", owner, "--no-start",
                              "--json")))["id"] for name in ("one", "two")]
+    try:
+        _several_containers_one_line_each(cli, owner, ids)
+    finally:  # engine names carry the uid, not the owner fixture's name: delete them here
+        for cid in ids:
+            cli("containers", "delete", f"#{cid}", "--yes")
 
+
+def _several_containers_one_line_each(cli, owner: str, ids: list[int]) -> None:
     some = cli("containers", "start", f"{owner}/one", f"#{ids[1]}", f"{owner}/gone")
     assert some.returncode == 1, some.stderr
     assert some.stdout.splitlines() == [f"{owner}/one (#{ids[0]}) is starting.", f"{owner}/two (#{ids[1]}) is starting."]
