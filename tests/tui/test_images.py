@@ -223,8 +223,10 @@ async def test_live_build_of_a_failing_dockerfile_shows_the_exit_code(engine_ses
         assert "Failed (exit code 3)" in screen_text(app)
         assert "returned a non-zero code: 3" in panel.log_view.summary_text().plain
         assert any("returned a non-zero code: 3" in line for line in panel.log_view.view.lines)
-        await wait_for(pilot, lambda: any("returned a non-zero code: 3" in n for n in notifications(app)),
+        # The panel is on screen: its bar says why, and a short toast does not cover the bar (issue 28, item 11).
+        await wait_for(pilot, lambda: any("bar under the log" in n for n in notifications(app)),
                        what="the failure notification")
+        assert [n.timeout for n in app._notifications if "bar under the log" in n.message] == [3]
 
 
 @pytest.mark.docker

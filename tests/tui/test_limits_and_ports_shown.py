@@ -45,3 +45,29 @@ def test_the_memory_column_is_never_cut():
         assert len(cell) <= fmt.MEMORY_WIDTH, cell
 
     fits()
+
+
+async def test_the_sparklines_say_their_scale():
+    """Issue 28, item 11: a sparkline spans its lowest to highest sample, so 15 % memory drew a full
+    graph; the labels now give the share of the limit and the graph's range."""
+    from textual.app import App
+
+    from ipynbsrv_tui.domain import ContainerStats
+    from ipynbsrv_tui.tui.widgets.stats import StatsPanel
+
+    view = ContainerView(id=1, name="nb", owner="alice", image="i", image_ref="x", state=ContainerState.RUNNING,
+                         host_port=49152, cpus=1.0, memory_limit=1024**3)
+    history = [ContainerStats(5.0, 100 * 1024**2, 1024**3, 3), ContainerStats(12.5, 150 * 1024**2, 1024**3, 4)]
+
+    class Host(App):
+        def compose(self):
+            yield StatsPanel()
+
+    app = Host()
+    async with app.run_test(size=(80, 24)):
+        panel = app.query_one(StatsPanel)
+        panel.show(view, history)
+        cpu = str(panel.query_one("#cpu-label").render())
+        memory = str(panel.query_one("#memory-label").render())
+    assert cpu == "CPU  12.5% of 1 CPU  graph 5.0–12.5%"
+    assert memory.startswith("Memory  150M of 1G (15%)") and memory.endswith("graph 100M–150M")

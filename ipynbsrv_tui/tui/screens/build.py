@@ -408,6 +408,9 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
         elif summary.status is BuildStatus.CANCELLED:
             self.app.notify(f"The build of {tag} was cancelled.", title="Build cancelled", severity="warning",
                             markup=False)
+        elif self.app.screen is self:  # the bar under the log says why; a long toast would cover its end
+            self.app.notify("The reason is in the bar under the log.", title=f"Build of {tag} failed",
+                            severity="error", markup=False, timeout=3)
         else:
             self.app.notify(summary.error or message.error or "The build failed.", title=f"Build of {tag} failed",
                             severity="error", markup=False, timeout=10)

@@ -42,7 +42,14 @@ class StatsPanel(Vertical):
             cpu_label.append(f"{latest.cpu_percent:.1f}%" + (f" of {cpus:g} CPU" if cpus else ""))
             limit = (view.memory_limit if view else 0) or latest.memory_limit
             memory_label.append(f"{fmt.size(latest.memory_bytes)}" + (f" of {fmt.size(limit)}" if limit else ""))
+            if limit:
+                memory_label.append(f" ({100 * latest.memory_bytes / limit:.0f}%)")
             memory_label.append(f"  pids {latest.pids}", style="dim")
+            # A sparkline spans its lowest to its highest sample: say so, or 15 % looks full.
+            cpu = [sample.cpu_percent for sample in history]
+            cpu_label.append(f"  graph {min(cpu):.1f}–{max(cpu):.1f}%", style="dim")
+            memory = [sample.memory_bytes for sample in history]
+            memory_label.append(f"  graph {fmt.size(min(memory))}–{fmt.size(max(memory))}", style="dim")
         self.query_one("#cpu-label", Static).update(cpu_label)
         self.query_one("#memory-label", Static).update(memory_label)
         self.query_one("#cpu-spark", Sparkline).data = [s.cpu_percent for s in history] or [0.0]
