@@ -96,17 +96,19 @@ class BuildHandle:
             Build.update(images=",".join(images)).where(Build.id == self.build_id).execute()
 
     def _finish(self) -> None:
-        workers.end("build", self.build_id)
         summary = self._stream.summary
         if summary is None:
             status = BuildStatus.CANCELLED if self._cancelled.is_set() else BuildStatus.FAILED
             summary = BuildSummary(status, None, None, "the build stream ended early", 0, 0, 0, 0.0)
         self.summary = summary
-        Build.update(
-            finished=utcnow(), status=summary.status.value, image_id=summary.image_id or "",
-            exit_code=summary.exit_code, error=summary.error or "", tolerated=summary.tolerated,
-            warnings=summary.warnings, lines=summary.lines,
-        ).where(Build.id == self.build_id).execute()
+        try:
+            Build.update(
+                finished=utcnow(), status=summary.status.value, image_id=summary.image_id or "",
+                exit_code=summary.exit_code, error=summary.error or "", tolerated=summary.tolerated,
+                warnings=summary.warnings, lines=summary.lines,
+            ).where(Build.id == self.build_id).execute()
+        finally:  # only now: a reconcile that sees the row `running` and no worker marks it interrupted
+            workers.end("build", self.build_id)
         self._record_images()  # what the build could not remove yet (reconcile tries again)
         if self._on_finish is not None:
             self._on_finish(summary)

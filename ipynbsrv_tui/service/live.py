@@ -361,11 +361,11 @@ class Live(Component):
             changes: dict[str, object] = {"containers": ",".join(kept)}
             if build.images:
                 changes["images"] = ",".join(self._remove_build_images(build, done))
-            if build.status == "running":
-                changes.update(status="failed", finished=utcnow(), worker="",
-                               error="the build was interrupted (its process ended)")
-                done.append(f"build #{build.id} ({build.image_ref}): interrupted; marked failed")
             Build.update(**changes).where(Build.id == build.id).execute()
+            if build.status == "running" and Build.update(  # unless it ended meanwhile
+                    status="failed", finished=utcnow(), worker="", error="the build was interrupted (its process ended)",
+            ).where((Build.id == build.id) & (Build.status == "running")).execute():
+                done.append(f"build #{build.id} ({build.image_ref}): interrupted; marked failed")
         return done
 
     def _remove_build_images(self, build: Build, done: list[str]) -> list[str]:
