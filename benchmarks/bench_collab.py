@@ -93,7 +93,7 @@ async def section(app, key: str, screen_type, call, label: str, query: str) -> N
         report(f"{COUNT:,} {label}: first paint (rows received → frame rendered)", ms(paint), "300 ms")
         report(f"{COUNT:,} {label}: first paint including the list call", ms(listed + paint), "300 ms")
         await pilot.press("slash")
-        screen.query_one("#collab-filter").cursor_blink = False
+        screen.query_one("#list-filter").cursor_blink = False
         await pilot.pause()
         timings = []
         keys = [(ch, ch) for ch in query] + [("backspace", None)] * 3 + [(ch, ch) for ch in query[-3:]]

@@ -7,8 +7,8 @@ import pytest
 
 from ipynbsrv_tui.service import Session
 from ipynbsrv_tui.store import close_database
-from ipynbsrv_tui.tui.screens.collablist import DetailsModal
 from ipynbsrv_tui.tui.screens.groups import GroupsScreen
+from ipynbsrv_tui.tui.screens.listscreen import DetailsModal
 from ipynbsrv_tui.tui.screens.notifications import NotificationsScreen
 from ipynbsrv_tui.tui.screens.shares import SharesScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
@@ -191,3 +191,55 @@ async def test_list_footers_keep_filter_at_80_columns(people_service, key):
         footer = screen_text(app).splitlines()[-1]
         assert "/ Filter" in footer, footer
         assert footer.rstrip().endswith("? Help"), footer
+
+
+async def test_lists_made_elsewhere_show_after_the_one_reload_key(people_service):
+    """Issue 28 item 10: a user, a group membership and a share made through the service while a list
+    is open (as the CLI makes them) show after f5, the reload key every list shows in its footer."""
+    from ipynbsrv_tui.tui.screens.users import UsersScreen
+
+    cli_root, cli_alice = Session(people_service, ROOT), session_of(people_service, "alice")
+    app = make_app(Session(people_service, ROOT), watch=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("3")
+        await wait_until(pilot, lambda: isinstance(app.screen, UsersScreen) and app.screen.items, what="the users")
+        assert "f5 Refresh" in screen_text(app)
+        cli_root.create_user("erin", "erin-password")
+        await pilot.pause(0.3)
+        assert "erin" not in app.screen.items  # not live: the list is as it was loaded
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: "erin" in app.screen.items, what="erin after f5")
+
+    app = make_app(session_of(people_service, "alice"), watch=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        cli_alice.create_collab_group("lab")
+        await pilot.press("5")
+        await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen) and "lab" in app.screen.items)
+        assert "f5 Refresh" in screen_text(app)
+        cli_alice.add_collab_member("lab", "erin")
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: "erin" in app.screen.items["lab"].members, what="erin in lab after f5")
+
+        await pilot.press("6")
+        await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen), what="the shares section")
+        assert "f5 Refresh" in screen_text(app)
+        cli_alice.create_share("thesis")
+        cli_alice.grant_share("thesis", "lab")
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: "thesis" in app.screen.items and "erin" in app.screen.items["thesis"].members,
+                         what="the share, erin a member, after f5")
+
+
+def test_every_list_that_is_not_live_shows_the_same_reload_key():
+    """Containers and My notebooks follow the engine's events; every other list shows f5 Refresh."""
+    from ipynbsrv_tui.tui.screens.backups import BackupsScreen
+    from ipynbsrv_tui.tui.screens.build_history import BuildHistoryScreen
+    from ipynbsrv_tui.tui.screens.images import ImagesScreen
+    from ipynbsrv_tui.tui.screens.listscreen import RELOAD_KEY
+    from ipynbsrv_tui.tui.screens.nodes import NodesScreen
+    from ipynbsrv_tui.tui.screens.users import UsersScreen
+
+    for screen in (ImagesScreen, UsersScreen, GroupsScreen, SharesScreen, NotificationsScreen, NodesScreen,
+                   BuildHistoryScreen, BackupsScreen):
+        reloads = [b for b in screen.BINDINGS if getattr(b, "action", "") == "reload"]
+        assert [(b.key, b.description, b.show) for b in reloads] == [(RELOAD_KEY, "Refresh", True)], screen

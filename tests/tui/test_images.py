@@ -99,7 +99,7 @@ async def test_register_by_keyboard_with_validation_errors(engine_session, servi
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen), what="the form to close")
         screen = images_screen(app)
-        await wait_for(pilot, lambda: "tiny" in screen.images, what="the new row")
+        await wait_for(pilot, lambda: "tiny" in screen.items, what="the new row")
 
     view = engine_session.list_images()[0]
     assert (view.name, view.ref, view.notebook_port, view.memory) == ("tiny", tiny_image, 8888, "512m")
@@ -110,14 +110,14 @@ async def test_register_by_keyboard_with_validation_errors(engine_session, servi
 async def test_edit_retire_and_unretire(engine_session, service_config, registered_tiny):
     app = AdminHarness(engine_session, service_config)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and "tiny" in app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and "tiny" in app.screen.items)
         screen = app.screen
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, RegisterImageScreen))
         assert app.screen.query_one("#name", Input).disabled
         app.screen.query_one("#description", Input).focus()
         await pilot.press("ctrl+u", *"edited [b]x[/b]", "enter")
-        await wait_for(pilot, lambda: app.screen is screen and screen.images["tiny"].description == "edited [b]x[/b]",
+        await wait_for(pilot, lambda: app.screen is screen and screen.items["tiny"].description == "edited [b]x[/b]",
                        what="the edit to show")
 
         await pilot.press("t")  # retiring asks; Cancel has the focus
@@ -126,15 +126,15 @@ async def test_edit_retire_and_unretire(engine_session, service_config, register
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen)
         await pilot.pause(0.3)
-        assert not screen.images["tiny"].retired and engine_session.usable_images() != []
+        assert not screen.items["tiny"].retired and engine_session.usable_images() != []
         await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the retire question")
         await pilot.press("y")
-        await wait_for(pilot, lambda: screen.images["tiny"].retired, what="retired")
+        await wait_for(pilot, lambda: screen.items["tiny"].retired, what="retired")
         assert "(retired)" in screen_text(app)
         assert engine_session.usable_images() == []
         await pilot.press("t")  # unretiring needs no question
-        await wait_for(pilot, lambda: not screen.images["tiny"].retired, what="unretired")
+        await wait_for(pilot, lambda: not screen.items["tiny"].retired, what="unretired")
         assert not isinstance(app.screen, ConfirmScreen)
 
 
@@ -144,9 +144,9 @@ async def test_delete_is_refused_while_a_container_uses_the_image(engine_session
     container = notebook_service.create_container(root_actor, "nb", "tiny", owner="alice", start=False)
     app = AdminHarness(engine_session, service_config)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and "tiny" in app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and "tiny" in app.screen.items)
         screen = app.screen
-        assert screen.images["tiny"].containers == 1
+        assert screen.items["tiny"].containers == 1
         await pilot.press("d")  # refused before any question, saying how many, which and what to do
         await wait_for(pilot, lambda: any("1 container uses image 'tiny' (alice/nb)" in n for n in notifications(app)),
                        what="the refusal")
@@ -154,13 +154,13 @@ async def test_delete_is_refused_while_a_container_uses_the_image(engine_session
         assert "Delete those containers first" in refusal and "retire the image" in refusal
         await pilot.pause(0.3)
         assert app.screen is screen, "no question after a refusal"
-        assert "tiny" in screen.images
+        assert "tiny" in screen.items
 
         notebook_service.delete_container(root_actor, container.id)
         await pilot.press("f5", "d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: "tiny" not in screen.images, what="the row to go")
+        await wait_for(pilot, lambda: "tiny" not in screen.items, what="the row to go")
     assert engine_session.list_images() == []
 
 
@@ -194,9 +194,9 @@ async def test_live_build_of_a_debconf_noisy_dockerfile(engine_session, service_
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen))
         await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.builds,
+        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.items,
                        what="the history")
-        build = next(iter(app.screen.builds.values()))
+        build = next(iter(app.screen.items.values()))
         assert (build.image_ref, build.status, build.tolerated) == (test_tag, BuildStatus.SUCCEEDED, log.tolerated)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen.summary is not None,
@@ -341,11 +341,11 @@ async def test_build_form_starts_in_build_args_filled_with_the_base_a_build_woul
 async def test_history_reopens_a_stored_log_and_markup_stays_text():
     app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.items)
         shown = screen_text(app)
         assert "[/bin/sh -c]" in shown  # a name that looks like markup is shown as typed
         await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.builds)
+        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.items)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen.summary is not None)
         log = app.screen.log_view
@@ -361,9 +361,9 @@ async def test_slash_searches_the_build_log_and_n_shift_n_move_between_matches()
     """Issue 28, item 7: `/` search with n / N in the build log, as in a container's log."""
     app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.items)
         await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.builds)
+        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.items)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen.summary is not None)
         screen = app.screen
@@ -388,7 +388,7 @@ async def test_slash_searches_the_build_log_and_n_shift_n_move_between_matches()
 async def test_filter_narrows_the_images():
     app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.items)
         table = app.screen.table
         assert table.row_count == 3
         await pilot.press("slash", *"legacy")
@@ -436,5 +436,5 @@ async def test_sections_open_in_the_real_app(local_session, service_config):
         await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen), what="the images section")
         assert "No images registered yet" in screen_text(app)
         await pilot.press("3")
-        await wait_for(pilot, lambda: isinstance(app.screen, UsersScreen) and "erin" in app.screen.users,
+        await wait_for(pilot, lambda: isinstance(app.screen, UsersScreen) and "erin" in app.screen.items,
                        what="the users section")

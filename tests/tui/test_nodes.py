@@ -75,13 +75,13 @@ async def test_nodes_section_lists_nodes_and_drains_after_confirmation():
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("y")
         await wait_until(pilot, lambda: ("drain_node", "w1") in session.calls, what="the drain")
-        await wait_until(pilot, lambda: screen.nodes["w1"].availability == "drain", what="the reload")
+        await wait_until(pilot, lambda: screen.items["w1"].availability == "drain", what="the reload")
         assert "Drained node gpu1." in app.notes
 
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("y")
-        await wait_until(pilot, lambda: screen.nodes["w1"].availability == "active", what="the activation")
+        await wait_until(pilot, lambda: screen.items["w1"].availability == "active", what="the activation")
 
         assert screen.table.move_to("m1")
         await pilot.press("d")

@@ -29,7 +29,7 @@ def test_images_screen(snap_compare, frozen_clock, size):
     app = harness()
 
     async def before(pilot):
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.items)
         await pilot.press("down")
 
     assert snap_compare(app, terminal_size=size, run_before=before)
@@ -40,7 +40,7 @@ def test_register_form(snap_compare, frozen_clock, size):
     app = harness()
 
     async def before(pilot):
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.items)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, RegisterImageScreen) and app.screen.refs)
         form = app.screen
@@ -57,9 +57,9 @@ def test_build_panel(snap_compare, frozen_clock, size):
     app = harness()
 
     async def before(pilot):
-        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.images)
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.items)
         await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.builds)
+        await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.items)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen.summary is not None)
 
@@ -71,7 +71,7 @@ def test_users_screen(snap_compare, frozen_clock, size):
     app = harness("users", stale=True)
 
     async def before(pilot):
-        await wait_for(pilot, lambda: isinstance(app.screen, UsersScreen) and app.screen.users
+        await wait_for(pilot, lambda: isinstance(app.screen, UsersScreen) and app.screen.items
                        and app.screen.health is not None)
 
     assert snap_compare(app, terminal_size=size, run_before=before)

@@ -63,7 +63,7 @@ async def delete_by_keyboard(pilot, app, screen: UsersScreen, username: str, dat
     await pilot.pause()
     await pilot.press("enter")
     await wait_for(pilot, lambda: app.screen is screen)
-    assert username in screen.users
+    assert username in screen.items
 
     await pilot.press("d")
     await wait_for(pilot, lambda: isinstance(app.screen, DeleteUserScreen))
@@ -84,8 +84,8 @@ async def test_create_and_delete_a_user_in_the_local_directory(local_session, se
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_users(pilot, app)
         await create_by_keyboard(pilot, app, "carl", "secret-99")
-        await wait_for(pilot, lambda: "carl" in screen.users, what="the new row")
-        view = screen.users["carl"]
+        await wait_for(pilot, lambda: "carl" in screen.items, what="the new row")
+        view = screen.items["carl"]
         assert view.display_name == "C [b]S[/b]" and view.email == "c@e.org"
         assert "C [b]S[/b]" in screen_text(app)
         local_session.service.directory.authenticate("carl", "secret-99")
@@ -96,7 +96,7 @@ async def test_create_and_delete_a_user_in_the_local_directory(local_session, se
         assert report.report_title == "User carl deleted"
         assert "data: delete" in report.summary
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen and "carl" not in screen.users, what="the row to go")
+        await wait_for(pilot, lambda: app.screen is screen and "carl" not in screen.items, what="the row to go")
     assert not home.exists()
     with pytest.raises(NotFound):
         local_session.service.directory.get_user("carl")
@@ -109,11 +109,11 @@ async def test_create_and_delete_a_user_against_slapd(ldap_directory_config):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_users(pilot, app)
         await pilot.press("y")  # sync alice and bob from slapd
-        await wait_for(pilot, lambda: {"alice", "bob"} <= set(screen.users), what="the synced users")
+        await wait_for(pilot, lambda: {"alice", "bob"} <= set(screen.items), what="the synced users")
         assert any(n.startswith("Synced from the directory") for n in notifications(app))
 
         await create_by_keyboard(pilot, app, "carl", "secret-99")
-        await wait_for(pilot, lambda: "carl" in screen.users, what="the new row")
+        await wait_for(pilot, lambda: "carl" in screen.items, what="the new row")
         found = session.service.directory.get_user("carl")
         assert found.display_name == "C [b]S[/b]"
         session.service.directory.authenticate("carl", "secret-99")
@@ -123,7 +123,7 @@ async def test_create_and_delete_a_user_against_slapd(ldap_directory_config):
         archived = [line for heading, lines in report.sections if heading == "Archived" for line in lines]
         assert archived and archived[0].endswith(".tar.gz")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.screen is screen and "carl" not in screen.users, what="the row to go")
+        await wait_for(pilot, lambda: app.screen is screen and "carl" not in screen.items, what="the row to go")
     with pytest.raises(NotFound):
         session.service.directory.get_user("carl")
 
@@ -134,7 +134,7 @@ async def test_reset_password_toggle_admin_disable_and_enable(local_session, ser
     app = AdminHarness(local_session, service_config, mode="users")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_users(pilot, app)
-        await wait_for(pilot, lambda: "dana" in screen.users)
+        await wait_for(pilot, lambda: "dana" in screen.items)
         assert screen.table.move_to("dana")
 
         await pilot.press("p")
@@ -149,21 +149,21 @@ async def test_reset_password_toggle_admin_disable_and_enable(local_session, ser
         assert "Make dana an admin?" in screen_text(app)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen)
-        assert not screen.users["dana"].is_admin
+        assert not screen.items["dana"].is_admin
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         await pilot.press("y")
-        await wait_for(pilot, lambda: screen.users["dana"].is_admin, what="admin")
+        await wait_for(pilot, lambda: screen.items["dana"].is_admin, what="admin")
         await pilot.press("a")  # revoking needs no question
-        await wait_for(pilot, lambda: not screen.users["dana"].is_admin, what="not admin")
+        await wait_for(pilot, lambda: not screen.items["dana"].is_admin, what="not admin")
 
         await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: not screen.users["dana"].active, what="disabled")
+        await wait_for(pilot, lambda: not screen.items["dana"].active, what="disabled")
         assert "disabled" in screen_text(app)
         await pilot.press("t")  # enabling needs no confirmation
-        await wait_for(pilot, lambda: screen.users["dana"].active, what="enabled")
+        await wait_for(pilot, lambda: screen.items["dana"].active, what="enabled")
     assert directory.get_user("dana").active
 
 
@@ -171,7 +171,7 @@ async def test_filter_and_stale_marker():
     app = AdminHarness(FixedAdminSession(stale=True), Config(), mode="users", health=HEALTH)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_users(pilot, app)
-        await wait_for(pilot, lambda: screen.users and screen.health is not None)
+        await wait_for(pilot, lambda: screen.items and screen.health is not None)
         shown = screen_text(app)
         assert "Stale:" in shown and "unreachable" in shown
         assert "Bob [bold]Builder[/bold]" in shown  # markup-like names stay text
@@ -179,7 +179,7 @@ async def test_filter_and_stale_marker():
         assert list(screen.table.keys) == ["alice"]
         await pilot.press("escape")
         assert screen.table.row_count == 3
-        assert isinstance(screen.query_one("#user-filter", Input), Input)
+        assert isinstance(screen.query_one("#list-filter", Input), Input)
 
 
 async def test_delete_choices_read_without_colour_and_arrows_right_never_change_them(local_session, service_config):

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 
 from ...domain import BuildStatus, BuildView
-from ..background import Background
 from ..widgets.buildlog import format_duration
-from ..widgets.footer import KeysFooter
 from ..widgets.format import ago
-from ..widgets.statusbar import StatusBar
-from ..widgets.table import Column, VirtualTable
+from ..widgets.table import Column
 from .build import BuildScreen
+from .listscreen import ListScreen
 
 STATUS_STYLES = {
     BuildStatus.SUCCEEDED: "green",
@@ -44,41 +41,33 @@ def status_text(status: BuildStatus | str | None) -> Text:
     return Text(status.value, style=STATUS_STYLES.get(status, ""))
 
 
-class BuildHistoryScreen(Background, Screen):
-    """Every build, newest first: image, status, start, duration, tolerated lines, warnings, exit code."""
+class BuildHistoryScreen(ListScreen):
+    """Every build, newest first: image, status, start, duration, tolerated lines, warnings, exit code.
+    Enter reopens a build's log; f5 reloads."""
 
+    TITLE_TEXT = "Images › Builds"
+    COLUMNS = COLUMNS
+    FILTER_HINT = ""  # no filter bar: the newest builds are on top
+    SUMMARY = False
+    EMPTY = "No builds yet: press b on the Images screen."
+    LOAD_ERROR = "Cannot list the builds"
+    NOTHING_SELECTED = "No build selected."
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("enter", "open", "Open log"),
-        Binding("f5", "reload", "Refresh"),
+        Binding("enter", "details", "Open log"),
+        ListScreen.RELOAD_BINDING,
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.builds: dict[int, BuildView] = {}
+    def load_call(self) -> Callable[[], list[BuildView]]:
+        return self.app.session.list_builds
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar("Images › Builds")
-        yield VirtualTable(COLUMNS, self._row, empty_text="No builds yet: press b on the Images screen.",
-                           id="builds")
-        yield KeysFooter()
+    def key_of(self, view: BuildView) -> int:
+        return view.id
 
-    def on_mount(self) -> None:
-        self.query_one(VirtualTable).focus()
+    def fields(self, view: BuildView) -> tuple[object, ...]:
+        return (view.image_ref, view.status)
 
-    def on_screen_resume(self) -> None:
-        self.action_reload()
-
-    def action_reload(self) -> None:
-        self.run_call(self.app.session.list_builds, then=self.show_builds, group="load", exclusive=True,
-                  title="Cannot list the builds")
-
-    def show_builds(self, builds: list[BuildView]) -> None:
-        self.builds = {b.id: b for b in builds}
-        self.query_one(VirtualTable).set_rows([b.id for b in builds])
-
-    def _row(self, build_id: int):
-        build = self.builds[build_id]
+    def row(self, build: BuildView) -> tuple[Text | str, ...]:
         took = "-"
         if build.started and build.finished:
             took = format_duration((build.finished - build.started).total_seconds())
@@ -87,15 +76,5 @@ class BuildHistoryScreen(Background, Screen):
             took, str(build.tolerated), str(build.warnings), "" if build.exit_code is None else str(build.exit_code),
         )
 
-    @on(VirtualTable.RowSelected)
-    def _selected(self, event: VirtualTable.RowSelected) -> None:
-        event.stop()
-        self._open(event.key)
-
-    def action_open(self) -> None:
-        self._open(self.query_one(VirtualTable).cursor_key)
-
-    def _open(self, build_id) -> None:
-        build = self.builds.get(build_id)
-        if build is not None:
-            self.app.push_screen(BuildScreen(build=build))
+    def open(self, view: BuildView) -> None:
+        self.app.push_screen(BuildScreen(build=view))

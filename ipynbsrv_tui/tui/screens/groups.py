@@ -11,7 +11,7 @@ from ..account import refused_without_account
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
-from .collablist import CollabListScreen, names
+from .listscreen import ListScreen, names
 
 
 def group_kind(view: CollabGroupView) -> Text:
@@ -20,7 +20,7 @@ def group_kind(view: CollabGroupView) -> Text:
     return Text("public", style="green") if view.is_public else Text("private")
 
 
-class GroupsScreen(CollabListScreen):
+class GroupsScreen(ListScreen):
     """Collaboration groups: `n` new, `a` add a member, `x` remove one, `+` join a public group,
     `e` leave, `i` share an image you own with the group, `d` delete (Cancel is the default),
     `enter` members, admins and shares."""
@@ -37,7 +37,7 @@ class GroupsScreen(CollabListScreen):
     EMPTY = "No groups yet: n creates one."
     HINT = "n new group · a add member · + join · enter details"
     BINDINGS = [  # the filter first: the footer cuts from the right at 80 columns
-        *CollabListScreen.COMMON_BINDINGS,
+        *ListScreen.FILTER_BINDINGS,
         Binding("n", "create", "New group"),
         Binding("a", "add_member", "Add member"),
         Binding("x", "remove_member", "Remove member"),
@@ -45,6 +45,7 @@ class GroupsScreen(CollabListScreen):
         Binding("e", "leave", "Leave"),
         Binding("d", "delete", "Delete"),
         Binding("i", "share_image", "Share image", show=False),
+        ListScreen.RELOAD_BINDING,
     ]
 
     def load_call(self):

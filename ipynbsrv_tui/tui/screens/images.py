@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import Input, Static
 
 from ...domain import ImageView
-from ..background import Background
 from ..widgets import format as fmt
 from ..widgets.confirm import ConfirmScreen
-from ..widgets.filterbar import FilterBar, matches
-from ..widgets.footer import KeysFooter
-from ..widgets.statusbar import StatusBar
-from ..widgets.table import Column, VirtualTable
+from ..widgets.table import Column
 from .build import BuildFormScreen, BuildRequest, BuildScreen, FolderPickerScreen
 from .build_history import BuildHistoryScreen, status_text
+from .listscreen import ListScreen
 from .register import RegisterImageScreen
 
 COLUMNS = (
@@ -51,10 +46,8 @@ def image_row(view: ImageView) -> tuple[Text | str, ...]:
     )
 
 
-def image_details(view: ImageView | None) -> Text:
+def image_details(view: ImageView) -> Text:
     """The lines under the table about the highlighted image."""
-    if view is None:
-        return Text("n register an image · b build one · h build history", style="dim")
     text = Text()
     text.append(view.name, style="bold")
     text.append(f"  {view.ref}")
@@ -78,14 +71,21 @@ def image_details(view: ImageView | None) -> Text:
     return text
 
 
-class ImagesScreen(Background, Screen):
+class ImagesScreen(ListScreen):
     """Registered images (admins): name, ref, notebook port, public, owner, containers using it and
     the last build's status. `n` register, `e`/Enter edit, `t` retire or unretire, `d` delete,
-    `b` build, `h` build history, `/` filter."""
+    `b` build, `h` build history, `/` filter, f5 reload."""
 
     DEFAULT_CSS = """
-    ImagesScreen #image-details { height: 4; padding: 0 1; background: $boost; }
+    ImagesScreen #list-details { height: 4; }
     """
+    TITLE_TEXT = "Images"
+    COLUMNS = COLUMNS
+    FILTER_HINT = "filter by name, ref, owner or description"
+    EMPTY = "No images registered yet: n registers one from the engine, b builds one."
+    HINT = "n register an image · b build one · h build history"
+    LOAD_ERROR = "Cannot list the images"
+    NOTHING_SELECTED = "No image selected."
     BINDINGS = [
         Binding("n", "register", "Register"),
         Binding("e", "edit", "Edit"),
@@ -93,94 +93,32 @@ class ImagesScreen(Background, Screen):
         Binding("h", "history", "Builds"),
         Binding("t", "retire", "Retire"),
         Binding("d", "delete", "Delete"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("f5", "reload", "Refresh", show=False),
+        *ListScreen.LIST_BINDINGS,
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.images: dict[str, ImageView] = {}
         self._move_to: str | None = None
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar("Images")
-        yield FilterBar("filter by name, ref, owner or description", id="image-filter")
-        yield VirtualTable(
-            COLUMNS, self._row, id="images",
-            empty_text="No images registered yet: n registers one from the engine, b builds one.",
-        )
-        yield Static(image_details(None), id="image-details")
-        yield KeysFooter()
+    def load_call(self) -> Callable[[], list[ImageView]]:
+        return self.app.session.list_images
 
-    @property
-    def table(self) -> VirtualTable:
-        return self.query_one("#images", VirtualTable)
+    def fields(self, view: ImageView) -> tuple[object, ...]:
+        return (view.name, view.ref, view.owner or "system", view.description)
 
-    def on_mount(self) -> None:
-        self.table.focus()
+    def row(self, view: ImageView) -> tuple[Text | str, ...]:
+        return image_row(view)
 
-    def on_screen_resume(self) -> None:
-        self.action_reload()
+    def summary(self, view: ImageView) -> Text:
+        return image_details(view)
 
-    # ------------------------------------------------------------------ data
+    def open(self, view: ImageView) -> None:
+        self.app.push_screen(RegisterImageScreen(view), self._saved)
 
-    def action_reload(self) -> None:
-        self.run_call(self.app.session.list_images, then=self.show_images, group="load", exclusive=True,
-                  title="Cannot list the images")
-
-    def show_images(self, views: list[ImageView]) -> None:
-        self.images = {view.name: view for view in views}
-        self._apply_filter()
+    def show_items(self, views: list) -> None:
+        super().show_items(views)
         if self._move_to is not None and self.table.move_to(self._move_to):
             self._move_to = None
-
-    def _apply_filter(self) -> None:
-        query = self.query_one(FilterBar).value
-        keys = [
-            name for name, v in self.images.items()
-            if matches(query, v.name, v.ref, v.owner or "system", v.description)
-        ]
-        self.table.set_rows(keys)
-        self.table.refresh_rows()
-        self._show_details()
-
-    def _row(self, name: str):
-        return image_row(self.images[name])
-
-    def current(self) -> ImageView | None:
-        key = self.table.cursor_key
-        return self.images.get(key) if key is not None else None
-
-    def _selected_or_warn(self) -> ImageView | None:
-        view = self.current()
-        if view is None:
-            self.app.notify("No image selected.", severity="warning", markup=False)
-        return view
-
-    def _show_details(self) -> None:
-        self.query_one("#image-details", Static).update(image_details(self.current()))
-
-    @on(VirtualTable.RowHighlighted, "#images")
-    def _highlighted(self, _event: VirtualTable.RowHighlighted) -> None:
-        self._show_details()
-
-    @on(VirtualTable.RowSelected, "#images")
-    def _selected(self, event: VirtualTable.RowSelected) -> None:
-        event.stop()
-        self.action_edit()
-
-    # ------------------------------------------------------------------ filter
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
-
-    @on(Input.Changed, "#image-filter")
-    def _filter_changed(self, _event: Input.Changed) -> None:
-        self._apply_filter()
-
-    @on(FilterBar.Done)
-    def _filter_done(self, _event: FilterBar.Done) -> None:
-        self.table.focus()
 
     # ------------------------------------------------------------------ actions
 
@@ -188,9 +126,7 @@ class ImagesScreen(Background, Screen):
         self.app.push_screen(RegisterImageScreen(), self._saved)
 
     def action_edit(self) -> None:
-        view = self._selected_or_warn()
-        if view is not None:
-            self.app.push_screen(RegisterImageScreen(view), self._saved)
+        self.action_details()
 
     def _saved(self, view: ImageView | None) -> None:
         if view is not None:
@@ -200,7 +136,7 @@ class ImagesScreen(Background, Screen):
 
     def action_retire(self) -> None:
         """Retiring asks first (new containers can no longer use the image); unretiring does not."""
-        view = self._selected_or_warn()
+        view = self.selected_or_warn()
         if view is None:
             return
         retire = not view.retired
@@ -227,7 +163,7 @@ class ImagesScreen(Background, Screen):
 
     def action_delete(self) -> None:
         """The service checks first (containers still using the image refuse it), then we ask."""
-        view = self._selected_or_warn()
+        view = self.selected_or_warn()
         if view is None:
             return
         question = (

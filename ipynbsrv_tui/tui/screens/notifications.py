@@ -10,7 +10,7 @@ from ...domain import NotificationView
 from ..widgets.format import ago
 from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
-from .collablist import CollabListScreen
+from .listscreen import ListScreen
 
 KIND_CHOICES = tuple((kind, kind) for kind in ("misc", "container", "image", "group", "share"))
 
@@ -19,7 +19,7 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class NotificationsScreen(CollabListScreen):
+class NotificationsScreen(ListScreen):
     """Notifications, newest first: `enter` reads one (and marks it read), `m` marks it read,
     `M` marks all read, `n` sends a message to a group you belong to."""
 
@@ -38,7 +38,7 @@ class NotificationsScreen(CollabListScreen):
         Binding("n", "send", "Send"),
         Binding("m", "mark", "Mark read"),
         Binding("M", "mark_all", "All read", key_display="M"),
-        *CollabListScreen.COMMON_BINDINGS,
+        *ListScreen.LIST_BINDINGS,
     ]
 
     def load_call(self):

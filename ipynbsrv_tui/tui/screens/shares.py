@@ -11,7 +11,7 @@ from ..account import refused_without_account
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.forms import FieldSpec, FormScreen
 from ..widgets.table import Column
-from .collablist import CollabListScreen, names
+from .listscreen import ListScreen, names
 
 DATA_CHOICES = (("Archive its files under archive/", "archive"), ("Keep its folder", "keep"),
                 ("Delete its files", "delete"))
@@ -27,7 +27,7 @@ def change_text(change: ShareChange, done: str) -> str:
     return text
 
 
-class SharesScreen(CollabListScreen):
+class SharesScreen(ListScreen):
     """Shares: `n` new, `a` grant a group, `r` revoke one, `d` delete (Cancel is the default; then
     keep / archive / delete its files), `enter` grants and members."""
 
@@ -47,7 +47,7 @@ class SharesScreen(CollabListScreen):
         Binding("a", "grant", "Grant"),
         Binding("r", "revoke", "Revoke"),
         Binding("d", "delete", "Delete"),
-        *CollabListScreen.COMMON_BINDINGS,
+        *ListScreen.LIST_BINDINGS,
     ]
 
     def load_call(self):

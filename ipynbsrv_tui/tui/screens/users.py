@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from ...domain import DeleteUserReport, Health, UserView
-from ..background import Background
 from ..widgets.confirm import ConfirmScreen
-from ..widgets.filterbar import FilterBar, matches
-from ..widgets.footer import KeysFooter
 from ..widgets.format import ago
-from ..widgets.statusbar import StatusBar
-from ..widgets.table import Column, VirtualTable
+from ..widgets.table import Column
+from .listscreen import ListScreen
 from .user_forms import CreateUserScreen, DeleteUserScreen, ResetPasswordScreen, delete_report
 
 COLUMNS = (
@@ -52,63 +49,76 @@ def stale_text(health: Health) -> Text:
     return text
 
 
-class UsersScreen(Background, Screen):
+class UsersScreen(ListScreen):
     """Directory users (admins): username, name, uid, admin, status, containers, last seen.
 
     `n` create, `p` reset password, `a` toggle admin, `t` disable or enable, `d` delete (choosing
-    what happens to containers and data), `y` sync from the directory, `/` filter.
+    what happens to containers and data), `y` sync from the directory, `/` filter, f5 reload.
     """
 
     DEFAULT_CSS = """
     UsersScreen #stale { height: auto; padding: 0 1; background: $warning 30%; display: none; }
     UsersScreen #stale.-shown { display: block; }
-    UsersScreen #user-details { height: 2; padding: 0 1; background: $boost; }
     """
+    TITLE_TEXT = "Users"
+    COLUMNS = COLUMNS
+    FILTER_HINT = "filter by username, name or email"
+    EMPTY = "No users yet: n creates one, y syncs them from the directory."
+    HINT = "n creates a user · y syncs from the directory"
+    LOAD_ERROR = "Cannot list the users"
+    NOTHING_SELECTED = "No user selected."
     BINDINGS = [  # the filter first: the footer cuts from the right at 80 columns
-        Binding("slash", "filter", "Filter", key_display="/"),
+        *ListScreen.FILTER_BINDINGS,
         Binding("n", "create", "New user"),
         Binding("p", "password", "Password"),
         Binding("a", "toggle_admin", "Admin"),
         Binding("t", "toggle_active", "Disable/enable"),
         Binding("d", "delete", "Delete"),
         Binding("y", "sync", "Sync"),
-        Binding("f5", "reload", "Refresh", show=False),
+        ListScreen.RELOAD_BINDING,
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.users: dict[str, UserView] = {}
         self.health: Health | None = None
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar("Users")
+    def compose_banner(self) -> ComposeResult:
         yield Static("", id="stale")
-        yield FilterBar("filter by username, name or email", id="user-filter")
-        yield VirtualTable(COLUMNS, self._row, id="users",
-                           empty_text="No users yet: n creates one, y syncs them from the directory.")
-        yield Static("", id="user-details")
-        yield KeysFooter()
 
-    @property
-    def table(self) -> VirtualTable:
-        return self.query_one("#users", VirtualTable)
+    def load_call(self) -> Callable[[], list[UserView]]:
+        return self.app.session.list_users
 
-    def on_mount(self) -> None:
-        self.table.focus()
+    def key_of(self, view: UserView) -> str:
+        return view.username
 
-    def on_screen_resume(self) -> None:
-        self.action_reload()
+    def fields(self, view: UserView) -> tuple[object, ...]:
+        return (view.username, view.display_name, view.email)
+
+    def row(self, view: UserView) -> tuple[Text | str, ...]:
+        return user_row(view)
+
+    def summary(self, view: UserView) -> Text:
+        text = Text(view.username, style="bold")
+        text.append(f"  {view.email or '(no email)'}  uid {view.uid} gid {view.gid}  source {view.source}")
+        return text
+
+    def details(self, view: UserView) -> Text:
+        text = Text(view.username, style="bold")
+        text.append(f"  ({view.display_name})\n\n" if view.display_name else "\n\n")
+        for label, value in (
+            ("Email", view.email or "-"), ("UID / GID", f"{view.uid} / {view.gid}"),
+            ("Admin", "yes" if view.is_admin else "no"), ("Status", "active" if view.active else "disabled"),
+            ("Source", view.source), ("Containers", str(view.containers)), ("Last seen", ago(view.last_seen)),
+        ):
+            text.append(f"{label:<12}", style="bold")
+            text.append(f"{value}\n")
+        return text
 
     # ------------------------------------------------------------------ data
 
     def action_reload(self) -> None:
-        session = self.app.session
-        self.run_call(session.list_users, then=self.show_users, group="load", exclusive=True, title="Cannot list the users")
-        self.run_call(session.health, then=self.show_health, failed=lambda _exc: None)
-
-    def show_users(self, views: list[UserView]) -> None:
-        self.users = {view.username: view for view in views}
-        self._apply_filter()
+        super().action_reload()
+        self.run_call(self.app.session.health, then=self.show_health, failed=lambda _exc: None)
 
     def show_health(self, health: Health) -> None:
         self.health = health
@@ -116,53 +126,6 @@ class UsersScreen(Background, Screen):
         if health.directory_stale:
             banner.update(stale_text(health))
         banner.set_class(health.directory_stale, "-shown")
-
-    def _apply_filter(self) -> None:
-        query = self.query_one(FilterBar).value
-        keys = [name for name, v in self.users.items() if matches(query, v.username, v.display_name, v.email)]
-        self.table.set_rows(keys)
-        self.table.refresh_rows()
-        self._show_details()
-
-    def _row(self, username: str):
-        return user_row(self.users[username])
-
-    def current(self) -> UserView | None:
-        key = self.table.cursor_key
-        return self.users.get(key) if key is not None else None
-
-    def _selected_or_warn(self) -> UserView | None:
-        view = self.current()
-        if view is None:
-            self.app.notify("No user selected.", severity="warning", markup=False)
-        return view
-
-    def _show_details(self) -> None:
-        view = self.current()
-        text = Text()
-        if view is None:
-            text.append("n creates a user · y syncs from the directory", style="dim")
-        else:
-            text.append(view.username, style="bold")
-            text.append(f"  {view.email or '(no email)'}  uid {view.uid} gid {view.gid}  source {view.source}")
-        self.query_one("#user-details", Static).update(text)
-
-    @on(VirtualTable.RowHighlighted, "#users")
-    def _highlighted(self, _event: VirtualTable.RowHighlighted) -> None:
-        self._show_details()
-
-    # ------------------------------------------------------------------ filter
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
-
-    @on(Input.Changed, "#user-filter")
-    def _filter_changed(self, _event: Input.Changed) -> None:
-        self._apply_filter()
-
-    @on(FilterBar.Done)
-    def _filter_done(self, _event: FilterBar.Done) -> None:
-        self.table.focus()
 
     # ------------------------------------------------------------------ actions
 
@@ -176,7 +139,7 @@ class UsersScreen(Background, Screen):
         self.app.push_screen(CreateUserScreen(), created)
 
     def action_password(self) -> None:
-        view = self._selected_or_warn()
+        view = self.selected_or_warn()
         if view is None:
             return
 
@@ -187,7 +150,7 @@ class UsersScreen(Background, Screen):
         self.app.push_screen(ResetPasswordScreen(view.username), done)
 
     def action_toggle_admin(self) -> None:
-        view = self._selected_or_warn()
+        view = self.selected_or_warn()
         if view is None:
             return
 
@@ -209,7 +172,7 @@ class UsersScreen(Background, Screen):
         self.app.push_screen(ConfirmScreen(question, confirm_label="Make admin", cancel_label="Cancel"), run)
 
     def action_toggle_active(self) -> None:
-        view = self._selected_or_warn()
+        view = self.selected_or_warn()
         if view is None:
             return
 
@@ -231,7 +194,7 @@ class UsersScreen(Background, Screen):
             run()
 
     def action_delete(self) -> None:
-        view = self._selected_or_warn()
+        view = self.selected_or_warn()
         if view is None:
             return
 

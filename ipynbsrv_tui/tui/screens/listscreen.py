@@ -1,5 +1,6 @@
-"""What the Groups, Shares and Notifications sections share: a filtered virtual table of views
-loaded in a thread worker, a details line for the highlighted row, and a details modal on enter."""
+"""One list screen for every section that lists views: a filtered virtual table of views loaded in a
+thread worker (j/k/g/G move, the highlighted row is kept across reloads, cells are plain Text, never
+markup), a summary of the highlighted row, enter to open it, and one reload key (f5) in the footer."""
 
 from __future__ import annotations
 
@@ -62,22 +63,34 @@ class DetailsModal(ModalScreen[None]):
             yield KeysFooter()
 
 
-class CollabListScreen(Background, Screen):
-    """Base of a collaboration section: subclasses set the title, columns and the load call."""
+RELOAD_KEY = "f5"
+
+
+class ListScreen(Background, Screen):
+    """Base of a listed section: subclasses set the title, columns and the load call.
+
+    A section that is not live (as Containers is, from the engine's events) shows the reload key in
+    its footer: `LIST_BINDINGS` carries it, with `/` filter and enter (`FILTER_BINDINGS`; a section
+    whose own keys would crowd out the filter at 80 columns puts these first and the reload key last).
+    """
 
     DEFAULT_CSS = """
-    CollabListScreen .collab-details { height: 2; padding: 0 1; background: $boost; }
+    ListScreen #list-details { height: 2; padding: 0 1; background: $boost; }
     """
     TITLE_TEXT = ""
     COLUMNS: tuple[Column, ...] = ()
-    FILTER_HINT = "filter"
+    FILTER_HINT = "filter"  # "" shows no filter bar
     EMPTY = ""
     HINT = ""
-    COMMON_BINDINGS = [
+    LOAD_ERROR = ""  # the title of a failed load; "" says "Cannot list <title>"
+    NOTHING_SELECTED = ""  # the warning when an action needs a row; "" says "Nothing selected in <title>."
+    SUMMARY = True  # the line(s) under the table about the highlighted row
+    RELOAD_BINDING = Binding(RELOAD_KEY, "reload", "Refresh")
+    FILTER_BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("enter", "details", "Details", show=False),
-        Binding("f5", "reload", "Refresh", show=False),
     ]
+    LIST_BINDINGS = [*FILTER_BINDINGS, RELOAD_BINDING]
 
     def __init__(self) -> None:
         super().__init__()
@@ -104,18 +117,29 @@ class CollabListScreen(Background, Screen):
     def details(self, view: Any) -> Text:
         return self.summary(view)
 
+    def open(self, view: Any) -> None:
+        """Enter on a row: a page of its details (sections with a page of their own override it)."""
+        self.app.push_screen(DetailsModal(self.details(view)))
+
+    def compose_banner(self) -> ComposeResult:
+        """Widgets between the title bar and the filter (none by default)."""
+        yield from ()
+
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.TITLE_TEXT)
-        yield FilterBar(self.FILTER_HINT, id="collab-filter")
-        yield VirtualTable(self.COLUMNS, self._row, id="collab-table", empty_text=self.EMPTY)
-        yield SummaryLine(classes="collab-details", id="collab-details")
+        yield from self.compose_banner()
+        if self.FILTER_HINT:
+            yield FilterBar(self.FILTER_HINT, id="list-filter")
+        yield VirtualTable(self.COLUMNS, self._row, id="list-table", empty_text=self.EMPTY)
+        if self.SUMMARY:
+            yield SummaryLine(id="list-details")
         yield KeysFooter()
 
     @property
     def table(self) -> VirtualTable:
-        return self.query_one("#collab-table", VirtualTable)
+        return self.query_one("#list-table", VirtualTable)
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -126,17 +150,18 @@ class CollabListScreen(Background, Screen):
     # ------------------------------------------------------------------ data
 
     def action_reload(self) -> None:
-        self.run_call(self.load_call(), then=self.show_items, group="load", exclusive=True, title=f"Cannot list {self.TITLE_TEXT.lower()}")
+        self.run_call(self.load_call(), then=self.show_items, group="load", exclusive=True,
+                      title=self.LOAD_ERROR or f"Cannot list {self.TITLE_TEXT.lower()}")
 
     def show_items(self, views: list) -> None:
         self.items = {self.key_of(view): view for view in views}
-        self._haystacks = {key: " ".join(str(f) for f in self.fields(view)).lower()
+        self._haystacks = {key: " ".join(str(f) for f in self.fields(view) if f is not None).lower()
                            for key, view in self.items.items()}
         self._summary_key = ()  # the highlighted row's view may have changed
         self.apply_filter()  # set_rows renders every row again from the new views
 
     def apply_filter(self) -> None:
-        words = self.query_one(FilterBar).value.lower().split()
+        words = self.query_one(FilterBar).value.lower().split() if self.FILTER_HINT else []
         haystacks = self._haystacks
         keys = [key for key in self.items if all(word in haystacks[key] for word in words)]
         self.table.set_rows(keys)
@@ -152,37 +177,42 @@ class CollabListScreen(Background, Screen):
     def selected_or_warn(self) -> Any:
         view = self.current()
         if view is None:
-            self.app.notify(f"Nothing selected in {self.TITLE_TEXT}.", severity="warning", markup=False)
+            text = self.NOTHING_SELECTED or f"Nothing selected in {self.TITLE_TEXT}."
+            self.app.notify(text, severity="warning", markup=False)
         return view
 
     def _show_summary(self, force: bool = False) -> None:
+        if not self.SUMMARY:
+            return
         view = self.current()
         key = None if view is None else self.key_of(view)
         if key == self._summary_key and not force:
             return  # the same row stays highlighted: no repaint (and no layout) needed
         self._summary_key = key
         text = Text(self.HINT, style="dim") if view is None else self.summary(view)
-        self.query_one("#collab-details", SummaryLine).show(text)
+        self.query_one("#list-details", SummaryLine).show(text)
 
-    @on(VirtualTable.RowHighlighted, "#collab-table")
+    @on(VirtualTable.RowHighlighted, "#list-table")
     def _highlighted(self, _event: VirtualTable.RowHighlighted) -> None:
         self._show_summary()
 
-    @on(VirtualTable.RowSelected, "#collab-table")
-    def _selected(self, _event: VirtualTable.RowSelected) -> None:
+    @on(VirtualTable.RowSelected, "#list-table")
+    def _selected(self, event: VirtualTable.RowSelected) -> None:
+        event.stop()
         self.action_details()
 
     def action_details(self) -> None:
         view = self.selected_or_warn()
         if view is not None:
-            self.app.push_screen(DetailsModal(self.details(view)))
+            self.open(view)
 
     # ------------------------------------------------------------------ filter
 
     def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
+        if self.FILTER_HINT:
+            self.query_one(FilterBar).open()
 
-    @on(Input.Changed, "#collab-filter")
+    @on(Input.Changed, "#list-filter")
     def _filter_changed(self, _event: Input.Changed) -> None:
         self.apply_filter()
 
