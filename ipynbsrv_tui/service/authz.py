@@ -7,9 +7,14 @@ from collections.abc import Iterable
 from ..domain import Actor
 
 
+def is_owner(username: str, owner: str) -> bool:
+    """Whether the account `username` owns what `owner` names: the one place names are compared."""
+    return username == owner
+
+
 def is_owner_or_admin(actor: Actor, owner: str) -> bool:
     """The rule behind every "its owner and admins" below: one place to read and change it."""
-    return actor.is_admin or actor.username == owner
+    return actor.is_admin or is_owner(actor.username, owner)
 
 
 def can_act_on_container(actor: Actor, owner: str) -> bool:
@@ -36,9 +41,19 @@ def can_manage_images(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def can_share_image(actor: Actor, owner: str | None) -> bool:
+    """Share an image with a group: its owner and admins (an image without owner: admins only)."""
+    return actor.is_admin if owner is None else is_owner_or_admin(actor, owner)
+
+
 def can_manage_users(actor: Actor) -> bool:
     """Manage users and groups: admins only."""
     return actor.is_admin
+
+
+def is_self_or_user_manager(actor: Actor, username: str) -> bool:
+    """A user's own account (seeing it, changing its password), or any account for who manages users."""
+    return is_owner(actor.username, username) or can_manage_users(actor)
 
 
 def can_manage_share(actor: Actor, share_owner: str) -> bool:
@@ -65,7 +80,7 @@ def can_delete_group(actor: Actor, creator: str) -> bool:
 def can_remove_from_group(actor: Actor, creator: str, member: str) -> bool:
     """Co-admins may remove or demote anyone but the group's creator; the creator (leaving or
     stepping down) and admins may remove anyone (DESIGN §8)."""
-    return actor.is_admin or member != creator or actor.username == creator
+    return actor.is_admin or member != creator or is_owner(actor.username, creator)
 
 
 def can_use_share(actor: Actor, share_owner: str, share_members: Iterable[str]) -> bool:

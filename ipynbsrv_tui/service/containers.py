@@ -191,7 +191,7 @@ class Containers(Component):
         """Create (and by default start) a notebook container from a registered image."""
         name = validation.container_name(name)
         owner_name = owner or actor.username
-        if owner_name != actor.username and not actor.is_admin:
+        if not authz.is_owner_or_admin(actor, owner_name):
             raise self.refuse(actor, "container.create", f"{owner_name}/{name}",
                               "Only admins may create containers for other users.")
         image_row = Image.get_or_none(Image.name == image)

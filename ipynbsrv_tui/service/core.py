@@ -472,6 +472,12 @@ class NotebookService(Component):
     def web_may_open(self, actor: Actor, owner: str) -> bool:
         return self.web.web_may_open(actor, owner)
 
+    def web_owns(self, username: str, owner: str) -> bool:
+        return self.web.web_owns(username, owner)
+
+    def web_resumes(self, actor: Actor, owner: str) -> bool:
+        return self.web.web_resumes(actor, owner)
+
     def credential_stamp(self, username: str) -> str | None:
         return self.web.credential_stamp(username)
 

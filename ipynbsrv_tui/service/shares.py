@@ -239,7 +239,7 @@ class Shares(Component):
     def _managed_image(self, actor: Actor, name: str, action: str) -> Image:
         row = Image.get_or_none(Image.name == name) if isinstance(name, str) else None
         owner = row.owner.username if row is not None and row.owner_id else None
-        if row is None or not (actor.is_admin or owner == actor.username):
+        if row is None or not authz.can_share_image(actor, owner):
             if row is not None and authz.can_use_image(actor, owner=owner, is_public=row.is_public,
                                                        retired=row.retired, access_groups=[]):
                 raise self.refuse(actor, action, name, f"Only the owner of {name} and admins may share it.")

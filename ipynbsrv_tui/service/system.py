@@ -81,6 +81,14 @@ class SystemCalls(Protocol):
         """Whether `actor` may reach a notebook of `owner` through the web (refusals: `web_refused`)."""
         ...
 
+    def web_owns(self, username: str, owner: str) -> bool:
+        """Whether the session's user owns a notebook of `owner` (the web's fast path, no actor lookup)."""
+        ...
+
+    def web_resumes(self, actor: Actor, owner: str) -> bool:
+        """Whether `actor`'s web request resumes a suspended notebook of `owner` (its owner's does)."""
+        ...
+
     def web_refused(self, username: str, target: str, reason: str) -> None:
         """Audit a web request refused before it reached a notebook (who, which address, why)."""
         ...

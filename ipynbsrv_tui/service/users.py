@@ -149,7 +149,7 @@ class Users(Component):
         return [_user_view(row, counts.get(row.id, 0), self.config) for row in rows]
 
     def get_user(self, actor: Actor, username: str) -> UserView:
-        if actor.username != username and not authz.can_manage_users(actor):
+        if not authz.is_self_or_user_manager(actor, username):
             raise self.hide(actor, "user.show", username, f"No user named {username!r}.")
         row = User.get_or_none(User.username == username)
         if row is None:
@@ -178,7 +178,7 @@ class Users(Component):
 
     def set_password(self, actor: Actor, username: str, password: str) -> None:
         """Admins reset anyone's password; a user may change their own."""
-        if actor.username != username and not authz.can_manage_users(actor):
+        if not authz.is_self_or_user_manager(actor, username):
             raise self.refuse(actor, "user.password", username, "Only admins may set other users' passwords.")
         validation.password(password)
         self.directory.set_password(username, password)

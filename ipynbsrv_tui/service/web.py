@@ -32,6 +32,16 @@ class WebAccess(Component):
         """A notebook is reached by its owner and by admins, as in the console (DESIGN §8)."""
         return authz.can_act_on_container(actor, owner)
 
+    def web_owns(self, username: str, owner: str) -> bool:
+        """The web's fast path: a session's own notebook needs no actor (only the check that the session
+        still holds), so this rule takes the session's user name."""
+        return authz.is_owner(username, owner)
+
+    def web_resumes(self, actor: Actor, owner: str) -> bool:
+        """A suspended notebook is resumed by its owner's web request, as their login resumes it; an
+        admin's request only learns it is suspended (resuming is the owner's or the console's act)."""
+        return authz.is_owner(actor.username, owner)
+
     def credential_stamp(self, username: str) -> str | None:
         """The directory's stamp of the account's credentials, None when it is gone or expired."""
         return self.directory.credential_stamp(username)

@@ -52,6 +52,8 @@ class WebBackend(Protocol):
     def session_valid(self, username: str, binding: str) -> bool: ...
     def refused(self, username: str, target: str, reason: str) -> None: ...
     def may_open(self, actor: Actor, owner: str) -> bool: ...
+    def owns(self, username: str, owner: str) -> bool: ...
+    def resumes(self, actor: Actor, owner: str) -> bool: ...
     def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]: ...
     def notebook_state(self, actor: Actor, owner: str, name: str) -> str | None: ...
     def seen(self, username: str) -> None: ...
@@ -228,7 +230,7 @@ class AuthHandler(BaseHTTPRequestHandler):
         if refusal is not None:
             self._refuse(session.username if session else None, uri, refusal)
             return
-        if session is not None and target is not None and target[0] == session.username:
+        if session is not None and target is not None and self.ctx.backend.owns(session.username, target[0]):
             # The owner's own notebook, on every request of it: only "still this account?" needs asking.
             if self.ctx.backend.session_valid(session.username, session.binding):
                 self.ctx.backend.seen(session.username)  # the owner is here: their notebook is in use
@@ -310,12 +312,13 @@ class AuthHandler(BaseHTTPRequestHandler):
     def _paused(self, actor: Actor, owner: str, name: str) -> None:
         """A suspended notebook: its owner's request resumes it, as their login does (a browser has
         no `u`); anyone else who may open it is told the truth."""
-        if actor.username == owner:
+        resumes = self.ctx.backend.resumes(actor, owner)
+        if resumes:
             self.ctx.backend.seen(owner)
             if self.ctx.backend.resume(actor, owner, name):
                 self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.RESUMING, [("Retry-After", "1")])
                 return
-        self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.paused_page(owner, name, actor.username == owner))
+        self._send(HTTPStatus.SERVICE_UNAVAILABLE, pages.paused_page(owner, name, resumes))
 
     # ------------------------------------------------------------------ pages
 

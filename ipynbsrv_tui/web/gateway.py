@@ -350,6 +350,12 @@ class WebGateway:
     def may_open(self, actor: Actor, owner: str) -> bool:
         return self.service.web_may_open(actor, owner)
 
+    def owns(self, username: str, owner: str) -> bool:
+        return self.service.web_owns(username, owner)
+
+    def resumes(self, actor: Actor, owner: str) -> bool:
+        return self.service.web_resumes(actor, owner)
+
     def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]:
         return [(v.owner, v.name, v.state.value) for v in self.service.list_containers(actor, owner=actor.username)]
 
