@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,15 +18,13 @@ import pytest
 from ipynbsrv_tui import cli
 from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.domain import Actor
+from tests.e2e.browser_support import chromium, log_in, wait_for
 from tests.fixtures.notebook_service import free_port_range
-from tests.fixtures.services import unavailable
 from tests.integration.web_support import WebClient, free_port, remove_tree, require_nginx, runtime_root
 
 pytestmark = [pytest.mark.docker, pytest.mark.web, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 IMAGES = ("ipynbsrv/ipython3-notebook:latest", "ipynbsrv-test/ipython3-notebook:latest")
 ROOT = Actor("root", 0, True, ())
 
@@ -104,31 +100,6 @@ def site(notebook_image, docker_client):
         remove_tree(folder)
 
 
-def chromium(*extra: str):
-    """Debian's chromium, headless, driven through the system chromedriver; yields the driver."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        unavailable("web", "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="ipynbsrv-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--ignore-certificate-errors", f"--user-data-dir={profile}", "--window-size=1280,900", *extra):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    driver.execute_cdp_cmd("Network.enable", {})
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
 @pytest.fixture
 def browser():
     yield from chromium()
@@ -139,26 +110,6 @@ def sibling_browser():
     """A browser in which nb.example.test (the gateway) and evil.example.test (another origin of the
     same site, as a sibling subdomain is) both resolve to this host."""
     yield from chromium("--host-resolver-rules=MAP nb.example.test 127.0.0.1, MAP evil.example.test 127.0.0.1")
-
-
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def log_in(driver, username: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    wait_for(lambda: "/_ipynbsrv/login" in driver.current_url, 20, "the login page")
-    driver.find_element(By.ID, "username").clear()
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "login").click()
 
 
 def type_into_cell(driver, code: str) -> bool:

@@ -18,7 +18,7 @@ from ipynbsrv_tui.config import Config
 from ipynbsrv_tui.domain import Actor
 from ipynbsrv_tui.web.gateway import WebGateway
 from ipynbsrv_tui.web.nginx_conf import Route
-from tests.e2e.test_web_browser import chromium, log_in, wait_for
+from tests.e2e.browser_support import chromium, log_in, wait_for
 from tests.integration.web_support import (
     Upstream,
     free_port,

@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ipynbsrv_tui.broker.client import RemoteSession
 from ipynbsrv_tui.broker.protocol import decode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -465,3 +466,20 @@ class ConnectAs:
     def close(self) -> None:
         self._control.close()
         self.process.wait(timeout=10)
+
+
+def create_accounts(site: dict, root: RemoteSession) -> dict[str, Account]:
+    """Create `site["names"]` (role → name) in the directory through the broker, as root, then as OS
+    accounts with the same uids (removed at the site's end); role → account."""
+    accounts = {}
+    for role, name in site["names"].items():
+        view = root.create_user(name, "correct horse battery", display_name=role.title())
+        account = add_os_account(name, view.uid)
+        site["accounts"].append(account)
+        accounts[role] = account
+    return accounts
+
+
+def as_user(site: dict, broker: BrokerProcess, account: Account, *ops) -> ClientRun:
+    """Run `ops` ((call, args, kwargs) each) in a client process under `account`'s uid."""
+    return run_client(site["lib"], account.uid, account.gid, broker.socket_path, [list(op) for op in ops])

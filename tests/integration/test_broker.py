@@ -40,33 +40,18 @@ def _start_broker(site, name: str, **config) -> support.BrokerProcess:
     return support.BrokerProcess(path, str(folder / "run" / "broker.sock"), folder / "broker.log").start()
 
 
-def _accounts(site, root: RemoteSession) -> dict[str, support.Account]:
-    """Create alice and bob in the directory (through the broker, as root), then as OS accounts."""
-    accounts = {}
-    for role, name in site["names"].items():
-        view = root.create_user(name, "correct horse battery", display_name=role.title())
-        account = support.add_os_account(name, view.uid)
-        site["accounts"].append(account)
-        accounts[role] = account
-    return accounts
-
-
 @pytest.fixture(scope="module")
 def matrix_broker(site):
     broker = _start_broker(site, "matrix")
     root = RemoteSession(broker.socket_path)
     root.register_image("ipbt-public", site["image"], description="public test image", is_public=True)
     root.register_image("ipbt-private", site["image"], description="admins only", is_public=False)
-    accounts = _accounts(site, root)
+    accounts = support.create_accounts(site, root)
     yield broker, root, accounts
     for view in root.list_containers():
         root.delete_container(view.id)
     root.close()
     assert broker.stop() == 0
-
-
-def as_user(site, broker, account, *ops):
-    return support.run_client(site["lib"], account.uid, account.gid, broker.socket_path, [list(op) for op in ops])
 
 
 # --------------------------------------------------------------------------- the authorization matrix
@@ -77,13 +62,13 @@ def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     broker, root, accounts = matrix_broker
     alice, bob = accounts["alice"], accounts["bob"]
 
-    created = as_user(site, broker, bob, ("create_container", ["nb"], {"image": "ipbt-public"}))
+    created = support.as_user(site, broker, bob, ("create_container", ["nb"], {"image": "ipbt-public"}))
     assert created.uid == bob.uid and created.actor.username == bob.name and not created.actor.is_admin
     assert created.heavy_modules == [], "the client side must not import docker, peewee, ldap3 or requests"
     bob_view = created.ok(0)
     assert bob_view.owner == bob.name and bob_view.up and bob_view.token
 
-    run = as_user(
+    run = support.as_user(
         site, broker, alice,
         ("create_container", ["nb"], {"image": "ipbt-public"}),          # 0 her own: yes
         ("list_containers", [], {}),                                    # 1 only hers
@@ -118,7 +103,7 @@ def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     assert [image.name for image in run.ok(14)] == ["ipbt-public"]
     assert [user.username for user in run.ok(15)] == [alice.name]
 
-    own = as_user(
+    own = support.as_user(
         site, broker, alice,
         ("connection_info", [mine.id], {}),
         ("stop_container", [mine.id], {}),
@@ -223,7 +208,7 @@ def test_a_client_uses_the_broker_only_for_the_installation_its_config_names(sit
 @pytest.mark.host
 def test_one_account_cannot_take_every_connection(site, matrix_broker):
     broker, root, accounts = matrix_broker
-    run = as_user(site, broker, accounts["bob"], ("hold_connections", [20], {}))
+    run = support.as_user(site, broker, accounts["bob"], ("hold_connections", [20], {}))
     error = run.error(0)
     assert error["type"] == "BrokerBusy" and "connections open" in error["message"]
     assert root.list_users()  # others are still served
@@ -266,7 +251,7 @@ def test_malformed_oversized_and_wrong_version_messages_are_rejected(site, matri
 
     # The broker still serves the next clients, root and an ordinary user alike.
     assert root.list_users()
-    run = as_user(site, broker, accounts["alice"], ("list_containers", [], {}))
+    run = support.as_user(site, broker, accounts["alice"], ("list_containers", [], {}))
     assert all(v.owner == accounts["alice"].name for v in run.ok(0))
 
 
@@ -288,7 +273,7 @@ def test_a_wrongly_typed_call_gets_a_validation_error_and_the_broker_keeps_servi
     with pytest.raises(ValidationError, match="container_id must be int"):
         root.get_container([1])
     assert root.list_users()
-    run = as_user(site, broker, accounts["alice"], ("get_container", [[1]], {}), ("list_containers", [], {}))
+    run = support.as_user(site, broker, accounts["alice"], ("get_container", [[1]], {}), ("list_containers", [], {}))
     assert run.error(0)["type"] == "ValidationError"
     assert all(v.owner == accounts["alice"].name for v in run.ok(1))
 
@@ -553,13 +538,13 @@ def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(si
 
         root.suspend_container(view.id)
         assert root.suspended_memory().count >= 1
-        others = as_user(site, broker, alice, ("resume_suspended", [], {}), ("suspended_memory", [], {}),
+        others = support.as_user(site, broker, alice, ("resume_suspended", [], {}), ("suspended_memory", [], {}),
                          ("stop_suspended", [], {}))
         assert others.ok(0) == []  # alice's login resumes nothing of bob's
         assert others.error(1)["type"] == "NotAuthorized" and others.error(2)["type"] == "NotAuthorized"
         assert root.get_container(view.id).state == ContainerState.PAUSED
 
-        own = as_user(site, broker, bob, ("resume_suspended", [], {}))
+        own = support.as_user(site, broker, bob, ("resume_suspended", [], {}))
         assert [(v.id, v.state) for v in own.ok(0)] == [(view.id, ContainerState.RUNNING)]
         assert docker_client.api.inspect_container(view.docker_id)["State"]["Status"] == "running"
     finally:
@@ -577,7 +562,7 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     """Every collaboration call as a real uid: outsiders get "not found", members use, owners manage."""
     broker, root, accounts = matrix_broker
     alice, bob = accounts["alice"], accounts["bob"]
-    setup = as_user(
+    setup = support.as_user(
         site, broker, alice,
         ("create_collab_group", ["ipbt-lab"], {}),
         ("create_share", ["ipbtthesis"], {"description": "[b]draft[/b]"}),
@@ -588,13 +573,13 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     assert setup.ok(1).description == "[b]draft[/b]" and setup.ok(1).group == "share-ipbtthesis"
     assert {"ipbt-lab", "ipbt-open", alice.name} <= {g.name for g in setup.ok(3)}
 
-    joined = as_user(site, broker, bob, ("join_group", ["ipbt-open"], {}))
+    joined = support.as_user(site, broker, bob, ("join_group", ["ipbt-open"], {}))
     assert bob.name in joined.ok(0).members
-    alice_inbox = as_user(site, broker, alice, ("list_notifications", [], {}), ("unread_count", [], {}))
+    alice_inbox = support.as_user(site, broker, alice, ("list_notifications", [], {}), ("unread_count", [], {}))
     note = alice_inbox.ok(0)[0]
     assert note.message == f"{bob.name} joined ipbt-open." and alice_inbox.ok(1) >= 1
 
-    outsider = as_user(
+    outsider = support.as_user(
         site, broker, bob,
         ("collab_group", ["ipbt-lab"], {}),                         # 0
         ("add_collab_member", ["ipbt-lab", bob.name], {}),          # 1
@@ -620,7 +605,7 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     assert "ipbt-lab" not in {g.name for g in outsider.ok(13)}
     assert outsider.ok(14) == [] and all(n.id != note.id for n in outsider.ok(15))
 
-    granted = as_user(
+    granted = support.as_user(
         site, broker, alice,
         ("add_collab_member", ["ipbt-lab", bob.name], {}),
         ("grant_share", ["ipbtthesis", "ipbt-lab"], {}),
@@ -634,7 +619,7 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     assert granted.error(2)["type"] == "ValidationError" and "1000" in granted.error(2)["message"]
     assert granted.error(3)["type"] == "ValidationError"
 
-    member = as_user(
+    member = support.as_user(
         site, broker, bob,
         ("get_share", ["ipbtthesis"], {}),                          # 0 a member uses it
         ("collab_group", ["ipbt-lab"], {}),                         # 1
@@ -665,10 +650,11 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     assert set(shared.notified) == {alice.name, bob.name}
     assert root.delete_share("ipbtthesis", data="delete").removed
     root.delete_collab_group("ipbt-lab")
-    after = as_user(site, broker, bob, ("collab_group", ["ipbt-lab"], {}), ("get_share", ["ipbtthesis"], {}))
+    after = support.as_user(site, broker, bob, ("collab_group", ["ipbt-lab"], {}), ("get_share", ["ipbtthesis"], {}))
     assert after.error(0)["type"] == after.error(1)["type"] == "NotFound"
 
 
+@pytest.mark.host
 def test_collaboration_trust_through_peer_credentials(site, matrix_broker):
     """Issue 20 items 2, 3, 4 and 6 as real uids through the real broker: terminal escapes refused
     on the way in; the creator stays in charge against a co-admin; a taken name answers one neutral
@@ -679,7 +665,7 @@ def test_collaboration_trust_through_peer_credentials(site, matrix_broker):
     for group in root.collab_groups():  # alice and bob start as strangers (earlier tests joined them)
         if not group.is_personal and bob.name in group.members:
             root.remove_collab_member(group.name, bob.name)
-    run = as_user(
+    run = support.as_user(
         site, broker, alice,
         ("create_collab_group", ["ipbt-c20"], {}),                                        # 0
         ("create_share", ["ipbtc20"], {"description": "\x1b]0;PWNED\x07\x1b[2J"}),        # 1 refused
@@ -700,7 +686,7 @@ def test_collaboration_trust_through_peer_credentials(site, matrix_broker):
     taken = {run.error(i)["message"].replace(repr(name), "<name>") for i, name in ((7, bob.name), (8, "ipbt-c20"))}
     assert taken == {"The name <name> is taken: choose another name."}
 
-    co_admin = as_user(
+    co_admin = support.as_user(
         site, broker, bob,
         ("remove_collab_member", ["ipbt-c20", alice.name], {}),                           # 0
         ("remove_collab_member", ["ipbt-c20", alice.name], {"admin_only": True}),         # 1
@@ -715,10 +701,10 @@ def test_collaboration_trust_through_peer_credentials(site, matrix_broker):
     assert 9 <= sum("ok" in outcome for outcome in sent) <= 10 and "ok" in sent[0]
     assert co_admin.error(14)["type"] == "RateLimited" and "try again in" in co_admin.error(14)["message"]
 
-    after = as_user(site, broker, alice, ("send_notification", ["ipbt-c20", "from alice"], {}),
+    after = support.as_user(site, broker, alice, ("send_notification", ["ipbt-c20", "from alice"], {}),
                     ("collab_group", ["ipbt-c20"], {}))
     assert after.ok(1).creator == alice.name and alice.name in after.ok(1).admins
-    inbox = as_user(site, broker, bob, ("list_notifications", [], {}))
+    inbox = support.as_user(site, broker, bob, ("list_notifications", [], {}))
     assert "from alice" not in [n.message for n in inbox.ok(0)]  # muted
     root.delete_share("ipbtc20", data="delete")
     root.delete_collab_group("ipbt-c20")

@@ -23,8 +23,8 @@ import pytest
 from ipynbsrv_tui import cli
 from ipynbsrv_tui.domain import ContainerState
 from ipynbsrv_tui.web.gateway import WebGateway
+from tests.fixtures.kernel_channel import KernelChannel
 from tests.fixtures.notebook_service import free_port_range
-from tests.integration.test_images import KernelChannel
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 

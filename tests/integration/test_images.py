@@ -9,18 +9,15 @@ parents, so the next session's builds come from the layer cache.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
 import shutil
 import socket
-import struct
 import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,6 +27,7 @@ import pytest
 
 from ipynbsrv_tui import cli
 from tests.fixtures.docker_engine import ensure_base_image
+from tests.fixtures.kernel_channel import KernelChannel
 from tests.fixtures.services import unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -438,110 +436,3 @@ def test_the_python2_kernel_runs_print_hello_through_the_jupyter_api(ipython2):
             assert channel.execute("import sys; print sys.version_info[0], sys.version_info[1]") == "2 7\n"
     finally:
         ipython2.request("DELETE", f"api/kernels/{kernel['id']}")
-
-
-# --------------------------------------------------------------------------- a minimal websocket client
-
-
-class KernelChannel:
-    """Just enough of RFC 6455 (stdlib only) to run code on a kernel over Jupyter's channels socket."""
-
-    def __init__(self, served: Notebook, kernel_id: str) -> None:
-        self.session = uuid.uuid4().hex
-        path = f"{served.base_url}api/kernels/{kernel_id}/channels?session_id={self.session}"
-        self.sock = socket.create_connection(("127.0.0.1", served.port), timeout=60)
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: token {served.token}\r\n\r\n"
-        )
-        self.sock.sendall(request.encode())
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError(f"the server closed the websocket handshake: {self.buffer!r}")
-            self.buffer += chunk
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise ConnectionError(f"no websocket upgrade: {head!r}")
-
-    def __enter__(self) -> KernelChannel:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.sock.close()
-
-    def execute(self, code: str, timeout: float = 60) -> str:
-        """Send an execute_request on the shell channel; return the stdout the kernel streamed."""
-        msg_id = uuid.uuid4().hex
-        self._send({
-            "header": {"msg_id": msg_id, "username": "test", "session": self.session,
-                       "msg_type": "execute_request", "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True},
-        })
-        output: list[str] = []
-        replied = idle = False
-        deadline = time.monotonic() + timeout
-        # The shell's execute_reply and iopub's stream can arrive in either order: the output is
-        # complete when both the reply and iopub's "idle" for this request have come.
-        while time.monotonic() < deadline:
-            message = json.loads(self._receive())
-            if message.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = message["msg_type"], message["content"]
-            if kind == "stream" and content.get("name") == "stdout":
-                output.append(content["text"])
-            elif kind == "error":
-                raise AssertionError(f"the kernel raised {content['ename']}: {content['evalue']}")
-            elif kind == "execute_reply":
-                replied = True
-            elif kind == "status" and content.get("execution_state") == "idle":
-                idle = True
-            if replied and idle:
-                return "".join(output)
-        raise AssertionError(f"no execute_reply within {timeout} s; stdout so far: {output}")
-
-    def _send(self, message: dict) -> None:
-        data = json.dumps(message).encode()
-        mask = os.urandom(4)
-        size = len(data)
-        if size < 126:
-            header = struct.pack("!BB", 0x81, 0x80 | size)
-        elif size < 1 << 16:
-            header = struct.pack("!BBH", 0x81, 0x80 | 126, size)
-        else:
-            header = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _read(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the server closed the websocket")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-    def _receive(self) -> str:
-        """The next text message (fragments joined; pings and pongs skipped)."""
-        parts: list[bytes] = []
-        while True:
-            first, second = self._read(2)
-            size = second & 0x7F
-            if size == 126:
-                size = struct.unpack("!H", self._read(2))[0]
-            elif size == 127:
-                size = struct.unpack("!Q", self._read(8))[0]
-            payload = self._read(size)
-            opcode = first & 0x0F
-            if opcode == 0x8:
-                raise ConnectionError("the server closed the websocket")
-            if opcode in (0x9, 0xA):
-                continue
-            parts.append(payload)
-            if first & 0x80:
-                return b"".join(parts).decode()

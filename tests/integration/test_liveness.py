@@ -23,7 +23,6 @@ from ipynbsrv_tui.config import load_config
 from ipynbsrv_tui.domain import ContainerState
 
 from . import broker_support as support
-from .test_broker import _accounts, as_user
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
@@ -124,15 +123,16 @@ async def test_header_says_the_engine_is_lost_within_2s(site, tmp_path):
         forwarder.wait()
 
 
+@pytest.mark.host
 def test_an_admins_delete_reaches_the_owners_live_view_within_1s(site, docker_client):
     broker = _broker(site, "delete").start()
     root = RemoteSession(broker.socket_path)
     owner = f"{site['names']['bob']}d"
     try:
         root.register_image("ipbt-del", site["image"], description="delete", is_public=True)
-        accounts = _accounts({**site, "names": {"bob": owner}}, root)
+        accounts = support.create_accounts({**site, "names": {"bob": owner}}, root)
         bob = accounts["bob"]
-        created = as_user(site, broker, bob, ("create_container", ["gone"], {"image": "ipbt-del"}))
+        created = support.as_user(site, broker, bob, ("create_container", ["gone"], {"image": "ipbt-del"}))
         container_id = created.ok(0).id
         watcher = support.start_client(site["lib"], bob.uid, bob.gid, broker.socket_path, [["watch_for", [4], {}]])
         support.wait_for_line(watcher, "watching")
@@ -162,6 +162,7 @@ def test_an_admins_delete_reaches_the_owners_live_view_within_1s(site, docker_cl
             container.remove(force=True)
 
 
+@pytest.mark.host
 async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_tokens_within_1s(site, docker_client):
     """Issue 28, bug 2: root revokes bob's admin rights while bob's console (client mode, a real
     broker, bob's own uid) shows alice's notebook and its token; within 1 s the row, its token
@@ -175,7 +176,7 @@ async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_to
     sessions = [root]
     try:
         root.register_image("ipbt-demote", site["image"], description="demote", is_public=True)
-        accounts = _accounts({**site, "names": names}, root)
+        accounts = support.create_accounts({**site, "names": names}, root)
         root.set_admin(names["bob"], True)
         hers = root.create_container("hers", "ipbt-demote", owner=names["alice"])
         connector = support.ConnectAs(accounts["bob"].uid, accounts["bob"].gid, broker.socket_path)

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from textual.widgets import Input
@@ -33,6 +34,11 @@ from ipynbsrv_tui.domain import (
     SnapshotView,
     SuspendedMemory,
 )
+
+if TYPE_CHECKING:  # the fakes are checked against the UI's session face; at run time they are plain
+    from ipynbsrv_tui.interface import ServiceSession as SessionFace
+else:
+    SessionFace = object
 
 FIXED_NOW = datetime(2026, 1, 15, 12, 0, 0)
 # A tag of this test session's own: a session that ends removes its image, and on an engine shared
@@ -140,14 +146,15 @@ class FixedLogs:
         self._closed.wait()
 
 
-class FixedSession:
-    """Deterministic containers, stats and health; lifecycle calls change the fixed data."""
+class FixedSession(SessionFace):
+    """Deterministic containers, stats and health; lifecycle calls change the fixed data. mypy checks
+    each call it fakes against `ServiceSession` (tests/tui/conftest.py is in mypy's files)."""
 
     mode = "embedded"
 
     def __init__(self, actor: Actor = ADMIN, views: list[ContainerView] | None = None,
                  log_lines: list[str] | None = None) -> None:
-        self.actor = actor
+        self._actor = actor
         self.views = {v.id: v for v in (fixed_views() if views is None else views)}
         self.log_lines = FIXED_LOG if log_lines is None else log_lines
         self.watches: list[FixedWatch] = []
@@ -167,8 +174,12 @@ class FixedSession:
         self.rights.put(self.actor)
         return self.rights
 
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
     def adopt_rights(self, actor: Actor) -> None:
-        self.actor = actor
+        self._actor = actor
 
     def push(self, change: ContainerChange) -> None:
         for watch in self.watches:
@@ -246,11 +257,12 @@ class FixedSession:
         self.calls.append(("delete_container", container_id))
         self.views.pop(container_id, None)
 
-    def create_container(self, **arguments) -> ContainerView:
-        self.calls.append(("create_container", arguments))
+    def create_container(self, name: str, image: str, description: str = "", memory: str | None = None,
+                         cpus: float | None = None, owner: str | None = None, start: bool = True) -> ContainerView:
+        self.calls.append(("create_container", {"name": name, "image": image, "description": description,
+                                                "memory": memory, "cpus": cpus, "owner": owner, "start": start}))
         cid = max(self.views, default=0) + 1
-        view = fixed_view(cid, arguments.get("owner") or self.actor.username, arguments["name"],
-                          ContainerState.RUNNING, image=arguments["image"])
+        view = fixed_view(cid, owner or self.actor.username, name, ContainerState.RUNNING, image=image)
         self.views[cid] = view
         return view
 

@@ -8,6 +8,7 @@ import io
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from rich.console import Console
@@ -31,6 +32,11 @@ from ipynbsrv_tui.service import Session, build_service
 from ipynbsrv_tui.tui.screens.images import ImagesScreen
 from ipynbsrv_tui.tui.screens.users import UsersScreen
 
+if TYPE_CHECKING:  # the fake is checked against the UI's session face; at run time it is plain
+    from ipynbsrv_tui.interface import ServiceSession as SessionFace
+else:
+    SessionFace = object
+
 ROOT = Actor("root", 0, True, ())
 NOW = datetime(2026, 1, 15, 12, 0, 0)
 HEALTH = Health(mode="embedded", host="testhost", engine_ok=True, engine_detail="Docker 20.10.24",
@@ -42,7 +48,7 @@ class AdminHarness(App):
     "images" and "users"), without its other sections, so these screens are tested on their own."""
 
     MODES = {"images": ImagesScreen, "users": UsersScreen}
-    health = reactive(None)
+    health: reactive[Health | None] = reactive(None)
 
     def __init__(self, session, config, mode: str = "images", health: Health | None = None) -> None:
         super().__init__()
@@ -141,11 +147,15 @@ FIXED_USERS = [
 ]
 
 
-class FixedAdminSession:
-    """Deterministic images, builds, users and health for snapshots (no engine, no directory)."""
+class FixedAdminSession(SessionFace):
+    """Deterministic images, builds, users and health for snapshots (no engine, no directory). mypy
+    checks each call it fakes against `ServiceSession`."""
 
     mode = "embedded"
-    actor = ROOT
+
+    @property
+    def actor(self) -> Actor:
+        return ROOT
 
     def __init__(self, stale: bool = False) -> None:
         self.stale = stale
@@ -181,7 +191,8 @@ class FixedAdminSession:
             return {"BASE_IMAGE": "debian:bookworm-slim"}
         return {"BASE_IMAGE": "ipynbsrv/base-ldap:latest"}
 
-    def build_plan(self, folder, tag=None, build_args=None, nocache=False) -> list[str]:
+    def build_plan(self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None,
+                   nocache: bool = False) -> list[str]:
         lines = [f"{tag} will be built from {folder}/."]
         if "BASE_IMAGE" not in (build_args or {}):
             lines.insert(0, "ipynbsrv/base-ldap:latest is missing and will be built first, from base-ldap/.")

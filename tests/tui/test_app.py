@@ -158,7 +158,7 @@ async def test_help_on_the_build_log_names_the_build_log_and_its_keys_not_the_li
     from ipynbsrv_tui.tui.screens.build import BuildScreen
     from ipynbsrv_tui.tui.screens.help import FILTER_HELP
 
-    from .test_build_dialogs import BuildingSession
+    from .fake_builds import BuildingSession
 
     session = BuildingSession()
     app = make_app(session, watch=False)

@@ -3,49 +3,14 @@ closing itself when the build ends meanwhile, the stop key leaving the footer th
 
 from __future__ import annotations
 
-import threading
-
 from textual.widgets import Button
 
-from ipynbsrv_tui.domain import BuildEvent, BuildEventKind, BuildStatus, BuildSummary
+from ipynbsrv_tui.domain import BuildStatus
 from ipynbsrv_tui.tui.screens.build import BuildRequest, BuildScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
 
-from .conftest import FixedSession, make_app, screen_text, wait_until
-
-
-class GatedBuild:
-    """A build that prints one step, then waits for `gate` (or a cancel) before it succeeds."""
-
-    build_id = 9
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.cancelled = False
-        self.summary: BuildSummary | None = None
-
-    def __iter__(self):
-        yield BuildEvent(BuildEventKind.STEP, "Step 1/1 : RUN sleep", step=1, total_steps=1)
-        self.gate.wait(30)
-        status = BuildStatus.CANCELLED if self.cancelled else BuildStatus.SUCCEEDED
-        self.summary = BuildSummary(status, None if self.cancelled else "sha256:" + "c" * 64, None, None,
-                                    0, 0, 1, 1.0)
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        self.gate.set()
-
-
-class BuildingSession(FixedSession):
-    def __init__(self) -> None:
-        super().__init__()
-        self.build = GatedBuild()
-
-    def build_image(self, folder, tag=None, build_args=None, nocache=False):
-        return self.build
-
-    def list_images(self):
-        return []
+from .conftest import make_app, screen_text, wait_until
+from .fake_builds import BuildingSession
 
 
 async def test_stop_question_names_its_buttons_moves_with_arrows_and_closes_when_the_build_ends():

@@ -16,7 +16,7 @@ from ipynbsrv_tui.domain import BuildEvent, BuildEventKind, BuildSummary
 from ipynbsrv_tui.tui.buildpump import LARGEST_BATCH, QUEUED_EVENTS, BuildEvents, BuildPump
 from ipynbsrv_tui.tui.widgets.virtuallog import fit
 
-from .test_logs import BuildLogApp
+from .log_apps import BuildLogApp
 
 RED = Style(color="red")
 PAD = Style(bgcolor="black")

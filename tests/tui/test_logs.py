@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 from rich.style import Style
-from textual.app import App
 
 from ipynbsrv_tui.domain import BuildEvent, BuildEventKind
 from ipynbsrv_tui.tui.widgets.buildlog import BuildLogView
 from ipynbsrv_tui.tui.widgets.logview import LogPanel
+
+from .log_apps import BuildLogApp, LogApp
 
 KINDS = [
     (BuildEventKind.STEP, "Step 2/3 : RUN apt-get install -y libpaper1"),
@@ -18,23 +19,6 @@ KINDS = [
     (BuildEventKind.STDERR, "W: an unsigned repository"),
     (BuildEventKind.ERROR, "The command '/bin/sh -c exit 3' returned a non-zero code: 3"),
 ]
-
-
-class BuildLogApp(App):
-    def __init__(self, theme: str = "textual-dark") -> None:
-        super().__init__()
-        self.wanted_theme = theme
-
-    def compose(self):
-        yield BuildLogView(max_lines=1000)
-
-    def on_mount(self) -> None:
-        self.theme = self.wanted_theme
-
-
-class LogApp(App):
-    def compose(self):
-        yield LogPanel(max_lines=1000)
 
 
 def text_style(strip) -> Style:

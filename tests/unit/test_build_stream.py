@@ -9,8 +9,7 @@ import requests.exceptions
 from ipynbsrv_tui.domain import BuildEventKind as K
 from ipynbsrv_tui.domain import BuildStatus
 from ipynbsrv_tui.engine.builds import CANCELLED, BuildStream
-
-from .test_classifier import DEBCONF_BUILD, FAILING_BUILD
+from tests.fixtures.build_logs import DEBCONF_BUILD, FAILING_BUILD
 
 REGISTRY_DOWN = 'Get "https://registry.invalid/v2/": dial tcp: lookup registry.invalid: no such host'
 

@@ -1,79 +1,10 @@
-"""BuildLogClassifier on chunk sequences recorded from Engine 20.10 (`api.build(decode=True)`).
-
-Host names in the recordings are replaced by `mirror.invalid`; long lines are shortened.
-"""
+"""BuildLogClassifier on chunk sequences recorded from Engine 20.10 (tests/fixtures/build_logs.py)."""
 
 from __future__ import annotations
 
 from ipynbsrv_tui.domain import BuildEventKind as K
 from ipynbsrv_tui.engine.classifier import STREAM_ENDED, BuildLogClassifier
-
-READLINE = (
-    "debconf: (Can't locate Term/ReadLine.pm in @INC (you may need to install the Term::ReadLine module) "
-    "(@INC contains: /etc/perl /usr/share/perl5) at /usr/share/perl5/Debconf/FrontEnd/Readline.pm line 7, <> line 2.)"
-)
-
-# `RUN apt-get update && apt-get install -y --no-install-recommends apt-utils && apt-get install -y ... ucf`
-DEBCONF_BUILD = [
-    {"stream": "Step 1/2 : FROM debian:bookworm-slim"},
-    {"stream": "\n"},
-    {"stream": " ---> 2cbec9886ffe\n"},
-    {"stream": "Step 2/2 : RUN apt-get update && apt-get install -y --no-install-recommends apt-utils"},
-    {"stream": "\n"},
-    {"stream": " ---> Running in 5c96954a2225\n"},
-    {"stream": "Get:1 http://mirror.invalid/debian bookworm InRelease [151 kB]\n"},
-    {"stream": "Fetched 6258 kB in 1s (8351 kB/s)\nReading package lists..."},
-    {"stream": "\n"},
-    {"stream": "\x1b[91mdebconf: delaying package configuration, since apt-utils is not installed\n\x1b[0m"},
-    {
-        "stream": "Selecting previously unselected package apt-utils.\r\n(Reading database ... \r"
-        "(Reading database ... 5%\r(Reading database ... 10%\r(Reading database ... 95%\r(Reading database ... 100%\r"
-    },
-    {"stream": "(Reading database ... "},
-    {"stream": "6096 files and directories currently installed.)\r\n"},
-    {"stream": "Setting up apt-utils (2.6.1) ...\r\n"},
-    {
-        "stream": "\x1b[91mdebconf: unable to initialize frontend: Dialog\n"
-        "debconf: (TERM is not set, so the dialog frontend is not usable.)\n"
-        "debconf: falling back to frontend: Readline\n\x1b[0m"
-    },
-    {"stream": f"\x1b[91mdebconf: unable to initialize frontend: Readline\n{READLINE}\n"
-               "debconf: falling back to frontend: Teletype\n\x1b[0m"},
-    {"stream": "\x1b[91mdpkg-preconfigure: unable to re-open stdin: \n\x1b[0m"},
-    {"stream": "Setting up ucf (3.0043+nmu1+deb12u1) ...\r\n"},
-    {
-        "stream": "debconf: unable to initialize frontend: Dialog\r\n"
-        "debconf: (TERM is not set, so the dialog frontend is not usable.)\r\n"
-        "debconf: falling back to frontend: Readline\r\n"
-    },
-    {"stream": "Removing intermediate container 5c96954a2225\n"},
-    {"stream": " ---> 08a599a7ae95\n"},
-    {"aux": {"ID": "sha256:08a599a7ae956c423a3f211a04b9ba253b0747a8e495fb0eeb40cb40153bda02"}},
-    {"stream": "Successfully built 08a599a7ae95\n"},
-    {"stream": "Successfully tagged ipynbsrv-test/debconf:1\n"},
-]
-
-# `RUN echo about to fail >&2; echo [/bin/sh -c] out; exit 3`
-FAILING_BUILD = [
-    {"stream": "Step 1/2 : FROM debian:bookworm-slim"},
-    {"stream": "\n"},
-    {"stream": " ---> 2cbec9886ffe\n"},
-    {"stream": "Step 2/2 : RUN echo about to fail >&2; echo [/bin/sh -c] out; exit 3"},
-    {"stream": "\n"},
-    {"stream": " ---> Running in 862ed4388045\n"},
-    {"stream": "\x1b[91mabout to fail\n\x1b[0m"},
-    {"stream": "[/bin/sh -c] out\n"},
-    {"stream": "Removing intermediate container 862ed4388045\n"},
-    {
-        "errorDetail": {
-            "code": 3,
-            "message": "The command '/bin/sh -c echo about to fail >&2; echo [/bin/sh -c] out; exit 3' "
-            "returned a non-zero code: 3",
-        },
-        "error": "The command '/bin/sh -c echo about to fail >&2; echo [/bin/sh -c] out; exit 3' "
-        "returned a non-zero code: 3",
-    },
-]
+from tests.fixtures.build_logs import DEBCONF_BUILD, FAILING_BUILD, READLINE
 
 
 def run(chunks: list[dict]) -> tuple[BuildLogClassifier, list]:

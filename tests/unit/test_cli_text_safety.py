@@ -37,7 +37,9 @@ ADMIN_LISTINGS = [("users", "list"), ("kept", "list")]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def listed_service(tmp_path_factory):
+    """A recorded service with something in every listing (an image, users, a group, a share, a
+    container, a notice) and bob, who sees them all; the tests overwrite their free text."""
     service = make_recorded_service(tmp_path_factory.mktemp("cli-text"), RecordingEngine())
     service.register_image(ROOT, "tiny", "ipynbsrv-test/tiny:latest", is_public=True)
     for name in ("alice", "bob"):
@@ -84,8 +86,8 @@ def _check(found) -> None:
             json.loads(out)  # still JSON
 
 
-def test_a_known_attack_in_every_field_is_escaped_in_every_listing(world, monkeypatch, capsys):
-    service, bob = world
+def test_a_known_attack_in_every_field_is_escaped_in_every_listing(listed_service, monkeypatch, capsys):
+    service, bob = listed_service
     _store("desc " + ATTACK)
     found = _outputs(monkeypatch, capsys, service, bob, LISTINGS) + _outputs(
         monkeypatch, capsys, service, ROOT, LISTINGS + ADMIN_LISTINGS)
@@ -99,8 +101,8 @@ def test_a_known_attack_in_every_field_is_escaped_in_every_listing(world, monkey
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.text(st.characters(min_codepoint=0, max_codepoint=0x2030), min_size=1, max_size=30))
-def test_every_listing_escapes_arbitrary_stored_text(world, monkeypatch, capsys, text):
-    service, bob = world
+def test_every_listing_escapes_arbitrary_stored_text(listed_service, monkeypatch, capsys, text):
+    service, bob = listed_service
     _store(text)
     _check(_outputs(monkeypatch, capsys, service, bob, LISTINGS))
 
