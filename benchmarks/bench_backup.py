@@ -3,15 +3,14 @@ restore of one file from the console until the file is in place.
 
 Makes a private installation in a temp folder: `--homes` homes holding `--files` files of
 `--megabytes` in all (random bytes, so nothing deduplicates), and two restic repositories on the
-same disk. Times the first backup and (`--runs` times) an incremental one after 1% of the
-files changed: ours (`service.backup_run`: the database copy and `restic backup`; the weekly
-maintenance, `restic forget --prune` and `restic check`, is left out and timed on its own) beside a bare `restic backup` of the
-same folders run the same way (`nice`, `ionice`, `--json`), from a warm page cache, in
-alternating order. Then alice deletes a notebook and
-restores it from the Backups section (Pilot, real embedded service): the time from pressing `r`
-until the file is in her home. Meanwhile calls to the service are timed while a backup runs.
-Prints `figure, measured, budget` lines; exits 1 when a budget is missed. Needs root (restores
-give files to alice's uid) and restic.
+same disk. Times the first backup and (`--runs` times) an incremental one after 1% of the files changed: ours
+(`service.backup_run`: the database copy and `restic backup`; the weekly maintenance, `restic forget --prune`
+and `restic check`, is left out and timed on its own) beside a bare `restic backup` of the same folders run
+the same way (`nice`, `ionice`, `--json`), from a warm page cache, in alternating order. Then alice deletes a
+notebook and restores it from the Backups section (Pilot, real embedded service): the time from pressing `r`
+until the file is in her home. Meanwhile calls to the service are timed while a backup runs. Prints `figure,
+measured, budget` lines; exits 1 when a budget is missed. Needs root (restores give files to alice's uid) and
+restic.
 
     .venv/bin/python benchmarks/bench_backup.py [--homes 100] [--files 10000] [--megabytes 1024] [--runs 3]
 """
@@ -81,8 +80,24 @@ def bare_backup(env: dict[str, str], paths: list[str]) -> float:
     from ipynbsrv_tui.backup.restic import _lower_priority
 
     started = time.perf_counter()
-    subprocess.run([*_lower_priority(), "restic", "--quiet", "backup", "--json", "--host", "bench", "--tag", "bare",
-                    "--", *paths], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *_lower_priority(),
+            "restic",
+            "--quiet",
+            "backup",
+            "--json",
+            "--host",
+            "bench",
+            "--tag",
+            "bare",
+            "--",
+            *paths,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
@@ -156,17 +171,24 @@ def main() -> int:
         figure("tree", f"{args.files} files, {args.megabytes} MiB in {args.homes} homes "
                        f"(made in {time.perf_counter() - started:.1f} s)")
         paths = [str(service.data.homes), str(service.data.shares), str(service.data.public)]
-        bare_env = dict(os.environ, RESTIC_REPOSITORY=str(folder / "repo-bare"), RESTIC_PASSWORD_FILE=str(password),
-                        RESTIC_CACHE_DIR=str(folder / "cache-bare"))
+        bare_env = dict(
+            os.environ,
+            RESTIC_REPOSITORY=str(folder / "repo-bare"),
+            RESTIC_PASSWORD_FILE=str(password),
+            RESTIC_CACHE_DIR=str(folder / "cache-bare"),
+        )
         subprocess.run(["restic", "init"], env=bare_env, check=True, capture_output=True)
         service.backup_init(root)
         rng = random.Random(7)
         steps = StepTimes()
-        subprocess.run(["cat", *map(str, files)], stdout=subprocess.DEVNULL, check=True)  # both start from a warm cache
+        subprocess.run(
+            ["cat", *map(str, files)], stdout=subprocess.DEVNULL, check=True
+        )  # both start from a warm cache
 
         def ours_run() -> float:
-            Setting.insert(key="backup.last_check", value=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-                           ).on_conflict_replace().execute()  # the weekly check is timed below
+            Setting.insert(
+                key="backup.last_check", value=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+            ).on_conflict_replace().execute()  # the weekly check is timed below
             started = time.perf_counter()
             service.backup_run(root)
             return time.perf_counter() - started
@@ -186,11 +208,16 @@ def main() -> int:
             ours, bare = statistics.median(ours_times), statistics.median(bare_times)
             ratio = ours / bare
             missed |= ratio > RATIO_BUDGET
-            figure(f"backup, {phase}: ours / bare restic (median of {runs})",
-                   f"{ours:.2f} s / {bare:.2f} s = {ratio:.2f}x (ours: restic backup median "
-                   f"{statistics.median(steps.seconds['backup'][-runs:]):.2f} s; restic processes per run "
-                   f"{(len(steps.seconds['backup']) + len(steps.seconds['forget'])) / len(steps.seconds['backup']):.1f})",
-                   f"<= {RATIO_BUDGET}x")
+            processes_per_run = (
+                len(steps.seconds["backup"]) + len(steps.seconds["forget"])
+            ) / len(steps.seconds["backup"])
+            figure(
+                f"backup, {phase}: ours / bare restic (median of {runs})",
+                f"{ours:.2f} s / {bare:.2f} s = {ratio:.2f}x (ours: restic backup median "
+                f"{statistics.median(steps.seconds['backup'][-runs:]):.2f} s; restic processes per run "
+                f"{processes_per_run:.1f})",
+                f"<= {RATIO_BUDGET}x",
+            )
         backup = service.config.backup
         started = time.perf_counter()
         service.backups.restic().forget(installation_tags(service.instance_id), backup.keep_daily,
@@ -215,7 +242,10 @@ def main() -> int:
         if latencies:
             latencies.sort()
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            figure("list_users while a backup runs: p99 (in-process)", f"{p99 * 1000:.1f} ms over {len(latencies)} calls")
+            figure(
+                "list_users while a backup runs: p99 (in-process)",
+                f"{p99 * 1000:.1f} ms over {len(latencies)} calls",
+            )
 
         notebook.unlink()
         took = asyncio.run(restore_from_console(service, alice_home))

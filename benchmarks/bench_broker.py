@@ -286,7 +286,9 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("bench_broker: the notebooks did not all answer within 120 s")
             time.sleep(0.2)
-        figure(f"setup: {args.clients} users with a running container", f"{time.perf_counter() - started:.1f} s")
+        figure(
+            f"setup: {args.clients} users with a running container", f"{time.perf_counter() - started:.1f} s"
+        )
 
         pooled, fresh = connection_cost(socket_path)
         figure("one call, pooled connection (median)", f"{pooled * 1000:.2f} ms")
@@ -295,7 +297,9 @@ def main() -> int:
         label = f"broker {args.clients} clients"
         plan = {"rounds": args.rounds, "action": "connection_info", "burst": True}
         samples, elapsed = run_load(socket_path, users, plan)
-        p99 = report(f"{label}, all at once, {args.rounds} rounds", samples, elapsed, "connection_info", budget=True)
+        p99 = report(
+            f"{label}, all at once, {args.rounds} rounds", samples, elapsed, "connection_info", budget=True
+        )
         samples, elapsed = run_load(socket_path, users, {**plan, "burst": False})
         report(f"{label}, back to back (stress)", samples, elapsed, "connection_info", budget=False)
         plan = {"rounds": max(2, args.rounds // 5), "action": "suspend/resume", "burst": True}

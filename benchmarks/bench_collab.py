@@ -50,27 +50,41 @@ def seed(config) -> None:
 
     open_database(config.database.resolved_path)
     with database_proxy.atomic():
-        User.insert_many([{"username": f"user{i:03d}", "uid": 3000 + i, "gid": 3000} for i in range(USERS)]).execute()
+        User.insert_many(
+            [{"username": f"user{i:03d}", "uid": 3000 + i, "gid": 3000} for i in range(USERS)]
+        ).execute()
         users = [u for (u,) in User.select(User.id).order_by(User.id).tuples()]
-        Group.insert_many([{"name": f"group{i:04d}", "gid": 10000 + i, "kind": "collaboration"} for i in range(COUNT)]
-                          ).execute()
-        Group.insert_many([{"name": f"share-s{i:04d}", "gid": 20000 + i, "kind": "share"} for i in range(COUNT)]
-                          ).execute()
+        Group.insert_many(
+            [{"name": f"group{i:04d}", "gid": 10000 + i, "kind": "collaboration"} for i in range(COUNT)]
+        ).execute()
+        Group.insert_many(
+            [{"name": f"share-s{i:04d}", "gid": 20000 + i, "kind": "share"} for i in range(COUNT)]
+        ).execute()
         groups = dict(Group.select(Group.name, Group.id).tuples())
         CollaborationGroup.insert_many(
             [{"group": groups[f"group{i:04d}"], "creator": users[i % USERS], "is_public": i % 3 == 0}
              for i in range(COUNT)]).execute()
         cgroups = dict(CollaborationGroup.select(CollaborationGroup.group, CollaborationGroup.id).tuples())
         CollaborationAdmin.insert_many(
-            [{"cgroup": cgroups[groups[f"group{i:04d}"]], "user": users[i % USERS]} for i in range(COUNT)]).execute()
+            [{"cgroup": cgroups[groups[f"group{i:04d}"]], "user": users[i % USERS]} for i in range(COUNT)]
+        ).execute()
         members = [{"group": groups[f"group{i:04d}"], "user": users[(i + k * 37) % USERS]}
                    for i in range(COUNT) for k in range(5)]
         members += [{"group": groups[f"share-s{i:04d}"], "user": users[(i + k * 37) % USERS]}
                     for i in range(COUNT) for k in range(5)]
         for start in range(0, len(members), 2000):
             GroupMember.insert_many(members[start:start + 2000]).on_conflict_ignore().execute()
-        Share.insert_many([{"name": f"s{i:04d}", "group": groups[f"share-s{i:04d}"], "owner": users[i % USERS],
-                            "description": f"share number {i}"} for i in range(COUNT)]).execute()
+        Share.insert_many(
+            [
+                {
+                    "name": f"s{i:04d}",
+                    "group": groups[f"share-s{i:04d}"],
+                    "owner": users[i % USERS],
+                    "description": f"share number {i}",
+                }
+                for i in range(COUNT)
+            ]
+        ).execute()
         shares = dict(Share.select(Share.name, Share.id).tuples())
         ShareGrant.insert_many([{"share": shares[f"s{i:04d}"], "group": groups[f"group{i:04d}"]}
                                 for i in range(COUNT)]).execute()
@@ -142,8 +156,11 @@ def badge(service) -> None:
     report(f"unread badge: {POLLERS} sessions polling unread_count for {POLL_SECONDS:.0f} s "
            f"({sum(calls):,} calls): database reads per second", f"{per_second:.1f}",
            f"≤ 1 + {POLLERS} recounts after a change")
-    report("unread badge: database reads per second, steady (after the first recount of each user)",
-           f"{sum(1 for t in reads if t > reads[0] + 1.0) / (POLL_SECONDS - 1.0):.1f}" if reads else "0", "≤ 1")
+    report(
+        "unread badge: database reads per second, steady (after the first recount of each user)",
+        f"{sum(1 for t in reads if t > reads[0] + 1.0) / (POLL_SECONDS - 1.0):.1f}" if reads else "0",
+        "≤ 1",
+    )
 
 
 def main() -> int:

@@ -86,7 +86,11 @@ def tree_rss_mib(pid: int) -> float:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else None
+            ppid = (
+                int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if entry.name.isdigit()
+                else None
+            )
         except (OSError, IndexError, ValueError):
             ppid = None
         if ppid is not None:
@@ -216,8 +220,14 @@ def run(hub_prefix: Path, requests: int, logins: int) -> None:
     log = open(folder / "jupyterhub.log", "wb")
     env = {**os.environ, "PATH": f"{hub_prefix / 'bin'}:{os.environ.get('PATH', '')}"}
     started = time.perf_counter()
-    hub = subprocess.Popen([str(hub_prefix / "bin" / "jupyterhub"), "-f", str(folder / "jupyterhub_config.py")],
-                           cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    hub = subprocess.Popen(
+        [str(hub_prefix / "bin" / "jupyterhub"), "-f", str(folder / "jupyterhub_config.py")],
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
     try:
         wait_ready(base, hub)
         hub_ready = time.perf_counter() - started
@@ -228,18 +238,25 @@ def run(hub_prefix: Path, requests: int, logins: int) -> None:
         figure("JupyterHub: hub + proxy idle RSS (no server running)", f"{hub_rss:.1f} MiB",
                f"broker idle RSS {ours_rss:.1f} MiB (this run; nginx, when web access is on, not counted)")
         first = browser_login(base, "/hub/spawn")
-        figure("JupyterHub: first login → notebook page (spawns a local single-user server, no container)",
-               f"{first * 1000:.0f} ms", "no spawn at login: the notebook exists already (made by an admin or with `n`); "
-               "a suspended one resumes and answers in 0.09–0.13 s (bench_return.py)")
+        figure(
+            "JupyterHub: first login → notebook page (spawns a local single-user server, no container)",
+            f"{first * 1000:.0f} ms",
+            "no spawn at login: the notebook exists already (made by an admin or with `n`); "
+            "a suspended one resumes and answers in 0.09–0.13 s (bench_return.py)",
+        )
         times = [browser_login(base, f"/user/{USER}/tree") for _ in range(logins)]
         figure(f"JupyterHub: login → notebook page, server running (median of {logins})",
                f"{statistics.median(times) * 1000:.0f} ms",
                "153–369 ms, medians of 10, with an scrypt password check (bench_web.py)")
         token = api(base, service_token, "POST", f"/users/{USER}/tokens", {"note": "bench"})["token"]
         p50, p99 = proxy_overhead(port, single_user_target(api_port, proxy_token), token, requests)
-        figure(f"JupyterHub: proxy minus direct, the same API call, p50 / p99 ({requests} alternating, plain HTTP)",
-               f"{p50:.2f} / {p99:.2f} ms",
-               "nginx with TLS and an auth_request to the broker on every request: p50 −0.6 to 1.2 ms (bench_web.py)")
+        figure(
+            f"JupyterHub: proxy minus direct, the same API call, p50 / p99 ({requests} alternating, plain "
+            "HTTP)",
+            f"{p50:.2f} / {p99:.2f} ms",
+            "nginx with TLS and an auth_request to the broker on every request: p50 −0.6 to 1.2 ms "
+            "(bench_web.py)",
+        )
     finally:
         os.killpg(hub.pid, signal.SIGTERM)
         try:

@@ -52,7 +52,9 @@ async def broker_rounds(folder: Path, rounds: int) -> tuple[list[float], list[fl
 
     config_path = support.write_config(folder, port_range=support.free_port_range(),
                                        uid_range=support.free_uid_range())
-    broker = support.BrokerProcess(config_path, str(folder / "run" / "broker.sock"), folder / "broker.log").start()
+    broker = support.BrokerProcess(
+        config_path, str(folder / "run" / "broker.sock"), folder / "broker.log"
+    ).start()
     session = RemoteSession(broker.socket_path)
     lost, back = [], []
     try:
@@ -65,7 +67,11 @@ async def broker_rounds(folder: Path, rounds: int) -> tuple[list[float], list[fl
                 lost.append(await until(pilot, lambda: "broker ✗" in support.status_line(app), 10))
                 broker.process.wait()
                 broker.start()
-                back.append(await until(pilot, lambda: "engine ✓" in support.status_line(app) and not app.book.stale, 15))
+                back.append(
+                    await until(
+                        pilot, lambda: "engine ✓" in support.status_line(app) and not app.book.stale, 15
+                    )
+                )
     finally:
         session.close()
         broker.stop()

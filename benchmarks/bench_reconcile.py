@@ -54,7 +54,9 @@ def main() -> int:
         print(f"bench_reconcile: skipped: image {args.image} is not on the engine (give --image)")
         return 0
     folder = Path(tempfile.mkdtemp(prefix="ipynbsrv-bench-reconcile-"))
-    config = Config().replace(database={"path": str(folder / "ipynbsrv.db")}, data={"root": str(folder / "data")})
+    config = Config().replace(
+        database={"path": str(folder / "ipynbsrv.db")}, data={"root": str(folder / "data")}
+    )
     service = build_service(config)
     instance = service.instance_id
     root = Actor("root", 0, True, ())
@@ -78,7 +80,9 @@ def main() -> int:
         with ThreadPoolExecutor(max_workers=8) as pool:
             pairs = list(pool.map(create, stored))
         made.extend(engine_id for _, engine_id in pairs)
-        figure("bench setup: engine containers created", f"{len(made)} in {time.perf_counter() - started:.1f} s")
+        figure(
+            "bench setup: engine containers created", f"{len(made)} in {time.perf_counter() - started:.1f} s"
+        )
         with database_proxy.atomic():
             for row_id, engine_id in pairs:
                 drift = "running" if row_id % 10 == 0 else "created"
@@ -94,8 +98,11 @@ def main() -> int:
                 assert report.checked == args.containers and not report.flagged, report.flagged[:3]
         figure(f"reconcile {args.containers} containers, first run (repairs {repaired})", f"{times[0]:.3f} s",
                f"<= {BUDGET_S} s")
-        figure(f"reconcile {args.containers} containers, median of {args.runs}", f"{statistics.median(times):.3f} s",
-               f"<= {BUDGET_S} s")
+        figure(
+            f"reconcile {args.containers} containers, median of {args.runs}",
+            f"{statistics.median(times):.3f} s",
+            f"<= {BUDGET_S} s",
+        )
         return 0 if max(times[0], statistics.median(times)) <= BUDGET_S else 1
     finally:
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -8,14 +8,13 @@ with the same uid. "Login" is a client process of that user starting in client m
 broker and making the call `ipynbsrv-tui` makes at start-up (`resume_suspended`, sent before the
 screen library loads); "started the normal way" is the same client process calling
 `start_container`. A third figure is the whole `ipynbsrv-tui` program started as that user in a
-pseudo-terminal (`script`), which resumes at start-up on its own. Each figure runs from spawning
-the process until `BASE_URL/api/status` answers 200. The two alternate (which goes first alternates too); medians
-of --runs (≥ 5). Then the broker is restarted with `idle_timeout = --idle` and `idle_action =
-"suspend"`, and the resumed notebook is left alone: how long it stays up after a resume by the
-user's login, by the user's `u` and by an admin, until the broker's idle check pauses it again
-(budget: at least `idle_timeout`; it used to be paused again within seconds). Needs root (it makes
-an OS account); skips with a message otherwise. Prints `figure, measured, budget` lines; exits 1
-when a budget is missed.
+pseudo-terminal (`script`), which resumes at start-up on its own. Each figure runs from spawning the process
+until `BASE_URL/api/status` answers 200. The two alternate (which goes first alternates too); medians of
+--runs (≥ 5). Then the broker is restarted with `idle_timeout = --idle` and `idle_action = "suspend"`, and the
+resumed notebook is left alone: how long it stays up after a resume by the user's login, by the user's `u` and
+by an admin, until the broker's idle check pauses it again (budget: at least `idle_timeout`; it used to be
+paused again within seconds). Needs root (it makes an OS account); skips with a message otherwise. Prints
+`figure, measured, budget` lines; exits 1 when a budget is missed.
 
     .venv/bin/python benchmarks/bench_return.py [--image REF] [--runs 5] [--idle 10]
 """
@@ -148,7 +147,9 @@ def main() -> int:
             started_at = time.perf_counter()
             process = start_program(account, config, home)
             try:
-                return wait_until_answers(view.host_port, f"{_base(view.url)}api/status", view.token, started_at)
+                return wait_until_answers(
+                    view.host_port, f"{_base(view.url)}api/status", view.token, started_at
+                )
             finally:
                 end_program(process)
 
@@ -165,10 +166,15 @@ def main() -> int:
                     program.append(measure_program(back))
                 else:
                     started.append(measure(cold, ["start_container", [cold.id], {}], root.stop_container))
-            print(f"# run {run + 1}: suspended → answers {resumed[-1]:.3f} s (ipynbsrv-tui: {program[-1]:.3f} s), "
-                  f"stopped → started → answers {started[-1]:.3f} s", flush=True)
+            print(
+                f"# run {run + 1}: suspended → answers {resumed[-1]:.3f} s (ipynbsrv-tui: "
+                f"{program[-1]:.3f} s), stopped → started → answers {started[-1]:.3f} s",
+                flush=True,
+            )
         back_median, cold_median = statistics.median(resumed), statistics.median(started)
-        figure("login → own suspended notebook answers HTTP (median)", f"{back_median:.3f} s", f"<= {BUDGET_S} s")
+        figure(
+            "login → own suspended notebook answers HTTP (median)", f"{back_median:.3f} s", f"<= {BUDGET_S} s"
+        )
         figure("the same, the whole ipynbsrv-tui program in a pseudo-terminal (median)",
                f"{statistics.median(program):.3f} s", f"<= {BUDGET_S} s")
         figure("login → own stopped notebook started, answers HTTP (median)", f"{cold_median:.3f} s")

@@ -5,11 +5,11 @@ stop (SIGTERM first) of an idle notebook; budget ≤ 0.5 s.
 
 Uses the service in-process (embedded mode) on a temp config and the image
 `ipynbsrv/ipython3-notebook:latest` (or --image); skips with a message when the image is absent.
-The bare run copies our container's command, environment, mounts, published ports and limits
-(read back from the engine) and is created and started with the Docker API, as `docker run -d`
-does. The two alternate (which goes first alternates too); the medians of --runs (≥ 5) runs are
-compared. The bare container's `docker stop` is timed as well, to show the engine's share. Prints `figure, measured, budget`
-lines; exits 1 when a budget is missed.
+The bare run copies our container's command, environment, mounts, published ports and limits (read back from
+the engine) and is created and started with the Docker API, as `docker run -d` does. The two alternate (which
+goes first alternates too); the medians of --runs (≥ 5) runs are compared. The bare container's `docker stop`
+is timed as well, to show the engine's share. Prints `figure, measured, budget` lines; exits 1 when a budget
+is missed.
 
     .venv/bin/python benchmarks/bench_spawn.py [--image REF] [--runs 5]
 """
@@ -95,7 +95,9 @@ def spawn_ours(service, admin, owner: str, name: str) -> tuple[float, float, obj
     elapsed = wait_until_answers(view.host_port, f"{_base(view.url)}api/status", view.token, started)
     while service.get_container(admin, view.id).state != ContainerState.RUNNING:
         if time.perf_counter() - started > READY_TIMEOUT:
-            raise SystemExit(f"bench_spawn: {name} answers but still reads starting after {READY_TIMEOUT:.0f} s")
+            raise SystemExit(
+                f"bench_spawn: {name} answers but still reads starting after {READY_TIMEOUT:.0f} s"
+            )
         time.sleep(0.005)
     shown = time.perf_counter() - started
     return elapsed, shown, view
@@ -174,7 +176,9 @@ def main() -> int:
                     container_id = bare_run(client, args.image, template, taken,
                                             f"ipynbsrv-bench-bare-{secrets.token_hex(3)}")
                     leftovers.append(container_id)
-                    bare.append(wait_until_answers(taken[0], f"{_base(first.url)}api/status", first.token, started))
+                    bare.append(
+                        wait_until_answers(taken[0], f"{_base(first.url)}api/status", first.token, started)
+                    )
                     time.sleep(1.0)
                     stop_started = time.perf_counter()
                     client.api.stop(container_id, timeout=config.notebooks.stop_timeout)

@@ -84,20 +84,31 @@ def build_real_image(folder: Path) -> str:
         finally:
             sys.stdout = saved
     if code != 0:
-        raise SystemExit(f"bench_swarm: building ipython3-notebook failed (exit {code}); see {folder / 'build.log'}")
+        raise SystemExit(
+            f"bench_swarm: building ipython3-notebook failed (exit {code}); see {folder / 'build.log'}"
+        )
     return f"{prefix}/ipython3-notebook:latest"
 
 
-def make_service(folder: Path, image: str, cluster: SwarmCluster | None = None, constraint: str = "", name: str = "py3"):
-    """The service in swarm mode on `cluster`, or (None) in docker mode on DOCKER_HOST, with `image` as `name`."""
+def make_service(
+    folder: Path, image: str, cluster: SwarmCluster | None = None, constraint: str = "", name: str = "py3"
+):
+    """The service in swarm mode on `cluster`, or (None) in docker mode on DOCKER_HOST, with `image` as
+    `name`."""
     from ipynbsrv_tui.config import Config
     from ipynbsrv_tui.domain import Actor
     from ipynbsrv_tui.service import build_service
 
-    swarm = {} if cluster is None else {
-        "docker": {"url": cluster.manager.url}, "engine": {"mode": "swarm"}, "registry": {"url": cluster.registry},
-        "swarm": {"constraints": (constraint,)},
-    }
+    swarm = (
+        {}
+        if cluster is None
+        else {
+            "docker": {"url": cluster.manager.url},
+            "engine": {"mode": "swarm"},
+            "registry": {"url": cluster.registry},
+            "swarm": {"constraints": (constraint,)},
+        }
+    )
     config = Config().replace(
         database={"path": str(folder / "ipynbsrv.db")},
         data={"root": str(folder / "data")},
@@ -134,9 +145,23 @@ def bare(cluster: SwarmCluster, image: str, template: dict, port: int, constrain
     container = template["TaskTemplate"]["ContainerSpec"]
     env = dict(item.split("=", 1) for item in container.get("Env") or ())
     name = f"bench-bare-{number}-{secrets.token_hex(3)}"
-    command = ["docker", "-H", cluster.manager.url, "service", "create", "--detach", "--quiet", "--name", name,
-               "--publish", f"mode=host,target={env.get('NOTEBOOK_PORT', '8888')},published={port}",
-               "--constraint", constraint, "--restart-condition", "on-failure"]
+    command = [
+        "docker",
+        "-H",
+        cluster.manager.url,
+        "service",
+        "create",
+        "--detach",
+        "--quiet",
+        "--name",
+        name,
+        "--publish",
+        f"mode=host,target={env.get('NOTEBOOK_PORT', '8888')},published={port}",
+        "--constraint",
+        constraint,
+        "--restart-condition",
+        "on-failure",
+    ]
     for key, value in env.items():
         command += ["--env", f"{key}={value}"]
     for mount in container.get("Mounts") or ():
@@ -145,7 +170,9 @@ def bare(cluster: SwarmCluster, image: str, template: dict, port: int, constrain
     subprocess.run(command + [image, *(container.get("Args") or ())], check=True, capture_output=True)
     seconds = wait_until_answers(port, f"{env['BASE_URL']}api/status", env["JUPYTER_TOKEN"], started,
                                  host=cluster.worker.address)
-    subprocess.run(["docker", "-H", cluster.manager.url, "service", "rm", name], check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "-H", cluster.manager.url, "service", "rm", name], check=True, capture_output=True
+    )
     wait_port_free(cluster.worker.address, port)
     return seconds
 
@@ -162,8 +189,19 @@ def bench_reconcile(cluster: SwarmCluster, folder: Path, image: str, count: int)
     registered = Image.get(Image.name == "py3")
     first = 20000
     with database_proxy.atomic():
-        rows = [Container.create(name=f"r{i}", owner=owner, image=registered, image_ref=image, host_port=first + i,
-                                 token="t", base_url=f"/user/alice/r{i}/", state="exited") for i in range(count)]
+        rows = [
+            Container.create(
+                name=f"r{i}",
+                owner=owner,
+                image=registered,
+                image_ref=image,
+                host_port=first + i,
+                token="t",
+                base_url=f"/user/alice/r{i}/",
+                state="exited",
+            )
+            for i in range(count)
+        ]
     with cluster.manager.client(timeout=300) as manager:
         made = time.perf_counter()
         for row in rows:
@@ -188,7 +226,8 @@ def bench_reconcile(cluster: SwarmCluster, folder: Path, image: str, count: int)
 
 
 def one_host(client, folder: Path, image: str, runs: int) -> tuple[list[float], list[float]]:
-    """Our docker-mode create against a bare `docker run -d` with our container's settings (bench_spawn's method)."""
+    """Our docker-mode create against a bare `docker run -d` with our container's settings (bench_spawn's
+    method)."""
     service, root = make_service(folder, image, name="spawn-bench")  # the name bench_spawn's spawn_ours uses
     first = service.create_container(root, "template", "spawn-bench", owner="alice")
     template = client.api.inspect_container(first.docker_id)
@@ -208,9 +247,15 @@ def one_host(client, folder: Path, image: str, runs: int) -> tuple[list[float], 
                 else:
                     taken, ports = ports[:4], ports[4:]
                     started = time.perf_counter()
-                    container = bare_run(client, image, template, taken, f"ipynbsrv-bench-bare-{secrets.token_hex(3)}")
+                    container = bare_run(
+                        client, image, template, taken, f"ipynbsrv-bench-bare-{secrets.token_hex(3)}"
+                    )
                     try:
-                        theirs.append(wait_until_answers(taken[0], f"{_path(first.url)}api/status", first.token, started))
+                        theirs.append(
+                            wait_until_answers(
+                                taken[0], f"{_path(first.url)}api/status", first.token, started
+                            )
+                        )
                     finally:
                         client.api.remove_container(container, force=True)
     finally:
@@ -231,7 +276,9 @@ def main() -> int:
     args = parser.parse_args()
     missing = SwarmCluster.missing_tools()
     if missing or os.geteuid() != 0:
-        figure("swarm create → answers HTTP", f"skipped (needs root and {', '.join(missing) or 'nothing more'})")
+        figure(
+            "swarm create → answers HTTP", f"skipped (needs root and {', '.join(missing) or 'nothing more'})"
+        )
         return 0
     import docker
 

@@ -85,11 +85,19 @@ def seed(config: Config, rows: int) -> None:
         batch = []
         for i in range(rows):
             owner = users[i % 100]
-            batch.append({
-                "name": f"nb{i:05d}", "owner": owner.id, "image": image.id,
-                "image_ref": image.ref, "docker_id": "", "host_port": 20000 + i, "token": secrets.token_hex(8),
-                "base_url": f"/user/{owner.username}/nb{i:05d}/", "state": states[i % 4],
-            })
+            batch.append(
+                {
+                    "name": f"nb{i:05d}",
+                    "owner": owner.id,
+                    "image": image.id,
+                    "image_ref": image.ref,
+                    "docker_id": "",
+                    "host_port": 20000 + i,
+                    "token": secrets.token_hex(8),
+                    "base_url": f"/user/{owner.username}/nb{i:05d}/",
+                    "state": states[i % 4],
+                }
+            )
             if len(batch) == 1000:
                 Container.insert_many(batch).execute()
                 batch = []
@@ -163,20 +171,27 @@ def start_cold_process(folder: Path) -> None:
     )
     program = Path(sys.executable).with_name("ipynbsrv-tui")
     if not program.exists():
-        report("start to first usable screen, cold process", "skipped: ipynbsrv-tui is not installed", "500 ms")
+        report(
+            "start to first usable screen, cold process", "skipped: ipynbsrv-tui is not installed", "500 ms"
+        )
         return
     # The bytecode `pip install` writes for a regular install (an editable install under
     # PYTHONDONTWRITEBYTECODE would otherwise compile every module at every start).
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "ipynbsrv_tui")], check=True)
     first = first_screen([str(program), "--config", str(config_path)])  # creates the database: once
-    report("start to first usable screen, cold `ipynbsrv-tui` process in a PTY, the very first (new database)",
-           ms(first), "-")
+    report(
+        "start to first usable screen, cold `ipynbsrv-tui` process in a PTY, the very first (new database)",
+        ms(first),
+        "-",
+    )
     bare = folder / "bare.py"
     bare.write_text(BARE_APP)
     installs = [("make's .venv", program, Path(sys.executable))]
     deployed = deployed_install(folder / "deployed")
     if isinstance(deployed, str):
-        report("start to first usable screen, as deploy/install.sh installs it", f"skipped: {deployed}", "500 ms")
+        report(
+            "start to first usable screen, as deploy/install.sh installs it", f"skipped: {deployed}", "500 ms"
+        )
     else:
         installs.append(("installed as deploy/install.sh does", deployed / "bin" / "ipynbsrv-tui",
                          deployed / "bin" / "python"))
@@ -187,10 +202,18 @@ def start_cold_process(folder: Path) -> None:
         for _ in range(COLD_RUNS):
             samples.append(first_screen([str(tui), "--config", str(config_path)]))
             reference.append(first_screen([str(python), str(bare)]))
-        report(f"start to first usable screen, cold `ipynbsrv-tui` process in a PTY, {label} (median of {COLD_RUNS})",
-               ms(statistics.median(samples)), "500 ms")
-        report(f"  for reference: a bare Textual app's first screen with the same Python (median of {COLD_RUNS})",
-               ms(statistics.median(reference)), "-")
+        report(
+            f"start to first usable screen, cold `ipynbsrv-tui` process in a PTY, {label} (median of "
+            f"{COLD_RUNS})",
+            ms(statistics.median(samples)),
+            "500 ms",
+        )
+        report(
+            "  for reference: a bare Textual app's first screen with the same Python (median of "
+            f"{COLD_RUNS})",
+            ms(statistics.median(reference)),
+            "-",
+        )
 
 
 def deployed_install(venv: Path) -> Path | str:
@@ -199,7 +222,9 @@ def deployed_install(venv: Path) -> Path | str:
     system_python = "/usr/bin/python3"
     made = subprocess.run([system_python, "-m", "venv", str(venv)], capture_output=True, text=True)
     if made.returncode != 0:
-        return f"{system_python} cannot make a venv ({made.stderr.strip().splitlines()[-1:] or made.returncode})"
+        return (
+            f"{system_python} cannot make a venv ({made.stderr.strip().splitlines()[-1:] or made.returncode})"
+        )
     installed = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(ROOT)],
                                capture_output=True, text=True)
     if installed.returncode != 0:
@@ -226,8 +251,14 @@ def first_screen(command: list[str]) -> float:
     master, slave = pty.openpty()
     os.set_blocking(master, False)
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdin=slave, stdout=slave,
-                               stderr=slave, env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm-256color"},
+        start_new_session=True,
+    )
     os.close(slave)
     output = b""
     while b"container" not in output:
@@ -270,15 +301,32 @@ async def ten_thousand_rows(folder: Path) -> None:
         app.book.load(views)
         await until(pilot, lambda: table.row_count == ROWS)
         paint = await first_paint_after(pilot, frames, loaded_at)
-        report(f"{ROWS:,}-row container list: first paint (rows received → frame rendered)", ms(paint), "300 ms")
-        report(f"{ROWS:,}-row container list: first paint including the list call", ms(listed + paint), "300 ms")
+        report(
+            f"{ROWS:,}-row container list: first paint (rows received → frame rendered)", ms(paint), "300 ms"
+        )
+        report(
+            f"{ROWS:,}-row container list: first paint including the list call", ms(listed + paint), "300 ms"
+        )
 
         await pilot.press("slash")
         app.screen.query_one("#filter").cursor_blink = False  # only the keystrokes repaint
         await pilot.pause()
         timings = []
-        keys = [("u", "u"), ("s", "s"), ("e", "e"), ("r", "r"), ("0", "0"), ("4", "4"), ("2", "2"),
-                ("backspace", None), ("backspace", None), ("backspace", None), ("3", "3"), ("space", " "), ("r", "r")]
+        keys = [
+            ("u", "u"),
+            ("s", "s"),
+            ("e", "e"),
+            ("r", "r"),
+            ("0", "0"),
+            ("4", "4"),
+            ("2", "2"),
+            ("backspace", None),
+            ("backspace", None),
+            ("backspace", None),
+            ("3", "3"),
+            ("space", " "),
+            ("r", "r"),
+        ]
         for key, character in keys:
             await pilot.pause(0.05)
             before = time.perf_counter()
@@ -354,11 +402,20 @@ class SyntheticBuild:
 
     def _events(self):
         started = time.perf_counter()
-        kinds = (BuildEventKind.OUTPUT, BuildEventKind.OUTPUT, BuildEventKind.TOLERATED, BuildEventKind.STDERR)
+        kinds = (
+            BuildEventKind.OUTPUT,
+            BuildEventKind.OUTPUT,
+            BuildEventKind.TOLERATED,
+            BuildEventKind.STDERR,
+        )
         for i in range(self.lines):
             if i % 1000 == 0:
-                yield BuildEvent(BuildEventKind.STEP, f"Step {i // 1000 + 1}/100 : RUN make part-{i}", step=i // 1000 + 1,
-                                 total_steps=100)
+                yield BuildEvent(
+                    BuildEventKind.STEP,
+                    f"Step {i // 1000 + 1}/100 : RUN make part-{i}",
+                    step=i // 1000 + 1,
+                    total_steps=100,
+                )
             kind = kinds[i % 4]
             text = ("debconf: unable to initialize frontend: Dialog" if kind is BuildEventKind.TOLERATED
                     else f"line {i}: compiling module_{i % 977}.c [/bin/sh -c] -O2 -Wall")
@@ -397,7 +454,10 @@ class BenchSession:
         return 0
 
     def follow_logs(self, container_id, tail=200):
-        lines = (f"{i:06d} INFO [NotebookApp] kernel {i % 13} [/bin/sh -c] saved checkpoint" for i in range(LOG_LINES))
+        lines = (
+            f"{i:06d} INFO [NotebookApp] kernel {i % 13} [/bin/sh -c] saved checkpoint"
+            for i in range(LOG_LINES)
+        )
         return paced(lines, self.rate)
 
 

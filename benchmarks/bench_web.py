@@ -1,14 +1,14 @@
 """Web access (DESIGN §16, §12): what the proxy with its login check costs per request, and how
 long a user waits from login to the first notebook page.
 
-The real broker (`ipynbsrv-tui serve`, its own process, as in production) runs the real nginx
-(TLS, auth_request to the broker on every request) in front of a real notebook (`ipynbsrv/ipython3-notebook:latest`, or --image) on the engine. The same
-Jupyter API call (`GET …/api/status`) is made --requests times directly on the notebook's
-loopback port (with its token, as `ssh -L` users do) and through nginx (with the session
-cookie), alternating, each on one kept-alive connection; the overhead is proxy minus direct at
-p50 and p99. Budget: p50 overhead ≤ 2 ms. Then, --logins times, a fresh browser-like client
-asks for the notebook, is sent to the login page, posts the password and follows the redirect
-until Jupyter's page arrives. Prints `figure, measured, budget` lines; exits 1 over budget.
+The real broker (`ipynbsrv-tui serve`, its own process, as in production) runs the real nginx (TLS,
+auth_request to the broker on every request) in front of a real notebook (`ipynbsrv/ipython3-notebook:latest`,
+or --image) on the engine. The same Jupyter API call (`GET …/api/status`) is made --requests times directly on
+the notebook's loopback port (with its token, as `ssh -L` users do) and through nginx (with the session
+cookie), alternating, each on one kept-alive connection; the overhead is proxy minus direct at p50 and p99.
+Budget: p50 overhead ≤ 2 ms. Then, --logins times, a fresh browser-like client asks for the notebook, is sent
+to the login page, posts the password and follows the redirect until Jupyter's page arrives. Prints `figure,
+measured, budget` lines; exits 1 over budget.
 
     .venv/bin/python benchmarks/bench_web.py [--image REF] [--requests 2000] [--logins 10]
 """
@@ -63,8 +63,9 @@ def timed_get(conn: http.client.HTTPConnection, path: str, headers: dict[str, st
 def tls_connection(port: int, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
     """A TLS connection to nginx; each measured login comes from its own loopback address, as nginx
     limits login posts per address."""
-    return http.client.HTTPSConnection("127.0.0.1", port, context=ssl._create_unverified_context(), timeout=30,
-                                       source_address=(source, 0))
+    return http.client.HTTPSConnection(
+        "127.0.0.1", port, context=ssl._create_unverified_context(), timeout=30, source_address=(source, 0)
+    )
 
 
 def post_login(conn: http.client.HTTPSConnection, port: int, form_path: str, password: str,
@@ -123,7 +124,9 @@ def main() -> int:
 
         docker.from_env(timeout=120).images.get(args.image)
     except Exception as exc:
-        print(f"bench_web: skipped: no engine or no image {args.image} ({type(exc).__name__}). Build it first.")
+        print(
+            f"bench_web: skipped: no engine or no image {args.image} ({type(exc).__name__}). Build it first."
+        )
         return 0
 
     from ipynbsrv_tui.config import Config
@@ -150,8 +153,20 @@ def main() -> int:
     service.create_user(root, "alice", "bench-password")
     service.register_image(root, "ipython3", args.image, is_public=True)
     view = None
-    broker = subprocess.Popen([sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(config_file), "serve",
-                               "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    broker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ipynbsrv_tui.cli",
+            "--config",
+            str(config_file),
+            "serve",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         view = service.create_container(service.actor_for_username("alice"), "bench", "ipython3")
         deadline = time.monotonic() + 30
@@ -190,7 +205,10 @@ def main() -> int:
         proxy.close()
         d50, d99 = percentile(direct_times, 0.5) * 1000, percentile(direct_times, 0.99) * 1000
         p50, p99 = percentile(proxy_times, 0.5) * 1000, percentile(proxy_times, 0.99) * 1000
-        figure(f"notebook API call, direct loopback p50 / p99 ({args.requests} requests)", f"{d50:.2f} / {d99:.2f} ms")
+        figure(
+            f"notebook API call, direct loopback p50 / p99 ({args.requests} requests)",
+            f"{d50:.2f} / {d99:.2f} ms",
+        )
         figure("same call through nginx + auth_request, p50 / p99", f"{p50:.2f} / {p99:.2f} ms")
         overhead = p50 - d50
         figure("proxy overhead p50", f"{overhead:.2f} ms", f"<= {BUDGET_P50_MS:.0f} ms")
@@ -221,8 +239,10 @@ def main() -> int:
 
 def auth_check_times(socket_path: Path, cookie: str, path: str, count: int) -> list[float]:
     """Seconds per auth_request answer, asked the way nginx asks (one kept-alive connection)."""
-    request = (f"GET /_ipynbsrv/auth HTTP/1.1\r\nHost: broker\r\nX-Original-URI: {path}\r\nX-Ipynbsrv-Path: {path}\r\n"
-               f"Cookie: {cookie}\r\n\r\n").encode()
+    request = (
+        f"GET /_ipynbsrv/auth HTTP/1.1\r\nHost: broker\r\nX-Original-URI: {path}\r\nX-Ipynbsrv-Path: "
+        f"{path}\r\nCookie: {cookie}\r\n\r\n"
+    ).encode()
     times = []
     with socket.socket(socket.AF_UNIX) as sock:
         sock.connect(str(socket_path))

@@ -92,9 +92,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         from .engine.swarm import check_data_root
 
         image = probe_image(config)
-        lines = check_data_root(config, image) if image else [("warning", (
-            "[data] root was not probed on the nodes: the probe runs with a registered notebook image (one "
-            "every node needs anyway), and none is registered yet. Register one, then run check-config again."))]
+        lines = (
+            check_data_root(config, image)
+            if image
+            else [
+                (
+                    "warning",
+                    (
+                        "[data] root was not probed on the nodes: the probe runs with a registered "
+                        "notebook image (one every node needs anyway), and none is registered yet. "
+                        "Register one, then run check-config again."
+                    ),
+                )
+            ]
+        )
         for level, message in lines:
             print(f"ipynbsrv-tui: {level}: {message}", file=sys.stderr)
             code = 2 if level == "error" else code
@@ -102,7 +113,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def probe_image(config: Config) -> str | None:
-    """The ref of the newest registered notebook image that is not retired (None: none, or no database yet)."""
+    """The ref of the newest registered notebook image that is not retired (None: none, or no database
+    yet)."""
     from pathlib import Path
 
     from .store import close_database, open_database

@@ -249,7 +249,11 @@ class Config:
         changes: dict[str, Any] = {}
         for name, value in sections.items():
             current = getattr(self, name)
-            if isinstance(value, dict) and dataclasses.is_dataclass(current) and not isinstance(current, type):
+            if (
+                isinstance(value, dict)
+                and dataclasses.is_dataclass(current)
+                and not isinstance(current, type)
+            ):
                 changes[name] = dataclasses.replace(current, **value)
             else:
                 changes[name] = value
@@ -360,7 +364,9 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}. Check the path and its permissions.") from None
+        raise ConfigError(
+            f"{path}: cannot read it: {exc.strerror or exc}. Check the path and its permissions."
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -395,7 +401,9 @@ def parse_config(text: str, path: Path | None = None) -> Config:
             sections[key] = _section(where, text, key, SECTIONS[key], value)
         else:
             known = ", ".join(["admins", *SECTIONS])
-            raise ConfigError(f"{where}:{_line_of_key(text, None, key)}: unknown key {key!r}; known: {known}.")
+            raise ConfigError(
+                f"{where}:{_line_of_key(text, None, key)}: unknown key {key!r}; known: {known}."
+            )
     config = Config(admins=admins, source=path, **sections)
     _check_backup(where, text, config.backup)
     return config
@@ -408,13 +416,13 @@ def _check_backup(where: str, text: str, backup: BackupConfig) -> None:
     for key in ("repository", "password_file"):
         if not getattr(backup, key):
             raise ConfigError(
-                f"{where}:{_line_of_key(text, 'backup', 'enabled')}: backup.{key} is empty but backup.enabled = true: "
-                f"set backup.{key} (see the Backups page of the admins' guide)."
+                f"{where}:{_line_of_key(text, 'backup', 'enabled')}: backup.{key} is empty but "
+                f"backup.enabled = true: set backup.{key} (see the Backups page of the admins' guide)."
             )
     if backup.keep_daily + backup.keep_weekly + backup.keep_monthly == 0:
         raise ConfigError(
-            f"{where}:{_line_of_key(text, 'backup', 'keep_daily')}: backup.keep_daily, keep_weekly and keep_monthly "
-            "are all 0: restic would forget every snapshot. Keep at least one."
+            f"{where}:{_line_of_key(text, 'backup', 'keep_daily')}: backup.keep_daily, keep_weekly and "
+            "keep_monthly are all 0: restic would forget every snapshot. Keep at least one."
         )
 
 
@@ -473,9 +481,13 @@ def _coerce(value: Any, default: Any) -> Any:
     return value
 
 
-def _key_error(where: str, text: str, section: str | None, key: str, expected: str, value: Any) -> ConfigError:
+def _key_error(
+    where: str, text: str, section: str | None, key: str, expected: str, value: Any
+) -> ConfigError:
     dotted = f"{section}.{key}" if section else key
-    return ConfigError(f"{where}:{_line_of_key(text, section, key)}: {dotted} = {value!r}: {expected.rstrip('.')}.")
+    return ConfigError(
+        f"{where}:{_line_of_key(text, section, key)}: {dotted} = {value!r}: {expected.rstrip('.')}."
+    )
 
 
 def _line_of_decode_error(exc: tomllib.TOMLDecodeError, text: str) -> int | str:
@@ -550,7 +562,8 @@ def _toml_value(value: Any) -> str:
 
 
 def web_base_url(config: Config) -> str:
-    """The address users type for web access (DESIGN §16): `[web] public_url`, else https://<host>[:<port>]."""
+    """The address users type for web access (DESIGN §16): `[web] public_url`, else
+    https://<host>[:<port>]."""
     if config.web.public_url:
         return config.web.public_url.rstrip("/")
     host = config.notebooks.public_host or socket.gethostname()

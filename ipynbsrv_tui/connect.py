@@ -66,7 +66,8 @@ def open_session(config: Config) -> ServiceSession:
     if not may_embed(config):
         raise ServiceNotRunning(
             f"The notebook service is not running (no broker answers at {config.broker.socket}), and this "
-            "account cannot use the Docker Engine itself. Ask an admin to start it (systemctl start ipynbsrv-broker, or `ipynbsrv-tui serve` as root where systemd is absent)."
+            "account cannot use the Docker Engine itself. Ask an admin to start it (systemctl start "
+            "ipynbsrv-broker, or `ipynbsrv-tui serve` as root where systemd is absent)."
         )
     from .service import embedded_session
 

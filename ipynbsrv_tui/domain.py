@@ -339,7 +339,8 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class ContainerView:
-    """A notebook container as the UI shows it. `token` and `url` are None for viewers who may not see them."""
+    """A notebook container as the UI shows it. `token` and `url` are None for viewers who may not see
+    them."""
 
     id: int
     name: str

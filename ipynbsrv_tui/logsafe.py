@@ -18,7 +18,9 @@ def escape_controls(text: str) -> str:
     """`text` with every control character (C0 with newlines and tabs, DEL, C1, the Unicode line
     separators) written as `\\xNN` / `\\uNNNN`: the project's one escaper, for log records and for
     every text the command line prints."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 class SafeFormatter(logging.Formatter):

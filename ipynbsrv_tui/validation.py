@@ -78,7 +78,9 @@ def group_name(value: str) -> str:
     try:
         return username(value)
     except ValidationError as exc:
-        raise ValidationError(str(exc).replace("Username", "Group name").replace("username", "group name")) from None
+        raise ValidationError(
+            str(exc).replace("Username", "Group name").replace("username", "group name")
+        ) from None
 
 
 def container_name(value: str) -> str:
@@ -102,7 +104,9 @@ def image_name(value: str) -> str:
     try:
         return container_name(value)
     except ValidationError as exc:
-        raise ValidationError(str(exc).replace("Container name", "Image name").replace("container name", "image name")) from None
+        raise ValidationError(
+            str(exc).replace("Container name", "Image name").replace("container name", "image name")
+        ) from None
 
 
 def image_reference(value: str) -> str:
@@ -139,7 +143,9 @@ def port(value: int | str, *, what: str = "Port") -> int:
 
 def port_list(value: str | list | tuple) -> tuple[int, ...]:
     """A comma-separated list of ports, e.g. `22, 8080`; empty is allowed."""
-    items = value if isinstance(value, list | tuple) else [p for p in str(value).replace(" ", "").split(",") if p]
+    items = (
+        value if isinstance(value, list | tuple) else [p for p in str(value).replace(" ", "").split(",") if p]
+    )
     return tuple(port(p, what="Public port") for p in items)
 
 
@@ -149,7 +155,9 @@ def port_range(value: list | tuple) -> tuple[int, int]:
         raise ValidationError(f"{value!r} is not a port range: expected [first, last], e.g. [49152, 49999].")
     first, last = port(value[0]), port(value[1])
     if first > last:
-        raise ValidationError(f"Port range [{first}, {last}] is empty: the first port must not exceed the last.")
+        raise ValidationError(
+            f"Port range [{first}, {last}] is empty: the first port must not exceed the last."
+        )
     return first, last
 
 
@@ -202,8 +210,9 @@ def no_controls(value: object, what: str = "The text", *, allow_newline: bool = 
             continue
         breaks = "" if allow_newline else "line breaks, "
         raise ValidationError(
-            f"{what} must not contain {breaks}tabs or other control characters (found U+{ord(match.group()):04X} "
-            f"at character {match.start() + 1}): remove it.")
+            f"{what} must not contain {breaks}tabs or other control characters (found "
+            f"U+{ord(match.group()):04X} at character {match.start() + 1}): remove it."
+        )
     return value
 
 
@@ -265,14 +274,17 @@ def build_args(value: str | dict) -> dict[str, str]:
     for key, _arg in items:
         if not _BUILD_ARG.match(key):
             raise ValidationError(
-                f"Build argument name {key!r} is not valid: use letters, digits and '_', starting with a letter or '_'."
+                f"Build argument name {key!r} is not valid: use letters, digits and '_', starting with a "
+                "letter or '_'."
             )
     return dict(items)
 
 
 def group_names(value: str | list | tuple) -> tuple[str, ...]:
     """A comma-separated list of group names, e.g. `physics, chemistry`; empty is allowed."""
-    items = value if isinstance(value, list | tuple) else [p.strip() for p in str(value).split(",") if p.strip()]
+    items = (
+        value if isinstance(value, list | tuple) else [p.strip() for p in str(value).split(",") if p.strip()]
+    )
     return tuple(dict.fromkeys(group_name(p) for p in items))
 
 
@@ -326,7 +338,9 @@ def public_url(value: str) -> str:
         return value
     match = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?/?", value)
     if not match:
-        raise ValidationError(f"expected a URL such as https://notebooks.example.org (no path), got {value!r}")
+        raise ValidationError(
+            f"expected a URL such as https://notebooks.example.org (no path), got {value!r}"
+        )
     return value.rstrip("/")
 
 
@@ -368,7 +382,9 @@ def node_engines(value: Any) -> tuple[str, ...]:
     for entry in entries:
         node, _, url = entry.partition("=")
         if not node or not re.match(r"^(unix|tcp|ssh)://", url):
-            raise ValidationError(f'expected "NODE=URL" entries with a unix://, tcp:// or ssh:// URL, got {entry!r}')
+            raise ValidationError(
+                f'expected "NODE=URL" entries with a unix://, tcp:// or ssh:// URL, got {entry!r}'
+            )
     return entries
 
 
@@ -377,7 +393,9 @@ def swarm_constraints(value: Any) -> tuple[str, ...]:
     entries = _text_list(value, "Swarm constraints")
     for entry in entries:
         if not re.match(r"^[\w.-]+\s*(==|!=)\s*\S+$", entry):
-            raise ValidationError(f'expected Swarm constraints like "node.labels.ipynbsrv.notebooks==true", got {entry!r}')
+            raise ValidationError(
+                f'expected Swarm constraints like "node.labels.ipynbsrv.notebooks==true", got {entry!r}'
+            )
     return entries
 
 
@@ -392,7 +410,9 @@ def registry_address(value: Any) -> str:
     """"" or HOST:PORT of a Docker registry (no scheme, no path)."""
     if not isinstance(value, str) or (value and not re.fullmatch(r"[a-zA-Z0-9.-]+(:\d{1,5})?", value)):
         raise ValidationError(
-            f'expected HOST:PORT of a registry (no scheme, no path), e.g. "registry.example.org:5000", got {value!r}')
+            'expected HOST:PORT of a registry (no scheme, no path), e.g. "registry.example.org:5000", got '
+            f'{value!r}'
+        )
     return value
 
 
@@ -472,7 +492,9 @@ def share_name(value: str) -> str:
     try:
         return username(value)
     except ValidationError as exc:
-        raise ValidationError(str(exc).replace("Username", "Share name").replace("username", "share name")) from None
+        raise ValidationError(
+            str(exc).replace("Username", "Share name").replace("username", "share name")
+        ) from None
 
 
 def notification_message(value: str) -> str:
@@ -482,7 +504,9 @@ def notification_message(value: str) -> str:
     if not text:
         raise ValidationError("A message is required.")
     if len(text) > NOTIFICATION_MAX:
-        raise ValidationError(f"The message is longer than {NOTIFICATION_MAX} characters ({len(text)}): shorten it.")
+        raise ValidationError(
+            f"The message is longer than {NOTIFICATION_MAX} characters ({len(text)}): shorten it."
+        )
     return no_controls(text, "The message", allow_newline=True)
 
 
@@ -501,7 +525,11 @@ RESTIC_BACKENDS = ("local:", "sftp:", "rest:", "s3:", "b2:", "azure:", "gs:", "s
 
 def restic_repository(value: Any) -> str:
     """"" or a restic repository: an absolute path, or one of restic's backend prefixes."""
-    if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or value.startswith("-"):
+    if (
+        not isinstance(value, str)
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+        or value.startswith("-")
+    ):
         raise ValidationError(f"expected a restic repository (a path, sftp:…, rest:…), got {value!r}")
     if value and not value.startswith("/") and not value.startswith(RESTIC_BACKENDS):
         raise ValidationError(
@@ -514,7 +542,9 @@ def absolute_path_or_empty(value: Any) -> str:
     """"" or an absolute path (no control characters)."""
     if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or (
             value and not value.startswith("/")):
-        raise ValidationError(f'expected an absolute path such as "/etc/ipynbsrv/restic-password", got {value!r}')
+        raise ValidationError(
+            f'expected an absolute path such as "/etc/ipynbsrv/restic-password", got {value!r}'
+        )
     return value
 
 

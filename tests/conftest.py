@@ -74,8 +74,10 @@ def _no_foreign_socket():
     lines, _state["seen"] = socket_guard.recorded(record, int(_state["seen"]))  # type: ignore[call-overload]
     if lines:
         reached = "; ".join(line.split("\t")[-1] for line in lines)
-        pytest.fail(f"this test reached a Unix socket it did not create: {reached} (see tests/socket_guard.py)",
-                    pytrace=False)
+        pytest.fail(
+            f"this test reached a Unix socket it did not create: {reached} (see tests/socket_guard.py)",
+            pytrace=False,
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

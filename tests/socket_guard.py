@@ -46,7 +46,9 @@ def check(address: object) -> None:
         address = os.fsdecode(address)
     if not isinstance(address, str) or not address or address.startswith("\0"):
         return  # not a filesystem socket (abstract namespace, or an address of another family)
-    roots = [os.path.realpath(root) for root in os.environ.get(ALLOWED_VARIABLE, "").split(os.pathsep) if root]
+    roots = [
+        os.path.realpath(root) for root in os.environ.get(ALLOWED_VARIABLE, "").split(os.pathsep) if root
+    ]
     if not roots or _allowed(address, roots):
         return
     _record(address)

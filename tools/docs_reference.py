@@ -42,11 +42,13 @@ _SCREENS = {  # picture name -> the snapshot test that draws it
 }
 PICTURES: dict[str, Path] = {
     f"images/{name}-{size}.svg": SNAPSHOTS / f"{test}[{size}].svg"
-    for name, test in _SCREENS.items() for size in ("80x24", "120x40")
+    for name, test in _SCREENS.items()
+    for size in ("80x24", "120x40")
 } | {
     "images/help-80x24.svg": SNAPSHOTS / "test_snapshots_shell/test_help_screen.svg",
     "images/logs-80x24.svg": SNAPSHOTS / "test_snapshots_shell/test_details_logs.svg",
-    "images/new-notebook-80x24.svg": SNAPSHOTS / "test_snapshots_shell/test_new_notebook_form_with_errors.svg",
+    "images/new-notebook-80x24.svg": SNAPSHOTS
+    / "test_snapshots_shell/test_new_notebook_form_with_errors.svg",
 }
 
 _SECTION = re.compile(r"^\[([A-Za-z0-9_.]+)\]\s*$")
@@ -178,8 +180,11 @@ class TestReference:
         text = file.read_text(encoding="utf-8")
         tree = ast.parse(text)
         if self.function is None:
-            names = [node.name for node in tree.body
-                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")]
+            names = [
+                node.name
+                for node in tree.body
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+            ]
             if not names:
                 raise ValueError(f"{self.label}: no tests in it")
             return (ast.get_docstring(tree) or "") + "\n\n" + "\n".join(f"def {name}(…)" for name in names)

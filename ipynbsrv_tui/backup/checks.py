@@ -13,7 +13,12 @@ def check_backup(config: Config) -> list[tuple[str, str]]:
     backup = config.backup
     problem = password_file_problem(backup.password_file)
     if problem is not None:
-        return [("error", f"{key_location(config, 'backup', 'password_file')} {backup.password_file!r} {problem}.")]
+        return [
+            (
+                "error",
+                f"{key_location(config, 'backup', 'password_file')} {backup.password_file!r} {problem}.",
+            )
+        ]
     try:
         Restic(backup.repository, backup.password_file, ssh_command=backup.ssh_command).opens()
     except BackupError as exc:

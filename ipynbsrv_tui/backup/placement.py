@@ -85,7 +85,9 @@ def place(staged: Path, root: Path, name: str, owner: Owner, folder_mode: int = 
             restored_fd = os.open("restored", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise Conflict(f"{root.name}/restored is not a folder: rename it, then restore again.") from None
+                raise Conflict(
+                    f"{root.name}/restored is not a folder: rename it, then restore again."
+                ) from None
             raise
         try:
             if created:

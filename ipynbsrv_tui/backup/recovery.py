@@ -41,7 +41,9 @@ def choose_snapshot(snapshots: list[Snapshot], wanted: str = "") -> Snapshot:
     if wanted:
         matches = [s for s in snapshots if s.id.startswith(wanted.lower())]
         if len(matches) != 1:
-            raise NotFound(f"No single snapshot {wanted!r} in the repository: see `restic snapshots --tag {TAG}`.")
+            raise NotFound(
+                f"No single snapshot {wanted!r} in the repository: see `restic snapshots --tag {TAG}`."
+            )
         return matches[0]
     if not snapshots:
         raise NotFound("The repository holds no snapshot of an ipynbsrv installation.")
@@ -61,16 +63,22 @@ def restore_installation(config: Config, wanted: str = "", force: bool = False) 
     database = config.database.resolved_path.absolute()
     if not force:
         if database.exists() and database.stat().st_size > 0:
-            raise Conflict(f"The database {database} exists already: move it away (or give --force to replace it).")
+            raise Conflict(
+                f"The database {database} exists already: move it away (or give --force to replace it)."
+            )
         busy = [str(root / f) for f in FOLDERS if (root / f).is_dir() and any((root / f).iterdir())]
         if busy:
-            raise Conflict(f"{', '.join(busy)} hold files already: move them away (or give --force to replace them).")
+            raise Conflict(
+                f"{', '.join(busy)} hold files already: move them away (or give --force to replace them)."
+            )
     restic = restic_for(config.backup, root)
     snapshot = choose_snapshot(restic.snapshots((TAG,)), wanted)
     expected = {str(root / f) for f in FOLDERS} | {str(root / DATABASE_COPY)}
     if not expected <= set(snapshot.paths):
-        raise Conflict(f"Snapshot {snapshot.short_id} holds {', '.join(snapshot.paths)}, not this installation's "
-                       f"folders under {root}: set [data] root as on the old host.")
+        raise Conflict(
+            f"Snapshot {snapshot.short_id} holds {', '.join(snapshot.paths)}, not this installation's "
+            f"folders under {root}: set [data] root as on the old host."
+        )
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".restore-{uuid.uuid4().hex}"  # on the data's own file system: moved in by rename
     staging.mkdir(mode=0o700)

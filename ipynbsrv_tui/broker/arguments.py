@@ -150,7 +150,9 @@ class CallCheck:
             if fields is not None:
                 unknown = sorted(set(value) - set(fields))
                 if unknown:
-                    raise ProtocolError(f"Wrong arguments for {self.name}: unexpected keyword {unknown[0]!r}.")
+                    raise ProtocolError(
+                        f"Wrong arguments for {self.name}: unexpected keyword {unknown[0]!r}."
+                    )
                 for label, item in value.items():
                     self._check(label, fields[label], self.keyword_checks[name][label], item)
                 continue

@@ -47,12 +47,16 @@ class BackgroundLoops:
       thread, at low priority, so requests are answered meanwhile (DESIGN §17).
     """
 
-    def __init__(self, service: SystemCalls, config: Config, actor: Actor, stop_event: threading.Event) -> None:
+    def __init__(
+        self, service: SystemCalls, config: Config, actor: Actor, stop_event: threading.Event
+    ) -> None:
         self.service = service
         self.config = config
         self.actor = actor
         self.stop_event = stop_event
-        self.culling_seconds = culling_interval(config.notebooks.idle_timeout, config.notebooks.suspended_stop_after)
+        self.culling_seconds = culling_interval(
+            config.notebooks.idle_timeout, config.notebooks.suspended_stop_after
+        )
         self.hub = ChangeHub()
         self.presence: Callable[[], Mapping[str, datetime]] = dict
         service.add_change_listener(self.hub.publish)
@@ -145,7 +149,8 @@ class BackgroundLoops:
                 return
 
     def _sync_loop(self) -> None:
-        """Changes made in LDAP by other tools reach the store within `[directory] sync_interval` (DESIGN §7)."""
+        """Changes made in LDAP by other tools reach the store within `[directory] sync_interval` (DESIGN
+        §7)."""
         interval = self.config.directory.sync_interval
         while not self.stop_event.is_set():
             try:
@@ -163,8 +168,13 @@ class BackgroundLoops:
                 self.service.backup_watch(self.actor)
                 if self.service.backup_due():
                     report = self.service.backup_run(self.actor)
-                    log.info("backup %s: %d new, %d changed files in %.1f s", report.snapshot, report.files_new,
-                             report.files_changed, report.seconds)
+                    log.info(
+                        "backup %s: %d new, %d changed files in %.1f s",
+                        report.snapshot,
+                        report.files_new,
+                        report.files_changed,
+                        report.seconds,
+                    )
             except IpynbsrvError as exc:  # recorded for the header and sent to admins by the service
                 log.warning("backup: %s", exc)
             except Exception:

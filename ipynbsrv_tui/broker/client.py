@@ -58,8 +58,13 @@ def trusted_broker_uids() -> frozenset[int]:
     return frozenset(uids)
 
 
-RESTART_HINT = "The broker may be restarting: try again. If it persists, ask an admin to check it (systemctl status ipynbsrv-broker, or the broker's log where systemd is absent)."
-RESTART_COMMAND = "systemctl restart ipynbsrv-broker, or stop and start `ipynbsrv-tui serve` where systemd is absent"
+RESTART_HINT = (
+    "The broker may be restarting: try again. If it persists, ask an admin to check it "
+    "(systemctl status ipynbsrv-broker, or the broker's log where systemd is absent)."
+)
+RESTART_COMMAND = (
+    "systemctl restart ipynbsrv-broker, or stop and start `ipynbsrv-tui serve` where systemd is absent"
+)
 
 
 class _Connection(SocketChannel):
@@ -73,16 +78,21 @@ class _Connection(SocketChannel):
             _, server_uid, _ = peer_credentials(sock)
         except (TimeoutError, BlockingIOError):  # it listens, but its queue of new connections is full
             sock.close()
-            raise BrokerBusy(f"The notebook service is busy: the broker at {path} did not take the connection "
-                             f"within {timeout} s. Try again in a moment.") from None
+            raise BrokerBusy(
+                f"The notebook service is busy: the broker at {path} did not take the connection "
+                f"within {timeout} s. Try again in a moment."
+            ) from None
         except OSError as exc:
             sock.close()
-            raise BrokerUnavailable(f"Cannot reach the ipynbsrv broker at {path}: {exc.strerror or exc}.") from None
+            raise BrokerUnavailable(
+                f"Cannot reach the ipynbsrv broker at {path}: {exc.strerror or exc}."
+            ) from None
         if server_uid not in trusted_broker_uids():
             sock.close()
             raise NotAuthorized(
-                f"The process listening on {path} runs as uid {server_uid}, not as root or the broker's account: "
-                "refusing to talk to it (another user may have put it there). Ask an admin to check [broker] socket."
+                f"The process listening on {path} runs as uid {server_uid}, not as root or the broker's "
+                "account: refusing to talk to it (another user may have put it there). Ask an admin to "
+                "check [broker] socket."
             )
         super().__init__(sock)
         self.limit = limit
@@ -159,21 +169,23 @@ class RemoteSession(ServiceSession):
             served: dict[str, Any] = self._call("hello", (), {}, answer_within=self.connect_timeout)
         except ProtocolError:
             raise WrongInstallation(
-                f"The broker at {self.socket_path} does not say which installation it serves (it predates this "
-                f"ipynbsrv-tui): restart it after the upgrade ({RESTART_COMMAND})."
+                f"The broker at {self.socket_path} does not say which installation it serves (it predates "
+                f"this ipynbsrv-tui): restart it after the upgrade ({RESTART_COMMAND})."
             ) from None
         if same_installation(expect, served):
             return
         theirs, ours = _describe(served), _describe(expect)
         change = f"use --config {served['config']} for that one, or " if served.get("config") else ""
         raise WrongInstallation(
-            f"The broker at {self.socket_path} serves another installation ({theirs}), not this one ({ours}): "
-            f"{change}set [broker] socket to this installation's own broker."
+            f"The broker at {self.socket_path} serves another installation ({theirs}), not this one "
+            f"({ours}): {change}set [broker] socket to this installation's own broker."
         )
 
     # ------------------------------------------------------------------ calls
 
-    def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], answer_within: float | None = None) -> Any:
+    def _call(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], answer_within: float | None = None
+    ) -> Any:
         """One request and its answer; waits up to `busy_wait` seconds while the broker is full."""
         return self._while_busy(lambda: self._call_once(name, args, kwargs, answer_within))
 
@@ -191,7 +203,9 @@ class RemoteSession(ServiceSession):
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
 
-    def _call_once(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], answer_within: float | None) -> Any:
+    def _call_once(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], answer_within: float | None
+    ) -> Any:
         conn = self._acquire(answer_within)
         try:
             try:
@@ -212,7 +226,9 @@ class RemoteSession(ServiceSession):
             raise value
         return value
 
-    def _roundtrip(self, conn: _Connection, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
+    def _roundtrip(
+        self, conn: _Connection, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[str, Any]:
         msg_id = next(conn.ids)
         request = {"id": msg_id, "call": name, "args": encode(list(args)), "kwargs": encode(dict(kwargs))}
         try:
@@ -223,7 +239,9 @@ class RemoteSession(ServiceSession):
                 return "error", pending
             if conn.reused:
                 raise _Retry() from None
-            raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}") from None
+            raise BrokerUnavailable(
+                f"The broker closed the connection before {name}. {RESTART_HINT}"
+            ) from None
         except TimeoutError:
             raise BrokerUnavailable(f"The broker at {self.socket_path} does not answer.") from None
         parts: list[Any] = []
@@ -259,15 +277,22 @@ class RemoteSession(ServiceSession):
         return self._stream(RemoteStream, "watch_containers", (), {"since": since})
 
     def watch_rights(self) -> RemoteStream[Actor]:
-        """Who the broker finds us to be, each time our rights change; ends with RightsChanged when refused."""
+        """Who the broker finds us to be, each time our rights change; ends with RightsChanged when
+        refused."""
         return self._stream(RemoteStream, "watch_rights", (), {})
 
     def follow_logs(self, container_id: int, tail: int = 200, timestamps: bool = False) -> RemoteStream[str]:
         """Log lines of a container as they come; `close()` ends the iteration."""
-        return self._stream(RemoteStream, "follow_logs", (container_id,), {"tail": tail, "timestamps": timestamps})
+        return self._stream(
+            RemoteStream, "follow_logs", (container_id,), {"tail": tail, "timestamps": timestamps}
+        )
 
     def build_image(
-        self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None, nocache: bool = False
+        self,
+        folder: str,
+        tag: str | None = None,
+        build_args: dict[str, str] | None = None,
+        nocache: bool = False,
     ) -> RemoteBuildHandle:
         """Start a build (admins); iterate the handle for BuildEvents, `cancel()` stops the build."""
         kwargs = {"tag": tag, "build_args": build_args, "nocache": nocache}
@@ -291,7 +316,9 @@ class RemoteSession(ServiceSession):
                 reply = conn.receive()
         except OSError:
             conn.close()
-            raise BrokerUnavailable(f"The broker closed the connection before {name}. {RESTART_HINT}") from None
+            raise BrokerUnavailable(
+                f"The broker closed the connection before {name}. {RESTART_HINT}"
+            ) from None
         except BaseException:
             conn.close()
             raise
@@ -422,7 +449,9 @@ for _declared in CALLS.values():
     if not _declared.stream:
         setattr(RemoteSession, _declared.name, _remote_call(_declared))
 if STREAM_CALLS - vars(RemoteSession).keys():  # a streaming call needs its RemoteStream written out above
-    raise TypeError(f"RemoteSession lacks the streaming calls {sorted(STREAM_CALLS - vars(RemoteSession).keys())}")
+    raise TypeError(
+        f"RemoteSession lacks the streaming calls {sorted(STREAM_CALLS - vars(RemoteSession).keys())}"
+    )
 
 
 def _describe(named: dict[str, Any]) -> str:

@@ -114,7 +114,11 @@ class ChangeHub:
             now = time.monotonic()
             if change.view is not None:
                 removed_at = self._removed.get(change.container_id)
-                if removed_at is not None and now - removed_at < REMOVED_SECONDS and change.action != "create":
+                if (
+                    removed_at is not None
+                    and now - removed_at < REMOVED_SECONDS
+                    and change.action != "create"
+                ):
                     return  # e.g. the destroy event's "missing" view, read just before the row went
                 self._owners[change.container_id] = change.view.owner
                 owner = change.view.owner

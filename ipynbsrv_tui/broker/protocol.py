@@ -70,7 +70,9 @@ class WrongInstallation(IpynbsrvError):
 # --------------------------------------------------------------------------- installation identity
 
 
-def installation(database: str | os.PathLike[str], config: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def installation(
+    database: str | os.PathLike[str], config: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """What names an installation (DESIGN §2): its database, as written and with links resolved,
     and the config file that names it (None: the embedded defaults). The broker's `hello` answers it."""
     return {
@@ -128,7 +130,9 @@ def _record_type(name: str, field_names: tuple[str, ...]) -> type:
     if cls is None:
         valid = all(n.isidentifier() and not keyword.iskeyword(n) for n in (name, *field_names))
         if not valid or len(_RECORD_TYPES) >= _MAX_RECORD_TYPES:
-            raise ProtocolError(f"Unknown type {name!r} on the broker socket; client and broker versions differ.")
+            raise ProtocolError(
+                f"Unknown type {name!r} on the broker socket; client and broker versions differ."
+            )
         cls = _RECORD_TYPES[key] = dataclasses.make_dataclass(name, field_names, bases=(Record,), frozen=True)
     return cls
 
@@ -206,7 +210,9 @@ def _decode_tagged(tag: str, body: Any, strict: bool) -> Any:
     if tag == "$e":
         cls = _ENUMS.get(name)
         if cls is None:
-            raise ProtocolError(f"Unknown enum {name!r} on the broker socket; client and broker versions differ.")
+            raise ProtocolError(
+                f"Unknown enum {name!r} on the broker socket; client and broker versions differ."
+            )
         return cls(payload)
     fields = {k: decode(v, strict) for k, v in payload.items()}
     cls = _DATACLASSES.get(name)
@@ -264,7 +270,7 @@ def parse_message(line: bytes) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"Not a JSON message: {exc}. Send one JSON object per line.") from None
     if not isinstance(message, dict):
-        raise ProtocolError("A message must be a JSON object, e.g. {\"v\": 1, \"id\": 1, \"call\": \"ping\"}.")
+        raise ProtocolError('A message must be a JSON object, e.g. {"v": 1, "id": 1, "call": "ping"}.')
     version = message.get("v")
     if version != VERSION:
         raise ProtocolError(

@@ -140,7 +140,9 @@ class BrokerServer:
         self._inode: int | None = None
         self._accept_thread: threading.Thread | None = None
         self._checks = compile_checks()
-        self.background = BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
+        self.background = (
+            BackgroundLoops(service, config, system_actor(), self._stopping) if background else None
+        )
         if self.background is not None:
             self.background.presence = self.present_users
         self.web: WebGateway | None = None
@@ -175,7 +177,8 @@ class BrokerServer:
             self._start_web()
 
     def _start_web(self) -> None:
-        """Web access (DESIGN §16): nginx and the login, next to the socket; a broker that cannot serve it stops."""
+        """Web access (DESIGN §16): nginx and the login, next to the socket; a broker that cannot serve it
+        stops."""
         from ..web.gateway import WebGateway
 
         hub = self.background.hub if self.background is not None else None
@@ -283,7 +286,9 @@ class BrokerServer:
         if not os.path.lexists(self.path):
             return
         if not stat.S_ISSOCK(os.lstat(self.path).st_mode):
-            raise IpynbsrvError(f"{self.path} exists and is not a socket. Remove it or set [broker] socket elsewhere.")
+            raise IpynbsrvError(
+                f"{self.path} exists and is not a socket. Remove it or set [broker] socket elsewhere."
+            )
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         probe.settimeout(1.0)
         try:
@@ -294,8 +299,8 @@ class BrokerServer:
         finally:
             probe.close()
         raise IpynbsrvError(
-            f"Another broker is already listening on {self.path}. Stop it first "
-            "(systemctl stop ipynbsrv-broker, or SIGTERM to its `ipynbsrv-tui serve`) or set [broker] socket elsewhere."
+            f"Another broker is already listening on {self.path}. Stop it first (systemctl stop "
+            "ipynbsrv-broker, or SIGTERM to its `ipynbsrv-tui serve`) or set [broker] socket elsewhere."
         )
 
     def _remove_own_socket(self) -> None:
@@ -321,14 +326,16 @@ class BrokerServer:
             if not self._slots.acquire(blocking=False):
                 self._refuse_busy(sock)
                 continue
-            thread = threading.Thread(target=self._serve_client, args=(sock,), name="broker-client", daemon=True)
+            thread = threading.Thread(
+                target=self._serve_client, args=(sock,), name="broker-client", daemon=True
+            )
             self._threads.add(thread)
             thread.start()
 
     def _over_unknown_cap(self, sock: socket.socket) -> bool:
-        """A uid refused within UNKNOWN_REMEMBER_SECONDS that holds its UNKNOWN_PER_UID connections already is answered
-        here, in the accept loop, without a thread or a lookup: reconnecting in a loop costs the
-        broker little (True when it was refused)."""
+        """A uid refused within UNKNOWN_REMEMBER_SECONDS that holds its UNKNOWN_PER_UID connections already
+        is answered here, in the accept loop, without a thread or a lookup: reconnecting in a loop costs
+        the broker little (True when it was refused)."""
         try:
             _pid, uid, _gid = peer_credentials(sock)
         except OSError:
@@ -339,9 +346,13 @@ class BrokerServer:
             over = (known is not None and time.monotonic() - known[0] < UNKNOWN_REMEMBER_SECONDS
                     and self._per_uid.get(uid, 0) >= UNKNOWN_PER_UID)
         if over:
-            self._refuse_busy(sock, BrokerBusy(
-                f"The notebook service is busy for your account: it has {UNKNOWN_PER_UID} connections open to "
-                "the broker. Try again in a moment."))
+            self._refuse_busy(
+                sock,
+                BrokerBusy(
+                    f"The notebook service is busy for your account: it has {UNKNOWN_PER_UID} connections "
+                    "open to the broker. Try again in a moment."
+                ),
+            )
         return over
 
     def _refuse_busy(self, sock: socket.socket, error: BrokerBusy | None = None) -> None:
@@ -413,11 +424,10 @@ class BrokerServer:
         log.warning(message, *args)
 
     def _resolve(self, client: _Client) -> NotAuthorized | None:
-        """Look the peer up at once (DESIGN §8): None for a user (the actor is kept for its first
-        request), else the refusal. A uid is looked up by one connection at a time, and a refused
-        uid is remembered, so that a flood of its connections costs one lookup every
-        UNKNOWN_CACHE_SECONDS, not one per connection. A store or directory that cannot answer is not a refusal:
-        the first request reports it."""
+        """Look the peer up at once (DESIGN §8): None for a user (the actor is kept for its first request),
+        else the refusal. A uid is looked up by one connection at a time, and a refused uid is remembered,
+        so that a flood of its connections costs one lookup every UNKNOWN_CACHE_SECONDS, not one per
+        connection. A store or directory that cannot answer is not a refusal: the first request reports it."""
         if client.uid == 0:
             return None
         while True:  # one lookup of a uid at a time; its other connections wait for that one's answer
@@ -437,7 +447,9 @@ class BrokerServer:
             with self._clients_lock:
                 self._unknown[client.uid] = (now, exc)
                 if len(self._unknown) > 4096:  # old entries go; they are only a cache
-                    self._unknown = {u: e for u, e in self._unknown.items() if now - e[0] < UNKNOWN_REMEMBER_SECONDS}
+                    self._unknown = {
+                        u: e for u, e in self._unknown.items() if now - e[0] < UNKNOWN_REMEMBER_SECONDS
+                    }
             return exc
         except IpynbsrvError:
             return None
@@ -458,14 +470,16 @@ class BrokerServer:
                 cap = self.max_per_uid if known else UNKNOWN_PER_UID
                 if count >= cap:
                     return BrokerBusy(
-                        f"The notebook service is busy for your account: it has {count} connections open to the "
-                        "broker, the most one account may have. Close other ipynbsrv-tui sessions, or try again "
-                        "in a moment.")
+                        f"The notebook service is busy for your account: it has {count} connections open "
+                        "to the broker, the most one account may have. Close other ipynbsrv-tui sessions, "
+                        "or try again in a moment."
+                    )
                 free = self.max_connections - self._in_use
                 if free <= min(RESERVE_SLOTS, self.max_connections // 8) and count >= FAIR_SHARE:
                     return BrokerBusy(
-                        f"The notebook service is busy: {self._in_use} of its {self.max_connections} connections "
-                        f"are in use and your account has {count}. Try again in a moment.")
+                        f"The notebook service is busy: {self._in_use} of its {self.max_connections} "
+                        f"connections are in use and your account has {count}. Try again in a moment."
+                    )
             self._per_uid[uid] = count + 1
             self._in_use += 1
         return None
@@ -533,7 +547,9 @@ class BrokerServer:
                 raise ProtocolError(f"{call!r} is only meaningful on a stream's connection.")
             declared = CALLS.get(call)
             if declared is None:
-                raise ProtocolError(f"Unknown call {call!r}: the broker serves the service interface's calls only.")
+                raise ProtocolError(
+                    f"Unknown call {call!r}: the broker serves the service interface's calls only."
+                )
             self._checks[call](args, kwargs)
             method = getattr(Session(self.service, actor), call)
             if declared.stream:
@@ -611,7 +627,9 @@ class BrokerServer:
         for item in encoded:
             length = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) + 1
             if length > budget:
-                raise MessageTooLarge(f"One item of the answer is {length} bytes, over [broker] max_message_bytes.")
+                raise MessageTooLarge(
+                    f"One item of the answer is {length} bytes, over [broker] max_message_bytes."
+                )
             if size + length > budget:
                 if not self._reply(client, {"id": msg_id, "part": chunk}):
                     return False
@@ -664,7 +682,8 @@ class BrokerServer:
                 watcher.join(timeout=1.0)
 
     def _check_rights(self, client: _Client, actor: Actor) -> None:
-        """NotAuthorized when the caller is refused now, or is not the user with the admin rights the stream began with."""
+        """NotAuthorized when the caller is refused now, or is not the user with the admin rights the
+        stream began with."""
         try:
             current = self._actor(client)
         except NotAuthorized:
@@ -672,7 +691,9 @@ class BrokerServer:
         except IpynbsrvError:
             return  # the store or directory is briefly unreachable: only a refusal ends the stream
         if (current.username, current.is_admin) != (actor.username, actor.is_admin):
-            raise RightsChanged("Your rights changed while this stream was open, so it was ended. Open it again.")
+            raise RightsChanged(
+                "Your rights changed while this stream was open, so it was ended. Open it again."
+            )
 
     def _item(self, item: Any) -> Any:
         if isinstance(item, str) and len(item) > self.limit // 8:

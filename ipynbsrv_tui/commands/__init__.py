@@ -14,7 +14,15 @@ def command_groups() -> list[Register]:
     from . import backup, collab, containers, images, kept, nodes, reconcile, serve, users
 
     return [
-        images.register, containers.register, users.register, serve.register, reconcile.register, nodes.register,
-        collab.register_groups, collab.register_shares, collab.register_notifications, backup.register,
+        images.register,
+        containers.register,
+        users.register,
+        serve.register,
+        reconcile.register,
+        nodes.register,
+        collab.register_groups,
+        collab.register_shares,
+        collab.register_notifications,
+        backup.register,
         kept.register,
     ]

@@ -1,4 +1,5 @@
-"""`ipynbsrv-tui backup …`: set up and run backups (admins), browse and restore files (everyone; DESIGN §17)."""
+"""`ipynbsrv-tui backup …`: set up and run backups (admins), browse and restore files (everyone; DESIGN
+§17)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     files = one_line_errors(sub.add_parser(
         "files", help="what a snapshot holds at PATH (without PATH: your home and the shares you use)"))
-    files.add_argument("snapshot", help='a snapshot id (or its first characters) from `backup list`, or "latest"')
+    files.add_argument(
+        "snapshot", help='a snapshot id (or its first characters) from `backup list`, or "latest"'
+    )
     files.add_argument("path", nargs="?", default="", help=PATH_HELP)
     files.add_argument("--json", action="store_true", help="print JSON instead of a table")
     files.set_defaults(handler=cmd_files)
@@ -35,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "restore", help="bring back a file or folder into restored/<snapshot time>/ of its home or share "
                         "(never over anything)"))
     restore.add_argument("path", help=PATH_HELP)
-    restore.add_argument("--snapshot", default="latest", help='the snapshot to restore from (default: "latest")')
+    restore.add_argument(
+        "--snapshot", default="latest", help='the snapshot to restore from (default: "latest")'
+    )
     restore.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     restore.set_defaults(handler=cmd_restore)
 
@@ -50,12 +55,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "restore-installation",
         help="disaster recovery, as root with the broker stopped: bring back the database, homes, shares and "
              "public folders from the latest snapshot (admins)"))
-    recover.add_argument("--snapshot", default="", help="the snapshot (id or its first characters); default: the latest")
+    recover.add_argument(
+        "--snapshot", default="", help="the snapshot (id or its first characters); default: the latest"
+    )
     recover.add_argument("--force", action="store_true",
                          help="replace a database and data folders that exist already")
     recover.set_defaults(handler=cmd_restore_installation)
 
-    status = one_line_errors(sub.add_parser("status", help="last run, last success, next run, problems (admins)"))
+    status = one_line_errors(
+        sub.add_parser("status", help="last run, last success, next run, problems (admins)")
+    )
     status.add_argument("--json", action="store_true", help="print JSON instead of lines")
     status.set_defaults(handler=cmd_status)
 
@@ -86,9 +95,13 @@ def cmd_files(args: argparse.Namespace) -> int:
     if args.json:
         print_json(entries)
     else:
-        print_table(("KIND", "SIZE", "MODIFIED", "PATH"),
-                    [(e.kind, _size(e), when(e.mtime.astimezone() if e.mtime else None), escape_controls(e.path))
-                     for e in entries])
+        print_table(
+            ("KIND", "SIZE", "MODIFIED", "PATH"),
+            [
+                (e.kind, _size(e), when(e.mtime.astimezone() if e.mtime else None), escape_controls(e.path))
+                for e in entries
+            ],
+        )
     return 0
 
 
@@ -101,10 +114,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    say(f"Restored {escape_controls(result.path)} from the backup of {when(result.snapshot_time.astimezone())} "
-          f"({result.snapshot}) to {escape_controls(result.target)} ({result.files} files).")
+    say(
+        f"Restored {escape_controls(result.path)} from the backup of "
+        f"{when(result.snapshot_time.astimezone())} ({result.snapshot}) to "
+        f"{escape_controls(result.target)} ({result.files} files)."
+    )
     if result.skipped:
-        say("Not restored (devices, fifos or sockets): " + ", ".join(escape_controls(p) for p in result.skipped))
+        say(
+            "Not restored (devices, fifos or sockets): "
+            + ", ".join(escape_controls(p) for p in result.skipped)
+        )
     return 0
 
 
@@ -128,9 +147,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
-    say(f"Backed up in {report.seconds:.1f} s: snapshot {report.snapshot}, {report.files_new} new and "
-          f"{report.files_changed} changed files, {report.bytes_added} bytes added; "
-          f"{report.forgotten} old snapshots forgotten" + ("; repository checked." if report.checked else "."))
+    say(
+        f"Backed up in {report.seconds:.1f} s: snapshot {report.snapshot}, {report.files_new} new and "
+        f"{report.files_changed} changed files, {report.bytes_added} bytes added; "
+        f"{report.forgotten} old snapshots forgotten" + ("; repository checked." if report.checked else ".")
+    )
     return 0
 
 
@@ -149,8 +170,11 @@ def cmd_restore_installation(args: argparse.Namespace) -> int:
     report = restore_installation(config, args.snapshot, args.force)
     say(f"Restored snapshot {report.snapshot} of {report.time}: the database to {report.database}, "
           f"and {', '.join(report.folders)}.")
-    say("Next: start the broker (systemctl start ipynbsrv): its reconcile makes the notebooks again, after "
-        "rebuilding the images this engine lacks. `ipynbsrv-tui reconcile` shows what it did and what needs you.")
+    say(
+        "Next: start the broker (systemctl start ipynbsrv): its reconcile makes the notebooks again, after "
+        "rebuilding the images this engine lacks. `ipynbsrv-tui reconcile` shows what it did and what "
+        "needs you."
+    )
     return 0
 
 

@@ -17,23 +17,35 @@ from ..engine.text import plain_line
 from .output import one_line_errors, say
 from .session import open_session
 
-_BOLD, _DIM, _YELLOW, _RED, _GREEN, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[33m", "\x1b[1;31m", "\x1b[32m", "\x1b[0m"
+_BOLD, _DIM, _YELLOW, _RED, _GREEN, _RESET = (
+    "\x1b[1m",
+    "\x1b[2m",
+    "\x1b[33m",
+    "\x1b[1;31m",
+    "\x1b[32m",
+    "\x1b[0m",
+)
 
 
 def add_build(subcommands: argparse._SubParsersAction) -> None:
     """Add `images build`."""
-    parser = one_line_errors(subcommands.add_parser(
-        "build",
-        help="build an image folder of [build] dockerfiles (and its missing base first), showing the live log",
-        description=(
-            "Build dockerfiles/FOLDER as <[build] image_prefix>/FOLDER:latest. A base image that the "
-            "Dockerfile derives from (ARG BASE_IMAGE=ipynbsrv/base-ldap:…) is built first when it is "
-            "missing. Python wheels are downloaded on this host into FOLDER/wheels/ (network: the "
-            "package index, from this host only); the build container needs only the Debian mirror."
-        ),
-    ))
+    parser = one_line_errors(
+        subcommands.add_parser(
+            "build",
+            help="build an image folder of [build] dockerfiles (and its missing base first), "
+            "showing the live log",
+            description=(
+                "Build dockerfiles/FOLDER as <[build] image_prefix>/FOLDER:latest. A base image that the "
+                "Dockerfile derives from (ARG BASE_IMAGE=ipynbsrv/base-ldap:…) is built first when it is "
+                "missing. Python wheels are downloaded on this host into FOLDER/wheels/ (network: the "
+                "package index, from this host only); the build container needs only the Debian mirror."
+            ),
+        )
+    )
     parser.add_argument("folder", help="image folder under [build] dockerfiles, e.g. ipython3-notebook")
-    parser.add_argument("--tag", metavar="REF", help="image reference to build (default: <image_prefix>/FOLDER:latest)")
+    parser.add_argument(
+        "--tag", metavar="REF", help="image reference to build (default: <image_prefix>/FOLDER:latest)"
+    )
     parser.add_argument(
         "--build-arg", action="append", default=[], metavar="KEY=VALUE", dest="build_args",
         help="build argument, e.g. BASE_IMAGE=debian:bookworm-slim (repeatable; overrides [build] defaults)",
@@ -115,4 +127,6 @@ class BuildPrinter:
         if summary.status is BuildStatus.SUCCEEDED:
             self._write(f"Built {tag} ({summary.image_id}) in {summary.seconds:.1f} s: {counts}.", _GREEN)
         else:
-            self._write(f"The build of {tag} {summary.status.value} after {summary.seconds:.1f} s: {counts}.", _RED)
+            self._write(
+                f"The build of {tag} {summary.status.value} after {summary.seconds:.1f} s: {counts}.", _RED
+            )

@@ -54,7 +54,9 @@ def register_shares(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("shares", help="shared folders: create, grant to groups")
     sub = group.add_subparsers(dest="shares_command", metavar="SUBCOMMAND", required=True)
     p = _parser(sub, "list", "the shares you own or may use (admins: all)", shares_list, True)
-    p.add_argument("filter", nargs="?", default="", help="only shares whose name or description contains this")
+    p.add_argument(
+        "filter", nargs="?", default="", help="only shares whose name or description contains this"
+    )
     p = _parser(sub, "show", "one share with its grants and members", shares_show, True)
     p.add_argument("share")
     p = _parser(sub, "create", "create a share: /data/shares/NAME in your notebooks", shares_create, True)
@@ -70,7 +72,9 @@ def register_shares(subparsers: argparse._SubParsersAction) -> None:
     p = _parser(sub, "revoke", "end a group's access to a share", shares_revoke, True)
     p.add_argument("share")
     p.add_argument("group")
-    p = _parser(sub, "image", "share an image you own with a group (--revoke: stop sharing)", shares_image, True)
+    p = _parser(
+        sub, "image", "share an image you own with a group (--revoke: stop sharing)", shares_image, True
+    )
     p.add_argument("image")
     p.add_argument("group")
     p.add_argument("--revoke", action="store_true")
@@ -90,8 +94,13 @@ def register_notifications(subparsers: argparse._SubParsersAction) -> None:
     p = _parser(sub, "read", "mark a notification (or --all) as read", notes_read)
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--all", action="store_true")
-    p = _parser(sub, "mute", "no more notifications from a user (their messages and what they do) or to a group",
-                notes_mute, True)
+    p = _parser(
+        sub,
+        "mute",
+        "no more notifications from a user (their messages and what they do) or to a group",
+        notes_mute,
+        True,
+    )
     p.add_argument("what", choices=("user", "group"))
     p.add_argument("name")
     p.add_argument("--undo", action="store_true", help="take the mute back")
@@ -125,7 +134,9 @@ def groups_list(args) -> int:
     if args.json:
         print_json(views)
     else:
-        print_table(("GROUP", "GID", "KIND", "CREATOR", "MEMBERS", "ADMINS", "MEMBER"), [_group_row(v) for v in views])
+        print_table(
+            ("GROUP", "GID", "KIND", "CREATOR", "MEMBERS", "ADMINS", "MEMBER"), [_group_row(v) for v in views]
+        )
     return 0
 
 
@@ -148,8 +159,12 @@ def groups_delete(args) -> int:
 
 def groups_add(args) -> int:
     view = open_session(args).add_collab_member(args.group, args.user, admin=args.admin)
-    return _print_group(args, view, f"Added {args.user} to {args.group}{' as a group admin' if args.admin else ''}."
-                        " Their running notebooks see the group's shares at their next start.")
+    return _print_group(
+        args,
+        view,
+        f"Added {args.user} to {args.group}{' as a group admin' if args.admin else ''}."
+        " Their running notebooks see the group's shares at their next start.",
+    )
 
 
 def groups_remove(args) -> int:
@@ -173,7 +188,14 @@ def groups_leave(args) -> int:
 
 
 def _share_row(view: ShareView) -> tuple:
-    return (view.name, view.owner, view.group, ", ".join(view.grants) or "-", len(view.members), view.description)
+    return (
+        view.name,
+        view.owner,
+        view.group,
+        ", ".join(view.grants) or "-",
+        len(view.members),
+        view.description,
+    )
 
 
 def _print_share(args, view: ShareView, done: str = "") -> int:
@@ -204,7 +226,10 @@ def shares_list(args) -> int:
     if args.json:
         print_json(views)
     else:
-        print_table(("SHARE", "OWNER", "GROUP", "GRANTED TO", "MEMBERS", "DESCRIPTION"), [_share_row(v) for v in views])
+        print_table(
+            ("SHARE", "OWNER", "GROUP", "GRANTED TO", "MEMBERS", "DESCRIPTION"),
+            [_share_row(v) for v in views],
+        )
     return 0
 
 
@@ -214,7 +239,9 @@ def shares_show(args) -> int:
 
 def shares_create(args) -> int:
     view = open_session(args).create_share(args.name, description=args.description)
-    return _print_share(args, view, f"Created share {view.name}: restart running notebooks to see {view.path}.")
+    return _print_share(
+        args, view, f"Created share {view.name}: restart running notebooks to see {view.path}."
+    )
 
 
 def shares_delete(args) -> int:

@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(handler=cmd_list)
 
-    create = one_line_errors(sub.add_parser("create", help="create (and start) a container from a registered image"))
+    create = one_line_errors(
+        sub.add_parser("create", help="create (and start) a container from a registered image")
+    )
     create.add_argument("name", help="container name, e.g. thesis")
     create.add_argument("--image", required=True, help="registered image name (see `images list`)")
     create.add_argument("--description", default="")
@@ -36,8 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     for action, text in (("start", "start"), ("stop", "stop (SIGTERM, then SIGKILL)"), ("restart", "restart"),
                          ("suspend", "suspend (pause, keeping its memory and kernels)")):
-        parser = one_line_errors(sub.add_parser(
-            action, help=f"{text} one or more containers; exit 0 when all succeeded, 1 when some, 2 when none"))
+        parser = one_line_errors(
+            sub.add_parser(
+                action,
+                help=f"{text} one or more containers; exit 0 when all succeeded, 1 when some, 2 when none",
+            )
+        )
         parser.add_argument("container", nargs="+", help=CONTAINER_HELP)
         parser.set_defaults(handler=cmd_lifecycle, action=action)
 
@@ -51,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stop_suspended.add_argument("--yes", action="store_true", help="really stop them (required)")
     stop_suspended.set_defaults(handler=cmd_stop_suspended)
 
-    delete = one_line_errors(sub.add_parser("delete", help="delete a container (its engine object and its row)"))
+    delete = one_line_errors(
+        sub.add_parser("delete", help="delete a container (its engine object and its row)")
+    )
     delete.add_argument("container", help=CONTAINER_HELP)
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
     delete.set_defaults(handler=cmd_delete)
@@ -59,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reach = one_line_errors(sub.add_parser(
         "open", help="how to open a notebook: its web address, or the ssh -L command when web access is off"))
     reach.add_argument("container", help=CONTAINER_HELP)
-    reach.add_argument("--json", action="store_true", help="print every way to reach it as JSON (includes the token)")
+    reach.add_argument(
+        "--json", action="store_true", help="print every way to reach it as JSON (includes the token)"
+    )
     reach.set_defaults(handler=cmd_open)
 
     logs = one_line_errors(sub.add_parser("logs", help="print a container's log"))
@@ -186,8 +196,8 @@ def cmd_stop_suspended(args: argparse.Namespace) -> int:
     if not args.yes:
         memory = session.suspended_memory()
         raise ValidationError(
-            f"This stops {memory.count} suspended notebooks ({_mib(memory.bytes)}); their kernels and unsaved "
-            "work are lost. Add --yes to do it."
+            f"This stops {memory.count} suspended notebooks ({_mib(memory.bytes)}); their kernels and "
+            "unsaved work are lost. Add --yes to do it."
         )
     stopped = session.stop_suspended()
     say(f"Stopped {len(stopped)} suspended notebooks" + (f": {', '.join(stopped)}." if stopped else "."))

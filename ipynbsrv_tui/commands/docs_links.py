@@ -32,7 +32,8 @@ PAGES = {
 
 
 def site_root() -> Path:
-    """The installed site: beside this installation's venv (`PREFIX/venv` → `PREFIX/docs`), else the default."""
+    """The installed site: beside this installation's venv (`PREFIX/venv` → `PREFIX/docs`), else the
+    default."""
     beside = Path(sys.prefix).parent / "docs"
     return beside if (beside / "index.html").is_file() else INSTALLED_SITE
 

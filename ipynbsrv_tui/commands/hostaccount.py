@@ -30,9 +30,9 @@ def check_can_create(username: str) -> None:
     except KeyError:
         return
     raise ValidationError(
-        f"The host already has an account {username!r} (uid {existing.pw_uid}); --host-account never changes an "
-        "existing account. Create the user without --host-account and give that account the directory's uid, "
-        "or pick another name."
+        f"The host already has an account {username!r} (uid {existing.pw_uid}); --host-account never "
+        "changes an existing account. Create the user without --host-account and give that account the "
+        "directory's uid, or pick another name."
     )
 
 
@@ -52,7 +52,9 @@ def create(username: str, uid: int, group: str, password: str, display_name: str
     """
     owner = uid_taken_by(uid)
     if owner is not None:
-        raise ValidationError(f"Uid {uid} is already used by the host account {owner!r}; refusing to reuse it.")
+        raise ValidationError(
+            f"Uid {uid} is already used by the host account {owner!r}; refusing to reuse it."
+        )
     made_group = False
     try:
         grp.getgrnam(group)

@@ -32,15 +32,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_bootstrap_base(subcommands: argparse._SubParsersAction) -> None:
     parser = subcommands.add_parser(
         "bootstrap-base",
-        help="make a Debian base image from this host's Debian mirror (debootstrap + docker import; needs root)",
+        help="make a Debian base image from this host's Debian mirror "
+        "(debootstrap + docker import; needs root)",
         description=(
             "Make a Debian base image without a registry: debootstrap --variant=minbase SUITE from the "
             "Debian mirror this host's apt uses, then import it into the Docker Engine as REF."
         ),
     )
     parser.add_argument("--suite", help="Debian suite, e.g. bookworm or bullseye (default: [build] suite)")
-    parser.add_argument("--tag", metavar="REF", help="image reference to create (default: [build] base_image)")
-    parser.add_argument("--mirror", metavar="URL", help="Debian mirror (default: [build] mirror, else the host's apt sources)")
+    parser.add_argument(
+        "--tag", metavar="REF", help="image reference to create (default: [build] base_image)"
+    )
+    parser.add_argument(
+        "--mirror", metavar="URL", help="Debian mirror (default: [build] mirror, else the host's apt sources)"
+    )
     parser.set_defaults(handler=cmd_bootstrap_base)
 
 
@@ -86,8 +91,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     print_table(
         ("NAME", "REF", "PORT", "PUBLIC", "OWNER", "CONTAINERS", "LAST BUILD", "RETIRED"),
         [
-            (v.name, v.ref, v.notebook_port, "yes" if v.is_public else "no", v.owner or "system", v.containers,
-             v.last_build_status or "-", "yes" if v.retired else "no")
+            (
+                v.name,
+                v.ref,
+                v.notebook_port,
+                "yes" if v.is_public else "no",
+                v.owner or "system",
+                v.containers,
+                v.last_build_status or "-",
+                "yes" if v.retired else "no",
+            )
             for v in views
         ],
     )
@@ -100,13 +113,18 @@ def add_register(subcommands: argparse._SubParsersAction) -> None:
         description="Options not given are taken from the image's ipynbsrv.* labels (DESIGN §6).",
     ))
     parser.add_argument("name", help="the name users see, e.g. python3")
-    parser.add_argument("ref", help="the engine image, e.g. ipynbsrv/ipython3-notebook:latest, or the name of a "
-                        "built image folder, e.g. ipython3-notebook ([build] image_prefix/FOLDER:latest)")
+    parser.add_argument(
+        "ref",
+        help="the engine image, e.g. ipynbsrv/ipython3-notebook:latest, or the name of a "
+        "built image folder, e.g. ipython3-notebook ([build] image_prefix/FOLDER:latest)",
+    )
     parser.add_argument("--description")
     parser.add_argument("--command", help="command template (default: the image's own command)")
     parser.add_argument("--notebook-port", help="the port the notebook listens on inside the container")
     parser.add_argument("--public-ports", help="comma-separated container ports to publish, e.g. 22")
-    parser.add_argument("--private", action="store_true", help="only the --groups may use it (default: public)")
+    parser.add_argument(
+        "--private", action="store_true", help="only the --groups may use it (default: public)"
+    )
     parser.add_argument("--groups", default="", help="comma-separated groups that may use a private image")
     parser.add_argument("--memory", default="", help="memory limit, e.g. 2g (default: [notebooks] memory)")
     parser.add_argument("--cpus", help="CPU limit, e.g. 1.5 (default: [notebooks] cpus)")

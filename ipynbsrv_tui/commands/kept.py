@@ -14,13 +14,19 @@ HEADERS = ("NAME", "WAS", "RETIRED IDS", "SINCE", "PATH")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `kept` group: `list` and `purge`."""
-    group = subparsers.add_parser("kept", help="folders kept after a share, group or user was deleted (admins)")
+    group = subparsers.add_parser(
+        "kept", help="folders kept after a share, group or user was deleted (admins)"
+    )
     sub = group.add_subparsers(dest="kept_command", metavar="SUBCOMMAND", required=True)
     listing = one_line_errors(sub.add_parser("list", help="the kept folders and the ids retired for them"))
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(handler=cmd_list)
-    purge = one_line_errors(sub.add_parser(
-        "purge", help="delete a kept folder for good; its ids are free again once no running container has them"))
+    purge = one_line_errors(
+        sub.add_parser(
+            "purge",
+            help="delete a kept folder for good; its ids are free again once no running container has them",
+        )
+    )
     purge.add_argument("name", help="its NAME from `kept list`")
     purge.add_argument("--yes", action="store_true", help="really delete (required)")
     purge.add_argument("--json", action="store_true", help="print what was purged as JSON")

@@ -13,10 +13,14 @@ NODE_HELP = "the node: its ipynbsrv.node label, hostname or id (see `nodes list`
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `nodes` group and its subcommands."""
-    group = subparsers.add_parser("nodes", help="the swarm's nodes: list, drain, activate (swarm mode, admins)")
+    group = subparsers.add_parser(
+        "nodes", help="the swarm's nodes: list, drain, activate (swarm mode, admins)"
+    )
     sub = group.add_subparsers(dest="nodes_command", metavar="SUBCOMMAND", required=True)
 
-    listing = one_line_errors(sub.add_parser("list", help="nodes with state, availability, labels and notebooks"))
+    listing = one_line_errors(
+        sub.add_parser("list", help="nodes with state, availability, labels and notebooks")
+    )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(handler=cmd_list)
 

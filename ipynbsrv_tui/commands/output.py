@@ -77,7 +77,9 @@ def read_password(password_file: str | None, *, confirm: bool = True) -> str:
             raise ValidationError(f"Cannot read the password file {password_file}: {exc.strerror}.") from None
         password = text.splitlines()[0] if text.strip() else ""
         if not password:
-            raise ValidationError(f"The password file {password_file} is empty: put the password on its first line.")
+            raise ValidationError(
+                f"The password file {password_file} is empty: put the password on its first line."
+            )
         return password
     if not sys.stdin.isatty():
         raise ValidationError("No password given: use --password-file FILE (or - to read it from stdin).")

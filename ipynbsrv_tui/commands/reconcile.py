@@ -35,6 +35,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     for line in report.flagged:
         say(f"  flagged:  {line}")
     if session.mode == "embedded" and any(line.startswith("rebuilding image ") for line in report.repaired):
-        say("The broker is not running: this command waits for the image rebuilds, then makes their notebooks "
-            "again (each is in the build history).", flush=True)
+        say(
+            "The broker is not running: this command waits for the image rebuilds, then makes their "
+            "notebooks again (each is in the build history).",
+            flush=True,
+        )
     return 1 if report.flagged else 0

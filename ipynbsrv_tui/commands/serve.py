@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--socket", metavar="PATH", help="listen on PATH instead of [broker] socket")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="what to log on stderr (default: info)")
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="what to log on stderr (default: info)"
+    )
     parser.set_defaults(handler=cmd_serve)
 
 

@@ -20,34 +20,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("users", help="list, create, delete, change and sync directory users")
     sub = group.add_subparsers(dest="users_command", metavar="SUBCOMMAND", required=True)
 
-    listing = one_line_errors(sub.add_parser("list", help="list the users (from the store's copy of the directory)"))
-    listing.add_argument("filter", nargs="?", default="", help="only users whose name, display name or email contains this")
+    listing = one_line_errors(
+        sub.add_parser("list", help="list the users (from the store's copy of the directory)")
+    )
+    listing.add_argument(
+        "filter", nargs="?", default="", help="only users whose name, display name or email contains this"
+    )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(handler=cmd_list)
 
-    create = one_line_errors(sub.add_parser(
-        "create", help="create a user in the directory",
-        description="The password is read from --password-file (- = the first line of stdin, e.g. in a "
-                    "script), or asked twice when run in a terminal; it is never taken from the command line. "
-                    "--host-account also makes the matching login account on this host (as root).",
-    ))
+    create = one_line_errors(
+        sub.add_parser(
+            "create",
+            help="create a user in the directory",
+            description="The password is read from --password-file (- = the first line of stdin, e.g. in a "
+            "script), or asked twice when run in a terminal; it is never taken from the command line. "
+            "--host-account also makes the matching login account on this host (as root).",
+        )
+    )
     create.add_argument("username")
     create.add_argument("--name", default="", help="display name")
     create.add_argument("--email", default="")
     create.add_argument("--admin", action="store_true", help="make the user an admin")
     create.add_argument("--uid", type=int, help="this uid instead of the next free one (1000 or more; a host "
                                                 "account's uid only for the host account of the same name)")
-    create.add_argument("--gid", type=int, help="this primary gid instead of the users group's (1000 or more)")
-    create.add_argument("--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)")
+    create.add_argument(
+        "--gid", type=int, help="this primary gid instead of the users group's (1000 or more)"
+    )
+    create.add_argument(
+        "--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)"
+    )
     create.add_argument("--json", action="store_true", help="print the new user as JSON")
     create.add_argument(
-        "--host-account", action="store_true",
+        "--host-account",
+        action="store_true",
         help="also create the login account on this host: same name and uid, in the host group "
-             "[directory] users_group (made when missing), same password; refused when the name or uid is taken",
+        "[directory] users_group (made when missing), same password; refused when the name or uid is taken",
     )
     create.set_defaults(handler=cmd_create)
 
-    delete = one_line_errors(sub.add_parser("delete", help="delete a user, choosing what happens to their things"))
+    delete = one_line_errors(
+        sub.add_parser("delete", help="delete a user, choosing what happens to their things")
+    )
     delete.add_argument("username")
     delete.add_argument("--containers", default="archive",
                         help=f"the user's containers, snapshots and images: {CHOICES} (default archive)")
@@ -57,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delete.add_argument("--json", action="store_true", help="print the report as JSON")
     delete.set_defaults(handler=cmd_delete)
 
-    admin = one_line_errors(sub.add_parser("admin", help="make a user an admin (--undo: an ordinary user again)"))
+    admin = one_line_errors(
+        sub.add_parser("admin", help="make a user an admin (--undo: an ordinary user again)")
+    )
     admin.add_argument("username")
     admin.add_argument("--undo", action="store_true", help="take the admin right away")
     admin.add_argument("--json", action="store_true", help="print the user as JSON")
@@ -76,10 +92,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "never taken from the command line.",
     ))
     password.add_argument("username")
-    password.add_argument("--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)")
+    password.add_argument(
+        "--password-file", metavar="FILE", help="read the password from FILE's first line (- = stdin)"
+    )
     password.set_defaults(handler=cmd_password)
 
-    sync = one_line_errors(sub.add_parser("sync", help="copy the directory's users and groups into the store"))
+    sync = one_line_errors(
+        sub.add_parser("sync", help="copy the directory's users and groups into the store")
+    )
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
     sync.set_defaults(handler=cmd_sync)
 
@@ -152,8 +172,10 @@ def _host_account_left(username: str) -> str | None:
         entry = pwd.getpwnam(username)
     except KeyError:
         return None
-    return (f"the host account {username} (uid {entry.pw_uid}, home {entry.pw_dir}); "
-            f"userdel -r {username} removes it (deploy/uninstall.sh --purge removes every one users create made)")
+    return (
+        f"the host account {username} (uid {entry.pw_uid}, home {entry.pw_dir}); "
+        f"userdel -r {username} removes it (deploy/uninstall.sh --purge removes every one users create made)"
+    )
 
 
 def cmd_admin(args: argparse.Namespace) -> int:

@@ -194,7 +194,9 @@ def check_not_reserved(username: str) -> str:
         host_uid: int | None = pwd.getpwnam(username).pw_uid
     except KeyError:
         host_uid = None
-    if username in RESERVED_NAMES or (host_uid is not None and (host_uid <= SYSTEM_ID_MAX or host_uid in NOBODY_IDS)):
+    if username in RESERVED_NAMES or (
+        host_uid is not None and (host_uid <= SYSTEM_ID_MAX or host_uid in NOBODY_IDS)
+    ):
         raise ValidationError(
             f"{username!r} is reserved: it is root, nobody or a system account of this host (uid < 1000). "
             "Choose another name."
@@ -206,17 +208,23 @@ def check_explicit_id(number: object, what: str, used: Iterable[int], username: 
     """An id an admin gave: a whole number from 1000, not the directory's already, and not the host's
     unless it is the host account of the same name (handing a host account over to the directory)."""
     if isinstance(number, bool) or not isinstance(number, int) or not SYSTEM_ID_MAX < number < 2**31:
-        raise ValidationError(f"{what} {number!r} is not valid: expected a whole number from 1000 to 2147483647.")
+        raise ValidationError(
+            f"{what} {number!r} is not valid: expected a whole number from 1000 to 2147483647."
+        )
     if number in NOBODY_IDS:
-        raise ValidationError(f"{what} {number} is reserved for nobody / nogroup: choose another or leave it empty.")
+        raise ValidationError(
+            f"{what} {number} is reserved for nobody / nogroup: choose another or leave it empty."
+        )
     if number in set(used):
-        raise AlreadyExists(f"{what} {number} is used in the directory already: choose another or leave it empty.")
+        raise AlreadyExists(
+            f"{what} {number} is used in the directory already: choose another or leave it empty."
+        )
     if host_uses(what, number):
         owner = pwd.getpwuid(number).pw_name if what == "uid" else grp.getgrgid(number).gr_name
         if what == "uid" and owner != username:
             raise AlreadyExists(
-                f"uid {number} belongs to the host account {owner!r}: give {username!r} another uid, or name the "
-                "directory user after that host account."
+                f"uid {number} belongs to the host account {owner!r}: give {username!r} another uid, or "
+                "name the directory user after that host account."
             )
     return number
 

@@ -243,8 +243,9 @@ class LdapDirectory(Directory):
         except LDAPStartTLSError as exc:
             _quietly_unbind(connection)
             raise DirectoryError(
-                f"StartTLS with {self.target.uri} failed: {exc}. Check that the server offers StartTLS "
-                "and that its certificate is trusted by the system CA store, or set directory.start_tls = false."
+                f"StartTLS with {self.target.uri} failed: {exc}. Check that the server offers StartTLS and "
+                "that its certificate is trusted by the system CA store, or set directory.start_tls = "
+                "false."
             ) from None
         except _CONNECTION_ERRORS as exc:
             _quietly_unbind(connection)
@@ -305,7 +306,8 @@ class LdapDirectory(Directory):
                 "be trusted by the system CA store and match the host name in directory.uri"
             )
         return DirectoryUnavailable(
-            f"LDAP server {self.target.uri} is unreachable: {reason} — check directory.uri and that slapd runs"
+            f"LDAP server {self.target.uri} is unreachable: {reason} — check directory.uri and that slapd "
+            "runs"
         )
 
     def close(self) -> None:
@@ -475,7 +477,8 @@ class LdapDirectory(Directory):
         result = self._call(run)
         if result.get("result") == NO_SUCH_OBJECT:
             raise DirectoryError(
-                f"The LDAP base {self.settings.user_base} does not exist: check directory.user_base in config.toml."
+                f"The LDAP base {self.settings.user_base} does not exist: check directory.user_base in "
+                "config.toml."
             )
         self._check(result, f"read {self.settings.user_base}")
 

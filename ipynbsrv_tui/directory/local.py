@@ -119,7 +119,8 @@ class LocalDirectory(Directory):
             User.select(User.id).limit(1).count()
         except DatabaseError as exc:
             raise DirectoryUnavailable(
-                f"The local directory's database cannot be read: {exc}. Check [database] path and its permissions."
+                f"The local directory's database cannot be read: {exc}. Check [database] path and its "
+                "permissions."
             ) from None
 
     def list_users(self, query: str = "", page_size: int = 500) -> list[DirectoryUser]:

@@ -70,7 +70,9 @@ def _check_requirements(suite: str, variant: str, include: Sequence[str]) -> str
     if not _SUITE.match(suite):
         raise BootstrapError(f"{suite!r} is not a Debian suite name: expected e.g. bookworm or bullseye.")
     if variant not in ("minbase", "buildd", "fakechroot"):
-        raise BootstrapError(f"{variant!r} is not a debootstrap variant: expected minbase, buildd or fakechroot.")
+        raise BootstrapError(
+            f"{variant!r} is not a debootstrap variant: expected minbase, buildd or fakechroot."
+        )
     bad = [name for name in include if not _PACKAGE.match(name)]
     if bad:
         raise BootstrapError(f"Not Debian package names: {', '.join(bad)}.")
@@ -83,7 +85,9 @@ def _check_requirements(suite: str, variant: str, include: Sequence[str]) -> str
         (p for p in ("/usr/sbin/debootstrap", "/sbin/debootstrap") if os.access(p, os.X_OK)), None
     )
     if not found:
-        raise BootstrapError("debootstrap is not installed. Install it (apt-get install debootstrap), then try again.")
+        raise BootstrapError(
+            "debootstrap is not installed. Install it (apt-get install debootstrap), then try again."
+        )
     return found
 
 
@@ -148,7 +152,10 @@ def _import(engine: DockerEngine, rootfs: Path, tag: str, suite: str) -> str:
         _, tar_errors = tar.communicate()
     if tar.returncode != 0:
         detail = tar_errors.decode("utf-8", errors="replace").strip().splitlines()
-        raise BootstrapError(f"Packing the root file system failed: {detail[-1] if detail else 'tar exited with ' + str(tar.returncode)}.")
+        raise BootstrapError(
+            "Packing the root file system failed: "
+            f"{detail[-1] if detail else 'tar exited with ' + str(tar.returncode)}."
+        )
     return _image_id(answer, tag)
 
 
@@ -164,12 +171,16 @@ def _image_id(answer: str | bytes, tag: str) -> str:
         if not isinstance(item, dict):
             continue
         if item.get("error") or item.get("errorDetail"):
-            raise BootstrapError(f"The Docker Engine could not import {tag}: {item.get('error') or item.get('errorDetail')}.")
+            raise BootstrapError(
+                f"The Docker Engine could not import {tag}: {item.get('error') or item.get('errorDetail')}."
+            )
         status = str(item.get("status") or "")
         if status.startswith("sha256:"):
             image_id = status
     if not image_id:
-        raise BootstrapError(f"The Docker Engine did not report an image id for {tag}. Check `docker images`.")
+        raise BootstrapError(
+            f"The Docker Engine did not report an image id for {tag}. Check `docker images`."
+        )
     return image_id
 
 
@@ -188,6 +199,9 @@ def _remove_tree(workdir: Path, progress: Callable[[str], None]) -> None:
     for point in _mounts_below(workdir):
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
     if _mounts_below(workdir):
-        progress(f"Left {workdir} in place: file systems are still mounted inside it; unmount them, then delete it.")
+        progress(
+            f"Left {workdir} in place: file systems are still mounted inside it; unmount them, then delete "
+            "it."
+        )
         return
     shutil.rmtree(workdir, ignore_errors=True)

@@ -158,7 +158,9 @@ class BuildStream:
         if event.exit_code is not None or not instruction.upper().startswith("FROM "):
             return event
         words = [w for w in instruction.split()[1:] if not w.startswith("--")]
-        ref = _VARIABLE.sub(lambda m: self._args.get(m.group(1) or m.group(2), m.group(0)), words[0] if words else "")
+        ref = _VARIABLE.sub(
+            lambda m: self._args.get(m.group(1) or m.group(2), m.group(0)), words[0] if words else ""
+        )
         text = (
             f"Base image {ref} is not present on the Docker Engine and could not be pulled "
             f"(the engine said: {event.text}). Build or import it first; a Debian base comes from "

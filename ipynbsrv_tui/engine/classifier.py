@@ -28,7 +28,9 @@ TOLERATED = re.compile(
 )
 # The Teletype frontend's prompts of the LDAP client packages (nslcd, libnss-ldapd), answered by
 # preseeding: they arrive on stdout, without the engine's stderr marker.
-DEBCONF_PROMPT = re.compile(r"^(?:LDAP server URI|LDAP server search base|Name services to configure):(?:\s.*)?$")
+DEBCONF_PROMPT = re.compile(
+    r"^(?:LDAP server URI|LDAP server search base|Name services to configure):(?:\s.*)?$"
+)
 # Warnings that tools print on stdout (or that arrive without the marker): counted as warnings.
 CONTENT_WARNING = re.compile(r"^(?:Use of uninitialized value\b|invoke-rc\.d: WARNING\b)")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")

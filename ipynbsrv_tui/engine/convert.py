@@ -117,7 +117,9 @@ def container_stats(raw: dict[str, Any]) -> ContainerStats:
     """ContainerStats from one `stats(stream=False)` sample; CPU % from the pre/cur cpu_stats pair."""
     cpu = raw.get("cpu_stats") or {}
     pre = raw.get("precpu_stats") or {}
-    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get("total_usage", 0)
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get(
+        "total_usage", 0
+    )
     system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
     online = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or ()) or 1
     percent = cpu_delta / system_delta * online * 100.0 if cpu_delta > 0 and system_delta > 0 else 0.0

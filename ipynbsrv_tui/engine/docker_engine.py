@@ -108,7 +108,9 @@ class DockerEngine:
         validation.image_reference(tag)
         folder = Path(context)
         if not (folder / dockerfile).is_file():
-            raise ValidationError(f"{folder / dockerfile} does not exist: a build needs a folder with a {dockerfile}.")
+            raise ValidationError(
+                f"{folder / dockerfile} does not exist: a build needs a folder with a {dockerfile}."
+            )
         started = time.monotonic()
         with self._call("start the build of", tag):
             chunks = self.client.api.build(
@@ -249,15 +251,22 @@ class DockerEngine:
         except _CONNECT_ERRORS as exc:
             raise translate(exc, "remove container", container_id, self.url) from exc
 
-    def commit(self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True) -> str:
-        """Save the container's file system as image `ref` (labels added to the container's); returns the image id."""
+    def commit(
+        self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True
+    ) -> str:
+        """Save the container's file system as image `ref` (labels added to the container's); returns the
+        image id."""
         repository, tag = validation.split_reference(ref)
         conf = {"Labels": dict(labels)} if labels else None
         with self._call("commit container", container_id):
-            result = self.client.api.commit(container_id, repository=repository, tag=tag, conf=conf, pause=pause)
+            result = self.client.api.commit(
+                container_id, repository=repository, tag=tag, conf=conf, pause=pause
+            )
         return str(result.get("Id", ""))
 
-    def remake(self, container_id: str, spec: ContainerSpec, keep_as: str) -> tuple[ContainerInfo, str | None]:
+    def remake(
+        self, container_id: str, spec: ContainerSpec, keep_as: str
+    ) -> tuple[ContainerInfo, str | None]:
         """Commit the container's writable layer as `keep_as`, remove it and create it again from
         that image as `spec` says (a new container id): its own files outside the mounts stay."""
         labels = {"ipynbsrv.kept-from": spec.labels.get("ipynbsrv.container", "")}
@@ -283,7 +292,9 @@ class DockerEngine:
         with self._call("inspect container", container_id):
             return container_info(self.client.api.inspect_container(container_id))
 
-    def list_managed(self, owner: str | None = None, labels: dict[str, str] | None = None) -> list[ContainerInfo]:
+    def list_managed(
+        self, owner: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[ContainerInfo]:
         """Every container labelled ipynbsrv.managed=true (and ipynbsrv.owner=`owner`, and `labels`),
         in one request. Ports are filled in only for running containers; `inspect` also gives a stopped one's.
         """
@@ -296,14 +307,18 @@ class DockerEngine:
     def logs(self, container_id: str, tail: int | None = 200, timestamps: bool = False) -> list[str]:
         """The last `tail` lines (None = all) of the container's output, as plain text."""
         with self._call("read the logs of container", container_id):
-            data = self.client.api.logs(container_id, tail="all" if tail is None else tail, timestamps=timestamps)
+            data = self.client.api.logs(
+                container_id, tail="all" if tail is None else tail, timestamps=timestamps
+            )
         return plain_lines(data)
 
     def follow_logs(self, container_id: str, tail: int = 100, timestamps: bool = False) -> LogFollower:
         """The last `tail` lines, then new ones as they come, until closed or the container ends;
         with `timestamps` each line starts with the engine's RFC 3339 time of it."""
         with self._call("follow the logs of container", container_id):
-            stream = self.client.api.logs(container_id, stream=True, follow=True, tail=tail, timestamps=timestamps)
+            stream = self.client.api.logs(
+                container_id, stream=True, follow=True, tail=tail, timestamps=timestamps
+            )
         return LogFollower(stream)
 
     def stats(self, container_id: str) -> ContainerStats:
@@ -319,10 +334,13 @@ class DockerEngine:
         return container_stats(raw).memory_bytes
 
     def events(self, since: float | None = None, labels: dict[str, str] | None = None) -> ClosableStream:
-        """Events of managed containers (also carrying `labels`) from `since` (epoch seconds; None = from now on)."""
+        """Events of managed containers (also carrying `labels`) from `since` (epoch seconds; None = from
+        now on)."""
         filters: dict[str, str | list[str]] = dict(MANAGED_FILTERS)
         if labels:
-            filters["label"] = [MANAGED_FILTERS["label"]] + [f"{key}={value}" for key, value in labels.items()]
+            filters["label"] = [MANAGED_FILTERS["label"]] + [
+                f"{key}={value}" for key, value in labels.items()
+            ]
         return EventStream(self.client.api, since=since, filters=filters, url=self.url)
 
     def exec(self, container_id: str, command: list[str], user: str | None = None) -> tuple[int, str]:
@@ -355,8 +373,10 @@ class DockerEngine:
 def write_archive(chunks: Any, target: Path) -> None:
     """Write an engine's tar stream (`chunks` of bytes) gzip'd to `target`, readable by its owner only."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw, \
-            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:  # a whole file system: fast beats small
+    with (
+        open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out,
+    ):  # a whole file system: fast beats small
         for chunk in chunks:
             out.write(chunk)
     os.chmod(target, 0o600)

@@ -62,8 +62,8 @@ def unavailable(url: str, exc: BaseException | None = None) -> EngineUnavailable
     else:
         reason = "it does not answer"
     return EngineUnavailable(
-        f"Cannot reach the Docker Engine at {url}: {reason}. "
-        "Start dockerd, or point DOCKER_HOST (or `url` in the [docker] section of config.toml) at a running engine."
+        f"Cannot reach the Docker Engine at {url}: {reason}. Start dockerd, or point DOCKER_HOST (or `url` "
+        "in the [docker] section of config.toml) at a running engine."
     )
 
 
@@ -95,7 +95,12 @@ def engine_call(action: str, subject: str = "", url: str = "") -> Iterator[None]
     """Run the body, turning any docker / requests exception into the matching domain error."""
     try:
         yield
-    except (docker.errors.DockerException, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+    except (
+        docker.errors.DockerException,
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,
+        OSError,
+    ) as exc:
         raise translate(exc, action, subject, url) from exc
 
 
@@ -106,11 +111,16 @@ def _api_error(exc: docker.errors.APIError, doing: str, subject: str) -> Ipynbsr
     if "port is already allocated" in lowered or "address already in use" in lowered:
         found = _PORT.search(explanation)
         port = f"host port {found.group(1)}" if found else "a host port it needs"
-        return PortInUse(f"Cannot {doing}: {port} is already in use. Free that port, or give the container another one.")
+        return PortInUse(
+            f"Cannot {doing}: {port} is already in use. Free that port, or give the container another one."
+        )
     if status == 404:
         if "no such image" in lowered:
             return image_missing(_missing_ref(explanation, subject))
-        return NotFound(f"Cannot {doing}: it does not exist on the Docker Engine ({explanation}). It may have been removed; refresh and try again.")
+        return NotFound(
+            f"Cannot {doing}: it does not exist on the Docker Engine ({explanation}). It may have been "
+            "removed; refresh and try again."
+        )
     if status == 409:
         if "is already in use by container" in lowered:
             return NameInUse(
@@ -140,7 +150,11 @@ def _os_error(exc: BaseException | None) -> OSError | None:
             found = current
         stack.extend([current.__cause__, current.__context__])
         stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
-        stack.append(getattr(current, "reason", None) if isinstance(getattr(current, "reason", None), BaseException) else None)
+        stack.append(
+            getattr(current, "reason", None)
+            if isinstance(getattr(current, "reason", None), BaseException)
+            else None
+        )
     return found
 
 

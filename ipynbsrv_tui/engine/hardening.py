@@ -11,7 +11,16 @@ container's own network namespace.
 from __future__ import annotations
 
 DROPPED_CAPABILITIES = ("ALL",)
-KEPT_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_CHROOT")
+KEPT_CAPABILITIES = (
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SYS_CHROOT",
+)
 # Single-host containers only: Docker 20.10's service API has no such option, so in swarm mode
 # base-ldap's entrypoint sets it itself (`setpriv --no-new-privs`) on the command it runs as the owner.
 SECURITY_OPTIONS = ("no-new-privileges",)

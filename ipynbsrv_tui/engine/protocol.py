@@ -117,7 +117,9 @@ class Engine(Protocol):
 
     def remove(self, container_id: str, force: bool = True) -> None: ...
 
-    def remake(self, container_id: str, spec: ContainerSpec, keep_as: str) -> tuple[ContainerInfo, str | None]:
+    def remake(
+        self, container_id: str, spec: ContainerSpec, keep_as: str
+    ) -> tuple[ContainerInfo, str | None]:
         """Make the notebook again as `spec` says (new share mounts and groups). Returns its info and
         the image that now holds its own files, when the engine kept them as image `keep_as`
         (one host: a commit of the writable layer; a swarm updates the service in place and keeps none)."""
@@ -127,7 +129,9 @@ class Engine(Protocol):
         """Where the notebook's bind mounts appear inside it, as its engine object says now."""
         ...
 
-    def commit(self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True) -> str: ...
+    def commit(
+        self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True
+    ) -> str: ...
 
     def export(self, container_id: str, target: Path) -> Path:
         """The notebook's file system as a gzip'd tar at `target` (mode 0600); returns `target`."""
@@ -135,7 +139,9 @@ class Engine(Protocol):
 
     def inspect(self, container_id: str) -> ContainerInfo: ...
 
-    def list_managed(self, owner: str | None = None, labels: dict[str, str] | None = None) -> list[ContainerInfo]: ...
+    def list_managed(
+        self, owner: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[ContainerInfo]: ...
 
     def logs(self, container_id: str, tail: int | None = 200, timestamps: bool = False) -> list[str]: ...
 
@@ -145,7 +151,9 @@ class Engine(Protocol):
 
     def memory_usage(self, container_id: str) -> int: ...
 
-    def events(self, since: float | None = None, labels: dict[str, str] | None = None) -> Stream[EngineEvent]: ...
+    def events(
+        self, since: float | None = None, labels: dict[str, str] | None = None
+    ) -> Stream[EngineEvent]: ...
 
     def exec(self, container_id: str, command: list[str], user: str | None = None) -> tuple[int, str]: ...
 

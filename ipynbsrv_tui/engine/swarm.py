@@ -73,7 +73,9 @@ def check_data_root(config: Config, image: str) -> list[tuple[str, str]]:
         return [("error", f"the [data] root probe failed: {exc}")]
     finally:
         engine.close()
-    return [("ok" if ok else "error", f"[data] root on node {node}: {reason}") for node, ok, reason in results]
+    return [
+        ("ok" if ok else "error", f"[data] root on node {node}: {reason}") for node, ok, reason in results
+    ]
 
 
 def node_name(node: Json) -> str:
@@ -111,7 +113,9 @@ def current_task(tasks: list[Json]) -> Json | None:
     return ordered[0] if ordered else None
 
 
-def service_info(service: Json, tasks: list[Json], nodes: dict[str, Json], paused: frozenset[str] | set[str] = frozenset()) -> ContainerInfo:
+def service_info(
+    service: Json, tasks: list[Json], nodes: dict[str, Json], paused: frozenset[str] | set[str] = frozenset()
+) -> ContainerInfo:
     """ContainerInfo of one notebook service from the service, its tasks and the node list."""
     spec = service.get("Spec") or {}
     template = spec.get("TaskTemplate") or {}
@@ -126,7 +130,9 @@ def service_info(service: Json, tasks: list[Json], nodes: dict[str, Json], pause
     elif task is None:
         state = ContainerState.RESTARTING
     elif task_state == "running":  # also a task being moved off a lost or drained node: it still runs there
-        state = ContainerState.PAUSED if container_status.get("ContainerID") in paused else ContainerState.RUNNING
+        state = (
+            ContainerState.PAUSED if container_status.get("ContainerID") in paused else ContainerState.RUNNING
+        )
     elif task_state in _STARTING:
         state = ContainerState.RESTARTING
     else:
@@ -135,11 +141,15 @@ def service_info(service: Json, tasks: list[Json], nodes: dict[str, Json], pause
     if state in (ContainerState.RUNNING, ContainerState.PAUSED):
         for port in (status.get("PortStatus") or {}).get("Ports") or ():
             if port.get("PublishedPort"):
-                ports.setdefault(f"{port['TargetPort']}/{port.get('Protocol', 'tcp')}", int(port["PublishedPort"]))
+                ports.setdefault(
+                    f"{port['TargetPort']}/{port.get('Protocol', 'tcp')}", int(port["PublishedPort"])
+                )
     if not ports:
         for port in (spec.get("EndpointSpec") or {}).get("Ports") or ():
             if port.get("PublishedPort"):
-                ports.setdefault(f"{port['TargetPort']}/{port.get('Protocol', 'tcp')}", int(port["PublishedPort"]))
+                ports.setdefault(
+                    f"{port['TargetPort']}/{port.get('Protocol', 'tcp')}", int(port["PublishedPort"])
+                )
     placement = None
     node_id = (task or {}).get("NodeID", "")
     if node_id and state is not ContainerState.EXITED:
@@ -204,8 +214,8 @@ class SwarmEngine:
         if not swarm.get("ControlAvailable"):
             raise EngineUnavailable(
                 f"The Docker Engine at {engine.url} is not a Swarm manager (swarm state: "
-                f"{swarm.get('LocalNodeState') or 'inactive'}). Run `docker swarm init` there, point [docker] url "
-                "at a manager, or set [engine] mode = \"docker\"."
+                f"{swarm.get('LocalNodeState') or 'inactive'}). Run `docker swarm init` there, "
+                'point [docker] url at a manager, or set [engine] mode = "docker".'
             )
         engine._node_id = swarm.get("NodeID", "")
         return engine
@@ -214,9 +224,14 @@ class SwarmEngine:
     def from_config(cls, config: Config) -> SwarmEngine:
         """The manager of `[docker] url` with the `[swarm]` and `[registry]` settings."""
         return cls.connect_manager(
-            config.docker.url, timeout=config.docker.timeout, constraints=config.swarm.constraints,
-            node_engines=config.swarm.node_engine_urls(), registry=config.registry.url, reserve=config.swarm.reserve,
-            start_timeout=config.swarm.start_timeout, stop_timeout=config.notebooks.stop_timeout,
+            config.docker.url,
+            timeout=config.docker.timeout,
+            constraints=config.swarm.constraints,
+            node_engines=config.swarm.node_engine_urls(),
+            registry=config.registry.url,
+            reserve=config.swarm.reserve,
+            start_timeout=config.swarm.start_timeout,
+            stop_timeout=config.notebooks.stop_timeout,
         )
 
     def close(self) -> None:
@@ -249,7 +264,10 @@ class SwarmEngine:
             if info.placement is not None:
                 on_node.setdefault(info.placement.node_id, []).append(
                     f"{info.owner or '?'}/{re.sub(r'^ipynbsrv-[^-]+-', '', info.name)}")
-        return sorted((node_view(n, on_node.get(n["ID"], ())) for n in nodes), key=lambda v: (v.role != "manager", v.name))
+        return sorted(
+            (node_view(n, on_node.get(n["ID"], ())) for n in nodes),
+            key=lambda v: (v.role != "manager", v.name),
+        )
 
     def find_node(self, name: str) -> Json:
         """The node called `name` (its ipynbsrv.node label, hostname or id); NotFound otherwise."""
@@ -264,7 +282,9 @@ class SwarmEngine:
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
-                raise Conflict(f"{len(found)} nodes are called {name!r}: give the node id instead (`nodes list`).")
+                raise Conflict(
+                    f"{len(found)} nodes are called {name!r}: give the node id instead (`nodes list`)."
+                )
         prefix = [n for n in nodes if n["ID"].startswith(name)] if len(name) >= 6 else []
         if len(prefix) == 1:
             return prefix[0]
@@ -294,13 +314,16 @@ class SwarmEngine:
         if node_id == self.node_id:
             return self.manager
         node = self._node_map().get(node_id)
-        names = [node_id] + ([node_name(node), (node.get("Description") or {}).get("Hostname", "")] if node else [])
+        names = [node_id] + (
+            [node_name(node), (node.get("Description") or {}).get("Hostname", "")] if node else []
+        )
         url = next((self.node_engines[n] for n in names if n and n in self.node_engines), None)
         label = names[1] if len(names) > 1 else node_id[:12]
         if url is None:
             raise Conflict(
                 f"Cannot {action}: the notebook runs on node {label}, and Swarm has no verb for that. "
-                f"Name that node's engine in [swarm] node_engines (e.g. \"{label}=tcp://{label}:2376\") to allow it."
+                f'Name that node\'s engine in [swarm] node_engines (e.g. "{label}=tcp://{label}:2376") '
+                "to allow it."
             )
         if url not in self._node_clients:
             self._node_clients[url] = DockerEngine.connect(url, timeout=self.timeout)
@@ -404,8 +427,14 @@ class SwarmEngine:
     def create(self, spec: ContainerSpec) -> ContainerInfo:
         """Create the notebook's service with no replica (start scales it to one)."""
         image = self.publish_image(spec.image)
-        ports: list[Json] = [{"TargetPort": spec.notebook_port, "PublishedPort": spec.host_port, "Protocol": "tcp",
-                  "PublishMode": "host"}]
+        ports: list[Json] = [
+            {
+                "TargetPort": spec.notebook_port,
+                "PublishedPort": spec.host_port,
+                "Protocol": "tcp",
+                "PublishMode": "host",
+            }
+        ]
         ports += [{"TargetPort": int(c), "PublishedPort": int(h), "Protocol": "tcp", "PublishMode": "host"}
                   for c, h in spec.public_ports.items()]
         resources = Resources(
@@ -420,10 +449,13 @@ class SwarmEngine:
             "labels": Json(spec.labels),
             "container_labels": Json(spec.labels),
             "env": [f"{key}={value}" for key, value in spec.environment.items()],
-            "mounts": [DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
+            "mounts": [
+                DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts
+            ],
             "resources": resources,
-            "restart_policy": RestartPolicy(condition="on-failure", delay=2_000_000_000, max_attempts=3,
-                                            window=60_000_000_000),
+            "restart_policy": RestartPolicy(
+                condition="on-failure", delay=2_000_000_000, max_attempts=3, window=60_000_000_000
+            ),
             "constraints": self._placement_constraints(image),
             "endpoint_spec": EndpointSpec(ports=ports),
             "mode": ServiceMode("replicated", replicas=0),
@@ -459,7 +491,9 @@ class SwarmEngine:
             if not any(t["Status"]["State"] in _STARTING | {"running"} for t in self._tasks(container_id)):
                 return
             time.sleep(_POLL)
-        raise EngineError(f"Service {container_id[:12]} did not stop within {timeout + 30} s. Try again, or remove it.")
+        raise EngineError(
+            f"Service {container_id[:12]} did not stop within {timeout + 30} s. Try again, or remove it."
+        )
 
     def restart(self, container_id: str, timeout: int = 10) -> None:
         """A forced update: Swarm replaces the task (a stopped notebook is simply started)."""
@@ -494,7 +528,9 @@ class SwarmEngine:
         except _CONNECT_ERRORS as exc:
             raise translate(exc, "remove service", container_id, self.url) from exc
 
-    def commit(self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True) -> str:
+    def commit(
+        self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True
+    ) -> str:
         """Commit the task's container on its node, then bring the image to the manager."""
         engine, container = self._task_container(container_id, "commit the notebook")
         image_id = engine.commit(container, ref, labels=labels, pause=pause)
@@ -524,8 +560,11 @@ class SwarmEngine:
             raise translate(exc, "inspect service", container_id, self.url) from exc
         return service_info(service, self._tasks(service["ID"]), self._node_map(), self._paused())
 
-    def list_managed(self, owner: str | None = None, labels: dict[str, str] | None = None) -> list[ContainerInfo]:
-        """Every managed notebook service with its current task, in three requests (plus one per node engine)."""
+    def list_managed(
+        self, owner: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[ContainerInfo]:
+        """Every managed notebook service with its current task, in three requests (plus one per node
+        engine)."""
         wanted = dict(labels or {}) | ({"ipynbsrv.owner": owner} if owner else {})
         filters = [MANAGED_LABEL] + [f"{key}={value}" for key, value in wanted.items()]
         with self._call("list services"):
@@ -548,8 +587,9 @@ class SwarmEngine:
 
     def follow_logs(self, container_id: str, tail: int = 100, timestamps: bool = False) -> LogFollower:
         with self._call("follow the logs of service", container_id):
-            stream = self.client.api.service_logs(container_id, stdout=True, stderr=True, follow=True, tail=str(tail),
-                                                  timestamps=timestamps)
+            stream = self.client.api.service_logs(
+                container_id, stdout=True, stderr=True, follow=True, tail=str(tail), timestamps=timestamps
+            )
         return LogFollower(stream)
 
     def stats(self, container_id: str) -> ContainerStats:
@@ -561,7 +601,9 @@ class SwarmEngine:
         engine, container = self._task_container(container_id, "read the memory use of the notebook")
         return engine.memory_usage(container)
 
-    def remake(self, container_id: str, spec: ContainerSpec, keep_as: str) -> tuple[ContainerInfo, str | None]:
+    def remake(
+        self, container_id: str, spec: ContainerSpec, keep_as: str
+    ) -> tuple[ContainerInfo, str | None]:
         """Update the service in place to `spec`'s mounts, groups and environment (same service id).
 
         Nothing is committed: a task's writable layer is never kept on a swarm (every start is a
@@ -571,7 +613,9 @@ class SwarmEngine:
             service = self.client.api.inspect_service(container_id)
         template = dict(service["Spec"]["TaskTemplate"])
         template["ContainerSpec"] = dict(template.get("ContainerSpec") or {}) | {
-            "Mounts": [DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
+            "Mounts": [
+                DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts
+            ],
             "Env": [f"{key}={value}" for key, value in spec.environment.items()],
             "Groups": [str(gid) for gid in spec.group_add],
         }
@@ -629,16 +673,22 @@ class SwarmEngine:
                     results.append((name, False, f"node is {node['Status']['State']}"))
                     continue
                 if node["Spec"].get("Availability") != "active":
-                    results.append((name, False, f"node is {node['Spec'].get('Availability')}: activate it to probe"))
+                    results.append(
+                        (name, False, f"node is {node['Spec'].get('Availability')}: activate it to probe")
+                    )
                     continue
                 script = (f'test "$(cat /probe/{check.name})" = {token} '
                           f'&& echo {token} > /probe/{check.name}-{node_id}')
                 with self._call("start the data probe on node", name):
                     created = self.client.services.create(
-                        reference, command=["sh", "-c", script], name=f"ipynbsrv-probe-{token}-{node_id[:12]}",
-                        labels={"ipynbsrv.probe": token}, constraints=[f"node.id=={node_id}"],
+                        reference,
+                        command=["sh", "-c", script],
+                        name=f"ipynbsrv-probe-{token}-{node_id[:12]}",
+                        labels={"ipynbsrv.probe": token},
+                        constraints=[f"node.id=={node_id}"],
                         mounts=[DockerMount("/probe", str(folder), type="bind")],
-                        restart_policy=RestartPolicy(condition="none"), mode=ServiceMode("replicated", replicas=1),
+                        restart_policy=RestartPolicy(condition="none"),
+                        mode=ServiceMode("replicated", replicas=1),
                     )
                 services[node_id] = (created.id, name)
             deadline = time.monotonic() + timeout
@@ -654,7 +704,13 @@ class SwarmEngine:
                     if state == "complete" and ack.is_file() and ack.read_text().strip() == token:
                         results.append((name, True, f"{root} is shared"))
                     elif state == "complete":
-                        results.append((name, False, f"the probe ran but its answer is not in {root} here: not the same folder"))
+                        results.append(
+                            (
+                                name,
+                                False,
+                                f"the probe ran but its answer is not in {root} here: not the same folder",
+                            )
+                        )
                     else:
                         error = (task or {}).get("Status", {}).get("Err") or state
                         results.append((name, False, f"{root} is not the same folder there ({error})"))
@@ -676,8 +732,12 @@ class SwarmEngine:
     def _scale(self, container_id: str, replicas: int) -> None:
         with self._call("scale service", container_id):
             service = self.client.api.inspect_service(container_id)
-            self.client.api.update_service(container_id, service["Version"]["Index"],
-                                           mode={"Replicated": {"Replicas": replicas}}, fetch_current_spec=True)
+            self.client.api.update_service(
+                container_id,
+                service["Version"]["Index"],
+                mode={"Replicated": {"Replicas": replicas}},
+                fetch_current_spec=True,
+            )
 
     def _tasks(self, service_id: str) -> list[Json]:
         with self._call("list the tasks of service", service_id):
@@ -693,13 +753,22 @@ class SwarmEngine:
             task = current_task([t for t in tasks if t["DesiredState"] == "running"])
             if task is not None and task["Status"]["State"] == "running":
                 return task
-            if failed and task is None or (failed and task is not None and task["Status"]["State"] in _ENDED_BADLY):
+            if (
+                failed
+                and task is None
+                or (failed and task is not None and task["Status"]["State"] in _ENDED_BADLY)
+            ):
                 raise _task_error(failed[0])
             # A task of this service still stopping holds its host-mode port: Swarm places the new one
             # once it is down, so only a pending reason that outlasts it counts.
             stopping = any(t["DesiredState"] != "running" and t["Status"]["State"] in _STARTING | {"running"}
                            for t in every)
-            if task is not None and task["Status"]["State"] == "pending" and task["Status"].get("Err") and not stopping:
+            if (
+                task is not None
+                and task["Status"]["State"] == "pending"
+                and task["Status"].get("Err")
+                and not stopping
+            ):
                 pending_since = pending_since or time.monotonic()
                 if time.monotonic() - pending_since > 3:
                     raise EngineError(
@@ -708,8 +777,10 @@ class SwarmEngine:
                     )
             if time.monotonic() > deadline:
                 state = task["Status"]["State"] if task else "no task"
-                raise EngineError(f"The notebook's task did not run within {self.start_timeout:.0f} s (it is {state}). "
-                                  "Raise [swarm] start_timeout, or look at `docker service ps` on the manager.")
+                raise EngineError(
+                    f"The notebook's task did not run within {self.start_timeout:.0f} s (it is {state}). "
+                    "Raise [swarm] start_timeout, or look at `docker service ps` on the manager."
+                )
             time.sleep(_POLL)
 
     def _task_container(self, service_id: str, action: str, running: bool = True) -> tuple[DockerEngine, str]:
@@ -719,11 +790,18 @@ class SwarmEngine:
             tasks = [t for t in self._tasks(service_id) if t["DesiredState"] == "running"
                      and t["Status"]["State"] == "running"]
         else:
-            tasks = [t for t in self._tasks(service_id) if (t["Status"].get("ContainerStatus") or {}).get("ContainerID")]
+            tasks = [
+                t
+                for t in self._tasks(service_id)
+                if (t["Status"].get("ContainerStatus") or {}).get("ContainerID")
+            ]
         if not tasks:
-            raise Conflict(f"Cannot {action}: it is not running." if running else
-                           f"Cannot {action}: Swarm keeps no container of it on any node (it never ran, or its "
-                           "tasks were pruned). Its home and shares are on the data root.")
+            raise Conflict(
+                f"Cannot {action}: it is not running."
+                if running
+                else f"Cannot {action}: Swarm keeps no container of it on any node (it never ran, or its "
+                "tasks were pruned). Its home and shares are on the data root."
+            )
         task = current_task(tasks) or tasks[0]
         container = ((task["Status"].get("ContainerStatus") or {}).get("ContainerID")) or ""
         if not container:
@@ -753,5 +831,7 @@ class SwarmEngine:
 def _task_error(task: Json) -> EngineError:
     message = task["Status"].get("Err") or task["Status"].get("Message") or task["Status"]["State"]
     if "port" in message and ("already" in message or "in use" in message):
-        return PortInUse(f"Cannot start the notebook: {message}. Free that port on the node, or re-create the notebook.")
+        return PortInUse(
+            f"Cannot start the notebook: {message}. Free that port on the node, or re-create the notebook."
+        )
     return EngineError(f"Swarm could not run the notebook: {message}.")

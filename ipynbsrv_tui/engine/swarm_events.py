@@ -28,7 +28,9 @@ STATE_ACTIONS = {
 }
 
 
-def changes(before: dict[str, ContainerInfo], after: dict[str, ContainerInfo], now: float) -> list[EngineEvent]:
+def changes(
+    before: dict[str, ContainerInfo], after: dict[str, ContainerInfo], now: float
+) -> list[EngineEvent]:
     """The events that turn list `before` into list `after` (both keyed by service id)."""
     events: list[EngineEvent] = []
     for service_id, info in after.items():
@@ -50,8 +52,14 @@ def changes(before: dict[str, ContainerInfo], after: dict[str, ContainerInfo], n
 
 
 def _event(action: str, info: ContainerInfo, now: float) -> EngineEvent:
-    return EngineEvent(action=action, container_id=info.id, name=info.name, labels=dict(info.labels), time=now,
-                       placement=info.placement)
+    return EngineEvent(
+        action=action,
+        container_id=info.id,
+        name=info.name,
+        labels=dict(info.labels),
+        time=now,
+        placement=info.placement,
+    )
 
 
 class SwarmSource(Protocol):
@@ -59,13 +67,18 @@ class SwarmSource(Protocol):
 
     client: docker.DockerClient
 
-    def list_managed(self, owner: str | None = None, labels: dict[str, str] | None = None) -> list[ContainerInfo]: ...
+    def list_managed(
+        self, owner: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[ContainerInfo]: ...
 
 
 class SwarmEventStream(ClosableStream):
-    """Iterable of EngineEvents about managed services until `close()` (from any thread). One consumer only."""
+    """Iterable of EngineEvents about managed services until `close()` (from any thread). One consumer
+    only."""
 
-    def __init__(self, engine: SwarmSource, labels: dict[str, str] | None = None, interval: float = 1.0) -> None:
+    def __init__(
+        self, engine: SwarmSource, labels: dict[str, str] | None = None, interval: float = 1.0
+    ) -> None:
         super().__init__()
         self.last_error: IpynbsrvError | None = None
         self.reconnects = 0

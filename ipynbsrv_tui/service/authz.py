@@ -67,7 +67,8 @@ def can_see_group(actor: Actor, *, is_member: bool, is_public: bool) -> bool:
 
 
 def can_manage_group(actor: Actor, group_admins: Iterable[str]) -> bool:
-    """Its group admins and creator (pass both in `group_admins`) and admins add and remove members and admins."""
+    """Its group admins and creator (pass both in `group_admins`) and admins add and remove members and
+    admins."""
     return actor.is_admin or actor.username in set(group_admins)
 
 

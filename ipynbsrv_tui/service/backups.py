@@ -59,7 +59,8 @@ _run_lock = threading.Lock()
 
 @dataclass(frozen=True, slots=True)
 class _Root:
-    """A home or share the actor may see: the path their notebooks show, the host folder, who owns restores."""
+    """A home or share the actor may see: the path their notebooks show, the host folder, who owns
+    restores."""
 
     visible: str
     host: Path
@@ -111,13 +112,16 @@ class Backups(Component):
         return status.enabled and status.next_run is not None and status.next_run <= (now or _now())
 
     def backup_watch(self, actor: Actor, now: datetime | None = None) -> BackupStatus:
-        """Tell admins once when backups become late (no success for 26 hours); the broker calls this every minute."""
+        """Tell admins once when backups become late (no success for 26 hours); the broker calls this every
+        minute."""
         status = self._backup_status(now)
         late_noted = _setting("backup.late_noted")
         if status.late and not late_noted:
             last = status.last_success.isoformat(timespec="minutes") if status.last_success else "never"
-            self._notify_admins(f"Backups are late: no successful backup for over 26 hours (last success: {last}). "
-                                f"{status.last_error}".strip())
+            self._notify_admins(
+                f"Backups are late: no successful backup for over 26 hours (last success: {last}). "
+                f"{status.last_error}".strip()
+            )
             _set("backup.late_noted", _now().isoformat())
         elif not status.late and late_noted:
             _set("backup.late_noted", "")
@@ -164,13 +168,16 @@ class Backups(Component):
                       key=lambda e: (e.kind != "dir", e.name))
 
     def backup_restore(self, actor: Actor, path: str, snapshot: str = "latest") -> BackupRestore:
-        """Restore a file or folder into `restored/<snapshot time>/` of its home or share, never over anything."""
+        """Restore a file or folder into `restored/<snapshot time>/` of its home or share, never over
+        anything."""
         restic = self.restic()
         chosen = self._snapshot(actor, restic, snapshot)
         root, rest = self._resolve(actor, path)
         if not rest and not actor.is_admin:
-            raise ValidationError(f"Give a file or folder inside {root.visible}, e.g. {root.visible}/notebook.ipynb "
-                                  "(a whole home or share is restored by an admin).")
+            raise ValidationError(
+                f"Give a file or folder inside {root.visible}, e.g. {root.visible}/notebook.ipynb "
+                "(a whole home or share is restored by an admin)."
+            )
         host = self._repo_path(root.host / rest if rest else root.host)
         staging = self._staging_folder()
         try:
@@ -192,7 +199,9 @@ class Backups(Component):
         inside = f"/{rest}" if rest else ""
         target = f"{root.visible}/restored/{name}{inside}"
         self.audit(actor, "backup.restore", root.visible + inside, detail=f"snapshot={chosen.short_id}")
-        return BackupRestore(root.visible + inside, chosen.short_id, chosen.time, target, files, tuple(dropped))
+        return BackupRestore(
+            root.visible + inside, chosen.short_id, chosen.time, target, files, tuple(dropped)
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -240,7 +249,9 @@ class Backups(Component):
                                Owner(user.uid, user.gid)))
         me = User.get_or_none(User.username == actor.username)
         for share in self.shares.list_shares(actor):
-            owner = me or User.get_or_none(User.username == share.owner)  # an admin's restore: the share owner's
+            owner = me or User.get_or_none(
+                User.username == share.owner
+            )  # an admin's restore: the share owner's
             uid = owner.uid if owner is not None else actor.uid
             roots.append(_Root(f"{SHARES_PREFIX}/{share.name}", self.data.share_of(share.name),
                                Owner(uid, share.gid, setgid=True)))
@@ -251,8 +262,14 @@ class Backups(Component):
 
         `path` is as the notebooks show it (`/home/alice/x`, `/data/shares/lab/x`), or `~/x` or
         relative to the actor's home."""
-        if not isinstance(path, str) or len(path) > PATH_MAX or any(ord(c) < 32 or ord(c) == 127 for c in path):
-            raise ValidationError(f"A path is text of at most {PATH_MAX} characters without control characters.")
+        if (
+            not isinstance(path, str)
+            or len(path) > PATH_MAX
+            or any(ord(c) < 32 or ord(c) == 127 for c in path)
+        ):
+            raise ValidationError(
+                f"A path is text of at most {PATH_MAX} characters without control characters."
+            )
         text = path.strip()
         if text == "~" or text.startswith("~/"):
             text = f"{HOME_PREFIX}/{actor.username}/{text[2:]}"
@@ -359,8 +376,18 @@ class Backups(Component):
         last_success = _time_setting("backup.last_success")
         late = now - (last_success or since) > LATE_AFTER
         scheduled = next_run(backup.schedule, (last_run or since).astimezone())
-        return BackupStatus(True, backup.repository, backup.schedule, _run_lock.locked(), last_run, last_success,
-                            _time_setting("backup.last_check"), _setting("backup.last_error"), late, scheduled)
+        return BackupStatus(
+            True,
+            backup.repository,
+            backup.schedule,
+            _run_lock.locked(),
+            last_run,
+            last_success,
+            _time_setting("backup.last_check"),
+            _setting("backup.last_error"),
+            late,
+            scheduled,
+        )
 
     def health_for(self, actor: Actor, health: Health) -> Health:
         """The header's health, with the backup problem for admins."""

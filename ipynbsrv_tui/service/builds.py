@@ -220,7 +220,12 @@ class PlannedBuild:
 
 def encode_event(event: BuildEvent) -> str:
     record: dict[str, Any] = {"k": event.kind.value, "t": event.text}
-    for key, value in (("s", event.step), ("n", event.total_steps), ("x", event.exit_code), ("i", event.image_id)):
+    for key, value in (
+        ("s", event.step),
+        ("n", event.total_steps),
+        ("x", event.exit_code),
+        ("i", event.image_id),
+    ):
         if value is not None:
             record[key] = value
     return json.dumps(record, ensure_ascii=False) + "\n"
@@ -236,8 +241,12 @@ def read_log(path: Path, limit: int | None = None) -> list[BuildEvent]:
             record = json.loads(line)
             events.append(
                 BuildEvent(
-                    BuildEventKind(record["k"]), record["t"], step=record.get("s"), total_steps=record.get("n"),
-                    exit_code=record.get("x"), image_id=record.get("i"),
+                    BuildEventKind(record["k"]),
+                    record["t"],
+                    step=record.get("s"),
+                    total_steps=record.get("n"),
+                    exit_code=record.get("x"),
+                    image_id=record.get("i"),
                 )
             )
     return events[-limit:] if limit else events

@@ -39,7 +39,9 @@ from .notifications import Notifications
 class Collaboration(Component):
     """Use cases on collaboration groups; every call checks §8 for its actor."""
 
-    def __init__(self, ports: Ports, *, kept: Kept, notifications: Notifications, groups: GroupMirror) -> None:
+    def __init__(
+        self, ports: Ports, *, kept: Kept, notifications: Notifications, groups: GroupMirror
+    ) -> None:
         super().__init__(ports)
         self.kept = kept
         self.notifications = notifications
@@ -67,7 +69,9 @@ class Collaboration(Component):
             visible = actor.is_admin or row.is_public or actor.username in names
             if not visible:
                 continue
-            views.append(self._group_view(actor, row, names, admins.get(row.id, ()), shares.get(row.group.id, ())))
+            views.append(
+                self._group_view(actor, row, names, admins.get(row.id, ()), shares.get(row.group.id, ()))
+            )
         return views
 
     def collab_group(self, actor: Actor, name: str) -> CollabGroupView:
@@ -119,16 +123,22 @@ class Collaboration(Component):
             raise self.refuse(actor, "group.delete", name,
                               f"Only {creator}, who created {name}, or an admin may delete it.")
         group: Group = row.group
-        self.notifications.notify_group(actor, group, f"{actor.username} deleted the group {name}.", "group", name)
+        self.notifications.notify_group(
+            actor, group, f"{actor.username} deleted the group {name}.", "group", name
+        )
         self._end_group(group)
         self.audit(actor, "group.delete", name)
 
-    def add_collab_member(self, actor: Actor, group: str, username: str, admin: bool = False) -> CollabGroupView:
+    def add_collab_member(
+        self, actor: Actor, group: str, username: str, admin: bool = False
+    ) -> CollabGroupView:
         """Group admins add a member (and with `admin` make them a group admin too)."""
         row = self._managed_group(actor, group, "group.add")
         self.notifications.throttle(actor, "change")
         if row.is_personal:
-            raise ValidationError(f"{group} is a personal group: it has one member. Create a group to work together.")
+            raise ValidationError(
+                f"{group} is a personal group: it has one member. Create a group to work together."
+            )
         user = self._member_row(username)
         already = _is_member(row.group, user)
         if not already:
@@ -139,7 +149,11 @@ class Collaboration(Component):
         if not already:
             self._after_membership_change(row.group)
             self.notifications.notify_group(
-                actor, row.group, f"{user.username} joined {group} (added by {actor.username}).", "group", group
+                actor,
+                row.group,
+                f"{user.username} joined {group} (added by {actor.username}).",
+                "group",
+                group,
             )
         self.audit(actor, "group.add", group, detail=f"{user.username} admin={bool(admin)}")
         return self._view_of(actor, row)
@@ -157,9 +171,16 @@ class Collaboration(Component):
             raise NotFound(f"{username!r} is not a member of {group}.")
         creator = _creator_name(row)
         if not authz.can_remove_from_group(actor, creator, user.username):
-            raise self.refuse(actor, "group.remove", group,
-                              f"{creator} created {group}: only they or an admin may remove them or take their admin rights.")
-        CollaborationAdmin.delete().where((CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == user)).execute()
+            raise self.refuse(
+                actor,
+                "group.remove",
+                group,
+                f"{creator} created {group}: only they or an admin may remove them or take their admin "
+                "rights.",
+            )
+        CollaborationAdmin.delete().where(
+            (CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == user)
+        ).execute()
         if not admin_only:
             self._leave(actor, row, user, f"{user.username} left {group} (removed by {actor.username}).")
         self.audit(actor, "group.remove", group, detail=f"{user.username} admin_only={bool(admin_only)}")
@@ -173,7 +194,9 @@ class Collaboration(Component):
         if _is_member(row.group, me):
             raise ValidationError(f"You are a member of {group} already.")
         if not row.is_public:
-            raise self.refuse(actor, "group.join", group, f"{group} is not public: ask one of its admins to add you.")
+            raise self.refuse(
+                actor, "group.join", group, f"{group} is not public: ask one of its admins to add you."
+            )
         self.directory.add_member(group, me.username)
         self.groups.mirror_group(group)
         self._after_membership_change(row.group)
@@ -190,7 +213,9 @@ class Collaboration(Component):
             raise ValidationError("You cannot leave your personal group.")
         if not _is_member(row.group, me):
             raise ValidationError(f"You are not a member of {group}.")
-        CollaborationAdmin.delete().where((CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == me)).execute()
+        CollaborationAdmin.delete().where(
+            (CollaborationAdmin.cgroup == row) & (CollaborationAdmin.user == me)
+        ).execute()
         self._leave(actor, row, me, f"{me.username} left {group}.")
         self.audit(actor, "group.leave", group)
 
@@ -299,16 +324,29 @@ class Collaboration(Component):
 
     def _view_of(self, actor: Actor, row: CollaborationGroup) -> CollabGroupView:
         group = row.group
-        members = tuple(sorted(
-            n for (n,) in User.select(User.username).join(GroupMember).where(GroupMember.group == group).tuples()
-        ))
+        members = tuple(
+            sorted(
+                n
+                for (n,) in User.select(User.username)
+                .join(GroupMember)
+                .where(GroupMember.group == group)
+                .tuples()
+            )
+        )
         admins = _admin_names(row)
         shares = tuple(sorted(
             n for (n,) in Share.select(Share.name).join(ShareGrant).where(ShareGrant.group == group).tuples()
         ))
         return self._group_view(actor, row, members, admins, shares)
 
-    def _group_view(self, actor: Actor, row: CollaborationGroup, members: tuple[str, ...], admins: tuple[str, ...], shares: tuple[str, ...]) -> CollabGroupView:
+    def _group_view(
+        self,
+        actor: Actor,
+        row: CollaborationGroup,
+        members: tuple[str, ...],
+        admins: tuple[str, ...],
+        shares: tuple[str, ...],
+    ) -> CollabGroupView:
         creator = row.creator.username if row.creator_id else ""
         if not (actor.is_admin or actor.username in members):
             shares = ()  # a public group's grants are its members' business
@@ -342,7 +380,9 @@ def _shares_a_group(username: str, other: str) -> bool:
 
 
 def _is_member(group: Group, user: User) -> bool:
-    return bool(GroupMember.select().where((GroupMember.group == group) & (GroupMember.user == user)).exists())
+    return bool(
+        GroupMember.select().where((GroupMember.group == group) & (GroupMember.user == user)).exists()
+    )
 
 
 def _is_admin_of(row: CollaborationGroup, user: User) -> bool:
@@ -367,7 +407,9 @@ def _members_by_group() -> dict[int, tuple[str, ...]]:
 
 def _admins_by_cgroup() -> dict[int, tuple[str, ...]]:
     found: dict[int, list[str]] = {}
-    for cgroup_id, name in CollaborationAdmin.select(CollaborationAdmin.cgroup, User.username).join(User).tuples():
+    for cgroup_id, name in (
+        CollaborationAdmin.select(CollaborationAdmin.cgroup, User.username).join(User).tuples()
+    ):
         found.setdefault(cgroup_id, []).append(name)
     return {key: tuple(sorted(value)) for key, value in found.items()}
 

@@ -59,8 +59,10 @@ def gone_advice(target: str, snapshots: int) -> str:
     """What to do about a notebook whose engine container was removed outside ipynbsrv: reconcile,
     the live list and every refused action say the same."""
     restore = f"restore one of its {snapshots} snapshots (R), " if snapshots else ""
-    return (f"{target}: its engine container is gone (removed outside ipynbsrv); {restore}recreate it from its "
-            "image (s) or delete it (d). Its home folder is kept either way.")
+    return (
+        f"{target}: its engine container is gone (removed outside ipynbsrv); {restore}recreate it from its "
+        "image (s) or delete it (d). Its home folder is kept either way."
+    )
 
 
 def engine_name(owner_uid: int, name: str) -> str:
@@ -89,7 +91,9 @@ def _share_gids(shares: list[tuple[str, int]]) -> str:
     return ",".join(f"{name}:{gid}" for name, gid in sorted(shares))
 
 
-def managed_labels(instance: str, owner: str, container_id: int, image_name: str, key: str = "") -> dict[str, str]:
+def managed_labels(
+    instance: str, owner: str, container_id: int, image_name: str, key: str = ""
+) -> dict[str, str]:
     """The labels of a notebook container: reconcile adopts it for a row only when all of
     instance, owner, container id and key match (DESIGN §5)."""
     labels = {
@@ -150,8 +154,8 @@ class Containers(Component):
             url=url,
             token=view.token or "",
             host_port=port,
-            tunnel_command=f"ssh -N{ssh_port_option(self.config.notebooks.ssh_port)} -L {port}:{target}:{port} "
-                           f"{view.owner}@{self.public_host()}",
+            tunnel_command=f"ssh -N{ssh_port_option(self.config.notebooks.ssh_port)} "
+            f"-L {port}:{target}:{port} {view.owner}@{self.public_host()}",
             local_url=url.replace(f"http://{host}:", "http://127.0.0.1:", 1),
             web_url=web_notebook_url(self.config, view.owner, view.name) if self.config.web.enabled else "",
         )
@@ -165,7 +169,9 @@ class Containers(Component):
             tail = MAX_LOG_LINES
         return self.engine.logs(row.docker_id, tail=tail)
 
-    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False) -> Stream[str]:
+    def follow_logs(
+        self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False
+    ) -> Stream[str]:
         """A closeable iterator of log lines that ends when closed or when the container stops
         (each line after the engine's time of it with `timestamps`)."""
         row = self.visible(actor, container_id, "container.logs")
@@ -214,7 +220,9 @@ class Containers(Component):
         host_port: int | None = None, token: str | None = None, public: dict[str, int] | None = None,
     ) -> ContainerView:
         if Container.select().where((Container.owner == owner) & (Container.name == name)).exists():
-            raise AlreadyExists(f"{owner.username} already has a container named {name!r}. Choose another name.")
+            raise AlreadyExists(
+                f"{owner.username} already has a container named {name!r}. Choose another name."
+            )
         public_wanted = [p for p in validation.port_list(image.public_ports)]
         if start:
             self._check_running_quota(actor, owner.id, None)
@@ -224,7 +232,9 @@ class Containers(Component):
             if not refusal:
                 if host_port is None:
                     allocated = ports.allocate(
-                        self.config.notebooks.port_range, self.config.notebooks.bind_address, 1 + len(public_wanted),
+                        self.config.notebooks.port_range,
+                        self.config.notebooks.bind_address,
+                        1 + len(public_wanted),
                         check_host=not self.swarm_mode,
                     )
                     host_port = allocated[0]
@@ -255,7 +265,12 @@ class Containers(Component):
                 self._undo_create(row)
                 self.audit(actor, "container.create", f"{owner.username}/{name}", "failed", str(exc))
                 raise
-        self.audit(actor, "container.create", f"{owner.username}/{name}", detail=f"image={image_ref} port={host_port}")
+        self.audit(
+            actor,
+            "container.create",
+            f"{owner.username}/{name}",
+            detail=f"image={image_ref} port={host_port}",
+        )
         if start:
             self.readiness.watch_readiness(row.id)
         return self.view(row, actor)
@@ -273,9 +288,13 @@ class Containers(Component):
         if cpus is not None:
             wanted_cpus = validation.cpus(cpus)
             if max_cpus is not None and wanted_cpus > max_cpus:
-                raise self.refuse(actor, action, image.name,
-                                  f"{wanted_cpus:g} CPUs is over the most you may choose for image {image.name}, "
-                                  f"{max_cpus:g}: choose 0.01 to {max_cpus:g}.")
+                raise self.refuse(
+                    actor,
+                    action,
+                    image.name,
+                    f"{wanted_cpus:g} CPUs is over the most you may choose for image {image.name}, "
+                    f"{max_cpus:g}: choose 0.01 to {max_cpus:g}.",
+                )
 
     def _over_container_quota(self, actor: Actor, owner: User) -> str:
         """Why the owner may not have another container ("" = they may). Asked inside the create's
@@ -314,7 +333,10 @@ class Containers(Component):
             return
         image: Image = row.image
         old_ref = row.image_ref
-        ref = f"{self.config.build.image_prefix}-keep/{ref_part(row.owner.username)}-{row.id}:{int(time.time() * 1000)}"
+        ref = (
+            f"{self.config.build.image_prefix}-keep/{ref_part(row.owner.username)}-{row.id}"
+            f":{int(time.time() * 1000)}"
+        )
         info, kept = self.engine.remake(row.docker_id, self.spec(row, image), keep_as=ref)
         row.docker_id = info.id
         if kept:
@@ -411,7 +433,10 @@ class Containers(Component):
         row = self.visible(actor, container_id, f"container.{action}")
         target = f"{row.owner.username}/{row.name}"
         if not row.docker_id:
-            raise NotFound(f"{target} has no engine container. Run reconcile (E in Containers, or `ipynbsrv-tui reconcile`) to repair it.")
+            raise NotFound(
+                f"{target} has no engine container. Run reconcile (E in Containers, or `ipynbsrv-tui "
+                "reconcile`) to repair it."
+            )
         if row.state == ContainerState.MISSING.value:
             self.audit(actor, f"container.{action}", target, "failed", "engine container gone")
             raise Conflict(gone_advice(target, row.snapshots.count()))
@@ -456,8 +481,10 @@ class Containers(Component):
             raise Conflict(f"{target} still has its engine container: there is nothing to recreate.")
         ref = row.image_ref or (row.image.ref if row.image else "")
         if not ref or not self.engine.image_exists(ref):
-            raise NotFound(f"The image {ref or '(none)'} of {target} is gone from the engine as well: restore a "
-                           "snapshot or delete the notebook.")
+            raise NotFound(
+                f"The image {ref or '(none)'} of {target} is gone from the engine as well: restore a "
+                "snapshot or delete the notebook."
+            )
         info = self.engine.create(self.spec(row, row.image))
         row.docker_id = info.id
         row.save()
@@ -504,9 +531,16 @@ class Containers(Component):
         self._check_limits(actor, source.image, source.memory, source.cpus, "container.clone")
         owner = source.owner
         if Container.select().where((Container.owner == owner) & (Container.name == new_name)).exists():
-            raise AlreadyExists(f"{owner.username} already has a container named {new_name!r}. Choose another name.")
-        ref = f"{self.config.build.image_prefix}-clones/{ref_part(owner.username)}-{ref_part(source.name)}-{source.id}:{new_name}-{int(time.time())}"
-        self.engine.commit(engine_id(source), ref, labels={"ipynbsrv.clone-of": str(source.id)} | self.instance_labels)
+            raise AlreadyExists(
+                f"{owner.username} already has a container named {new_name!r}. Choose another name."
+            )
+        ref = (
+            f"{self.config.build.image_prefix}-clones/{ref_part(owner.username)}-{ref_part(source.name)}"
+            f"-{source.id}:{new_name}-{int(time.time())}"
+        )
+        self.engine.commit(
+            engine_id(source), ref, labels={"ipynbsrv.clone-of": str(source.id)} | self.instance_labels
+        )
         try:
             return self._create_from(
                 actor, owner, new_name, source.image, ref, source.description, source.memory, source.cpus,
@@ -534,14 +568,18 @@ class Containers(Component):
         owner = image.owner.username if image.owner_id else None
         if image.retired:
             raise ValidationError(f"Image {image.name!r} is retired: pick another image.")
-        if not authz.can_use_image(actor, owner=owner, is_public=image.is_public, retired=False, access_groups=groups):
+        if not authz.can_use_image(
+            actor, owner=owner, is_public=image.is_public, retired=False, access_groups=groups
+        ):
             raise self.refuse(actor, "container.create", target, f"You may not use image {image.name!r}.")
 
     def user_row(self, username: str) -> User:
         try:
             return self._mirror_user(username)
         except NotFound:
-            raise NotFound(f"User {username!r} is not in the directory. Create or sync the user first.") from None
+            raise NotFound(
+                f"User {username!r} is not in the directory. Create or sync the user first."
+            ) from None
 
     def set_state(self, row: Container, state: ContainerState, started: bool = False) -> None:
         """Record a new state; `started` (a start or restart) also clears the last activity, so the
@@ -556,7 +594,9 @@ class Containers(Component):
             changes[Container.started] = row.started
         Container.update(changes).where(Container.id == row.id).execute()
         if self.swarm_mode and row.docker_id:
-            placement = self.engine.inspect(row.docker_id).placement if state is ContainerState.RUNNING else None
+            placement = (
+                self.engine.inspect(row.docker_id).placement if state is ContainerState.RUNNING else None
+            )
             record_placement(row.id, placement)
 
     def _url_host(self) -> str:
@@ -573,20 +613,49 @@ class Containers(Component):
     def view(self, row: Container, actor: Actor) -> ContainerView:
         return self._views(actor, container_id=row.id)[0]
 
-    def _views(self, actor: Actor, owner: str | None = None, container_id: int | None = None) -> list[ContainerView]:
+    def _views(
+        self, actor: Actor, owner: str | None = None, container_id: int | None = None
+    ) -> list[ContainerView]:
         """Views of every container, one owner's, or one container, from plain rows (model objects
         cost ~50 µs each, too much for 10,000; so does a dict per row)."""
         rows = _view_rows(owner, container_id)
         sources = {row[_CLONE_OF] for row in rows if row[_CLONE_OF]}
-        names = dict(Container.select(Container.id, Container.name).where(Container.id.in_(sources)).tuples()) if sources else {}
+        names = (
+            dict(Container.select(Container.id, Container.name).where(Container.id.in_(sources)).tuples())
+            if sources
+            else {}
+        )
         defaults = self.config.notebooks
         host = self._url_host()
         swarm = self.swarm_mode
         sizes: dict[str, int] = {}
         views = []
-        for (cid, name, image_ref, state_value, host_port, description, token, base_url, docker_id, created,
-             state_changed, started, last_activity, clone_of, memory, cpus, public_ports, node_name, node_address,
-             node_lost, owner_name, image_name, image_memory, image_cpus) in rows:
+        for (
+            cid,
+            name,
+            image_ref,
+            state_value,
+            host_port,
+            description,
+            token,
+            base_url,
+            docker_id,
+            created,
+            state_changed,
+            started,
+            last_activity,
+            clone_of,
+            memory,
+            cpus,
+            public_ports,
+            node_name,
+            node_address,
+            node_lost,
+            owner_name,
+            image_name,
+            image_memory,
+            image_cpus,
+        ) in rows:
             allowed = authz.can_act_on_container(actor, owner_name)
             memory = memory or image_memory or defaults.memory
             if memory not in sizes:
@@ -597,28 +666,59 @@ class Containers(Component):
             if state is ContainerState.RUNNING and last_activity is None:
                 state = ContainerState.STARTING
             url_host = (node_address or host) if swarm else host
-            views.append(ContainerView(
-                id=cid, name=name, owner=owner_name, image=image_name or "",
-                image_ref=image_ref, state=state, host_port=host_port,
-                description=description[:validation.DESCRIPTION_MAX],  # rows made before the limit
-                url=f"http://{url_host}:{host_port}{base_url}?token={token}" if allowed else None,
-                token=token if allowed else None, docker_id=docker_id, created=_moment(created),
-                started_at=_moment(started or state_changed) if state in _UP_STATES else None,
-                last_activity=last_activity, clone_of=names.get(clone_of), memory_limit=sizes[memory],
-                cpus=float(cpus), public_ports=json.loads(public_ports) if public_ports not in ("", "{}") else {},
-                ready=state is ContainerState.RUNNING, node=node_name, node_lost=bool(node_lost),
-            ))
+            views.append(
+                ContainerView(
+                    id=cid,
+                    name=name,
+                    owner=owner_name,
+                    image=image_name or "",
+                    image_ref=image_ref,
+                    state=state,
+                    host_port=host_port,
+                    description=description[: validation.DESCRIPTION_MAX],  # rows made before the limit
+                    url=f"http://{url_host}:{host_port}{base_url}?token={token}" if allowed else None,
+                    token=token if allowed else None,
+                    docker_id=docker_id,
+                    created=_moment(created),
+                    started_at=_moment(started or state_changed) if state in _UP_STATES else None,
+                    last_activity=last_activity,
+                    clone_of=names.get(clone_of),
+                    memory_limit=sizes[memory],
+                    cpus=float(cpus),
+                    public_ports=json.loads(public_ports) if public_ports not in ("", "{}") else {},
+                    ready=state is ContainerState.RUNNING,
+                    node=node_name,
+                    node_lost=bool(node_lost),
+                )
+            )
         return views
 
 
 # `_views` unpacks the rows in exactly this order.
 VIEW_COLUMNS = (
-    Container.id, Container.name, Container.image_ref, Container.state, Container.host_port, Container.description,
-    Container.token, Container.base_url, Container.docker_id, Container.created, Container.state_changed,
+    Container.id,
+    Container.name,
+    Container.image_ref,
+    Container.state,
+    Container.host_port,
+    Container.description,
+    Container.token,
+    Container.base_url,
+    Container.docker_id,
+    Container.created,
+    Container.state_changed,
     Container.started,
-    Container.last_activity, Container.clone_of.alias("clone_of"), Container.memory, Container.cpus,
-    Container.public_ports, Container.node_name, Container.node_address, Container.node_lost,
-    User.username.alias("owner"), Image.name.alias("image_name"), Image.memory.alias("image_memory"),
+    Container.last_activity,
+    Container.clone_of.alias("clone_of"),
+    Container.memory,
+    Container.cpus,
+    Container.public_ports,
+    Container.node_name,
+    Container.node_address,
+    Container.node_lost,
+    User.username.alias("owner"),
+    Image.name.alias("image_name"),
+    Image.memory.alias("image_memory"),
     Image.cpus.alias("image_cpus"),
 )
 
@@ -680,7 +780,10 @@ def _no_container(container_id: object) -> str:
 def engine_id(row: Container) -> str:
     """The container's engine id; NotFound when the store has none (the engine is not asked)."""
     if not row.docker_id:
-        raise NotFound(f"{row.owner.username}/{row.name} has no engine container. Run reconcile (E in Containers, or `ipynbsrv-tui reconcile`) to repair it.")
+        raise NotFound(
+            f"{row.owner.username}/{row.name} has no engine container. Run reconcile (E in Containers, or "
+            "`ipynbsrv-tui reconcile`) to repair it."
+        )
     return str(row.docker_id)
 
 

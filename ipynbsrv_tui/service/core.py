@@ -104,9 +104,16 @@ class NotebookService(Component):
         self.containers = Containers(ports, readiness=self.readiness, share_mounts=self.shares)
         self.snapshots = Snapshots(ports, containers=self.containers, images=self.images)
         self.idle = Idle(ports, containers=self.containers, readiness=self.readiness)
-        self.live = Live(ports, containers=self.containers, readiness=self.readiness,
-                         rebuilds=Rebuilds(self.images, lambda text: self.notifications.notify_admins(text, "rebuild"),
-                                           keep_process_alive=mode == "embedded"))
+        self.live = Live(
+            ports,
+            containers=self.containers,
+            readiness=self.readiness,
+            rebuilds=Rebuilds(
+                self.images,
+                lambda text: self.notifications.notify_admins(text, "rebuild"),
+                keep_process_alive=mode == "embedded",
+            ),
+        )
         self.users = Users(
             ports, kept=self.kept, containers=self.containers, personal_groups=self.collaboration
         )
@@ -132,7 +139,9 @@ class NotebookService(Component):
     def container_logs(self, actor: Actor, container_id: int, tail: int = 500) -> list[str]:
         return self.containers.container_logs(actor, container_id, tail)
 
-    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False) -> Stream[str]:
+    def follow_logs(
+        self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False
+    ) -> Stream[str]:
         return self.containers.follow_logs(actor, container_id, tail, timestamps)
 
     def container_stats(self, actor: Actor, container_id: int) -> ContainerStats:

@@ -61,7 +61,12 @@ class HostData:
     def ensure_layout(self) -> None:
         """The four top folders; a clear error when data.root cannot be created."""
         try:
-            for folder, mode in ((self.homes, 0o711), (self.shares, 0o755), (self.public, 0o755), (self.archive, 0o700)):
+            for folder, mode in (
+                (self.homes, 0o711),
+                (self.shares, 0o755),
+                (self.public, 0o755),
+                (self.archive, 0o700),
+            ):
                 folder.mkdir(parents=True, exist_ok=True)
                 os.chmod(folder, mode)
         except PermissionError as exc:

@@ -63,7 +63,11 @@ class Idle(Component):
         answers = []
         if running:
             with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(running))) as pool:
-                answers = list(pool.map(lambda r: self.readiness.ask(r, kernels=True, timeout=jupyter.HTTP_TIMEOUT), running))
+                answers = list(
+                    pool.map(
+                        lambda r: self.readiness.ask(r, kernels=True, timeout=jupyter.HTTP_TIMEOUT), running
+                    )
+                )
         suspended: list[str] = []
         stopped: list[str] = []
         just_suspended: set[int] = set()
@@ -146,7 +150,12 @@ class Idle(Component):
     def suspended_memory(self, actor: Actor) -> SuspendedMemory:
         """How many notebooks are suspended and the memory they hold (admins)."""
         if not actor.is_admin:
-            raise self.refuse(actor, "container.suspended-memory", "", "Only admins see the memory of all suspended notebooks.")
+            raise self.refuse(
+                actor,
+                "container.suspended-memory",
+                "",
+                "Only admins see the memory of all suspended notebooks.",
+            )
         rows = [r for r in self.readiness.notebook_rows(ContainerState.PAUSED, None) if r["docker_id"]]
         if not rows:
             return SuspendedMemory()
@@ -165,7 +174,9 @@ class Idle(Component):
     def stop_suspended(self, actor: Actor) -> list[str]:
         """Stop every suspended notebook (admins, after a confirmation); `owner/name` of each stopped."""
         if not actor.is_admin:
-            raise self.refuse(actor, "container.stop-suspended", "", "Only admins may stop all suspended notebooks.")
+            raise self.refuse(
+                actor, "container.stop-suspended", "", "Only admins may stop all suspended notebooks."
+            )
         stopped = []
         for row in self.readiness.notebook_rows(ContainerState.PAUSED, None):
             target = f"{row['owner']}/{row['name']}"

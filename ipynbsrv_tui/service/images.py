@@ -123,7 +123,10 @@ class Images(Component):
             raise AlreadyExists(f"An image named {fields['name']!r} is registered already. Edit it instead.")
         info = self.engine.image(fields["ref"])
         if info.labels.get("ipynbsrv.registrable", "true").lower() == "false":
-            raise ValidationError(f"{fields['ref']} is marked ipynbsrv.registrable=false (a base image). Register an image built from it.")
+            raise ValidationError(
+                f"{fields['ref']} is marked ipynbsrv.registrable=false (a base image). Register an image "
+                "built from it."
+            )
         groups = self._groups(access_groups)
         with database_proxy.atomic():
             row = Image.create(
@@ -227,8 +230,13 @@ class Images(Component):
         plan = plan_build(context.name, self.config.build, engine.image_exists, tag=tag,
                           buildargs=build_args or {}, nocache=nocache, root=root)
         target = plan.target
-        row = Build.create(image_ref=target.tag, context=str(context), build_args=json.dumps(target.buildargs),
-                           actor=actor.username, worker=workers.marker())
+        row = Build.create(
+            image_ref=target.tag,
+            context=str(context),
+            build_args=json.dumps(target.buildargs),
+            actor=actor.username,
+            worker=workers.marker(),
+        )
         log_path = self.config.database.resolved_path.parent / "builds" / f"{row.id}.log"
         Build.update(log_path=str(log_path)).where(Build.id == row.id).execute()
         stream = PlannedBuild(engine, plan, {"ipynbsrv.built-by": actor.username} | self.instance_labels,
@@ -295,7 +303,9 @@ class Images(Component):
 
     def _require_images_admin(self, actor: Actor, action: str, target: str = "") -> None:
         if not authz.can_manage_images(actor):
-            raise self.refuse(actor, action, target, "Only admins may build, register, edit or retire images.")
+            raise self.refuse(
+                actor, action, target, "Only admins may build, register, edit or retire images."
+            )
 
     def _image_row(self, name: str) -> Image:
         row: Image | None = Image.get_or_none(Image.name == name)
@@ -331,7 +341,10 @@ class Images(Component):
         if not candidate.is_dir():
             candidate = Path(self.config.build.dockerfiles) / folder
         if not (candidate / "Dockerfile").is_file():
-            raise NotFound(f"No Dockerfile in {folder!r}: give a folder under {self.config.build.dockerfiles}/ or a path.")
+            raise NotFound(
+                f"No Dockerfile in {folder!r}: give a folder under {self.config.build.dockerfiles}/ or a "
+                "path."
+            )
         return candidate.resolve()
 
 

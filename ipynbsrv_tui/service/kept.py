@@ -73,10 +73,17 @@ class Kept(Component):
         if folder is None:
             raise NotFound(f"No kept folder named {str(name)[:80]!r}: see `kept list`.")
         rows = list(RetiredId.select().where(RetiredId.path == str(folder)))
-        view = KeptView(name=folder.name, path=str(folder), owner=rows[0].owner if rows else "",
-                        ids=tuple(f"{r.kind} {r.number}" for r in rows), since=rows[0].since if rows else None)
+        view = KeptView(
+            name=folder.name,
+            path=str(folder),
+            owner=rows[0].owner if rows else "",
+            ids=tuple(f"{r.kind} {r.number}" for r in rows),
+            since=rows[0].since if rows else None,
+        )
         if not self.data.remove_tree(folder):
-            raise Conflict(f"{folder} could not be removed completely: something still writes into it. Try again.")
+            raise Conflict(
+                f"{folder} could not be removed completely: something still writes into it. Try again."
+            )
         RetiredId.update(path="").where(RetiredId.path == str(folder)).execute()
         self.release_retired_ids()
         self.audit(actor, "kept.purge", folder.name, detail=", ".join(view.ids))

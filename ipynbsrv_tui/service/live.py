@@ -47,7 +47,12 @@ EVENT_STATES = {
 }
 PLACEMENT_ACTIONS = {"move", "lost"}  # swarm mode: the task moved, or its node stopped answering
 LAST_EVENT_KEY = "engine.last_event"
-RESTARTED_AFTER_RECOVERY = ("running", "paused", "starting", "restarting")  # what ran when the snapshot was made
+RESTARTED_AFTER_RECOVERY = (
+    "running",
+    "paused",
+    "starting",
+    "restarting",
+)  # what ran when the snapshot was made
 HEALTH_TTL = 0.5
 log = logging.getLogger(__name__)
 
@@ -106,7 +111,9 @@ class ContainerWatch:
         row = Container.get_or_none(Container.id == container_id)
         if row is None or not authz.can_act_on_container(self._actor, row.owner.username):
             return None
-        return ContainerChange(container_id, "ready", self._service.containers.get_container(self._actor, container_id))
+        return ContainerChange(
+            container_id, "ready", self._service.containers.get_container(self._actor, container_id)
+        )
 
     def _changed(self, event: EngineEvent) -> ContainerChange | None:
         container_id = self._service.apply_event(event, record=self._record)
@@ -118,7 +125,9 @@ class ContainerWatch:
                 return ContainerChange(container_id, event.action, None)
             return None
         if authz.can_act_on_container(self._actor, row.owner.username):
-            return ContainerChange(container_id, event.action, self._service.containers.get_container(self._actor, container_id))
+            return ContainerChange(
+                container_id, event.action, self._service.containers.get_container(self._actor, container_id)
+            )
         return None
 
 
@@ -170,7 +179,9 @@ class Live(Component):
             started = state == ContainerState.RUNNING and row.state not in (ContainerState.RUNNING.value,
                                                                             ContainerState.PAUSED.value)
             if started:
-                changes[Container.last_activity] = None  # started behind our back: `starting` until it answers
+                changes[Container.last_activity] = (
+                    None  # started behind our back: `starting` until it answers
+                )
                 changes[Container.started] = changes[Container.state_changed]
             Container.update(changes).where(Container.id == row.id).execute()
             if started:
@@ -206,7 +217,9 @@ class Live(Component):
                                  User.username, Container.key, Container.worker, Container.node_id,
                                  Container.node_name, Container.node_lost).join(User).tuples()
         rows = cast(list[tuple[int, str, str, str, str, str, str, str, str, bool]], list(query))
-        snapshots = dict(Snapshot.select(Snapshot.container, fn.COUNT(Snapshot.id)).group_by(Snapshot.container).tuples())
+        snapshots = dict(
+            Snapshot.select(Snapshot.container, fn.COUNT(Snapshot.id)).group_by(Snapshot.container).tuples()
+        )
         adopted: set[str] = set()
         updates: list[tuple[int, str, str, bool]] = []
         rollbacks: list[tuple[int, str]] = []
@@ -242,10 +255,15 @@ class Live(Component):
             if found.id != docker_id or new_state != state or worker:
                 updates.append((container_id, found.id, new_state, new_state != state))
             if self.swarm_mode:
-                _reconcile_placement(label, (node_id, node_name, node_lost), found, repaired, flagged, placements)
+                _reconcile_placement(
+                    label, (node_id, node_name, node_lost), found, repaired, flagged, placements
+                )
         if self.swarm_mode:
-            flagged.extend(f"node {node.name} is {node.state}: Swarm reschedules its notebooks on other eligible nodes"
-                           for node in self.engine.nodes(with_notebooks=False) if node.state != "ready")
+            flagged.extend(
+                f"node {node.name} is {node.state}: Swarm reschedules its notebooks on other eligible nodes"
+                for node in self.engine.nodes(with_notebooks=False)
+                if node.state != "ready"
+            )
         for info in engine_objects:
             if info.id not in adopted:
                 flagged.append(f"{info.name}: foreign container with our labels (owner {info.owner}, row "
@@ -253,8 +271,12 @@ class Live(Component):
         with database_proxy.atomic():
             now = utcnow()
             for container_id, docker_id, state, moved in updates:
-                changes = {Container.docker_id: docker_id, Container.state: state, Container.state_changed: now,
-                           Container.worker: ""}
+                changes = {
+                    Container.docker_id: docker_id,
+                    Container.state: state,
+                    Container.state_changed: now,
+                    Container.worker: "",
+                }
                 if moved and state == ContainerState.RUNNING.value:
                     changes[Container.last_activity] = None  # `starting` until it answers
                     changes[Container.started] = now
@@ -317,7 +339,9 @@ class Live(Component):
         self.containers.set_state(row, ContainerState.CREATED)
         if state in RESTARTED_AFTER_RECOVERY:
             self.engine.start(info.id)
-            self.containers.set_state(row, ContainerState.RUNNING, started=True)  # `starting` until it answers
+            self.containers.set_state(
+                row, ContainerState.RUNNING, started=True
+            )  # `starting` until it answers
             self.readiness.watch_readiness(row.id)
 
     def _after_rebuild(self, actor: Actor) -> None:
@@ -345,7 +369,9 @@ class Live(Component):
         """Remove the step containers and the untagged images of builds that ended or whose process
         died; mark the dead ones failed."""
         done: list[str] = []
-        for build in Build.select().where((Build.containers != "") | (Build.images != "") | (Build.status == "running")):
+        for build in Build.select().where(
+            (Build.containers != "") | (Build.images != "") | (Build.status == "running")
+        ):
             if build.status == "running" and workers.in_progress("build", build.id, build.worker):
                 continue
             kept: list[str] = []  # not removed this time: the next reconcile tries again
@@ -362,9 +388,17 @@ class Live(Component):
             if build.images:
                 changes["images"] = ",".join(self._remove_build_images(build, done))
             Build.update(**changes).where(Build.id == build.id).execute()
-            if build.status == "running" and Build.update(  # unless it ended meanwhile
-                    status="failed", finished=utcnow(), worker="", error="the build was interrupted (its process ended)",
-            ).where((Build.id == build.id) & (Build.status == "running")).execute():
+            if (
+                build.status == "running"
+                and Build.update(  # unless it ended meanwhile
+                    status="failed",
+                    finished=utcnow(),
+                    worker="",
+                    error="the build was interrupted (its process ended)",
+                )
+                .where((Build.id == build.id) & (Build.status == "running"))
+                .execute()
+            ):
                 done.append(f"build #{build.id} ({build.image_ref}): interrupted; marked failed")
         return done
 
@@ -372,10 +406,15 @@ class Live(Component):
         """Remove the untagged images the build recorded as its own; those still in use stay listed."""
         images = build.images.split(",")
         remaining = self.engine.remove_leftover_images(images, self.instance_labels)
-        removed = [image for image in images if image not in remaining and not self.engine.image_exists(image)]
+        removed = [
+            image for image in images if image not in remaining and not self.engine.image_exists(image)
+        ]
         if removed:
             names = ", ".join(image.removeprefix("sha256:")[:12] for image in removed)
-            done.append(f"build #{build.id}: removed its leftover untagged image{'s' if len(removed) > 1 else ''} {names}")
+            done.append(
+                f"build #{build.id}: removed its leftover untagged image{'s' if len(removed) > 1 else ''} "
+                f"{names}"
+            )
         return remaining
 
     def _remove_keep_leftovers(self) -> list[str]:
@@ -389,7 +428,11 @@ class Live(Component):
         for info in self.engine.images():
             if KEEP_LABEL not in info.labels or info.labels.get("ipynbsrv.instance") != self.instance_id:
                 continue
-            if not info.tags or not all(is_keep_ref(tag, prefix) for tag in info.tags) or used & set(info.tags):
+            if (
+                not info.tags
+                or not all(is_keep_ref(tag, prefix) for tag in info.tags)
+                or used & set(info.tags)
+            ):
                 continue
             try:
                 for tag in info.tags:  # not forced: an image a container was made from stays

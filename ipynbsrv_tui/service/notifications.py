@@ -129,8 +129,10 @@ class Notifications(Component):
                         else (CHANGES_PER_WINDOW, "made {n} changes that notify others"))
         wait = self.sender_limits.take(actor.username, what, limit)
         if wait:
-            message = (f"You {words.format(n=limit)} in the last {int(WINDOW)} s, the most allowed: try again in "
-                       f"{max(1, round(wait))} s.")
+            message = (
+                f"You {words.format(n=limit)} in the last {int(WINDOW)} s, the most allowed: try again in "
+                f"{max(1, round(wait))} s."
+            )
             self.audit(actor, f"notification.{what}", "", "refused", message)
             raise RateLimited(message)
 
@@ -140,7 +142,9 @@ class Notifications(Component):
             self._unread = UnreadCounts()
         return self._unread
 
-    def list_notifications(self, actor: Actor, unread_only: bool = False, query: str = "") -> list[NotificationView]:
+    def list_notifications(
+        self, actor: Actor, unread_only: bool = False, query: str = ""
+    ) -> list[NotificationView]:
         """The actor's own notifications, newest first (at most 500)."""
         me = User.get_or_none(User.username == actor.username)
         if me is None:
@@ -155,13 +159,26 @@ class Notifications(Component):
         for row in rows:
             note: Notification = row.notification
             sender = note.sender.username if note.sender_id else ""
-            if needle and needle not in note.message.lower() and needle not in sender and needle not in note.target.lower():
+            if (
+                needle
+                and needle not in note.message.lower()
+                and needle not in sender
+                and needle not in note.target.lower()
+            ):
                 continue
-            views.append(NotificationView(
-                id=note.id, sender=sender, message=note.message, kind=note.kind, target=note.target,
-                groups=tuple(g for g in note.groups.split(",") if g), created=note.created, read=row.read is not None,
-                repeats=note.repeats,
-            ))
+            views.append(
+                NotificationView(
+                    id=note.id,
+                    sender=sender,
+                    message=note.message,
+                    kind=note.kind,
+                    target=note.target,
+                    groups=tuple(g for g in note.groups.split(",") if g),
+                    created=note.created,
+                    read=row.read is not None,
+                    repeats=note.repeats,
+                )
+            )
         return views
 
     def send_notification(
@@ -184,12 +201,16 @@ class Notifications(Component):
         sender = User.get_or_none(User.username == actor.username)
         note = self.deliver(sender, [row], message, kind, target, exclude=())
         self.audit(actor, "notification.send", group, detail=f"id={note.id}")
-        return NotificationView(note.id, actor.username, message, kind, target, (row.name,), note.created, False)
+        return NotificationView(
+            note.id, actor.username, message, kind, target, (row.name,), note.created, False
+        )
 
     def mark_read(self, actor: Actor, notification_id: int | None = None) -> int:
         """Mark one notification (or, with None, all) of the actor's as read; returns how many changed."""
         me = User.get_or_none(User.username == actor.username)
-        if notification_id is not None and (isinstance(notification_id, bool) or not isinstance(notification_id, int)):
+        if notification_id is not None and (
+            isinstance(notification_id, bool) or not isinstance(notification_id, int)
+        ):
             raise ValidationError("A notification id is a whole number.")
         if me is None:
             if notification_id is None:
@@ -197,8 +218,14 @@ class Notifications(Component):
             raise NotFound(f"No notification {notification_id}.")
         where = (NotificationRecipient.user == me) & NotificationRecipient.read.is_null()
         if notification_id is not None:
-            exists = NotificationRecipient.select().where(
-                (NotificationRecipient.user == me) & (NotificationRecipient.notification == notification_id)).exists()
+            exists = (
+                NotificationRecipient.select()
+                .where(
+                    (NotificationRecipient.user == me)
+                    & (NotificationRecipient.notification == notification_id)
+                )
+                .exists()
+            )
             if not exists:
                 self.audit(actor, "notification.read", str(notification_id), "refused", "not the actor's")
                 raise NotFound(f"No notification {notification_id}.")
@@ -222,8 +249,17 @@ class Notifications(Component):
         earlier one (its text, time and count; unread again) instead of adding another."""
         cause = User.get_or_none(User.username == actor.username)
         key = f"{actor.username}|{kind}|{target}|{group.name}"
-        note = self.deliver(None, [group], message[: validation.NOTIFICATION_MAX], kind, target[: validation.TARGET_MAX],
-                            exclude=(actor.username,), extra=extra, cause=cause, coalesce_key=key)
+        note = self.deliver(
+            None,
+            [group],
+            message[: validation.NOTIFICATION_MAX],
+            kind,
+            target[: validation.TARGET_MAX],
+            exclude=(actor.username,),
+            extra=extra,
+            cause=cause,
+            coalesce_key=key,
+        )
         return self._recipients(note)
 
     def _recipients(self, note: Notification) -> tuple[str, ...]:
@@ -233,8 +269,15 @@ class Notifications(Component):
     def notify_admins(self, message: str, target: str) -> None:
         """A message from the system to every active admin (e.g. a failed recovery rebuild)."""
         admins = list(User.select().where((User.is_admin == True) & (User.active == True)))  # noqa: E712
-        self.deliver(None, [], message[: validation.NOTIFICATION_MAX], "misc", target[: validation.TARGET_MAX],
-                     exclude=(), extra=admins)
+        self.deliver(
+            None,
+            [],
+            message[: validation.NOTIFICATION_MAX],
+            "misc",
+            target[: validation.TARGET_MAX],
+            exclude=(),
+            extra=admins,
+        )
 
     def deliver(
         self, sender: User | None, groups: list[Group], message: str, kind: str, target: str,
@@ -255,11 +298,13 @@ class Notifications(Component):
                                            groups=",".join(g.name for g in groups), cause=cause,
                                            coalesce_key=coalesce_key)
             else:
-                Notification.update(message=message, created=utcnow(), repeats=Notification.repeats + 1).where(
-                    Notification.id == note.id).execute()
+                Notification.update(
+                    message=message, created=utcnow(), repeats=Notification.repeats + 1
+                ).where(Notification.id == note.id).execute()
                 note = Notification.get_by_id(note.id)
                 NotificationRecipient.update(read=None).where(
-                    (NotificationRecipient.notification == note) & NotificationRecipient.user.in_(sorted(users) or [0])
+                    (NotificationRecipient.notification == note)
+                    & NotificationRecipient.user.in_(sorted(users) or [0])
                 ).execute()
             if users:
                 NotificationRecipient.insert_many(
@@ -275,7 +320,9 @@ class Notifications(Component):
         system's notices of what they did) or to a group ("group"); returns the actor's mutes."""
         me = User.get_or_none((User.username == actor.username) & (User.active == True))  # noqa: E712
         if me is None:
-            raise ValidationError(f"{actor.username} is not a directory user, so has no notifications to mute.")
+            raise ValidationError(
+                f"{actor.username} is not a directory user, so has no notifications to mute."
+            )
         if what not in MUTE_KINDS:
             raise ValidationError(f"Mute a 'user' or a 'group', not {what!r}.")
         if not isinstance(name, str) or not name.strip() or len(name) > validation.USERNAME_MAX:
@@ -304,10 +351,16 @@ class Notifications(Component):
 
     def list_mutes(self, actor: Actor) -> list[str]:
         """The actor's mutes, as `user:NAME` and `group:NAME`."""
-        rows = (Mute.select(Mute, User, Group).join(User, on=(Mute.sender == User.id), join_type=JOIN.LEFT_OUTER)
-                .switch(Mute).join(Group, join_type=JOIN.LEFT_OUTER)
-                .where(Mute.user == User.select(User.id).where(User.username == actor.username)))
-        found = [f"user:{row.sender.username}" if row.sender_id else f"group:{row.group.name}" for row in rows]
+        rows = (
+            Mute.select(Mute, User, Group)
+            .join(User, on=(Mute.sender == User.id), join_type=JOIN.LEFT_OUTER)
+            .switch(Mute)
+            .join(Group, join_type=JOIN.LEFT_OUTER)
+            .where(Mute.user == User.select(User.id).where(User.username == actor.username))
+        )
+        found = [
+            f"user:{row.sender.username}" if row.sender_id else f"group:{row.group.name}" for row in rows
+        ]
         return sorted(found)
 
     def _bump_version(self, usernames: Iterable[str] | None) -> None:
@@ -329,5 +382,10 @@ def _muting(sender: User | None, groups: list[Group]) -> set[int]:
 def _earlier(key: str) -> Notification | None:
     """The system notification with this coalescing key sent within COALESCE_SECONDS, if any."""
     since = utcnow() - timedelta(seconds=COALESCE_SECONDS)
-    return cast(Notification | None, Notification.select().where(
-        (Notification.coalesce_key == key) & (Notification.created >= since)).order_by(Notification.id.desc()).first())
+    return cast(
+        Notification | None,
+        Notification.select()
+        .where((Notification.coalesce_key == key) & (Notification.created >= since))
+        .order_by(Notification.id.desc())
+        .first(),
+    )

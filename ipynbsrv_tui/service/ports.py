@@ -34,7 +34,11 @@ def is_free_on_host(address: str, port: int) -> bool:
 
 
 def allocate(
-    port_range: tuple[int, int], address: str, count: int = 1, taken: set[int] | None = None, check_host: bool = True
+    port_range: tuple[int, int],
+    address: str,
+    count: int = 1,
+    taken: set[int] | None = None,
+    check_host: bool = True,
 ) -> list[int]:
     """`count` ports from the range that neither the store nor another process uses.
 

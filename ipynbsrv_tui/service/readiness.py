@@ -95,7 +95,9 @@ class Readiness(Component):
 
     def _readiness_loop(self, container_id: int) -> None:
         try:
-            rows = self.notebook_rows(ContainerState.RUNNING, None, container_id=container_id, starting_only=True)
+            rows = self.notebook_rows(
+                ContainerState.RUNNING, None, container_id=container_id, starting_only=True
+            )
             if not rows:
                 return
             row = rows[0]
@@ -135,10 +137,22 @@ class Readiness(Component):
     def notebook_rows(self, state: ContainerState, actor: Actor | None, *, container_id: int | None = None,
                        starting_only: bool = False, own_only: bool = False) -> list[dict[str, Any]]:
         """Plain rows of the notebooks in `state` that `actor` may see (None: all)."""
-        query = (Container.select(Container.id, Container.name, Container.host_port, Container.base_url,
-                                  Container.token, Container.docker_id, Container.last_activity,
-                                  Container.state_changed, Container.node_address, User.username.alias("owner"))
-                 .join(User).where(Container.state == state.value))
+        query = (
+            Container.select(
+                Container.id,
+                Container.name,
+                Container.host_port,
+                Container.base_url,
+                Container.token,
+                Container.docker_id,
+                Container.last_activity,
+                Container.state_changed,
+                Container.node_address,
+                User.username.alias("owner"),
+            )
+            .join(User)
+            .where(Container.state == state.value)
+        )
         if container_id is not None:
             query = query.where(Container.id == container_id)
         if starting_only:

@@ -151,19 +151,28 @@ class Rebuilds:
             source = image_source(ref, registered, config)
             if build is not None and build.status in ("failed", "cancelled") and build.error != INTERRUPTED:
                 folder = Path(source.folder).name if source is not None else "FOLDER"
-                return RebuildNotice(False, f"rebuilding its image {ref} failed (build #{build.id}): "
-                                            f"{build_tail(build)}. Fix that, build it with `ipynbsrv-tui images "
-                                            f"build {folder} --tag {ref}`, then reconcile again")
+                return RebuildNotice(
+                    False,
+                    f"rebuilding its image {ref} failed (build #{build.id}): "
+                    f"{build_tail(build)}. Fix that, build it with `ipynbsrv-tui images "
+                    f"build {folder} --tag {ref}`, then reconcile again",
+                )
             if source is None:
-                return RebuildNotice(False, f"its image {ref} is not on this engine and nothing records a "
-                                            "Dockerfile for it (a commit or snapshot of a notebook, or an image "
-                                            "pulled or imported by hand): load it here (`docker save` on the old "
-                                            "host, `docker load` on this one), then reconcile again")
+                return RebuildNotice(
+                    False,
+                    f"its image {ref} is not on this engine and nothing records a "
+                    "Dockerfile for it (a commit or snapshot of a notebook, or an image "
+                    "pulled or imported by hand): load it here (`docker save` on the old "
+                    "host, `docker load` on this one), then reconcile again",
+                )
             if not source.present:
-                return RebuildNotice(False, f"its image {ref} is not on this engine and its source folder "
-                                            f"{source.folder}/ is gone from {config.dockerfiles}/: put the folder "
-                                            "back (from the old host or the project's dockerfiles/) and reconcile "
-                                            "again, or load the image (`docker load`)")
+                return RebuildNotice(
+                    False,
+                    f"its image {ref} is not on this engine and its source folder "
+                    f"{source.folder}/ is gone from {config.dockerfiles}/: put the folder "
+                    "back (from the old host or the project's dockerfiles/) and reconcile "
+                    "again, or load the image (`docker load`)",
+                )
             try:
                 handle = self.images.build_image(actor, source.folder, tag=ref, build_args=source.build_args)
             except IpynbsrvError as exc:
@@ -193,9 +202,12 @@ class Rebuilds:
             Build.update(error=str(exc)).where(Build.id == handle.build_id).execute()  # what reconcile shows
         summary = handle.summary
         if summary is None or summary.status is not BuildStatus.SUCCEEDED:
-            message = (f"Rebuilding image {ref} after the restore failed (build #{handle.build_id}): "
-                       f"{(' | '.join(tail) or (summary.error if summary else '') or 'no output').rstrip('.')}. Its notebooks "
-                       "stay in the store; fix the build and build it by hand, then reconcile again.")
+            message = (
+                f"Rebuilding image {ref} after the restore failed (build #{handle.build_id}): "
+                f"{(' | '.join(tail) or (summary.error if summary else '') or 'no output').rstrip('.')}. "
+                "Its notebooks stay in the store; fix the build and build it by hand, then reconcile "
+                "again."
+            )
             log.warning("%s", message)
             self._notify(message)
             return

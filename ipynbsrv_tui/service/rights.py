@@ -29,7 +29,8 @@ def rights_epoch() -> int:
 
 
 class RightsWatch:
-    """Iterate for the session's Actor now, then each time its rights change; `close()` ends it from any thread."""
+    """Iterate for the session's Actor now, then each time its rights change; `close()` ends it from any
+    thread."""
 
     def __init__(self, actor: Actor, resolve: Callable[[], Actor], poll: float = POLL_SECONDS) -> None:
         self._actor = actor

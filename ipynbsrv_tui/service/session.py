@@ -55,7 +55,9 @@ class Session(ServiceSession):
     """`session.list_containers()` is `service.list_containers(actor)`: the interface the UI talks
     to in embedded mode (the broker serves each caller through one, too)."""
 
-    def __init__(self, service: NotebookService, actor: Actor, resolve: Callable[[], Actor] | None = None) -> None:
+    def __init__(
+        self, service: NotebookService, actor: Actor, resolve: Callable[[], Actor] | None = None
+    ) -> None:
         self.service = service
         self._actor = actor
         self._resolve = resolve  # how `watch_rights` finds the actor again (default: by its uid)
@@ -97,8 +99,14 @@ class Session(ServiceSession):
         return self.service.list_snapshots(self.actor, container_id)
 
     def create_container(
-        self, name: str, image: str, description: str = "", memory: str | None = None, cpus: float | None = None,
-        owner: str | None = None, start: bool = True,
+        self,
+        name: str,
+        image: str,
+        description: str = "",
+        memory: str | None = None,
+        cpus: float | None = None,
+        owner: str | None = None,
+        start: bool = True,
     ) -> ContainerView:
         return self.service.create_container(self.actor, name, image, description, memory, cpus, owner, start)
 
@@ -171,8 +179,18 @@ class Session(ServiceSession):
         source_folder: str = "",
     ) -> ImageView:
         return self.service.register_image(
-            self.actor, name, ref, description, command, notebook_port, public_ports, is_public, access_groups,
-            memory, cpus, source_folder,
+            self.actor,
+            name,
+            ref,
+            description,
+            command,
+            notebook_port,
+            public_ports,
+            is_public,
+            access_groups,
+            memory,
+            cpus,
+            source_folder,
         )
 
     def update_image(self, name: str, **changes: Unpack[ImageChanges]) -> ImageView:
@@ -188,12 +206,20 @@ class Session(ServiceSession):
         return self.service.dockerfile_folders(self.actor)
 
     def build_image(
-        self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None, nocache: bool = False
+        self,
+        folder: str,
+        tag: str | None = None,
+        build_args: dict[str, str] | None = None,
+        nocache: bool = False,
     ) -> BuildStream:
         return self.service.build_image(self.actor, folder, tag, build_args, nocache)
 
     def build_plan(
-        self, folder: str, tag: str | None = None, build_args: dict[str, str] | None = None, nocache: bool = False
+        self,
+        folder: str,
+        tag: str | None = None,
+        build_args: dict[str, str] | None = None,
+        nocache: bool = False,
     ) -> list[str]:
         return self.service.build_plan(self.actor, folder, tag, build_args, nocache)
 
@@ -216,7 +242,9 @@ class Session(ServiceSession):
         self, username: str, password: str, display_name: str = "", email: str = "", is_admin: bool = False,
         uid: int | None = None, gid: int | None = None,
     ) -> UserView:
-        return self.service.create_user(self.actor, username, password, display_name, email, is_admin, uid, gid)
+        return self.service.create_user(
+            self.actor, username, password, display_name, email, is_admin, uid, gid
+        )
 
     def set_password(self, username: str, password: str) -> None:
         return self.service.set_password(self.actor, username, password)

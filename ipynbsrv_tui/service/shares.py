@@ -160,10 +160,12 @@ class Shares(Component):
         self.groups.sync_share_members(row)
         gained = sorted(set(self._share_member_names(row)) - before)
         notified = self.notifications.notify_group(
-            actor, cgroup.group,
-            f"{actor.username} shared {share} with {cgroup.group.name}: it is at {SHARES_IN_CONTAINER}/{share} "
-            "in your notebooks (restart running ones to see it).",
-            "share", share,
+            actor,
+            cgroup.group,
+            f"{actor.username} shared {share} with {cgroup.group.name}: it is at "
+            f"{SHARES_IN_CONTAINER}/{share} in your notebooks (restart running ones to see it).",
+            "share",
+            share,
         )
         self.audit(actor, "share.grant", share, detail=cgroup.group.name)
         return ShareChange(share, cgroup.group.name, notified, self._running_containers_of(gained),
@@ -233,7 +235,9 @@ class Shares(Component):
     def _managed_share(self, actor: Actor, name: str, action: str) -> Share:
         row = self._usable_share(actor, name, action)
         if not authz.can_manage_share(actor, row.owner.username):
-            raise self.refuse(actor, action, name, f"Only {row.owner.username}, who owns {name}, may do that.")
+            raise self.refuse(
+                actor, action, name, f"Only {row.owner.username}, who owns {name}, may do that."
+            )
         return row
 
     def _managed_image(self, actor: Actor, name: str, action: str) -> Image:
@@ -267,10 +271,14 @@ class Shares(Component):
                     .where(GroupMember.user == user).order_by(Share.name).tuples())
 
     def _share_view_of(self, actor: Actor, row: Share) -> ShareView:
-        grants = [n for (n,) in Group.select(Group.name).join(ShareGrant).where(ShareGrant.share == row).tuples()]
+        grants = [
+            n for (n,) in Group.select(Group.name).join(ShareGrant).where(ShareGrant.share == row).tuples()
+        ]
         return self._share_view(actor, row, self._share_member_names(row), grants)
 
-    def _share_view(self, actor: Actor, row: Share, members: Iterable[str], grants: Iterable[str]) -> ShareView:
+    def _share_view(
+        self, actor: Actor, row: Share, members: Iterable[str], grants: Iterable[str]
+    ) -> ShareView:
         return ShareView(
             name=row.name, owner=row.owner.username, group=row.group.name, gid=row.group.gid,
             description=row.description, grants=tuple(sorted(grants)), members=tuple(sorted(members)),

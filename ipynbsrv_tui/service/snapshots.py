@@ -26,14 +26,21 @@ class Snapshots(Component):
         row = self.containers.visible(actor, container_id, "snapshot.list")
         return [_snapshot_view(s) for s in row.snapshots.order_by(Snapshot.created)]
 
-    def snapshot_container(self, actor: Actor, container_id: int, name: str, description: str = "") -> SnapshotView:
+    def snapshot_container(
+        self, actor: Actor, container_id: int, name: str, description: str = ""
+    ) -> SnapshotView:
         name = validation.container_name(name)
         description = validation.description(description)
         row = self.containers.visible(actor, container_id, "snapshot.create")
         if row.snapshots.where(Snapshot.name == name).exists():
             raise AlreadyExists(f"{row.name} already has a snapshot named {name!r}.")
-        ref = f"{self.config.build.image_prefix}-snapshots/{ref_part(row.owner.username)}-{ref_part(row.name)}-{row.id}:{name}"
-        self.engine.commit(engine_id(row), ref, labels={"ipynbsrv.snapshot-of": str(row.id)} | self.instance_labels)
+        ref = (
+            f"{self.config.build.image_prefix}-snapshots/{ref_part(row.owner.username)}-{ref_part(row.name)}"
+            f"-{row.id}:{name}"
+        )
+        self.engine.commit(
+            engine_id(row), ref, labels={"ipynbsrv.snapshot-of": str(row.id)} | self.instance_labels
+        )
         snapshot = Snapshot.create(container=row, name=name, image_ref=ref, description=description)
         self.audit(actor, "snapshot.create", f"{row.owner.username}/{row.name}@{name}")
         return _snapshot_view(snapshot)
@@ -46,7 +53,9 @@ class Snapshots(Component):
             raise NotFound(f"Snapshot {snapshot_id} does not belong to {row.name}.")
         was_running = row.state in (ContainerState.RUNNING.value, ContainerState.PAUSED.value)
         if not self.engine.image_exists(snapshot.image_ref):
-            raise NotFound(f"The image of snapshot {snapshot.name} ({snapshot.image_ref}) is gone from the engine.")
+            raise NotFound(
+                f"The image of snapshot {snapshot.name} ({snapshot.image_ref}) is gone from the engine."
+            )
         if row.docker_id:
             self.engine.remove(row.docker_id, force=True)
         row.image_ref = snapshot.image_ref
@@ -86,22 +95,34 @@ class Snapshots(Component):
             raise self.refuse(actor, "container.commit", image_name,
                               f"{actor.username} is not a directory user, so cannot own an image: "
                               "act as a directory user.")
-        owner = self.containers.user_row(actor.username)  # before the engine makes anything: a refusal leaves nothing
-        ref = f"{self.config.build.image_prefix}-user/{ref_part(actor.username)}:{image_name}"  # names are unique
+        owner = self.containers.user_row(
+            actor.username
+        )  # before the engine makes anything: a refusal leaves nothing
+        # names are unique
+        ref = f"{self.config.build.image_prefix}-user/{ref_part(actor.username)}:{image_name}"
         labels = {"ipynbsrv.committed-from": str(row.id)} | self.instance_labels
         image_id = self.engine.commit(engine_id(row), ref, labels=labels)
         source: Image = row.image
         try:
             Image.create(
-                name=image_name, ref=ref, docker_id=image_id, description=description or f"Commit of {row.name}",
-                command=source.command if source else "", notebook_port=source.notebook_port if source else 8888,
-                public_ports=source.public_ports if source else "", owner=owner,
-                is_public=is_public, memory=source.memory if source else "", cpus=source.cpus if source else None,
+                name=image_name,
+                ref=ref,
+                docker_id=image_id,
+                description=description or f"Commit of {row.name}",
+                command=source.command if source else "",
+                notebook_port=source.notebook_port if source else 8888,
+                public_ports=source.public_ports if source else "",
+                owner=owner,
+                is_public=is_public,
+                memory=source.memory if source else "",
+                cpus=source.cpus if source else None,
             )
         except Exception:
             self._remove_committed(ref)
             raise
-        self.audit(actor, "container.commit", f"{row.owner.username}/{row.name}", detail=f"image={image_name}")
+        self.audit(
+            actor, "container.commit", f"{row.owner.username}/{row.name}", detail=f"image={image_name}"
+        )
         committed: Image = Image.get(Image.name == image_name)
         return self.images.image_view(committed, actor)
 

@@ -91,7 +91,9 @@ class Users(Component):
         groups = tuple(
             g.name for g in Group.select(Group.name).join(GroupMember).where(GroupMember.user == row)
         )
-        is_admin = row.is_admin or username in self.config.admins or self.config.directory.admin_group in groups
+        is_admin = (
+            row.is_admin or username in self.config.admins or self.config.directory.admin_group in groups
+        )
         now = utcnow()
         if row.last_seen is None or now - row.last_seen > LAST_SEEN_RESOLUTION:
             User.update(last_seen=now).where(User.id == row.id).execute()  # a write: not on every call
@@ -135,7 +137,8 @@ class Users(Component):
     # ------------------------------------------------------------------ users
 
     def list_users(self, actor: Actor, query: str = "") -> list[UserView]:
-        """Admins list every user (from the store mirror, so it works while LDAP is down); others themselves."""
+        """Admins list every user (from the store mirror, so it works while LDAP is down); others
+        themselves."""
         self.sync_if_due(self.config.directory.sync_interval)
         rows = User.select().order_by(User.username)
         if not authz.can_manage_users(actor):
@@ -166,7 +169,9 @@ class Users(Component):
         validation.password(password)
         validation.display_name(display_name, username)
         validation.email(email)
-        found = self.directory.create_user(username, password, display_name=display_name, email=email, uid=uid, gid=gid)
+        found = self.directory.create_user(
+            username, password, display_name=display_name, email=email, uid=uid, gid=gid
+        )
         if is_admin:
             self._ensure_directory_group(self.config.directory.admin_group)
             self.directory.add_member(self.config.directory.admin_group, username)
@@ -206,7 +211,9 @@ class Users(Component):
         self._credentials_changed(username)
         row = self._mirror_user(username)
         if not active:
-            for container in Container.select().where((Container.owner == row) & (Container.state == "running")):
+            for container in Container.select().where(
+                (Container.owner == row) & (Container.state == "running")
+            ):
                 try:
                     self.engine.stop(container.docker_id, timeout=self.config.notebooks.stop_timeout)
                     Container.update(state="exited").where(Container.id == container.id).execute()
@@ -215,7 +222,9 @@ class Users(Component):
         self.audit(actor, "user.enable" if active else "user.disable", username)
         return _user_view(row, Container.select().where(Container.owner == row).count(), self.config)
 
-    def delete_user(self, actor: Actor, username: str, containers: str = "delete", data: str = "archive") -> DeleteUserReport:
+    def delete_user(
+        self, actor: Actor, username: str, containers: str = "delete", data: str = "archive"
+    ) -> DeleteUserReport:
         """Delete a user; `containers` (with their snapshots and the user's images) and `data` (home,
         public folder) are each kept, archived under <data_root>/archive, or deleted. Nothing is orphaned:
         kept things stay listed under the (disabled) user until an admin deletes them."""
@@ -241,7 +250,9 @@ class Users(Component):
                         pass
                 kept.append(f"container {container.name}")
         else:
-            if containers == "archive":  # every export first: one that fails stops the delete before anything went
+            if (
+                containers == "archive"
+            ):  # every export first: one that fails stops the delete before anything went
                 archived.extend(str(self._export_container(username, c)) for c in owned if c.docker_id)
             for container in owned:
                 self.containers.delete_container(actor, container.id)
@@ -340,7 +351,9 @@ class Users(Component):
     def _export_container(self, username: str, container: Container) -> Path:
         """The engine's export of a container's file system into archive/ as .tar.gz."""
         self.data.ensure_layout()
-        return self.engine.export(container.docker_id, self.data.archive / f"{username}-{container.name}-{container.id}.tar.gz")
+        return self.engine.export(
+            container.docker_id, self.data.archive / f"{username}-{container.name}-{container.id}.tar.gz"
+        )
 
 
 def _user_view(row: User, containers: int, config: Config) -> UserView:

@@ -230,8 +230,10 @@ def readable_by_others(path: str | Path) -> list[str]:
     except OSError:
         return found
     if folder_mode & 0o005:
-        found.append(f"the database folder {path.parent} can be listed by others (mode {folder_mode & 0o777:o}): "
-                     f"run chmod 700 {path.parent}")
+        found.append(
+            f"the database folder {path.parent} can be listed by others (mode {folder_mode & 0o777:o}): "
+            f"run chmod 700 {path.parent}"
+        )
     return found
 
 
@@ -304,4 +306,6 @@ def close_thread_database() -> None:
         if models.database_proxy.obj is not None and not models.database_proxy.is_closed():
             models.database_proxy.close()
     except Exception:
-        logging.getLogger("ipynbsrv.store").debug("closing a thread's database connection failed", exc_info=True)
+        logging.getLogger("ipynbsrv.store").debug(
+            "closing a thread's database connection failed", exc_info=True
+        )

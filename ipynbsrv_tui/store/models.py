@@ -127,7 +127,9 @@ class Build(BaseModel):
     actor = CharField(default="")
     worker = CharField(default="")  # since 0003: the process running it ("pid:start"), "" when done
     containers = TextField(default="")  # since 0003: the engine's build-step container ids, comma-separated
-    images = TextField(default="")  # since 0010: untagged images it left that reconcile removes, comma-separated
+    images = TextField(
+        default=""
+    )  # since 0010: untagged images it left that reconcile removes, comma-separated
 
 
 class Container(BaseModel):

@@ -39,7 +39,10 @@ _SECURITY_HEADERS = (
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "same-origin"),
-    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ),
 )
 
 
@@ -141,7 +144,9 @@ class AuthHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _redirect(self, location: str, cookies: Sequence[str] = ()) -> None:
-        self._send(HTTPStatus.SEE_OTHER, headers=[("Location", location), *(("Set-Cookie", c) for c in cookies)])
+        self._send(
+            HTTPStatus.SEE_OTHER, headers=[("Location", location), *(("Set-Cookie", c) for c in cookies)]
+        )
 
     def _session_cookie(self, value: str, max_age: int) -> str:
         return f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
@@ -213,7 +218,9 @@ class AuthHandler(BaseHTTPRequestHandler):
             length = -1
         if not 0 <= length <= MAX_FORM_BYTES:
             self.close_connection = True
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, pages.page("Too large", "<h1>Request too large</h1>"))
+            self._send(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, pages.page("Too large", "<h1>Request too large</h1>")
+            )
             return None
         raw = self.rfile.read(length).decode("utf-8", errors="replace")
         return {key: values[0] for key, values in parse_qs(raw, max_num_fields=10).items()}
@@ -249,7 +256,9 @@ class AuthHandler(BaseHTTPRequestHandler):
         else:
             self._refuse(actor.username, uri, "not the owner of this notebook")
 
-    def _refusal(self, uri: str, routed: str | None, target: tuple[str, str] | None, cookies: int) -> str | None:
+    def _refusal(
+        self, uri: str, routed: str | None, target: tuple[str, str] | None, cookies: int
+    ) -> str | None:
         """Why this request must not reach a notebook whoever sends it, or None."""
         if cookies > 1:
             return f"{cookies} session cookies in one request"
@@ -257,17 +266,27 @@ class AuthHandler(BaseHTTPRequestHandler):
             return "the raw and the normalised path name different notebooks"
         method = self.headers.get("X-Original-Method", "GET")
         upgrade = self.headers.get("X-Original-Upgrade", "")
-        crossing = trust.cross_origin(method, upgrade, self.headers.get("Origin"), self.headers.get("Sec-Fetch-Site"),
-                                      self.headers.get("Referer"), self.headers.get("X-Forwarded-Host", ""))
+        crossing = trust.cross_origin(
+            method,
+            upgrade,
+            self.headers.get("Origin"),
+            self.headers.get("Sec-Fetch-Site"),
+            self.headers.get("Referer"),
+            self.headers.get("X-Forwarded-Host", ""),
+        )
         if crossing is not None:
             return f"{method} from another origin ({crossing})"
         if trust.needs_xsrf(method, upgrade) and not trust.xsrf_ok(
-                self.headers.get_all("Cookie") or [], self.headers.get("X-XSRFToken") or self.headers.get("X-CSRFToken"), uri):
+            self.headers.get_all("Cookie") or [],
+            self.headers.get("X-XSRFToken") or self.headers.get("X-CSRFToken"),
+            uri,
+        ):
             return f"{method} without Jupyter's _xsrf token"
         return None
 
     def _refuse(self, username: str | None, uri: str, reason: str) -> None:
-        """403, which nginx turns into the same 404 as a missing notebook; audited when a session says who asked."""
+        """403, which nginx turns into the same 404 as a missing notebook; audited when a session says who
+        asked."""
         address = self.headers.get("X-Forwarded-For", "?")
         if username is not None:
             self.ctx.backend.refused(username, urlsplit(uri).path[:200], f"{reason}, from {address}")
@@ -354,9 +373,13 @@ class AuthHandler(BaseHTTPRequestHandler):
     def _login(self, form: dict[str, str]) -> None:
         next_url = safe_next(form.get("next"))
         typed = form.get("username", "")[:64]
-        if not self._same_origin() or not self.ctx.sessions.check_csrf("login", self._cookie(CSRF_COOKIE), form.get("csrf")):
+        if not self._same_origin() or not self.ctx.sessions.check_csrf(
+            "login", self._cookie(CSRF_COOKIE), form.get("csrf")
+        ):
             log.warning("web: login form for %r refused: missing or wrong CSRF token", typed)
-            self._login_form(HTTPStatus.FORBIDDEN, "The login form expired. Please try again.", typed, next_url)
+            self._login_form(
+                HTTPStatus.FORBIDDEN, "The login form expired. Please try again.", typed, next_url
+            )
             return
         address = self.headers.get("X-Forwarded-For", "?")
         try:
@@ -366,8 +389,12 @@ class AuthHandler(BaseHTTPRequestHandler):
         wait = self.ctx.throttle.blocked(account, address)
         if wait > 0:
             log.warning("web: login for %r from %s throttled", typed, address)
-            self._login_form(HTTPStatus.TOO_MANY_REQUESTS,
-                             f"Too many failed logins. Wait {int(wait) + 1} seconds and try again.", typed, next_url)
+            self._login_form(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"Too many failed logins. Wait {int(wait) + 1} seconds and try again.",
+                typed,
+                next_url,
+            )
             return
         try:
             if not account:
@@ -390,9 +417,16 @@ class AuthHandler(BaseHTTPRequestHandler):
     def _logout(self, form: dict[str, str]) -> None:
         session = self.ctx.sessions.lookup(self._cookie(SESSION_COOKIE))
         if session is not None:
-            if not self._same_origin() or not self.ctx.sessions.check_csrf("logout", session.sid, form.get("csrf")):
-                self._send(HTTPStatus.FORBIDDEN, pages.page("Refused", "<h1>Log out from the notebooks page</h1>"
-                                                            '<p><a href="/">Your notebooks</a></p>'))
+            if not self._same_origin() or not self.ctx.sessions.check_csrf(
+                "logout", session.sid, form.get("csrf")
+            ):
+                self._send(
+                    HTTPStatus.FORBIDDEN,
+                    pages.page(
+                        "Refused",
+                        '<h1>Log out from the notebooks page</h1><p><a href="/">Your notebooks</a></p>',
+                    ),
+                )
                 return
             self.ctx.sessions.end(session.sid)
             log.info("web: %s logged out", session.username)
@@ -403,7 +437,9 @@ def serve_in_thread(server: AuthServer) -> Callable[[], None]:
     """Start serving in a daemon thread; returns the function that stops it."""
     import threading
 
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="web-auth", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="web-auth", daemon=True
+    )
     thread.start()
 
     def stop() -> None:

@@ -25,15 +25,21 @@ def check_pair(cert: str | Path, key: str | Path) -> None:
         try:
             Path(path).read_bytes()
         except OSError as exc:
-            raise ConfigError(f"web.{what}: cannot read {path}: {exc.strerror}. Check the path and its permissions.") from None
+            raise ConfigError(
+                f"web.{what}: cannot read {path}: {exc.strerror}. Check the path and its permissions."
+            ) from None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(str(cert), str(key))
     except ssl.SSLError as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         if "KEY_VALUES_MISMATCH" in str(reason).upper():
-            raise ConfigError(f"web.tls_key {key} does not belong to web.tls_cert {cert}. Give the key of that certificate.") from None
-        raise ConfigError(f"web.tls_cert / tls_key: {cert} and {key} are not a PEM certificate and key ({reason}).") from None
+            raise ConfigError(
+                f"web.tls_key {key} does not belong to web.tls_cert {cert}. Give the key of that certificate."
+            ) from None
+        raise ConfigError(
+            f"web.tls_cert / tls_key: {cert} and {key} are not a PEM certificate and key ({reason})."
+        ) from None
 
 
 def make_self_signed(folder: Path, host: str) -> tuple[Path, Path]:
@@ -47,14 +53,35 @@ def make_self_signed(folder: Path, host: str) -> tuple[Path, Path]:
             pass
     openssl = shutil.which("openssl")
     if openssl is None:
-        raise ConfigError("[web] has no tls_cert and the openssl command is missing to make a self-signed one. "
-                          "Install it (apt-get install openssl) or set web.tls_cert and web.tls_key.")
+        raise ConfigError(
+            "[web] has no tls_cert and the openssl command is missing to make a self-signed one. "
+            "Install it (apt-get install openssl) or set web.tls_cert and web.tls_key."
+        )
     folder.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", str(SELF_SIGNED_DAYS), "-subj", f"/CN={host[:64]}", "-addext", f"subjectAltName={_alt_names(host)}",
-         "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, text=True, timeout=60,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            str(SELF_SIGNED_DAYS),
+            "-subj",
+            f"/CN={host[:64]}",
+            "-addext",
+            f"subjectAltName={_alt_names(host)}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if result.returncode != 0:
         raise ConfigError(f"openssl could not make a self-signed certificate: {result.stderr.strip()[-300:]}")

@@ -50,7 +50,10 @@ def find_nginx() -> str | None:
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin:/usr/local/sbin")
 
 
-STREAM_MODULES = ("/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so")
+STREAM_MODULES = (
+    "/usr/lib/nginx/modules/ngx_stream_module.so",
+    "/usr/lib64/nginx/modules/ngx_stream_module.so",
+)
 STREAM_HINT = "apt-get install libnginx-mod-stream"
 
 
@@ -117,17 +120,23 @@ class WebGateway:
     def start(self) -> None:
         binary = find_nginx()
         if binary is None:
-            raise IpynbsrvError("[web] enabled = true but nginx is not installed. Install it (apt-get install "
-                                "nginx) or set [web] enabled = false.")
+            raise IpynbsrvError(
+                "[web] enabled = true but nginx is not installed. Install it (apt-get install "
+                "nginx) or set [web] enabled = false."
+            )
         stream_module = find_stream_module(binary)
         if stream_module is None:
-            raise IpynbsrvError(f"[web] enabled = true but nginx has no stream module (it counts connections per "
-                                f"address): {STREAM_HINT}, or set [web] enabled = false.")
+            raise IpynbsrvError(
+                f"[web] enabled = true but nginx has no stream module (it counts connections per "
+                f"address): {STREAM_HINT}, or set [web] enabled = false."
+            )
         worker = self._worker_user()
         self._prepare_folder(worker)
         cert, key = self._certificate()
         allowed = {os.geteuid()} | ({worker.pw_uid} if worker else set())
-        server = AuthServer(str(self.auth_socket), AuthContext(self, self.sessions, self.throttle, frozenset(allowed)))
+        server = AuthServer(
+            str(self.auth_socket), AuthContext(self, self.sessions, self.throttle, frozenset(allowed))
+        )
         if worker is not None:
             os.chown(self.auth_socket, 0, worker.pw_gid)
         os.chmod(self.auth_socket, 0o660)
@@ -177,8 +186,11 @@ class WebGateway:
         if self.supervisor.pid == pid and answers(host, int(port)):
             log.info("web: serving https on %s with %d route(s)", self.config.web.listen, len(self.routes))
         else:
-            log.error("web: web access is DOWN: nginx cannot listen on %s (see its messages above; another "
-                      "program may hold the port). Notebooks stay reachable over ssh -L.", self.config.web.listen)
+            log.error(
+                "web: web access is DOWN: nginx cannot listen on %s (see its messages above; another "
+                "program may hold the port). Notebooks stay reachable over ssh -L.",
+                self.config.web.listen,
+            )
 
     def _spawn(self, name: str, target) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -191,8 +203,10 @@ class WebGateway:
             return None
         root = Path(self.config.data.root).resolve() / "public"
         if not re.match(r"^/[A-Za-z0-9_./+-]*$", str(root)):
-            raise IpynbsrvError(f"[web] public_folders: nginx cannot be given the folder {str(root)!r} safely. Use a "
-                                "[data] root of letters, digits and _ . / + - only, or set public_folders = false.")
+            raise IpynbsrvError(
+                f"[web] public_folders: nginx cannot be given the folder {str(root)!r} safely. Use a "
+                "[data] root of letters, digits and _ . / + - only, or set public_folders = false."
+            )
         root.mkdir(parents=True, exist_ok=True)
         return root
 
@@ -224,7 +238,9 @@ class WebGateway:
         web = self.config.web
         if web.tls_cert or web.tls_key:
             if not (web.tls_cert and web.tls_key):
-                raise IpynbsrvError("[web] needs both tls_cert and tls_key (or neither, for a self-signed pair).")
+                raise IpynbsrvError(
+                    "[web] needs both tls_cert and tls_key (or neither, for a self-signed pair)."
+                )
             check_pair(web.tls_cert, web.tls_key)
             return Path(web.tls_cert), Path(web.tls_key)
         host = urlsplit(web_base_url(self.config)).hostname or "localhost"
@@ -297,7 +313,8 @@ class WebGateway:
     # ------------------------------------------------------------------ WebBackend
 
     def authenticate(self, username: str, password: str, address: str) -> Actor:
-        """The directory checks the password (LDAP bind, or the local scrypt hash); then the account must be active."""
+        """The directory checks the password (LDAP bind, or the local scrypt hash); then the account must
+        be active."""
         try:
             return self.service.web_login(username, password, address)
         except NotAuthorized:
@@ -357,7 +374,10 @@ class WebGateway:
         return self.service.web_resumes(actor, owner)
 
     def notebooks(self, actor: Actor) -> list[tuple[str, str, str]]:
-        return [(v.owner, v.name, v.state.value) for v in self.service.list_containers(actor, owner=actor.username)]
+        return [
+            (v.owner, v.name, v.state.value)
+            for v in self.service.list_containers(actor, owner=actor.username)
+        ]
 
     def seen(self, username: str) -> None:
         self._seen[username] = time.time()  # one dict store: this is on every proxied request's path

@@ -72,7 +72,8 @@ class SessionStore:
             self._sessions.pop(sid, None)
 
     def end_user(self, username: str, keep: str | None = None) -> int:
-        """End every session of a user but those bound to `keep` (the account as it is now); how many ended."""
+        """End every session of a user but those bound to `keep` (the account as it is now); how many
+        ended."""
         with self._lock:
             ended = [sid for sid, s in self._sessions.items()
                      if s.username == username and (keep is None or s.binding != keep)]
@@ -107,8 +108,15 @@ class LoginThrottle:
 
     KNOWN_MAX = 10_000
 
-    def __init__(self, pair_limit: int = 5, window: float = 60.0, address_limit: int = 30,
-                 address_window: float = 300.0, account_limit: int = 50, account_window: float = 3600.0) -> None:
+    def __init__(
+        self,
+        pair_limit: int = 5,
+        window: float = 60.0,
+        address_limit: int = 30,
+        address_window: float = 300.0,
+        account_limit: int = 50,
+        account_window: float = 3600.0,
+    ) -> None:
         self._rules = {"pair": (pair_limit, window), "addr": (address_limit, address_window),
                        "account": (account_limit, account_window)}
         self._failures: dict[tuple[str, ...], deque[float]] = {}
@@ -147,7 +155,9 @@ class LoginThrottle:
             if len(self._failures) > 10_000:
                 longest = max(window for _limit, window in self._rules.values())
                 self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - longest}
-            keys = [("addr", address)] + ([("pair", account, address), ("account", account)] if account else [])
+            keys = [("addr", address)] + (
+                [("pair", account, address), ("account", account)] if account else []
+            )
             for key in keys:
                 self._recent(key, now).append(now)
 

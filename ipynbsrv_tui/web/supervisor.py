@@ -39,7 +39,9 @@ class NginxSupervisor:
     def __init__(self, binary: str, conf: Path, prefix: Path, on_restart: Callable[[int], None] | None = None,
                  stale: tuple[Path, ...] = ()) -> None:
         self.binary = binary
-        self.stale = stale  # Unix sockets nginx listens on: a killed nginx leaves them, and binding one again fails
+        self.stale = (
+            stale  # Unix sockets nginx listens on: a killed nginx leaves them, and binding one again fails
+        )
         self.conf = conf
         self.prefix = prefix
         self.on_restart = on_restart
@@ -59,7 +61,10 @@ class NginxSupervisor:
         result = subprocess.run(self._command("-t"), capture_output=True, text=True, timeout=30)
         if result.returncode == 0:
             return None
-        return " ".join(line for line in result.stderr.splitlines() if "emerg" in line or "crit" in line) or result.stderr.strip()
+        return (
+            " ".join(line for line in result.stderr.splitlines() if "emerg" in line or "crit" in line)
+            or result.stderr.strip()
+        )
 
     def start(self) -> None:
         """Start nginx and the thread that restarts it; raises OSError when the binary cannot run."""
@@ -147,7 +152,11 @@ def _forward_stderr(process: subprocess.Popen) -> None:
     for raw in process.stderr:
         line = raw.decode("utf-8", errors="replace").rstrip()
         if line:
-            level = logging.ERROR if "[emerg]" in line or "[crit]" in line or "[alert]" in line else logging.WARNING
+            level = (
+                logging.ERROR
+                if "[emerg]" in line or "[crit]" in line or "[alert]" in line
+                else logging.WARNING
+            )
             log.log(level, "web: nginx: %s", line)
     process.stderr.close()
 

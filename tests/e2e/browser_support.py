@@ -17,16 +17,29 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 def chromium(*extra: str):
     """Debian's chromium, headless, driven through the system chromedriver; yields the driver."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        unavailable("web", "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+        unavailable(
+            "web", "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="ipynbsrv-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--ignore-certificate-errors", f"--user-data-dir={profile}", "--window-size=1280,900", *extra):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--ignore-certificate-errors",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+        *extra,
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

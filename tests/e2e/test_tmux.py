@@ -104,7 +104,9 @@ class Tmux:
             if text in screen:
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} did not appear within {timeout:.0f} s; the screen was:\n{screen}")
+                raise AssertionError(
+                    f"{text!r} did not appear within {timeout:.0f} s; the screen was:\n{screen}"
+                )
             time.sleep(0.1)
 
     def wait_for_line(self, *parts: str, timeout: float = 30.0) -> str:
@@ -116,7 +118,9 @@ class Tmux:
                 if all(part in line for part in parts):
                     return line
             if time.monotonic() > deadline:
-                raise AssertionError(f"no line with {parts} within {timeout:.0f} s; the screen was:\n{screen}")
+                raise AssertionError(
+                    f"no line with {parts} within {timeout:.0f} s; the screen was:\n{screen}"
+                )
             time.sleep(0.1)
 
     def wait_until_gone(self, text: str, timeout: float = 30.0) -> str:

@@ -109,7 +109,9 @@ def browser():
 def sibling_browser():
     """A browser in which nb.example.test (the gateway) and evil.example.test (another origin of the
     same site, as a sibling subdomain is) both resolve to this host."""
-    yield from chromium("--host-resolver-rules=MAP nb.example.test 127.0.0.1, MAP evil.example.test 127.0.0.1")
+    yield from chromium(
+        "--host-resolver-rules=MAP nb.example.test 127.0.0.1, MAP evil.example.test 127.0.0.1"
+    )
 
 
 def type_into_cell(driver, code: str) -> bool:
@@ -134,7 +136,11 @@ def run_first_cell(driver, expected: str, attempts: int = 3) -> list[str]:
     from selenium.webdriver.common.keys import Keys
 
     def outputs() -> list[str]:
-        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output") if expected in e.text]
+        return [
+            e.text
+            for e in driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")
+            if expected in e.text
+        ]
 
     for _ in range(attempts):
         try:
@@ -190,10 +196,17 @@ def notebook_report(site, browser) -> str:
 def test_log_in_run_a_cell_and_never_see_the_token(site, browser):
     from selenium.webdriver.common.by import By
 
-    notebook = {"type": "notebook", "content": {
-        "cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [], "execution_count": None}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}}
+    notebook = {
+        "type": "notebook",
+        "content": {
+            "cells": [
+                {"cell_type": "code", "source": "", "metadata": {}, "outputs": [], "execution_count": None}
+            ],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
+    }
     browser.get(site.url("/user/alice/web/tree"))
     log_in(browser, "alice", "wrong-password")
     error = wait_for(lambda: browser.find_elements(By.ID, "error"), 20, "the refusal")
@@ -431,6 +444,8 @@ def test_a_page_on_a_sibling_subdomain_cannot_use_a_logged_in_users_notebook(sit
     assert results["websocket"] != "open", results
     time.sleep(2)
     assert listing("kernels") == kernels, "another origin started a kernel"
-    assert [t["name"] for t in listing("terminals")] == [t["name"] for t in terminals], "another origin made a terminal"
+    assert [t["name"] for t in listing("terminals")] == [t["name"] for t in terminals], (
+        "another origin made a terminal"
+    )
     assert sorted(p.name for p in home.iterdir()) == files, "another origin wrote into alice's home"
     assert not (home / "written-from-elsewhere").exists()

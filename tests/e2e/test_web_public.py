@@ -38,7 +38,8 @@ EVIL_PAGE = """<!doctype html>
 <body><p id="shown">Course notes</p>
 <script>
 document.title = "script ran";
-try { document.title += "; cookies: " + document.cookie; } catch (e) { document.title += "; cookies refused"; }
+try { document.title += "; cookies: " + document.cookie; }
+catch (e) { document.title += "; cookies refused"; }
 fetch("/user/bob/one/api/contents", {credentials: "include"})
   .then(r => r.text()).then(t => { document.title += "; read: " + t; }).catch(e => {});
 fetch("/user/bob/one/api/kernels", {method: "POST", credentials: "include", mode: "no-cors",
@@ -83,7 +84,9 @@ def browser():
     yield from chromium()
 
 
-def test_a_public_page_with_script_cannot_read_a_visitors_session_or_reach_their_notebook(public_site, browser):
+def test_a_public_page_with_script_cannot_read_a_visitors_session_or_reach_their_notebook(
+    public_site, browser
+):
     from selenium.webdriver.common.by import By
 
     port, public, bob = public_site
@@ -107,4 +110,6 @@ def test_a_public_page_with_script_cannot_read_a_visitors_session_or_reach_their
 
     # bob's session was there all along: the same request from his own tab still reaches his notebook.
     browser.get(f"{site}/user/bob/one/api/contents")
-    wait_for(lambda: "hello from /user/bob/one/api/contents" in browser.page_source, 20, "bob's notebook again")
+    wait_for(
+        lambda: "hello from /user/bob/one/api/contents" in browser.page_source, 20, "bob's notebook again"
+    )

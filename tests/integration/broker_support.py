@@ -33,7 +33,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 FAKE_NOTEBOOK = Path(__file__).with_name("fake_notebook")
 CLIENT_ENTRY = "broker/client.py"
 
-CLIENT_SCRIPT = r'''
+CLIENT_SCRIPT = r"""
 import json, os, sys
 uid, gid, socket_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 expect = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None  # protocol.installation() of a config
@@ -72,7 +72,8 @@ for name, args, kwargs in ops:
             reader.join(5)
             results.append({"ok": encode(seen)})
             continue
-        if name == "wait_for_file":  # hold here until the test creates args[0] (e.g. after swapping the socket)
+        # hold here until the test creates args[0] (e.g. after swapping the socket)
+        if name == "wait_for_file":
             import time
             print("waiting", flush=True)
             deadline = time.monotonic() + 60
@@ -89,8 +90,9 @@ for name, args, kwargs in ops:
     except IpynbsrvError as exc:
         results.append({"error": error_payload(exc)})
 session.close()
-print("RESULT " + json.dumps({"uid": os.getuid(), "actor": encode(session.actor), "results": results, "heavy": heavy}))
-'''
+result = {"uid": os.getuid(), "actor": encode(session.actor), "results": results, "heavy": heavy}
+print("RESULT " + json.dumps(result))
+"""
 
 
 def free_uid_range(size: int = 50) -> tuple[int, int]:
@@ -195,8 +197,18 @@ class Account:
 
 def add_os_account(name: str, uid: int) -> Account:
     subprocess.run(
-        ["useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin", "--uid", str(uid), name],
-        check=True, capture_output=True,
+        [
+            "useradd",
+            "--no-create-home",
+            "--no-user-group",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--uid",
+            str(uid),
+            name,
+        ],
+        check=True,
+        capture_output=True,
     )
     return Account(name, uid, pwd.getpwnam(name).pw_gid)
 
@@ -315,8 +327,20 @@ class BrokerProcess:
     def start(self, timeout: float = 20.0) -> BrokerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(self.config_path), "serve", "--log-level", "debug"],
-            stdout=log, stderr=log, cwd=REPO, env=dict(os.environ),
+            [
+                sys.executable,
+                "-m",
+                "ipynbsrv_tui.cli",
+                "--config",
+                str(self.config_path),
+                "serve",
+                "--log-level",
+                "debug",
+            ],
+            stdout=log,
+            stderr=log,
+            cwd=REPO,
+            env=dict(os.environ),
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -43,6 +43,8 @@ def site(fake_notebook_image, docker_client):
     for account in state["accounts"]:
         support.remove_os_account(account.name)
     for owner in state["names"].values():
-        for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.owner={owner}"}):
+        for container in docker_client.containers.list(
+            all=True, filters={"label": f"ipynbsrv.owner={owner}"}
+        ):
             container.remove(force=True)
     shutil.rmtree(folder, ignore_errors=True)

@@ -19,8 +19,12 @@ from tests.fixtures.backups import VersionedRecordingEngine, backup_config
 from tests.fixtures.recorded_service import ROOT
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="restores give files to other uids: run as root, as the broker does"),
+    pytest.mark.skipif(
+        shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)"
+    ),
+    pytest.mark.skipif(
+        os.geteuid() != 0, reason="restores give files to other uids: run as root, as the broker does"
+    ),
     pytest.mark.slow,  # a real restic repository: seconds per test
 ]
 
@@ -97,7 +101,10 @@ def test_alice_restores_her_deleted_notebook_as_her_own_file(backup_service, peo
     assert len(snapshots) == 1
     listed = backup_service.backup_files(alice, "latest", "/home/alice")
     assert {e.name for e in listed} == {"analysis.ipynb", "data"}
-    assert [e.path for e in backup_service.backup_files(alice, snapshots[0].short_id, "")] == ["/home/alice", "/data/shares/thesis"]
+    assert [e.path for e in backup_service.backup_files(alice, snapshots[0].short_id, "")] == [
+        "/home/alice",
+        "/data/shares/thesis",
+    ]
     result = backup_service.backup_restore(alice, "/home/alice/analysis.ipynb")
     name = snapshots[0].time.strftime("%Y-%m-%d_%H%M%S")
     assert result.target == f"/home/alice/restored/{name}/analysis.ipynb"
@@ -122,7 +129,10 @@ def test_bob_sees_nothing_of_alice_by_any_path(backup_service, people, backed_up
     for path in ("/home/alice", "/home/alice/analysis.ipynb", "/home/bob/../alice/analysis.ipynb",
                  "/home/ali", "/home/alice2", "/data/shares/nothere", "/srv", str(backup_service.data.root),
                  str(_home(backup_service, "alice")), "/home//alice/analysis.ipynb", "/home/./alice"):
-        for call in (lambda p: backup_service.backup_files(bob, "latest", p), lambda p: backup_service.backup_restore(bob, p)):
+        for call in (
+            lambda p: backup_service.backup_files(bob, "latest", p),
+            lambda p: backup_service.backup_restore(bob, p),
+        ):
             with pytest.raises((NotFound, ValidationError)) as caught:
                 call(path)
             refused.append(str(caught.value))
@@ -139,14 +149,19 @@ def test_bob_sees_nothing_of_alice_by_any_path(backup_service, people, backed_up
         with pytest.raises(NotFound):
             backup_service.backup_files(bob, snapshot, "/home/bob")
     assert not (_home(backup_service, "bob") / "restored").exists()
-    assert [e.path for e in backup_service.backup_files(bob, "latest")] == ["/home/bob", "/data/shares/thesis"]
+    assert [e.path for e in backup_service.backup_files(bob, "latest")] == [
+        "/home/bob",
+        "/data/shares/thesis",
+    ]
 
 
 def test_share_members_restore_and_lose_it_with_membership(backup_service, people, backed_up):
     bob, carol, alice = people["bob"], people["carol"], people["alice"]
     with pytest.raises(NotFound):
         backup_service.backup_files(carol, "latest", "/data/shares/thesis")
-    assert [e.name for e in backup_service.backup_files(bob, "latest", "/data/shares/thesis")] == ["report.md"]
+    assert [e.name for e in backup_service.backup_files(bob, "latest", "/data/shares/thesis")] == [
+        "report.md"
+    ]
     result = backup_service.backup_restore(bob, "/data/shares/thesis/report.md")
     restored = backup_service.data.share_of("thesis") / result.target.removeprefix("/data/shares/thesis/")
     assert restored.read_text() == "# report\n"
@@ -167,8 +182,11 @@ def test_symlinks_are_restored_as_links_never_their_targets(backup_service, peop
     os.symlink(str(_home(backup_service, "bob") / "secret.txt"), home / "bobs-secret")
     os.symlink("../bob", home / "up")
     backup_service.backup_run(ROOT)
-    for name, target in (("shadow-link", "/etc/shadow"), ("bobs-secret", str(_home(backup_service, "bob") / "secret.txt")),
-                         ("up", "../bob")):
+    for name, target in (
+        ("shadow-link", "/etc/shadow"),
+        ("bobs-secret", str(_home(backup_service, "bob") / "secret.txt")),
+        ("up", "../bob"),
+    ):
         result = backup_service.backup_restore(alice, f"/home/alice/{name}")
         landed = home / result.target.removeprefix("/home/alice/")
         assert landed.is_symlink() and os.readlink(landed) == target
@@ -188,7 +206,9 @@ def test_symlinks_are_restored_as_links_never_their_targets(backup_service, peop
     taken = home / "restored" / snapshot.time.strftime("%Y-%m-%d_%H%M%S")
     os.symlink(elsewhere, taken)
     result = backup_service.backup_restore(alice, "/home/alice/analysis.ipynb", snapshot.id)
-    assert result.target.endswith("-2/analysis.ipynb") and taken.is_symlink() and list(elsewhere.iterdir()) == []
+    assert (
+        result.target.endswith("-2/analysis.ipynb") and taken.is_symlink() and list(elsewhere.iterdir()) == []
+    )
 
 
 def test_a_file_named_like_a_pattern_restores_only_itself(backup_service, people, backed_up):
@@ -211,7 +231,9 @@ def test_a_failed_run_is_reported_and_loses_no_snapshot(tmp_path, backup_service
     wrong.write_text("not the password\n")
     os.chmod(wrong, 0o600)
     close_database()
-    broken = build_service(backup_config(tmp_path, password_file=str(wrong)), engine_factory=VersionedRecordingEngine)
+    broken = build_service(
+        backup_config(tmp_path, password_file=str(wrong)), engine_factory=VersionedRecordingEngine
+    )
     with pytest.raises(BackupError, match="wrong password"):
         broken.backup_run(ROOT)
     status = broken.backup_status(ROOT)
@@ -222,7 +244,9 @@ def test_a_failed_run_is_reported_and_loses_no_snapshot(tmp_path, backup_service
     admin_notes = [n.message for n in Notification.select().where(Notification.target == "backup")]
     assert any("wrong password" in m for m in admin_notes)
     assert not NotificationRecipient.select().where(NotificationRecipient.user == alice_row).exists()
-    unreachable = build_service(backup_config(tmp_path, repository=str(tmp_path / "gone")), engine_factory=VersionedRecordingEngine)
+    unreachable = build_service(
+        backup_config(tmp_path, repository=str(tmp_path / "gone")), engine_factory=VersionedRecordingEngine
+    )
     with pytest.raises(BackupError, match="backup init"):
         unreachable.backup_run(ROOT)
     good = build_service(backup_config(tmp_path), engine_factory=VersionedRecordingEngine)
@@ -260,7 +284,11 @@ def test_schedule_and_database_copy(backup_service, people, backed_up):
 
 
 def _repository_bytes(backup_service) -> int:
-    return sum(path.stat().st_size for path in Path(backup_service.config.backup.repository).rglob("*") if path.is_file())
+    return sum(
+        path.stat().st_size
+        for path in Path(backup_service.config.backup.repository).rglob("*")
+        if path.is_file()
+    )
 
 
 def test_a_daily_run_is_one_restic_backup_and_the_weekly_one_applies_retention_and_frees_space(
@@ -296,8 +324,13 @@ def test_a_daily_run_is_one_restic_backup_and_the_weekly_one_applies_retention_a
     assert commands == ["backup", "forget --prune", "check"]
     assert report.checked and report.forgotten == 3  # keep_daily keeps the day's newest snapshot only
     assert len(backup_service.backup_snapshots(ROOT)) == 1
-    assert _repository_bytes(backup_service) < with_forgotten - (3 << 20)  # the prune freed the big file's data
-    assert sorted(e.name for e in backup_service.backup_files(people["alice"], "latest", "~")) == ["analysis.ipynb", "data"]
+    assert _repository_bytes(backup_service) < with_forgotten - (
+        3 << 20
+    )  # the prune freed the big file's data
+    assert sorted(e.name for e in backup_service.backup_files(people["alice"], "latest", "~")) == [
+        "analysis.ipynb",
+        "data",
+    ]
 
 
 def test_the_broker_runs_a_due_backup_in_its_own_thread(backup_service, people):
@@ -340,13 +373,19 @@ def test_through_the_broker_alice_restores_her_file_and_bob_gets_nothing():
     accounts, broker, root = [], None, None
     try:
         lib = support.copy_client_package(folder)
-        config = support.write_config(folder, port_range=support.free_port_range(), uid_range=support.free_uid_range())
+        config = support.write_config(
+            folder, port_range=support.free_port_range(), uid_range=support.free_uid_range()
+        )
         password = folder / "state" / "restic-password"
         password.write_text("broker test\n")
         os.chmod(password, 0o600)
         with config.open("a") as out:
-            out.write(f'[backup]\nenabled = true\nrepository = "{folder / "repo"}"\npassword_file = "{password}"\n')
-        broker = support.BrokerProcess(config, str(folder / "run" / "broker.sock"), folder / "broker.log").start()
+            out.write(
+                f'[backup]\nenabled = true\nrepository = "{folder / "repo"}"\npassword_file = "{password}"\n'
+            )
+        broker = support.BrokerProcess(
+            config, str(folder / "run" / "broker.sock"), folder / "broker.log"
+        ).start()
         root = RemoteSession(broker.socket_path)
         suffix = secrets.token_hex(3)
         alice_name, bob_name = f"ipbk{suffix}a", f"ipbk{suffix}b"
@@ -382,15 +421,19 @@ def test_through_the_broker_alice_restores_her_file_and_bob_gets_nothing():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_disaster_recovery_brings_back_database_homes_and_shares(tmp_path, backup_service, people, backed_up, capsys):
+def test_disaster_recovery_brings_back_database_homes_and_shares(
+    tmp_path, backup_service, people, backed_up, capsys
+):
     from ipynbsrv_tui import cli
     from ipynbsrv_tui.service import build_service
 
     config = backup_service.config
     toml = tmp_path / "config.toml"
-    toml.write_text(f'[database]\npath = "{config.database.resolved_path}"\n[data]\nroot = "{config.data.root}"\n'
-                    f'[backup]\nenabled = true\nrepository = "{config.backup.repository}"\n'
-                    f'password_file = "{config.backup.password_file}"\n')
+    toml.write_text(
+        f'[database]\npath = "{config.database.resolved_path}"\n[data]\nroot = "{config.data.root}"\n'
+        f'[backup]\nenabled = true\nrepository = "{config.backup.repository}"\n'
+        f'password_file = "{config.backup.password_file}"\n'
+    )
     alice = User.get(User.username == "alice")
     share_gid = backed_up.gid
     close_database()
@@ -435,10 +478,11 @@ def sshd(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     (folder / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\nPidFile {folder / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        "Subsystem sftp internal-sftp\n")
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\nPidFile "
+        f"{folder / 'sshd.pid'}\nAuthorizedKeysFile {folder / 'authorized_keys'}\nPermitRootLogin "
+        "prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM "
+        "no\nStrictModes no\nSubsystem sftp internal-sftp\n"
+    )
     privsep = Path("/run/sshd")
     made_privsep = not privsep.exists()
     privsep.mkdir(mode=0o755, exist_ok=True)
@@ -452,8 +496,10 @@ def sshd(tmp_path):
         if process.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"sshd did not start: {(folder / 'sshd.log').read_text()}")
         time.sleep(0.05)
-    command = (f"ssh -p {port} -i {folder / 'client_key'} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-               "-o BatchMode=yes -o IdentitiesOnly=yes root@127.0.0.1 -s sftp")
+    command = (
+        f"ssh -p {port} -i {folder / 'client_key'} -o StrictHostKeyChecking=no -o "
+        "UserKnownHostsFile=/dev/null -o BatchMode=yes -o IdentitiesOnly=yes root@127.0.0.1 -s sftp"
+    )
     yield process, command
     if process.poll() is None:
         process.terminate()
@@ -466,7 +512,9 @@ def test_a_repository_on_sftp_backs_up_and_restores_and_a_lost_host_is_reported(
     from ipynbsrv_tui.service import build_service
 
     process, command = sshd
-    config = backup_config(tmp_path, repository=f"sftp:root@127.0.0.1:{tmp_path / 'remote-repo'}", ssh_command=command)
+    config = backup_config(
+        tmp_path, repository=f"sftp:root@127.0.0.1:{tmp_path / 'remote-repo'}", ssh_command=command
+    )
     backup_service = build_service(config, engine_factory=VersionedRecordingEngine)
     backup_service.create_user(ROOT, "alice", "alice-password")
     _write(_home(backup_service, "alice") / "remote.txt", "over sftp\n", "alice")
@@ -475,7 +523,9 @@ def test_a_repository_on_sftp_backs_up_and_restores_and_a_lost_host_is_reported(
     backup_service.backup_run(ROOT)
     (_home(backup_service, "alice") / "remote.txt").unlink()
     result = backup_service.backup_restore(backup_service.actor_for_username("alice"), "~/remote.txt")
-    assert (_home(backup_service, "alice") / result.target.removeprefix("/home/alice/")).read_text() == "over sftp\n"
+    assert (
+        _home(backup_service, "alice") / result.target.removeprefix("/home/alice/")
+    ).read_text() == "over sftp\n"
     process.terminate()
     process.wait(10)
     with pytest.raises(BackupError):
@@ -492,9 +542,11 @@ def test_the_command_line_lists_browses_and_restores_and_admins_restore_a_whole_
 
     config = backup_service.config
     toml = tmp_path / "config.toml"
-    toml.write_text(f'[database]\npath = "{config.database.resolved_path}"\n[data]\nroot = "{config.data.root}"\n'
-                    f'[backup]\nenabled = true\nrepository = "{config.backup.repository}"\n'
-                    f'password_file = "{config.backup.password_file}"\n')
+    toml.write_text(
+        f'[database]\npath = "{config.database.resolved_path}"\n[data]\nroot = "{config.data.root}"\n'
+        f'[backup]\nenabled = true\nrepository = "{config.backup.repository}"\n'
+        f'password_file = "{config.backup.password_file}"\n'
+    )
 
     def run(*words):
         code = cli.main(["--config", str(toml), "backup", *words])

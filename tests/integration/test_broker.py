@@ -95,7 +95,10 @@ def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     assert bob_view.id not in {v.id for v in listed}
     for index in (2, 3, 4, 5, 6, 7, 8):  # bob's container reads as one that does not exist
         error = run.error(index)
-        assert error == {"type": "NotFound", "message": f"Container {bob_view.id} does not exist (it may have been deleted)."}
+        assert error == {
+            "type": "NotFound",
+            "message": f"Container {bob_view.id} does not exist (it may have been deleted).",
+        }
     for index in (9, 10, 11, 12, 13):
         error = run.error(index)
         assert error["type"] == "NotAuthorized", (index, error)
@@ -124,7 +127,9 @@ def test_authorization_matrix_through_peer_credentials(site, matrix_broker):
     assert root.stop_container(bob_view.id).state == ContainerState.EXITED
     root.delete_container(bob_view.id)
     assert bob_view.id not in {v.id for v in root.list_containers()}
-    assert root.create_container("by-admin", "ipbt-private", owner=alice.name, start=False).owner == alice.name
+    assert (
+        root.create_container("by-admin", "ipbt-private", owner=alice.name, start=False).owner == alice.name
+    )
 
 
 @pytest.mark.host
@@ -151,7 +156,9 @@ def test_live_changes_reach_only_their_owner(site, matrix_broker):
     assert mine.id in seen and theirs.id not in seen
     assert seen <= alices  # a late event of another of her own containers may arrive too; never bob's
     assert all(c.view is None or c.view.owner == alice.name for c in changes)
-    assert all(c.view.token == mine.token for c in changes if c.view is not None and c.container_id == mine.id)
+    assert all(
+        c.view.token == mine.token for c in changes if c.view is not None and c.container_id == mine.id
+    )
     assert f"live changes for {alice.name} from the shared event stream" in broker.log()
     root.delete_container(theirs.id)
 
@@ -184,8 +191,15 @@ def test_a_client_uses_the_broker_only_for_the_installation_its_config_names(sit
     assert refused.connect_error is not None and refused.actor is None and refused.results == []
     message = refused.connect_error["message"]
     assert "\n" not in message
-    for words in ("serves another installation", broker.socket_path, served_database, str(broker.config_path), str(tmp_path / "other.db"),
-                  f"--config {broker.config_path}", "[broker] socket"):
+    for words in (
+        "serves another installation",
+        broker.socket_path,
+        served_database,
+        str(broker.config_path),
+        str(tmp_path / "other.db"),
+        f"--config {broker.config_path}",
+        "[broker] socket",
+    ):
         assert words in message, message
     served = support.run_client(site["lib"], alice.uid, alice.gid, broker.socket_path, ops,
                                 expect=installation(served_database, broker.config_path))
@@ -202,7 +216,9 @@ def test_a_client_uses_the_broker_only_for_the_installation_its_config_names(sit
     created = cli("users", "create", name, "--password-file", "-", stdin="long enough password\n")
     assert created.returncode == 0, created.stderr
     assert name in {row["username"] for row in json.loads(cli("users", "list", "--json").stdout)}
-    assert name not in {view.username for view in root.list_users()}, "the user went into the broker's installation"
+    assert name not in {view.username for view in root.list_users()}, (
+        "the user went into the broker's installation"
+    )
 
 
 @pytest.mark.host
@@ -273,7 +289,9 @@ def test_a_wrongly_typed_call_gets_a_validation_error_and_the_broker_keeps_servi
     with pytest.raises(ValidationError, match="container_id must be int"):
         root.get_container([1])
     assert root.list_users()
-    run = support.as_user(site, broker, accounts["alice"], ("get_container", [[1]], {}), ("list_containers", [], {}))
+    run = support.as_user(
+        site, broker, accounts["alice"], ("get_container", [[1]], {}), ("list_containers", [], {})
+    )
     assert run.error(0)["type"] == "ValidationError"
     assert all(v.owner == accounts["alice"].name for v in run.ok(1))
 
@@ -431,7 +449,9 @@ def test_an_open_tui_keeps_its_owners_notebook_up_and_a_resume_by_login_stays_re
                                       [["watch_for", [held], {}]])
         while time.monotonic() < opened + held - 1:
             assert state() in (ContainerState.STARTING, ContainerState.RUNNING), (
-                f"suspended {time.monotonic() - opened:.1f} s into its owner's session\n{broker.log()[-2000:]}")
+                f"suspended {time.monotonic() - opened:.1f} s into its owner's "
+                f"session\n{broker.log()[-2000:]}"
+            )
             time.sleep(0.2)
         support.finish_client(client, account.uid)
         closed = opened + held  # the client closed its view no earlier than this
@@ -447,7 +467,9 @@ def test_an_open_tui_keeps_its_owners_notebook_up_and_a_resume_by_login_stays_re
                            [["resume_suspended", [], {}]])
         while time.monotonic() < resumed_at + idle - 0.5:
             assert state() == ContainerState.RUNNING, (
-                f"paused again {time.monotonic() - resumed_at:.1f} s after the login resumed it\n{broker.log()[-2000:]}")
+                f"paused again {time.monotonic() - resumed_at:.1f} s after the login resumed "
+                f"it\n{broker.log()[-2000:]}"
+            )
             time.sleep(0.2)
         deadline = time.monotonic() + 6 * idle
         while state() != ContainerState.PAUSED:
@@ -468,7 +490,9 @@ def test_a_paused_notebook_deleted_by_an_admin_leaves_its_owners_live_view_each_
     broker, root, accounts = matrix_broker
     bob = accounts["bob"]
     rounds, held = 6, 45
-    watcher = support.start_client(site["lib"], bob.uid, bob.gid, broker.socket_path, [["watch_for", [held], {}]])
+    watcher = support.start_client(
+        site["lib"], bob.uid, bob.gid, broker.socket_path, [["watch_for", [held], {}]]
+    )
     deleted = []
     try:
         support.wait_for_line(watcher, "watching")
@@ -490,8 +514,10 @@ def test_a_paused_notebook_deleted_by_an_admin_leaves_its_owners_live_view_each_
     changes = run.ok(0)
     for container_id in deleted:
         seen = [c for c in changes if c.container_id == container_id]
-        assert seen, (f"container {container_id}: the owner's view never heard of it ({len(changes)} changes in all: "
-                      f"{[(c.container_id, c.action) for c in changes]}; deleted {deleted})")
+        assert seen, (
+            f"container {container_id}: the owner's view never heard of it ({len(changes)} changes in all: "
+            f"{[(c.container_id, c.action) for c in changes]}; deleted {deleted})"
+        )
         last = seen[-1]
         assert last.view is None, f"container {container_id}: the owner's view ends with {last.action}, " \
                                   f"{last.view.state if last.view else None}"
@@ -513,7 +539,9 @@ def test_serve_refuses_a_second_broker_on_the_same_socket(matrix_broker):
 
 
 @pytest.mark.host
-def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(site, matrix_broker, docker_client):
+def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(
+    site, matrix_broker, docker_client
+):
     broker, root, accounts = matrix_broker
     bob, alice = accounts["bob"], accounts["alice"]
     watch = root.watch_containers()
@@ -538,8 +566,14 @@ def test_readiness_reaches_watching_clients_and_a_login_resumes_only_ones_own(si
 
         root.suspend_container(view.id)
         assert root.suspended_memory().count >= 1
-        others = support.as_user(site, broker, alice, ("resume_suspended", [], {}), ("suspended_memory", [], {}),
-                         ("stop_suspended", [], {}))
+        others = support.as_user(
+            site,
+            broker,
+            alice,
+            ("resume_suspended", [], {}),
+            ("suspended_memory", [], {}),
+            ("stop_suspended", [], {}),
+        )
         assert others.ok(0) == []  # alice's login resumes nothing of bob's
         assert others.error(1)["type"] == "NotAuthorized" and others.error(2)["type"] == "NotAuthorized"
         assert root.get_container(view.id).state == ContainerState.PAUSED
@@ -575,7 +609,9 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
 
     joined = support.as_user(site, broker, bob, ("join_group", ["ipbt-open"], {}))
     assert bob.name in joined.ok(0).members
-    alice_inbox = support.as_user(site, broker, alice, ("list_notifications", [], {}), ("unread_count", [], {}))
+    alice_inbox = support.as_user(
+        site, broker, alice, ("list_notifications", [], {}), ("unread_count", [], {})
+    )
     note = alice_inbox.ok(0)[0]
     assert note.message == f"{bob.name} joined ipbt-open." and alice_inbox.ok(1) >= 1
 
@@ -650,7 +686,9 @@ def test_collaboration_matrix_through_peer_credentials(site, matrix_broker):
     assert set(shared.notified) == {alice.name, bob.name}
     assert root.delete_share("ipbtthesis", data="delete").removed
     root.delete_collab_group("ipbt-lab")
-    after = support.as_user(site, broker, bob, ("collab_group", ["ipbt-lab"], {}), ("get_share", ["ipbtthesis"], {}))
+    after = support.as_user(
+        site, broker, bob, ("collab_group", ["ipbt-lab"], {}), ("get_share", ["ipbtthesis"], {})
+    )
     assert after.error(0)["type"] == after.error(1)["type"] == "NotFound"
 
 
@@ -666,16 +704,18 @@ def test_collaboration_trust_through_peer_credentials(site, matrix_broker):
         if not group.is_personal and bob.name in group.members:
             root.remove_collab_member(group.name, bob.name)
     run = support.as_user(
-        site, broker, alice,
-        ("create_collab_group", ["ipbt-c20"], {}),                                        # 0
-        ("create_share", ["ipbtc20"], {"description": "\x1b]0;PWNED\x07\x1b[2J"}),        # 1 refused
-        ("create_share", ["ipbtc20"], {"description": "plain"}),                          # 2
-        ("grant_share", ["ipbtc20", bob.name], {}),                                       # 3 a stranger
-        ("grant_share", ["ipbtc20", "ipbtnosuch"], {}),                                   # 4 nobody
-        ("add_collab_member", ["ipbt-c20", bob.name], {"admin": True}),                   # 5
-        ("grant_share", ["ipbtc20", bob.name], {}),                                       # 6 now in a group together
-        ("create_collab_group", [bob.name], {}),                                          # 7 bob's personal group
-        ("create_collab_group", ["ipbt-c20"], {}),                                        # 8 a group
+        site,
+        broker,
+        alice,
+        ("create_collab_group", ["ipbt-c20"], {}),  # 0
+        ("create_share", ["ipbtc20"], {"description": "\x1b]0;PWNED\x07\x1b[2J"}),  # 1 refused
+        ("create_share", ["ipbtc20"], {"description": "plain"}),  # 2
+        ("grant_share", ["ipbtc20", bob.name], {}),  # 3 a stranger
+        ("grant_share", ["ipbtc20", "ipbtnosuch"], {}),  # 4 nobody
+        ("add_collab_member", ["ipbt-c20", bob.name], {"admin": True}),  # 5
+        ("grant_share", ["ipbtc20", bob.name], {}),  # 6 now in a group together
+        ("create_collab_group", [bob.name], {}),  # 7 bob's personal group
+        ("create_collab_group", ["ipbt-c20"], {}),  # 8 a group
     )
     run.ok(0)
     assert run.error(1)["type"] == "ValidationError" and "control characters" in run.error(1)["message"]
@@ -683,7 +723,9 @@ def test_collaboration_trust_through_peer_credentials(site, matrix_broker):
     assert run.error(3) == {"type": "NotFound", "message": f"No group named {bob.name!r}."}
     assert run.error(4) == {"type": "NotFound", "message": "No group named 'ipbtnosuch'."}
     assert bob.name in run.ok(5).admins and run.ok(6).group == bob.name
-    taken = {run.error(i)["message"].replace(repr(name), "<name>") for i, name in ((7, bob.name), (8, "ipbt-c20"))}
+    taken = {
+        run.error(i)["message"].replace(repr(name), "<name>") for i, name in ((7, bob.name), (8, "ipbt-c20"))
+    }
     assert taken == {"The name <name> is taken: choose another name."}
 
     co_admin = support.as_user(

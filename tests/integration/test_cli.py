@@ -80,19 +80,29 @@ def password_file(tmp_path) -> Path:
 def test_images_list_register_retire(cli, cli_config, tiny_image):
     assert json.loads(ok(cli("images", "list", "--json"))) == []
     assert "Registered tiny" in ok(cli("images", "register", "tiny", tiny_image, "--memory", "512m"))
-    # Issue 22 item 6: a built folder's name stands for <[build] image_prefix>/<folder>:latest, whatever the prefix.
+    # Issue 22 item 6: a built folder's name stands for <[build] image_prefix>/<folder>:latest, whatever the
+    # prefix.
     prefix, folder = tiny_image.split(":")[0].split("/")
     (cli_config.parent / "dockerfiles" / folder).mkdir(parents=True)
     (cli_config.parent / "dockerfiles" / folder / "Dockerfile").write_text("FROM scratch\n")
-    cli_config.write_text(cli_config.read_text().replace("[build]\n", f'[build]\nimage_prefix = "{prefix}"\n'))
+    cli_config.write_text(
+        cli_config.read_text().replace("[build]\n", f'[build]\nimage_prefix = "{prefix}"\n')
+    )
     assert f"Registered by-folder ({tiny_image})" in ok(cli("images", "register", "by-folder", folder))
     ok(cli("images", "retire", "by-folder"))
 
     [image] = [row for row in json.loads(ok(cli("images", "list", "--json"))) if row["name"] == "tiny"]
-    assert (image["name"], image["ref"], image["memory"], image["is_public"]) == ("tiny", tiny_image, "512m", True)
+    assert (image["name"], image["ref"], image["memory"], image["is_public"]) == (
+        "tiny",
+        tiny_image,
+        "512m",
+        True,
+    )
     assert image["description"] == "tiny test image [/bin/sh -c]"  # from the ipynbsrv.description label
     table = ok(cli("images", "list")).splitlines()
-    assert table[0].split()[:2] == ["NAME", "REF"] and ["tiny", tiny_image] in [line.split()[:2] for line in table[1:]]
+    assert table[0].split()[:2] == ["NAME", "REF"] and ["tiny", tiny_image] in [
+        line.split()[:2] for line in table[1:]
+    ]
 
     assert "is retired" in ok(cli("images", "retire", "tiny"))
     assert json.loads(ok(cli("images", "list", "--active", "--json"))) == []
@@ -104,7 +114,9 @@ def test_images_list_register_retire(cli, cli_config, tiny_image):
     refused(cli("images", "delete", "by-folder", "--yes"), "by-folder")
 
     refused(cli("images", "register", "bad", "Not A Ref"), "'Not A Ref' is not a valid image reference")
-    refused(cli("images", "register", "other", tiny_image, "--notebook-port", "70000"), "70000 is out of range")
+    refused(
+        cli("images", "register", "other", tiny_image, "--notebook-port", "70000"), "70000 is out of range"
+    )
     refused(cli("images", "register", "other", tiny_image, "--memory", "2x"), "'2x' is not valid")
     refused(cli("images", "register", "tiny", tiny_image), "registered already")
     refused(cli("images", "retire", "nosuch"), "No registered image named 'nosuch'")
@@ -115,10 +127,13 @@ def test_images_list_register_retire(cli, cli_config, tiny_image):
 
 
 def _signs_in(config_path: Path, username: str, password: str) -> bool:
-    """Whether the installation's directory accepts that password (in a fresh process: the store is global)."""
-    code = ("import sys; from ipynbsrv_tui.config import load_config; from ipynbsrv_tui.service import build_service\n"
-            "service = build_service(load_config(sys.argv[1]))\n"
-            "try:\n    service.directory.authenticate(sys.argv[2], sys.argv[3])\nexcept Exception:\n    sys.exit(1)\n")
+    """Whether the installation's directory accepts that password (in a fresh process: the store is
+    global)."""
+    code = (
+        "import sys; from ipynbsrv_tui.config import load_config; from ipynbsrv_tui.service import "
+        "build_service\nservice = build_service(load_config(sys.argv[1]))\ntry:\n    "
+        "service.directory.authenticate(sys.argv[2], sys.argv[3])\nexcept Exception:\n    sys.exit(1)\n"
+    )
     return subprocess.run([sys.executable, "-c", code, str(config_path), username, password],
                           capture_output=True, timeout=60).returncode == 0
 
@@ -151,9 +166,13 @@ def test_users_list_create_delete_sync(cli, cli_config, password_file):
     assert json.loads(ok(cli("users", "enable", "alice", "--json")))["active"] is True
     assert ok(cli("users", "password", "alice", "--password-file", "-", stdin="a-new-secret-7\n")) == \
         "Set the password of alice.\n"
-    refused(cli("users", "password", "alice", "--password-file", "-", stdin="short\n"), "at least 8 characters")
+    refused(
+        cli("users", "password", "alice", "--password-file", "-", stdin="short\n"), "at least 8 characters"
+    )
     refused(cli("users", "admin", "nosuch"), "No user 'nosuch'")
-    assert _signs_in(cli_config, "alice", "a-new-secret-7") and not _signs_in(cli_config, "alice", "secret-pass-1")
+    assert _signs_in(cli_config, "alice", "a-new-secret-7") and not _signs_in(
+        cli_config, "alice", "secret-pass-1"
+    )
 
     report = ok(cli("users", "delete", "alice", "--yes", "--data", "delete"))
     assert report.startswith("Deleted user alice (containers: archive, data: delete).")
@@ -184,7 +203,12 @@ def test_containers_create_lifecycle_logs_delete(cli, cli_config, tiny_image, pa
 
     created = json.loads(ok(cli("containers", "create", "nb", "--image", "tiny", "--owner", owner, "--json")))
     # The tiny image serves no Jupyter: it stays `starting`, and JSON says its URL is not ready.
-    assert (created["owner"], created["name"], created["state"], created["ready"]) == (owner, "nb", "starting", False)
+    assert (created["owner"], created["name"], created["state"], created["ready"]) == (
+        owner,
+        "nb",
+        "starting",
+        False,
+    )
     cid = created["id"]
     listed = json.loads(ok(cli("containers", "list", "--json")))
     assert [(c["id"], c["state"]) for c in listed] == [(cid, "starting")]
@@ -241,7 +265,10 @@ def test_lifecycle_commands_take_several_containers_one_line_each(cli, tiny_imag
 def _several_containers_one_line_each(cli, owner: str, ids: list[int]) -> None:
     some = cli("containers", "start", f"{owner}/one", f"#{ids[1]}", f"{owner}/gone")
     assert some.returncode == 1, some.stderr
-    assert some.stdout.splitlines() == [f"{owner}/one (#{ids[0]}) is starting.", f"{owner}/two (#{ids[1]}) is starting."]
+    assert some.stdout.splitlines() == [
+        f"{owner}/one (#{ids[0]}) is starting.",
+        f"{owner}/two (#{ids[1]}) is starting.",
+    ]
     assert some.stderr.splitlines() == [f"ipynbsrv-tui: {owner}/gone: No container {owner}/gone. "
                                         "List them with `ipynbsrv-tui containers list`."]
     states = {c["id"]: c["state"] for c in json.loads(ok(cli("containers", "list", "--json")))}
@@ -256,7 +283,10 @@ def _several_containers_one_line_each(cli, owner: str, ids: list[int]) -> None:
     assert mixed.stderr.startswith(f"ipynbsrv-tui: {owner}/one (#{ids[0]}): suspend failed: ")
     assert len(mixed.stderr.splitlines()) == 1 and "Traceback" not in mixed.stderr
     stopped = ok(cli("containers", "stop", f"{owner}/one", f"{owner}/two"))
-    assert stopped.splitlines() == [f"{owner}/one (#{ids[0]}) is exited.", f"{owner}/two (#{ids[1]}) is exited."]
+    assert stopped.splitlines() == [
+        f"{owner}/one (#{ids[0]}) is exited.",
+        f"{owner}/two (#{ids[1]}) is exited.",
+    ]
 
     none = cli("containers", "restart", f"{owner}/x", f"{owner}/y")
     assert none.returncode == 2 and none.stdout == "" and len(none.stderr.splitlines()) == 2

@@ -39,8 +39,9 @@ def notebook_image(docker_client, base_image, tmp_path_factory):
     folder = tmp_path_factory.mktemp("collab-images")
     config = folder / "config.toml"
     config.write_text(
-        f'[database]\npath = "{folder / "ipynbsrv.db"}"\n[broker]\nsocket = "{folder / "absent.sock"}"\n'
-        f'[build]\ndockerfiles = "{REPO / "dockerfiles"}"\nbase_image = "{base_image}"\nimage_prefix = "{prefix}"\n'
+        f'[database]\npath = "{folder / "ipynbsrv.db"}"\n[broker]\nsocket = '
+        f'"{folder / "absent.sock"}"\n[build]\ndockerfiles = "{REPO / "dockerfiles"}"\nbase_image = '
+        f'"{base_image}"\nimage_prefix = "{prefix}"\n'
     )
     assert cli.main(["--config", str(config), "images", "build", "base-ldap"]) == 0
     (folder / "child").mkdir()
@@ -102,7 +103,9 @@ def command_status(docker_client, docker_id: str, timeout: float = 60) -> dict[s
     pytest.fail(f"the command never ran in {container.name}: {container.logs().decode()[-1500:]}")
 
 
-def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(ldap_service, docker_client, notebook_image):
+def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(
+    ldap_service, docker_client, notebook_image
+):
     ldap_service.register_image(ROOT, "collab", notebook_image, is_public=True)
     ldap_service.create_user(ROOT, "carol", "carol-password")
     alice, bob, carol = (ldap_service.actor_for_username(name) for name in ("alice", "bob", "carol"))
@@ -118,8 +121,12 @@ def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(ldap_ser
     folder = ldap_service.data.share_of("thesis")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o2770 and folder.stat().st_gid == share.gid
 
-    views = {actor.username: ldap_service.create_container(actor, "nb", "collab") for actor in (alice, bob, carol)}
-    uids = {name: (ldap_service.get_user(ROOT, name).uid, ldap_service.get_user(ROOT, name).gid) for name in views}
+    views = {
+        actor.username: ldap_service.create_container(actor, "nb", "collab") for actor in (alice, bob, carol)
+    }
+    uids = {
+        name: (ldap_service.get_user(ROOT, name).uid, ldap_service.get_user(ROOT, name).gid) for name in views
+    }
     statuses = {name: command_status(docker_client, view.docker_id) for name, view in views.items()}
     for name in ("alice", "bob"):
         assert str(share.gid) in statuses[name]["Groups"].split(), statuses[name]
@@ -167,19 +174,28 @@ def test_lab_shares_thesis_and_revoking_it_takes_effect_at_bobs_restart(ldap_ser
     ]
 
 
-def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(ldap_service, docker_client, notebook_image):
+def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(
+    ldap_service, docker_client, notebook_image
+):
     """Issue 20.1: alice's kept `oldproj` is out of the namespace, its gid is not handed out again,
     and carol's new `oldproj` and alice's still-running notebook never see each other's files."""
     ldap_service.register_image(ROOT, "collab", notebook_image, is_public=True)
     ldap_service.create_user(ROOT, "carol", "carol-password")
     alice, carol = (ldap_service.actor_for_username(name) for name in ("alice", "carol"))
-    uids = {name: (ldap_service.get_user(ROOT, name).uid, ldap_service.get_user(ROOT, name).gid) for name in ("alice", "carol")}
+    uids = {
+        name: (ldap_service.get_user(ROOT, name).uid, ldap_service.get_user(ROOT, name).gid)
+        for name in ("alice", "carol")
+    }
 
     old = ldap_service.create_share(alice, "oldproj")
     mine = ldap_service.create_container(alice, "nb", "collab")
     assert str(old.gid) in command_status(docker_client, mine.docker_id)["Groups"].split()
-    code, out = run_as(docker_client, mine.docker_id, *uids["alice"],
-                       "echo alice-secret > /data/shares/oldproj/secret.txt && chmod 660 /data/shares/oldproj/secret.txt")
+    code, out = run_as(
+        docker_client,
+        mine.docker_id,
+        *uids["alice"],
+        "echo alice-secret > /data/shares/oldproj/secret.txt && chmod 660 /data/shares/oldproj/secret.txt",
+    )
     assert code == 0, out
 
     report = ldap_service.delete_share(alice, "oldproj", data="keep")
@@ -202,7 +218,9 @@ def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(ldap_servic
     code, out = run_as(docker_client, mine.docker_id, *uids["alice"],
                        "ls -A /data/shares/oldproj; cat /data/shares/oldproj/note.txt; "
                        "echo more > /data/shares/oldproj/more.txt")
-    assert code != 0 and "Permission denied" in out and "carol-note" not in out and "note.txt\n" not in out, out
+    assert code != 0 and "Permission denied" in out and "carol-note" not in out and "note.txt\n" not in out, (
+        out
+    )
     assert sorted(p.name for p in Path(report.kept).iterdir()) == ["secret.txt"]
     with pytest.raises(NotFound):
         ldap_service.get_share(alice, "oldproj")
@@ -219,7 +237,10 @@ def test_a_kept_shares_files_never_reach_the_next_share_of_that_name(ldap_servic
     prefix = ldap_service.config.build.image_prefix
     assert restarted.image_ref.startswith(f"{prefix}-keep/alice-{mine.id}:")
     labels = docker_client.images.get(restarted.image_ref).labels
-    assert labels["ipynbsrv.kept-from"] == str(mine.id) and labels["ipynbsrv.instance"] == ldap_service.instance_id
+    assert (
+        labels["ipynbsrv.kept-from"] == str(mine.id)
+        and labels["ipynbsrv.instance"] == ldap_service.instance_id
+    )
     leftover = f"{prefix}-keep/alice-{mine.id}:1"
     docker_client.api.commit(restarted.docker_id, *leftover.split(":"))  # a crash between commit and use
     report = ldap_service.reconcile(ROOT)

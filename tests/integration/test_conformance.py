@@ -113,7 +113,9 @@ def _config(tmp: Path, **engine) -> Config:
     )
 
 
-@pytest.fixture(scope="module", params=["docker", pytest.param("swarm", marks=[pytest.mark.swarm, pytest.mark.host])])
+@pytest.fixture(
+    scope="module", params=["docker", pytest.param("swarm", marks=[pytest.mark.swarm, pytest.mark.host])]
+)
 def world(request, tmp_path_factory, docker_client, real_notebook_image):
     from ipynbsrv_tui.service import build_service
 

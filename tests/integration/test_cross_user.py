@@ -1,4 +1,5 @@
-"""Cross-user suite (issue 9): every service call, with every other user's object ids, through the real broker.
+"""Cross-user suite (issue 9): every service call, with every other user's object ids, through the real
+broker.
 
 Alice and Bob are directory users and OS accounts with the same uid; their clients drop to that
 uid before connecting, so the broker knows them from SO_PEERCRED only. The calls are derived
@@ -63,8 +64,12 @@ def world(docker_client):
     suffix = secrets.token_hex(3)
     broker = None
     try:
-        config = support.write_config(folder, port_range=support.free_port_range(), uid_range=support.free_uid_range())
-        broker = support.BrokerProcess(config, str(folder / "run" / "broker.sock"), folder / "broker.log").start()
+        config = support.write_config(
+            folder, port_range=support.free_port_range(), uid_range=support.free_uid_range()
+        )
+        broker = support.BrokerProcess(
+            config, str(folder / "run" / "broker.sock"), folder / "broker.log"
+        ).start()
         root = RemoteSession(broker.socket_path)
         root.register_image("ctu-public", tag, is_public=True)
         root.register_image("ctu-private", tag, is_public=False)
@@ -85,7 +90,9 @@ def world(docker_client):
             broker.stop()
         for account in accounts:
             support.remove_os_account(account.name)
-            for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.owner={account.name}"}):
+            for container in docker_client.containers.list(
+                all=True, filters={"label": f"ipynbsrv.owner={account.name}"}
+            ):
                 container.remove(force=True)
         for image in docker_client.images.list(filters={"label": "ipynbsrv.managed=true"}):
             if any(account.name in t for t in image.tags for account in accounts):
@@ -98,7 +105,9 @@ def _as(world, account, ops) -> support.ClientRun:
     return support.run_client(world["lib"], account.uid, account.gid, world["broker"].socket_path, ops)
 
 
-def _argument_sets(call_name: str, targets: dict[str, list], own: dict[str, object]) -> list[tuple[dict, dict]]:
+def _argument_sets(
+    call_name: str, targets: dict[str, list], own: dict[str, object]
+) -> list[tuple[dict, dict]]:
     """For one call: pairs (kwargs naming another user's object, the same kwargs naming a missing one).
 
     Every parameter that names an object (container_id, snapshot_id, username) takes each of the
@@ -165,9 +174,19 @@ def test_every_call_with_every_other_users_id_reads_as_not_found(world):
         bob_share, bob_group, bob.name, MISSING_USER]
     for index, (call_name, kwargs) in enumerate(expectations):
         with_theirs, with_missing = run.results[2 * index], run.results[2 * index + 1]
-        assert "error" in with_theirs, f"{call_name}({kwargs}) succeeded for another user's object: {with_theirs}"
-        assert _shape(with_theirs, ids) == _shape(with_missing, ids), (call_name, kwargs, with_theirs, with_missing)
-        assert with_theirs["error"]["type"] in ("NotFound", "NotAuthorized", "ValidationError"), (call_name, with_theirs)
+        assert "error" in with_theirs, (
+            f"{call_name}({kwargs}) succeeded for another user's object: {with_theirs}"
+        )
+        assert _shape(with_theirs, ids) == _shape(with_missing, ids), (
+            call_name,
+            kwargs,
+            with_theirs,
+            with_missing,
+        )
+        assert with_theirs["error"]["type"] in ("NotFound", "NotAuthorized", "ValidationError"), (
+            call_name,
+            with_theirs,
+        )
     # nothing of bob's changed; reads that list things show alice none of bob's
     after = {v.id: v for v in root.list_containers()}
     up = {"running", "starting"}  # a notebook is `starting` until it answers, then `running`
@@ -257,8 +276,11 @@ def test_a_swapped_socket_is_refused_on_the_next_connection(world):
     folder.chmod(0o777)
     link, fake, go = folder / "broker.sock", folder / "impostor.sock", folder / "swapped"
     link.symlink_to(world["broker"].socket_path)
-    impostor = subprocess.Popen([support.SYSTEM_PYTHON, "-c", IMPOSTOR, str(bob.uid), str(bob.gid), str(fake)],
-                                stdout=subprocess.PIPE, text=True)
+    impostor = subprocess.Popen(
+        [support.SYSTEM_PYTHON, "-c", IMPOSTOR, str(bob.uid), str(bob.gid), str(fake)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     client = None
     try:
         assert impostor.stdout.readline().strip() == "listening"
@@ -304,7 +326,9 @@ def test_root_and_system_accounts_are_reserved_and_new_ids_skip_the_hosts(world)
         assert fresh.uid != next_uid and fresh.uid > next_uid
         with pytest.raises(Exception, match=f"belongs to the host account {squatter.name!r}"):
             root.create_user(f"ctu{secrets.token_hex(3)}o", "correct horse battery", uid=next_uid)
-        handed = root.create_user(squatter.name, "correct horse battery", uid=next_uid)  # the host account itself
+        handed = root.create_user(
+            squatter.name, "correct horse battery", uid=next_uid
+        )  # the host account itself
         created.append(handed.username)
         assert handed.uid == next_uid
         run = _as(world, squatter, [["list_containers", [], {}]])
@@ -371,18 +395,31 @@ print(json.dumps(latencies), flush=True)
 
 @pytest.mark.host
 def test_unknown_uids_cannot_crowd_out_a_user_and_a_full_broker_says_busy(world):
-    """Issue 20 item 5: eight host accounts that are no directory users each keep 16 connections
-    open and send nothing (128, the broker's maximum) and open again what the broker closes, while
-    alice makes 200 calls, each on a new connection. Their connections close at once (they are answered a refusal), they hold at most two
-    each, and alice's calls stay within the broker's p99 budget (docs/performance.md: 100 ms). When
-    the same calls without the flood miss that budget already (other work on the machine), the
+    """Issue 20 item 5: eight host accounts that are no directory users each keep 16 connections open and
+    send nothing (128, the broker's maximum) and open again what the broker closes, while alice makes 200
+    calls, each on a new connection. Their connections close at once (they are answered a refusal), they
+    hold at most two each, and alice's calls stay within the broker's p99 budget (docs/performance.md: 100
+    ms). When the same calls without the flood miss that budget already (other work on the machine), the
     budget cannot be judged: the test says so and skips that one check."""
     alice = world["alice"]
 
     def timed_calls(count: int) -> list[float]:
         done = subprocess.run(
-            [support.SYSTEM_PYTHON, "-c", TIMED, str(alice.uid), str(alice.gid), world["broker"].socket_path, str(count)],
-            capture_output=True, text=True, timeout=120, cwd="/", env={"PYTHONPATH": str(world["lib"]), "LANG": "C.UTF-8"})
+            [
+                support.SYSTEM_PYTHON,
+                "-c",
+                TIMED,
+                str(alice.uid),
+                str(alice.gid),
+                world["broker"].socket_path,
+                str(count),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+            env={"PYTHONPATH": str(world["lib"]), "LANG": "C.UTF-8"},
+        )
         assert done.returncode == 0, done.stderr
         return sorted(json.loads(done.stdout.splitlines()[-1]))
 
@@ -394,9 +431,24 @@ def test_unknown_uids_cannot_crowd_out_a_user_and_a_full_broker_says_busy(world)
     log_before = len(world["broker"].log())
     try:
         for account in flooders:
-            processes.append(subprocess.Popen(
-                [support.SYSTEM_PYTHON, "-c", FLOOD, str(account.uid), str(account.gid), world["broker"].socket_path,
-                 "30", "16"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/"))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        support.SYSTEM_PYTHON,
+                        "-c",
+                        FLOOD,
+                        str(account.uid),
+                        str(account.gid),
+                        world["broker"].socket_path,
+                        "30",
+                        "16",
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    cwd="/",
+                )
+            )
         for process in processes:
             assert process.stdout.readline().strip() == "flooding", process.stderr.read()
         time.sleep(1.0)  # the flood is on
@@ -416,9 +468,12 @@ def test_unknown_uids_cannot_crowd_out_a_user_and_a_full_broker_says_busy(world)
     p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"alice's list_containers without a flood: p50 {quiet[len(quiet) // 2] * 1000:.1f} ms, "
           f"p99 {quiet[min(len(quiet) - 1, int(len(quiet) * 0.99))] * 1000:.1f} ms")
-    print(f"alice's list_containers under the flood: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
-          f"flood connections opened {sum(f['opened'] for f in floods)}, refused busy {sum(f['refused'] for f in floods)}, "
-          f"longest held {max(max(f['lifetimes'], default=0) for f in floods):.2f} s")
+    print(
+        f"alice's list_containers under the flood: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; flood "
+        f"connections opened {sum(f['opened'] for f in floods)}, refused busy "
+        f"{sum(f['refused'] for f in floods)}, longest held "
+        f"{max(max(f['lifetimes'], default=0) for f in floods):.2f} s"
+    )
     lifetimes = [t for f in floods for t in f["lifetimes"]]
     assert lifetimes and max(lifetimes) < 2.0  # closed at once (after half a second at most for a hello)
     assert all(f["refused"] > 0 for f in floods)  # at most two at a time each

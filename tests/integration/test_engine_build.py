@@ -57,7 +57,9 @@ def test_debconf_noise_is_tolerated_counted_and_the_build_succeeds(engine, base_
         "&& apt-get install -y --no-install-recommends ucf\n"
     )
     tag = tags("debconf")
-    stream = engine.build(context, tag, labels={"ipynbsrv.managed": "true", "ipynbsrv.image": "debconf-test"}, nocache=True)
+    stream = engine.build(
+        context, tag, labels={"ipynbsrv.managed": "true", "ipynbsrv.image": "debconf-test"}, nocache=True
+    )
     events = list(stream)
     summary = stream.summary
 
@@ -75,10 +77,15 @@ def test_debconf_noise_is_tolerated_counted_and_the_build_succeeds(engine, base_
     image = engine.image(tag)
     assert image.id == summary.image_id
     assert image.labels["ipynbsrv.image"] == "debconf-test"
-    print(f"classified debconf build: {summary.seconds:.1f} s, {summary.lines} lines, {summary.tolerated} tolerated")
+    print(
+        f"classified debconf build: {summary.seconds:.1f} s, {summary.lines} lines, {summary.tolerated} "
+        "tolerated"
+    )
 
 
-def test_run_step_exiting_3_fails_with_its_exit_code_and_nothing_is_tagged(engine, base_image, make_context, tags):
+def test_run_step_exiting_3_fails_with_its_exit_code_and_nothing_is_tagged(
+    engine, base_image, make_context, tags
+):
     context = make_context(f"FROM {base_image}\nRUN echo about to fail >&2; exit 3\n")
     tag = tags("exit3")
     stream = engine.build(context, tag, network_mode="none")
@@ -87,7 +94,9 @@ def test_run_step_exiting_3_fails_with_its_exit_code_and_nothing_is_tagged(engin
 
     assert summary.status is BuildStatus.FAILED
     assert summary.exit_code == 3
-    assert "echo about to fail >&2; exit 3" in summary.error and "returned a non-zero code: 3" in summary.error
+    assert (
+        "echo about to fail >&2; exit 3" in summary.error and "returned a non-zero code: 3" in summary.error
+    )
     error = events[-1]
     assert (error.kind, error.exit_code, error.step, error.total_steps) == (K.ERROR, 3, 2, 2)
     assert [e.text for e in events if e.kind is K.STDERR] == ["about to fail"]
@@ -108,7 +117,9 @@ def test_from_a_missing_image_fails_saying_it_is_not_present(engine, make_contex
     assert not engine.image_exists(tag)
 
 
-def test_twenty_thousand_lines_stream_while_the_build_runs_complete_and_in_order(engine, base_image, make_context, tags):
+def test_twenty_thousand_lines_stream_while_the_build_runs_complete_and_in_order(
+    engine, base_image, make_context, tags
+):
     context = make_context(f"FROM {base_image}\nRUN seq -f 'line %.0f' 1 20000 && sleep 2\n")
     stream = engine.build(context, tags("lines"), network_mode="none", nocache=True)
     arrivals: list[tuple[float, str]] = []
@@ -173,7 +184,9 @@ TWO_STAGES = (
 )
 
 
-def test_a_stopped_multi_stage_build_is_cancelled_moves_no_tag_and_leaves_no_image(engine, base_image, make_context, tags):
+def test_a_stopped_multi_stage_build_is_cancelled_moves_no_tag_and_leaves_no_image(
+    engine, base_image, make_context, tags
+):
     """Issue 28, bug 1: the first stage's image (reported before the second stage runs) is
     neither the result nor left behind as a <none> image when the build is stopped."""
     tag = tags("cancel-stages")
@@ -226,14 +239,18 @@ def _stage_image(engine, base_image, make_context, tag: str, label: str = "") ->
     return stream.stage_images[0]
 
 
-def test_a_builds_builder_stage_image_is_removed_when_it_ends(notebook_service, root_actor, base_image, engine, tags):
+def test_a_builds_builder_stage_image_is_removed_when_it_ends(
+    notebook_service, root_actor, base_image, engine, tags
+):
     """Issue 22, item 8: a multi-stage build (the notebook images' venv stage) left its builder
     stage as an untagged image of hundreds of MB after every build."""
     folder = Path(notebook_service.config.build.dockerfiles) / "twostage"
     folder.mkdir(parents=True)
     (folder / "Dockerfile").write_text(BUILDER_STAGE.format(nonce=uuid.uuid4().hex, label=""))
     tag = tags("twostage")
-    handle = notebook_service.build_image(root_actor, "twostage", tag=tag, build_args={"BASE_IMAGE": base_image})
+    handle = notebook_service.build_image(
+        root_actor, "twostage", tag=tag, build_args={"BASE_IMAGE": base_image}
+    )
     layers, steps = [], 0
     for event in handle:
         steps += event.kind is K.STEP
@@ -264,11 +281,16 @@ def test_reconcile_removes_the_leftovers_a_build_recorded_and_nothing_else(
         build = Build.create(image_ref="x:1", context="/x", status="failed",
                              images=",".join([ours, other, tagged]))
         report = notebook_service.reconcile(root_actor)
-        assert f"build #{build.id}: removed its leftover untagged image {ours.removeprefix('sha256:')[:12]}" in report.repaired
+        assert (
+            f"build #{build.id}: removed its leftover untagged image {ours.removeprefix('sha256:')[:12]}"
+            in report.repaired
+        )
         assert not engine.image_exists(ours)
         assert engine.image_exists(unrecorded) and engine.image_exists(other) and engine.image_exists(tagged)
         assert Build.get_by_id(build.id).images == ""
-        assert not [line for line in notebook_service.reconcile(root_actor).repaired if "leftover untagged" in line]
+        assert not [
+            line for line in notebook_service.reconcile(root_actor).repaired if "leftover untagged" in line
+        ]
     finally:
         for image in (unrecorded, other):
             try:

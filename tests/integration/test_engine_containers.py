@@ -83,7 +83,9 @@ def cleanup(engine):
             continue
 
 
-def collect_events(engine: DockerEngine, since: float, container_id: str, wanted: set[str], timeout: float = 20) -> list[str]:
+def collect_events(
+    engine: DockerEngine, since: float, container_id: str, wanted: set[str], timeout: float = 20
+) -> list[str]:
     """Actions of `container_id` from `since` on, until every wanted action was seen (or timeout)."""
     actions: list[str] = []
     stream = engine.events(since=since)
@@ -109,14 +111,25 @@ def test_container_lifecycle_with_labels_stable_port_and_events(engine, spec_for
 
     created = engine.create(spec)
     cleanup["containers"].append(created.id)
-    assert (created.name, created.state, created.owner, created.store_id) == (spec.name, ContainerState.CREATED, owner, 42)
+    assert (created.name, created.state, created.owner, created.store_id) == (
+        spec.name,
+        ContainerState.CREATED,
+        owner,
+        42,
+    )
     assert created.labels["ipynbsrv.image"] == "debian-test"
     assert created.ports == {"8888/tcp": spec.host_port}
     host_config = engine.client.api.inspect_container(created.id)["HostConfig"]
     assert host_config["SecurityOpt"] == ["no-new-privileges"]
     assert host_config["CapDrop"] == ["ALL"] and set(host_config["CapAdd"]) == set(KEPT_CAPABILITIES)
-    assert (host_config["Memory"], host_config["NanoCpus"], host_config["PidsLimit"]) == (64 * 1024**2, 500_000_000, 64)
-    assert host_config["PortBindings"]["8888/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(spec.host_port)}]
+    assert (host_config["Memory"], host_config["NanoCpus"], host_config["PidsLimit"]) == (
+        64 * 1024**2,
+        500_000_000,
+        64,
+    )
+    assert host_config["PortBindings"]["8888/tcp"] == [
+        {"HostIp": "127.0.0.1", "HostPort": str(spec.host_port)}
+    ]
 
     engine.start(created.id)
     running = engine.inspect(created.id)
@@ -138,7 +151,9 @@ def test_container_lifecycle_with_labels_stable_port_and_events(engine, spec_for
 
     stopping = time.monotonic()
     engine.stop(created.id, timeout=5)
-    assert time.monotonic() - stopping < 4, "SIGTERM should stop the container, not the SIGKILL after the timeout"
+    assert time.monotonic() - stopping < 4, (
+        "SIGTERM should stop the container, not the SIGKILL after the timeout"
+    )
     stopped = engine.inspect(created.id)
     assert (stopped.state, stopped.exit_code) == (ContainerState.EXITED, 0)
     assert stopped.ports == {"8888/tcp": spec.host_port}
@@ -223,7 +238,15 @@ def test_docker_host_at_a_dead_socket_is_a_clear_error_and_the_cli_prints_one_li
     env["DOCKER_HOST"] = url
     env["PYTHONPATH"] = str(Path(ipynbsrv_tui.__file__).resolve().parents[1])
     cli = subprocess.run(
-        [sys.executable, "-m", "ipynbsrv_tui.cli", "images", "bootstrap-base", "--tag", "ipynbsrv-test/never:1"],
+        [
+            sys.executable,
+            "-m",
+            "ipynbsrv_tui.cli",
+            "images",
+            "bootstrap-base",
+            "--tag",
+            "ipynbsrv-test/never:1",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -1,4 +1,5 @@
-"""Fault suite (issue 9 item 7): processes and the engine fail mid-change; reconcile makes store and engine agree.
+"""Fault suite (issue 9 item 7): processes and the engine fail mid-change; reconcile makes store and engine
+agree.
 
 The shared engine is never killed or stalled: the service under test reaches it through a Unix
 socket proxy owned by the test (`EngineProxy`), which can hold a create request (the engine
@@ -100,9 +101,10 @@ def faulty(tmp_path, docker_client, tiny_image):
     config_path = folder / "config.toml"
     ports = support.free_port_range()
     config_path.write_text(
-        f'[database]\npath = "{folder / "ipynbsrv.db"}"\n[docker]\nurl = "unix://{proxy.path}"\n'
-        f'[data]\nroot = "{folder / "data"}"\n[notebooks]\nport_range = [{ports[0]}, {ports[1]}]\nstop_timeout = 2\n'
-        f'[broker]\nsocket = "{folder / "run" / "broker.sock"}"\nreconcile_interval = 3600\n'
+        f'[database]\npath = "{folder / "ipynbsrv.db"}"\n[docker]\nurl = '
+        f'"unix://{proxy.path}"\n[data]\nroot = "{folder / "data"}"\n[notebooks]\nport_range = '
+        f'[{ports[0]}, {ports[1]}]\nstop_timeout = 2\n[broker]\nsocket = '
+        f'"{folder / "run" / "broker.sock"}"\nreconcile_interval = 3600\n'
     )
     (folder / "run").mkdir()
     from ipynbsrv_tui.config import load_config
@@ -111,13 +113,22 @@ def faulty(tmp_path, docker_client, tiny_image):
     service = build_service(config.replace(docker={"url": ""}))  # the test's own view: straight to the engine
     service.create_user(ROOT, "alice", "alice-password")
     service.register_image(ROOT, "tiny", tiny_image, is_public=True)
-    others = docker_client.containers.create(tiny_image, labels={"ipynbsrv.managed": "true", "ipynbsrv.instance": "other",
-                                                                 "ipynbsrv.owner": "alice", "ipynbsrv.container": "1"})
+    others = docker_client.containers.create(
+        tiny_image,
+        labels={
+            "ipynbsrv.managed": "true",
+            "ipynbsrv.instance": "other",
+            "ipynbsrv.owner": "alice",
+            "ipynbsrv.container": "1",
+        },
+    )
     yield {"folder": folder, "proxy": proxy, "config": config_path, "service": service}
     proxy.close()
     others.reload()  # another installation's object was never touched
     others.remove(force=True)
-    for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.instance={service.instance_id}"}):
+    for container in docker_client.containers.list(
+        all=True, filters={"label": f"ipynbsrv.instance={service.instance_id}"}
+    ):
         container.remove(force=True)
     close_database()
     shutil.rmtree(folder, ignore_errors=True)
@@ -133,7 +144,9 @@ def _agree(service, docker_client) -> None:
     from ipynbsrv_tui.store.models import Container
 
     rows = {row.id: row for row in Container.select()}
-    engine = docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.instance={service.instance_id}"})
+    engine = docker_client.containers.list(
+        all=True, filters={"label": f"ipynbsrv.instance={service.instance_id}"}
+    )
     by_row = {int(c.labels["ipynbsrv.container"]): c for c in engine}
     assert set(by_row) == set(rows), (set(by_row), set(rows))
     for row_id, row in rows.items():
@@ -143,7 +156,8 @@ def _agree(service, docker_client) -> None:
 
 @pytest.mark.parametrize("hold", ["request", "response"])
 def test_a_client_killed_while_the_engine_stalls_a_create(faulty, docker_client, hold):
-    """request: the engine never made it → reconcile rolls the row back; response: it did → reconcile finishes it."""
+    """request: the engine never made it → reconcile rolls the row back; response: it did → reconcile
+    finishes it."""
     from ipynbsrv_tui.store.models import Container
 
     service, proxy = faulty["service"], faulty["proxy"]
@@ -227,8 +241,11 @@ def test_a_full_file_system_refuses_clearly_and_loses_nothing(tmp_path, docker_c
     service = None
     try:
         ports = support.free_port_range()
-        config = Config().replace(database={"path": str(root_dir / "ipynbsrv.db")}, data={"root": str(root_dir / "data")},
-                                  notebooks={"port_range": ports})
+        config = Config().replace(
+            database={"path": str(root_dir / "ipynbsrv.db")},
+            data={"root": str(root_dir / "data")},
+            notebooks={"port_range": ports},
+        )
         service = build_service(config)
         service.create_user(ROOT, "alice", "alice-password")
         service.register_image(ROOT, "tiny", tiny_image, is_public=True)
@@ -244,7 +261,9 @@ def test_a_full_file_system_refuses_clearly_and_loses_nothing(tmp_path, docker_c
         service.reconcile(ROOT)
         names = {v.name for v in service.list_containers(ROOT)}
         assert "kept" in names
-        engine = docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.instance={service.instance_id}"})
+        engine = docker_client.containers.list(
+            all=True, filters={"label": f"ipynbsrv.instance={service.instance_id}"}
+        )
         assert {c.id for c in engine} == {v.docker_id for v in service.list_containers(ROOT)}
         assert kept.id in {v.id for v in service.list_containers(ROOT)}
         assert all(not row.worker for row in Container.select())
@@ -269,8 +288,10 @@ def test_a_build_killed_mid_step_is_cleaned_up_by_reconcile(tmp_path, docker_cli
     folder.mkdir(parents=True)
     (folder / "Dockerfile").write_text(f"FROM {tiny_image}\nRUN echo step-started && sleep 60\n")
     config_path = tmp_path / "config.toml"
-    config_path.write_text(f'[database]\npath = "{tmp_path / "ipynbsrv.db"}"\n[data]\nroot = "{tmp_path / "data"}"\n'
-                           f'[build]\ndockerfiles = "{tmp_path / "dockerfiles"}"\nwheelhouse = false\n')
+    config_path.write_text(
+        f'[database]\npath = "{tmp_path / "ipynbsrv.db"}"\n[data]\nroot = "{tmp_path / "data"}"\n'
+        f'[build]\ndockerfiles = "{tmp_path / "dockerfiles"}"\nwheelhouse = false\n'
+    )
     service = build_service(load_config(config_path))
     tag = f"ipynbsrv-test/killed-build-{os.getpid()}:latest"
     cli = _cli(config_path, "images", "build", "slow", "--tag", tag)

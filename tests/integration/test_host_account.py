@@ -18,7 +18,10 @@ import pytest
 
 from . import broker_support as support
 
-pytestmark = [pytest.mark.host, pytest.mark.skipif(os.geteuid() != 0, reason="creates host accounts: run as root")]
+pytestmark = [
+    pytest.mark.host,
+    pytest.mark.skipif(os.geteuid() != 0, reason="creates host accounts: run as root"),
+]
 
 
 @pytest.fixture
@@ -56,8 +59,19 @@ def create(site, username: str, password: str = "correct horse battery", *extra:
 
 def directory_users(site) -> list[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(site["config"]), "users", "list", "--json"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "ipynbsrv_tui.cli",
+            "--config",
+            str(site["config"]),
+            "users",
+            "list",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [user["username"] for user in json.loads(result.stdout)]
 
@@ -107,7 +121,9 @@ def test_a_taken_uid_is_refused_and_nothing_is_left(site):
     try:
         for number, uid in enumerate(range(first, last + 1)):
             name = f"{site['other'][:-1]}{number}"
-            subprocess.run(["useradd", "--no-create-home", "--no-user-group", "--uid", str(uid), name], check=True)
+            subprocess.run(
+                ["useradd", "--no-create-home", "--no-user-group", "--uid", str(uid), name], check=True
+            )
             made.append(name)
         result = create(site, site["user"])
         assert result.returncode == 2, result.stdout
@@ -122,8 +138,20 @@ def test_a_taken_uid_is_refused_and_nothing_is_left(site):
 
 def test_without_a_password_and_without_a_terminal_it_says_how(site):
     result = subprocess.run(
-        [sys.executable, "-m", "ipynbsrv_tui.cli", "--config", str(site["config"]), "users", "create", site["user"]],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ipynbsrv_tui.cli",
+            "--config",
+            str(site["config"]),
+            "users",
+            "create",
+            site["user"],
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert "--password-file" in result.stderr and "stdin" in result.stderr
@@ -132,7 +160,9 @@ def test_without_a_password_and_without_a_terminal_it_says_how(site):
 def test_the_directory_skips_a_uid_the_host_uses(site):
     """DESIGN §7: the first uid of the range belongs to a host account, so the next one is taken."""
     first, _ = site["range"]
-    subprocess.run(["useradd", "--no-create-home", "--no-user-group", "--uid", str(first), site["other"]], check=True)
+    subprocess.run(
+        ["useradd", "--no-create-home", "--no-user-group", "--uid", str(first), site["other"]], check=True
+    )
     result = create(site, site["user"])
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["uid"] == first + 1 == pwd.getpwnam(site["user"]).pw_uid

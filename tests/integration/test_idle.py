@@ -47,9 +47,11 @@ def notebook_image(docker_client, engine, base_image, tmp_path_factory) -> str:
             continue
     folder = tmp_path_factory.mktemp("idle-build")
     config = folder / "config.toml"
-    config.write_text(f'[database]\npath = "{folder / "build.db"}"\n[broker]\nsocket = "{folder / "absent.sock"}"\n'
-                      f'[build]\ndockerfiles = "{REPO / "dockerfiles"}"\n'
-                      f'base_image = "{base_image}"\nimage_prefix = "ipynbsrv-test"\n')
+    config.write_text(
+        f'[database]\npath = "{folder / "build.db"}"\n[broker]\nsocket = "{folder / "absent.sock"}"\n'
+        f'[build]\ndockerfiles = "{REPO / "dockerfiles"}"\n'
+        f'base_image = "{base_image}"\nimage_prefix = "ipynbsrv-test"\n'
+    )
     assert cli.main(["--config", str(config), "images", "build", "ipython3-notebook"]) == 0
     return CANDIDATES[1]
 
@@ -79,7 +81,9 @@ def notebook(notebook_service, root_actor, people, notebook_image):
 
     def make(name: str):
         view = notebook_service.create_container(people["alice"], name, "py3")
-        assert view.state == ContainerState.STARTING and not view.ready, "Jupyter cannot answer within the create"
+        assert view.state == ContainerState.STARTING and not view.ready, (
+            "Jupyter cannot answer within the create"
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             view = notebook_service.get_container(people["alice"], view.id)
@@ -128,13 +132,17 @@ def test_idle_notebook_is_suspended_keeps_its_kernel_on_return_and_the_second_ti
     with _channel(view, kernel["id"]) as channel:
         channel.execute("answer = 41 + 1")
 
-    assert notebook_service.cull_idle(root_actor, now=_later(IDLE / 2)).suspended == ()  # not idle long enough
+    assert (
+        notebook_service.cull_idle(root_actor, now=_later(IDLE / 2)).suspended == ()
+    )  # not idle long enough
     report = notebook_service.cull_idle(root_actor, now=_later(IDLE + 5))
     assert [line.split(":")[0] for line in report.suspended] == ["alice/lab"] and report.stopped == ()
     assert _engine_status(docker_client, view) == "paused"
     assert notebook_service.get_container(alice, view.id).state == ContainerState.PAUSED
     assert notebook_service.suspended_memory(root_actor).count == 1
-    assert notebook_service.suspended_memory(root_actor).bytes > 10 * 1024**2, "a paused Jupyter holds its memory"
+    assert notebook_service.suspended_memory(root_actor).bytes > 10 * 1024**2, (
+        "a paused Jupyter holds its memory"
+    )
 
     # The owner comes back: their login resumes it, and the kernel still holds the variable.
     started = time.perf_counter()
@@ -153,7 +161,9 @@ def test_idle_notebook_is_suspended_keeps_its_kernel_on_return_and_the_second_ti
     assert [line.split(":")[0] for line in report.stopped] == ["alice/lab"]
     assert _engine_status(docker_client, view) == "exited"
     assert notebook_service.get_container(alice, view.id).state == ContainerState.EXITED
-    assert notebook_service.resume_suspended(alice) == [], "a stopped notebook is started as usual, not resumed"
+    assert notebook_service.resume_suspended(alice) == [], (
+        "a stopped notebook is started as usual, not resumed"
+    )
     assert notebook_service.start_container(alice, view.id).state == ContainerState.STARTING
 
 
@@ -187,8 +197,9 @@ def test_a_busy_kernel_is_never_idle(notebook_service, root_actor, notebook, doc
     finally:
         channel.sock.close()
     # Done computing: now the same round suspends it.
-    assert [line.split(":")[0] for line in notebook_service.cull_idle(root_actor, now=_later(3600)).suspended] == [
-        "alice/busy"]
+    assert [
+        line.split(":")[0] for line in notebook_service.cull_idle(root_actor, now=_later(3600)).suspended
+    ] == ["alice/busy"]
     assert _engine_status(docker_client, view) == "paused"
 
 

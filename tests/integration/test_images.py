@@ -75,7 +75,9 @@ def build_image(engine, docker_client, images_config):
         code = cli.main(["--config", str(images_config), "images", "build", folder])
         timings[folder] = time.monotonic() - started
         if code != 0:
-            pytest.fail(f"`ipynbsrv-tui images build {folder}` exited {code} (its log is in the captured output)")
+            pytest.fail(
+                f"`ipynbsrv-tui images build {folder}` exited {code} (its log is in the captured output)"
+            )
         return f"{PREFIX}/{folder}:latest"
 
     yield build
@@ -102,7 +104,9 @@ def ipython2_image(build_image, engine) -> str:
     return build_image("ipython2-notebook")
 
 
-def test_all_three_images_build_and_carry_their_registration_labels(engine, base_ldap_image, ipython3_image, ipython2_image):
+def test_all_three_images_build_and_carry_their_registration_labels(
+    engine, base_ldap_image, ipython3_image, ipython2_image
+):
     base = engine.image(base_ldap_image)
     assert base.labels["ipynbsrv.registrable"] == "false"
     assert base.labels["ipynbsrv.folder"] == "base-ldap"
@@ -163,7 +167,9 @@ def exec_out(container, command: list[str], user: str = "") -> tuple[int, str]:
 def su_with_password(docker_client, container, as_uid: int, target: str, password: str) -> tuple[int, str]:
     """Run `su -c 'id -un' target` on a pseudo-terminal as uid `as_uid`, typing `password`."""
     api = docker_client.api
-    created = api.exec_create(container.id, ["su", "-c", "id -un", target], stdin=True, tty=True, user=str(as_uid))
+    created = api.exec_create(
+        container.id, ["su", "-c", "id -un", target], stdin=True, tty=True, user=str(as_uid)
+    )
     sock = api.exec_start(created["Id"], tty=True, socket=True)._sock
     sock.settimeout(15)
     output = b""
@@ -199,7 +205,9 @@ def process_uids(container, program: str) -> list[int]:
     """The uids of the container's processes running `program` (the command or its script)."""
     top = container.top(ps_args="-eo pid,uid,args")  # the engine needs the pid column
     return [
-        int(uid) for _pid, uid, args in top["Processes"] if any(w.rsplit("/", 1)[-1] == program for w in args.split()[:2])
+        int(uid)
+        for _pid, uid, args in top["Processes"]
+        if any(w.rsplit("/", 1)[-1] == program for w in args.split()[:2])
     ]
 
 
@@ -210,7 +218,9 @@ def process_uids(container, program: str) -> list[int]:
 def ldap_container(docker_client, base_ldap_image, slapd) -> Iterator[tuple[object, int]]:
     """base-ldap with LDAP_URI at the test slapd and sshd on a free loopback port."""
     if shutil.which("ssh") is None or shutil.which("sshpass") is None:
-        unavailable("docker", "the ssh tests need `ssh` and `sshpass` (apt-get install openssh-client sshpass)")
+        unavailable(
+            "docker", "the ssh tests need `ssh` and `sshpass` (apt-get install openssh-client sshpass)"
+        )
     port = free_port()
     environment = {
         "OWNER": "alice", "LDAP_URI": slapd.uri, "LDAP_BASE": slapd.base_dn,
@@ -242,7 +252,9 @@ def test_root_login_fails_with_any_password(docker_client, ldap_container, slapd
     alice = slapd.users["alice"]
     passwords = ("", "root", alice.password)
     with ThreadPoolExecutor(6) as pool:  # every refusal waits out PAM's failure delay: in parallel
-        su_tries = [pool.submit(su_with_password, docker_client, container, alice.uid, "root", p) for p in passwords]
+        su_tries = [
+            pool.submit(su_with_password, docker_client, container, alice.uid, "root", p) for p in passwords
+        ]
         ssh_tries = [pool.submit(ssh, port, "root", p or "x") for p in passwords]
         for password, attempt in zip(passwords, su_tries, strict=True):
             code, output = attempt.result()
@@ -289,10 +301,17 @@ def test_without_owner_the_container_refuses_to_start_and_says_why(docker_client
     {"OWNER": "carol", "NB_UID": "3001", "NB_GID": "4294967295"},
     {"OWNER": "carol;id", "NB_UID": "3001"},
 ], ids=["owner-root", "uid-00", "uid-minus-1", "gid-0", "gid-00", "gid-minus-1", "owner-odd"])
-def test_root_ids_in_any_spelling_are_refused_before_the_command_runs(docker_client, base_ldap_image, environment):
+def test_root_ids_in_any_spelling_are_refused_before_the_command_runs(
+    docker_client, base_ldap_image, environment
+):
     container = docker_client.containers.run(
-        base_ldap_image, ["id"], name=f"ipynbsrv-test-img-ids-{os.getpid()}-{secrets.token_hex(3)}", detach=True,
-        network_mode="none", environment=environment, labels={"ipynbsrv-test": "images"},
+        base_ldap_image,
+        ["id"],
+        name=f"ipynbsrv-test-img-ids-{os.getpid()}-{secrets.token_hex(3)}",
+        detach=True,
+        network_mode="none",
+        environment=environment,
+        labels={"ipynbsrv-test": "images"},
     )
     try:
         result = container.wait(timeout=60)
@@ -303,10 +322,16 @@ def test_root_ids_in_any_spelling_are_refused_before_the_command_runs(docker_cli
     assert "uid=" not in logs, logs
 
 
-def test_an_owner_name_with_a_line_break_is_refused_before_any_file_is_written(docker_client, base_ldap_image):
+def test_an_owner_name_with_a_line_break_is_refused_before_any_file_is_written(
+    docker_client, base_ldap_image
+):
     container = docker_client.containers.run(
-        base_ldap_image, ["id"], name=f"ipynbsrv-test-img-nl-{os.getpid()}-{secrets.token_hex(3)}", detach=True,
-        network_mode="none", environment={"OWNER": "carol\nroot", "NB_UID": "3001"},
+        base_ldap_image,
+        ["id"],
+        name=f"ipynbsrv-test-img-nl-{os.getpid()}-{secrets.token_hex(3)}",
+        detach=True,
+        network_mode="none",
+        environment={"OWNER": "carol\nroot", "NB_UID": "3001"},
         labels={"ipynbsrv-test": "images"},
     )
     try:
@@ -340,12 +365,20 @@ class Notebook:
     """A running notebook container reached on the host network: its URL prefix and token."""
 
     def __init__(self, container, port: int, base_url: str, token: str, home: Path) -> None:
-        self.container, self.port, self.base_url, self.token, self.home = container, port, base_url, token, home
+        self.container, self.port, self.base_url, self.token, self.home = (
+            container,
+            port,
+            base_url,
+            token,
+            home,
+        )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{self.base_url}{path}"
 
-    def request(self, method: str, path: str, body: dict | None = None, token: str | None = "") -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: dict | None = None, token: str | None = ""
+    ) -> tuple[int, dict]:
         headers = {"Content-Type": "application/json"}
         token = self.token if token == "" else token
         if token:
@@ -372,7 +405,9 @@ def notebook(docker_client, image: str, slapd, tmp_path_factory, role: str) -> I
         "LDAP_URI": slapd.uri, "LDAP_BASE": slapd.base_dn,
         "NOTEBOOK_PORT": str(port), "BASE_URL": base_url, "JUPYTER_TOKEN": token,
     }
-    with running(docker_client, image, role, environment, {str(home): {"bind": "/home/alice", "mode": "rw"}}) as container:
+    with running(
+        docker_client, image, role, environment, {str(home): {"bind": "/home/alice", "mode": "rw"}}
+    ) as container:
         served = Notebook(container, port, base_url, token, home)
         deadline = time.monotonic() + 90
         while not _answers(served):

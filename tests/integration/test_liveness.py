@@ -37,7 +37,9 @@ def _broker(site, name: str, socket_path: Path | None = None) -> support.BrokerP
     config = support.write_config(folder, port_range=site["port_range"], uid_range=support.free_uid_range())
     if socket_path is not None:
         config.write_text(config.read_text().replace(str(folder / "run" / "broker.sock"), str(socket_path)))
-    return support.BrokerProcess(config, str(socket_path or folder / "run" / "broker.sock"), folder / "broker.log")
+    return support.BrokerProcess(
+        config, str(socket_path or folder / "run" / "broker.sock"), folder / "broker.log"
+    )
 
 
 @pytest.mark.host
@@ -47,7 +49,9 @@ def test_broker_makes_its_socket_folder_and_logs_refusals_with_timestamps(site):
     try:
         folder = socket_path.parent
         info = folder.stat()
-        assert stat.S_IMODE(info.st_mode) == 0o755 and info.st_uid == 0, "the broker makes its folder 0755 root"
+        assert stat.S_IMODE(info.st_mode) == 0o755 and info.st_uid == 0, (
+            "the broker makes its folder 0755 root"
+        )
         root = RemoteSession(broker.socket_path)
         view = root.create_user(f"{site['names']['bob']}l", "correct horse battery")
         account = support.add_os_account(view.username, view.uid)
@@ -59,10 +63,14 @@ def test_broker_makes_its_socket_folder_and_logs_refusals_with_timestamps(site):
     finally:
         assert broker.stop() == 0
     lines = [line for line in broker.log().splitlines() if line.strip()]
-    assert lines and all(TIMESTAMP.match(line) for line in lines), [x for x in lines if not TIMESTAMP.match(x)][:3]
+    assert lines and all(TIMESTAMP.match(line) for line in lines), [
+        x for x in lines if not TIMESTAMP.match(x)
+    ][:3]
     refusals = [line for line in lines if "ipynbsrv.audit: refused" in line]
     assert any(f"refused {view.username} (uid {view.uid}): reconcile" in line for line in refusals), refusals
-    assert any(f"refused {view.username} (uid {view.uid}): user.delete root" in line for line in refusals), refusals
+    assert any(f"refused {view.username} (uid {view.uid}): user.delete root" in line for line in refusals), (
+        refusals
+    )
 
 
 async def test_header_says_the_broker_is_lost_within_2s_and_up_stops_pretending(site, docker_client):
@@ -78,8 +86,15 @@ async def test_header_says_the_broker_is_lost_within_2s_and_up_stops_pretending(
     app = IpynbsrvApp(config, root)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            await support.seconds_until(pilot, lambda: "engine ✓" in support.status_line(app) and nb.id in app.book.views
-                         and app.book.views[nb.id].state == ContainerState.RUNNING, 20)
+            await support.seconds_until(
+                pilot,
+                lambda: (
+                    "engine ✓" in support.status_line(app)
+                    and nb.id in app.book.views
+                    and app.book.views[nb.id].state == ContainerState.RUNNING
+                ),
+                20,
+            )
             screen = app.screen
             assert screen.row_cells(nb.id)[7] not in ("", "?")
             broker.process.send_signal(signal.SIGKILL)  # gone without a goodbye
@@ -88,12 +103,19 @@ async def test_header_says_the_broker_is_lost_within_2s_and_up_stops_pretending(
             assert screen.row_cells(nb.id)[7] == "?", "Up must not keep ticking while nothing is known"
             broker.process.wait()
             broker.start()
-            back = await support.seconds_until(pilot, lambda: "engine ✓" in support.status_line(app) and not app.book.stale, 15)
-            print(f"\nbroker killed -> header says so, {lost:.2f} s, 2.0 s; broker back -> header live, {back:.2f} s")
+            back = await support.seconds_until(
+                pilot, lambda: "engine ✓" in support.status_line(app) and not app.book.stale, 15
+            )
+            print(
+                f"\nbroker killed -> header says so, {lost:.2f} s, 2.0 s; broker back -> header live, "
+                f"{back:.2f} s"
+            )
     finally:
         root.close()
         broker.stop()
-        for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.owner={owner}"}):
+        for container in docker_client.containers.list(
+            all=True, filters={"label": f"ipynbsrv.owner={owner}"}
+        ):
             container.remove(force=True)  # also when the test failed with the broker away
 
 
@@ -134,18 +156,24 @@ def test_an_admins_delete_reaches_the_owners_live_view_within_1s(site, docker_cl
         bob = accounts["bob"]
         created = support.as_user(site, broker, bob, ("create_container", ["gone"], {"image": "ipbt-del"}))
         container_id = created.ok(0).id
-        watcher = support.start_client(site["lib"], bob.uid, bob.gid, broker.socket_path, [["watch_for", [4], {}]])
+        watcher = support.start_client(
+            site["lib"], bob.uid, bob.gid, broker.socket_path, [["watch_for", [4], {}]]
+        )
         support.wait_for_line(watcher, "watching")
         admin_watch = root.watch_containers()
         seen: list[tuple[float, object]] = []
-        reader = threading.Thread(target=lambda: seen.extend((time.monotonic(), c) for c in admin_watch), daemon=True)
+        reader = threading.Thread(
+            target=lambda: seen.extend((time.monotonic(), c) for c in admin_watch), daemon=True
+        )
         reader.start()
         time.sleep(0.3)
         asked = time.monotonic()
         root.delete_container(container_id)
         deleted = time.monotonic()  # the admin's screen says "deleted" now; the owner's must follow
         deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and not any(c.container_id == container_id and c.view is None for _, c in seen):
+        while time.monotonic() < deadline and not any(
+            c.container_id == container_id and c.view is None for _, c in seen
+        ):
             time.sleep(0.01)
         admin_watch.close()
         removal = next((at for at, c in seen if c.container_id == container_id and c.view is None), None)
@@ -153,17 +181,23 @@ def test_an_admins_delete_reaches_the_owners_live_view_within_1s(site, docker_cl
         print(f"\nadmin's delete done -> removal on a live view, {max(0.0, removal - deleted):.2f} s, 1.0 s "
               f"(from the request: {removal - asked:.2f} s)")
         assert removal - deleted <= 1.0
-        owner_seen = [c for c in support.finish_client(watcher, bob.uid).ok(0) if c.container_id == container_id]
+        owner_seen = [
+            c for c in support.finish_client(watcher, bob.uid).ok(0) if c.container_id == container_id
+        ]
         assert owner_seen and owner_seen[-1].view is None, f"the owner's view ends with {owner_seen[-1:]}"
     finally:
         root.close()
         broker.stop()
-        for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.owner={owner}"}):
+        for container in docker_client.containers.list(
+            all=True, filters={"label": f"ipynbsrv.owner={owner}"}
+        ):
             container.remove(force=True)
 
 
 @pytest.mark.host
-async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_tokens_within_1s(site, docker_client):
+async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_tokens_within_1s(
+    site, docker_client
+):
     """Issue 28, bug 2: root revokes bob's admin rights while bob's console (client mode, a real
     broker, bob's own uid) shows alice's notebook and its token; within 1 s the row, its token
     and the admin sections are gone and the header no longer says admin."""
@@ -199,7 +233,9 @@ async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_to
                 and app.current_mode == "notebooks" and "(admin)" not in support.status_line(app),
                 1.0,
             )
-            print(f"\nadmin revoked -> the console dropped the admin views and alice's row, {took:.2f} s, 1.0 s")
+            print(
+                f"\nadmin revoked -> the console dropped the admin views and alice's row, {took:.2f} s, 1.0 s"
+            )
             assert {s.mode for s in app.sections}.isdisjoint({"containers", "images", "users"})
             assert not bob.actor.is_admin
             await pilot.press("1")  # the Containers key: refused, not opened
@@ -211,7 +247,9 @@ async def test_a_demoted_admins_open_console_drops_the_admin_views_and_others_to
             errors = [n.message for n in app._notifications if n.severity == "error"]
             assert len(errors) == len(set(errors)), f"an error repeated (one toast per refresh): {errors}"
     finally:
-        for view in root.list_containers():  # its owner's name is not the site's: the site's cleanup misses it
+        for (
+            view
+        ) in root.list_containers():  # its owner's name is not the site's: the site's cleanup misses it
             root.delete_container(view.id)
         for session in sessions:
             session.close()

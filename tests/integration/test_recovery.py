@@ -26,8 +26,12 @@ ROOT = Actor("root", 0, True, ())
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="restores give files to other uids: run as root, as the broker does"),
+    pytest.mark.skipif(
+        shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)"
+    ),
+    pytest.mark.skipif(
+        os.geteuid() != 0, reason="restores give files to other uids: run as root, as the broker does"
+    ),
 ]
 
 
@@ -79,7 +83,9 @@ def test_restore_installation_then_reconcile_rebuilds_the_image_and_brings_the_n
         service.backup_run(ROOT)
 
         # A fresh host: no engine containers of ours, no data root, no database.
-        for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.instance={instance}"}):
+        for container in docker_client.containers.list(
+            all=True, filters={"label": f"ipynbsrv.instance={instance}"}
+        ):
             container.remove(force=True)
         close_database()
         shutil.rmtree(config.data.root)
@@ -102,10 +108,20 @@ def test_restore_installation_then_reconcile_rebuilds_the_image_and_brings_the_n
         assert rebuild.status == "succeeded" and service.engine.image_exists(ref)
         assert [line for line in service.list_builds(ROOT) if line.id == rebuild.id]  # in the build history
         image = Image.get(Image.name == "fake")
-        assert (image.id, image.ref, image.docker_id) == (image_row, registered.ref, service.engine.image(ref).id)
-        made = [record.getMessage() for record in caplog.records if "after a rebuild repaired" in record.getMessage()]
-        assert (f"reconcile after a rebuild repaired alice/lab (#{lab.id}): made again after the restore and started "
-                f"(port {lab.host_port}, same token and URL)") in made
+        assert (image.id, image.ref, image.docker_id) == (
+            image_row,
+            registered.ref,
+            service.engine.image(ref).id,
+        )
+        made = [
+            record.getMessage()
+            for record in caplog.records
+            if "after a rebuild repaired" in record.getMessage()
+        ]
+        assert (
+            f"reconcile after a rebuild repaired alice/lab (#{lab.id}): made again after the restore and "
+            f"started (port {lab.host_port}, same token and URL)"
+        ) in made
         assert (f"reconcile after a rebuild repaired alice/idle (#{idle.id}): made again after the restore "
                 f"(port {idle.host_port}, same token and URL)") in made
         alice = service.actor_for_username("alice")
@@ -122,7 +138,9 @@ def test_restore_installation_then_reconcile_rebuilds_the_image_and_brings_the_n
         again = service.reconcile(ROOT)
         assert not [line for line in again.repaired if "made again" in line] and not again.flagged
     finally:
-        for container in docker_client.containers.list(all=True, filters={"label": f"ipynbsrv.instance={instance}"}):
+        for container in docker_client.containers.list(
+            all=True, filters={"label": f"ipynbsrv.instance={instance}"}
+        ):
             container.remove(force=True)
         close_database()
         if docker_client.images.list(name=ref):

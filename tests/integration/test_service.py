@@ -35,7 +35,9 @@ def _engine_state(docker_client, docker_id: str) -> str:
     return docker_client.api.inspect_container(docker_id)["State"]["Status"]
 
 
-def test_create_runs_the_notebook_as_specified(notebook_service, people, registered_tiny, docker_client, service_config):
+def test_create_runs_the_notebook_as_specified(
+    notebook_service, people, registered_tiny, docker_client, service_config
+):
     alice = people["alice"]
     view = notebook_service.create_container(alice, "lab", "tiny", description="my [bold]lab[/bold]")
     # The engine runs it, but the tiny image serves no Jupyter: `starting`, its URL not ready (DESIGN §5).
@@ -70,7 +72,9 @@ def test_create_runs_the_notebook_as_specified(notebook_service, people, registe
     assert "my [bold]lab[/bold]" == notebook_service.get_container(alice, view.id).description
 
 
-def test_port_is_stable_across_stop_start_and_restart(notebook_service, people, registered_tiny, docker_client):
+def test_port_is_stable_across_stop_start_and_restart(
+    notebook_service, people, registered_tiny, docker_client
+):
     alice = people["alice"]
     view = notebook_service.create_container(alice, "lab", "tiny")
     notebook_service.stop_container(alice, view.id)
@@ -120,7 +124,9 @@ def test_authorization_matrix(notebook_service, people, registered_tiny, root_ac
     ):
         with pytest.raises(NotAuthorized):
             call()
-    refused = AuditEvent.select().where((AuditEvent.actor == "alice") & (AuditEvent.outcome == "refused")).count()
+    refused = (
+        AuditEvent.select().where((AuditEvent.actor == "alice") & (AuditEvent.outcome == "refused")).count()
+    )
     assert refused == 18
     assert Container.get_by_id(box.id).state == ContainerState.RUNNING.value
     # the owner sees the token; an admin sees it too; list for the owner holds only their own
@@ -138,7 +144,9 @@ def test_image_access_private_shared_and_retired(notebook_service, people, root_
     alice, bob = people["alice"], people["bob"]
     notebook_service.create_group(root_actor, "physics")
     notebook_service.add_member(root_actor, "physics", "alice")
-    notebook_service.register_image(root_actor, "private", tiny_image, is_public=False, access_groups=["physics"])
+    notebook_service.register_image(
+        root_actor, "private", tiny_image, is_public=False, access_groups=["physics"]
+    )
     alice = notebook_service.actor_for_username("alice")
     assert [i.name for i in notebook_service.usable_images(alice)] == ["private"]
     assert notebook_service.usable_images(bob) == []
@@ -155,7 +163,9 @@ def test_image_access_private_shared_and_retired(notebook_service, people, root_
     lab = next(c for c in notebook_service.list_containers(root_actor) if c.name == "lab")
     notebook_service.delete_container(root_actor, lab.id)
     notebook_service.delete_image(root_actor, "private", check_only=True)
-    assert [i.name for i in notebook_service.list_images(root_actor)] == ["private"]  # a check deletes nothing
+    assert [i.name for i in notebook_service.list_images(root_actor)] == [
+        "private"
+    ]  # a check deletes nothing
 
 
 def test_register_validates_and_reads_label_defaults(notebook_service, root_actor, tiny_image):
@@ -212,7 +222,9 @@ def test_failed_create_leaves_nothing_behind(notebook_service, people, root_acto
         blocker.remove(force=True)
 
 
-def test_reconcile_repairs_state_and_flags_missing(notebook_service, people, registered_tiny, root_actor, docker_client):
+def test_reconcile_repairs_state_and_flags_missing(
+    notebook_service, people, registered_tiny, root_actor, docker_client
+):
     alice = people["alice"]
     one = notebook_service.create_container(alice, "one", "tiny")
     two = notebook_service.create_container(alice, "two", "tiny")
@@ -255,11 +267,17 @@ def test_a_container_removed_behind_our_back_is_flagged_after_its_event_and_can_
     recreated = notebook_service.recreate_container(alice, view.id)
     assert recreated.state == ContainerState.CREATED
     assert (recreated.token, recreated.host_port, recreated.url) == (view.token, view.host_port, view.url)
-    assert docker_client.api.inspect_container(recreated.docker_id)["Config"]["Labels"]["ipynbsrv.owner"] == "alice"
+    assert (
+        docker_client.api.inspect_container(recreated.docker_id)["Config"]["Labels"]["ipynbsrv.owner"]
+        == "alice"
+    )
     assert not [line for line in notebook_service.reconcile(root_actor).flagged if "alice/gone" in line]
     with pytest.raises(Conflict, match="nothing to recreate"):
         notebook_service.recreate_container(alice, view.id)
-    assert notebook_service.start_container(alice, view.id).state in (ContainerState.STARTING, ContainerState.RUNNING)
+    assert notebook_service.start_container(alice, view.id).state in (
+        ContainerState.STARTING,
+        ContainerState.RUNNING,
+    )
 
 
 def test_watch_sees_engine_events_behind_our_back(notebook_service, people, registered_tiny, docker_client):
@@ -278,7 +296,9 @@ def test_watch_sees_engine_events_behind_our_back(notebook_service, people, regi
 
 
 @pytest.mark.parametrize("choice", ["archive", "delete", "keep"])
-def test_delete_user_choices(notebook_service, people, registered_tiny, root_actor, docker_client, service_config, choice):
+def test_delete_user_choices(
+    notebook_service, people, registered_tiny, root_actor, docker_client, service_config, choice
+):
     alice = people["alice"]
     notebook_service.create_container(alice, "lab", "tiny")
     home = service_config.data.path / "homes" / "alice"
@@ -310,7 +330,9 @@ def test_up_counts_from_the_start_not_from_a_suspend_or_resume(notebook_service,
     assert began is not None
     time.sleep(1.1)
     notebook_service.suspend_container(alice, view.id)
-    assert notebook_service.get_container(alice, view.id).started_at == began  # paused is still up, as in `docker ps`
+    assert (
+        notebook_service.get_container(alice, view.id).started_at == began
+    )  # paused is still up, as in `docker ps`
     notebook_service.resume_container(alice, view.id)
     assert notebook_service.get_container(alice, view.id).started_at == began
     notebook_service.restart_container(alice, view.id)

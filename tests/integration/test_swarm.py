@@ -32,7 +32,8 @@ ROOT = Actor("root", 0, True, ())
 
 @pytest.fixture(scope="module")
 def cluster(swarm_cluster, docker_client, base_image):
-    """The session's swarm (manager + worker + registry), with the fake notebook image loaded into the manager."""
+    """The session's swarm (manager + worker + registry), with the fake notebook image loaded into the
+    manager."""
     tag = f"ipynbsrv-test/swarm-notebook-{secrets.token_hex(3)}:latest"
     docker_client.images.build(path=str(FAKE_NOTEBOOK), tag=tag, rm=True, forcerm=True, network_mode="none",
                                buildargs={"BASE_IMAGE": base_image}, labels={"ipynbsrv.test": "swarm"})
@@ -135,11 +136,16 @@ def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, swa
     assert template["ContainerSpec"]["Labels"] == spec["Labels"]  # the same labels on the task container
     assert template["ContainerSpec"]["Image"].startswith(f"{cluster.registry}/{cluster.image}")
     assert template["Placement"]["Constraints"] == ["node.labels.ipynbsrv.node==worker"]
-    assert template["Resources"]["Limits"] == {"NanoCPUs": 500_000_000, "MemoryBytes": 256 * 2**20, "Pids": 512}
+    assert template["Resources"]["Limits"] == {
+        "NanoCPUs": 500_000_000,
+        "MemoryBytes": 256 * 2**20,
+        "Pids": 512,
+    }
     assert template["Resources"]["Reservations"] == {"NanoCPUs": 125_000_000, "MemoryBytes": 64 * 2**20}
     assert template["RestartPolicy"]["Condition"] == "on-failure"
-    assert spec["EndpointSpec"]["Ports"] == [{"Protocol": "tcp", "TargetPort": 8888, "PublishedPort": view.host_port,
-                                              "PublishMode": "host"}]
+    assert spec["EndpointSpec"]["Ports"] == [
+        {"Protocol": "tcp", "TargetPort": 8888, "PublishedPort": view.host_port, "PublishMode": "host"}
+    ]
     with cluster.worker.client() as worker:
         (task_container,) = worker.containers.list(filters={"label": f"ipynbsrv.container={view.id}"})
     assert task_container.labels["ipynbsrv.instance"] == swarm_service.instance_id
@@ -165,14 +171,18 @@ def test_notebook_on_the_worker_answers_stops_starts_and_is_deleted(cluster, swa
     assert "fake notebook listening on 8888 at /user/alice/nb/" in swarm_service.container_logs(ROOT, view.id)
     swarm_service.delete_container(ROOT, view.id)
     with cluster.manager.client() as manager:
-        assert manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}) == []
+        assert (
+            manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}) == []
+        )
 
 
 # CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, KILL 5, SETGID 6, SETUID 7, SYS_CHROOT 18, AUDIT_WRITE 29
 KEPT_MASK = sum(1 << bit for bit in (0, 1, 3, 5, 6, 7, 18, 29))
 
 
-def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(cluster, swarm_notebook_image, tmp_path):
+def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(
+    cluster, swarm_notebook_image, tmp_path
+):
     """The registered command is the ENTRYPOINT's argument (Args, never Command): base-ldap sets up
     the owner and Jupyter answers as them, with capabilities dropped and no new privileges."""
     real_notebook_image = swarm_notebook_image
@@ -189,16 +199,27 @@ def test_the_real_notebook_image_runs_its_entrypoint_as_the_owner_hardened(clust
         with cluster.manager.client() as manager:
             container = manager.api.inspect_service(view.docker_id)["Spec"]["TaskTemplate"]["ContainerSpec"]
         assert "Command" not in container and container["Args"] == shlex.split(defaults.command)
-        assert container["CapabilityDrop"] == ["ALL"] and set(container["CapabilityAdd"]) == set(KEPT_CAPABILITIES)
-        code, output = swarm_service.engine.exec(view.docker_id, ["sh", "-c", "id -u alice; grep -E '^(Uid|NoNewPrivs|CapBnd)'"
-                                                            " /proc/$(pgrep -f jupyter-notebook | head -1)/status"])
+        assert container["CapabilityDrop"] == ["ALL"] and set(container["CapabilityAdd"]) == set(
+            KEPT_CAPABILITIES
+        )
+        code, output = swarm_service.engine.exec(
+            view.docker_id,
+            [
+                "sh",
+                "-c",
+                "id -u alice; grep -E '^(Uid|NoNewPrivs|CapBnd)'"
+                " /proc/$(pgrep -f jupyter-notebook | head -1)/status",
+            ],
+        )
         lines = dict(line.split(":", 1) for line in output.splitlines()[1:])
         assert code == 0 and lines["Uid"].split()[0] == output.splitlines()[0] != "0", output
         assert lines["NoNewPrivs"].strip() == "1", "the entrypoint sets no-new-privs where swarm cannot"
         assert int(lines["CapBnd"], 16) == KEPT_MASK
     finally:
         with cluster.manager.client() as manager:
-            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}):
+            for svc in manager.services.list(
+                filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}
+            ):
                 svc.remove()
         swarm_service.engine.close()
 
@@ -245,7 +266,9 @@ def test_draining_the_worker_moves_the_notebook_and_its_files_survive(cluster, t
         view = swarm_service.create_container(ROOT, "nb", "fake", owner="alice")
         swarm_service.activate_node(ROOT, "manager")
         assert view.node == "worker"
-        code, output = swarm_service.engine.exec(view.docker_id, ["sh", "-c", "echo kept > /home/alice/kept.txt"])
+        code, output = swarm_service.engine.exec(
+            view.docker_id, ["sh", "-c", "echo kept > /home/alice/kept.txt"]
+        )
         assert code == 0, output
         nodes = {n.name: n for n in swarm_service.list_nodes(ROOT)}
         assert nodes["worker"].notebooks == ("alice/nb",)
@@ -273,7 +296,9 @@ def test_draining_the_worker_moves_the_notebook_and_its_files_survive(cluster, t
         swarm_service.activate_node(ROOT, "worker")
         swarm_service.activate_node(ROOT, "manager")
         with cluster.manager.client() as manager:
-            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}):
+            for svc in manager.services.list(
+                filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}
+            ):
                 svc.remove()
         swarm_service.engine.close()
 
@@ -282,8 +307,14 @@ def test_without_a_registry_images_are_copied_to_nodes_before_placement(cluster,
     """No [registry] url: the image is loaded into the worker's engine, or the worker is ruled out."""
     tag = f"ipynbsrv-test/swarm-copied-{secrets.token_hex(3)}:latest"
     with cluster.manager.client(timeout=300) as manager:  # a new image id that no node has yet
-        manager.images.build(path=str(FAKE_NOTEBOOK), tag=tag, rm=True, network_mode="none",
-                             labels={"ipynbsrv.test": f"copied-{tag}"}, buildargs={"BASE_IMAGE": cluster.image})
+        manager.images.build(
+            path=str(FAKE_NOTEBOOK),
+            tag=tag,
+            rm=True,
+            network_mode="none",
+            labels={"ipynbsrv.test": f"copied-{tag}"},
+            buildargs={"BASE_IMAGE": cluster.image},
+        )
 
     def no_registry(folder: Path, node_engines: tuple[str, ...]):
         made = make_service(cluster, folder, registry="", node_engines=node_engines, start_timeout=20)
@@ -317,7 +348,9 @@ def test_data_root_probe_runs_on_every_node(cluster, swarm_service, tmp_path):
     assert [(name, ok) for name, ok, _ in results] == [("manager", True), ("worker", True)]
     assert list((tmp_path / "data").glob(".ipynbsrv-probe-*")) == []
     missing = swarm_service.engine.probe_data_root(str(tmp_path / "nowhere"), cluster.image)
-    assert missing == [("(this host)", False, f"[data] root {tmp_path / 'nowhere'} does not exist on this host")]
+    assert missing == [
+        ("(this host)", False, f"[data] root {tmp_path / 'nowhere'} does not exist on this host")
+    ]
 
 
 def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -325,7 +358,9 @@ def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(cluster, swarm_service, tmp_path):
+def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(
+    cluster, swarm_service, tmp_path
+):
     view = swarm_service.create_container(ROOT, "nb", "fake", owner="alice")
     (tmp_path / "data").mkdir(exist_ok=True)
     config = tmp_path / "config.toml"
@@ -334,7 +369,8 @@ def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(c
         f'[data]\nroot = "{tmp_path / "data"}"\n'
         f'[docker]\nurl = "{cluster.manager.url}"\n'
         f'[broker]\nsocket = "{tmp_path / "no-broker.sock"}"\n'
-        f'[build]\nbase_image = "debian:bookworm-slim"\n'  # not on the nodes: the probe uses a registered image
+        # base_image is not on the nodes: the probe uses a registered image
+        f'[build]\nbase_image = "debian:bookworm-slim"\n'
         f'[engine]\nmode = "swarm"\n'
         f'[swarm]\nconstraints = ["node.labels.ipynbsrv.node==worker"]\n'
         f'[registry]\nurl = "{cluster.registry}"\n'
@@ -350,11 +386,16 @@ def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(c
     assert nodes.returncode == 0, nodes.stderr
     by_name = {n["labels"]["ipynbsrv.node"]: n for n in json.loads(nodes.stdout)}
     assert by_name["worker"]["notebooks"] == ["alice/nb"] and by_name["worker"]["state"] == "ready"
-    assert by_name["manager"]["role"] == "manager" and by_name["manager"]["address"] == cluster.manager.address
+    assert (
+        by_name["manager"]["role"] == "manager" and by_name["manager"]["address"] == cluster.manager.address
+    )
 
     checked = run_cli(config, "check-config")
     assert checked.returncode == 0, checked.stderr
-    assert "ok: [data] root on node manager: " in checked.stderr and "ok: [data] root on node worker: " in checked.stderr
+    assert (
+        "ok: [data] root on node manager: " in checked.stderr
+        and "ok: [data] root on node worker: " in checked.stderr
+    )
 
     drained = run_cli(config, "nodes", "drain", "worker")
     try:
@@ -366,7 +407,10 @@ def test_cli_lists_nodes_and_notebook_nodes_and_check_config_probes_every_node(c
         activated = run_cli(config, "nodes", "activate", "worker")
     assert activated.returncode == 0 and "Activated node worker" in activated.stdout
     unknown = run_cli(config, "nodes", "drain", "nosuch")
-    assert unknown.returncode != 0 and "No swarm node is called 'nosuch'. Known nodes: manager, worker." in unknown.stderr
+    assert (
+        unknown.returncode != 0
+        and "No swarm node is called 'nosuch'. Known nodes: manager, worker." in unknown.stderr
+    )
     assert "Traceback" not in unknown.stderr
 
 
@@ -380,8 +424,13 @@ def test_a_lost_worker_is_reported_and_its_notebook_rescheduled(cluster, tmp_pat
         assert view.node == "worker"
         cluster.worker.kill()
         killed = time.monotonic()
-        nodes = wait_for(lambda: (n := {v.name: v for v in swarm_service.list_nodes(ROOT)})["worker"].state == "down" and n,
-                         60, "the manager reports the worker down")
+        nodes = wait_for(
+            lambda: (
+                (n := {v.name: v for v in swarm_service.list_nodes(ROOT)})["worker"].state == "down" and n
+            ),
+            60,
+            "the manager reports the worker down",
+        )
         print(f"worker down after {time.monotonic() - killed:.1f} s")
         report = swarm_service.reconcile(ROOT)
         print(report)
@@ -390,20 +439,35 @@ def test_a_lost_worker_is_reported_and_its_notebook_rescheduled(cluster, tmp_pat
         assert any(f"alice/nb (#1): {what}" in text for what in (
             "node worker is lost", "moved from node worker to node manager", "no longer on node worker"))
         assert nodes["worker"].state == "down"
-        moved = wait_for(lambda: (v := swarm_service.get_container(ROOT, view.id)).node == "manager" and v or
-                         (swarm_service.reconcile(ROOT) and None), 90, "Swarm reschedules the notebook on the manager")
+        moved = wait_for(
+            lambda: (
+                (v := swarm_service.get_container(ROOT, view.id)).node == "manager"
+                and v
+                or (swarm_service.reconcile(ROOT) and None)
+            ),
+            90,
+            "Swarm reschedules the notebook on the manager",
+        )
         print(f"rescheduled after {time.monotonic() - killed:.1f} s")
         assert not moved.node_lost
         # The first task Swarm places on the manager may fail and be replaced (CI saw one never
         # answer in 60 s): follow the notebook's current placement until it answers there.
-        answered = wait_for(lambda: _answers_on(swarm_service.get_container(ROOT, view.id), "manager")
-                            or (swarm_service.reconcile(ROOT) and None), 150, "the rescheduled notebook answers")
+        answered = wait_for(
+            lambda: (
+                _answers_on(swarm_service.get_container(ROOT, view.id), "manager")
+                or (swarm_service.reconcile(ROOT) and None)
+            ),
+            150,
+            "the rescheduled notebook answers",
+        )
         print(f"answers on the manager after {time.monotonic() - killed:.1f} s")
         assert not answered.node_lost
     finally:
         cluster.restart_worker()
         swarm_service.activate_node(ROOT, "manager")
         with cluster.manager.client() as manager:
-            for svc in manager.services.list(filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}):
+            for svc in manager.services.list(
+                filters={"label": f"ipynbsrv.instance={swarm_service.instance_id}"}
+            ):
                 svc.remove()
         swarm_service.engine.close()

@@ -36,8 +36,9 @@ OLD_RELEASE_SCRIPT = textwrap.dedent("""
     from ipynbsrv_tui.service import build_service
     assert __import__("ipynbsrv_tui").__file__.startswith(sys.argv[1]), "not the old release's package"
     root = Actor("root", 0, True, ())
+    ports = (int(sys.argv[5]), int(sys.argv[6]))
     config = Config().replace(database={"path": sys.argv[2]}, data={"root": sys.argv[3]},
-                              notebooks={"port_range": (int(sys.argv[5]), int(sys.argv[6])), "stop_timeout": 2},
+                              notebooks={"port_range": ports, "stop_timeout": 2},
                               directory={"uid_range": (int(sys.argv[7]), int(sys.argv[7]) + 99),
                                          "gid_range": (int(sys.argv[7]), int(sys.argv[7]) + 99)})
     service = build_service(config)
@@ -56,13 +57,18 @@ OLD_RELEASE_SCRIPT = textwrap.dedent("""
 
 
 def _old_release(tmp_path: Path) -> Path:
-    found = subprocess.run(["git", "-C", str(REPOSITORY), "cat-file", "-e", f"{RELEASE}^{{commit}}"], capture_output=True)
+    found = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "cat-file", "-e", f"{RELEASE}^{{commit}}"], capture_output=True
+    )
     if found.returncode != 0:
-        pytest.skip(f"the repository's history lacks release 0.1.0 ({RELEASE}): `git fetch --unshallow` first")
+        pytest.skip(
+            f"the repository's history lacks release 0.1.0 ({RELEASE}): `git fetch --unshallow` first"
+        )
     folder = tmp_path / "release-0.1.0"
     folder.mkdir()
-    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", RELEASE, "ipynbsrv_tui"], capture_output=True,
-                             check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "archive", RELEASE, "ipynbsrv_tui"], capture_output=True, check=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
 
@@ -80,9 +86,25 @@ def test_the_previous_releases_database_with_running_notebooks_is_upgraded_and_t
     database, data = tmp_path / "state" / "ipynbsrv.db", tmp_path / "data"
     low, high = free_port_range()
     ids = 70000 + secrets.randbelow(9000) * 100  # engine names carry the uid: none of another test's
-    run = subprocess.run([sys.executable, "-c", OLD_RELEASE_SCRIPT, str(old), str(database), str(data),
-                          fake_notebook_image, str(low), str(high), str(ids)],
-                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=""))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            OLD_RELEASE_SCRIPT,
+            str(old),
+            str(database),
+            str(data),
+            fake_notebook_image,
+            str(low),
+            str(high),
+            str(ids),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=""),
+    )
     assert run.returncode == 0, run.stderr
     before = json.loads(run.stdout.strip().splitlines()[-1])
     lab, paused = before["made"]["lab"], before["made"]["paused"]
@@ -90,9 +112,14 @@ def test_the_previous_releases_database_with_running_notebooks_is_upgraded_and_t
     try:
         assert notebook_status(lab["url"], lab["token"]) == 200  # the old release's notebook answers
 
-        service = build_service(Config().replace(database={"path": str(database)}, data={"root": str(data)},
-                                                 notebooks={"port_range": (low, high), "stop_timeout": 2},
-                                                 directory={"uid_range": (ids, ids + 99), "gid_range": (ids, ids + 99)}))
+        service = build_service(
+            Config().replace(
+                database={"path": str(database)},
+                data={"root": str(data)},
+                notebooks={"port_range": (low, high), "stop_timeout": 2},
+                directory={"uid_range": (ids, ids + 99), "gid_range": (ids, ids + 99)},
+            )
+        )
         assert schema_version(database_proxy.obj) == latest_version() > 6  # migrated from 0.1.0's schema 6
         report = service.reconcile(ROOT)
         assert not report.flagged and not [line for line in report.repaired if "engine id" in line]

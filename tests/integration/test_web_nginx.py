@@ -47,8 +47,16 @@ XSRF = "2|1a2b3c4d|5e6f708192a3b4c5d6e7f8091a2b3c4d|1700000000"  # Tornado's for
 class Web:
     """The running gateway, its stand-in notebooks and the routes it serves."""
 
-    def __init__(self, gateway: WebGateway, port: int, upstreams: dict[str, Upstream], routes: list[Route], service) -> None:
-        self.gateway, self.port, self.upstreams, self.routes, self.service = gateway, port, upstreams, routes, service
+    def __init__(
+        self, gateway: WebGateway, port: int, upstreams: dict[str, Upstream], routes: list[Route], service
+    ) -> None:
+        self.gateway, self.port, self.upstreams, self.routes, self.service = (
+            gateway,
+            port,
+            upstreams,
+            routes,
+            service,
+        )
         self.clients = 0
 
     def client(self, source: str | None = None) -> WebClient:
@@ -135,8 +143,12 @@ def test_a_login_without_the_forms_csrf_token_is_refused(web):
     cross_site = web.client()
     form = cross_site.request("GET", "/_ipynbsrv/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-    answer = cross_site.request("POST", "/_ipynbsrv/login", f"username=alice&password=alice-password&csrf={csrf}".encode(),
-                                {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"})
+    answer = cross_site.request(
+        "POST",
+        "/_ipynbsrv/login",
+        f"username=alice&password=alice-password&csrf={csrf}".encode(),
+        {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"},
+    )
     assert answer.status == 403
 
 
@@ -240,7 +252,11 @@ def test_an_admin_opens_any_users_notebook(web):
 def test_streamed_output_is_not_buffered(web):
     client = logged_in(web, "alice")
     conn = client.connection()
-    conn.request("GET", "/user/alice/one/stream", headers={"Cookie": f"ipynbsrv_session={client.jar['ipynbsrv_session']}"})
+    conn.request(
+        "GET",
+        "/user/alice/one/stream",
+        headers={"Cookie": f"ipynbsrv_session={client.jar['ipynbsrv_session']}"},
+    )
     started = time.monotonic()
     answer = conn.getresponse()
     first = answer.read1(64)
@@ -302,7 +318,9 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(web):
     home = client.request("GET", "/")
     assert home.status == 200 and "/user/alice/one/" not in home.text  # no notebook rows in the store
     csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)
-    forged = client.request("POST", "/_ipynbsrv/logout", b"csrf=forged", {"Content-Type": "application/x-www-form-urlencoded"})
+    forged = client.request(
+        "POST", "/_ipynbsrv/logout", b"csrf=forged", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert forged.status == 403
     answer = client.request("POST", "/_ipynbsrv/logout", f"csrf={csrf}".encode(),
                             {"Content-Type": "application/x-www-form-urlencoded"})
@@ -347,7 +365,9 @@ def test_login_attempts_are_rate_limited_per_address_and_per_account(web):
 
 def test_route_changes_reload_nginx(web):
     client = logged_in(web, "alice")
-    assert client.request("GET", "/user/alice/two/").status == 404  # no route, and no such notebook in the store
+    assert (
+        client.request("GET", "/user/alice/two/").status == 404
+    )  # no route, and no such notebook in the store
     web.routes.append(Route("alice", "two", "127.0.0.1", web.upstreams["alice"].port, TOKENS["alice"]))
     try:
         deadline = time.monotonic() + 5
@@ -385,7 +405,10 @@ def test_when_nginx_is_killed_it_is_back_and_the_broker_says_so(web, caplog):
     deadline = time.monotonic() + 10
     while True:
         try:
-            if client.request("GET", "/user/alice/one/api/status").status == 200 and web.gateway.supervisor.pid != old:
+            if (
+                client.request("GET", "/user/alice/one/api/status").status == 200
+                and web.gateway.supervisor.pid != old
+            ):
                 break
         except OSError:
             pass
@@ -400,7 +423,8 @@ def test_when_nginx_is_killed_it_is_back_and_the_broker_says_so(web, caplog):
 
 
 def raw_request(web: Web, lines: list[str]) -> bytes:
-    """Send a request exactly as written (no client-side normalisation) and return the status line and headers."""
+    """Send a request exactly as written (no client-side normalisation) and return the status line and
+    headers."""
     raw = socket.create_connection(("127.0.0.1", web.port))
     tls = ssl._create_unverified_context().wrap_socket(raw, server_hostname="127.0.0.1")
     tls.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -447,7 +471,10 @@ def test_another_origin_cannot_write_or_open_a_websocket_but_the_gateways_own_or
     assert len(upstream.requests) == before, "a cross-origin request reached the notebook"
 
     # Reading is not refused (a link from elsewhere opens the notebook), nor is the gateway's own page.
-    assert client.request("GET", "/user/alice/one/api/status", headers={"Origin": "https://evil.example"}).status == 200
+    assert (
+        client.request("GET", "/user/alice/one/api/status", headers={"Origin": "https://evil.example"}).status
+        == 200
+    )
     assert websocket_head(web, "/user/alice/one/api/kernels/k/channels", cookie,
                           f"Origin: {own}").startswith(b"HTTP/1.1 101")
     client.jar["_xsrf"] = XSRF
@@ -467,9 +494,20 @@ def test_jupyters_xsrf_rule_holds_at_the_gateway(web):
     wrong = {**own, "X-XSRFToken": XSRF.replace("5e6f", "5e60")}
     assert client.request("POST", "/user/alice/one/api/sessions", b"{}", wrong).status == 404
     # The same secret under another mask is the same token (Tornado masks it anew on every page).
-    remasked = "2|00000000|" + bytes(b ^ m for b, m in zip(bytes.fromhex("5e6f708192a3b4c5d6e7f8091a2b3c4d"),
-                                                           bytes.fromhex("1a2b3c4d") * 4, strict=True)).hex() + "|1"
-    assert client.request("POST", "/user/alice/one/api/sessions", b"{}", {**own, "X-XSRFToken": remasked}).status == 201
+    remasked = (
+        "2|00000000|"
+        + bytes(
+            b ^ m
+            for b, m in zip(
+                bytes.fromhex("5e6f708192a3b4c5d6e7f8091a2b3c4d"), bytes.fromhex("1a2b3c4d") * 4, strict=True
+            )
+        ).hex()
+        + "|1"
+    )
+    assert (
+        client.request("POST", "/user/alice/one/api/sessions", b"{}", {**own, "X-XSRFToken": remasked}).status
+        == 201
+    )
     assert client.request("POST", f"/user/alice/one/api/sessions?_xsrf={XSRF.replace('|', '%7C')}", b"{}",
                           own).status == 201
 
@@ -555,7 +593,10 @@ def test_a_request_with_two_session_cookies_is_refused_and_no_notebook_sees_eith
                                  *(f"Cookie: {c}" for c in cookies)])
         assert head.startswith(b"HTTP/1.1 404"), (cookies, head)  # refused, as a missing notebook
     assert len(upstream.requests) == before
-    assert WebClient(web.port, jar={"ipynbsrv_session": victim_cookie}).request("GET", "/user/alice/one/").status == 200
+    assert (
+        WebClient(web.port, jar={"ipynbsrv_session": victim_cookie}).request("GET", "/user/alice/one/").status
+        == 200
+    )
     assert victim_cookie not in str(upstream.requests)
 
 
@@ -598,7 +639,9 @@ def logged_in_as(web: Web, username: str, password: str) -> WebClient:
 
 
 
-def test_bad_logins_from_one_address_do_not_lock_the_account_and_padding_does_not_get_around_the_throttle(web):
+def test_bad_logins_from_one_address_do_not_lock_the_account_and_padding_does_not_get_around_the_throttle(
+    web,
+):
     attacker = web.client(source="127.0.4.1")
     for _ in range(6):
         assert attacker.login("bob", "wrong").status in (401, 429)
@@ -624,7 +667,11 @@ def test_without_a_session_a_running_notebook_answers_as_a_missing_one_with_or_w
     moved = owner.request("GET", "/user/alice/one?x=1")
     assert moved.status == 301 and moved.headers["Location"] == "/user/alice/one/?x=1"
     other = logged_in(web, "bob")
-    assert other.request("GET", "/user/alice/one").status == other.request("GET", "/user/alice/none").status == 404
+    assert (
+        other.request("GET", "/user/alice/one").status
+        == other.request("GET", "/user/alice/none").status
+        == 404
+    )
 
 
 def test_a_login_with_a_non_ascii_next_address_goes_there(web):
@@ -705,10 +752,17 @@ def small_web(web):
     port = free_port()
     config = web.gateway.config.replace(
         broker={"socket": str(folder / "run" / "ipynbsrv.sock")},
-        web={"enabled": True, "listen": f"127.0.0.1:{port}", "max_connections": 256, "connections_per_address": 64,
-             "public_folders": False},
+        web={
+            "enabled": True,
+            "listen": f"127.0.0.1:{port}",
+            "max_connections": 256,
+            "connections_per_address": 64,
+            "public_folders": False,
+        },
     )
-    gateway = WebGateway(web.service, config, system_actor(), poll_seconds=0.2, routes=lambda: list(web.routes))
+    gateway = WebGateway(
+        web.service, config, system_actor(), poll_seconds=0.2, routes=lambda: list(web.routes)
+    )
     gateway.start()
     try:
         wait_for_port(port)
@@ -767,16 +821,31 @@ def publish(web: Web, owner: str, files: dict[str, str]) -> Path:
 
 
 def test_a_public_folder_is_served_without_login_read_only_and_without_script(web):
-    folder = publish(web, "alice", {"index.txt": "course notes", "sub/page.html": "<script>alert(1)</script>hi",
-                                    ".hidden": "secret", ".git/config": "secret", "data.bin": "x"})
+    folder = publish(
+        web,
+        "alice",
+        {
+            "index.txt": "course notes",
+            "sub/page.html": "<script>alert(1)</script>hi",
+            ".hidden": "secret",
+            ".git/config": "secret",
+            "data.bin": "x",
+        },
+    )
     visitor = web.client()
     page = visitor.request("GET", "/public/alice/sub/page.html")
-    assert page.status == 200 and page.text.endswith("hi") and page.headers["Content-Type"].startswith("text/html")
+    assert (
+        page.status == 200
+        and page.text.endswith("hi")
+        and page.headers["Content-Type"].startswith("text/html")
+    )
     csp = page.headers["Content-Security-Policy"]
     assert csp.startswith("sandbox;") and "allow-" not in csp and "script-src" not in csp
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Strict-Transport-Security"] == "max-age=31536000"
-    assert visitor.request("GET", "/public/alice/data.bin").headers["Content-Type"] == "application/octet-stream"
+    assert (
+        visitor.request("GET", "/public/alice/data.bin").headers["Content-Type"] == "application/octet-stream"
+    )
     listing = visitor.request("GET", "/public/alice/")
     assert listing.status == 200 and "index.txt" in listing.text and "sub/" in listing.text
     assert ".hidden" not in listing.text and ".git" not in listing.text
@@ -821,7 +890,10 @@ def body_bytes_held(master: int, tmp) -> int:
     total = 0
     for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
         try:
-            if int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) != master and int(pid) != master:
+            if (
+                int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) != master
+                and int(pid) != master
+            ):
                 continue
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 if str(tmp) in os.readlink(f"/proc/{pid}/fd/{fd}"):
@@ -835,8 +907,12 @@ def test_a_large_body_to_the_brokers_own_paths_is_refused_before_it_is_stored(we
     tmp = web.gateway.folder / "tmp"
     raw = socket.create_connection(("127.0.0.1", web.port))
     tls = ssl._create_unverified_context().wrap_socket(raw, server_hostname="127.0.0.1")
-    tls.sendall((f"POST /_ipynbsrv/logout HTTP/1.1\r\nHost: 127.0.0.1:{web.port}\r\n"
-                 "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 629145600\r\n\r\n").encode())
+    tls.sendall(
+        (
+            f"POST /_ipynbsrv/logout HTTP/1.1\r\nHost: 127.0.0.1:{web.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 629145600\r\n\r\n"
+        ).encode()
+    )
     tls.settimeout(10)
     stored = 0
     try:
@@ -864,8 +940,10 @@ def test_the_broker_runs_nginx_as_its_child_and_stops_it_with_itself(tmp_path):
     folder = runtime_root()
     port = free_port()
     config = Config().replace(
-        database={"path": str(folder / "ipynbsrv.db")}, data={"root": str(folder / "data")},
-        broker={"socket": str(folder / "run" / "ipynbsrv.sock")}, web={"enabled": True, "listen": f"127.0.0.1:{port}"},
+        database={"path": str(folder / "ipynbsrv.db")},
+        data={"root": str(folder / "data")},
+        broker={"socket": str(folder / "run" / "ipynbsrv.sock")},
+        web={"enabled": True, "listen": f"127.0.0.1:{port}"},
     )
     broker = BrokerServer(build_service(config, mode="client-server"), config, background=False)
     broker.start()

@@ -78,7 +78,9 @@ class WebClient:
         return http.client.HTTPSConnection("127.0.0.1", self.port, context=context, timeout=30,
                                            source_address=(self.source, 0))
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> Response:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> Response:
         conn = self.connection()
         try:
             all_headers = {"Host": f"127.0.0.1:{self.port}", **(headers or {})}
@@ -101,13 +103,16 @@ class WebClient:
     def login(self, username: str, password: str, next_url: str = "/") -> Response:
         form = self.request("GET", f"/_ipynbsrv/login?next={next_url}")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        body = urlencode({"username": username, "password": password, "csrf": csrf, "next": next_url}).encode()
+        body = urlencode(
+            {"username": username, "password": password, "csrf": csrf, "next": next_url}
+        ).encode()
         return self.request("POST", "/_ipynbsrv/login", body, {
             "Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://127.0.0.1:{self.port}"})
 
 
 class Upstream:
-    """A notebook stand-in on a loopback port: records what nginx sent, streams, counts uploads, echoes websockets."""
+    """A notebook stand-in on a loopback port: records what nginx sent, streams, counts uploads, echoes
+    websockets."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []

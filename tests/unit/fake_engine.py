@@ -96,7 +96,9 @@ class RecordingEngine:
         return [self.image(ref) for ref in sorted(self.stored)]
 
     def image(self, ref: str) -> ImageInfo:
-        return ImageInfo(id="sha256:" + hashlib.sha256(ref.encode()).hexdigest(), tags=(ref,), labels={}, size=1)
+        return ImageInfo(
+            id="sha256:" + hashlib.sha256(ref.encode()).hexdigest(), tags=(ref,), labels={}, size=1
+        )
 
     def image_exists(self, ref: str) -> bool:
         return ref in self.stored
@@ -156,7 +158,9 @@ class RecordingEngine:
         self.containers.pop(container_id, None)
         self.states.pop(container_id, None)
 
-    def remake(self, container_id: str, spec: ContainerSpec, keep_as: str) -> tuple[ContainerInfo, str | None]:
+    def remake(
+        self, container_id: str, spec: ContainerSpec, keep_as: str
+    ) -> tuple[ContainerInfo, str | None]:
         self.commit(container_id, keep_as)
         self.remove(container_id)
         return self.create(dataclasses.replace(spec, image=keep_as)), keep_as
@@ -165,7 +169,9 @@ class RecordingEngine:
         self._known(container_id)
         return [mount.target for mount in self.specs_by_id[container_id].mounts]
 
-    def commit(self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True) -> str:
+    def commit(
+        self, container_id: str, ref: str, labels: dict[str, str] | None = None, pause: bool = True
+    ) -> str:
         self._known(container_id)
         validation.split_reference(ref)
         self.stored[ref] = container_id
@@ -187,9 +193,13 @@ class RecordingEngine:
         if container_id not in self.containers:
             raise NotFound(f"No such container: {container_id}")
         spec = self.specs_by_id[container_id]
-        return ContainerInfo(container_id, spec.name, spec.image, self.states[container_id], dict(spec.labels), {})
+        return ContainerInfo(
+            container_id, spec.name, spec.image, self.states[container_id], dict(spec.labels), {}
+        )
 
-    def list_managed(self, owner: str | None = None, labels: dict[str, str] | None = None) -> list[ContainerInfo]:
+    def list_managed(
+        self, owner: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[ContainerInfo]:
         wanted = dict(labels or {}) | ({"ipynbsrv.owner": owner} if owner else {})
         infos = [self.inspect(container_id) for container_id in self.containers]
         return [info for info in infos if wanted.items() <= info.labels.items()]
@@ -205,7 +215,9 @@ class RecordingEngine:
 
     def stats(self, container_id: str) -> ContainerStats:
         self._known(container_id)
-        return ContainerStats(0.0, self.memory.get(container_id, 0), self.specs_by_id[container_id].memory_bytes or 0, 1)
+        return ContainerStats(
+            0.0, self.memory.get(container_id, 0), self.specs_by_id[container_id].memory_bytes or 0, 1
+        )
 
     def memory_usage(self, container_id: str) -> int:
         self._known(container_id)

@@ -48,7 +48,9 @@ def test_bad_values_name_file_line_and_key(line, expected):
 
 
 def test_enabled_needs_a_repository_password_and_something_to_keep():
-    with pytest.raises(ConfigError, match=r"config.toml:2: backup.repository is empty but backup.enabled = true"):
+    with pytest.raises(
+        ConfigError, match=r"config.toml:2: backup.repository is empty but backup.enabled = true"
+    ):
         parse_config("[backup]\nenabled = true\npassword_file = \"/etc/pw\"\n", Path("config.toml"))
     with pytest.raises(ConfigError, match="backup.password_file is empty"):
         parse_config("[backup]\nenabled = true\nrepository = \"/srv/b\"\n", Path("config.toml"))

@@ -32,7 +32,9 @@ def test_debootstrap_missing(monkeypatch):
     monkeypatch.setattr(bootstrap.os, "geteuid", lambda: 0)
     monkeypatch.setattr(bootstrap.shutil, "which", lambda name: None)
     monkeypatch.setattr(bootstrap.os, "access", lambda path, mode: False)
-    with pytest.raises(BootstrapError, match=r"debootstrap is not installed. Install it \(apt-get install debootstrap\)"):
+    with pytest.raises(
+        BootstrapError, match=r"debootstrap is not installed. Install it \(apt-get install debootstrap\)"
+    ):
         bootstrap_base(UntouchedEngine(), progress=lambda line: None)
 
 

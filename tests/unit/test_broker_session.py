@@ -109,20 +109,26 @@ class FakeService:
     def health(self, actor: Actor) -> dict:
         raise RuntimeError("a bug in the service")
 
-    def follow_logs(self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False) -> FakeStream:
+    def follow_logs(
+        self, actor: Actor, container_id: int, tail: int = 200, timestamps: bool = False
+    ) -> FakeStream:
         stream = FakeStream([f"line {i}" for i in range(tail)], block=True)
         self.streams.append(stream)
         return stream
 
     def build_image(self, actor: Actor, folder: str, tag: str | None = None, build_args=None, nocache=False):
-        stream = FakeStream([BuildEvent(BuildEventKind.STEP, "Step 1/1 : FROM x", 1, 1)], block=True, build_id=42)
+        stream = FakeStream(
+            [BuildEvent(BuildEventKind.STEP, "Step 1/1 : FROM x", 1, 1)], block=True, build_id=42
+        )
         self.streams.append(stream)
         return stream
 
 
 @pytest.fixture
 def broker(tmp_path):
-    config = Config().replace(broker={"socket": str(tmp_path / "run" / "broker.sock"), "max_message_bytes": 16384})
+    config = Config().replace(
+        broker={"socket": str(tmp_path / "run" / "broker.sock"), "max_message_bytes": 16384}
+    )
     service = FakeService({os.getuid()})
     server = BrokerServer(service, config, background=False, max_connections=8)
     server.start()
@@ -158,7 +164,9 @@ def test_a_broker_serves_only_the_installation_its_config_names(broker, tmp_path
     served = str(config.database.resolved_path)
     linked = tmp_path / "linked.db"
     linked.symlink_to(served)
-    connect_session(config.replace(database={"path": str(linked)})).close()  # the same database by another path
+    connect_session(
+        config.replace(database={"path": str(linked)})
+    ).close()  # the same database by another path
     other = config.replace(database={"path": str(tmp_path / "other.db")}, source=tmp_path / "other.toml")
     with pytest.raises(WrongInstallation) as refused:
         connect_session(other)
@@ -203,7 +211,9 @@ def test_long_lists_come_in_parts_under_the_limit(broker):
     _, _, config = broker
     with RemoteSession(config.broker.socket, max_message_bytes=16384) as session:
         rows = session.list_containers()
-    assert len(rows) == 3000 and rows[0].startswith("container-00000") and rows[-1].startswith("container-02999")
+    assert (
+        len(rows) == 3000 and rows[0].startswith("container-00000") and rows[-1].startswith("container-02999")
+    )
 
 
 def test_a_service_bug_is_reported_without_a_traceback_and_the_broker_keeps_serving(broker):
@@ -235,7 +245,9 @@ def test_integers_outside_64_bits_are_refused_at_the_boundary_and_the_broker_kee
     service.get_container = lambda actor, container_id: calls.append(container_id) or "mine"
     with RemoteSession(config.broker.socket) as session:
         for huge in (10**30, -(2**63) - 1, 2**63):
-            with pytest.raises(ValidationError, match="container_id must be int, not a whole number outside the 64-bit"):
+            with pytest.raises(
+                ValidationError, match="container_id must be int, not a whole number outside the 64-bit"
+            ):
                 session.get_container(huge)
         assert session.get_container(2**63 - 1) == "mine"
         assert calls == [2**63 - 1]
@@ -392,7 +404,7 @@ def test_a_socket_made_by_another_user_is_refused(tmp_path, tmp_config):
 
 # --------------------------------------------------------------------------- crowding (issue 20 item 5)
 
-PEER = r'''
+PEER = r"""
 import json, os, socket, sys, time
 os.setgroups([]); os.setgid(int(sys.argv[1])); os.setuid(int(sys.argv[1]))
 path, plan = sys.argv[2], json.loads(sys.argv[3])
@@ -428,12 +440,13 @@ for step in plan:
         sock = connect()
         if step != "silent":
             try:
-                sock.sendall(json.dumps({"v": 1, "id": 7, "call": step, "args": [], "kwargs": {}}).encode() + b"\n")
+                request = {"v": 1, "id": 7, "call": step, "args": [], "kwargs": {}}
+                sock.sendall(json.dumps(request).encode() + b"\n")
             except OSError:
                 pass  # refused before it read: its answer is waiting
         out.append(answer(sock))
 print(json.dumps(out))
-'''
+"""
 
 
 @pytest.fixture
@@ -467,7 +480,9 @@ def _crowd_broker(shared_folder, known, **options):
 
 
 def test_a_uid_that_is_no_user_is_answered_hello_at_most_and_closed_at_once(shared_folder, monkeypatch):
-    monkeypatch.setattr(broker_server, "UNKNOWN_SECONDS", 3.0)  # room for a loaded machine between the connects
+    monkeypatch.setattr(
+        broker_server, "UNKNOWN_SECONDS", 3.0
+    )  # room for a loaded machine between the connects
     server, _ = _crowd_broker(shared_folder, {0})
     try:
         third, silent, hello, other = _peer(60123, str(server.path), [
@@ -476,7 +491,10 @@ def test_a_uid_that_is_no_user_is_answered_hello_at_most_and_closed_at_once(shar
         server.stop()
     assert third["reply"]["error"]["type"] == "BrokerBusy"  # two at a time for a uid that is no user
     for held in silent:  # sent nothing: closed with the refusal, at once
-        assert held["reply"]["error"]["type"] == "NotAuthorized" and "refuses uid 60123" in held["reply"]["error"]["message"]
+        assert (
+            held["reply"]["error"]["type"] == "NotAuthorized"
+            and "refuses uid 60123" in held["reply"]["error"]["message"]
+        )
         assert held["seconds"] < 5.0
     assert "database" in json.dumps(hello["reply"]["ok"])  # whose broker this is
     assert other["reply"]["error"]["type"] == "NotAuthorized" and other["seconds"] < 1.0
@@ -503,7 +521,9 @@ def test_near_the_limit_an_account_with_its_fair_share_gets_no_more(shared_folde
         for session in held:
             session.close()
         server.stop()
-    assert crowd[0]["reply"]["error"]["type"] == "BrokerBusy" and "busy" in crowd[0]["reply"]["error"]["message"]
+    assert (
+        crowd[0]["reply"]["error"]["type"] == "BrokerBusy" and "busy" in crowd[0]["reply"]["error"]["message"]
+    )
     assert all(held["reply"] is None for held in crowd[1])  # let in, and closed for sending nothing
     assert newcomer[0]["reply"]["ok"]
 

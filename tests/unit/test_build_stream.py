@@ -44,7 +44,9 @@ def test_missing_base_image_is_named_with_its_build_arg_resolved():
         {"stream": "\n"},
         {"errorDetail": {"message": REGISTRY_DOWN}, "error": REGISTRY_DOWN},
     ]
-    stream = BuildStream(iter(chunks), "ipynbsrv-test/x:1", buildargs={"BASE_IMAGE": "ipynbsrv-test/absent:1"})
+    stream = BuildStream(
+        iter(chunks), "ipynbsrv-test/x:1", buildargs={"BASE_IMAGE": "ipynbsrv-test/absent:1"}
+    )
     error = list(stream)[-1]
     assert error.kind is K.ERROR
     assert error.text.startswith("Base image ipynbsrv-test/absent:1 is not present on the Docker Engine")
@@ -114,13 +116,19 @@ def test_a_build_stopped_after_a_finished_stage_is_cancelled_and_its_stage_image
 
 def _stages(last: str) -> list[dict]:
     return [
-        {"stream": "Step 1/4 : FROM debian:bookworm-slim AS builder\n"}, {"stream": " ---> 1111aaaa2222\n"},
-        {"stream": "Step 2/4 : RUN make\n"}, {"stream": " ---> 5555cccc6666\n"},
+        {"stream": "Step 1/4 : FROM debian:bookworm-slim AS builder\n"},
+        {"stream": " ---> 1111aaaa2222\n"},
+        {"stream": "Step 2/4 : RUN make\n"},
+        {"stream": " ---> 5555cccc6666\n"},
         {"aux": {"ID": "sha256:builder"}},
-        {"stream": "Step 3/4 : FROM debian:bookworm-slim\n"}, {"stream": " ---> 1111aaaa2222\n"},
-        {"stream": "Step 4/4 : COPY --from=builder /x /x\n"}, *([{"stream": " ---> 7777dddd8888\n"},
-                                                                {"aux": {"ID": "sha256:final"}}] if last == "ok" else
-                                                               [{"error": "COPY failed: no such file"}]),
+        {"stream": "Step 3/4 : FROM debian:bookworm-slim\n"},
+        {"stream": " ---> 1111aaaa2222\n"},
+        {"stream": "Step 4/4 : COPY --from=builder /x /x\n"},
+        *(
+            [{"stream": " ---> 7777dddd8888\n"}, {"aux": {"ID": "sha256:final"}}]
+            if last == "ok"
+            else [{"error": "COPY failed: no such file"}]
+        ),
     ]
 
 
@@ -198,7 +206,9 @@ def test_a_planned_build_reports_the_whole_plans_time_not_only_the_last_images()
 
         def __iter__(self):
             clock.sleep(0.2)  # the engine's own build of this step
-            self.summary = BuildSummary(BuildStatus.SUCCEEDED, "sha256:" + "b" * 64, None, None, 0, 0, 1, 0.01)
+            self.summary = BuildSummary(
+                BuildStatus.SUCCEEDED, "sha256:" + "b" * 64, None, None, 0, 0, 1, 0.01
+            )
             return iter(())
 
         def cancel(self) -> None: ...

@@ -138,7 +138,9 @@ def test_error_without_exit_code_has_none():
 def test_aux_id_is_the_result_and_success():
     classifier, events = run(DEBCONF_BUILD)
     results = [e for e in events if e.kind is K.RESULT]
-    assert [r.image_id for r in results] == ["sha256:08a599a7ae956c423a3f211a04b9ba253b0747a8e495fb0eeb40cb40153bda02"]
+    assert [r.image_id for r in results] == [
+        "sha256:08a599a7ae956c423a3f211a04b9ba253b0747a8e495fb0eeb40cb40153bda02"
+    ]
     assert classifier.succeeded
     assert K.ERROR not in {e.kind for e in events}
     assert texts(events)[-2:] == ["Successfully tagged ipynbsrv-test/debconf:1", results[0].image_id]
@@ -206,14 +208,22 @@ def test_pull_status_chunks_without_progress_are_output():
 
 def test_prompts_and_warnings_without_the_stderr_marker_are_classified_by_content():
     """Issue 28, item 13: debconf's prompt text, perl's and invoke-rc.d's warnings came on stdout."""
-    classifier, events = run([
-        {"stream": "LDAP server URI: \n"},
-        {"stream": "LDAP server search base: dc=example,dc=org\n"},
-        {"stream": "Use of uninitialized value $val in substitution (s///) at /usr/share/perl5/Debconf/Format/822.pm line 83.\n"},
-        {"stream": "invoke-rc.d: WARNING: No init system and policy-rc.d missing! Defaulting to block.\n"},
-        {"stream": "LDAP server URI is set in /etc/nslcd.conf\n"},
-        {"aux": {"ID": "sha256:8"}},
-    ])
+    classifier, events = run(
+        [
+            {"stream": "LDAP server URI: \n"},
+            {"stream": "LDAP server search base: dc=example,dc=org\n"},
+            {
+                "stream": "Use of uninitialized value $val in substitution (s///) at "
+                "/usr/share/perl5/Debconf/Format/822.pm line 83.\n"
+            },
+            {
+                "stream": "invoke-rc.d: WARNING: No init system and policy-rc.d missing! "
+                "Defaulting to block.\n"
+            },
+            {"stream": "LDAP server URI is set in /etc/nslcd.conf\n"},
+            {"aux": {"ID": "sha256:8"}},
+        ]
+    )
     kinds = [e.kind for e in events if e.kind is not K.RESULT]
     assert kinds == [K.TOLERATED, K.TOLERATED, K.STDERR, K.STDERR, K.OUTPUT]
     assert (classifier.tolerated, classifier.warnings) == (2, 2)

@@ -34,8 +34,12 @@ def test_negative_broker_numbers_are_config_errors_not_a_silent_broker(tmp_path)
 def test_json_into_a_reader_that_leaves_is_no_traceback(tmp_path):
     database = tmp_path / "state" / "ipynbsrv.db"
     open_database(database)
-    User.insert_many([{"username": f"user{n:04d}", "uid": 10_000 + n, "gid": 10_000, "display_name": "x" * 100}
-                      for n in range(800)]).execute()
+    User.insert_many(
+        [
+            {"username": f"user{n:04d}", "uid": 10_000 + n, "gid": 10_000, "display_name": "x" * 100}
+            for n in range(800)
+        ]
+    ).execute()
     close_database()
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\npath = "{database}"\n[data]\nroot = "{tmp_path / "data"}"\n')
@@ -48,7 +52,8 @@ def test_json_into_a_reader_that_leaves_is_no_traceback(tmp_path):
 
 
 def test_a_locked_database_is_one_line_from_the_command_line(tmp_path):
-    """Item 7: another process holds the write lock past busy_timeout: one clear line, exit 2, no traceback."""
+    """Item 7: another process holds the write lock past busy_timeout: one clear line, exit 2, no
+    traceback."""
     import sqlite3
 
     database = tmp_path / "state" / "ipynbsrv.db"

@@ -54,7 +54,9 @@ def test_an_admin_manages_groups_shares_and_notifications_from_the_command_line(
     code, out, _ = run(capsys, config_path, "shares", "list")
     assert "thesis  alice  share-thesis  lab" in out and "[b]draft[/b]" in out
 
-    code, out, _ = run(capsys, config_path, "notifications", "send", "lab", "hello", "--about", "share:thesis")
+    code, out, _ = run(
+        capsys, config_path, "notifications", "send", "lab", "hello", "--about", "share:thesis"
+    )
     assert code == 0 and out.startswith("Sent notification ")
     code, out, _ = run(capsys, config_path, "notifications", "list", "--json")
     assert code == 0 and json.loads(out) == []  # root has no inbox of its own

@@ -93,7 +93,9 @@ def test_public_groups_are_joined_and_left(recorded_service, people):
         recorded_service.directory.get_group("open")
 
 
-def test_a_share_is_a_setgid_folder_of_its_own_group_used_by_granted_groups(recorded_service, recording_engine, people):
+def test_a_share_is_a_setgid_folder_of_its_own_group_used_by_granted_groups(
+    recorded_service, recording_engine, people
+):
     alice, bob, carol = _lab(recorded_service, people)
     share = recorded_service.get_share(alice, "thesis")
     folder = recorded_service.data.share_of("thesis")
@@ -128,7 +130,9 @@ def test_a_share_is_a_setgid_folder_of_its_own_group_used_by_granted_groups(reco
     assert view.id
 
 
-def test_a_restart_after_a_grant_remakes_the_notebook_with_the_share_and_engine_failures_show(recorded_service, recording_engine, people):
+def test_a_restart_after_a_grant_remakes_the_notebook_with_the_share_and_engine_failures_show(
+    recorded_service, recording_engine, people
+):
     """The share change goes through the engine contract (Engine.remake): the fake, like the real
     engines, is asked; an engine failure fails the restart instead of being swallowed."""
     alice, bob, _carol = _lab(recorded_service, people)
@@ -138,7 +142,9 @@ def test_a_restart_after_a_grant_remakes_the_notebook_with_the_share_and_engine_
     restarted = recorded_service.restart_container(bob, view.id)
     assert restarted.docker_id != view.docker_id and restarted.image_ref.startswith("ipynbsrv-keep/")
     assert "/data/shares/thesis" in recording_engine.mount_targets(restarted.docker_id)
-    assert recorded_service.restart_container(bob, view.id).docker_id == restarted.docker_id  # nothing changed: kept
+    assert (
+        recorded_service.restart_container(bob, view.id).docker_id == restarted.docker_id
+    )  # nothing changed: kept
 
     def broken(container_id):
         raise EngineError("the engine is gone")
@@ -158,7 +164,9 @@ def test_membership_changes_follow_to_granted_shares(recorded_service, people):
     assert "carol" not in recorded_service.directory.get_group("share-thesis").members
     recorded_service.create_collab_group(carol, "desk")
     recorded_service.add_collab_member(carol, "desk", "alice")
-    recorded_service.grant_share(alice, "thesis", "carol")  # a single user in a group with her, through her personal group
+    recorded_service.grant_share(
+        alice, "thesis", "carol"
+    )  # a single user in a group with her, through her personal group
     assert "carol" in recorded_service.get_share(carol, "thesis").members
 
 
@@ -180,7 +188,9 @@ def test_a_deleted_users_personal_group_goes_and_a_new_account_of_that_name_inhe
         new_carol = recorded_service.actor_for_username("carol")
         assert recorded_service.list_shares(new_carol) == []
         assert "carol" not in recorded_service.directory.get_group("share-thesis").members
-        assert recorded_service.collab_group(new_carol, "carol").members == ("carol",)  # a fresh personal group
+        assert recorded_service.collab_group(new_carol, "carol").members == (
+            "carol",
+        )  # a fresh personal group
 
 
 @pytest.mark.parametrize("choice", ["keep", "archive", "delete"])
@@ -206,14 +216,17 @@ def test_deleting_a_share_keeps_archives_or_deletes_its_data(recorded_service, p
         assert stat.S_IMODE(Path(report.kept).stat().st_mode) == 0o700
     else:
         assert kept == []
-    # the next share of the name starts empty; while a kept folder has files with the gid, it is not handed out
+    # the next share of the name starts empty; while a kept folder has files with the gid, it is not handed
+    # out
     again = recorded_service.create_share(carol, "thesis")
     assert list(recorded_service.data.share_of("thesis").iterdir()) == []
     if choice == "keep":
         assert again.gid != gid
 
 
-def test_a_retired_gid_waits_for_the_kept_folder_and_the_containers_that_ran_with_it(recorded_service, people):
+def test_a_retired_gid_waits_for_the_kept_folder_and_the_containers_that_ran_with_it(
+    recorded_service, people
+):
     alice, bob, carol = _lab(recorded_service, people)
     gid = recorded_service.get_share(alice, "thesis").gid
     container = recorded_service.create_container(alice, "nb", "tiny")
@@ -232,7 +245,9 @@ def test_a_retired_gid_waits_for_the_kept_folder_and_the_containers_that_ran_wit
     assert recorded_service.release_retired_ids() == [f"gid {gid}"]
 
 
-def test_deleting_a_group_or_a_user_retires_their_ids_and_a_kept_home_leaves_the_namespace(recorded_service, people):
+def test_deleting_a_group_or_a_user_retires_their_ids_and_a_kept_home_leaves_the_namespace(
+    recorded_service, people
+):
     alice, bob, carol = _lab(recorded_service, people)
     lab_gid = recorded_service.collab_group(alice, "lab").gid
     container = recorded_service.create_container(alice, "nb", "tiny")
@@ -250,18 +265,24 @@ def test_deleting_a_group_or_a_user_retires_their_ids_and_a_kept_home_leaves_the
     assert (Path(report.kept[0]) / "notes.txt").read_text() == "carol's"
     recorded_service.create_user(ROOT, "carol", "carol-password")
     assert recorded_service.get_user(ROOT, "carol").uid != carol_uid
-    assert not recorded_service.data.home_of("carol").exists() or not any(recorded_service.data.home_of("carol").iterdir())
+    assert not recorded_service.data.home_of("carol").exists() or not any(
+        recorded_service.data.home_of("carol").iterdir()
+    )
     assert recorded_service.create_collab_group(alice, "lab").gid != lab_gid
 
 
-def test_a_folder_kept_before_the_upgrade_is_moved_aside_not_given_to_the_next_share(recorded_service, people):
+def test_a_folder_kept_before_the_upgrade_is_moved_aside_not_given_to_the_next_share(
+    recorded_service, people
+):
     stale = recorded_service.data.share_of("oldproj")
     stale.mkdir(parents=True)
     (stale / "secret.txt").write_text("alice's")
     recorded_service.create_share(people["carol"], "oldproj")
     assert list(recorded_service.data.share_of("oldproj").iterdir()) == []
     (kept,) = recorded_service.list_kept(ROOT)
-    assert kept.name.startswith("share-oldproj-") and (Path(kept.path) / "secret.txt").read_text() == "alice's"
+    assert (
+        kept.name.startswith("share-oldproj-") and (Path(kept.path) / "secret.txt").read_text() == "alice's"
+    )
 
 
 def test_deleting_a_share_while_someone_writes_into_it_takes_it_all(recorded_service, people):
@@ -295,10 +316,14 @@ def test_deleting_a_share_while_someone_writes_into_it_takes_it_all(recorded_ser
 def test_notifications_reach_members_with_read_marks_and_limits(recorded_service, people):
     alice, bob, carol = _lab(recorded_service, people)
     assert recorded_service.unread_count(bob) == 1  # "bob joined lab (added by alice)"
-    sent = recorded_service.send_notification(alice, "lab", "[bold]meeting[/] at 3", kind="share", target="thesis")
+    sent = recorded_service.send_notification(
+        alice, "lab", "[bold]meeting[/] at 3", kind="share", target="thesis"
+    )
     inbox = recorded_service.list_notifications(bob)
     assert inbox[0].message == "[bold]meeting[/] at 3" and inbox[0].sender == "alice"
-    assert recorded_service.list_notifications(alice) == [] or all(n.id != sent.id for n in recorded_service.list_notifications(alice))
+    assert recorded_service.list_notifications(alice) == [] or all(
+        n.id != sent.id for n in recorded_service.list_notifications(alice)
+    )
     with pytest.raises(NotFound):
         recorded_service.send_notification(carol, "lab", "hello")
     with pytest.raises(NotFound):
@@ -365,7 +390,9 @@ def test_co_admins_cannot_remove_or_demote_the_creator_or_delete_the_group(recor
         recorded_service.collab_group(ROOT, "lab")
 
 
-def test_a_taken_name_answers_one_neutral_line_and_personal_groups_need_a_shared_group(recorded_service, people):
+def test_a_taken_name_answers_one_neutral_line_and_personal_groups_need_a_shared_group(
+    recorded_service, people
+):
     """Issue 20 item 6: whatever holds a name (a group, a user's personal group, a configured group,
     a group only the directory has, a share, a share's group), creating a group or share of that
     name answers the same line; and a grant to a user's personal group answers like one to a group
@@ -374,8 +401,9 @@ def test_a_taken_name_answers_one_neutral_line_and_personal_groups_need_a_shared
     recorded_service.directory.create_group("staff")  # in the directory only, not in the store
     recorded_service.directory.create_group("share-old")  # a share's group without the share
     answers = set()
-    for create, name in [(recorded_service.create_collab_group, n) for n in ("lab", "bob", "staff", "ipynbsrv-users")] + [
-            (recorded_service.create_share, n) for n in ("thesis", "old")]:
+    for create, name in [
+        (recorded_service.create_collab_group, n) for n in ("lab", "bob", "staff", "ipynbsrv-users")
+    ] + [(recorded_service.create_share, n) for n in ("thesis", "old")]:
         with pytest.raises(AlreadyExists) as caught:
             create(carol, name)
         answers.add(str(caught.value).replace(repr(name), "<name>"))
@@ -393,7 +421,9 @@ def test_a_taken_name_answers_one_neutral_line_and_personal_groups_need_a_shared
     assert "bob" in recorded_service.get_share(carol, "mine").members
 
 
-def test_messages_and_changes_that_notify_are_limited_per_sender_and_repeats_coalesce(recorded_service, people):
+def test_messages_and_changes_that_notify_are_limited_per_sender_and_repeats_coalesce(
+    recorded_service, people
+):
     """Issue 20 item 3: 1,500 messages to a group in 3 s, and 600 system notifications from granting
     and revoking one's share on another user's personal group, pushed real ones out of inboxes."""
     from ipynbsrv_tui.domain import RateLimited
@@ -402,18 +432,24 @@ def test_messages_and_changes_that_notify_are_limited_per_sender_and_repeats_coa
     alice, bob, carol = _lab(recorded_service, people)
     for n in range(notifications.MESSAGES_PER_WINDOW):
         recorded_service.send_notification(bob, "lab", f"message {n}")
-    with pytest.raises(RateLimited, match=r"You sent 10 messages in the last 60 s, the most allowed: try again in \d+ s"):
+    with pytest.raises(
+        RateLimited, match=r"You sent 10 messages in the last 60 s, the most allowed: try again in \d+ s"
+    ):
         recorded_service.send_notification(bob, "lab", "one too many")
     recorded_service.send_notification(alice, "lab", "others still send")  # per sender
     for _ in range(3):
         recorded_service.send_notification(ROOT, "lab", "admins are not limited")
     assert sum(1 for n in recorded_service.list_notifications(alice) if n.sender == "bob") == 10
 
-    recorded_service.add_collab_member(alice, "lab", "carol")  # carol is in a group with alice: her personal group is reachable
+    recorded_service.add_collab_member(
+        alice, "lab", "carol"
+    )  # carol is in a group with alice: her personal group is reachable
     before = len(recorded_service.list_notifications(carol))
     changes = notifications.CHANGES_PER_WINDOW - 2  # adding bob and carol were two
     for n in range(changes):
-        (recorded_service.grant_share if n % 2 == 0 else recorded_service.revoke_share)(alice, "thesis", "carol")
+        (recorded_service.grant_share if n % 2 == 0 else recorded_service.revoke_share)(
+            alice, "thesis", "carol"
+        )
     with pytest.raises(RateLimited, match="made 30 changes that notify others"):
         recorded_service.grant_share(alice, "thesis", "carol")
     inbox = recorded_service.list_notifications(carol)
@@ -440,7 +476,9 @@ def test_a_user_mutes_a_sender_or_a_group(recorded_service, people):
     assert "from alice" not in carols and not any("shared thesis" in m for m in carols)
     assert "from alice" not in bobs and "from carol" not in bobs
     assert "from carol" in [n.message for n in recorded_service.list_notifications(alice)]
-    assert recorded_service.mute(carol, "user", "alice", undo=True) == [] and recorded_service.list_mutes(bob) == ["group:lab"]
+    assert recorded_service.mute(carol, "user", "alice", undo=True) == [] and recorded_service.list_mutes(
+        bob
+    ) == ["group:lab"]
     recorded_service.send_notification(alice, "lab", "heard again")
     assert recorded_service.list_notifications(carol)[0].message == "heard again"
     with pytest.raises(NotFound, match="No user named 'nosuchuser'"):
@@ -451,7 +489,9 @@ def test_a_user_mutes_a_sender_or_a_group(recorded_service, people):
         recorded_service.mute(carol, "everyone", "lab")
 
 
-def test_a_restart_remakes_a_notebook_whose_share_was_made_again_under_its_name(recorded_service, recording_engine, people):
+def test_a_restart_remakes_a_notebook_whose_share_was_made_again_under_its_name(
+    recorded_service, recording_engine, people
+):
     """A share deleted and made again under the same name has another gid: the mount targets are
     the same, so a restart that compared names only kept the old gid (and so no access to the new
     folder); it compares the gids too."""
@@ -469,4 +509,6 @@ def test_a_restart_remakes_a_notebook_whose_share_was_made_again_under_its_name(
     assert restarted.docker_id != view.docker_id
     assert recording_engine.specs[-1].environment["NB_GROUPS"] == str(new_gid)
     assert recording_engine.inspect(restarted.docker_id).labels["ipynbsrv.share-gids"] == f"thesis:{new_gid}"
-    assert recorded_service.restart_container(bob, view.id).docker_id == restarted.docker_id  # nothing changed: kept
+    assert (
+        recorded_service.restart_container(bob, view.id).docker_id == restarted.docker_id
+    )  # nothing changed: kept

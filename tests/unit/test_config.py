@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_root_config_toml_documents_exactly_the_defaults(monkeypatch):
-    monkeypatch.delenv("IPYNBSRV_BROKER_SOCKET", raising=False)  # the test session sets it (tests/conftest.py)
+    monkeypatch.delenv(
+        "IPYNBSRV_BROKER_SOCKET", raising=False
+    )  # the test session sets it (tests/conftest.py)
     config = load_config(ROOT / "config.toml")
     assert config.replace(source=None) == Config()
 
@@ -26,7 +28,9 @@ def test_the_default_broker_socket_can_be_moved_by_the_environment(tmp_path, mon
     """DESIGN §11: the test session points every config that names no socket at its own folder."""
     monkeypatch.setenv("IPYNBSRV_BROKER_SOCKET", str(tmp_path / "b.sock"))
     assert Config().broker.socket == str(tmp_path / "b.sock")
-    assert load_config(ROOT / "config.toml").broker.socket == "/run/ipynbsrv/ipynbsrv.sock", "a named socket wins"
+    assert load_config(ROOT / "config.toml").broker.socket == "/run/ipynbsrv/ipynbsrv.sock", (
+        "a named socket wins"
+    )
     monkeypatch.delenv("IPYNBSRV_BROKER_SOCKET")
     assert Config().broker.socket == "/run/ipynbsrv/ipynbsrv.sock"
 

@@ -41,7 +41,9 @@ def test_root_a_docker_user_and_a_bare_checkout_may_embed(tmp_path, monkeypatch)
     monkeypatch.setattr("ipynbsrv_tui.connect.os.geteuid", lambda: 2000)
     assert may_embed(installed) == os.access(socket_file, os.R_OK | os.W_OK)
     assert may_embed(Config()), "make run without a config file keeps embedded mode"
-    assert may_embed(_installed(tmp_path, "tcp://127.0.0.1:2375")), "a TCP engine is tried, errors show in the header"
+    assert may_embed(_installed(tmp_path, "tcp://127.0.0.1:2375")), (
+        "a TCP engine is tried, errors show in the header"
+    )
     monkeypatch.setattr("ipynbsrv_tui.connect.os.geteuid", lambda: 0)
     assert may_embed(_installed(tmp_path, "unix:///nonexistent/docker.sock"))
 
@@ -53,7 +55,9 @@ def test_root_a_docker_user_and_a_bare_checkout_may_embed(tmp_path, monkeypatch)
 def test_without_a_terminal_the_hint_fits_the_login(forced, wanted, unwanted):
     env = {k: v for k, v in os.environ.items() if k != "SSH_ORIGINAL_COMMAND"}
     if forced:
-        env["SSH_ORIGINAL_COMMAND"] = "ipynbsrv-tui containers list --json"  # what sshd sets under ForceCommand
+        env["SSH_ORIGINAL_COMMAND"] = (
+            "ipynbsrv-tui containers list --json"  # what sshd sets under ForceCommand
+        )
     result = subprocess.run([sys.executable, "-m", "ipynbsrv_tui.cli"], stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 2

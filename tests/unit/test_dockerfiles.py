@@ -66,7 +66,11 @@ def test_parse_reads_arg_defaults_continuations_and_only_the_final_stages_labels
     assert info.args == {"BASE_IMAGE": "debian:bookworm-slim", "EMPTY": None}
     assert info.arg("EMPTY") == "" and info.arg("MISSING") is None
     assert info.froms == ("${BASE_IMAGE}", "${BASE_IMAGE}")
-    assert info.labels == {"ipynbsrv.notebook-port": "8888", "ipynbsrv.description": "two words", "legacy": "value"}
+    assert info.labels == {
+        "ipynbsrv.notebook-port": "8888",
+        "ipynbsrv.description": "two words",
+        "legacy": "value",
+    }
 
 
 def test_the_repository_folders_declare_their_contract():
@@ -82,7 +86,9 @@ def test_the_repository_folders_declare_their_contract():
         assert defaults.command == "start-notebook" and defaults.description
     assert [w.name for w in folders["ipython3-notebook"].wheel_sets] == [""]
     assert [w.name for w in folders["ipython2-notebook"].wheel_sets] == ["py2", "py3"]
-    assert any(r.startswith("ipykernel==4.10") for r in folders["ipython2-notebook"].wheel_sets[0].requirements)
+    assert any(
+        r.startswith("ipykernel==4.10") for r in folders["ipython2-notebook"].wheel_sets[0].requirements
+    )
 
 
 def test_an_unknown_folder_names_the_folders_there(tmp_path):
@@ -96,7 +102,9 @@ def test_an_unknown_folder_names_the_folders_there(tmp_path):
 
 def test_a_notebook_image_plans_its_missing_base_first_with_the_configured_defaults():
     config = BuildConfig(base_image="local/debian:12", image_prefix="site")
-    plan = plan_build("ipython3-notebook", config, lambda ref: ref == "local/debian:12", root=REPO_DOCKERFILES)
+    plan = plan_build(
+        "ipython3-notebook", config, lambda ref: ref == "local/debian:12", root=REPO_DOCKERFILES
+    )
     assert [(s.folder.name, s.tag, s.buildargs) for s in plan.steps] == [
         ("base-ldap", "site/base-ldap:latest", {"BASE_IMAGE": "local/debian:12"}),
         ("ipython3-notebook", "site/ipython3-notebook:latest", {"BASE_IMAGE": "site/base-ldap:latest"}),
@@ -110,13 +118,19 @@ def test_a_present_base_is_not_rebuilt_and_build_args_override():
     plan = plan_build("ipython3-notebook", BuildConfig(), present, root=REPO_DOCKERFILES, tag="x/y:2")
     assert [(s.folder.name, s.tag) for s in plan.steps] == [("ipython3-notebook", "x/y:2")]
     plan = plan_build(
-        "ipython3-notebook", BuildConfig(), present, root=REPO_DOCKERFILES, buildargs={"BASE_IMAGE": "mine/base:1", "X": "1"}
+        "ipython3-notebook",
+        BuildConfig(),
+        present,
+        root=REPO_DOCKERFILES,
+        buildargs={"BASE_IMAGE": "mine/base:1", "X": "1"},
     )
     assert plan.target.buildargs == {"BASE_IMAGE": "mine/base:1", "X": "1"}
 
 
 def test_ipython2_plans_base_ldap_on_bullseye_and_names_the_bootstrap_when_debian_is_missing():
-    plan = plan_build("ipython2-notebook", BuildConfig(), {"debian:bullseye-slim"}.__contains__, root=REPO_DOCKERFILES)
+    plan = plan_build(
+        "ipython2-notebook", BuildConfig(), {"debian:bullseye-slim"}.__contains__, root=REPO_DOCKERFILES
+    )
     assert [(s.tag, s.buildargs) for s in plan.steps] == [
         ("ipynbsrv/base-ldap:bullseye", {"BASE_IMAGE": "debian:bullseye-slim"}),
         ("ipynbsrv/ipython2-notebook:latest", {"BASE_IMAGE": "ipynbsrv/base-ldap:bullseye"}),
@@ -134,7 +148,9 @@ def test_folders_deriving_from_each_other_in_a_loop_are_refused(tmp_path):
 
 def test_a_bad_build_argument_name_is_refused():
     with pytest.raises(ValidationError):
-        plan_build("base-ldap", BuildConfig(), lambda ref: True, root=REPO_DOCKERFILES, buildargs={"1BAD": "x"})
+        plan_build(
+            "base-ldap", BuildConfig(), lambda ref: True, root=REPO_DOCKERFILES, buildargs={"1BAD": "x"}
+        )
 
 
 # --------------------------------------------------------------------------- wheelhouse
@@ -179,7 +195,10 @@ def test_read_wheel_set_splits_options_and_requirements(wheel_folder):
     (wheel_set,) = folder.wheel_sets
     assert wheel_set.name == "py3" and wheel_set.target == folder.path / "wheels" / "py3"
     assert wheel_set.requirements == ("demo==1.0",)
-    assert wheel_set.download_options("aarch64") == ["--only-binary=:all:", "--platform=manylinux2014_aarch64"]
+    assert wheel_set.download_options("aarch64") == [
+        "--only-binary=:all:",
+        "--platform=manylinux2014_aarch64",
+    ]
 
 
 def test_a_wheels_file_without_requirements_is_refused(tmp_path):
@@ -194,7 +213,9 @@ def test_the_wheelhouse_downloads_once_removes_stale_files_then_reuses_without_p
     lines: list[str] = []
     (report,) = prepare_wheelhouse(folder, progress=lines.append, pip=pip, arch="x86_64")
     assert (report.downloaded, report.removed, report.offline) == (1, 1, False)
-    assert sorted(p.name for p in target.iterdir()) == sorted([STAMP, "demo-1.0-py3-none-any.whl", "requirements.txt"])
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        [STAMP, "demo-1.0-py3-none-any.whl", "requirements.txt"]
+    )
     assert (target / "requirements.txt").read_text() == "demo==1.0\n"
     assert "--platform=manylinux2014_x86_64" in calls.read_text()
     assert len(calls.read_text().splitlines()) == 2  # the offline attempt, then the download
@@ -215,9 +236,16 @@ def test_a_failed_download_says_what_pip_said(wheel_folder, tmp_path):
     [
         (["demo==1.0"], ["demo-1.0-py3-none-any.whl"], True),
         # names and versions compare as pip does: normalised names, PEP 440 versions
-        (["Jupyter_Server==2.0", "PyZMQ==26.0"],
-         ["jupyter_server-2.0.0-py3-none-any.whl", "pyzmq-26.0.tar.gz"], True),
-        (["zope.interface==6.1", "old-style==0.3"], ["zope.interface-6.1.zip", "old_style-0.3.tar.bz2"], True),
+        (
+            ["Jupyter_Server==2.0", "PyZMQ==26.0"],
+            ["jupyter_server-2.0.0-py3-none-any.whl", "pyzmq-26.0.tar.gz"],
+            True,
+        ),
+        (
+            ["zope.interface==6.1", "old-style==0.3"],
+            ["zope.interface-6.1.zip", "old_style-0.3.tar.bz2"],
+            True,
+        ),
         (["demo==1.0"], ["demo-1.1-py3-none-any.whl"], False),
         (["demo>=1.0"], ["demo-1.0-py3-none-any.whl"], False),  # not pinned: pip decides
         (["demo==1.*"], ["demo-1.0-py3-none-any.whl"], False),

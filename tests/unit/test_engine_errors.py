@@ -26,7 +26,9 @@ def api_error(status: int, explanation: str) -> docker.errors.APIError:
     response.reason = "reason"
     cls = docker.errors.APIError
     if response.status_code == 404:
-        cls = docker.errors.ImageNotFound if "no such image" in explanation.lower() else docker.errors.NotFound
+        cls = (
+            docker.errors.ImageNotFound if "no such image" in explanation.lower() else docker.errors.NotFound
+        )
     return cls("error", response=response, explanation=explanation)
 
 
@@ -57,7 +59,12 @@ def api_error(status: int, explanation: str) -> docker.errors.APIError:
             PortInUse,
             "host port 49153",
         ),
-        (500, "something else broke", EngineError, "could not start container ipynbsrv-alice-nb: something else broke"),
+        (
+            500,
+            "something else broke",
+            EngineError,
+            "could not start container ipynbsrv-alice-nb: something else broke",
+        ),
     ],
 )
 def test_api_errors(status, explanation, expected, fragment):
@@ -77,13 +84,16 @@ def test_connection_errors_are_engine_unavailable_with_a_hint():
     outer = requests.exceptions.ConnectionError(inner)
     error = translate(outer, "list containers", url="unix:///tmp/gone.sock")
     assert isinstance(error, EngineUnavailable)
-    assert str(error).startswith("Cannot reach the Docker Engine at unix:///tmp/gone.sock: nothing is listening there.")
+    assert str(error).startswith(
+        "Cannot reach the Docker Engine at unix:///tmp/gone.sock: nothing is listening there."
+    )
     assert "DOCKER_HOST" in str(error)
 
 
 def test_permission_denied_on_the_socket_says_who_to_ask():
     wrapped = docker.errors.DockerException(
-        "Error while fetching server API version: ('Connection aborted.', PermissionError(13, 'Permission denied'))"
+        "Error while fetching server API version: ('Connection aborted.', PermissionError(13, 'Permission "
+        "denied'))"
     )
     wrapped.__context__ = requests.exceptions.ConnectionError(PermissionError(13, "Permission denied"))
     error = translate(wrapped, "connect", url="unix:///var/run/docker.sock")
@@ -121,7 +131,8 @@ def _engine_answering(error: docker.errors.APIError):
 
 
 def test_removing_a_container_the_engine_is_removing_already_is_not_an_error():
-    """A stopped build's step container is removed by the engine itself; reconcile asking too must not fail."""
+    """A stopped build's step container is removed by the engine itself; reconcile asking too must not
+    fail."""
     busy = api_error(409, "removal of container 51c4aa482462 is already in progress")
     _engine_answering(busy).remove("51c4aa482462")
     with pytest.raises(Conflict):

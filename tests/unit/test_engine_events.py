@@ -14,7 +14,10 @@ def raw(action: str, nanos: int, cid: str = "c1") -> dict:
     return {
         "Type": "container",
         "Action": action,
-        "Actor": {"ID": cid, "Attributes": {"name": "ipynbsrv-alice-nb", "image": "x", "ipynbsrv.container": "7"}},
+        "Actor": {
+            "ID": cid,
+            "Attributes": {"name": "ipynbsrv-alice-nb", "image": "x", "ipynbsrv.container": "7"},
+        },
         "time": nanos // 10**9,
         "timeNano": nanos,
     }
@@ -85,7 +88,12 @@ def test_events_carry_labels_and_store_id():
     with EventStream(api, since=1_700_000_000.5) as stream:
         event = next(stream)
     assert api.calls[0]["since"] == "1700000000.500000000"
-    assert (event.action, event.container_id, event.name, event.store_id) == ("pause", "c1", "ipynbsrv-alice-nb", 7)
+    assert (event.action, event.container_id, event.name, event.store_id) == (
+        "pause",
+        "c1",
+        "ipynbsrv-alice-nb",
+        7,
+    )
     assert event.labels == {"ipynbsrv.container": "7"}
 
 

@@ -27,7 +27,10 @@ def test_both_engines_and_the_fake_implement_the_protocol():
 
 def test_the_swarm_engine_is_composed_not_derived():
     assert DockerEngine not in SwarmEngine.__mro__
-    assert SwarmEngine(DockerEngine(docker.DockerClient(base_url="unix:///x.sock", version="1.41"))).manager.mode == "docker"
+    assert (
+        SwarmEngine(DockerEngine(docker.DockerClient(base_url="unix:///x.sock", version="1.41"))).manager.mode
+        == "docker"
+    )
 
 
 def test_no_service_module_names_docker_py_or_an_engine_client():

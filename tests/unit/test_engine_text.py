@@ -9,7 +9,10 @@ from ipynbsrv_tui.engine.text import MAX_LINE, LineAssembler, fold_carriage_retu
 
 
 def test_strip_ansi_removes_csi_osc_and_two_byte_escapes_only():
-    assert strip_ansi("\x1b[1;31mred\x1b[0m \x1b]8;;http://x\x07link\x1b]8;;\x07 \x1b(Bok [x]") == "red link ok [x]"
+    assert (
+        strip_ansi("\x1b[1;31mred\x1b[0m \x1b]8;;http://x\x07link\x1b]8;;\x07 \x1b(Bok [x]")
+        == "red link ok [x]"
+    )
 
 
 def test_fold_carriage_returns_keeps_what_a_terminal_finally_shows():
@@ -42,7 +45,12 @@ def test_an_endless_line_without_newline_is_cut_so_memory_stays_bounded():
 
 
 def test_plain_lines_of_a_log_block():
-    assert plain_lines(b"\x1b[32mok\x1b[0m\r\nstep 1\rstep 2\n\nbad \xff byte") == ["ok", "step 2", "", "bad \ufffd byte"]
+    assert plain_lines(b"\x1b[32mok\x1b[0m\r\nstep 1\rstep 2\n\nbad \xff byte") == [
+        "ok",
+        "step 2",
+        "",
+        "bad \ufffd byte",
+    ]
 
 
 class Chunks:

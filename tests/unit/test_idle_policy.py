@@ -67,7 +67,9 @@ def test_the_last_activity_is_the_latest_of_status_and_kernels(server):
 def test_a_busy_kernel_is_reported(server):
     FakeJupyter.kernels = [{"execution_state": "idle"}, {"execution_state": "busy", "last_activity": "bad"}]
     answer = jupyter.ask("127.0.0.1", server, "/nb/", TOKEN)
-    assert answer is not None and answer.busy and answer.last_activity == datetime(2026, 11, 29, 1, tzinfo=UTC)
+    assert (
+        answer is not None and answer.busy and answer.last_activity == datetime(2026, 11, 29, 1, tzinfo=UTC)
+    )
 
 
 def test_no_answer_means_none(server):
@@ -108,9 +110,13 @@ def test_culling_runs_at_a_third_of_the_shorter_threshold(idle, suspended, secon
 
 
 def test_idle_keys_are_checked():
-    config = parse_config('[notebooks]\nidle_timeout = 3600\nidle_action = "suspend"\nsuspended_stop_after = 86400\n')
+    config = parse_config(
+        '[notebooks]\nidle_timeout = 3600\nidle_action = "suspend"\nsuspended_stop_after = 86400\n'
+    )
     assert (config.notebooks.idle_action, config.notebooks.suspended_stop_after) == ("suspend", 86400)
-    with pytest.raises(ConfigError, match=r"<config>:2: notebooks.idle_action = 'pause': expected one of 'stop', 'suspend'"):
+    with pytest.raises(
+        ConfigError, match=r"<config>:2: notebooks.idle_action = 'pause': expected one of 'stop', 'suspend'"
+    ):
         parse_config('[notebooks]\nidle_action = "pause"\n')
     with pytest.raises(ConfigError, match=r"notebooks.suspended_stop_after = -1: expected seconds from 0"):
         parse_config("[notebooks]\nsuspended_stop_after = -1\n")

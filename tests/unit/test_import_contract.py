@@ -28,7 +28,9 @@ def test_the_declared_contracts_are_the_layers_textual_and_the_light_client():
     assert "ipynbsrv_tui.tui" not in contracts["textual"]["source_modules"]
     engine = contracts["engine"]  # the service reaches engines through engine/protocol.py only (DESIGN §5)
     assert engine["source_modules"] == ["ipynbsrv_tui.service"]
-    assert {"docker", "ipynbsrv_tui.engine.docker_engine", "ipynbsrv_tui.engine.swarm"} <= set(engine["forbidden_modules"])
+    assert {"docker", "ipynbsrv_tui.engine.docker_engine", "ipynbsrv_tui.engine.swarm"} <= set(
+        engine["forbidden_modules"]
+    )
     assert contracts["acyclic"]["type"] == "acyclic_siblings"
     assert contracts["acyclic"]["ancestors"] == ["ipynbsrv_tui"]
     broker, web = (next(i for i, layer in enumerate(layers) if f"ipynbsrv_tui.{name}" in layer.split())

@@ -50,7 +50,9 @@ def test_the_calls_are_the_public_methods_and_streams_are_told_by_their_return_t
 
 
 def test_the_service_calls_and_their_streams():
-    declared = [name for name, value in vars(ServiceCalls).items() if inspect.isfunction(value) and name[0] != "_"]
+    declared = [
+        name for name, value in vars(ServiceCalls).items() if inspect.isfunction(value) and name[0] != "_"
+    ]
     assert list(CALLS) == declared
     assert STREAM_CALLS == {"watch_containers", "watch_rights", "follow_logs", "build_image"}
     assert "close" not in CALLS and "actor" not in CALLS  # session members, not service calls

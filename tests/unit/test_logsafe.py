@@ -17,16 +17,13 @@ def run(code: str) -> str:
 
 def test_the_brokers_log_escapes_control_characters_in_every_line():
     err = run(
-        "import logging, sys\n"
-        "from ipynbsrv_tui.commands.serve import LOG_DATES, LOG_FORMAT\n"
-        "from ipynbsrv_tui.logsafe import install\n"
-        "install('INFO', sys.stderr, LOG_FORMAT, LOG_DATES)\n"
-        f"logging.getLogger('ipynbsrv.web').warning('web: failed login for %s from %s', {FORGED!r}, '127.0.0.1')\n"
-        f"logging.getLogger('ipynbsrv.audit').warning({FORGED!r})\n"
-        "try:\n"
-        f"    raise ValueError({FORGED!r})\n"
-        "except ValueError:\n"
-        "    logging.getLogger('ipynbsrv.broker').exception('call failed')\n")
+        "import logging, sys\nfrom ipynbsrv_tui.commands.serve import LOG_DATES, LOG_FORMAT\nfrom "
+        "ipynbsrv_tui.logsafe import install\ninstall('INFO', sys.stderr, LOG_FORMAT, "
+        "LOG_DATES)\nlogging.getLogger('ipynbsrv.web').warning('web: failed login for %s from %s', "
+        f"{FORGED!r}, '127.0.0.1')\nlogging.getLogger('ipynbsrv.audit').warning({FORGED!r})\ntry:\n    "
+        f"raise ValueError({FORGED!r})\nexcept ValueError:\n    "
+        "logging.getLogger('ipynbsrv.broker').exception('call failed')\n"
+    )
     lines = err.splitlines()
     records = [line for line in lines if not line.startswith(" ")]
     assert len(records) == 3, lines

@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST_CALLS = ("add_os_account(", "create_accounts(", '"useradd"', '"groupadd"', '"mount"', "ip netns", "nsenter")
+HOST_CALLS = (
+    "add_os_account(",
+    "create_accounts(",
+    '"useradd"',
+    '"groupadd"',
+    '"mount"',
+    "ip netns",
+    "nsenter",
+)
 
 
 def _changes_host(source: str) -> bool:

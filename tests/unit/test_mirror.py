@@ -67,7 +67,11 @@ def test_sources_list_is_read_before_sources_list_d(tmp_path):
 
 
 def test_only_security_entries_still_give_a_uri(tmp_path):
-    write(tmp_path, "sources.list.d/x.list", "deb http://security.invalid/debian-security bookworm-security main\n")
+    write(
+        tmp_path,
+        "sources.list.d/x.list",
+        "deb http://security.invalid/debian-security bookworm-security main\n",
+    )
     assert host_debian_mirror(tmp_path) == "http://security.invalid/debian-security"
 
 

@@ -31,7 +31,12 @@ EACH = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 # Anything a config file, a form or a peer could hand a validator.
 ANYTHING = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text() | st.binary(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text()
+    | st.binary(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=8,
 )
@@ -113,7 +118,9 @@ def test_accepted_cpu_limits_are_finite_and_in_range(value):
 
 
 @FAST
-@given(st.text(max_size=1200), st.sampled_from([validation.description, validation.command, validation.message]))
+@given(
+    st.text(max_size=1200), st.sampled_from([validation.description, validation.command, validation.message])
+)
 def test_free_text_is_bounded(text, check):
     try:
         accepted = check(text)
@@ -230,7 +237,11 @@ def test_any_json_value_decodes_or_is_a_protocol_error(value, strict):
 
 
 @FAST
-@given(st.dictionaries(st.sampled_from(["id", "call", "args", "kwargs", "v", "x"]), st.one_of(JSON, TAGGED), max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "call", "args", "kwargs", "v", "x"]), st.one_of(JSON, TAGGED), max_size=5
+    )
+)
 def test_any_request_object_gives_fields_or_a_protocol_error(message):
     try:
         protocol.request_fields(message)

@@ -57,8 +57,14 @@ def test_domain_values_survive_the_wire_with_their_types():
     assert type(back.state) is ContainerState
     assert back.last_activity.tzinfo is not None and back.created.tzinfo is None
 
-    spec = ContainerSpec(name="n", image="i", labels={"a": "b"}, environment={}, mounts=(Mount("/s", "/t", True),),
-                         public_ports={22: 49153})
+    spec = ContainerSpec(
+        name="n",
+        image="i",
+        labels={"a": "b"},
+        environment={},
+        mounts=(Mount("/s", "/t", True),),
+        public_ports={22: 49153},
+    )
     assert roundtrip(spec) == spec  # tuples of dataclasses, dicts with int keys
 
     events = [BuildEvent(BuildEventKind.STEP, "Step 1/2 : FROM x", step=1, total_steps=2), "plain", None, 1.5]
@@ -101,7 +107,9 @@ def test_values_that_cannot_be_sent_are_refused_clearly():
 
 
 def test_errors_travel_as_their_domain_class_or_the_nearest_one_known():
-    again = error_from_payload(json.loads(json.dumps(error_payload(NotAuthorized("That container belongs to another user.")))))
+    again = error_from_payload(
+        json.loads(json.dumps(error_payload(NotAuthorized("That container belongs to another user."))))
+    )
     assert type(again) is NotAuthorized and str(again) == "That container belongs to another user."
 
     class DaemonGone(EngineUnavailable):

@@ -51,19 +51,24 @@ def restored(tmp_path):
     close_database()
 
 
-def test_an_image_whose_source_folder_is_gone_or_that_no_dockerfile_made_is_flagged_and_its_notebooks_stay(restored):
+def test_an_image_whose_source_folder_is_gone_or_that_no_dockerfile_made_is_flagged_and_its_notebooks_stay(
+    restored,
+):
     service, _engine, made = restored
     report = service.reconcile(ROOT)
     gone, pulled = made["gone"], made["pulled"]
     dockerfiles = service.config.build.dockerfiles
-    assert (f"alice/gone (#{gone.id}): not made again after the restore: its image ipynbsrv/gone:latest is not "
-            f"on this engine and its source folder gone/ is gone from {dockerfiles}/: put the folder back (from "
-            "the old host or the project's dockerfiles/) and reconcile again, or load the image (`docker load`)"
-            ) in report.flagged
-    assert (f"alice/pulled (#{pulled.id}): not made again after the restore: its image example.org/pulled:1 is "
-            "not on this engine and nothing records a Dockerfile for it (a commit or snapshot of a notebook, or "
-            "an image pulled or imported by hand): load it here (`docker save` on the old host, `docker load` "
-            "on this one), then reconcile again") in report.flagged
+    assert (
+        f"alice/gone (#{gone.id}): not made again after the restore: its image ipynbsrv/gone:latest is not "
+        f"on this engine and its source folder gone/ is gone from {dockerfiles}/: put the folder back (from "
+        "the old host or the project's dockerfiles/) and reconcile again, or load the image (`docker load`)"
+    ) in report.flagged
+    assert (
+        f"alice/pulled (#{pulled.id}): not made again after the restore: its image example.org/pulled:1 is "
+        "not on this engine and nothing records a Dockerfile for it (a commit or snapshot of a notebook, or "
+        "an image pulled or imported by hand): load it here (`docker save` on the old host, `docker load` "
+        "on this one), then reconcile again"
+    ) in report.flagged
     assert Container.select().count() == 3  # the rows stay
     assert Setting.get_or_none(Setting.key == RECOVERED_KEY) is not None  # later reconciles try again
 
@@ -81,11 +86,19 @@ def test_a_failed_rebuild_is_reported_to_admins_with_its_error_flagged_and_not_s
         f"Rebuilding image ipynbsrv/tiny:latest after the restore failed (build #{build.id})")).exists()
     again = service.reconcile(ROOT)
     tiny = made["tiny"]
-    assert [line for line in again.flagged if line.startswith(f"alice/tiny (#{tiny.id}): not made again after the "
-            f"restore: rebuilding its image ipynbsrv/tiny:latest failed (build #{build.id}): ")
-            and "builds nothing" in line and "== [1/2] ipynbsrv/base-x:latest from base-x/" in line  # bases first
-            and line.endswith("build it with `ipynbsrv-tui images build tiny --tag ipynbsrv/tiny:latest`, then "
-                              "reconcile again")]
+    assert [
+        line
+        for line in again.flagged
+        if line.startswith(
+            f"alice/tiny (#{tiny.id}): not made again after the "
+            f"restore: rebuilding its image ipynbsrv/tiny:latest failed (build #{build.id}): "
+        )
+        and "builds nothing" in line
+        and "== [1/2] ipynbsrv/base-x:latest from base-x/" in line  # bases first
+        and line.endswith(
+            "build it with `ipynbsrv-tui images build tiny --tag ipynbsrv/tiny:latest`, then reconcile again"
+        )
+    ]
     assert Build.select().count() == 1  # not started again by itself
     assert Setting.get_or_none(Setting.key == REBUILDS_KEY) is not None
     assert Container.select().count() == 3
@@ -97,8 +110,12 @@ def test_where_an_image_was_built_from_comes_from_its_last_successful_build_then
     other = tmp_path / "elsewhere" / "tiny"
     other.mkdir(parents=True)
     (other / "Dockerfile").write_text("FROM debian:bookworm-slim\n")
-    Build.create(image_ref="ipynbsrv/tiny:2", context=str(other), build_args='{"BASE_IMAGE": "debian:bookworm-slim"}',
-                 status="succeeded")
+    Build.create(
+        image_ref="ipynbsrv/tiny:2",
+        context=str(other),
+        build_args='{"BASE_IMAGE": "debian:bookworm-slim"}',
+        status="succeeded",
+    )
     recorded = image_source("ipynbsrv/tiny:2", None, config)
     assert recorded is not None and (recorded.folder, recorded.build_args, recorded.present) == (
         str(other), {"BASE_IMAGE": "debian:bookworm-slim"}, True)

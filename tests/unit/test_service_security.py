@@ -36,19 +36,29 @@ def users(recorded_service):
     return {name: recorded_service.actor_for_username(name) for name in ("bob", "bob-x")}
 
 
-def test_snapshots_of_different_users_never_share_an_image_reference(recorded_service, recording_engine, users):
+def test_snapshots_of_different_users_never_share_an_image_reference(
+    recorded_service, recording_engine, users
+):
     victim = recorded_service.create_container(users["bob"], "x-nb", "tiny")
     mine = recorded_service.snapshot_container(users["bob"], victim.id, "s1")
-    recording_engine.containers.pop(victim.docker_id)  # removed behind our back: reconcile asks to restore a snapshot
-    attacker = recorded_service.create_container(users["bob-x"], "nb", "tiny")  # ipynbsrv-bob-x-nb is free again
+    recording_engine.containers.pop(
+        victim.docker_id
+    )  # removed behind our back: reconcile asks to restore a snapshot
+    attacker = recorded_service.create_container(
+        users["bob-x"], "nb", "tiny"
+    )  # ipynbsrv-bob-x-nb is free again
     theirs = recorded_service.snapshot_container(users["bob-x"], attacker.id, "s1")
     assert mine.image_ref != theirs.image_ref
-    assert recording_engine.stored[mine.image_ref] == victim.docker_id  # not overwritten by the other user's commit
+    assert (
+        recording_engine.stored[mine.image_ref] == victim.docker_id
+    )  # not overwritten by the other user's commit
     recorded_service.delete_container(users["bob-x"], attacker.id)
     assert mine.image_ref in recording_engine.stored  # deleting theirs does not delete mine
 
 
-def test_a_commit_that_cannot_be_registered_leaves_no_image_on_the_engine(recorded_service, recording_engine, users):
+def test_a_commit_that_cannot_be_registered_leaves_no_image_on_the_engine(
+    recorded_service, recording_engine, users
+):
     """root owns nothing: its commit is refused before the engine commits (issue 28, bug 5, where
     console-user/root:... stayed behind), and a registration that fails after the commit removes it."""
     view = recorded_service.create_container(users["bob"], "nb", "tiny")
@@ -81,7 +91,9 @@ def test_snapshot_names_differing_in_case_are_kept_apart(recorded_service, recor
 
 
 @pytest.mark.parametrize("name", ["MyThesis", "nb-", "a..b", "x__y"])
-def test_snapshots_and_clones_work_for_every_name_the_service_accepts(recorded_service, recording_engine, users, name):
+def test_snapshots_and_clones_work_for_every_name_the_service_accepts(
+    recorded_service, recording_engine, users, name
+):
     view = recorded_service.create_container(users["bob"], name, "tiny")
     snapshot = recorded_service.snapshot_container(users["bob"], view.id, "Snap.1")
     validation.image_reference(snapshot.image_ref)
@@ -89,7 +101,9 @@ def test_snapshots_and_clones_work_for_every_name_the_service_accepts(recorded_s
     validation.image_reference(clone.image_ref)
 
 
-def test_committed_images_of_different_users_never_share_a_reference(recorded_service, recording_engine, users):
+def test_committed_images_of_different_users_never_share_a_reference(
+    recorded_service, recording_engine, users
+):
     victim = recorded_service.create_container(users["bob"], "nb", "tiny")
     attacker = recorded_service.create_container(users["bob-x"], "nb", "tiny")
     mine = recorded_service.commit_container(users["bob"], victim.id, "x-foo")
@@ -98,7 +112,9 @@ def test_committed_images_of_different_users_never_share_a_reference(recorded_se
     assert recording_engine.stored[mine.ref] == victim.docker_id
 
 
-def test_a_clone_under_a_taken_name_commits_nothing_and_keeps_the_first_clone(recorded_service, recording_engine, users):
+def test_a_clone_under_a_taken_name_commits_nothing_and_keeps_the_first_clone(
+    recorded_service, recording_engine, users
+):
     source = recorded_service.create_container(users["bob"], "nb", "tiny")
     first = recorded_service.clone_container(users["bob"], source.id, "copy")
     with pytest.raises(AlreadyExists):
@@ -106,7 +122,9 @@ def test_a_clone_under_a_taken_name_commits_nothing_and_keeps_the_first_clone(re
     assert recording_engine.stored[first.image_ref] == source.docker_id
 
 
-def test_calls_on_a_container_without_an_engine_object_fail_clearly(recorded_service, recording_engine, users):
+def test_calls_on_a_container_without_an_engine_object_fail_clearly(
+    recorded_service, recording_engine, users
+):
     view = recorded_service.create_container(users["bob"], "nb", "tiny")
     Container.update(docker_id="").where(Container.id == view.id).execute()
     actor = users["bob"]
@@ -127,7 +145,9 @@ def test_log_requests_are_bounded(recorded_service, recording_engine, users):
     recorded_service.container_logs(users["bob"], view.id, tail=10**9)
     recorded_service.container_logs(users["bob"], view.id, tail=-1)
     recorded_service.container_logs(users["bob"], view.id, tail="all")
-    assert all(isinstance(tail, int) and 0 <= tail <= 10_000 for tail in recording_engine.log_tails), recording_engine.log_tails
+    assert all(isinstance(tail, int) and 0 <= tail <= 10_000 for tail in recording_engine.log_tails), (
+        recording_engine.log_tails
+    )
 
 
 def test_a_directory_user_named_root_is_not_the_superuser(recorded_service):
@@ -162,7 +182,9 @@ def test_a_uid_that_the_host_gives_another_name_is_refused(tmp_path, recording_e
         close_database()
 
 
-def test_replaying_old_events_does_not_let_a_user_rewrite_the_recorded_states(recorded_service, recording_engine, users):
+def test_replaying_old_events_does_not_let_a_user_rewrite_the_recorded_states(
+    recorded_service, recording_engine, users
+):
     view = recorded_service.create_container(users["bob"], "nb", "tiny")
     labels = {"ipynbsrv.container": str(view.id), "ipynbsrv.instance": recorded_service.instance_id}
     recording_engine.history.append(EngineEvent("die", view.docker_id, "ipynbsrv-bob-nb", labels, 1000.0))
@@ -230,14 +252,18 @@ def test_snapshot_clone_and_commit_tags_follow_the_image_prefix(tmp_path, record
         recorded_service.create_user(ROOT, "bob", "bob-password")
         bob = recorded_service.actor_for_username("bob")
         view = recorded_service.create_container(bob, "nb", "tiny")
-        assert recorded_service.snapshot_container(bob, view.id, "s1").image_ref.startswith("adminflow-snapshots/")
+        assert recorded_service.snapshot_container(bob, view.id, "s1").image_ref.startswith(
+            "adminflow-snapshots/"
+        )
         assert recorded_service.clone_container(bob, view.id, "nb2").image_ref.startswith("adminflow-clones/")
         assert recorded_service.commit_container(bob, view.id, "mine").ref.startswith("adminflow-user/")
     finally:
         close_database()
 
 
-def test_deleting_a_user_archives_their_containers_through_the_engine_first(recorded_service, recording_engine, users):
+def test_deleting_a_user_archives_their_containers_through_the_engine_first(
+    recorded_service, recording_engine, users
+):
     """The export is the engine's (no docker-py in the service); one that fails stops the delete
     before any container is gone, with the engine's own message."""
     import tarfile
@@ -259,7 +285,10 @@ def test_deleting_a_user_archives_their_containers_through_the_engine_first(reco
     recording_engine.export = exporting
     report = recorded_service.delete_user(ROOT, "bob", containers="archive", data="delete")
     archives = sorted(a for a in report.archived if a.endswith(".tar.gz"))
-    assert [a.rsplit("/", 1)[1] for a in archives] == [f"bob-one-{first.id}.tar.gz", f"bob-two-{second.id}.tar.gz"]
+    assert [a.rsplit("/", 1)[1] for a in archives] == [
+        f"bob-one-{first.id}.tar.gz",
+        f"bob-two-{second.id}.tar.gz",
+    ]
     with tarfile.open(archives[0]) as tar:
         assert tar.extractfile("etc/hostname").read().decode().endswith("-one")
     assert recording_engine.containers == {} and Container.select().count() == 0

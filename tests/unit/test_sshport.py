@@ -34,9 +34,11 @@ def test_the_tunnel_command_carries_the_configured_port(tmp_path):
     from ipynbsrv_tui.service import build_service
 
     engine = RecordingEngine()
-    config = Config().replace(database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
-                              data={"root": str(tmp_path / "data")},
-                              notebooks={"port_range": (45100, 45160), "ssh_port": 2222, "public_host": "login.example.org"})
+    config = Config().replace(
+        database={"path": str(tmp_path / "state" / "ipynbsrv.db")},
+        data={"root": str(tmp_path / "data")},
+        notebooks={"port_range": (45100, 45160), "ssh_port": 2222, "public_host": "login.example.org"},
+    )
     service = build_service(config, engine_factory=lambda: engine)
     try:
         service.register_image(ROOT, "tiny", "ipynbsrv-test/tiny:latest", is_public=True)

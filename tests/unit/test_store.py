@@ -157,10 +157,19 @@ def test_upgrade_from_version_1_keeps_rows(db_path):
     assert "container_state" in {i.name for i in db.get_indexes("container")}
     assert "auditevent_actor" in {i.name for i in db.get_indexes("auditevent")}
     recorded = [m.name for m in store_db._runner(db).status() if m.applied]
-    assert recorded == ["0001_initial", "0002_user_synced_and_lookup_indexes", "0003_row_ids_never_reused_and_row_keys",
-                        "0004_container_placement", "0005_collaboration",
-                        "0006_container_started", "0007_user_credential_version", "0008_rights_epoch",
-                        "0009_retired_ids", "0010_build_leftover_images", "0011_notification_limits"]
+    assert recorded == [
+        "0001_initial",
+        "0002_user_synced_and_lookup_indexes",
+        "0003_row_ids_never_reused_and_row_keys",
+        "0004_container_placement",
+        "0005_collaboration",
+        "0006_container_started",
+        "0007_user_credential_version",
+        "0008_rights_epoch",
+        "0009_retired_ids",
+        "0010_build_leftover_images",
+        "0011_notification_limits",
+    ]
 
 
 def test_migration_0004_can_be_reverted(db):
@@ -187,8 +196,10 @@ def test_migration_0006_takes_a_running_rows_start_from_its_last_state_change(db
 def test_migration_0002_can_be_reverted(db_path):
     db = open_database(db_path, migrate=False)
     upgrade(db, to_version=2)
-    db.execute_sql("INSERT INTO user (username, uid, gid, display_name, email, home, is_admin, source, active,"
-                   " created) VALUES ('alice', 2001, 2001, '', '', '', 0, 'local', 1, '2024-01-01 00:00:00')")
+    db.execute_sql(
+        "INSERT INTO user (username, uid, gid, display_name, email, home, is_admin, source, active,"
+        " created) VALUES ('alice', 2001, 2001, '', '', '', 0, 'local', 1, '2024-01-01 00:00:00')"
+    )
     while schema_version(db) > 2:
         store_db._runner(db).down()
     assert store_db._runner(db).down() == ["0002_user_synced_and_lookup_indexes"]
@@ -229,7 +240,11 @@ def test_a_newer_schema_is_refused_clearly(db_path, db):
         with pytest.raises(StoreError) as caught:
             open_database(db_path, migrate=migrate)
         message = str(caught.value)
-        assert "schema version 99" in message and f"up to {latest_version()}" in message and str(db_path) in message
+        assert (
+            "schema version 99" in message
+            and f"up to {latest_version()}" in message
+            and str(db_path) in message
+        )
 
 
 def test_a_failed_migration_changes_nothing(db, tmp_path, monkeypatch):
@@ -331,14 +346,20 @@ def test_row_ids_are_never_reused(db):
 def test_upgrade_to_version_3_keeps_rows_ids_and_references(db_path):
     db = open_database(db_path, migrate=False)
     upgrade(db, to_version=2)
-    db.execute_sql("INSERT INTO user (id, username, uid, gid, display_name, email, home, is_admin, source, active,"
-                   " created) VALUES (7, 'bob', 2002, 2002, 'Bob', '', '', 0, 'local', 1, '2024-01-01 00:00:00')")
-    db.execute_sql("INSERT INTO container (id, name, owner_id, image_ref, docker_id, description, host_port,"
-                   " public_ports, token, base_url, state, memory, created) VALUES (11, 'nb', 7, 'x', 'abc', '',"
-                   " 20001, '{}', 't', '/u/', 'exited', '', '2024-01-01 00:00:00')")
-    db.execute_sql("INSERT INTO container (id, name, owner_id, image_ref, docker_id, description, host_port,"
-                   " public_ports, token, base_url, state, memory, created, clone_of_id) VALUES (12, 'nb2', 7, 'x',"
-                   " 'def', '', 20002, '{}', 't', '/u/', 'exited', '', '2024-01-01 00:00:00', 11)")
+    db.execute_sql(
+        "INSERT INTO user (id, username, uid, gid, display_name, email, home, is_admin, source, active,"
+        " created) VALUES (7, 'bob', 2002, 2002, 'Bob', '', '', 0, 'local', 1, '2024-01-01 00:00:00')"
+    )
+    db.execute_sql(
+        "INSERT INTO container (id, name, owner_id, image_ref, docker_id, description, host_port,"
+        " public_ports, token, base_url, state, memory, created) VALUES (11, 'nb', 7, 'x', 'abc', '',"
+        " 20001, '{}', 't', '/u/', 'exited', '', '2024-01-01 00:00:00')"
+    )
+    db.execute_sql(
+        "INSERT INTO container (id, name, owner_id, image_ref, docker_id, description, host_port,"
+        " public_ports, token, base_url, state, memory, created, clone_of_id) VALUES (12, 'nb2', 7, 'x',"
+        " 'def', '', 20002, '{}', 't', '/u/', 'exited', '', '2024-01-01 00:00:00', 11)"
+    )
     db.execute_sql("INSERT INTO snapshot (container_id, name, image_ref, description, created)"
                    " VALUES (12, 's', 'x', '', '2024-01-01 00:00:00')")
     db.execute_sql("DELETE FROM container WHERE id = 12")  # (cascades to the snapshot)
@@ -381,7 +402,9 @@ def test_opening_an_up_to_date_database_does_not_load_the_migration_runner(db_pa
     assert schema_version(open_database(db_path)) == latest_version()  # the pending one ran
 
 
-def test_a_new_database_and_its_wal_and_shm_are_private_and_check_config_warns_about_readable_ones(tmp_path, capsys):
+def test_a_new_database_and_its_wal_and_shm_are_private_and_check_config_warns_about_readable_ones(
+    tmp_path, capsys
+):
     """Issue 20.7: the file holds every token and password hash; the admin's folder may be 0755."""
     from ipynbsrv_tui import cli
 

@@ -34,26 +34,51 @@ def test_bad_swarm_keys_name_the_line_and_what_is_expected(text, expected):
 
 
 NODES = {
-    "n1": {"ID": "n1", "Spec": {"Labels": {"ipynbsrv.node": "gpu1"}, "Role": "worker", "Availability": "active"},
-           "Description": {"Hostname": "host-a", "Engine": {"EngineVersion": "20.10.24"}},
-           "Status": {"State": "ready", "Addr": "10.0.0.2"}},
-    "n2": {"ID": "n2", "Spec": {"Labels": {}, "Role": "manager", "Availability": "drain"},
-           "Description": {"Hostname": "host-b"}, "Status": {"State": "down", "Addr": "0.0.0.0"},
-           "ManagerStatus": {"Addr": "10.0.0.1:2377", "Leader": True}},
+    "n1": {
+        "ID": "n1",
+        "Spec": {"Labels": {"ipynbsrv.node": "gpu1"}, "Role": "worker", "Availability": "active"},
+        "Description": {"Hostname": "host-a", "Engine": {"EngineVersion": "20.10.24"}},
+        "Status": {"State": "ready", "Addr": "10.0.0.2"},
+    },
+    "n2": {
+        "ID": "n2",
+        "Spec": {"Labels": {}, "Role": "manager", "Availability": "drain"},
+        "Description": {"Hostname": "host-b"},
+        "Status": {"State": "down", "Addr": "0.0.0.0"},
+        "ManagerStatus": {"Addr": "10.0.0.1:2377", "Leader": True},
+    },
 }
 
 
 def service(replicas: int) -> dict:
-    return {"ID": "s1", "CreatedAt": "2026-01-01T00:00:00Z", "Spec": {
-        "Name": "ipynbsrv-2001-nb", "Labels": {"ipynbsrv.container": "7"}, "Mode": {"Replicated": {"Replicas": replicas}},
-        "TaskTemplate": {"ContainerSpec": {"Image": "reg:5000/img:1@sha256:abc"}},
-        "EndpointSpec": {"Ports": [{"TargetPort": 8888, "PublishedPort": 49200, "Protocol": "tcp"}]}}}
+    return {
+        "ID": "s1",
+        "CreatedAt": "2026-01-01T00:00:00Z",
+        "Spec": {
+            "Name": "ipynbsrv-2001-nb",
+            "Labels": {"ipynbsrv.container": "7"},
+            "Mode": {"Replicated": {"Replicas": replicas}},
+            "TaskTemplate": {"ContainerSpec": {"Image": "reg:5000/img:1@sha256:abc"}},
+            "EndpointSpec": {"Ports": [{"TargetPort": 8888, "PublishedPort": 49200, "Protocol": "tcp"}]},
+        },
+    }
 
 
-def task(state: str, desired: str = "running", node: str = "n1", created: str = "2026-01-01T00:00:01Z") -> dict:
-    return {"ID": f"t-{state}-{created}", "NodeID": node, "DesiredState": desired, "CreatedAt": created,
-            "Status": {"State": state, "Timestamp": created, "ContainerStatus": {"ContainerID": "c1", "ExitCode": 0},
-                       "PortStatus": {"Ports": [{"TargetPort": 8888, "PublishedPort": 49200, "Protocol": "tcp"}]}}}
+def task(
+    state: str, desired: str = "running", node: str = "n1", created: str = "2026-01-01T00:00:01Z"
+) -> dict:
+    return {
+        "ID": f"t-{state}-{created}",
+        "NodeID": node,
+        "DesiredState": desired,
+        "CreatedAt": created,
+        "Status": {
+            "State": state,
+            "Timestamp": created,
+            "ContainerStatus": {"ContainerID": "c1", "ExitCode": 0},
+            "PortStatus": {"Ports": [{"TargetPort": 8888, "PublishedPort": 49200, "Protocol": "tcp"}]},
+        },
+    }
 
 
 def test_service_states_follow_replicas_and_the_current_task():
@@ -74,7 +99,12 @@ def test_service_states_follow_replicas_and_the_current_task():
 def test_node_view_names_a_node_by_its_label_then_its_hostname():
     gpu1, manager = node_view(NODES["n1"], ["alice/nb"]), node_view(NODES["n2"])
     assert (gpu1.name, gpu1.notebooks, gpu1.engine_version) == ("gpu1", ("alice/nb",), "20.10.24")
-    assert (manager.name, manager.address, manager.leader, manager.state) == ("host-b", "10.0.0.1", True, "down")
+    assert (manager.name, manager.address, manager.leader, manager.state) == (
+        "host-b",
+        "10.0.0.1",
+        True,
+        "down",
+    )
 
 
 def test_the_event_feed_reports_each_difference_of_two_lists():
@@ -84,7 +114,9 @@ def test_the_event_feed_reports_each_difference_of_two_lists():
     moved = service_info(service(1), [task("running", node="n1", created="2026-01-01T00:00:05Z")], NODES)
     assert [e.action for e in changes({}, {"s1": created}, 1.0)] == ["create"]
     assert [e.action for e in changes({"s1": created}, {"s1": running}, 1.0)] == ["start"]
-    assert [(e.action, e.placement.lost) for e in changes({"s1": running}, {"s1": lost}, 1.0)] == [("lost", True)]
+    assert [(e.action, e.placement.lost) for e in changes({"s1": running}, {"s1": lost}, 1.0)] == [
+        ("lost", True)
+    ]
     assert [e.action for e in changes({"s1": lost}, {"s1": moved}, 1.0)] == ["move"]
     assert [e.action for e in changes({"s1": running}, {}, 1.0)] == ["destroy"]
     assert changes({"s1": running}, {"s1": running}, 1.0) == []

@@ -1,4 +1,5 @@
-"""Web access pieces without nginx: [web] config, the generated nginx.conf, cookies, throttle, certificates, checks."""
+"""Web access pieces without nginx: [web] config, the generated nginx.conf, cookies, throttle,
+certificates, checks."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def test_web_url_uses_public_url_or_the_host_and_listen_port():
 
 
 def settings(tmp_path, worker=None) -> NginxSettings:
-    return NginxSettings(tmp_path, "127.0.0.1:8443", tmp_path / "c.crt", tmp_path / "c.key", tmp_path / "auth.sock", worker)
+    return NginxSettings(
+        tmp_path, "127.0.0.1:8443", tmp_path / "c.crt", tmp_path / "c.key", tmp_path / "auth.sock", worker
+    )
 
 
 def test_nginx_conf_routes_each_notebook_with_its_token_and_unbuffered(tmp_path):
@@ -52,8 +55,12 @@ def test_nginx_conf_routes_each_notebook_with_its_token_and_unbuffered(tmp_path)
     assert 'proxy_set_header Authorization "token t0ken";' in block
     assert 'sub_filter "t0ken" "";' in block and "sub_filter_once off;" in block
     assert "auth_request /_ipynbsrv/auth;" in block
-    for directive in ("proxy_buffering off;", "proxy_request_buffering off;", "proxy_set_header Upgrade $http_upgrade;",
-                      "proxy_set_header Cookie $ipynbsrv_upstream_cookie;"):
+    for directive in (
+        "proxy_buffering off;",
+        "proxy_request_buffering off;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Cookie $ipynbsrv_upstream_cookie;",
+    ):
         assert directive in block
     assert "user www-data;" in text
     assert "client_max_body_size 0;" in text and "limit_req zone=ipynbsrv_login" in text
@@ -80,7 +87,10 @@ def test_nginx_conf_serves_public_folders_only_when_asked_and_only_sandboxed(tmp
     conf = NginxSettings(**{**settings(tmp_path).__dict__, "public_root": Path("/srv/data/public")})
     block = render(conf, []).split("location ^~ /public/ {", 1)[1]
     assert "alias /srv/data/public/;" in block and "disable_symlinks on from=/srv/data/public;" in block
-    assert 'add_header Content-Security-Policy "sandbox; ' in block and "allow-" not in block.split("location @")[0]
+    assert (
+        'add_header Content-Security-Policy "sandbox; ' in block
+        and "allow-" not in block.split("location @")[0]
+    )
     assert "add_header X-Content-Type-Options nosniff always;" in block
     odd = NginxSettings(**{**settings(tmp_path).__dict__, "public_root": Path("/srv/da ta;/public")})
     assert "/public/" not in render(odd, [])
@@ -195,7 +205,9 @@ def test_check_web_warns_about_a_self_signed_certificate_and_is_quiet_when_off(t
 def test_check_config_exits_2_with_one_line_per_web_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(checks, "find_nginx", lambda: None)
     path = tmp_path / "config.toml"
-    path.write_text(f'[broker]\nsocket = "{tmp_path / "b.sock"}"\n[web]\nenabled = true\nlisten = "127.0.0.1:1"\n')
+    path.write_text(
+        f'[broker]\nsocket = "{tmp_path / "b.sock"}"\n[web]\nenabled = true\nlisten = "127.0.0.1:1"\n'
+    )
     assert cli.main(["--config", str(path), "check-config"]) == 2
     captured = capsys.readouterr()
     assert "[web]\nenabled = true" in captured.out
@@ -211,10 +223,14 @@ def test_a_change_or_a_websocket_must_come_from_the_gateways_own_origin():
     assert cross_origin("POST", "", "https://nb.example.org", None, None, host) is None
     assert cross_origin("POST", "", "https://nb.example.org:443", None, None, host) is None
     for method, upgrade, origin, site, referer in (
-            ("POST", "", "https://evil.nb.example.org", None, None), ("PUT", "", "http://nb.example.org", None, None),
-            ("DELETE", "", "null", None, None), ("GET", "websocket", "https://sibling.example.org", None, None),
-            ("POST", "", None, "same-site", None), ("PATCH", "", None, None, "https://sibling.example.org/x"),
-            ("POST", "", "https://nb.example.org:8443", None, None)):
+        ("POST", "", "https://evil.nb.example.org", None, None),
+        ("PUT", "", "http://nb.example.org", None, None),
+        ("DELETE", "", "null", None, None),
+        ("GET", "websocket", "https://sibling.example.org", None, None),
+        ("POST", "", None, "same-site", None),
+        ("PATCH", "", None, None, "https://sibling.example.org/x"),
+        ("POST", "", "https://nb.example.org:8443", None, None),
+    ):
         assert cross_origin(method, upgrade, origin, site, referer, host), (method, origin, site, referer)
     assert cross_origin("POST", "", None, None, None, host) is None  # not a browser: nothing to forge
 
@@ -223,12 +239,22 @@ def test_jupyters_xsrf_token_is_compared_by_its_secret_and_cookies_are_found_as_
     from ipynbsrv_tui.web.trust import cookie_value, cookie_values, xsrf_ok
 
     token = "2|1a2b3c4d|5e6f708192a3b4c5d6e7f8091a2b3c4d|1700000000"
-    secret = bytes(b ^ m for b, m in zip(bytes.fromhex("5e6f708192a3b4c5d6e7f8091a2b3c4d"), bytes.fromhex("1a2b3c4d") * 4, strict=True))
+    secret = bytes(
+        b ^ m
+        for b, m in zip(
+            bytes.fromhex("5e6f708192a3b4c5d6e7f8091a2b3c4d"), bytes.fromhex("1a2b3c4d") * 4, strict=True
+        )
+    )
     remasked = "2|00000000|" + secret.hex() + "|1"
-    assert xsrf_ok([f"_xsrf={token}"], remasked, "/x") and xsrf_ok([f"a=1; _xsrf={token}"], None, f"/x?_xsrf={token}")
+    assert xsrf_ok([f"_xsrf={token}"], remasked, "/x") and xsrf_ok(
+        [f"a=1; _xsrf={token}"], None, f"/x?_xsrf={token}"
+    )
     assert not xsrf_ok([f"_xsrf={token}"], None, "/x") and not xsrf_ok([], token, "/x")
     assert not xsrf_ok([f"_xsrf={token}"], token.replace("5e6f", "5e60"), "/x")
-    assert cookie_values(["a=1; s=x", "s=y"], "s") == ["x", "y"] and cookie_value(["a=1; s=x", "s=y"], "s") is None
+    assert (
+        cookie_values(["a=1; s=x", "s=y"], "s") == ["x", "y"]
+        and cookie_value(["a=1; s=x", "s=y"], "s") is None
+    )
     assert cookie_value(["xs=1; s=2"], "s") == "2" and cookie_value(["a=1"], "s") is None
 
 
@@ -245,5 +271,8 @@ def test_check_web_does_not_take_a_stale_pid_file_for_our_nginx(tmp_path, monkey
         pid_file.parent.mkdir(parents=True)
         pid_file.write_text(f"{os.getpid()}\n")
         problems = checks.check_web(config)
-    assert ("error", f"[web] listen 127.0.0.1:{port} is in use by another program. Stop it or choose another port "
-                     '(e.g. listen = "0.0.0.0:8443").') in problems
+    assert (
+        "error",
+        f"[web] listen 127.0.0.1:{port} is in use by another program. Stop it or choose another port "
+        '(e.g. listen = "0.0.0.0:8443").',
+    ) in problems

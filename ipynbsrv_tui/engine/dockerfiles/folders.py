@@ -92,8 +92,11 @@ class ImageFolder:
         return defaults_from_labels(ref, self.name, self.labels)
 
 
-def defaults_from_labels(ref: str, name: str, labels: Mapping[str, str], docker_id: str = "") -> ImageDefaults:
-    """Registration defaults (DESIGN §6) from ipynbsrv.* labels; unreadable values fall back to the defaults."""
+def defaults_from_labels(
+    ref: str, name: str, labels: Mapping[str, str], docker_id: str = ""
+) -> ImageDefaults:
+    """Registration defaults (DESIGN §6) from ipynbsrv.* labels; unreadable values fall back to the
+    defaults."""
     try:
         port = validation.port(labels.get("ipynbsrv.notebook-port", "8888"), what="ipynbsrv.notebook-port")
     except ValidationError:
@@ -125,7 +128,9 @@ def load_folder(root: str | Path, name: str) -> ImageFolder:
         text = (path / "Dockerfile").read_text()
     except OSError as exc:
         raise NotFound(f"Cannot read {path / 'Dockerfile'}: {exc.strerror}.") from None
-    sets = tuple(read_wheel_set(p) for p in sorted(path.iterdir()) if p.is_file() and _WHEEL_FILE.match(p.name))
+    sets = tuple(
+        read_wheel_set(p) for p in sorted(path.iterdir()) if p.is_file() and _WHEEL_FILE.match(p.name)
+    )
     return ImageFolder(name=name, path=path.resolve(), dockerfile=parse_dockerfile(text), wheel_sets=sets)
 
 
@@ -134,5 +139,7 @@ def discover(root: str | Path) -> list[ImageFolder]:
     root = Path(root)
     if not root.is_dir():
         return []
-    names = sorted(p.name for p in root.iterdir() if _FOLDER_NAME.match(p.name) and (p / "Dockerfile").is_file())
+    names = sorted(
+        p.name for p in root.iterdir() if _FOLDER_NAME.match(p.name) and (p / "Dockerfile").is_file()
+    )
     return [load_folder(root, name) for name in names]

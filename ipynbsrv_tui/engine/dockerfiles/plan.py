@@ -95,7 +95,9 @@ def _plan(
     chain: tuple[str, ...],
 ) -> None:
     if name in chain:
-        raise ValidationError(f"Image folders derive from each other in a loop: {' -> '.join((*chain, name))}.")
+        raise ValidationError(
+            f"Image folders derive from each other in a loop: {' -> '.join((*chain, name))}."
+        )
     folder = load_folder(root, name)
     args = dict(overrides)
     base = folder.base_default
@@ -148,4 +150,6 @@ def _missing_base_message(name: str, base: str) -> str:
             f"Make it from this host's Debian mirror with "
             f"`ipynbsrv-tui images bootstrap-base --suite {debian.group('suite')} --tag {base}`"
         )
-    return f"{name} is built FROM {base}, which is not on the Docker Engine and cannot be pulled here. {hint}."
+    return (
+        f"{name} is built FROM {base}, which is not on the Docker Engine and cannot be pulled here. {hint}."
+    )

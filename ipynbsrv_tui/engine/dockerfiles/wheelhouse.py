@@ -39,7 +39,11 @@ class WheelhouseReport:
     output: list[str] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
-        how = "all reused, no network" if self.offline else f"{self.downloaded} downloaded, {self.reused} reused"
+        how = (
+            "all reused, no network"
+            if self.offline
+            else f"{self.downloaded} downloaded, {self.reused} reused"
+        )
         removed = f", {self.removed} stale removed" if self.removed else ""
         return f"{self.label}: {self.files} files ({how}{removed}) in {self.seconds:.1f} s"
 
@@ -75,7 +79,9 @@ def _prepare_set(
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WheelhouseError(f"Cannot create {target}: {exc.strerror}. Check the permissions of {folder.path}.") from None
+        raise WheelhouseError(
+            f"Cannot create {target}: {exc.strerror}. Check the permissions of {folder.path}."
+        ) from None
     requirements = target / REQUIREMENTS
     _write_if_changed(requirements, "\n".join(wheel_set.requirements) + "\n")
     before = {p.name for p in target.iterdir() if p.name.endswith(_ARCHIVE)}
@@ -94,7 +100,10 @@ def _prepare_set(
     if offline.returncode == 0:
         result, report.offline = offline, True
     else:
-        progress(f"{report.label}: downloading with pip ({len(wheel_set.requirements)} requirements from {wheel_set.source.name})")
+        progress(
+            f"{report.label}: downloading with pip ({len(wheel_set.requirements)} requirements from "
+            f"{wheel_set.source.name})"
+        )
         result = _run_pip(base)
         if result.returncode != 0:
             tail = [line for line in result.output if line.strip() and "is ignored" not in line][-12:]
@@ -191,15 +200,19 @@ def _run_pip(command: list[str]) -> _PipResult:
             command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=_PIP_TIMEOUT
         )
     except FileNotFoundError:
-        raise WheelhouseError(f"{command[0]} is not there: the host needs Python with pip to prepare wheels.") from None
+        raise WheelhouseError(
+            f"{command[0]} is not there: the host needs Python with pip to prepare wheels."
+        ) from None
     except subprocess.TimeoutExpired:
         raise WheelhouseError(
-            f"pip download did not finish within {_PIP_TIMEOUT // 60} minutes; check the host's access to the "
-            "package index, then build again (files already downloaded are kept)."
+            f"pip download did not finish within {_PIP_TIMEOUT // 60} minutes; check the host's access to "
+            "the package index, then build again (files already downloaded are kept)."
         ) from None
     output = (done.stdout + done.stderr).splitlines()
     if done.returncode != 0 and any("No module named pip" in line for line in output):
-        raise WheelhouseError(f"{command[0]} has no pip: install it (e.g. apt-get install python3-pip) to prepare wheels.")
+        raise WheelhouseError(
+            f"{command[0]} has no pip: install it (e.g. apt-get install python3-pip) to prepare wheels."
+        )
     return _PipResult(done.returncode, output)
 
 

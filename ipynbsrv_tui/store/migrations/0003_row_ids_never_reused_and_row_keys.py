@@ -22,7 +22,9 @@ _ID_COLUMN = re.compile(r'"id" INTEGER NOT NULL PRIMARY KEY(?! AUTOINCREMENT)')
 
 def _rebuild_with_autoincrement(db, table: str) -> None:
     """SQLite's table rebuild (create new, copy, drop old, rename), keeping the old table's SQL."""
-    row = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    row = db.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
     if row is None:
         return
     create = row[0]
