@@ -78,7 +78,9 @@ class Section:
         """Whether the section's module is there (found, not imported: a section's screens load
         when it is first opened, which keeps them out of the start-up time)."""
         try:
-            found = importlib.util.find_spec(importlib.util.resolve_name(self.module, __package__)) is not None
+            found = (
+                importlib.util.find_spec(importlib.util.resolve_name(self.module, __package__)) is not None
+            )
         except (ImportError, ValueError) as exc:
             found = False
             log.warning("section %s unavailable: %s", self.mode, exc)
@@ -99,7 +101,9 @@ SECTIONS = (
     Section("notebooks", "My notebooks", "4", False, ".screens.notebooks", "NotebooksScreen", "Mine"),
     Section("groups", "Groups", "5", False, ".screens.groups", "GroupsScreen"),
     Section("shares", "Shares", "6", False, ".screens.shares", "SharesScreen"),
-    Section("notifications", "Notifications", "7", False, ".screens.notifications", "NotificationsScreen", "Inbox"),
+    Section(
+        "notifications", "Notifications", "7", False, ".screens.notifications", "NotificationsScreen", "Inbox"
+    ),
     Section("nodes", "Nodes", "8", True, ".screens.nodes", "NodesScreen", swarm_only=True),
     Section("backups", "Backups", "9", False, ".screens.backups", "BackupsScreen", "Bkp", backup_only=True),
 )
@@ -159,13 +163,19 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
         self._feed_problem = False
         self._returning = returning
         self._first_list = first_list
-        if first_list is not None and first_list.done and first_list.error is None and first_list.result is not None:
+        if (
+            first_list is not None
+            and first_list.done
+            and first_list.error is None
+            and first_list.result is not None
+        ):
             self.book.load(first_list.result)  # asked while textual loaded: the first frame shows the rows
         wanted = theme or choose_theme()
         self.theme = wanted if wanted in self.available_themes else "textual-dark"
 
     def sections_for(self, actor: Actor) -> list[Section]:
-        """The sections `actor` may open (admin ones for admins; Nodes in swarm mode; Backups with a repository)."""
+        """The sections `actor` may open (admin ones for admins; Nodes in swarm mode; Backups with a
+        repository)."""
         swarm = self.config.engine.mode == "swarm"
         backups = bool(self.config.backup.repository)
         return [s for s in SECTIONS if (actor.is_admin or not s.admin_only) and (swarm or not s.swarm_only)
@@ -173,7 +183,9 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
 
     @staticmethod
     def home_mode(actor: Actor, sections: list[Section]) -> str:
-        return "containers" if actor.is_admin and any(s.mode == "containers" for s in sections) else "notebooks"
+        return (
+            "containers" if actor.is_admin and any(s.mode == "containers" for s in sections) else "notebooks"
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -296,12 +308,21 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
                 self.feed.retry_now()
         self.health = new
         if old is not None and old.engine_ok and not new.engine_ok:
-            self.notify(f"The Docker Engine is unreachable: {new.engine_detail}", severity="error", markup=False)
+            self.notify(
+                f"The Docker Engine is unreachable: {new.engine_detail}", severity="error", markup=False
+            )
         if old is not None and old.directory_ok and not new.directory_ok:
-            self.notify(f"The directory is unreachable: {new.directory_detail}", severity="error", markup=False)
+            self.notify(
+                f"The directory is unreachable: {new.directory_detail}", severity="error", markup=False
+            )
         if new.backup_problem and (old is None or old.backup_problem != new.backup_problem):
-            self.notify(new.backup_problem[:1].upper() + new.backup_problem[1:], title="Backups", severity="error",
-                        timeout=10, markup=False)
+            self.notify(
+                new.backup_problem[:1].upper() + new.backup_problem[1:],
+                title="Backups",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
 
     def on_service_lost(self, message: ServiceLost) -> None:
         if self.service_lost is None:

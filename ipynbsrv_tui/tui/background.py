@@ -81,7 +81,9 @@ class Answered(Message, bubble=False):
 class CallFailed(Message, bubble=False):
     """A background call raised `error`; `failed` (or the one error presentation) shows it."""
 
-    def __init__(self, failed: Callable[[BaseException], Any] | None, error: BaseException, title: str) -> None:
+    def __init__(
+        self, failed: Callable[[BaseException], Any] | None, error: BaseException, title: str
+    ) -> None:
         super().__init__()
         self.failed = failed
         self.error = error
@@ -134,7 +136,9 @@ class Background(_Pump):
             value = fn(*args, **kwargs)
         except Exception as exc:  # every failure is shown, none may kill the app
             if not isinstance(exc, IpynbsrvError):
-                log.warning("unexpected error in %s", getattr(getattr(fn, "func", fn), "__name__", fn), exc_info=exc)
+                log.warning(
+                    "unexpected error in %s", getattr(getattr(fn, "func", fn), "__name__", fn), exc_info=exc
+                )
             message: Message = CallFailed(failed, exc, title)
         else:
             message = Answered(then, value)

@@ -11,7 +11,12 @@ from textual.signal import Signal
 from ..domain import ConnectionInfo, ContainerChange, ContainerState, ContainerStats, ContainerView
 
 HISTORY = 120
-ACTIVE_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
+ACTIVE_STATES = (
+    ContainerState.STARTING,
+    ContainerState.RUNNING,
+    ContainerState.PAUSED,
+    ContainerState.RESTARTING,
+)
 
 
 class ContainerBook:
@@ -115,8 +120,12 @@ class ContainerBook:
         self._fetching[container_id] = [then] if then is not None else []
         session = self._owner.session  # type: ignore[attr-defined]
         self._owner.run_call(  # type: ignore[attr-defined]
-            session.connection_info, container_id, then=lambda info: self._connected(container_id, info),
-            failed=lambda exc: self._not_connected(container_id, exc, quiet), group=f"connection-{container_id}")
+            session.connection_info,
+            container_id,
+            then=lambda info: self._connected(container_id, info),
+            failed=lambda exc: self._not_connected(container_id, exc, quiet),
+            group=f"connection-{container_id}",
+        )
 
     def _connected(self, container_id: int, info: ConnectionInfo) -> None:
         waiting = self._fetching.pop(container_id, [])

@@ -19,7 +19,9 @@ FORCED_NO_TTY_HINT = (
     "ipynbsrv-tui needs an interactive terminal, and this login runs only ipynbsrv-tui.\n"
     "Log in with one: ssh -t HOST"
 )
-NOT_RUNNING = "ipynbsrv-tui: the notebook service is not running; it is retried every few seconds (ctrl+c leaves)."
+NOT_RUNNING = (
+    "ipynbsrv-tui: the notebook service is not running; it is retried every few seconds (ctrl+c leaves)."
+)
 BUSY = "ipynbsrv-tui: the notebook service is busy; it is retried every few seconds (ctrl+c leaves)."
 RETRY_SECONDS = 3.0
 EXIT_DEADLINE_SECONDS = 0.5
@@ -43,7 +45,9 @@ def no_tty_hint(config_path: str | None = None) -> str:
     """What to do without a terminal. Under sshd's ForceCommand only a terminal helps: that is
     known from SSH_ORIGINAL_COMMAND (a command was given to ssh) or, for `ssh -T HOST` with none,
     from an ssh login in the group the sshd snippet forces ([directory] users_group)."""
-    if "SSH_ORIGINAL_COMMAND" in os.environ or ("SSH_CONNECTION" in os.environ and _in_forced_group(config_path)):
+    if "SSH_ORIGINAL_COMMAND" in os.environ or (
+        "SSH_CONNECTION" in os.environ and _in_forced_group(config_path)
+    ):
         return FORCED_NO_TTY_HINT
     return NO_TTY_HINT
 
@@ -102,7 +106,9 @@ def launch(args: argparse.Namespace) -> int:
     first_list = EarlyCall(session.list_containers, "ipynbsrv-first-list").start()
     from .app import IpynbsrvApp
 
-    app = IpynbsrvApp(config, session, hangup_guard=True, tune_gc=True, returning=returning, first_list=first_list)
+    app = IpynbsrvApp(
+        config, session, hangup_guard=True, tune_gc=True, returning=returning, first_list=first_list
+    )
     try:
         app.run()
     finally:

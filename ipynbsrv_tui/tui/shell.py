@@ -30,7 +30,9 @@ LOGIN_SHELL = ('cd ~ 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec 
 PROMPT_COMMAND = 'PS1="$IPYNBSRV_PROMPT"'
 
 
-def shell_command(view: ContainerView, owner: UserView, engine_url: str = "", docker: str = "docker") -> list[str]:
+def shell_command(
+    view: ContainerView, owner: UserView, engine_url: str = "", docker: str = "docker"
+) -> list[str]:
     """The `docker exec` that opens an interactive login shell in `view` as `owner`."""
     command = [docker]
     if engine_url:

@@ -128,7 +128,9 @@ class ContainerFeed(threading.Thread):
                     return
                 reason = error_text(exc, brief=True)
             if not problem:
-                self.post(FeedProblem(f"Live updates paused: {reason.rstrip('.')}. Retrying in the background."))
+                self.post(
+                    FeedProblem(f"Live updates paused: {reason.rstrip('.')}. Retrying in the background.")
+                )
                 problem = True
             delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
             attempt += 1
@@ -202,7 +204,11 @@ class StatsSampler(threading.Thread):
     """Samples `container_stats` for the containers the screens want, every `interval` seconds."""
 
     def __init__(
-        self, session: ServiceSession, post: Callable[[Message], object], interval: float = 5.0, parallel: int = 4
+        self,
+        session: ServiceSession,
+        post: Callable[[Message], object],
+        interval: float = 5.0,
+        parallel: int = 4,
     ) -> None:
         super().__init__(name="ipynbsrv-stats", daemon=True)
         self.session = session

@@ -71,23 +71,41 @@ def fixed_view(cid: int, owner: str, name: str, state: ContainerState, *, image:
     port = 49151 + cid
     token = f"{cid:02d}" * 24
     return ContainerView(
-        id=cid, name=name, owner=owner, image=image, image_ref=f"ipynbsrv/{image}-notebook:latest", state=state,
-        host_port=port, description=description,
-        url=f"http://127.0.0.1:{port}/user/{owner}/{name}/?token={token}", token=token, docker_id=f"{cid:064x}",
+        id=cid,
+        name=name,
+        owner=owner,
+        image=image,
+        image_ref=f"ipynbsrv/{image}-notebook:latest",
+        state=state,
+        host_port=port,
+        description=description,
+        url=f"http://127.0.0.1:{port}/user/{owner}/{name}/?token={token}",
+        token=token,
+        docker_id=f"{cid:064x}",
         created=FIXED_NOW - timedelta(days=3),
         started_at=FIXED_NOW - timedelta(minutes=minutes_up) if state == ContainerState.RUNNING else None,
         last_activity=FIXED_NOW - timedelta(minutes=idle_minutes) if idle_minutes is not None else None,
-        memory_limit=2 * GIB, cpus=1.0,
+        memory_limit=2 * GIB,
+        cpus=1.0,
     )
 
 
 def fixed_views() -> list[ContainerView]:
     return [
-        fixed_view(1, "alice", "thesis", ContainerState.RUNNING, minutes_up=185, idle_minutes=4,
-                   description="Chapter 3 analysis [/bin/sh -c] \x1b[31mred\x1b[0m"),
+        fixed_view(
+            1,
+            "alice",
+            "thesis",
+            ContainerState.RUNNING,
+            minutes_up=185,
+            idle_minutes=4,
+            description="Chapter 3 analysis [/bin/sh -c] \x1b[31mred\x1b[0m",
+        ),
         fixed_view(2, "alice", "scratch", ContainerState.EXITED, image="ipython2"),
         fixed_view(3, "bob", "[bold]lab[/bold]", ContainerState.PAUSED, minutes_up=30, idle_minutes=90),
-        fixed_view(4, "bob", "course-2026", ContainerState.RUNNING, minutes_up=2 * 24 * 60 + 65, idle_minutes=0),
+        fixed_view(
+            4, "bob", "course-2026", ContainerState.RUNNING, minutes_up=2 * 24 * 60 + 65, idle_minutes=0
+        ),
         fixed_view(5, "carol", "gpu-sim", ContainerState.MISSING, image="[/bin/sh -c]"),
         fixed_view(6, "root", "admin-tools", ContainerState.RUNNING, minutes_up=12, idle_minutes=1),
     ]
@@ -257,10 +275,30 @@ class FixedSession(SessionFace):
         self.calls.append(("delete_container", container_id))
         self.views.pop(container_id, None)
 
-    def create_container(self, name: str, image: str, description: str = "", memory: str | None = None,
-                         cpus: float | None = None, owner: str | None = None, start: bool = True) -> ContainerView:
-        self.calls.append(("create_container", {"name": name, "image": image, "description": description,
-                                                "memory": memory, "cpus": cpus, "owner": owner, "start": start}))
+    def create_container(
+        self,
+        name: str,
+        image: str,
+        description: str = "",
+        memory: str | None = None,
+        cpus: float | None = None,
+        owner: str | None = None,
+        start: bool = True,
+    ) -> ContainerView:
+        self.calls.append(
+            (
+                "create_container",
+                {
+                    "name": name,
+                    "image": image,
+                    "description": description,
+                    "memory": memory,
+                    "cpus": cpus,
+                    "owner": owner,
+                    "start": start,
+                },
+            )
+        )
         cid = max(self.views, default=0) + 1
         view = fixed_view(cid, owner or self.actor.username, name, ContainerState.RUNNING, image=image)
         self.views[cid] = view
@@ -308,7 +346,9 @@ def chatty_image(docker_client, base_image, tmp_path_factory):
     (context / "Dockerfile").write_text(CHATTY_DOCKERFILE)
     (context / "chatty.sh").write_text(CHATTY_SCRIPT)
     shutil.copy(FAKE_NOTEBOOK, context / "fake-notebook")
-    docker_client.images.build(path=str(context), tag=CHATTY_IMAGE, rm=True, buildargs={"BASE_IMAGE": base_image})
+    docker_client.images.build(
+        path=str(context), tag=CHATTY_IMAGE, rm=True, buildargs={"BASE_IMAGE": base_image}
+    )
     yield CHATTY_IMAGE
     try:
         docker_client.images.remove(CHATTY_IMAGE, force=True)

@@ -99,14 +99,34 @@ FIXED_IMAGES = [
               command="[/bin/sh -c] start", public_ports=(22,), owner="alice", is_public=True, containers=1),
 ]
 FIXED_BUILDS = [
-    BuildView(2, "ipynbsrv/ipython2-notebook:latest", "/srv/dockerfiles/ipython2-notebook", BuildStatus.FAILED,
-              started=NOW - timedelta(minutes=10), finished=NOW - timedelta(minutes=9, seconds=18),
-              exit_code=3, error="The command '/bin/sh -c exit 3' returned a non-zero code: 3", tolerated=7,
-              warnings=1, lines=14, actor="root"),
-    BuildView(1, "ipynbsrv/ipython3-notebook:latest", "/srv/dockerfiles/ipython3-notebook",
-              BuildStatus.SUCCEEDED, started=NOW - timedelta(hours=2), finished=NOW - timedelta(hours=2) +
-              timedelta(seconds=95), image_id="sha256:" + "3" * 64, tolerated=7, warnings=0, lines=40,
-              actor="root", build_args={"BASE_IMAGE": "ipynbsrv/base-ldap:bookworm"}),
+    BuildView(
+        2,
+        "ipynbsrv/ipython2-notebook:latest",
+        "/srv/dockerfiles/ipython2-notebook",
+        BuildStatus.FAILED,
+        started=NOW - timedelta(minutes=10),
+        finished=NOW - timedelta(minutes=9, seconds=18),
+        exit_code=3,
+        error="The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+        tolerated=7,
+        warnings=1,
+        lines=14,
+        actor="root",
+    ),
+    BuildView(
+        1,
+        "ipynbsrv/ipython3-notebook:latest",
+        "/srv/dockerfiles/ipython3-notebook",
+        BuildStatus.SUCCEEDED,
+        started=NOW - timedelta(hours=2),
+        finished=NOW - timedelta(hours=2) + timedelta(seconds=95),
+        image_id="sha256:" + "3" * 64,
+        tolerated=7,
+        warnings=0,
+        lines=40,
+        actor="root",
+        build_args={"BASE_IMAGE": "ipynbsrv/base-ldap:bookworm"},
+    ),
 ]
 TOLERATED_LINES = [
     "debconf: delaying package configuration, since apt-utils is not installed",
@@ -120,7 +140,8 @@ TOLERATED_LINES = [
 
 
 def fixed_build_events() -> list[BuildEvent]:
-    """A failed build's log: steps, output, tolerated debconf noise, a warning, markup-like text, the error."""
+    """A failed build's log: steps, output, tolerated debconf noise, a warning, markup-like text, the
+    error."""
     k = BuildEventKind
     events = [
         BuildEvent(k.STEP, "Step 1/3 : FROM debian:bookworm-slim", 1, 3),
@@ -171,8 +192,13 @@ class FixedAdminSession(SessionFace):
         ]
 
     def image_defaults(self, ref: str) -> ImageDefaults:
-        return ImageDefaults(ref, name=ref.split("/")[-1].split(":")[0], description="from labels [/bin/sh -c]",
-                             notebook_port=8888, public_ports=(22,))
+        return ImageDefaults(
+            ref,
+            name=ref.split("/")[-1].split(":")[0],
+            description="from labels [/bin/sh -c]",
+            notebook_port=8888,
+            public_ports=(22,),
+        )
 
     def list_groups(self) -> list[GroupView]:
         return [GroupView("ipynbsrv-users", 2000, members=("alice", "bob")), GroupView("physics", 2100)]

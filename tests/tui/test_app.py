@@ -48,8 +48,13 @@ async def test_root_commits_nothing_and_is_asked_whose_notebook_to_make():
         await pilot.pause()
         app.screen.query_one("#table").move_to(1)
         await pilot.press("m")
-        await wait_until(pilot, lambda: any("root is not a directory user, so cannot own a committed image" in n
-                                            for n in app.notes), what="the refusal")
+        await wait_until(
+            pilot,
+            lambda: any(
+                "root is not a directory user, so cannot own a committed image" in n for n in app.notes
+            ),
+            what="the refusal",
+        )
         assert isinstance(app.screen, ContainersScreen)  # no form
         await pilot.press("4")
         await pilot.press("n")
@@ -220,9 +225,17 @@ async def test_palette_reaches_every_action_of_every_section():
 
 async def test_sections_of_the_other_helper_are_real_modes():
     names = {section.mode: section.screen_class.__name__ for section in SECTIONS}
-    assert names == {"containers": "ContainersScreen", "images": "ImagesScreen", "users": "UsersScreen",
-                     "notebooks": "NotebooksScreen", "groups": "GroupsScreen", "shares": "SharesScreen",
-                     "notifications": "NotificationsScreen", "nodes": "NodesScreen", "backups": "BackupsScreen"}
+    assert names == {
+        "containers": "ContainersScreen",
+        "images": "ImagesScreen",
+        "users": "UsersScreen",
+        "notebooks": "NotebooksScreen",
+        "groups": "GroupsScreen",
+        "shares": "SharesScreen",
+        "notifications": "NotificationsScreen",
+        "nodes": "NodesScreen",
+        "backups": "BackupsScreen",
+    }
 
 
 @pytest.mark.parametrize(
@@ -256,13 +269,17 @@ async def test_untrusted_text_is_never_markup():
         text = screen_text(app)
         assert "[bold]lab[/bold]" in text
         assert "[/bin/sh -c]" in text
-        session.push(ContainerChange(7, "create", fixed_view(7, "dave", "[/link] [b]x", ContainerState.CREATED)))
+        session.push(
+            ContainerChange(7, "create", fixed_view(7, "dave", "[/link] [b]x", ContainerState.CREATED))
+        )
         await wait_until(pilot, lambda: 7 in app.book.views)
         await pilot.pause()
         assert "[/link] [b]x" in screen_text(app)
         app.show_error(NotAuthorized("[/bin/sh -c] is [b]not[/b] yours"))
         await pilot.pause()
-        assert app._notifications and "[/bin/sh -c] is [b]not[/b] yours" in list(app._notifications)[-1].message
+        assert (
+            app._notifications and "[/bin/sh -c] is [b]not[/b] yours" in list(app._notifications)[-1].message
+        )
 
 
 async def test_a_failing_call_becomes_a_notification_not_a_crash():
@@ -299,7 +316,9 @@ async def test_hangup_guard_exits_the_app_and_arms_the_hard_exit():
     async with app.run_test(size=(80, 24)) as pilot:
         master, slave = pty.openpty()
         try:
-            guard = HangupGuard(app, fds=(slave,), grace=0.2, poll=0.05, hard_exit=exits.append).install(sighup=False)
+            guard = HangupGuard(app, fds=(slave,), grace=0.2, poll=0.05, hard_exit=exits.append).install(
+                sighup=False
+            )
             os.close(master)
             await wait_until(pilot, lambda: guard.reason is not None, timeout=5, what="the watchdog")
             assert "hung up" in guard.reason
@@ -349,7 +368,9 @@ async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_im
     from tests.integration import broker_support as support
 
     config_path = support.write_config(tmp_path, port_range=free_port_range(), uid_range=(62000, 62999))
-    broker = support.BrokerProcess(config_path, str(tmp_path / "run" / "broker.sock"), tmp_path / "broker.log")
+    broker = support.BrokerProcess(
+        config_path, str(tmp_path / "run" / "broker.sock"), tmp_path / "broker.log"
+    )
     broker.start()
     session = None
     try:
@@ -370,7 +391,9 @@ async def test_client_mode_through_the_broker(tmp_path, docker_client, chatty_im
             await pilot.press("s")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
             await pilot.press("y")
-            await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.EXITED, what="stop")
+            await wait_until(
+                pilot, lambda: app.book.views[view.id].state == ContainerState.EXITED, what="stop"
+            )
             docker_client.api.start(view.docker_id)
             await wait_until(pilot, lambda: app.book.views[view.id].state == ContainerState.RUNNING,
                              what="the start event through the broker")
@@ -411,7 +434,9 @@ def test_shell_and_url_print_on_a_clean_alternate_screen_and_leave_the_normal_on
         stream.write("http://host/?token=secret\n")
     assert out.getvalue() == ALT_SCREEN_ON + "http://host/?token=secret\n" + ALT_SCREEN_OFF
     assert ALT_SCREEN_OFF.endswith("\x1b[?1049l")  # back to the normal screen: the token is not on it
-    banner = shell_banner(fixed_view(1, "alice", "thesis", ContainerState.RUNNING), UserView("alice", 2001, 2001))
+    banner = shell_banner(
+        fixed_view(1, "alice", "thesis", ContainerState.RUNNING), UserView("alice", 2001, 2001)
+    )
     assert banner.startswith("Shell in alice's notebook thesis as alice (uid 2001).") and "exit" in banner
 
 
@@ -433,7 +458,9 @@ async def test_x_asks_for_embedded_mode_and_explains_when_the_terminal_cannot_be
         await wait_until(pilot, lambda: any("cannot hand itself over" in note for note in app.notes))
         session.mode = "client"
         await pilot.press("x")
-        await wait_until(pilot, lambda: any("only when ipynbsrv-tui talks to the engine" in n for n in app.notes))
+        await wait_until(
+            pilot, lambda: any("only when ipynbsrv-tui talks to the engine" in n for n in app.notes)
+        )
 
     user_app = make_app(FixedSession(actor=ALICE), watch=False)
     async with user_app.run_test(size=(100, 30)) as pilot:

@@ -63,12 +63,17 @@ async def test_alice_browses_and_restores_her_notebook(backed_up):
         await pilot.press("enter")
         await wait_until(pilot, lambda: "e:/home/alice/work" in screen.entries, what="the folder work")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "e:/home/alice/work/analysis.ipynb" in screen.entries, what="the notebook")
+        await wait_until(
+            pilot, lambda: "e:/home/alice/work/analysis.ipynb" in screen.entries, what="the notebook"
+        )
         assert "analysis.ipynb" in screen_text(app)
         await pilot.press("r")
         restored_dir = service.data.home_of("alice") / "restored"
-        await wait_until(pilot, lambda: any("Restored /home/alice/work/analysis.ipynb" in n for n in app.notes),
-                         what="the restore")
+        await wait_until(
+            pilot,
+            lambda: any("Restored /home/alice/work/analysis.ipynb" in n for n in app.notes),
+            what="the restore",
+        )
         [landed] = list(restored_dir.glob("*/work/analysis.ipynb"))
         assert landed.read_text() == NOTEBOOK
         alice = User.get(User.username == "alice")

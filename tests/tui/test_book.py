@@ -19,8 +19,12 @@ def test_the_destroy_events_missing_view_after_the_delete_is_dropped():
     book = ContainerBook(DOMNode())
     book.load([view(1), view(2)])
     book.remove(1)  # the delete's answer
-    book.apply([ContainerChange(1, "destroy", view(1, ContainerState.MISSING)),  # read just before the row went
-                ContainerChange(2, "stop", view(2, ContainerState.EXITED))])
+    book.apply(
+        [
+            ContainerChange(1, "destroy", view(1, ContainerState.MISSING)),  # read just before the row went
+            ContainerChange(2, "stop", view(2, ContainerState.EXITED)),
+        ]
+    )
     assert list(book.views) == [2]
     assert book.views[2].state == ContainerState.EXITED
 

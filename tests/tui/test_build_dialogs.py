@@ -27,7 +27,10 @@ async def test_stop_question_names_its_buttons_moves_with_arrows_and_closes_when
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         question = app.screen
         labels = [str(button.label) for button in question.query(Button)]
-        assert labels == ["Keep building · esc", "Stop build · y"]  # every accelerator visible (issue 28, item 8)
+        assert labels == [
+            "Keep building · esc",
+            "Stop build · y",
+        ]  # every accelerator visible (issue 28, item 8)
         assert question.focused.id == "cancel"
         await pilot.press("right")
         assert question.focused.id == "confirm"
@@ -97,7 +100,9 @@ async def test_leaving_a_running_build_by_escape_or_a_section_key_keeps_it_runni
         await pilot.press("escape")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ImagesScreen", what="the Images list")
         session.build.gate.set()  # it ends in the background
-        await wait_until(pilot, lambda: any("Built t/slow:1." in note for note in app.notes), what="the result")
+        await wait_until(
+            pilot, lambda: any("Built t/slow:1." in note for note in app.notes), what="the result"
+        )
         await wait_until(pilot, lambda: "⚙" not in _header(app), what="the header to drop the build")
         await pilot.press("B")  # the ended build's log, once
         await wait_until(pilot, lambda: app.screen is panel)

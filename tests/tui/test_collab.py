@@ -28,7 +28,9 @@ def people_service(tmp_path):
     people_service = make_recorded_service(tmp_path, RecordingEngine())
     for name in ("alice", "bob", "carol"):
         people_service.create_user(ROOT, name, f"{name}-password")
-    Image.create(name="alices-image", ref="ipynbsrv-user/alice:alices-image", owner=User.get(User.username == "alice"))
+    Image.create(
+        name="alices-image", ref="ipynbsrv-user/alice:alices-image", owner=User.get(User.username == "alice")
+    )
     yield people_service
     close_database()
 
@@ -48,7 +50,9 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupsScreen), what="the groups section")
-        assert "5 Groups" in screen_text(app) and "7 Inbox" in screen_text(app).replace("Notifications", "Inbox")
+        assert "5 Groups" in screen_text(app) and "7 Inbox" in screen_text(app).replace(
+            "Notifications", "Inbox"
+        )
         await pilot.press("n")
         await fill(pilot, app, *"lab", "enter")
         await wait_until(pilot, lambda: "lab" in app.screen.items, what="the new group")
@@ -82,7 +86,9 @@ async def test_groups_and_shares_by_keyboard_with_restart_hint_and_not_found_for
         await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen))
         assert "thesis" in people_service.list_shares(ROOT)[0].name
 
-    assert [n.message for n in people_service.list_notifications(people_service.actor_for_username("bob"))][:3] == [
+    assert [n.message for n in people_service.list_notifications(people_service.actor_for_username("bob"))][
+        :3
+    ] == [
         "alice shared thesis with lab: it is at /data/shares/thesis in your notebooks "
         "(restart running ones to see it).",
         "alice shared the image alices-image with lab: you can create notebooks from it now.",
@@ -103,7 +109,9 @@ async def test_notifications_section_badge_read_marks_and_send(people_service):
     alice = people_service.actor_for_username("alice")
     people_service.create_collab_group(alice, "lab")
     people_service.add_collab_member(alice, "lab", "bob")
-    people_service.send_notification(alice, "lab", "[red]see[/red] thesis\nline two", kind="share", target="thesis")
+    people_service.send_notification(
+        alice, "lab", "[red]see[/red] thesis\nline two", kind="share", target="thesis"
+    )
     people_service.unread_counts.interval = 0.1
     app = make_app(session_of(people_service, "bob"), watch=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -172,9 +180,13 @@ async def test_root_is_refused_what_it_cannot_own_before_any_form_opens(people_s
         await pilot.press("6")
         await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen), what="the shares section")
         await pilot.press("n")
-        await wait_until(pilot, lambda: any("so cannot own a share" in note for note in app.notes), what="the refusal")
+        await wait_until(
+            pilot, lambda: any("so cannot own a share" in note for note in app.notes), what="the refusal"
+        )
         assert isinstance(app.screen, SharesScreen)
-    assert people_service.list_shares(ROOT) == [] and not any(g.name == "lab" for g in people_service.collab_groups(ROOT))
+    assert people_service.list_shares(ROOT) == [] and not any(
+        g.name == "lab" for g in people_service.collab_groups(ROOT)
+    )
 
 
 @pytest.mark.parametrize("key", ["3", "5", "6"])
@@ -202,7 +214,9 @@ async def test_lists_made_elsewhere_show_after_the_one_reload_key(people_service
     app = make_app(Session(people_service, ROOT), watch=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("3")
-        await wait_until(pilot, lambda: isinstance(app.screen, UsersScreen) and app.screen.items, what="the users")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, UsersScreen) and app.screen.items, what="the users"
+        )
         assert "f5 Refresh" in screen_text(app)
         cli_root.create_user("erin", "erin-password")
         await pilot.pause(0.3)
@@ -218,7 +232,9 @@ async def test_lists_made_elsewhere_show_after_the_one_reload_key(people_service
         assert "f5 Refresh" in screen_text(app)
         cli_alice.add_collab_member("lab", "erin")
         await pilot.press("f5")
-        await wait_until(pilot, lambda: "erin" in app.screen.items["lab"].members, what="erin in lab after f5")
+        await wait_until(
+            pilot, lambda: "erin" in app.screen.items["lab"].members, what="erin in lab after f5"
+        )
 
         await pilot.press("6")
         await wait_until(pilot, lambda: isinstance(app.screen, SharesScreen), what="the shares section")
@@ -226,8 +242,11 @@ async def test_lists_made_elsewhere_show_after_the_one_reload_key(people_service
         cli_alice.create_share("thesis")
         cli_alice.grant_share("thesis", "lab")
         await pilot.press("f5")
-        await wait_until(pilot, lambda: "thesis" in app.screen.items and "erin" in app.screen.items["thesis"].members,
-                         what="the share, erin a member, after f5")
+        await wait_until(
+            pilot,
+            lambda: "thesis" in app.screen.items and "erin" in app.screen.items["thesis"].members,
+            what="the share, erin a member, after f5",
+        )
 
 
 def test_every_list_that_is_not_live_shows_the_same_reload_key():

@@ -38,7 +38,9 @@ def alice_container(admin_session, people):
     return admin_session.create_container("probe", "chatty", description="probe [/bin/sh -c]", owner="alice")
 
 
-async def test_lifecycle_actions_and_engine_events(admin_session, alice_container, docker_client, service_config):
+async def test_lifecycle_actions_and_engine_events(
+    admin_session, alice_container, docker_client, service_config
+):
     cid = alice_container.id
     app = make_app(admin_session, config=service_config)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -74,7 +76,10 @@ async def test_lifecycle_actions_and_engine_events(admin_session, alice_containe
         await pilot.press("y")
         await wait_until(
             pilot,
-            lambda: docker_client.api.inspect_container(alice_container.docker_id)["State"]["StartedAt"] != started,
+            lambda: (
+                docker_client.api.inspect_container(alice_container.docker_id)["State"]["StartedAt"]
+                != started
+            ),
             what="restart",
         )
         await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.RUNNING, what="running again")
@@ -160,8 +165,14 @@ async def test_create_for_another_user_from_the_form(admin_session, people, serv
         if image.value is Select.NULL:  # several images and none used before: one must be chosen
             image.value = next(iter(app.screen.images))
         await pilot.press("enter")
-        await wait_until(pilot, lambda: any(v.name == "fresh" and v.state == ContainerState.RUNNING
-                                            for v in app.book.views.values()), timeout=60, what="the new container")
+        await wait_until(
+            pilot,
+            lambda: any(
+                v.name == "fresh" and v.state == ContainerState.RUNNING for v in app.book.views.values()
+            ),
+            timeout=60,
+            what="the new container",
+        )
         assert next(v for v in app.book.views.values() if v.name == "fresh").owner == "bob"
 
 
@@ -210,8 +221,12 @@ async def test_details_info_logs_and_stats(admin_session, alice_container, servi
         assert not any(stamped.match(line) for line in panel.view.lines)
         await pilot.press("t")
         assert panel.timestamps and isinstance(app.screen, ContainerDetailsScreen)  # t is not snapshot here
-        await wait_until(pilot, lambda: sum(bool(stamped.match(line)) and "tick" in line
-                                            for line in panel.view.lines) >= 3, timeout=20, what="stamped lines")
+        await wait_until(
+            pilot,
+            lambda: sum(bool(stamped.match(line)) and "tick" in line for line in panel.view.lines) >= 3,
+            timeout=20,
+            what="stamped lines",
+        )
         assert all(stamped.match(line) for line in panel.view.lines)
         assert "timestamps (t hides)" in screen_text(app)
         await pilot.press("t")
@@ -221,7 +236,9 @@ async def test_details_info_logs_and_stats(admin_session, alice_container, servi
 
         # stats: sparklines fed by the sampler
         await pilot.press("S")
-        await wait_until(pilot, lambda: len(app.book.history.get(cid, ())) >= 2, timeout=30, what="two samples")
+        await wait_until(
+            pilot, lambda: len(app.book.history.get(cid, ())) >= 2, timeout=30, what="two samples"
+        )
         await pilot.pause()
         assert "of 2G" in screen_text(app) or "CPU" in screen_text(app)
         spark = app.screen.query_one("#memory-spark")
@@ -236,7 +253,9 @@ async def test_details_info_logs_and_stats(admin_session, alice_container, servi
         assert isinstance(app.screen, ContainersScreen)
 
 
-async def test_reconcile_reports_what_it_flagged(admin_session, alice_container, docker_client, service_config):
+async def test_reconcile_reports_what_it_flagged(
+    admin_session, alice_container, docker_client, service_config
+):
     cid = alice_container.id
     # No live feed here: the store must not learn about the removal before reconcile does.
     app = make_app(admin_session, config=service_config, watch=False)
@@ -258,10 +277,16 @@ async def test_a_container_removed_behind_our_back_is_flagged_after_the_live_eve
     cid = alice_container.id
     app = make_app(admin_session, config=service_config)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: state_of(app, cid) in (ContainerState.STARTING, ContainerState.RUNNING),
-                         timeout=20, what="the running row")
+        await wait_until(
+            pilot,
+            lambda: state_of(app, cid) in (ContainerState.STARTING, ContainerState.RUNNING),
+            timeout=20,
+            what="the running row",
+        )
         docker_client.api.remove_container(alice_container.docker_id, force=True)
-        await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.MISSING, timeout=10, what="missing")
+        await wait_until(
+            pilot, lambda: state_of(app, cid) == ContainerState.MISSING, timeout=10, what="missing"
+        )
         await pilot.press("E")
         await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the report")
         flagged = dict(app.screen.sections)["Flagged (needs you)"]
@@ -272,7 +297,9 @@ async def test_a_container_removed_behind_our_back_is_flagged_after_the_live_eve
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the recreate question")
         assert app.screen.confirm_label == "Recreate" and "gone" in app.screen.question
         await pilot.click("#confirm")
-        await wait_until(pilot, lambda: state_of(app, cid) == ContainerState.CREATED, timeout=20, what="recreated")
+        await wait_until(
+            pilot, lambda: state_of(app, cid) == ContainerState.CREATED, timeout=20, what="recreated"
+        )
         assert docker_client.api.inspect_container(app.book.views[cid].docker_id)
 
 
@@ -285,7 +312,9 @@ async def test_filter_ten_thousand_rows_by_owner_name_and_state():
         assert table.row_count == 100
         assert all(app.book.views[k].owner == "user042" for k in table.keys)
         await pilot.press(*" state:pau")
-        assert table.row_count == 33 and all(app.book.views[k].state == ContainerState.PAUSED for k in table.keys)
+        assert table.row_count == 33 and all(
+            app.book.views[k].state == ContainerState.PAUSED for k in table.keys
+        )
         await pilot.press("enter")
         assert table.has_focus
         await pilot.press("slash")
@@ -298,11 +327,15 @@ async def test_filter_ten_thousand_rows_by_owner_name_and_state():
         assert "nb0999" not in screen_text(app).splitlines()[1]
 
 
-async def test_marks_then_one_question_and_one_report_with_a_vanished_container(admin_session, service_config):
+async def test_marks_then_one_question_and_one_report_with_a_vanished_container(
+    admin_session, service_config
+):
     """Issue 28, item 14: space marks (a ✓ column, no colour needed), * marks all shown or none, s on
     marked rows asks once naming how many, runs in a worker and reports each failure's reason (one
     container was deleted behind the console's back: reported, not a crash); failed rows stay marked."""
-    made = [admin_session.create_container(f"bulk{i}", "chatty", owner="alice", start=False) for i in (1, 2, 3)]
+    made = [
+        admin_session.create_container(f"bulk{i}", "chatty", owner="alice", start=False) for i in (1, 2, 3)
+    ]
     ids = [view.id for view in made]
     app = make_app(admin_session, config=service_config, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -319,7 +352,9 @@ async def test_marks_then_one_question_and_one_report_with_a_vanished_container(
         await pilot.press("space", "space")
         assert screen.marked == set(ids)
         await pilot.press("asterisk")  # all shown are marked: * clears them
-        assert screen.marked == set() and table.columns[0].key == "owner" and "✓ alice" not in screen_text(app)
+        assert (
+            screen.marked == set() and table.columns[0].key == "owner" and "✓ alice" not in screen_text(app)
+        )
         await pilot.press("asterisk")
         assert screen.marked == set(ids)
 

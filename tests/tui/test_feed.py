@@ -57,7 +57,9 @@ def test_the_rows_are_shown_while_the_engine_is_away():
 
     def post(message: object) -> None:
         posted.append(message)
-        if any(isinstance(m, ContainersLoaded) for m in posted) and any(isinstance(m, FeedProblem) for m in posted):
+        if any(isinstance(m, ContainersLoaded) for m in posted) and any(
+            isinstance(m, FeedProblem) for m in posted
+        ):
             both.set()
 
     feed = ContainerFeed(session, post)

@@ -117,8 +117,11 @@ async def test_edit_retire_and_unretire(engine_session, service_config, register
         assert app.screen.query_one("#name", Input).disabled
         app.screen.query_one("#description", Input).focus()
         await pilot.press("ctrl+u", *"edited [b]x[/b]", "enter")
-        await wait_for(pilot, lambda: app.screen is screen and screen.items["tiny"].description == "edited [b]x[/b]",
-                       what="the edit to show")
+        await wait_for(
+            pilot,
+            lambda: app.screen is screen and screen.items["tiny"].description == "edited [b]x[/b]",
+            what="the edit to show",
+        )
 
         await pilot.press("t")  # retiring asks; Cancel has the focus
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the retire question")
@@ -139,8 +142,9 @@ async def test_edit_retire_and_unretire(engine_session, service_config, register
 
 
 @pytest.mark.docker
-async def test_delete_is_refused_while_a_container_uses_the_image(engine_session, service_config, registered_tiny,
-                                                                people, notebook_service, root_actor):
+async def test_delete_is_refused_while_a_container_uses_the_image(
+    engine_session, service_config, registered_tiny, people, notebook_service, root_actor
+):
     container = notebook_service.create_container(root_actor, "nb", "tiny", owner="alice", start=False)
     app = AdminHarness(engine_session, service_config)
     async with app.run_test(size=SIZE) as pilot:
@@ -148,8 +152,11 @@ async def test_delete_is_refused_while_a_container_uses_the_image(engine_session
         screen = app.screen
         assert screen.items["tiny"].containers == 1
         await pilot.press("d")  # refused before any question, saying how many, which and what to do
-        await wait_for(pilot, lambda: any("1 container uses image 'tiny' (alice/nb)" in n for n in notifications(app)),
-                       what="the refusal")
+        await wait_for(
+            pilot,
+            lambda: any("1 container uses image 'tiny' (alice/nb)" in n for n in notifications(app)),
+            what="the refusal",
+        )
         refusal = next(n for n in notifications(app) if "alice/nb" in n)
         assert "Delete those containers first" in refusal and "retire the image" in refusal
         await pilot.pause(0.3)
@@ -197,7 +204,11 @@ async def test_live_build_of_a_debconf_noisy_dockerfile(engine_session, service_
         await wait_for(pilot, lambda: isinstance(app.screen, BuildHistoryScreen) and app.screen.items,
                        what="the history")
         build = next(iter(app.screen.items.values()))
-        assert (build.image_ref, build.status, build.tolerated) == (test_tag, BuildStatus.SUCCEEDED, log.tolerated)
+        assert (build.image_ref, build.status, build.tolerated) == (
+            test_tag,
+            BuildStatus.SUCCEEDED,
+            log.tolerated,
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen.summary is not None,
                        what="the reopened log")
@@ -206,8 +217,9 @@ async def test_live_build_of_a_debconf_noisy_dockerfile(engine_session, service_
 
 
 @pytest.mark.docker
-async def test_live_build_of_a_failing_dockerfile_shows_the_exit_code(engine_session, service_config, base_image,
-                                                                     test_tag):
+async def test_live_build_of_a_failing_dockerfile_shows_the_exit_code(
+    engine_session, service_config, base_image, test_tag
+):
     write_dockerfile(Path(service_config.build.dockerfiles), "failing", f"""\
         FROM {base_image}
         RUN echo about to fail >&2; exit 3
@@ -223,7 +235,8 @@ async def test_live_build_of_a_failing_dockerfile_shows_the_exit_code(engine_ses
         assert "Failed (exit code 3)" in screen_text(app)
         assert "returned a non-zero code: 3" in panel.log_view.summary_text().plain
         assert any("returned a non-zero code: 3" in line for line in panel.log_view.view.lines)
-        # The panel is on screen: its bar says why, and a short toast does not cover the bar (issue 28, item 11).
+        # The panel is on screen: its bar says why, and a short toast does not cover the bar (issue 28, item
+        # 11).
         await wait_for(pilot, lambda: any("bar under the log" in n for n in notifications(app)),
                        what="the failure notification")
         assert [n.timeout for n in app._notifications if "bar under the log" in n.message] == [3]
@@ -311,8 +324,11 @@ async def test_build_form_keeps_the_tag_remembers_args_and_shows_the_plan():
         assert form.query_one("#tag", Input).value == "ipynbsrv/ipython3-notebook:latestx"
         await pilot.press("backspace")
         area.load_text("")
-        await wait_for(pilot, lambda: "base-ldap:latest is missing and will be built first" in str(plan.render()),
-                       what="the plan with the base first")
+        await wait_for(
+            pilot,
+            lambda: "base-ldap:latest is missing and will be built first" in str(plan.render()),
+            what="the plan with the base first",
+        )
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: results, what="the form to close")
     assert results[0].tag == "ipynbsrv/ipython3-notebook:latest" and results[0].build_args == {}
@@ -417,7 +433,9 @@ async def test_build_log_is_bounded_and_counts():
         assert log.view.lines[-1] == "line 4999 [/b]"
         assert (log.tolerated, log.warnings) == (1250, 1250)
         assert "Building  step 1/2" in log.summary_text().plain
-        log.finish(BuildSummary(BuildStatus.SUCCEEDED, "sha256:" + "a" * 64, None, None, 1250, 1250, 5000, 3.0))
+        log.finish(
+            BuildSummary(BuildStatus.SUCCEEDED, "sha256:" + "a" * 64, None, None, 1250, 1250, 5000, 3.0)
+        )
         summary = log.summary_text().plain
         assert "Succeeded in 3.0s" in summary and "sha256:aaaaaaaaaaaa " in summary + " "
         assert "showing the last 1,000 of 5,000 lines" in summary

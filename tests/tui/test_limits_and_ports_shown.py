@@ -1,4 +1,5 @@
-"""The new-notebook form shows the allowed limits, the details list every published port (issue 9 items 3, 6)."""
+"""The new-notebook form shows the allowed limits, the details list every published port (issue 9 items 3,
+6)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,26 @@ def test_the_form_shows_the_range_a_user_may_choose():
     form = NewNotebookForm(images, default_memory="2g", default_cpus=1.0)
     assert form.limit_hints("a") == ("image default (2g), 6m to 2g", "image default (1), 0.01 to 1")
     assert form.limit_hints("b") == ("image default (2g), 6m to 8g", "image default (1), 0.01 to 4")
-    assert form.limit_hints("c") == ("image default (2g), e.g. 2g", "image default (1), e.g. 1.5")  # admins: any
+    assert form.limit_hints("c") == (
+        "image default (2g), e.g. 2g",
+        "image default (1), e.g. 1.5",
+    )  # admins: any
     chosen = NewNotebookForm(images, last_image="b")
     placeholders = {spec.name: spec.placeholder for spec in chosen.fields}
     assert placeholders["memory"].endswith("6m to 8g") and placeholders["cpus"].endswith("0.01 to 4")
 
 
 def test_the_details_list_every_published_port():
-    view = ContainerView(id=1, name="nb", owner="alice", image="withssh", image_ref="x", state=ContainerState.RUNNING,
-                         host_port=49152, public_ports={"22": 49153})
+    view = ContainerView(
+        id=1,
+        name="nb",
+        owner="alice",
+        image="withssh",
+        image_ref="x",
+        state=ContainerState.RUNNING,
+        host_port=49152,
+        public_ports={"22": 49153},
+    )
     assert ports_text(view).plain == "49152 (notebook) · 22 → 49153"
 
 
@@ -55,9 +67,21 @@ async def test_the_sparklines_say_their_scale():
     from ipynbsrv_tui.domain import ContainerStats
     from ipynbsrv_tui.tui.widgets.stats import StatsPanel
 
-    view = ContainerView(id=1, name="nb", owner="alice", image="i", image_ref="x", state=ContainerState.RUNNING,
-                         host_port=49152, cpus=1.0, memory_limit=1024**3)
-    history = [ContainerStats(5.0, 100 * 1024**2, 1024**3, 3), ContainerStats(12.5, 150 * 1024**2, 1024**3, 4)]
+    view = ContainerView(
+        id=1,
+        name="nb",
+        owner="alice",
+        image="i",
+        image_ref="x",
+        state=ContainerState.RUNNING,
+        host_port=49152,
+        cpus=1.0,
+        memory_limit=1024**3,
+    )
+    history = [
+        ContainerStats(5.0, 100 * 1024**2, 1024**3, 3),
+        ContainerStats(12.5, 150 * 1024**2, 1024**3, 4),
+    ]
 
     class Host(App):
         def compose(self):

@@ -95,7 +95,9 @@ class EndlessBuild:
 def test_the_pump_stops_reading_while_the_screen_has_not_shown_the_last_batch():
     build = EndlessBuild()
     batches: list[BuildEvents] = []
-    pump = BuildPump(lambda: build, lambda message: batches.append(message) if isinstance(message, BuildEvents) else None)
+    pump = BuildPump(
+        lambda: build, lambda message: batches.append(message) if isinstance(message, BuildEvents) else None
+    )
     pump.start()
     time.sleep(0.5)  # the screen never says delivered()
     taken = build.taken

@@ -58,11 +58,15 @@ async def test_build_log_follows_pauses_with_a_marker_and_resumes():
         view = log.view
         view.focus()
         for start in range(0, 3000, 300):  # like a 3,000-line build, in batches
-            log.append_events([BuildEvent(BuildEventKind.OUTPUT, f"line {i}") for i in range(start, start + 300)])
+            log.append_events(
+                [BuildEvent(BuildEventKind.OUTPUT, f"line {i}") for i in range(start, start + 300)]
+            )
             await pilot.pause()
         assert view.follow
         height = view.scrollable_content_region.height
-        assert view.scroll_y == view.max_scroll_y == view.line_count - height  # at the very end, not short of it
+        assert (
+            view.scroll_y == view.max_scroll_y == view.line_count - height
+        )  # at the very end, not short of it
         assert "line 2999" in _visible(view)
 
         await pilot.press("up")

@@ -1,4 +1,5 @@
-"""A notebook whose engine container is gone (issue 28, bug 6): no URL, token or ssh command, and what to do."""
+"""A notebook whose engine container is gone (issue 28, bug 6): no URL, token or ssh command, and what to
+do."""
 
 from __future__ import annotations
 

@@ -94,7 +94,9 @@ async def test_containers_show_the_node_and_a_lost_one():
     session = SwarmSession()
     app = make_app(session, config=SWARM)
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ContainersScreen) and app.book.loaded, what="list")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ContainersScreen) and app.book.loaded, what="list"
+        )
         await pilot.pause()
         text = screen_text(app)
         header = next(line for line in text.splitlines() if "Owner" in line)
@@ -105,7 +107,9 @@ async def test_containers_show_the_node_and_a_lost_one():
 async def test_docker_mode_has_no_nodes_section_and_no_node_column():
     app = make_app(FixedSession())
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ContainersScreen) and app.book.loaded, what="list")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ContainersScreen) and app.book.loaded, what="list"
+        )
         assert "nodes" not in [s.mode for s in app.sections]
         header = next(line for line in screen_text(app).splitlines() if "Owner" in line)
         assert "Node" not in header

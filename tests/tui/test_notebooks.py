@@ -72,13 +72,19 @@ async def test_create_validate_and_reach_a_notebook(user_session, service_config
         form.query_one("#field-cpus").value = "0.5"
         form.query_one("#field-description").value = "Chapter [3] \x1b[1mbold"
         await pilot.pause()
-        assert "control characters" in str(form.query_one("#error-description").render())  # refused on the way in
+        assert "control characters" in str(
+            form.query_one("#error-description").render()
+        )  # refused on the way in
         await pilot.press("enter")
         assert isinstance(app.screen, NewNotebookForm)
         form.query_one("#field-description").value = "Chapter [3] [b]bold"  # markup stays literal text
         await pilot.press("enter")
-        await wait_until(pilot, lambda: (v := find(app, "thesis")) is not None and v.state == ContainerState.RUNNING,
-                         timeout=60, what="the new notebook running")
+        await wait_until(
+            pilot,
+            lambda: (v := find(app, "thesis")) is not None and v.state == ContainerState.RUNNING,
+            timeout=60,
+            what="the new notebook running",
+        )
         view = find(app, "thesis")
         assert view.memory_limit == 256 * 1024**2 and view.cpus == 0.5
 
@@ -110,7 +116,9 @@ async def test_every_action_on_my_notebook(user_session, service_config):
                            ("p", ContainerState.PAUSED), ("s", ContainerState.RUNNING)):
             await pilot.press(key)
             if key == "s" and state == ContainerState.EXITED:
-                await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question")
+                await wait_until(
+                    pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop's question"
+                )
                 await pilot.press("y")
             await wait_until(pilot, lambda state=state: state_of(app, cid) == state, what=f"{key} → {state}")
         await pilot.press("r")
@@ -128,7 +136,9 @@ async def test_every_action_on_my_notebook(user_session, service_config):
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_until(pilot, lambda: any("Restored" in note for note in app.notes), timeout=60, what="restore")
+        await wait_until(
+            pilot, lambda: any("Restored" in note for note in app.notes), timeout=60, what="restore"
+        )
 
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, FormScreen))
@@ -137,7 +147,9 @@ async def test_every_action_on_my_notebook(user_session, service_config):
 
         await pilot.press("l")
         panel = app.screen.query_one("LogPanel")
-        await wait_until(pilot, lambda: any("tick" in line for line in panel.view.lines), timeout=20, what="logs")
+        await wait_until(
+            pilot, lambda: any("tick" in line for line in panel.view.lines), timeout=20, what="logs"
+        )
         await pilot.press("escape")
         assert isinstance(app.screen, NotebooksScreen)
 

@@ -21,7 +21,9 @@ async def test_login_resumes_own_suspended_notebooks_and_says_so():
     assert returning.wait(5)
     app = make_app(session, returning=returning)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: any(n.startswith("Welcome back") for n in app.notes), what="the notice")
+        await wait_until(
+            pilot, lambda: any(n.startswith("Welcome back") for n in app.notes), what="the notice"
+        )
         assert "Welcome back: resumed [bold]lab[/bold] (suspended while you were away)." in app.notes
         assert ("resume_container", 3) in session.calls
         await wait_until(pilot, lambda: app.book.loaded)
@@ -73,7 +75,8 @@ async def test_admin_sees_suspended_memory_and_stops_them_after_a_confirmation()
         await wait_until(pilot, lambda: ("stop_container", 3) in session.calls, what="stop_suspended")
 
 
-# --------------------------------------------------------------------------- the right key for a paused notebook
+# --------------------------------------------------------------------------- the right key for a paused
+# notebook
 
 
 def _footer(app) -> str:
@@ -127,7 +130,9 @@ async def test_stopping_a_running_notebook_asks_first_with_keep_running_the_defa
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_until(pilot, lambda: ("stop_container", 4) in session.calls, what="the stop once confirmed")
+        await wait_until(
+            pilot, lambda: ("stop_container", 4) in session.calls, what="the stop once confirmed"
+        )
 
 
 async def test_an_idle_notebook_stops_without_a_question():
@@ -136,8 +141,12 @@ async def test_an_idle_notebook_stops_without_a_question():
     from ipynbsrv_tui.config import Config
 
     now = datetime.now(UTC).replace(tzinfo=None)
-    idle = replace(fixed_view(4, "bob", "old", ContainerState.RUNNING), last_activity=now - timedelta(hours=2))
-    busy = replace(fixed_view(7, "bob", "used", ContainerState.RUNNING), last_activity=now - timedelta(minutes=1))
+    idle = replace(
+        fixed_view(4, "bob", "old", ContainerState.RUNNING), last_activity=now - timedelta(hours=2)
+    )
+    busy = replace(
+        fixed_view(7, "bob", "used", ContainerState.RUNNING), last_activity=now - timedelta(minutes=1)
+    )
     session = FixedSession(actor=BOB, views=[idle, busy])
     app = make_app(session, config=Config().replace(notebooks={"idle_timeout": 3600}))
     async with app.run_test(size=(80, 24)) as pilot:

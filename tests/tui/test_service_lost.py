@@ -21,7 +21,9 @@ class FlakySession(FixedSession):
 
     def health(self):
         if self.lost:
-            raise BrokerUnavailable("Cannot reach the ipynbsrv broker at /run/ipynbsrv/ipynbsrv.sock: Connection refused.")
+            raise BrokerUnavailable(
+                "Cannot reach the ipynbsrv broker at /run/ipynbsrv/ipynbsrv.sock: Connection refused."
+            )
         return super().health()
 
     def list_containers(self, owner=None):

@@ -75,7 +75,9 @@ def test_details_logs(snap_compare, frozen_clock):
         await preload(pilot)
         pilot.app.screen.query_one("#table").move_to(1)
         await pilot.press("l")
-        await wait_until(pilot, lambda: pilot.app.screen.query_one("LogPanel").view.line_count == 4, what="logs")
+        await wait_until(
+            pilot, lambda: pilot.app.screen.query_one("LogPanel").view.line_count == 4, what="logs"
+        )
         await pilot.press("slash", *"notebook", "enter")
         await pilot.pause()
 

@@ -82,7 +82,9 @@ async def test_a_list_still_on_its_way_arrives_through_the_feed():
         assert "loading" in screen_text(app)
         release.set()
         await wait_until(pilot, lambda: "thesis" in screen_text(app), what="the rows")
-        await wait_until(pilot, lambda: "ipynbsrv-container-feed" in session.listed_by, what="the feed's list")
+        await wait_until(
+            pilot, lambda: "ipynbsrv-container-feed" in session.listed_by, what="the feed's list"
+        )
     assert feed_listed_once_after_its_watch(session.listed_by), session.listed_by
 
 
@@ -119,8 +121,9 @@ def test_starting_the_ui_loads_no_command_group_and_no_engine_client():
         "'playhouse.migrations', 'http.client')) and m != 'ipynbsrv_tui.commands.output')\n"
         "print(code, loaded)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60
+    )
     assert result.stdout.strip() == "2 []", result.stdout + result.stderr
     assert "needs an interactive terminal" in result.stderr
 
@@ -138,17 +141,15 @@ def test_the_first_screen_waits_for_no_engine_client_form_or_migration_runner(tm
         "from ipynbsrv_tui.cli import main\n"
         "from ipynbsrv_tui.store import close_database, open_database\n"
         f"open_database({str(tmp_path / 'db.sqlite')!r}); close_database()\n"  # an installation's database
-        "for name in [m for m in sys.modules if m.startswith('playhouse.migrat')]: del sys.modules[name]\n"
-        "from ipynbsrv_tui.tui import launch\n"
-        "launch.has_terminal = lambda: True\n"
-        "from ipynbsrv_tui.tui.app import IpynbsrvApp\n"
-        "def report(app, *args, **kwargs):\n"
-        "    print(sorted(m for m in sys.modules if m.startswith(('ipynbsrv_tui.commands.',"
-        " 'docker', 'playhouse.migrat', 'http.client', 'textual.widgets._text_area', "
-        "'ipynbsrv_tui.tui.widgets.forms', 'ipynbsrv_tui.engine.dockerfiles')) and m != 'ipynbsrv_tui.commands.output'))\n"
-        "IpynbsrvApp.run = report\n"
-        f"main(['--config', {str(config)!r}])\n"
+        "for name in [m for m in sys.modules if m.startswith('playhouse.migrat')]: del "
+        "sys.modules[name]\nfrom ipynbsrv_tui.tui import launch\nlaunch.has_terminal = lambda: True\nfrom "
+        "ipynbsrv_tui.tui.app import IpynbsrvApp\ndef report(app, *args, **kwargs):\n    print(sorted(m "
+        "for m in sys.modules if m.startswith(('ipynbsrv_tui.commands.', 'docker', 'playhouse.migrat', "
+        "'http.client', 'textual.widgets._text_area', 'ipynbsrv_tui.tui.widgets.forms', "
+        "'ipynbsrv_tui.engine.dockerfiles')) and m != 'ipynbsrv_tui.commands.output'))\nIpynbsrvApp.run = "
+        f"report\nmain(['--config', {str(config)!r}])\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60
+    )
     assert result.stdout.strip() == "[]", result.stdout + result.stderr

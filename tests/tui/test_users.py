@@ -44,7 +44,9 @@ async def create_by_keyboard(pilot, app, username: str, password: str) -> None:
     await pilot.pause()
     await pilot.press(*"A B")
     assert "is not valid" in error_of(form, "username")
-    await pilot.press("ctrl+u", *username, "tab", *"C [b]S[/b]", "tab", *"c@e.org", "tab", *"short", "tab", "x")
+    await pilot.press(
+        "ctrl+u", *username, "tab", *"C [b]S[/b]", "tab", *"c@e.org", "tab", *"short", "tab", "x"
+    )
     assert "at least 8 characters" in error_of(form, "password")
     assert "differ" in error_of(form, "password-again")
     await pilot.press("enter")
@@ -55,7 +57,9 @@ async def create_by_keyboard(pilot, app, username: str, password: str) -> None:
     await wait_for(pilot, lambda: isinstance(app.screen, UsersScreen), what="the form to close")
 
 
-async def delete_by_keyboard(pilot, app, screen: UsersScreen, username: str, data_delete: bool) -> ReportScreen:
+async def delete_by_keyboard(
+    pilot, app, screen: UsersScreen, username: str, data_delete: bool
+) -> ReportScreen:
     """d → (Cancel is the default: Enter keeps the user) → d → choose → Delete; returns the report."""
     assert screen.table.move_to(username)
     await pilot.press("d")
@@ -96,7 +100,9 @@ async def test_create_and_delete_a_user_in_the_local_directory(local_session, se
         assert report.report_title == "User carl deleted"
         assert "data: delete" in report.summary
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen and "carl" not in screen.items, what="the row to go")
+        await wait_for(
+            pilot, lambda: app.screen is screen and "carl" not in screen.items, what="the row to go"
+        )
     assert not home.exists()
     with pytest.raises(NotFound):
         local_session.service.directory.get_user("carl")
@@ -123,7 +129,9 @@ async def test_create_and_delete_a_user_against_slapd(ldap_directory_config):
         archived = [line for heading, lines in report.sections if heading == "Archived" for line in lines]
         assert archived and archived[0].endswith(".tar.gz")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.screen is screen and "carl" not in screen.items, what="the row to go")
+        await wait_for(
+            pilot, lambda: app.screen is screen and "carl" not in screen.items, what="the row to go"
+        )
     with pytest.raises(NotFound):
         session.service.directory.get_user("carl")
 
@@ -182,7 +190,9 @@ async def test_filter_and_stale_marker():
         assert isinstance(screen.query_one("#list-filter", Input), Input)
 
 
-async def test_delete_choices_read_without_colour_and_arrows_right_never_change_them(local_session, service_config):
+async def test_delete_choices_read_without_colour_and_arrows_right_never_change_them(
+    local_session, service_config
+):
     """Issue 28, item 8: every radio showed ● (only colour told the choice), and → Enter in the
     containers list, meant for the Delete button, changed archive to delete."""
     from ipynbsrv_tui.domain import UserView

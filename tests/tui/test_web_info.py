@@ -1,4 +1,5 @@
-"""The details panel shows the web address when web access is on, the ssh -L command otherwise (DESIGN §16)."""
+"""The details panel shows the web address when web access is on, the ssh -L command otherwise (DESIGN
+§16)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,12 @@ from ..background import Background
 from ..shell import find_docker, run_shell, shell_banner, shell_command, show_plain
 from ..widgets.confirm import ConfirmScreen
 
-RUNNING_STATES = (ContainerState.STARTING, ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
+RUNNING_STATES = (
+    ContainerState.STARTING,
+    ContainerState.RUNNING,
+    ContainerState.PAUSED,
+    ContainerState.RESTARTING,
+)
 CLIPBOARD_NOTE = "sent to your terminal's clipboard (OSC 52; some terminals need it allowed)"
 
 
@@ -63,8 +68,15 @@ class ContainerScreen(Background, Screen):
 
     # ------------------------------------------------------------------ running calls
 
-    def call_session(self, doing: str, done: str, fn: Callable[..., Any], *args: Any, removes: int | None = None,
-                     **kwargs: Any) -> None:
+    def call_session(
+        self,
+        doing: str,
+        done: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        removes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Run a session action off the UI thread, saying `doing` now and `done` when it answered;
         a ContainerView answer goes into the book, `removes` leaves it."""
         self.run_call(fn, *args, then=partial(self._done, done, removes), notify_start=doing,
@@ -91,16 +103,32 @@ class ContainerScreen(Background, Screen):
                               f"Resumed {_label(view)}: it was paused, its kernels are as they were.",
                               self.app.session.resume_container, view.id)
         elif view.state in RUNNING_STATES:
-            self._confirm_kernel_loss(view, "Stop", "Keep running", lambda: self.call_session(
-                f"Stopping {_label(view)}…", f"Stopped {_label(view)}.", self.app.session.stop_container, view.id))
+            self._confirm_kernel_loss(
+                view,
+                "Stop",
+                "Keep running",
+                lambda: self.call_session(
+                    f"Stopping {_label(view)}…",
+                    f"Stopped {_label(view)}.",
+                    self.app.session.stop_container,
+                    view.id,
+                ),
+            )
         else:
-            self.call_session(f"Starting {_label(view)}…", f"Started {_label(view)}.", self.app.session.start_container, view.id)
+            self.call_session(
+                f"Starting {_label(view)}…",
+                f"Started {_label(view)}.",
+                self.app.session.start_container,
+                view.id,
+            )
 
     def offer_recreate(self, view: ContainerView) -> None:
         """A notebook whose engine container was removed outside ipynbsrv: make it again from its image."""
-        question = (f"The engine container of {_label(view)} is gone (removed outside ipynbsrv). Recreate it from "
-                    f"its image? Name, port, token and the home folder of {view.owner} stay; it starts stopped. "
-                    "(R restores a snapshot instead, d deletes it.)")
+        question = (
+            f"The engine container of {_label(view)} is gone (removed outside ipynbsrv). Recreate it from "
+            f"its image? Name, port, token and the home folder of {view.owner} stay; it starts stopped. "
+            "(R restores a snapshot instead, d deletes it.)"
+        )
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -113,11 +141,21 @@ class ContainerScreen(Background, Screen):
         if (view := self.selected()) and view.state == ContainerState.MISSING:
             self.offer_recreate(view)
         elif view:
-            self._confirm_kernel_loss(view, "Restart", "Keep running", lambda: self.call_session(
-                f"Restarting {_label(view)}…", f"Restarted {_label(view)}.", self.app.session.restart_container,
-                view.id))
+            self._confirm_kernel_loss(
+                view,
+                "Restart",
+                "Keep running",
+                lambda: self.call_session(
+                    f"Restarting {_label(view)}…",
+                    f"Restarted {_label(view)}.",
+                    self.app.session.restart_container,
+                    view.id,
+                ),
+            )
 
-    def _confirm_kernel_loss(self, view: ContainerView, verb: str, keep: str, act: Callable[[], None]) -> None:
+    def _confirm_kernel_loss(
+        self, view: ContainerView, verb: str, keep: str, act: Callable[[], None]
+    ) -> None:
         """Ask before an action that ends the running kernels (Cancel is the default), unless there are
         none yet (starting) or the notebook is idle by the idle policy."""
         if view.state not in (ContainerState.RUNNING, ContainerState.PAUSED) or self._idle(view):
@@ -144,10 +182,18 @@ class ContainerScreen(Background, Screen):
     def action_suspend(self) -> None:
         if view := self.selected():
             if not view.up:
-                self.app.notify(f"{_label(view)} is {view.state.value}; only a running container can be suspended.",
-                                severity="warning", markup=False)
+                self.app.notify(
+                    f"{_label(view)} is {view.state.value}; only a running container can be suspended.",
+                    severity="warning",
+                    markup=False,
+                )
                 return
-            self.call_session(f"Suspending {_label(view)}…", f"Suspended {_label(view)}.", self.app.session.suspend_container, view.id)
+            self.call_session(
+                f"Suspending {_label(view)}…",
+                f"Suspended {_label(view)}.",
+                self.app.session.suspend_container,
+                view.id,
+            )
 
     def action_resume_selected(self) -> None:
         self.action_resume()
@@ -179,7 +225,13 @@ class ContainerScreen(Background, Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.call_session(f"Deleting {_label(view)}…", f"Deleted {_label(view)}.", self.app.session.delete_container, view.id, removes=view.id)
+                self.call_session(
+                    f"Deleting {_label(view)}…",
+                    f"Deleted {_label(view)}.",
+                    self.app.session.delete_container,
+                    view.id,
+                    removes=view.id,
+                )
 
         self.app.push_screen(ConfirmScreen(question, "Delete"), answered)
 
@@ -225,9 +277,14 @@ class ContainerScreen(Background, Screen):
         def answered(values: dict | None) -> None:
             if values:
                 name = values["name"].strip()
-                self.call_session(f"Taking snapshot {name} of {_label(view)}…",
-                                  f"Snapshot {name} of {_label(view)} saved.", self.app.session.snapshot_container, view.id,
-                                  name, values["description"].strip())
+                self.call_session(
+                    f"Taking snapshot {name} of {_label(view)}…",
+                    f"Snapshot {name} of {_label(view)} saved.",
+                    self.app.session.snapshot_container,
+                    view.id,
+                    name,
+                    values["description"].strip(),
+                )
 
         self.app.push_screen(form, answered)
 
@@ -253,14 +310,20 @@ class ContainerScreen(Background, Screen):
         def chosen(snapshot) -> None:
             if snapshot is None:
                 return
-            question = (f"Restore {_label(view)} to snapshot {snapshot.name}? The container is re-created from "
-                        "the snapshot (same URL and token); changes made since, outside the home folder, are lost.")
+            question = (
+                f"Restore {_label(view)} to snapshot {snapshot.name}? The container is re-created from "
+                "the snapshot (same URL and token); changes made since, outside the home folder, are lost."
+            )
 
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self.call_session(f"Restoring {_label(view)} to {snapshot.name}…",
-                                      f"Restored {_label(view)} to {snapshot.name}.", self.app.session.restore_snapshot,
-                                      view.id, snapshot.id)
+                    self.call_session(
+                        f"Restoring {_label(view)} to {snapshot.name}…",
+                        f"Restored {_label(view)} to {snapshot.name}.",
+                        self.app.session.restore_snapshot,
+                        view.id,
+                        snapshot.id,
+                    )
 
             self.app.push_screen(ConfirmScreen(question, "Restore"), answered)
 
@@ -278,11 +341,22 @@ class ContainerScreen(Background, Screen):
         form = FormScreen(
             f"Commit {_label(view)} to a new image",
             [
-                FieldSpec("name", "Image name", required=True, check=validation.image_name,
-                      placeholder="e.g. my-analysis-env"),
+                FieldSpec(
+                    "name",
+                    "Image name",
+                    required=True,
+                    check=validation.image_name,
+                    placeholder="e.g. my-analysis-env",
+                ),
                 FieldSpec("description", "Description", placeholder="optional", check=validation.description),
-                FieldSpec("public", "Public (everyone may use it)", kind="switch", value=False, disabled=not is_admin,
-                      hint="" if is_admin else "Only admins may publish images; yours stays private."),
+                FieldSpec(
+                    "public",
+                    "Public (everyone may use it)",
+                    kind="switch",
+                    value=False,
+                    disabled=not is_admin,
+                    hint="" if is_admin else "Only admins may publish images; yours stays private.",
+                ),
             ],
             submit_label="Commit",
         )
@@ -290,9 +364,15 @@ class ContainerScreen(Background, Screen):
         def answered(values: dict | None) -> None:
             if values:
                 name = values["name"].strip()
-                self.call_session(f"Committing {_label(view)} to image {name}…",
-                                  f"Image {name} registered from {_label(view)}.", self.app.session.commit_container, view.id,
-                                  name, values["description"].strip(), bool(values["public"]))
+                self.call_session(
+                    f"Committing {_label(view)} to image {name}…",
+                    f"Image {name} registered from {_label(view)}.",
+                    self.app.session.commit_container,
+                    view.id,
+                    name,
+                    values["description"].strip(),
+                    bool(values["public"]),
+                )
 
         self.app.push_screen(form, answered)
 
@@ -306,10 +386,16 @@ class ContainerScreen(Background, Screen):
             self._say_engine_gone(view)
             return
         if not view.url:
-            self.app.notify("The URL of this container is not visible to you.", severity="warning", markup=False)
+            self.app.notify(
+                "The URL of this container is not visible to you.", severity="warning", markup=False
+            )
             return
         self.app.copy_to_clipboard(view.url)
-        note = "" if view.state != ContainerState.STARTING else f"\n{_label(view)} is {view.state.value}: the URL works once the notebook answers."
+        note = (
+            ""
+            if view.state != ContainerState.STARTING
+            else f"\n{_label(view)} is {view.state.value}: the URL works once the notebook answers."
+        )
         self.app.notify(f"URL of {_label(view)} {CLIPBOARD_NOTE}:\n{view.url}{note}", markup=False)
 
     def action_copy_tunnel(self) -> None:
@@ -319,14 +405,20 @@ class ContainerScreen(Background, Screen):
             self._copy_tunnel(view)
 
     def _say_engine_gone(self, view: ContainerView) -> None:
-        self.app.notify(f"{_label(view)} has no URL: its engine container is gone. s recreates it, R restores a "
-                        "snapshot, d deletes it.", severity="warning", markup=False)
+        self.app.notify(
+            f"{_label(view)} has no URL: its engine container is gone. s recreates it, R restores a "
+            "snapshot, d deletes it.",
+            severity="warning",
+            markup=False,
+        )
 
     def _copy_tunnel(self, view: ContainerView) -> None:
         def copy(info: ConnectionInfo) -> None:
             self.app.copy_to_clipboard(info.tunnel_command)
-            self.app.notify(f"ssh -L command {CLIPBOARD_NOTE}:\n{info.tunnel_command}\nthen open {info.local_url}",
-                            markup=False)
+            self.app.notify(
+                f"ssh -L command {CLIPBOARD_NOTE}:\n{info.tunnel_command}\nthen open {info.local_url}",
+                markup=False,
+            )
 
         self.app.book.fetch_connection(view.id, then=copy)
 
@@ -367,9 +459,12 @@ class ContainerScreen(Background, Screen):
         if view is None:
             return
         if self.app.session.mode != "embedded":
-            self.app.notify("x opens a shell only when ipynbsrv-tui talks to the engine itself (embedded mode); "
-                            "through the broker it cannot. Run it on the host as an admin.", severity="warning",
-                            markup=False)
+            self.app.notify(
+                "x opens a shell only when ipynbsrv-tui talks to the engine itself (embedded mode); "
+                "through the broker it cannot. Run it on the host as an admin.",
+                severity="warning",
+                markup=False,
+            )
             return
         if view.state not in (ContainerState.RUNNING, ContainerState.STARTING) or not view.docker_id:
             self.app.notify(f"{_label(view)} is {view.state.value}: start it (s) first.", severity="warning",

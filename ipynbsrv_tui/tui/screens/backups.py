@@ -103,8 +103,15 @@ class BackupsScreen(Background, Screen):
             self.table.empty_text = "Empty folder."
             self._show(list(self.entries), select)
 
-        self.run_call(self.app.session.backup_files, snapshot.id, path, then=show, group="load", exclusive=True,
-                      title="Cannot open that backup")
+        self.run_call(
+            self.app.session.backup_files,
+            snapshot.id,
+            path,
+            then=show,
+            group="load",
+            exclusive=True,
+            title="Cannot open that backup",
+        )
 
     def _show(self, keys: list[str], select: str | None = None) -> None:
         self.table.set_rows(keys)
@@ -120,7 +127,12 @@ class BackupsScreen(Background, Screen):
             return (Text(snapshot.short_id, style="bold"), Text("snapshot"), "", _when(snapshot))
         entry = self.entries[key]
         name = printable(entry.path if not self.path else entry.name) + ("/" if entry.kind == "dir" else "")
-        return (Text(name, style=KIND_STYLES.get(entry.kind, "")), Text(entry.kind), _size(entry), _when(entry))
+        return (
+            Text(name, style=KIND_STYLES.get(entry.kind, "")),
+            Text(entry.kind),
+            _size(entry),
+            _when(entry),
+        )
 
     def current(self) -> BackupEntry | BackupSnapshot | None:
         key = self.table.cursor_key
@@ -144,7 +156,9 @@ class BackupsScreen(Background, Screen):
             text.append("enter: what it holds of your home and your shares")
         elif isinstance(item, BackupEntry):
             where = "the share's restored/" if item.path.startswith("/data/shares/") else "~/restored/"
-            text.append(f"r: restore {printable(item.path)} into {where}<snapshot time>/ (nothing is overwritten)")
+            text.append(
+                f"r: restore {printable(item.path)} into {where}<snapshot time>/ (nothing is overwritten)"
+            )
             if item.kind == "dir":
                 text.append(" · enter: open")
         self.query_one("#backup-details", Static).update(text)

@@ -149,7 +149,9 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
         args = "\n".join(f"{k}={v}" for k, v in self.build_args.items())
         with Vertical():
             yield Static(Text(f"Build {self.folder}"), id="title")
-            yield Field("Tag", text_input(tag, id="tag", validators=[reference_rule()], select_on_focus=False))
+            yield Field(
+                "Tag", text_input(tag, id="tag", validators=[reference_rule()], select_on_focus=False)
+            )
             area = TextArea(args, id="build-args", show_line_numbers=False, soft_wrap=False)
             yield Field("Build args", area, rule=Rule(validation.build_args),
                         hint="one KEY=VALUE per line, e.g. BASE_IMAGE=debian:bookworm-slim")
@@ -253,7 +255,8 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
 
     DEFAULT_CSS = """
     BuildScreen #build-title {
-        height: 1; padding: 0 1; background: $boost; text-style: bold; text-wrap: nowrap; text-overflow: ellipsis;
+        height: 1; padding: 0 1; background: $boost; text-style: bold;
+        text-wrap: nowrap; text-overflow: ellipsis;
     }
     """
     HELP_TITLE = "Build log"
@@ -390,9 +393,16 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
     def _ended(self, message: BuildEnded) -> None:
         summary = message.summary
         if summary is None:
-            summary = BuildSummary(BuildStatus.FAILED, None, None, message.error or "The build did not start.",
-                                   self.log_view.tolerated, self.log_view.warnings, self.log_view.view.total_lines,
-                                   0.0 if self.log_view.started is None else time.monotonic() - self.log_view.started)
+            summary = BuildSummary(
+                BuildStatus.FAILED,
+                None,
+                None,
+                message.error or "The build did not start.",
+                self.log_view.tolerated,
+                self.log_view.warnings,
+                self.log_view.view.total_lines,
+                0.0 if self.log_view.started is None else time.monotonic() - self.log_view.started,
+            )
         self.summary = summary
         self.log_view.finish(summary)
         self.refresh_bindings()
@@ -412,8 +422,13 @@ class BuildScreen(Background, Screen[BuildSummary | None]):
             self.app.notify("The reason is in the bar under the log.", title=f"Build of {tag} failed",
                             severity="error", markup=False, timeout=3)
         else:
-            self.app.notify(summary.error or message.error or "The build failed.", title=f"Build of {tag} failed",
-                            severity="error", markup=False, timeout=10)
+            self.app.notify(
+                summary.error or message.error or "The build failed.",
+                title=f"Build of {tag} failed",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
 
     # ------------------------------------------------------------------ keys
 

@@ -72,8 +72,14 @@ class BuildHistoryScreen(ListScreen):
         if build.started and build.finished:
             took = format_duration((build.finished - build.started).total_seconds())
         return (
-            str(build.id), Text(build.image_ref), status_text(build.status), ago(build.started),
-            took, str(build.tolerated), str(build.warnings), "" if build.exit_code is None else str(build.exit_code),
+            str(build.id),
+            Text(build.image_ref),
+            status_text(build.status),
+            ago(build.started),
+            took,
+            str(build.tolerated),
+            str(build.warnings),
+            "" if build.exit_code is None else str(build.exit_code),
         )
 
     def open(self, view: BuildView) -> None:

@@ -157,7 +157,9 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         book = self.app.book
         self._ordered = book.ordered(owner=self.owner_filter())
         if self.sort_column is not None:
-            self._ordered = sort_ids(self._ordered, book.views, book.stats, self.sort_column, self.sort_descending)
+            self._ordered = sort_ids(
+                self._ordered, book.views, book.stats, self.sort_column, self.sort_descending
+            )
         self._order_keys = {cid: self._order_key(book.views[cid]) for cid in self._ordered}
 
     def _order_key(self, view: ContainerView) -> tuple:
@@ -192,7 +194,9 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
             view = book.views.get(cid)
             listed = cid in self._order_keys
             wanted = view is not None and (owner is None or view.owner == owner)
-            if listed != wanted or (view is not None and listed and self._order_keys[cid] != self._order_key(view)):
+            if listed != wanted or (
+                view is not None and listed and self._order_keys[cid] != self._order_key(view)
+            ):
                 reorder = True
                 break
         if reorder:
@@ -383,8 +387,12 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
             if values:
                 arguments = form.create_arguments(values)
                 label = f"{arguments.get('owner', self.app.session.actor.username)}/{arguments['name']}"
-                self.call_session(f"Creating {label}…", f"Created {label}; it is starting.", self.app.session.create_container,
-                                  **arguments)
+                self.call_session(
+                    f"Creating {label}…",
+                    f"Created {label}; it is starting.",
+                    self.app.session.create_container,
+                    **arguments,
+                )
 
         self.app.push_screen(form, answered)
 

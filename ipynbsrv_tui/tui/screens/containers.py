@@ -30,13 +30,17 @@ class ContainersScreen(ContainerListScreen):
 
     # ------------------------------------------------------------------ memory held by suspended notebooks
 
-    def on_mount(self) -> None:  # runs after ContainerListScreen.on_mount (Textual calls each class's handler)
+    def on_mount(
+        self,
+    ) -> None:  # runs after ContainerListScreen.on_mount (Textual calls each class's handler)
         self.app.book.changed.subscribe(self, self._maybe_measure)
         self.measure_suspended()
         self.set_interval(SUSPENDED_MEMORY_SECONDS, self.measure_suspended)
 
     def _maybe_measure(self, ids: frozenset[int] | None) -> None:
-        paused = frozenset(cid for cid, view in self.app.book.views.items() if view.state == ContainerState.PAUSED)
+        paused = frozenset(
+            cid for cid, view in self.app.book.views.items() if view.state == ContainerState.PAUSED
+        )
         if paused != self._paused:
             self._paused = paused
             self.measure_suspended()
@@ -61,7 +65,11 @@ class ContainersScreen(ContainerListScreen):
         if not paused:
             self.app.notify("No notebook is suspended.", markup=False)
             return
-        held = f", holding {format_bytes(self.suspended.bytes)}" if self.suspended and self.suspended.count else ""
+        held = (
+            f", holding {format_bytes(self.suspended.bytes)}"
+            if self.suspended and self.suspended.count
+            else ""
+        )
         which = "the suspended notebook" if len(paused) == 1 else f"all {len(paused)} suspended notebooks"
         question = (f"Stop {which}{held}? Kernels and anything not saved are lost; owners start them again "
                     "as usual.")

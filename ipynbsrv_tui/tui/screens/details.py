@@ -179,7 +179,9 @@ class ContainerDetailsScreen(ContainerScreen):
             if buffer.error:
                 self._stream_note = f"log stream failed: {buffer.error}"
             else:
-                self._stream_note = "log stream ended (container stopped); it resumes when the container starts"
+                self._stream_note = (
+                    "log stream ended (container stopped); it resumes when the container starts"
+                )
             panel.set_note(self._stream_note)
             if buffer.error:
                 self.app.notify(self._stream_note, severity="warning", markup=False)

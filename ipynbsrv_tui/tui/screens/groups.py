@@ -82,17 +82,30 @@ class GroupsScreen(ListScreen):
     def action_create(self) -> None:
         if refused_without_account(self.app, "create a group"):
             return
-        form = FormScreen("New collaboration group", [
-            FieldSpec("name", "Name", check=validation.group_name, required=True, placeholder="lab"),
-            FieldSpec("public", "Anyone may join", kind="switch", value=False),
-            FieldSpec("description", "Description", check=lambda value: validation.text(value, "The description", 128, single_line=True)),
-        ], submit_label="Create group")
+        form = FormScreen(
+            "New collaboration group",
+            [
+                FieldSpec("name", "Name", check=validation.group_name, required=True, placeholder="lab"),
+                FieldSpec("public", "Anyone may join", kind="switch", value=False),
+                FieldSpec(
+                    "description",
+                    "Description",
+                    check=lambda value: validation.text(value, "The description", 128, single_line=True),
+                ),
+            ],
+            submit_label="Create group",
+        )
 
         def submitted(values: dict | None) -> None:
             if values:
-                self.run_call(self.app.session.create_collab_group, values["name"], public=bool(values["public"]),
-                          description=values["description"], then=self.done(f"Created group {values['name']}."),
-                          title="Group not created")
+                self.run_call(
+                    self.app.session.create_collab_group,
+                    values["name"],
+                    public=bool(values["public"]),
+                    description=values["description"],
+                    then=self.done(f"Created group {values['name']}."),
+                    title="Group not created",
+                )
 
         self.app.push_screen(form, submitted)
 
@@ -108,13 +121,26 @@ class GroupsScreen(ListScreen):
                 return
             user = values["user"]
             if remove:
-                self.run_call(self.app.session.remove_collab_member, view.name, user, admin_only=bool(values["admin"]),
-                          then=self.done(f"Removed {user} from {view.name}."), title="Member not removed")
+                self.run_call(
+                    self.app.session.remove_collab_member,
+                    view.name,
+                    user,
+                    admin_only=bool(values["admin"]),
+                    then=self.done(f"Removed {user} from {view.name}."),
+                    title="Member not removed",
+                )
             else:
-                self.run_call(self.app.session.add_collab_member, view.name, user, admin=bool(values["admin"]),
-                          then=self.done(f"Added {user} to {view.name}: their running notebooks see the "
-                                         "group's shares at their next start."),
-                          title="Member not added")
+                self.run_call(
+                    self.app.session.add_collab_member,
+                    view.name,
+                    user,
+                    admin=bool(values["admin"]),
+                    then=self.done(
+                        f"Added {user} to {view.name}: their running notebooks see the "
+                        "group's shares at their next start."
+                    ),
+                    title="Member not added",
+                )
 
         self.app.push_screen(form, submitted)
 
@@ -162,7 +188,10 @@ class GroupsScreen(ListScreen):
                 self.run_call(self.app.session.leave_group, view.name, then=self.done(f"Left {view.name}."),
                           title="Group not left")
 
-        self.app.push_screen(ConfirmScreen(f"Leave the group {view.name}?", confirm_label="Leave group", cancel_label="Stay"), confirmed)
+        self.app.push_screen(
+            ConfirmScreen(f"Leave the group {view.name}?", confirm_label="Leave group", cancel_label="Stay"),
+            confirmed,
+        )
 
     def action_delete(self) -> None:
         view = self.selected_or_warn()
@@ -176,4 +205,6 @@ class GroupsScreen(ListScreen):
 
         question = (f"Delete the group {view.name}? Its members lose the shares granted to it "
                     "(running notebooks at their next start).")
-        self.app.push_screen(ConfirmScreen(question, confirm_label="Delete group", cancel_label="Keep group"), confirmed)
+        self.app.push_screen(
+            ConfirmScreen(question, confirm_label="Delete group", cancel_label="Keep group"), confirmed
+        )

@@ -20,8 +20,8 @@ FILTER_HELP = (
     "Enter keeps the filter, Escape clears it."
 )
 NAVIGATION_HELP = (
-    "Arrows or j/k, PgUp/PgDn, Home/End or g/G move; Tab moves between fields; ctrl+p finds any action by name. "
-    "The URL copy (y / Y) uses your terminal's clipboard (OSC 52)."
+    "Arrows or j/k, PgUp/PgDn, Home/End or g/G move; Tab moves between fields; ctrl+p finds any action by "
+    "name. The URL copy (y / Y) uses your terminal's clipboard (OSC 52)."
 )
 
 

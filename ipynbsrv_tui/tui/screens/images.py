@@ -173,8 +173,12 @@ class ImagesScreen(ListScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_call(self.app.session.delete_image, view.name, then=lambda _none: self._deleted(view),
-                          title=f"Image {view.name} not deleted")
+                self.run_call(
+                    self.app.session.delete_image,
+                    view.name,
+                    then=lambda _none: self._deleted(view),
+                    title=f"Image {view.name} not deleted",
+                )
 
         self.run_call(self.app.session.delete_image, view.name, check_only=True,
                       then=lambda _none: self.app.push_screen(ConfirmScreen(question), answered),

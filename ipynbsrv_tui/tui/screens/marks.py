@@ -47,7 +47,10 @@ def question(steps: Sequence[bulk.Step], hidden: int) -> str:
     """`Stop 3 and start 2 of the 5 marked containers (alice/a, bob/b, carol/c and 2 more)?` and what
     a stop or restart costs."""
     counts = Counter(step.action for step in steps)
-    parts = [f"{VERBS[action][0] if i == 0 else action} {count}" for i, (action, count) in enumerate(counts.items())]
+    parts = [
+        f"{VERBS[action][0] if i == 0 else action} {count}"
+        for i, (action, count) in enumerate(counts.items())
+    ]
     what = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     total = len(steps)
     names = ", ".join(step.label for step in steps[:NAMED])
@@ -117,7 +120,7 @@ class MarkedRows:
                 steps.append(bulk.Step(label, cid, toggle_action(view) if action == "toggle" else action))
         hidden = sum(1 for step in steps if step.container_id not in shown)
         counts = Counter(step.action for step in steps)
-        confirm = (f"{VERBS[steps[0].action][0]} {len(steps)}" if len(counts) == 1 else f"Act on {len(steps)}")
+        confirm = f"{VERBS[steps[0].action][0]} {len(steps)}" if len(counts) == 1 else f"Act on {len(steps)}"
 
         def answered(yes: bool | None) -> None:
             if yes:

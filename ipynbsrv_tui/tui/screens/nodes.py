@@ -78,7 +78,9 @@ class NodesScreen(ListScreen):
     def summary(self, view: NodeView) -> Text:
         text = Text(view.name, style="bold")
         text.append(f"  {view.hostname}  id {view.id[:12]}  Docker {view.engine_version or '?'}\n")
-        text.append("notebooks: " + (", ".join(view.notebooks) or "none"), style="" if view.notebooks else "dim")
+        text.append(
+            "notebooks: " + (", ".join(view.notebooks) or "none"), style="" if view.notebooks else "dim"
+        )
         return text
 
     def details(self, view: NodeView) -> Text:
@@ -94,7 +96,11 @@ class NodesScreen(ListScreen):
         view = self.selected_or_warn()
         if view is None:
             return
-        moved = f" Swarm moves its {len(view.notebooks)} notebook(s) to other eligible nodes." if view.notebooks else ""
+        moved = (
+            f" Swarm moves its {len(view.notebooks)} notebook(s) to other eligible nodes."
+            if view.notebooks
+            else ""
+        )
         self._confirm(view, f"Drain node {view.name}? No notebook is placed there any more.{moved}", "Drain",
                       self.app.session.drain_node, f"Drained node {view.name}.")
 

@@ -101,9 +101,16 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
                 name = text_input(image.name if image else "", id="name", validators=[image_name_rule()])
                 name.disabled = image is not None
                 yield Field("Name", name, hint="" if image else "how users see it, e.g. python3")
-                yield Field("Ref", text_input(image.ref if image else "", id="ref", validators=[reference_rule()],
-                                              placeholder="repository:tag on the engine"),
-                            hint="loading the engine's images…")
+                yield Field(
+                    "Ref",
+                    text_input(
+                        image.ref if image else "",
+                        id="ref",
+                        validators=[reference_rule()],
+                        placeholder="repository:tag on the engine",
+                    ),
+                    hint="loading the engine's images…",
+                )
                 yield Field("Description", text_input(image.description if image else "", id="description",
                                                       optional=True))
                 yield Field("Command", text_input(image.command if image else "", id="command", optional=True,
@@ -111,9 +118,16 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
                 yield Field("Notebook port", text_input(str(image.notebook_port if image else 8888),
                                                         id="notebook-port",
                                                         validators=[port_rule("Notebook port")]))
-                yield Field("Public ports", text_input(_text(image.public_ports) if image else "",
-                                                       id="public-ports", optional=True,
-                                                       validators=[port_list_rule()], placeholder="e.g. 22, 8080"))
+                yield Field(
+                    "Public ports",
+                    text_input(
+                        _text(image.public_ports) if image else "",
+                        id="public-ports",
+                        optional=True,
+                        validators=[port_list_rule()],
+                        placeholder="e.g. 22, 8080",
+                    ),
+                )
                 yield Field("Public", FormSwitch(value=image.is_public if image else True, id="public"),
                             hint="every user may use it (otherwise: the access groups)")
                 yield Field("Access groups", text_input(_text(image.access_groups) if image else "",
@@ -130,7 +144,9 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
             yield Static(HELP, id="form-help")
 
     def on_mount(self) -> None:
-        self.run_call(self.app.session.engine_images, then=self._engine_images_loaded, failed=self._engine_images_failed)
+        self.run_call(
+            self.app.session.engine_images, then=self._engine_images_loaded, failed=self._engine_images_failed
+        )
         self.run_call(self.app.session.list_groups, then=self._groups_loaded, failed=lambda _exc: None)
 
     def field(self, input_id: str) -> Field:
@@ -202,7 +218,8 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
             widget.value = value
         if not defaults.registrable:
             self.field("ref").set_hint(
-                f"{defaults.ref} is marked ipynbsrv.registrable=false (a base image): register an image built from it"
+                f"{defaults.ref} is marked ipynbsrv.registrable=false (a base image): register an image "
+                "built from it"
             )
         else:
             self.field("ref").set_hint("on the engine; fields filled from its ipynbsrv.* labels")
@@ -239,7 +256,9 @@ class RegisterImageScreen(Background, Dialog[ImageView | None]):
             return
         bad = first_invalid(self.query(Field))
         if bad is not None:
-            self._status(f"{bad.label}: fix the marked field{'s' if self._invalid_count() > 1 else ''} first.")
+            self._status(
+                f"{bad.label}: fix the marked field{'s' if self._invalid_count() > 1 else ''} first."
+            )
             self._fix_note = True
             bad.widget.focus()
             return

@@ -75,7 +75,9 @@ class SharesScreen(ListScreen):
         ):
             text.append(f"{label:<16}", style="bold")
             text.append(f"{value}\n")
-        text.append("\nGrants and revokes reach running notebooks at their next start: restart them.", style="dim")
+        text.append(
+            "\nGrants and revokes reach running notebooks at their next start: restart them.", style="dim"
+        )
         return text
 
     # ------------------------------------------------------------------ actions
@@ -90,10 +92,16 @@ class SharesScreen(ListScreen):
 
         def submitted(values: dict | None) -> None:
             if values:
-                self.run_call(self.app.session.create_share, values["name"], description=values["description"],
-                          then=self.done(f"Created share {values['name']}: restart running notebooks to see "
-                                         f"/data/shares/{values['name']}."),
-                          title="Share not created")
+                self.run_call(
+                    self.app.session.create_share,
+                    values["name"],
+                    description=values["description"],
+                    then=self.done(
+                        f"Created share {values['name']}: restart running notebooks to see "
+                        f"/data/shares/{values['name']}."
+                    ),
+                    title="Share not created",
+                )
 
         self.app.push_screen(form, submitted)
 
@@ -112,8 +120,9 @@ class SharesScreen(ListScreen):
             past = "Revoked" if revoke else "Granted"
 
             def changed(change: ShareChange) -> None:
-                self.app.notify(change_text(change, f"{past} {change.group} on {change.share}."), markup=False,
-                                timeout=10)
+                self.app.notify(
+                    change_text(change, f"{past} {change.group} on {change.share}."), markup=False, timeout=10
+                )
                 self.action_reload()
 
             self.run_call(call, view.name, group, then=changed, title=f"Not {past.lower()}")
@@ -137,8 +146,13 @@ class SharesScreen(ListScreen):
 
         def chosen(values: dict | None) -> None:
             if values:
-                self.run_call(self.app.session.delete_share, view.name, data=values["data"], then=self._deleted,
-                          title=f"Share {view.name} not deleted")
+                self.run_call(
+                    self.app.session.delete_share,
+                    view.name,
+                    data=values["data"],
+                    then=self._deleted,
+                    title=f"Share {view.name} not deleted",
+                )
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -147,7 +161,9 @@ class SharesScreen(ListScreen):
                 ], submit_label="Delete share"), chosen)
 
         question = f"Delete the share {view.name}? Its users lose /data/shares/{view.name}."
-        self.app.push_screen(ConfirmScreen(question, confirm_label="Delete share", cancel_label="Keep share"), confirmed)
+        self.app.push_screen(
+            ConfirmScreen(question, confirm_label="Delete share", cancel_label="Keep share"), confirmed
+        )
 
     def _deleted(self, report: DeleteShareReport) -> None:
         where = report.archived or report.kept or report.removed or "no folder"

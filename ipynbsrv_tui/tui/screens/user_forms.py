@@ -107,7 +107,9 @@ class CreateUserScreen(_Form, Dialog[UserView | None]):
                             hint="lower case, e.g. alice")
                 yield Field("Display name", text_input(id="display-name", optional=True))
                 yield Field("Email", text_input(id="email", optional=True))
-                yield Field("Password", text_input(id="password", password=True, validators=[password_rule()]))
+                yield Field(
+                    "Password", text_input(id="password", password=True, validators=[password_rule()])
+                )
                 yield Field("Password again", text_input(id="password-again", password=True,
                                                          validators=[_same_as("password", self)]))
                 yield Field("Admin", FormSwitch(value=False, id="admin"), hint="may manage images and users")
@@ -191,7 +193,9 @@ class DeleteUserScreen(Dialog[tuple[str, str] | None]):
         who = f"{user.username} ({user.display_name}, uid {user.uid})" if user.display_name else \
             f"{user.username} (uid {user.uid})"
         with Vertical():
-            yield Static(Text(f"Delete user {who}? They own {user.containers} container(s)."), classes="question")
+            yield Static(
+                Text(f"Delete user {who}? They own {user.containers} container(s)."), classes="question"
+            )
             with Horizontal(id="choices"):
                 for kind, label in (("containers", "Containers, snapshots, own images"),
                                     ("data", "Home and public folder")):

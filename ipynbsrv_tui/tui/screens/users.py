@@ -42,7 +42,9 @@ def user_row(view: UserView) -> tuple[Text | str, ...]:
 
 def stale_text(health: Health) -> Text:
     """The banner over a user list that may be out of date."""
-    when = health.directory_synced_at.strftime("%Y-%m-%d %H:%M UTC") if health.directory_synced_at else "never"
+    when = (
+        health.directory_synced_at.strftime("%Y-%m-%d %H:%M UTC") if health.directory_synced_at else "never"
+    )
     text = Text("Stale: ", style="bold")
     reason = health.directory_detail if not health.directory_ok else "the last sync failed"
     text.append(f"{reason}. This list was last synced {when}; y syncs again.")

@@ -300,7 +300,9 @@ class BuildLogView(Vertical):
                 if summary.exit_code is not None:
                     text.append(f" (exit code {summary.exit_code})", style="bold red")
                 text.append(f" after {format_duration(summary.seconds)}")
-            counts = self._counts(max(summary.lines, self.view.total_lines), summary.tolerated, summary.warnings)
+            counts = self._counts(
+                max(summary.lines, self.view.total_lines), summary.tolerated, summary.warnings
+            )
         text.append(f"  ·  {counts}")
         kept, total = self.view.line_count, self.view.total_lines
         if total > kept:

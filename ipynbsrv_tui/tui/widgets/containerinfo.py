@@ -72,7 +72,9 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
     elif view.url and view.state == ContainerState.STARTING:
         grid.add_row("URL", Text("offered when the notebook answers (it is starting)", style="dim"))
     elif view.url:
-        grid.add_row("URL", Text("(on the next line; o shows it alone for copying, y copies it)", style="dim"))
+        grid.add_row(
+            "URL", Text("(on the next line; o shows it alone for copying, y copies it)", style="dim")
+        )
         parts.append(Text(view.url, no_wrap=False, overflow="fold"))
         grid = _grid()
         parts.append(grid)
@@ -91,7 +93,9 @@ def render_info(view: ContainerView | None, connection: ConnectionInfo | None,
         extra.append(f"clone of {view.clone_of}")
     grid.add_row("", Text(" · ".join(extra), style="dim"))
     if view.url and view.state not in (ContainerState.STARTING, ContainerState.MISSING):
-        grid.add_row("", Text("y copies the URL, Y the ssh command (terminal clipboard, OSC 52)", style="dim"))
+        grid.add_row(
+            "", Text("y copies the URL, Y the ssh command (terminal clipboard, OSC 52)", style="dim")
+        )
     return Group(*parts)
 
 

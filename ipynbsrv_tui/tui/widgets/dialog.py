@@ -29,6 +29,8 @@ class Dialog(ModalScreen[ResultT]):
         focused = self.focused
         if not isinstance(focused, Button) or focused.parent is None:
             return
-        buttons = [child for child in focused.parent.children if isinstance(child, Button) and child.focusable]
+        buttons = [
+            child for child in focused.parent.children if isinstance(child, Button) and child.focusable
+        ]
         index = max(0, min(len(buttons) - 1, buttons.index(focused) + step))
         buttons[index].focus()

@@ -197,8 +197,17 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def text_input(value: str = "", *, id: str, validators: Iterable[Validator] = (), optional: bool = False,
-               password: bool = False, placeholder: str = "", suggester=None, select_on_focus: bool = True) -> Input:
+def text_input(
+    value: str = "",
+    *,
+    id: str,
+    validators: Iterable[Validator] = (),
+    optional: bool = False,
+    password: bool = False,
+    placeholder: str = "",
+    suggester=None,
+    select_on_focus: bool = True,
+) -> Input:
     """A compact Input, validated on every change; `optional` fields accept an empty value.
     `select_on_focus=False` keeps a prefilled value from being replaced by the first key typed."""
     return Input(
@@ -260,7 +269,9 @@ class FormScreen(Dialog[dict | None]):
     FormScreen .form-buttons { height: auto; align-horizontal: right; }
     FormScreen .form-buttons Button { margin-left: 2; }
     FormScreen .form-error { color: $error; height: auto; }
-    FormScreen Select.-textual-compact > SelectOverlay { border: round $accent !important; background: $panel; }
+    FormScreen Select.-textual-compact > SelectOverlay {
+        border: round $accent !important; background: $panel;
+    }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
@@ -300,7 +311,9 @@ class FormScreen(Dialog[dict | None]):
                           prompt=spec.placeholder or "Select", compact=True)
         if spec.kind == "switch":
             return FormSwitch(value=bool(spec.value), id=wid, disabled=spec.disabled)
-        rules = ([_required(spec.label)] if spec.required else []) + ([Rule(spec.check)] if spec.check else [])
+        rules = ([_required(spec.label)] if spec.required else []) + (
+            [Rule(spec.check)] if spec.check else []
+        )
         widget = text_input(str(spec.value or ""), id=wid, validators=rules, optional=not spec.required,
                             placeholder=spec.placeholder)
         widget.disabled = spec.disabled

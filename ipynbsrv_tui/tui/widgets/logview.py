@@ -43,7 +43,9 @@ class LogView(SearchableLog, VirtualLog[str]):
     }
     """
 
-    def __init__(self, max_lines: int = DEFAULT_MAX_LINES, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, max_lines: int = DEFAULT_MAX_LINES, *, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(max_lines, id=id, classes=classes)
         self.search_term = ""
         self._current_match: int | None = None  # absolute line number
@@ -124,7 +126,10 @@ class LogPanel(Vertical):
 
     def _update_status(self) -> None:
         view = self.view
-        parts = ["following (f pauses)" if view.follow else "paused (End or f follows)", f"{view.line_count} lines"]
+        parts = [
+            "following (f pauses)" if view.follow else "paused (End or f follows)",
+            f"{view.line_count} lines",
+        ]
         if view.dropped:
             parts.append(f"{view.dropped} older dropped")
         if view.search_term:

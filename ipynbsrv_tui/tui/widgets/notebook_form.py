@@ -30,9 +30,18 @@ class NewNotebookForm(FormScreen):
         self.default_cpus = default_cpus
         memory_hint, cpus_hint = self.limit_hints(chosen)
         fields = [
-            FieldSpec("name", "Name", required=True, check=validation.container_name, placeholder="e.g. thesis"),
-            FieldSpec("image", "Image", kind="choice", options=options, required=True, value=chosen,
-                      placeholder="Choose an image"),
+            FieldSpec(
+                "name", "Name", required=True, check=validation.container_name, placeholder="e.g. thesis"
+            ),
+            FieldSpec(
+                "image",
+                "Image",
+                kind="choice",
+                options=options,
+                required=True,
+                value=chosen,
+                placeholder="Choose an image",
+            ),
             FieldSpec("description", "Description", placeholder="optional", check=validation.description),
             FieldSpec("memory", "Memory limit", check=validation.memory, placeholder=memory_hint),
             FieldSpec("cpus", "CPUs", check=validation.cpus, placeholder=cpus_hint),

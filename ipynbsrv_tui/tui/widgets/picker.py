@@ -31,7 +31,9 @@ class PickerScreen(Dialog[Any]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
     AUTO_FOCUS = "OptionList"
 
-    def __init__(self, title: str, options: Sequence[tuple[str, Any]], hint: str = "Enter chooses · Escape cancels") -> None:
+    def __init__(
+        self, title: str, options: Sequence[tuple[str, Any]], hint: str = "Enter chooses · Escape cancels"
+    ) -> None:
         super().__init__()
         self.picker_title = title
         self.choices = list(options)
@@ -40,7 +42,9 @@ class PickerScreen(Dialog[Any]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.picker_title), classes="picker-title")
-            yield OptionList(*[Option(Text(label), id=str(i)) for i, (label, _value) in enumerate(self.choices)])
+            yield OptionList(
+                *[Option(Text(label), id=str(i)) for i, (label, _value) in enumerate(self.choices)]
+            )
             yield Static(Text(self.hint), classes="picker-hint")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -41,7 +41,9 @@ class StatsPanel(Vertical):
             cpus = view.cpus if view else 0
             cpu_label.append(f"{latest.cpu_percent:.1f}%" + (f" of {cpus:g} CPU" if cpus else ""))
             limit = (view.memory_limit if view else 0) or latest.memory_limit
-            memory_label.append(f"{fmt.size(latest.memory_bytes)}" + (f" of {fmt.size(limit)}" if limit else ""))
+            memory_label.append(
+                f"{fmt.size(latest.memory_bytes)}" + (f" of {fmt.size(limit)}" if limit else "")
+            )
             if limit:
                 memory_label.append(f" ({100 * latest.memory_bytes / limit:.0f}%)")
             memory_label.append(f"  pids {latest.pids}", style="dim")
@@ -55,5 +57,7 @@ class StatsPanel(Vertical):
         self.query_one("#cpu-spark", Sparkline).data = [s.cpu_percent for s in history] or [0.0]
         self.query_one("#memory-spark", Sparkline).data = [float(s.memory_bytes) for s in history] or [0.0]
         running = view is not None and view.state.value in ("starting", "running", "paused")
-        hint = f"{len(history)} samples, newest on the right" if running else "Sampled while the container runs."
+        hint = (
+            f"{len(history)} samples, newest on the right" if running else "Sampled while the container runs."
+        )
         self.query_one("#stats-hint", Static).update(Text(hint))
