@@ -333,7 +333,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
 }
 
 
-def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The config file to use, per the lookup order; None means embedded defaults."""
     if explicit:
         return _given_file(Path(explicit), "given with --config", "Check the path")
@@ -356,7 +356,7 @@ def _given_file(path: Path, origin: str, advice: str) -> Path:
     return path
 
 
-def load_config(explicit: str | os.PathLike | None = None) -> Config:
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     """Find and load the configuration (see the module docstring)."""
     path = find_config(explicit)
     if path is None:
@@ -426,7 +426,7 @@ def _check_backup(where: str, text: str, backup: BackupConfig) -> None:
         )
 
 
-def _section(where: str, text: str, name: str, cls: type, values: dict) -> Any:
+def _section(where: str, text: str, name: str, cls: type, values: dict[str, Any]) -> Any:
     defaults = cls()
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
@@ -491,7 +491,7 @@ def _key_error(
 
 
 def _line_of_decode_error(exc: tomllib.TOMLDecodeError, text: str) -> int | str:
-    lineno = getattr(exc, "lineno", None)
+    lineno: int | None = getattr(exc, "lineno", None)
     if lineno:
         return lineno
     match = re.search(r"at line (\d+)", str(exc))

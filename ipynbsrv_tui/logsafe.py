@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from logging import _SysExcInfoType
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -29,7 +33,7 @@ class SafeFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
         return escape_controls(super().formatMessage(record))
 
-    def formatException(self, ei) -> str:
+    def formatException(self, ei: _SysExcInfoType) -> str:
         return _indented(super().formatException(ei))
 
     def formatStack(self, stack_info: str) -> str:
@@ -40,7 +44,7 @@ def _indented(text: str) -> str:
     return "\n".join("    " + escape_controls(line) for line in text.splitlines())
 
 
-def install(level: str | int, stream, fmt: str, datefmt: str | None = None) -> None:
+def install(level: str | int, stream: TextIO, fmt: str, datefmt: str | None = None) -> None:
     """The broker's logging: one handler on `stream` with the safe formatter. (The command line and
     the TUI log nothing themselves: the package's logger has a NullHandler; what a user's command
     makes the broker log is written by the broker, through this.)"""

@@ -141,7 +141,7 @@ def port(value: int | str, *, what: str = "Port") -> int:
     return number
 
 
-def port_list(value: str | list | tuple) -> tuple[int, ...]:
+def port_list(value: str | list[Any] | tuple[Any, ...]) -> tuple[int, ...]:
     """A comma-separated list of ports, e.g. `22, 8080`; empty is allowed."""
     items = (
         value if isinstance(value, list | tuple) else [p for p in str(value).replace(" ", "").split(",") if p]
@@ -149,7 +149,7 @@ def port_list(value: str | list | tuple) -> tuple[int, ...]:
     return tuple(port(p, what="Public port") for p in items)
 
 
-def port_range(value: list | tuple) -> tuple[int, int]:
+def port_range(value: list[Any] | tuple[Any, ...]) -> tuple[int, int]:
     """A `[first, last]` pair of ports with first ≤ last."""
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise ValidationError(f"{value!r} is not a port range: expected [first, last], e.g. [49152, 49999].")
@@ -257,7 +257,7 @@ def cpus(value: float | str) -> float:
 _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def build_args(value: str | dict) -> dict[str, str]:
+def build_args(value: str | dict[Any, Any]) -> dict[str, str]:
     """Build arguments as `KEY=VALUE` lines (blank lines and `#` comments skipped) → dict."""
     if isinstance(value, dict):
         items = [(str(k), str(v)) for k, v in value.items()]
@@ -280,7 +280,7 @@ def build_args(value: str | dict) -> dict[str, str]:
     return dict(items)
 
 
-def group_names(value: str | list | tuple) -> tuple[str, ...]:
+def group_names(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
     """A comma-separated list of group names, e.g. `physics, chemistry`; empty is allowed."""
     items = (
         value if isinstance(value, list | tuple) else [p.strip() for p in str(value).split(",") if p.strip()]

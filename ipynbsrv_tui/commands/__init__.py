@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-Register = Callable[[argparse._SubParsersAction], None]
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def command_groups() -> list[Register]:

@@ -15,7 +15,7 @@ PATH_HELP = ("a path as your notebooks show it: /home/<you>/…, /data/shares/<s
              "or relative to your home")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `backup` group and its subcommands."""
     group = subparsers.add_parser("backup", help="backups: list snapshots, browse and restore your files; "
                                                  "init, run, status (admins)")

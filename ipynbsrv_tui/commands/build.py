@@ -27,7 +27,7 @@ _BOLD, _DIM, _YELLOW, _RED, _GREEN, _RESET = (
 )
 
 
-def add_build(subcommands: argparse._SubParsersAction) -> None:
+def add_build(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `images build`."""
     parser = one_line_errors(
         subcommands.add_parser(

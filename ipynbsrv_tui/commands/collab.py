@@ -4,6 +4,7 @@ the same service as the UI, so the same rules apply (non-members get "not found"
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from ..domain import CollabGroupView, NotificationView, ShareChange, ShareView, ValidationError
 from .output import one_line_errors, print_json, print_table, say, when
@@ -12,7 +13,13 @@ from .session import open_session
 CHOICES = "keep, archive or delete"
 
 
-def _parser(sub, name: str, help_text: str, handler, json_flag: bool = False) -> argparse.ArgumentParser:
+def _parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    handler: Callable[[argparse.Namespace], int],
+    json_flag: bool = False,
+) -> argparse.ArgumentParser:
     parser = one_line_errors(sub.add_parser(name, help=help_text))
     if json_flag:
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -20,7 +27,7 @@ def _parser(sub, name: str, help_text: str, handler, json_flag: bool = False) ->
     return parser
 
 
-def register_groups(subparsers: argparse._SubParsersAction) -> None:
+def register_groups(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`groups list|show|create|delete|add|remove|join|leave`."""
     group = subparsers.add_parser("groups", help="collaboration groups: create, join, add members")
     sub = group.add_subparsers(dest="groups_command", metavar="SUBCOMMAND", required=True)
@@ -49,7 +56,7 @@ def register_groups(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("group")
 
 
-def register_shares(subparsers: argparse._SubParsersAction) -> None:
+def register_shares(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`shares list|show|create|delete|grant|revoke`."""
     group = subparsers.add_parser("shares", help="shared folders: create, grant to groups")
     sub = group.add_subparsers(dest="shares_command", metavar="SUBCOMMAND", required=True)
@@ -80,7 +87,7 @@ def register_shares(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--revoke", action="store_true")
 
 
-def register_notifications(subparsers: argparse._SubParsersAction) -> None:
+def register_notifications(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`notifications list|send|read|mute|mutes`."""
     group = subparsers.add_parser("notifications", help="your notifications; send to your groups")
     sub = group.add_subparsers(dest="notifications_command", metavar="SUBCOMMAND", required=True)
@@ -110,13 +117,13 @@ def register_notifications(subparsers: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------------- groups
 
 
-def _group_row(view: CollabGroupView) -> tuple:
+def _group_row(view: CollabGroupView) -> tuple[object, ...]:
     kind = "personal" if view.is_personal else ("public" if view.is_public else "private")
     return (view.name, view.gid, kind, view.creator, len(view.members), ", ".join(view.admins),
             "yes" if view.is_member else "no")
 
 
-def _print_group(args, view: CollabGroupView, done: str = "") -> int:
+def _print_group(args: argparse.Namespace, view: CollabGroupView, done: str = "") -> int:
     if args.json:
         print_json(view)
         return 0
@@ -129,7 +136,7 @@ def _print_group(args, view: CollabGroupView, done: str = "") -> int:
     return 0
 
 
-def groups_list(args) -> int:
+def groups_list(args: argparse.Namespace) -> int:
     views = open_session(args).collab_groups(args.filter)
     if args.json:
         print_json(views)
@@ -140,16 +147,16 @@ def groups_list(args) -> int:
     return 0
 
 
-def groups_show(args) -> int:
+def groups_show(args: argparse.Namespace) -> int:
     return _print_group(args, open_session(args).collab_group(args.group))
 
 
-def groups_create(args) -> int:
+def groups_create(args: argparse.Namespace) -> int:
     view = open_session(args).create_collab_group(args.name, public=args.public, description=args.description)
     return _print_group(args, view, f"Created group {view.name} (gid {view.gid}).")
 
 
-def groups_delete(args) -> int:
+def groups_delete(args: argparse.Namespace) -> int:
     if not args.yes:
         raise ValidationError(f"Deleting group {args.group} cannot be undone: add --yes to do it.")
     open_session(args).delete_collab_group(args.group)
@@ -157,7 +164,7 @@ def groups_delete(args) -> int:
     return 0
 
 
-def groups_add(args) -> int:
+def groups_add(args: argparse.Namespace) -> int:
     view = open_session(args).add_collab_member(args.group, args.user, admin=args.admin)
     return _print_group(
         args,
@@ -167,18 +174,18 @@ def groups_add(args) -> int:
     )
 
 
-def groups_remove(args) -> int:
+def groups_remove(args: argparse.Namespace) -> int:
     view = open_session(args).remove_collab_member(args.group, args.user, admin_only=args.admin)
     what = f"Took {args.user}'s admin rights in" if args.admin else f"Removed {args.user} from"
     return _print_group(args, view, f"{what} {args.group}.")
 
 
-def groups_join(args) -> int:
+def groups_join(args: argparse.Namespace) -> int:
     view = open_session(args).join_group(args.group)
     return _print_group(args, view, f"Joined {args.group}. Restart running notebooks to see its shares.")
 
 
-def groups_leave(args) -> int:
+def groups_leave(args: argparse.Namespace) -> int:
     open_session(args).leave_group(args.group)
     say(f"Left {args.group}.")
     return 0
@@ -187,7 +194,7 @@ def groups_leave(args) -> int:
 # ---------------------------------------------------------------------- shares
 
 
-def _share_row(view: ShareView) -> tuple:
+def _share_row(view: ShareView) -> tuple[object, ...]:
     return (
         view.name,
         view.owner,
@@ -198,7 +205,7 @@ def _share_row(view: ShareView) -> tuple:
     )
 
 
-def _print_share(args, view: ShareView, done: str = "") -> int:
+def _print_share(args: argparse.Namespace, view: ShareView, done: str = "") -> int:
     if args.json:
         print_json(view)
         return 0
@@ -209,7 +216,7 @@ def _print_share(args, view: ShareView, done: str = "") -> int:
     return 0
 
 
-def _print_change(args, change: ShareChange, done: str) -> int:
+def _print_change(args: argparse.Namespace, change: ShareChange, done: str) -> int:
     if args.json:
         print_json(change)
         return 0
@@ -221,7 +228,7 @@ def _print_change(args, change: ShareChange, done: str) -> int:
     return 0
 
 
-def shares_list(args) -> int:
+def shares_list(args: argparse.Namespace) -> int:
     views = open_session(args).list_shares(args.filter)
     if args.json:
         print_json(views)
@@ -233,18 +240,18 @@ def shares_list(args) -> int:
     return 0
 
 
-def shares_show(args) -> int:
+def shares_show(args: argparse.Namespace) -> int:
     return _print_share(args, open_session(args).get_share(args.share))
 
 
-def shares_create(args) -> int:
+def shares_create(args: argparse.Namespace) -> int:
     view = open_session(args).create_share(args.name, description=args.description)
     return _print_share(
         args, view, f"Created share {view.name}: restart running notebooks to see {view.path}."
     )
 
 
-def shares_delete(args) -> int:
+def shares_delete(args: argparse.Namespace) -> int:
     if not args.yes:
         raise ValidationError(f"Deleting share {args.share} cannot be undone: add --yes to do it.")
     report = open_session(args).delete_share(args.share, data=args.data)
@@ -260,17 +267,17 @@ def shares_delete(args) -> int:
     return 0
 
 
-def shares_grant(args) -> int:
+def shares_grant(args: argparse.Namespace) -> int:
     change = open_session(args).grant_share(args.share, args.group)
     return _print_change(args, change, f"Granted {change.group} on {change.share}.")
 
 
-def shares_revoke(args) -> int:
+def shares_revoke(args: argparse.Namespace) -> int:
     change = open_session(args).revoke_share(args.share, args.group)
     return _print_change(args, change, f"Revoked {change.group} on {change.share}.")
 
 
-def shares_image(args) -> int:
+def shares_image(args: argparse.Namespace) -> int:
     session = open_session(args)
     if args.revoke:
         change = session.unshare_image(args.image, args.group)
@@ -282,14 +289,14 @@ def shares_image(args) -> int:
 # ---------------------------------------------------------------------- notifications
 
 
-def _note_row(view: NotificationView) -> tuple:
+def _note_row(view: NotificationView) -> tuple[object, ...]:
     about = f"{view.kind}:{view.target}" if view.target else view.kind
     message = f"{view.message} (×{view.repeats})" if view.repeats > 1 else view.message
     return (view.id, "" if view.read else "*", when(view.created), view.sender or "system",
             ",".join(view.groups), about, message)
 
 
-def notes_list(args) -> int:
+def notes_list(args: argparse.Namespace) -> int:
     views = open_session(args).list_notifications(unread_only=args.unread)
     if args.json:
         print_json(views)
@@ -298,7 +305,7 @@ def notes_list(args) -> int:
     return 0
 
 
-def notes_send(args) -> int:
+def notes_send(args: argparse.Namespace) -> int:
     kind, _, target = args.about.partition(":") if args.about else ("misc", "", "")
     if args.about and not target:
         raise ValidationError(f"--about {args.about!r} must be KIND:NAME, e.g. share:thesis.")
@@ -310,7 +317,7 @@ def notes_send(args) -> int:
     return 0
 
 
-def notes_read(args) -> int:
+def notes_read(args: argparse.Namespace) -> int:
     if args.id is None and not args.all:
         raise ValidationError("Give a notification id, or --all to mark every one as read.")
     changed = open_session(args).mark_read(None if args.all else args.id)
@@ -318,7 +325,7 @@ def notes_read(args) -> int:
     return 0
 
 
-def notes_mute(args) -> int:
+def notes_mute(args: argparse.Namespace) -> int:
     mutes = open_session(args).mute(args.what, args.name, undo=args.undo)
     if args.json:
         print_json(mutes)
@@ -328,7 +335,7 @@ def notes_mute(args) -> int:
     return 0
 
 
-def notes_mutes(args) -> int:
+def notes_mutes(args: argparse.Namespace) -> int:
     mutes = open_session(args).list_mutes()
     if args.json:
         print_json(mutes)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from .. import bulk, validation
-from ..domain import ContainerView, IpynbsrvError, NotFound, ValidationError
+from ..domain import ConnectionInfo, ContainerView, IpynbsrvError, NotFound, ValidationError
 from .output import one_line_errors, print_json, print_table, say, when
 from .session import open_session
+
+if TYPE_CHECKING:
+    from ..interface import ServiceSession
 
 CONTAINER_HELP = "the container: its number (#id), OWNER/NAME, or NAME among your own"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `containers` group and its subcommands."""
     group = subparsers.add_parser("containers", help="list, create and manage notebook containers")
     sub = group.add_subparsers(dest="containers_command", metavar="SUBCOMMAND", required=True)
@@ -79,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     logs.set_defaults(handler=cmd_logs)
 
 
-def resolve(session, ref: str) -> ContainerView:
+def resolve(session: ServiceSession, ref: str) -> ContainerView:
     """A container by `#id` / id, `owner/name`, or a name among the caller's own."""
     text = ref.strip().lstrip("#")
     if text.isdigit():
@@ -92,7 +96,7 @@ def resolve(session, ref: str) -> ContainerView:
     raise NotFound(f"No container {owner}/{name}. List them with `ipynbsrv-tui containers list`.")
 
 
-def _row(view: ContainerView) -> tuple:
+def _row(view: ContainerView) -> tuple[object, ...]:
     return (view.id, view.owner, view.name, view.image, view.state.value, view.host_port, when(view.created))
 
 
@@ -131,7 +135,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_how_to_open(info) -> None:
+def print_how_to_open(info: ConnectionInfo) -> None:
     """The web address when web access is on (no token: the browser logs in), else the ssh -L way."""
     if info.web_url:
         say(f"Open {info.web_url} and log in with your directory password.")

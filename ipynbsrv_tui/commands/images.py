@@ -17,7 +17,7 @@ from .output import one_line_errors, print_json, print_table, say
 from .session import open_session
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `images` group and its subcommands."""
     images = subparsers.add_parser("images", help="make and manage notebook images")
     subcommands = images.add_subparsers(dest="images_command", metavar="SUBCOMMAND", required=True)
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_delete(subcommands)
 
 
-def add_bootstrap_base(subcommands: argparse._SubParsersAction) -> None:
+def add_bootstrap_base(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser(
         "bootstrap-base",
         help="make a Debian base image from this host's Debian mirror "
@@ -76,7 +76,7 @@ def _print_progress(line: str) -> None:
 # ---------------------------------------------------------------------- list, register, retire
 
 
-def add_list(subcommands: argparse._SubParsersAction) -> None:
+def add_list(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = one_line_errors(subcommands.add_parser("list", help="list the registered images"))
     parser.add_argument("--active", action="store_true", help="leave out retired images")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -107,7 +107,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_register(subcommands: argparse._SubParsersAction) -> None:
+def add_register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = one_line_errors(subcommands.add_parser(
         "register", help="register an engine image so containers can be made from it",
         description="Options not given are taken from the image's ipynbsrv.* labels (DESIGN §6).",
@@ -166,7 +166,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_retire(subcommands: argparse._SubParsersAction) -> None:
+def add_retire(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = one_line_errors(subcommands.add_parser(
         "retire", help="hide a registered image from new containers (its containers keep running)",
     ))
@@ -181,7 +181,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_delete(subcommands: argparse._SubParsersAction) -> None:
+def add_delete(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = one_line_errors(subcommands.add_parser(
         "delete", help="unregister an image no container uses (the engine image stays; retire one in use)",
     ))

@@ -12,7 +12,7 @@ from .session import open_session
 HEADERS = ("NAME", "WAS", "RETIRED IDS", "SINCE", "PATH")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `kept` group: `list` and `purge`."""
     group = subparsers.add_parser(
         "kept", help="folders kept after a share, group or user was deleted (admins)"
@@ -33,11 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     purge.set_defaults(handler=cmd_purge)
 
 
-def _row(view: KeptView) -> tuple:
+def _row(view: KeptView) -> tuple[object, ...]:
     return (view.name, view.owner or "-", ", ".join(view.ids) or "-", when(view.since), view.path)
 
 
-def cmd_list(args) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
     views = open_session(args).list_kept()
     if args.json:
         print_json(views)
@@ -46,7 +46,7 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_purge(args) -> int:
+def cmd_purge(args: argparse.Namespace) -> int:
     if not args.yes:
         raise ValidationError(f"Purging {args.name} deletes its files for good: add --yes to do it.")
     view = open_session(args).purge_kept(args.name)

@@ -11,7 +11,7 @@ from .session import open_session
 NODE_HELP = "the node: its ipynbsrv.node label, hostname or id (see `nodes list`)"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `nodes` group and its subcommands."""
     group = subparsers.add_parser(
         "nodes", help="the swarm's nodes: list, drain, activate (swarm mode, admins)"

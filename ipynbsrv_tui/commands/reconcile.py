@@ -8,7 +8,7 @@ from .output import say
 from .session import open_session
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `reconcile` subcommand."""
     parser = subparsers.add_parser(
         "reconcile",

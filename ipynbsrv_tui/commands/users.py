@@ -15,7 +15,7 @@ from .session import open_session
 CHOICES = "keep, archive or delete"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `users` group and its subcommands."""
     group = subparsers.add_parser("users", help="list, create, delete, change and sync directory users")
     sub = group.add_subparsers(dest="users_command", metavar="SUBCOMMAND", required=True)
@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sync.set_defaults(handler=cmd_sync)
 
 
-def _row(view: UserView) -> tuple:
+def _row(view: UserView) -> tuple[object, ...]:
     return (
         view.username, view.display_name, view.uid, "yes" if view.is_admin else "no",
         "active" if view.active else "disabled", view.containers, when(view.last_seen),

@@ -11,4 +11,7 @@ def audit(actor: str, action: str, target: str = "", outcome: str = "ok", detail
     """Write one AuditEvent and return it. `outcome` is one of OUTCOMES."""
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
-    return AuditEvent.create(actor=actor, action=action, target=target, outcome=outcome, detail=detail)
+    event: AuditEvent = AuditEvent.create(
+        actor=actor, action=action, target=target, outcome=outcome, detail=detail
+    )
+    return event

@@ -12,7 +12,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -38,26 +38,26 @@ PRAGMAS = (
 _current: peewee.SqliteDatabase | None = None
 
 
-class StoreDatabase(peewee.SqliteDatabase):
+class StoreDatabase(peewee.SqliteDatabase):  # type: ignore[misc]  # peewee is untyped
     """SqliteDatabase whose run-time failures are domain errors with one clear line, never tracebacks.
 
     A write lock held by another process past busy_timeout is StoreBusy; a full disk or another
     operational failure is StoreError. Either way the statement changed nothing.
     """
 
-    def execute_sql(self, sql, params=None, *args, **kwargs):
+    def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().execute_sql(sql, params, *args, **kwargs)
         except peewee.OperationalError as exc:
             raise store_failure(exc, self.database) from None
 
-    def begin(self, *args, **kwargs):
+    def begin(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().begin(*args, **kwargs)
         except peewee.OperationalError as exc:
             raise store_failure(exc, self.database) from None
 
-    def rollback(self):
+    def rollback(self) -> Any:
         try:
             return super().rollback()
         except peewee.OperationalError as exc:
@@ -65,7 +65,7 @@ class StoreDatabase(peewee.SqliteDatabase):
                 return None  # SQLite rolled back itself (e.g. when the disk filled up)
             raise store_failure(exc, self.database) from None
 
-    def commit(self):
+    def commit(self) -> Any:
         try:
             return super().commit()
         except peewee.OperationalError as exc:
@@ -165,7 +165,7 @@ def upgrade(db: peewee.SqliteDatabase, to_version: int | None = None) -> list[st
         with db.atomic():
             _check_known(db)
             try:
-                applied = runner.up(target=target)
+                applied: list[str] = runner.up(target=target)
             except Exception as exc:
                 raise StoreError(
                     f"Upgrading the database {db.database} to schema version {pending[-1].idx} failed: "

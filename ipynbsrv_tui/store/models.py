@@ -27,7 +27,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class BaseModel(Model):
+class BaseModel(Model):  # type: ignore[misc]  # peewee is untyped: its Model is Any
     """Base of every table: bound to the shared database proxy."""
 
     class Meta:

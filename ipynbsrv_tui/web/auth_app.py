@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .. import validation
@@ -29,6 +29,9 @@ from . import pages, trust
 from .nginx_conf import SESSION_COOKIE
 from .sessions import LoginThrottle, Session, SessionStore
 from .trust import notebook_of
+
+if TYPE_CHECKING:
+    import socket
 
 log = logging.getLogger("ipynbsrv.web")
 
@@ -97,7 +100,10 @@ class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.context = context
         super().__init__(path, AuthHandler)
 
-    def verify_request(self, request, client_address) -> bool:
+    # A stream server's request is the connection's socket (the base class also allows datagrams).
+    def verify_request(  # type: ignore[override]
+        self, request: socket.socket, client_address: object
+    ) -> bool:
         _pid, uid, _gid = peer_credentials(request)
         if uid in self.context.allowed_uids:
             return True
@@ -118,7 +124,7 @@ class AuthHandler(BaseHTTPRequestHandler):
     def address_string(self) -> str:
         return self.headers.get("X-Forwarded-For", "nginx") if hasattr(self, "headers") else "nginx"
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("web: " + format, *args)
 
     @property

@@ -192,7 +192,7 @@ class WebGateway:
                 self.config.web.listen,
             )
 
-    def _spawn(self, name: str, target) -> None:
+    def _spawn(self, name: str, target: Callable[[], object]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)

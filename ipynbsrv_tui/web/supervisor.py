@@ -46,7 +46,7 @@ class NginxSupervisor:
         self.prefix = prefix
         self.on_restart = on_restart
         self.restarts = 0
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -147,7 +147,7 @@ class NginxSupervisor:
                 delay = 0.2
 
 
-def _forward_stderr(process: subprocess.Popen) -> None:
+def _forward_stderr(process: subprocess.Popen[bytes]) -> None:
     assert process.stderr is not None
     for raw in process.stderr:
         line = raw.decode("utf-8", errors="replace").rstrip()
@@ -168,7 +168,7 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _stop_group(process: subprocess.Popen) -> None:
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
     for sig, wait in ((signal.SIGQUIT, STOP_SECONDS - 2), (signal.SIGTERM, 1.5)):
         try:
             process.send_signal(sig)

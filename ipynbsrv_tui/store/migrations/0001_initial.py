@@ -1,6 +1,9 @@
 """Schema version 1: every table of DESIGN §4, frozen as it was first released."""
 
+from __future__ import annotations
+
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from peewee import (
     AutoField,
@@ -13,6 +16,10 @@ from peewee import (
     Model,
     TextField,
 )
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
 
 def _utcnow() -> datetime:
@@ -196,11 +203,11 @@ MODELS = [
 ]
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     with db.bind_ctx(MODELS):
         db.create_tables(MODELS, safe=False)
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     with db.bind_ctx(MODELS):
         db.drop_tables(MODELS, safe=False)

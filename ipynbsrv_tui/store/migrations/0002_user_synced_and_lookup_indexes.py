@@ -5,10 +5,18 @@
 - `auditevent.actor`: the audit log is filtered by who acted.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import DateTimeField
 
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(
         migrator.add_column("user", "synced", DateTimeField(null=True)),
         migrator.add_index("container", ("state",)),
@@ -16,7 +24,7 @@ def up(migrator, db):
     )
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(
         migrator.drop_index("auditevent", "auditevent_actor"),
         migrator.drop_index("container", "container_state"),

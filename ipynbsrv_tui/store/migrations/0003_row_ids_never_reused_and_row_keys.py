@@ -12,15 +12,22 @@
   removes those a killed build left behind.
 """
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING
 
 from peewee import CharField, TextField
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
 TABLES = ("user", "group", "image", "build", "container", "snapshot", "share", "auditevent")
 _ID_COLUMN = re.compile(r'"id" INTEGER NOT NULL PRIMARY KEY(?! AUTOINCREMENT)')
 
 
-def _rebuild_with_autoincrement(db, table: str) -> None:
+def _rebuild_with_autoincrement(db: Database, table: str) -> None:
     """SQLite's table rebuild (create new, copy, drop old, rename), keeping the old table's SQL."""
     row = db.execute_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
@@ -48,7 +55,7 @@ def _rebuild_with_autoincrement(db, table: str) -> None:
         db.execute_sql(sql)
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     # legacy_alter_table keeps the rename from rewriting other tables' references to the new name.
     db.execute_sql("PRAGMA legacy_alter_table = ON")
     try:

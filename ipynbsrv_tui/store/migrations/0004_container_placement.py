@@ -4,10 +4,18 @@
 - `container.node_lost`: that node stopped answering the manager (Swarm reschedules the notebook).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import BooleanField, CharField
 
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(
         migrator.add_column("container", "node_id", CharField(default="")),
         migrator.add_column("container", "node_name", CharField(default="")),
@@ -16,7 +24,7 @@ def up(migrator, db):
     )
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(
         migrator.drop_column("container", "node_lost"),
         migrator.drop_column("container", "node_address"),

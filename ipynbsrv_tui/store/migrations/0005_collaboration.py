@@ -1,7 +1,10 @@
 """Schema version 5: collaboration (DESIGN §14) — groups' collaboration side, share grants,
 notifications with per-user read marks. New tables only; ids never reused (AUTOINCREMENT)."""
 
+from __future__ import annotations
+
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from peewee import (
     AutoField,
@@ -13,6 +16,10 @@ from peewee import (
     TextField,
 )
 from playhouse.sqlite_ext import AutoIncrementField
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
 
 def _utcnow() -> datetime:
@@ -97,11 +104,11 @@ class NotificationRecipient(Model):
 NEW = [CollaborationGroup, CollaborationAdmin, ShareGrant, Notification, NotificationRecipient]
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     with db.bind_ctx([User, Group, Share, *NEW]):
         db.create_tables(NEW, safe=False)
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     with db.bind_ctx([User, Group, Share, *NEW]):
         db.drop_tables(NEW, safe=False)

@@ -5,13 +5,21 @@ long a notebook has been up; `started` moves only when the engine starts it. Run
 rows take their `state_changed` as the best guess of when their run began.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import DateTimeField
 
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(migrator.add_column("container", "started", DateTimeField(null=True)))
     db.execute_sql("UPDATE container SET started = state_changed WHERE state IN ('running', 'paused')")
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(migrator.drop_column("container", "started"))

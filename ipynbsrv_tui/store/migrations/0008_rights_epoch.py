@@ -7,6 +7,14 @@ them; the broker and the live sessions compare the count to notice a change with
 (DESIGN §8: a demoted admin's open console drops the admin views within a second).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
+
 TRIGGERS = {
     "rights_user_update": (
         'AFTER UPDATE OF is_admin, active, username, uid ON "user" WHEN OLD.is_admin IS NOT NEW.is_admin '
@@ -20,13 +28,13 @@ TRIGGERS = {
 BUMP = "UPDATE setting SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rights.epoch'"
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     db.execute_sql("INSERT OR IGNORE INTO setting (key, value) VALUES ('rights.epoch', '0')")
     for name, when in TRIGGERS.items():
         db.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN {BUMP}; END")
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     for name in TRIGGERS:
         db.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
     db.execute_sql("DELETE FROM setting WHERE key = 'rights.epoch'")

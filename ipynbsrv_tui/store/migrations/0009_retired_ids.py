@@ -6,10 +6,17 @@ listed here when they choose the next free id, and the service releases a row on
 holds its number any more.
 """
 
+from __future__ import annotations
+
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from peewee import CharField, DateTimeField, IntegerField, Model
 from playhouse.sqlite_ext import AutoIncrementField
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
 
 def _utcnow() -> datetime:
@@ -29,11 +36,11 @@ class RetiredId(Model):
         indexes = ((("kind", "number"), True),)
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     with db.bind_ctx([RetiredId]):
         db.create_tables([RetiredId], safe=False)
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     with db.bind_ctx([RetiredId]):
         db.drop_tables([RetiredId], safe=False)

@@ -5,12 +5,20 @@ and keeps those it could not remove yet when it ends, so that reconcile removes 
 the process died mid-build, or once a container no longer uses one.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import TextField
 
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(migrator.add_column("build", "images", TextField(default="")))
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(migrator.drop_column("build", "images"))

@@ -6,7 +6,15 @@ does not want notifications from a sender (their messages and the notices of wha
 to a group.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import CharField, ForeignKeyField, IntegerField, Model
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
 
 class User(Model):
@@ -29,7 +37,7 @@ class Mute(Model):
         indexes = ((("user", "sender", "group"), True),)
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     # SQLite adds a column with a foreign key by plain SQL (the migrator wants a bound model)
     db.execute_sql('ALTER TABLE "notification" ADD COLUMN "cause_id" INTEGER '
                    'REFERENCES "user" ("id") ON DELETE SET NULL')
@@ -43,7 +51,7 @@ def up(migrator, db):
         db.create_tables([Mute], safe=False)
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: Database) -> None:
     with db.bind_ctx([User, Group, Mute]):
         db.drop_tables([Mute], safe=False)
     migrator.migrate(
