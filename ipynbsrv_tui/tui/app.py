@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -120,6 +121,9 @@ def choose_theme(environ: Mapping[str, str] = os.environ) -> str:
     return "textual-dark"
 
 
+INFO_SECONDS = 3.0  # an information toast without a timeout of its own
+
+
 class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
     """ipynbsrv-tui: the admin console and the self-service screen, over one session."""
 
@@ -139,6 +143,15 @@ class IpynbsrvApp(UnreadBadge, Background, ConsoleApp):
     service_lost: reactive[str | None] = reactive(None)
     unread: reactive[int] = reactive(0)  # the actor's unread notifications (header badge)
     build_note: reactive[str] = reactive("")  # the running build, e.g. "⚙ ipython3-notebook:latest 8/21"
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast; one that only reports success goes after INFO_SECONDS unless told otherwise, so
+        toasts do not sit over a table's last rows or a log's status line (issue 28, item 11).
+        Warnings and errors keep Textual's time or their own."""
+        if timeout is None and severity == "information":
+            timeout = INFO_SECONDS
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def __init__(self, config: Config, session, *, hangup_guard: bool = False, theme: str | None = None,
                  watch: bool = True, tune_gc: bool = False, returning: ReturnOnLogin | None = None,

@@ -627,3 +627,29 @@ async def test_every_containers_action_key_is_on_screen_at_80x24(section):
         assert not missing, "\n".join(lines[under_summary:])
         assert not screen.scrollbars_enabled[0] and screen.max_scroll_y == 0
         assert screen.query_one("#table").region.height >= (12 if section == "1" else 4)
+
+
+async def test_toasts_leave_the_tables_left_columns_and_the_status_line_and_success_goes_soon():
+    """Issue 28, item 11: at 80x24 a toast sits on the right of at most 45% of the width, above the
+    footer and the line over it (a log's status line); a success toast goes within 3 s, an error
+    stays long enough to read."""
+    from textual.widgets._toast import Toast
+
+    app = make_app(FixedSession(), watch=False)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        app.book.load(app.session.list_containers())
+        await pilot.pause(0.2)
+        app.notify("Started alice/thesis.", title="Started", markup=False)
+        app.notify("alice/thesis does not exist any more: refresh and try again.", severity="error",
+                   title="Error", markup=False)
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 2, what="the toasts")
+        await pilot.pause(0.1)
+        for toast in app.screen.query(Toast):
+            region = toast.region
+            assert region.x >= 40, region  # Owner, Name and Image stay readable
+            assert region.bottom <= 22, region  # the footer and the line over it stay visible
+        await pilot.pause(3.5)
+        left = [toast for toast in app.screen.query(Toast) if toast.display and toast.region]
+        assert len(left) == 1, "the success toast is gone after 3 s, the error stays"
+        assert "does not exist" in str(left[0].render())
+        await wait_until(pilot, lambda: not app.screen.query(Toast), timeout=12, what="the error gone")
