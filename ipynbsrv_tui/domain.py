@@ -389,11 +389,13 @@ class SuspendedMemory:
 
 @dataclass(frozen=True, slots=True)
 class ContainerChange:
-    """A live change of one container: `view` is None when it was deleted."""
+    """A live change of one container: `view` is None when it was deleted, and then `owner` says
+    whose it was (the broker routes a deletion to its owner even before it saw the container)."""
 
     container_id: int
     action: str
     view: ContainerView | None
+    owner: str = ""
 
 
 @dataclass(frozen=True, slots=True)

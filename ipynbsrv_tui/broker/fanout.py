@@ -123,7 +123,8 @@ class ChangeHub:
                 self._owners[change.container_id] = change.view.owner
                 owner = change.view.owner
             else:
-                owner = self._owners.pop(change.container_id, None)
+                # its owner as seen, else as the deletion says (the events loop may lag behind)
+                owner = self._owners.pop(change.container_id, None) or change.owner or None
                 self._removed = {cid: at for cid, at in self._removed.items() if now - at < REMOVED_SECONDS}
                 self._removed[change.container_id] = now
             for subscription in list(self._subscribers):  # offer() never blocks: a full queue ends it

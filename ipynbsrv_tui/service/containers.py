@@ -495,7 +495,8 @@ class Containers(Component):
     def delete_container(self, actor: Actor, container_id: int) -> None:
         """Remove the engine container, its snapshot images and the store row."""
         row = self.visible(actor, container_id, "container.delete")
-        target = f"{row.owner.username}/{row.name}"
+        owner = row.owner.username
+        target = f"{owner}/{row.name}"
         if row.docker_id:
             self.engine.remove(row.docker_id, force=True)
         for snapshot in row.snapshots:
@@ -512,7 +513,7 @@ class Containers(Component):
         self.audit(actor, "container.delete", target)
         # The engine's destroy event came while the row still existed (it read as "missing"):
         # say that it is gone, so that the owner's open screen drops it at once.
-        self.announce(ContainerChange(container_id, "delete", None))
+        self.announce(ContainerChange(container_id, "delete", None, owner=owner))
 
     def remove_image_quietly(self, ref: str) -> None:
         try:

@@ -121,8 +121,9 @@ class ContainerWatch:
             return None
         row = Container.get_or_none(Container.id == container_id)
         if row is None:
-            if self._actor.is_admin or event.labels.get("ipynbsrv.owner") == self._actor.username:
-                return ContainerChange(container_id, event.action, None)
+            owner = event.labels.get("ipynbsrv.owner", "")
+            if self._actor.is_admin or owner == self._actor.username:
+                return ContainerChange(container_id, event.action, None, owner=owner)
             return None
         if authz.can_act_on_container(self._actor, row.owner.username):
             return ContainerChange(
