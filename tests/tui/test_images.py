@@ -354,6 +354,31 @@ async def test_build_form_starts_in_build_args_filled_with_the_base_a_build_woul
     assert results[0].tag == "ipynbsrv/base-ldap:latest"
 
 
+async def test_build_form_with_two_errors_and_a_two_line_plan_fits_24_rows():
+    """Issue 28, item 11: at 80x24 the build form with the tag's error, a build-args error and a
+    two-line plan keeps its buttons and its help line on screen: an error replaces its field's hint."""
+    app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen))
+        await app.push_screen(BuildFormScreen("ipython3-notebook"))
+        form = app.screen
+        area = form.query_one("#build-args")
+        await wait_for(pilot, lambda: area.text, what="the default build args")
+        area.load_text("A=b")  # no BASE_IMAGE: the base is built first, a plan of two entries
+        plan = form.query_one("#plan")
+        await wait_for(pilot, lambda: "missing" in str(plan.render()), what="the two-line plan")
+        await pilot.press("shift+tab", "ctrl+u", *"Bad Tag", "tab", "end", "enter", *"oops", "ctrl+s")
+        await pilot.pause(0.3)
+        shown = screen_text(app)
+        assert "is not a valid image reference" in shown and "has no '='" in shown
+        assert "is missing and will be built" in shown
+        assert "one KEY=VALUE per line" not in shown  # the args error stands in for its hint
+        box = form.query_one("Vertical")
+        for widget in (form.query_one("#cancel"), form.query_one("#start"), form.query_one(".help")):
+            assert widget.region.bottom <= box.region.bottom - 1 <= 24, (widget, widget.region, box.region)
+        assert "Enter in Tag or Ctrl+S build" in shown
+
+
 async def test_history_reopens_a_stored_log_and_markup_stays_text():
     app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
     async with app.run_test(size=SIZE) as pilot:

@@ -91,7 +91,8 @@ class FormSwitch(Switch):
 
 
 class Field(Vertical):
-    """A labelled form row: the label, one input widget, a hint and an error line under it.
+    """A labelled form row: the label, one input widget, a hint and an error line under it (the
+    error replaces the hint while it shows).
 
     `check()` validates the widget (Input validators, or `rule` for a TextArea) and shows the
     first failure; Input fields are also checked as you type.
@@ -108,6 +109,7 @@ class Field(Vertical):
     Field .hint { padding-left: 18; color: $text-muted; height: auto; }
     Field .error { padding-left: 18; color: $error; height: auto; }
     Field .hint.-empty, Field .error.-empty { display: none; }
+    Field.-failed .hint { display: none; }
     Field.-focused > Horizontal > Label { color: $accent; text-style: bold; }
     Field > Horizontal > Input.-textual-compact:focus { background: $accent 25%; }
     Field > Horizontal > TextArea:blur > .text-area--cursor-line { background: transparent; }
@@ -147,6 +149,8 @@ class Field(Vertical):
         error = self.query_one(".error", Static)
         error.update(Text(text))
         error.set_class(not text, "-empty")
+        # The error stands in for the hint while it shows, so a form with errors keeps its height.
+        self.set_class(bool(text), "-failed")
 
     def check(self) -> bool:
         """Validate now (as on submit); show the first failure and return whether it passed."""
