@@ -158,6 +158,7 @@ class BuildLogView(Vertical):
         self.reset_counters()
         self._timer: Timer | None = None
         self._summary_length = 0
+        self._summary_wrap = False
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -188,7 +189,8 @@ class BuildLogView(Vertical):
 
     @on(VirtualLog.StateChanged)
     def _search_moved(self, _event: VirtualLog.StateChanged) -> None:
-        if self.view.search_term:  # the summary says where the search is; otherwise nothing changed
+        # The summary says where the search is and whether lines wrap; otherwise nothing changed.
+        if self.view.search_term or self.view.wrap != self._summary_wrap:
             self._refresh_summary()
 
     def on_key(self, event: events.Key) -> None:
@@ -311,6 +313,8 @@ class BuildLogView(Vertical):
             found = self.view.current_match
             where = f"line {found + 1}" if found is not None else "no match"
             text.append(f"  ·  search {self.view.search_term!r}: {where} (n/N)")
+        if self.view.wrap:
+            text.append("  ·  wrap (w unwraps)")
         if summary is not None and summary.status is BuildStatus.FAILED and summary.error:
             text.append("\n")
             text.append(summary.error, style="red")
@@ -326,6 +330,7 @@ class BuildLogView(Vertical):
         text = self.summary_text()
         self.summary_line.update(text, layout=len(text) != self._summary_length)
         self._summary_length = len(text)
+        self._summary_wrap = self.view.wrap
 
     def on_mount(self) -> None:
         if self.started is not None and self.summary is None and self._timer is None:

@@ -78,7 +78,8 @@ class SearchableLog:
         self.follow = False
         self.forget_strips(*(n for n in (previous, self._current_match) if n is not None))  # type: ignore[attr-defined]
         height = self.scrollable_content_region.height  # type: ignore[attr-defined]
-        self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)  # type: ignore[attr-defined]
+        row = self.row_of(index)  # type: ignore[attr-defined]
+        self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)  # type: ignore[attr-defined]
         self.post_message(self.StateChanged())  # type: ignore[attr-defined]
 
     def highlighted(self, line: str, number: int, style: Style, match: Style, current: Style) -> Strip:

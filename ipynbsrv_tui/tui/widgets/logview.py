@@ -84,7 +84,8 @@ class LogPanel(Vertical):
         Binding("f", "toggle_follow", "Follow"),
         Binding("slash", "open_search", "Search"),
         Binding("n", "next_match", "Next match"),
-        Binding("N", "previous_match", "Previous match", key_display="N"),
+        # In ? help, not the footer: at 80 columns it keeps the tab keys after `w Wrap` (issue 28).
+        Binding("N", "previous_match", "Previous match", show=False, key_display="N"),
         Binding("t", "toggle_timestamps", "Timestamps on/off", show=False),
     ]
 
@@ -135,6 +136,8 @@ class LogPanel(Vertical):
         if view.search_term:
             where = f"line {view.current_match + 1}" if view.current_match is not None else "no match"
             parts.append(f"search {view.search_term!r}: {where} (n/N)")
+        if view.wrap:
+            parts.append("wrap (w unwraps)")
         if self.timestamps:
             parts.append("timestamps (t hides)")
         if self.note:

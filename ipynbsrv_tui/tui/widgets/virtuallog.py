@@ -5,10 +5,16 @@ Strip per line (cached for a few screens, by absolute line number). It follows t
 default; scrolling up (keys, wheel, scrollbar) pauses following and shows a marker on the last
 row ("paused · N new lines · End or f follows"); `End`, `f` (in the panels) or scrolling back
 down to the end resumes. Subclasses say how an item looks (`render_item`) and what its text is.
+
+`w` wraps long lines (issue 28, item 7): an item then takes ceil(cells / view width) rows, at
+least one, and there is no horizontal scrolling. Rows map to items through cumulative row counts
+(`_ends`), extended as lines arrive and rebuilt only when the view's width changes; a row is found
+by bisection, so following, the marker, search jumps and scrolling count rows, not lines.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
 from typing import ClassVar, Generic, TypeVar
@@ -56,6 +62,7 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         Binding("j", "scroll_lines(1)", "Down", show=False),
         Binding("g", "top", "Top", show=False),
         Binding("G", "bottom", "End", show=False, key_display="G"),
+        Binding("w", "toggle_wrap", "Wrap"),
     ]
 
     follow: reactive[bool] = reactive(True, init=False)
@@ -68,6 +75,13 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         super().__init__(id=id, classes=classes)
         self.max_lines = max_lines
         self._items: deque[Item] = deque(maxlen=max_lines)
+        self._lengths: deque[int] = deque(maxlen=max_lines)  # each kept item's width in cells
+        self.wrap = False
+        self._wrap_width = 0  # the width `_ends` was counted for; 0: not counted
+        # `_ends[_skip + i]` is the first row of kept item i, counted from an arbitrary origin (the
+        # rows of items dropped since the last compaction); the last entry ends the last item.
+        self._ends: list[int] = [0]
+        self._skip = 0
         self._total = 0
         self._width = 0
         self._unseen = 0
@@ -118,28 +132,36 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         if not new:
             return
         width = self._width
+        lengths = []
         for item in new:
             text = self.item_text(item)
             length = len(text) if text.isascii() else cell_len(text)
+            lengths.append(length)
             if length > width:
                 width = length
         self._width = min(MAX_WIDTH, width)
         before = len(self._items)
         self._items.extend(new)
+        self._lengths.extend(lengths)
         self._total += len(new)
         dropped = before + len(new) - len(self._items)
+        dropped_rows = dropped
+        if self._wrap_width:
+            dropped_rows = self._add_rows(lengths, dropped)
         self._set_virtual_size()
         if self.follow:
             self._to_end()
         else:
             self._unseen += len(new)
             if dropped:  # keep the lines being read in place while older ones drop off the top
-                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+                self.scroll_to(y=max(0, self.scroll_y - dropped_rows), animate=False, immediate=True)
         self.refresh()
         self.post_message(self.StateChanged())
 
     def clear(self) -> None:
         self._items.clear()
+        self._lengths.clear()
+        self._ends, self._skip = [0], 0
         self._total = 0
         self._width = 0
         self._unseen = 0
@@ -161,15 +183,109 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
             self._cache.clear()
         self.refresh()
 
+    # ------------------------------------------------------------------ wrapping
+
+    def _view_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def _count_rows(self) -> None:
+        """Count every kept item's rows for the view's width (after a resize or turning wrap on)."""
+        width = self._view_width()
+        if width <= 0:
+            self._wrap_width = 0
+            return
+        ends = [0] * (len(self._lengths) + 1)
+        total = 0
+        for i, length in enumerate(self._lengths, 1):
+            total += -(-length // width) or 1
+            ends[i] = total
+        self._ends, self._skip, self._wrap_width = ends, 0, width
+
+    def _add_rows(self, lengths: list[int], dropped: int) -> int:
+        """Extend the row counts by new items and drop `dropped` old ones; the rows dropped."""
+        width, ends = self._wrap_width, self._ends
+        total = ends[-1]
+        for length in lengths:
+            total += -(-length // width) or 1
+            ends.append(total)
+        # Items appended and dropped in the same batch were never counted as kept: skip them too.
+        skip = self._skip + dropped
+        dropped_rows = ends[skip] - ends[self._skip]
+        if skip > 4096 and skip * 2 > len(ends):  # compact now and then: amortised O(1) per line
+            del ends[:skip]
+            skip = 0
+        self._skip = skip
+        return dropped_rows
+
+    def _rows_ready(self) -> bool:
+        """Whether rows are wrapped items (counted for the current width), else one row per item."""
+        if not self.wrap:
+            return False
+        if self._wrap_width != self._view_width():
+            self._count_rows()
+        return self._wrap_width > 0
+
+    @property
+    def row_count(self) -> int:
+        """Rows the kept items take (the line count unless wrapping)."""
+        if self._rows_ready():
+            return self._ends[-1] - self._ends[self._skip]
+        return len(self._items)
+
+    def row_of(self, index: int) -> int:
+        """The first row of kept item `index`."""
+        if self._rows_ready():
+            return self._ends[self._skip + index] - self._ends[self._skip]
+        return index
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """(kept item index, which of its rows) at `row`; the index is `line_count` past the end."""
+        if not self._rows_ready():
+            return row, 0
+        ends, skip = self._ends, self._skip
+        absolute = ends[skip] + row
+        if absolute >= ends[-1]:
+            return len(self._items), 0
+        position = bisect_right(ends, absolute, skip, len(ends)) - 1
+        return position - skip, absolute - ends[position]
+
+    def action_toggle_wrap(self) -> None:
+        """`w`: wrap long lines to the view's width, or go back to one row per line."""
+        self.set_wrap(not self.wrap)
+
+    def set_wrap(self, wrap: bool) -> None:
+        if wrap == self.wrap:
+            return
+        top, _part = self.locate(int(self.scroll_y))
+        self.wrap = wrap
+        self._wrap_width = 0
+        self._ends, self._skip = [0], 0
+        # The scrollbar's column stays reserved while wrapping: the wrap width cannot flip with it.
+        self.styles.scrollbar_gutter = "stable" if wrap else "auto"
+        self._relayout(top)
+        self.post_message(self.StateChanged())
+
+    def _relayout(self, top: int) -> None:
+        """A new virtual size for the rows; the end in view when following, else item `top` on top."""
+        self._set_virtual_size()
+        if self.follow:
+            self._to_end()
+        elif top < len(self._items):
+            self.scroll_to(y=self.row_of(top), animate=False, immediate=True, force=True)
+        self.refresh()
+
     # ------------------------------------------------------------------ following
 
     def _set_virtual_size(self) -> None:
         # While paused the last row shows the marker, so the content is one row taller.
-        self.virtual_size = Size(self._width, len(self._items) + (0 if self.follow else 1))
+        width = self._wrap_width if self._rows_ready() else self._width
+        self.virtual_size = Size(width, self.row_count + (0 if self.follow else 1))
 
     def _to_end(self) -> None:
+        # Forced: while wrapping the gutter is stable, so new rows bring no Resize that would
+        # scroll again once the scrollbar shows (scrolling is refused until it does).
         self.scroll_to(y=max(0, self.virtual_size.height - self.scrollable_content_region.height),
-                       animate=False, immediate=True)
+                       animate=False, immediate=True, force=True)
 
     def watch_follow(self, follow: bool) -> None:
         self._set_virtual_size()
@@ -180,8 +296,21 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         self.post_message(self.StateChanged())
 
     def on_resize(self, _event: events.Resize) -> None:
-        if self.follow:
+        if self.wrap and self._wrap_width != self._view_width():
+            top = self._top_before_resize()
+            self._relayout(top)
+        elif self.follow:
             self._to_end()
+
+    def _top_before_resize(self) -> int:
+        """The item on the top row, located with the rows counted for the old width."""
+        if not self._wrap_width:
+            return 0
+        ends, skip = self._ends, self._skip
+        absolute = ends[skip] + int(self.scroll_y)
+        if absolute >= ends[-1]:
+            return len(self._items)
+        return bisect_right(ends, absolute, skip, len(ends)) - 1 - skip
 
     def on_show(self, _event: events.Show) -> None:
         if self.follow:
@@ -260,7 +389,7 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         base = self.base_style
         if not self.follow and y == height - 1:
             return self.marker(width)
-        index = scroll_y + y
+        index, part = self.locate(scroll_y + y)
         if index >= len(self._items):
             return Strip.blank(width, base)
         number = self._total - len(self._items) + index
@@ -268,6 +397,9 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         if strip is None:
             strip = self.render_item(self._items[index], number, base)
             self._cache[number] = strip
+        if self.wrap and self._wrap_width:
+            start = part * width
+            return fit(strip, start, width, base).apply_offsets(start, index)
         return fit(strip, scroll_x, width, base).apply_offsets(scroll_x, index)
 
 
