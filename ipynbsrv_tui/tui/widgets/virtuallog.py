@@ -217,11 +217,12 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         self._skip = skip
         return dropped_rows
 
-    def _rows_ready(self) -> bool:
-        """Whether rows are wrapped items (counted for the current width), else one row per item."""
+    def _rows_ready(self, width: int | None = None) -> bool:
+        """Whether rows are wrapped items (counted for the current width), else one row per item.
+        `width` is the view's width when the caller has it (painting a row asks once per row)."""
         if not self.wrap:
             return False
-        if self._wrap_width != self._view_width():
+        if self._wrap_width != (self._view_width() if width is None else width):
             self._count_rows()
         return self._wrap_width > 0
 
@@ -238,9 +239,9 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
             return self._ends[self._skip + index] - self._ends[self._skip]
         return index
 
-    def locate(self, row: int) -> tuple[int, int]:
+    def locate(self, row: int, width: int | None = None) -> tuple[int, int]:
         """(kept item index, which of its rows) at `row`; the index is `line_count` past the end."""
-        if not self._rows_ready():
+        if not self._rows_ready(width):
             return row, 0
         ends, skip = self._ends, self._skip
         absolute = ends[skip] + row
@@ -389,7 +390,7 @@ class VirtualLog(ScrollView, Generic[Item], can_focus=True):
         base = self.base_style
         if not self.follow and y == height - 1:
             return self.marker(width)
-        index, part = self.locate(scroll_y + y)
+        index, part = self.locate(scroll_y + y, width)
         if index >= len(self._items):
             return Strip.blank(width, base)
         number = self._total - len(self._items) + index
