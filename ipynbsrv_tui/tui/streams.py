@@ -161,19 +161,6 @@ class RightsFeed(threading.Thread):
             except Exception:  # closing a broken stream may fail; the thread ends either way
                 pass
 
-    def _follow(self) -> Stream[ContainerChange] | Exception | None:
-        """The watch of live changes, or why it could not begin; None when the feed stopped."""
-        try:
-            watch = self.session.watch_containers()
-        except Exception as exc:  # the engine or the broker is away: the list may still answer
-            return exc
-        with self._lock:
-            if self._stopped.is_set():
-                watch.close()
-                return None
-            self._watch = watch
-        return watch
-
     def run(self) -> None:
         attempt = 0
         while not self._stopped.is_set():
