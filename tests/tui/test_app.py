@@ -599,6 +599,36 @@ async def test_greater_than_sorts_by_the_next_column_and_less_than_reverses_show
         assert screen.sort_column is None and "▲" not in screen_text(app) and names()[0] == "scratch"
 
 
+@pytest.mark.parametrize("section", ["1", "4"])
+async def test_every_containers_action_key_is_on_screen_at_80x24(section):
+    """Issue 28, item 11: at 80x24 the Containers (and My notebooks) screen shows every key of its
+    own under the table — the footer's, and the others (l p u c t R m x o y Y, space, *, >, <, …) as
+    bare keys with a word each — without `?`; the screen still fits 24 rows (nothing scrolls) and
+    the table keeps most of them."""
+    app = make_app(FixedSession(), watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.book.load(app.session.list_containers())
+        await pilot.press(section)
+        await pilot.pause(0.3)
+        screen = app.screen
+        keys = {
+            active.binding.key_display or app.get_key_display(active.binding)
+            for active in screen.active_bindings.values()
+            if active.node is screen and "." not in active.binding.action
+        }
+        assert {"l", "p", "u", "c", "t", "R", "m", "x", "o", "y", "s", "r", "d"} <= keys
+        if section == "1":
+            assert {"space", "*", ">", "<", "E", "S", "n", "/"} <= keys
+        lines = screen_text(app).splitlines()
+        assert len(lines) == 24
+        under_summary = screen.query_one("#summary").region.bottom
+        under_table = " ".join(lines[under_summary:]).split()
+        missing = sorted(key for key in keys if key not in under_table)
+        assert not missing, "\n".join(lines[under_summary:])
+        assert not screen.scrollbars_enabled[0] and screen.max_scroll_y == 0
+        assert screen.query_one("#table").region.height >= (12 if section == "1" else 4)
+
+
 async def test_toasts_leave_the_tables_left_columns_and_the_status_line_and_success_goes_soon():
     """Issue 28, item 11: at 80x24 a toast sits on the right of at most 45% of the width, above the
     footer and the line over it (a log's status line); a success toast goes within 3 s, an error

@@ -20,7 +20,7 @@ from textual.widgets import Input, Static
 from ...domain import ContainerState, ContainerView
 from ..book import ACTIVE_STATES, parse_filter
 from ..widgets import format as fmt
-from ..widgets.footer import KeysFooter
+from ..widgets.footer import KeyHints, KeysFooter
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 from .actions import ContainerScreen
@@ -88,6 +88,7 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         yield VirtualTable(self.table_columns(), self._cells, empty_text="Loading…", id="table")
         yield from self.compose_below()
         yield Static("", id="summary", markup=False)
+        yield KeyHints()
         yield KeysFooter()
 
     def columns(self) -> tuple[Column, ...]:

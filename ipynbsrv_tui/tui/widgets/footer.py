@@ -1,12 +1,27 @@
-"""The footer: the screen's keys, with "? Help" pinned to the right so a narrow terminal never cuts it."""
+"""The footer: the screen's keys, with "? Help" pinned to the right so a narrow terminal never cuts it,
+and `KeyHints`: the screen's other keys as bare keys with one-word labels (as k9s's key-hint area)."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 HELP_KEY = "question_mark"
+# One word per action where the first word of its description would not do.
+HINT_WORDS = {
+    "copy_url": "copy-url",
+    "copy_tunnel": "copy-ssh",
+    "show_url": "show-url",
+    "clear_filter": "unfilter",
+    "mark_all": "mark-all",
+    "sort_reverse": "reverse",
+    "stop_suspended": "stop-paused",
+}
 
 
 class KeysFooter(Footer):
@@ -34,3 +49,62 @@ class KeysFooter(Footer):
         if help_key is not None:
             help_key.add_class("-help")
             yield help_key
+
+
+def hint_word(binding: Binding) -> str:
+    """The one-word label of a key hint: `Commit to image` is `commit`."""
+    return HINT_WORDS.get(binding.action) or binding.description.split(" ", 1)[0].lower()
+
+
+class KeyHints(Widget):
+    """The screen's own keys that the footer does not list (`show=False`), as `l logs  p suspend …`,
+    wrapped between hints over as many lines as the width needs: at 80 columns every action key of
+    the screen is on it without `?` (issue 28, item 11). The keys of the focused widget (j/k, …),
+    Textual's own (tab, ctrl+c) and the app's stay in `?`."""
+
+    DEFAULT_CSS = """
+    KeyHints {
+        height: auto;
+        padding: 0 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    """
+
+    def hints(self) -> list[tuple[str, str]]:
+        """(key, word) for each of the screen's unlisted actions, in the order they were bound."""
+        pairs: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        # The screen's own map, not `active_bindings`: that one is the current screen's, and this
+        # widget is measured before its screen becomes current.
+        for bindings in self.screen._bindings.key_to_bindings.values():
+            for binding in bindings:
+                action = binding.action
+                if binding.show or "." in action or action in seen:
+                    continue
+                seen.add(action)
+                pairs.append((binding.key_display or self.app.get_key_display(binding), hint_word(binding)))
+        return pairs
+
+    def lines(self, width: int) -> list[Text]:
+        """The hints broken between hints (never inside one) to fit `width` columns."""
+        lines = [Text()]
+        for key, word in self.hints():
+            line = lines[-1]
+            if line and line.cell_len + 2 + len(key) + 1 + len(word) > width:
+                line = Text()
+                lines.append(line)
+            elif line:
+                line.append("  ")
+            line.append(key, style="bold")
+            line.append(" " + word)
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines(width))
+
+    def on_resize(self) -> None:
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        return Text("\n").join(self.lines(self.content_size.width))
