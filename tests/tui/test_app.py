@@ -17,6 +17,7 @@ from ipynbsrv_tui.tui.screens.containers import ContainersScreen
 from ipynbsrv_tui.tui.screens.help import HelpScreen
 from ipynbsrv_tui.tui.screens.notebooks import NotebooksScreen
 from ipynbsrv_tui.tui.widgets.confirm import ConfirmScreen
+from ipynbsrv_tui.tui.widgets.footer import KeyHints
 from ipynbsrv_tui.tui.widgets.statusbar import StatusBar
 from ipynbsrv_tui.tui.widgets.tabs import mode_at, tab_line
 
@@ -599,16 +600,15 @@ async def test_greater_than_sorts_by_the_next_column_and_less_than_reverses_show
         assert screen.sort_column is None and "▲" not in screen_text(app) and names()[0] == "scratch"
 
 
-@pytest.mark.parametrize("section", ["1", "4"])
-async def test_every_containers_action_key_is_on_screen_at_80x24(section):
-    """Issue 28, item 11: at 80x24 the Containers (and My notebooks) screen shows every key of its
-    own under the table — the footer's, and the others (l p u c t R m x o y Y, space, *, >, <, …) as
-    bare keys with a word each — without `?`; the screen still fits 24 rows (nothing scrolls) and
-    the table keeps most of them."""
+async def test_every_containers_action_key_is_on_screen_at_80x24():
+    """Issue 28, item 11: at 80x24 the Containers screen shows every key of its own under the
+    table — the footer's, and the others (l p u c t R m x o y Y, space, *, >, <, …) as bare keys
+    with a word each — without `?`; the screen still fits 24 rows (nothing scrolls) and the table
+    keeps most of them."""
     app = make_app(FixedSession(), watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
         app.book.load(app.session.list_containers())
-        await pilot.press(section)
+        await pilot.press("1")
         await pilot.pause(0.3)
         screen = app.screen
         keys = {
@@ -617,8 +617,7 @@ async def test_every_containers_action_key_is_on_screen_at_80x24(section):
             if active.node is screen and "." not in active.binding.action
         }
         assert {"l", "p", "u", "c", "t", "R", "m", "x", "o", "y", "s", "r", "d"} <= keys
-        if section == "1":
-            assert {"space", "*", ">", "<", "E", "S", "n", "/"} <= keys
+        assert {"space", "*", ">", "<", "E", "S", "n", "/"} <= keys
         lines = screen_text(app).splitlines()
         assert len(lines) == 24
         under_summary = screen.query_one("#summary").region.bottom
@@ -626,7 +625,21 @@ async def test_every_containers_action_key_is_on_screen_at_80x24(section):
         missing = sorted(key for key in keys if key not in under_table)
         assert not missing, "\n".join(lines[under_summary:])
         assert not screen.scrollbars_enabled[0] and screen.max_scroll_y == 0
-        assert screen.query_one("#table").region.height >= (12 if section == "1" else 4)
+        assert screen.query_one("#table").region.height >= 12
+
+
+async def test_my_notebooks_keeps_its_info_pane_rows_at_80x24():
+    """My notebooks has no key-hint lines: at 80x24 its info pane keeps the rows for the URL, the
+    token, the tunnel and the usage line; its other keys are in `?` and `ctrl+p`."""
+    app = make_app(FixedSession(), watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.book.load(app.session.list_containers())
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert not screen.query(KeyHints)
+        assert screen.query_one("#info-pane").region.height >= 10
+        assert screen.max_scroll_y == 0
 
 
 async def test_toasts_leave_the_tables_left_columns_and_the_status_line_and_success_goes_soon():

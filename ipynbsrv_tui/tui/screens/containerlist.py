@@ -58,6 +58,8 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         Column("activity", "Active", 6),
     )
     SHOWS_NODE: ClassVar[bool] = True  # swarm mode: a Node column (where each notebook runs)
+    # The keys the footer leaves out, above it; My notebooks keeps those rows for its info pane.
+    SHOWS_KEY_HINTS: ClassVar[bool] = True
     STATS_CONSUMER: ClassVar[str] = "containers"
     EMPTY_TEXT: ClassVar[str] = "No containers yet."
 
@@ -88,7 +90,8 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         yield VirtualTable(self.table_columns(), self._cells, empty_text="Loading…", id="table")
         yield from self.compose_below()
         yield Static("", id="summary", markup=False)
-        yield KeyHints()
+        if self.SHOWS_KEY_HINTS:
+            yield KeyHints()
         yield KeysFooter()
 
     def columns(self) -> tuple[Column, ...]:
