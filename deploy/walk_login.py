@@ -27,7 +27,9 @@ import sys
 import termios
 import time
 
-ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>NOPMc78]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
+ANSI = re.compile(
+    r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>NOPMc78]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)"
+)
 BUDGET = 1.0
 
 
@@ -77,7 +79,8 @@ def read_until(fd: int, words: list[str], timeout: float) -> str:
 def ssh_client_of(sshpass_pid: int) -> int:
     """The `ssh` process sshpass started (sshpass itself only relays the password)."""
     for _ in range(50):
-        result = subprocess.run(["pgrep", "-P", str(sshpass_pid), "-x", "ssh"], capture_output=True, text=True)
+        command = ["pgrep", "-P", str(sshpass_pid), "-x", "ssh"]
+        result = subprocess.run(command, capture_output=True, text=True)
         if result.stdout.split():
             return int(result.stdout.split()[0])
         time.sleep(0.05)
@@ -99,7 +102,8 @@ def one_round(user: str, password: str, port: str, own: str, other: str) -> floa
     os.kill(client, signal.SIGKILL)
     while set(user_processes(user)) & ui:
         if time.monotonic() - killed > 10:
-            table = subprocess.run(["ps", "-eo", "pid,ppid,user,stat,args"], capture_output=True, text=True).stdout
+            ps = ["ps", "-eo", "pid,ppid,user,stat,args"]
+            table = subprocess.run(ps, capture_output=True, text=True).stdout
             raise AssertionError(
                 f"{user}'s ipynbsrv-tui still runs 10 s after the ssh client {client} was killed:\n{table}"
             )
