@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 	$(BIN)/ipynbsrv-tui
 
 test: $(VENV)/.installed-test typecheck imports docs
-	$(BIN)/ruff check ipynbsrv_tui tests benchmarks tools
+	$(BIN)/ruff check ipynbsrv_tui tests benchmarks tools deploy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Unit and Pilot tests only: no engine, no slapd, no image builds, nothing that changes the host
@@ -48,7 +48,7 @@ imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check ipynbsrv_tui tests benchmarks tools
+	$(BIN)/ruff check ipynbsrv_tui tests benchmarks tools deploy
 
 # The documentation site (docs/, mkdocs.yml) into site/: a broken link or a page left out fails.
 docs: $(VENV)/.installed-test
