@@ -189,10 +189,13 @@ async def test_root_is_refused_what_it_cannot_own_before_any_form_opens(people_s
     )
 
 
-@pytest.mark.parametrize("key", ["3", "5", "6"])
+@pytest.mark.parametrize("key", ["2", "3", "5", "6"])
 async def test_list_footers_keep_filter_at_80_columns(people_service, key):
-    """Issue 28, item 11: "/ Filter" stays in the Users, Groups and Shares footers at 80x24 (the
-    section's own keys are cut first, "? Help" is pinned right)."""
+    """Issue 28, items 10 and 11: "/ Filter" stays in the Images, Users, Groups and Shares footers at
+    80x24, and so does the reload key: the section's own keys are dropped first, whole (no "d Dele"),
+    and "f5 Refresh" and "? Help" are pinned right."""
+    from textual.widgets._footer import FooterKey
+
     from tests.fixtures.recorded_service import ROOT
 
     app = make_app(Session(people_service, ROOT), watch=False)
@@ -202,7 +205,9 @@ async def test_list_footers_keep_filter_at_80_columns(people_service, key):
         await pilot.pause(0.2)
         footer = screen_text(app).splitlines()[-1]
         assert "/ Filter" in footer, footer
-        assert footer.rstrip().endswith("? Help"), footer
+        assert " f5 Refresh ▏ ? Help" in footer and footer.rstrip().endswith("? Help"), footer
+        for shown in app.screen.query(FooterKey):
+            assert f" {shown.key_display} {shown.description}" in footer, footer  # whole, never cut
 
 
 async def test_lists_made_elsewhere_show_after_the_one_reload_key(people_service):

@@ -87,13 +87,14 @@ class ImagesScreen(ListScreen):
     LOAD_ERROR = "Cannot list the images"
     NOTHING_SELECTED = "No image selected."
     BINDINGS = [
+        *ListScreen.FILTER_BINDINGS,  # first: at 80 columns the footer drops keys from its end
         Binding("n", "register", "Register"),
         Binding("e", "edit", "Edit"),
         Binding("b", "build", "Build"),
         Binding("h", "history", "Builds"),
         Binding("t", "retire", "Retire"),
         Binding("d", "delete", "Delete"),
-        *ListScreen.LIST_BINDINGS,
+        ListScreen.RELOAD_BINDING,
     ]
 
     def __init__(self) -> None:

@@ -18,7 +18,7 @@ from textual.widgets import Input, Static
 
 from ..background import Background
 from ..widgets.filterbar import FilterBar
-from ..widgets.footer import KeysFooter
+from ..widgets.footer import RELOAD_KEY, KeysFooter
 from ..widgets.statusbar import StatusBar
 from ..widgets.table import Column, VirtualTable
 
@@ -61,9 +61,6 @@ class DetailsModal(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(self.body)
             yield KeysFooter()
-
-
-RELOAD_KEY = "f5"
 
 
 class ListScreen(Background, Screen):

@@ -1,17 +1,22 @@
-"""The footer: the screen's keys, with "? Help" pinned to the right so a narrow terminal never cuts it,
+"""The footer: the screen's keys, with "? Help" (and a list's reload key) pinned to the right so a
+narrow terminal never cuts them,
 and `KeyHints`: the screen's other keys as bare keys with one-word labels (as k9s's key-hint area)."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import HorizontalGroup
 from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 HELP_KEY = "question_mark"
+RELOAD_KEY = "f5"  # every list that does not follow changes live reloads with it
+PINNED_KEYS = (RELOAD_KEY, HELP_KEY)  # kept on the right, in this order
 # One word per action where the first word of its description would not do.
 HINT_WORDS = {
     "copy_url": "copy-url",
@@ -25,12 +30,17 @@ HINT_WORDS = {
 
 
 class KeysFooter(Footer):
-    """Textual's Footer, except that the help key is docked right (where the palette key was):
-    the screen's keys fill the rest and are cut first; ctrl+p stays listed in `?`."""
+    """Textual's Footer, except that the help key and the reload key are docked right (where the
+    palette key was): the screen's other keys fill the rest and are cut first; ctrl+p stays listed
+    in `?`."""
 
     DEFAULT_CSS = """
-    KeysFooter FooterKey.-help {
+    KeysFooter #pinned-keys {
         dock: right;
+        width: auto;
+        height: 1;
+    }
+    KeysFooter FooterKey.-help {
         padding-right: 1;
         border-left: vkey $foreground 20%;
     }
@@ -40,15 +50,35 @@ class KeysFooter(Footer):
         super().__init__(show_command_palette=False)
 
     def compose(self) -> ComposeResult:
-        help_key: FooterKey | None = None
+        pinned: dict[str, FooterKey] = {}
+        others: list[Widget] = []
         for widget in super().compose():
-            if isinstance(widget, FooterKey) and widget.key == HELP_KEY:
-                help_key = widget
-                continue
+            if isinstance(widget, FooterKey) and widget.key in PINNED_KEYS:
+                pinned[widget.key] = widget
+            else:
+                others.append(widget)
+        # A key that would be cut is left out whole ("d Dele" told nothing); `?` lists it. Its
+        # trailing blank may go: the pinned keys begin with one.
+        help_frame = 2 if HELP_KEY in pinned else 0  # its border and padding
+        room = self.size.width - sum(key_width(key) for key in pinned.values()) - help_frame
+        for widget in others:
+            width = key_width(widget) if isinstance(widget, FooterKey) else 0
+            if self.size.width and width - 1 > room:
+                break
+            room -= width
             yield widget
-        if help_key is not None:
-            help_key.add_class("-help")
-            yield help_key
+        if pinned:
+            if HELP_KEY in pinned:
+                pinned[HELP_KEY].add_class("-help")
+            yield HorizontalGroup(*(pinned[key] for key in PINNED_KEYS if key in pinned), id="pinned-keys")
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.recompose)
+
+
+def key_width(key: FooterKey) -> int:
+    """Columns a footer key takes: " k Description "."""
+    return cell_len(key.key_display) + cell_len(key.description) + 3
 
 
 def hint_word(binding: Binding) -> str:
