@@ -36,13 +36,15 @@ class GroupsScreen(ListScreen):
     FILTER_HINT = "filter by group, creator or member"
     EMPTY = "No groups yet: n creates one."
     HINT = "n new group · a add member · + join · enter details"
-    BINDINGS = [  # the filter first: the footer cuts from the right at 80 columns
+    # The footer leaves out keys from its end when they do not fit (80 columns): what every user
+    # does (filter, create, join, leave) first, a group creator's member keys after.
+    BINDINGS = [
         *ListScreen.FILTER_BINDINGS,
         Binding("n", "create", "New group"),
-        Binding("a", "add_member", "Add member"),
-        Binding("x", "remove_member", "Remove member"),
         Binding("plus", "join", "Join", key_display="+"),
         Binding("e", "leave", "Leave"),
+        Binding("a", "add_member", "Add member"),
+        Binding("x", "remove_member", "Remove member"),
         Binding("d", "delete", "Delete"),
         Binding("i", "share_image", "Share image", show=False),
         ListScreen.RELOAD_BINDING,
