@@ -1,6 +1,6 @@
 """The footer: the screen's keys, with "? Help" (and a list's reload key) pinned to the right so a
-narrow terminal never cuts them,
-and `KeyHints`: the screen's other keys as bare keys with one-word labels (as k9s's key-hint area)."""
+narrow terminal never cuts them; and `KeyHints`: the screen's other keys as bare keys with one-word
+labels (as k9s's key-hint area)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ HINT_WORDS = {
 
 class KeysFooter(Footer):
     """Textual's Footer, except that the help key and the reload key are docked right (where the
-    palette key was): the screen's other keys fill the rest and are cut first; ctrl+p stays listed
-    in `?`."""
+    palette key was): the screen's other keys fill the rest, and those that do not fit are left out
+    whole, from the end; ctrl+p stays listed in `?`."""
 
     DEFAULT_CSS = """
     KeysFooter #pinned-keys {
