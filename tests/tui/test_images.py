@@ -379,6 +379,25 @@ async def test_build_form_with_two_errors_and_a_two_line_plan_fits_24_rows():
         assert "Enter in Tag or Ctrl+S build" in shown
 
 
+async def test_a_long_plan_scrolls_and_the_build_forms_buttons_stay_at_80x24():
+    """A plan longer than the room left (here eight entries, with the two errors) scrolls in its
+    own box: the buttons and the help line stay inside the form, on a 24-row screen."""
+    app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen))
+        await app.push_screen(BuildFormScreen("ipython3-notebook"))
+        form = app.screen
+        await wait_for(pilot, lambda: form.query_one("#build-args").text, what="the default build args")
+        await pilot.press("shift+tab", "ctrl+u", *"Bad Tag", "tab", "end", "enter", *"oops", "ctrl+s")
+        form._show_plan([f"base-{n} is missing and will be built first" for n in range(8)])
+        await pilot.pause(0.3)
+        box = form.query_one("Vertical")
+        for widget in (form.query_one("#cancel"), form.query_one("#start"), form.query_one(".help")):
+            assert widget.region.bottom <= box.region.bottom - 1 <= 24, (widget, widget.region, box.region)
+        plan_box = form.query_one("#plan-box")
+        assert 1 <= plan_box.region.height < 8 and plan_box.max_scroll_y > 0
+
+
 async def test_history_reopens_a_stored_log_and_markup_stays_text():
     app = AdminHarness(FixedAdminSession(), Config(), health=HEALTH)
     async with app.run_test(size=SIZE) as pilot:

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Input, OptionList, Static, TextArea
@@ -129,6 +129,7 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
     BuildFormScreen Horizontal#buttons { height: auto; align-horizontal: right; }
     BuildFormScreen Button { margin-left: 2; }
     BuildFormScreen .help { color: $text-muted; }
+    BuildFormScreen #plan-box { height: auto; }
     BuildFormScreen #plan { height: auto; padding-left: 18; color: $text-muted; }
     """
     BINDINGS = [
@@ -147,7 +148,7 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
     def compose(self) -> ComposeResult:
         tag = self.tag or default_tag(self.app.config.build.image_prefix, self.folder)
         args = "\n".join(f"{k}={v}" for k, v in self.build_args.items())
-        with Vertical():
+        with Vertical(id="form-box"):
             yield Static(Text(f"Build {self.folder}"), id="title")
             yield Field(
                 "Tag", text_input(tag, id="tag", validators=[reference_rule()], select_on_focus=False)
@@ -156,7 +157,8 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
             yield Field("Build args", area, rule=Rule(validation.build_args),
                         hint="one KEY=VALUE per line, e.g. BASE_IMAGE=debian:bookworm-slim")
             yield Field("No cache", FormSwitch(value=False, id="nocache"), hint="rebuild every step")
-            yield Static(Text("planning…"), id="plan")
+            with VerticalScroll(id="plan-box"):  # a long plan scrolls; the buttons stay on screen
+                yield Static(Text("planning…"), id="plan")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Build", id="start", variant="primary")
@@ -187,6 +189,7 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
     @on(Input.Changed, "#tag")
     @on(TextArea.Changed, "#build-args")
     def _plan_soon(self) -> None:
+        self._fit_plan_soon()  # a field's error may have come or gone
         if self._plan_timer is not None:
             self._plan_timer.stop()
         self._plan_timer = self.set_timer(0.3, self._plan)
@@ -202,6 +205,21 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
 
     def _show_plan(self, lines: list[str]) -> None:
         self.query_one("#plan", Static).update(Text("\n".join(lines)))
+        self._fit_plan_soon()
+
+    def _fit_plan_soon(self) -> None:
+        self.call_after_refresh(self._fit_plan)
+
+    def on_resize(self) -> None:
+        self._fit_plan_soon()
+
+    def _fit_plan(self) -> None:
+        """The plan gets the rows the rest of the form leaves on the screen (a long one scrolls), so
+        the buttons and the help line never go below the screen's edge."""
+        box = self.query_one("#form-box", Vertical)
+        plan_box = self.query_one("#plan-box", VerticalScroll)
+        others = sum(child.outer_size.height for child in box.children if child is not plan_box)
+        plan_box.styles.max_height = max(1, self.size.height - box.styles.gutter.height - others)
 
     @on(Input.Submitted, "#tag")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -221,6 +239,7 @@ class BuildFormScreen(Background, Dialog[BuildRequest | None]):
         bad = first_invalid(fields)
         if bad is not None:
             bad.widget.focus()
+            self._fit_plan_soon()
             return
         self.dismiss(
             BuildRequest(
