@@ -628,17 +628,23 @@ async def test_every_containers_action_key_is_on_screen_at_80x24():
         assert screen.query_one("#table").region.height >= 12
 
 
-async def test_my_notebooks_keeps_its_info_pane_rows_at_80x24():
-    """My notebooks has no key-hint lines: at 80x24 its info pane keeps the rows for the URL, the
-    token, the tunnel and the usage line; its other keys are in `?` and `ctrl+p`."""
-    app = make_app(FixedSession(), watch=False)
-    async with app.run_test(size=(80, 24)) as pilot:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_my_notebooks_lists_its_keys_where_its_info_pane_keeps_its_rows(size):
+    """My notebooks lists the keys its footer leaves out (p suspend, c clone, o show-url, …) from
+    30 rows up; at 80x24 its info pane needs those rows for the URL, the token, the tunnel and the
+    usage line, and `?` lists the keys. Nothing scrolls either way."""
+    app = make_app(FixedSession(ALICE), watch=False)
+    async with app.run_test(size=size) as pilot:
         app.book.load(app.session.list_containers())
         await pilot.press("4")
         await pilot.pause(0.3)
         screen = app.screen
-        assert not screen.query(KeyHints)
-        assert screen.query_one("#info-pane").region.height >= 10
+        hints = screen.query_one(KeyHints)
+        assert hints.display is (size[1] >= 30)
+        under_summary = " ".join(screen_text(app).splitlines()[screen.query_one("#summary").region.bottom:])
+        assert ("p suspend" in under_summary and "o show-url" in under_summary) is (size[1] >= 30)
+        assert "x shell" not in under_summary  # admins only: not offered to a user
+        assert screen.query_one("#info-pane").region.height >= (10 if size[1] < 30 else 13)
         assert screen.max_scroll_y == 0
 
 

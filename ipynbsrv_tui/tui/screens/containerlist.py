@@ -58,8 +58,8 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         Column("activity", "Active", 6),
     )
     SHOWS_NODE: ClassVar[bool] = True  # swarm mode: a Node column (where each notebook runs)
-    # The keys the footer leaves out, above it; My notebooks keeps those rows for its info pane.
-    SHOWS_KEY_HINTS: ClassVar[bool] = True
+    # The keys the footer leaves out are listed above it on a screen of this many rows or more.
+    KEY_HINTS_MIN_ROWS: ClassVar[int] = 0
     STATS_CONSUMER: ClassVar[str] = "containers"
     EMPTY_TEXT: ClassVar[str] = "No containers yet."
 
@@ -90,8 +90,7 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
         yield VirtualTable(self.table_columns(), self._cells, empty_text="Loading…", id="table")
         yield from self.compose_below()
         yield Static("", id="summary", markup=False)
-        if self.SHOWS_KEY_HINTS:
-            yield KeyHints()
+        yield KeyHints()
         yield KeysFooter()
 
     def columns(self) -> tuple[Column, ...]:
@@ -133,6 +132,9 @@ class ContainerListScreen(MarkedRows, ContainerScreen):
 
     def _cells(self, container_id: int) -> list[Text | str]:
         return self.mark_cells(container_id, self.row_cells(container_id))
+
+    def on_resize(self) -> None:
+        self.query_one(KeyHints).display = self.size.height >= self.KEY_HINTS_MIN_ROWS
 
     def on_mount(self) -> None:
         book = self.app.book

@@ -19,7 +19,7 @@ class NotebooksScreen(ContainerListScreen):
     STATS_CONSUMER = "notebooks"
     EMPTY_TEXT = "You have no notebooks yet. Press n to create one."
     SHOWS_NODE = False  # users see the node in the details
-    SHOWS_KEY_HINTS = False  # at 80x24 the info pane needs the rows; its keys are in ? and ctrl+p
+    KEY_HINTS_MIN_ROWS = 30  # below, the info pane needs the rows (URL, token, tunnel, usage)
     COLUMNS = (
         Column("name", "Name", 12, grow=2),
         Column("image", "Image", 10, grow=1),

@@ -102,7 +102,8 @@ class KeyHints(Widget):
     """
 
     def hints(self) -> list[tuple[str, str]]:
-        """(key, word) for each of the screen's unlisted actions, in the order they were bound."""
+        """(key, word) for each of the screen's unlisted actions the actor may take, in the order
+        they were bound."""
         pairs: list[tuple[str, str]] = []
         seen: set[str] = set()
         # The screen's own map, not `active_bindings`: that one is the current screen's, and this
@@ -112,6 +113,8 @@ class KeyHints(Widget):
                 action = binding.action
                 if binding.show or "." in action or action in seen:
                     continue
+                if self.screen.check_action(action.partition("(")[0], ()) is False:
+                    continue  # not for this actor (x shell for a user)
                 seen.add(action)
                 pairs.append((binding.key_display or self.app.get_key_display(binding), hint_word(binding)))
         return pairs
